@@ -1,0 +1,35 @@
+# Two commands matter: `make demo` and `make test`. Each installs what it needs into .venv.
+PY      ?= python3.11
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+# torch and torchvision are pinned to the releases this machine family keeps on local disk;
+# never let pip resolve a newer torch (that downloads gigabytes).
+TORCH   := torch==2.14.1 torchvision==0.29.1
+STAMP   := $(VENV)/.installed
+
+.PHONY: demo test test-all bench install clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
+	$(BIN)/pip install -q $(TORCH) 2>&1 | grep -v 'is ignored' || true
+	$(BIN)/pip install -q -e '.[dev]' $(TORCH) 2>&1 | grep -v 'is ignored' || true
+	$(BIN)/python -c "import cxrbench, cxrbench.baselines, cxrbench.leaderboard, torch; print('cxrbench', cxrbench.__version__, 'torch', torch.__version__)"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/cxrbench evaluate submissions/reference-ddpm --profile quick
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -m ''
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest -q -m perf tests/perf --benchmark-columns=min,mean,median,stddev,rounds
+
+clean:
+	rm -rf $(VENV) build *.egg-info .cxrbench-cache

@@ -1,0 +1,1 @@
+"""Reference models: the conditional DDPM with its optimized sampler, and the classifier recipe."""

@@ -1,0 +1,72 @@
+"""The `cxrbench` command.
+
+Each area keeps its commands in its own module here (`data.py`, `generator.py`, ...) with a
+`register(app)` function; this file only assembles them and turns CxrbenchError into one line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from cxrbench import __version__
+from cxrbench.errors import CxrbenchError
+
+app = typer.Typer(
+    name="cxrbench",
+    help=(
+        "Benchmark synthetic chest X-rays by what they do for pathology classifiers.\n\n"
+        "Start with `cxrbench evaluate submissions/reference-ddpm` (phantom profile, CPU, minutes), "
+        "then read the result with `cxrbench leaderboard`. `cxrbench data preview phantom` shows "
+        "what the embedded phantom looks like."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+err = Console(stderr=True)
+
+#: Command modules, in the order their commands appear in --help.
+COMMAND_MODULES = ("data",)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cxrbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Benchmark synthetic chest X-rays by what they do for pathology classifiers."""
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"cxrbench.cli.{_name}").register(app)
+
+
+def main() -> None:
+    """Console entry point: run the app, printing cxrbench errors as one red line (exit 2)."""
+    try:
+        app(standalone_mode=False)
+    except CxrbenchError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", None) if isinstance(exc, typer.Exit) else exc.code
+        sys.exit(code or 0)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,1 @@
+"""The Streamlit leaderboard and the store of published result records."""
