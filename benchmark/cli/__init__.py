@@ -1,7 +1,8 @@
 """The `cxrbench` command.
 
 Each area keeps its commands in its own module here (`data.py`, `generator.py`, ...) with a
-`register(app)` function; this file only assembles them and turns CxrbenchError into one line.
+`register(app)` function and an `ORDER` number (position in --help); this file only discovers
+and assembles them, and turns CxrbenchError into one clear line.
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 
-#: Command modules, in the order their commands appear in --help.
-COMMAND_MODULES = ("data",)
 
 
 def _version(value: bool) -> None:
@@ -46,8 +45,16 @@ def _root(
     """Benchmark synthetic chest X-rays by what they do for pathology classifiers."""
 
 
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"cxrbench.cli.{_name}").register(app)
+def _command_modules() -> list:
+    import pkgutil
+
+    mods = [importlib.import_module(f"{__name__}.{m.name}") for m in pkgutil.iter_modules(__path__)
+            if not m.name.startswith("_")]
+    return sorted(mods, key=lambda m: (getattr(m, "ORDER", 50), m.__name__))
+
+
+for _module in _command_modules():
+    _module.register(app)
 
 
 def main() -> None:

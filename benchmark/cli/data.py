@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+ORDER = 10
+
 data_app = typer.Typer(help="Datasets: list sources, verify frozen splits, import published splits, preview images.", no_args_is_help=True)
 
 
