@@ -1,0 +1,244 @@
+"""ResultRecord: the JSON written for one (task, submission). The leaderboard reads only these.
+
+A record is self-describing and tamper-evident: it carries the task's version and hash, the split
+fingerprints it was scored on, the submission's hash, the code and library versions, the seeds,
+and a sha256 over its own canonical JSON (`content_sha256`), which `verify()` recomputes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cxrbench.errors import CxrbenchError
+
+SCHEMA_VERSION = 1
+
+
+class RecordError(CxrbenchError):
+    """A result record is malformed, incomplete or has been altered since it was written."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class TaskRef(_Model):
+    name: str  # e.g. "phantom/supplement-100"
+    version: int
+    family: Literal["supplement", "synthetic_only", "cross_source", "real_only"]
+    profile: str  # data profile: phantom | chexpert | mimic | csv
+    budget: str  # quick | standard
+    supplement_ratio: int  # N in N%; 0 for the real-only baseline
+    label_set: str
+    labels: list[str]
+    uncertainty_policy: str
+    image_size: int
+    recipe: str  # classifier recipe name@version
+    baseline: str | None  # the real-only task this one is compared against
+    spec_sha256: str
+
+
+class SubmissionRef(_Model):
+    name: str
+    version: str
+    kind: Literal["generator", "classifier"]
+    sha256: str  # over the submission directory's files
+    authors: list[str] = []
+    license: str | None = None
+    declared_training_data: list[str] = []
+    training_data_within_bounds: bool = True
+    bounds_note: str | None = None
+
+
+class Environment(_Model):
+    cxrbench_version: str
+    git_sha: str | None
+    python: str
+    platform: str
+    libraries: dict[str, str]
+    hardware: dict[str, Any]
+
+
+class LabelScore(_Model):
+    label: str
+    auroc: float | None  # None when undefined (one class only)
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int
+    n_pos: int
+    undefined_reason: str | None = None
+
+
+class EvalSetScore(_Model):
+    eval_set: str  # internal_test | external:site-b | ...
+    site: str
+    n_images: int
+    n_patients: int
+    macro_auroc: float | None
+    macro_ci_low: float | None = None  # patient-clustered bootstrap over the seed-mean predictions
+    macro_ci_high: float | None = None
+    per_seed_macro_auroc: list[float | None] = []
+    seed_mean: float | None = None
+    seed_sd: float | None = None
+    labels: list[LabelScore] = []
+
+
+class LabelDelta(_Model):
+    label: str
+    auroc: float | None
+    baseline_auroc: float | None
+    delta: float | None
+    p_value: float | None  # DeLong, paired, on seed-mean predictions
+    p_holm: float | None
+    significant: bool = False
+
+
+class Comparison(_Model):
+    """This record against another (its task's real-only baseline, or a second submission)."""
+
+    eval_set: str
+    against: str  # task or submission the delta is taken against
+    delta_macro_auroc: float | None
+    bootstrap_ci_low: float | None
+    bootstrap_ci_high: float | None
+    bootstrap_p_value: float | None
+    seed_aware_p_value: float | None = None  # accounts for seeds and test-set sampling
+    method: str
+    labels: list[LabelDelta] = []
+    significant_labels: list[str] = []
+
+
+class SubgroupScore(_Model):
+    eval_set: str
+    attribute: str  # sex | age_band | race | view | site
+    group: str
+    n: int
+    n_pos: int
+    macro_auroc: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    undefined_reason: str | None = None
+
+
+class SubgroupSummary(_Model):
+    eval_set: str
+    attribute: str
+    worst_group: str | None
+    worst_macro_auroc: float | None
+    largest_gap: float | None
+
+
+class StageTiming(_Model):
+    stage: str
+    seconds: float
+    cached: bool = False
+
+
+class ResultRecord(_Model):
+    schema_version: int = SCHEMA_VERSION
+    status: Literal["complete", "failed"]
+    created_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    task: TaskRef
+    submission: SubmissionRef
+    split_fingerprints: dict[str, str]
+    seeds: list[int]
+    environment: Environment
+    eval_sets: list[EvalSetScore] = []
+    comparisons: list[Comparison] = []
+    subgroups: list[SubgroupScore] = []
+    subgroup_summaries: list[SubgroupSummary] = []
+    audit: dict[str, Any] | None = None
+    timings: list[StageTiming] = []
+    errors: list[str] = []
+    predictions_file: str | None = None  # parquet beside the record: image_id, eval_set, seed, label probs
+    predictions_sha256: str | None = None
+    content_sha256: str = ""
+
+    # ----------------------------------------------------------------------------------------
+    @property
+    def key(self) -> str:
+        """One record per (task@version, submission@version)."""
+        return f"{self.task.name}@{self.task.version}::{self.submission.name}@{self.submission.version}"
+
+    def macro(self, eval_set: str) -> float | None:
+        for s in self.eval_sets:
+            if s.eval_set == eval_set:
+                return s.macro_auroc
+        return None
+
+    def compute_sha256(self) -> str:
+        payload = self.model_dump(mode="json", exclude={"content_sha256"})
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def seal(self) -> "ResultRecord":
+        self.content_sha256 = self.compute_sha256()
+        return self
+
+    def verify(self) -> None:
+        """Raise RecordError when the stored hash does not match the content (edited by hand)."""
+        if self.schema_version != SCHEMA_VERSION:
+            raise RecordError(f"schema_version {self.schema_version} is not the supported {SCHEMA_VERSION}")
+        if not self.content_sha256:
+            raise RecordError("record has no content_sha256 (it was never sealed)")
+        if self.compute_sha256() != self.content_sha256:
+            raise RecordError("content_sha256 does not match the record's content: it was altered after it was written")
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=False, allow_nan=False) + "\n"
+
+
+def write_record(record: ResultRecord, path: Path) -> Path:
+    """Seal and write a record atomically (temp file + fsync + rename)."""
+    record.seal()
+    write_atomic(Path(path), record.to_json().encode())
+    return Path(path)
+
+
+def read_record(path: Path, *, verify: bool = True) -> ResultRecord:
+    """Read and validate a record; RecordError names the file and the problem."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RecordError(f"{path}: no such record file") from None
+    except json.JSONDecodeError as exc:
+        raise RecordError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if isinstance(raw, dict) and raw.get("schema_version") not in (None, SCHEMA_VERSION):
+        raise RecordError(f"{path}: schema_version {raw.get('schema_version')} is not the supported {SCHEMA_VERSION}")
+    try:
+        record = ResultRecord.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise RecordError(f"{path}: field {loc!r}: {first['msg']} ({exc.error_count()} problem(s))") from None
+    if verify:
+        try:
+            record.verify()
+        except RecordError as exc:
+            raise RecordError(f"{path}: {exc}") from None
+    return record
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write bytes so that readers see the old file or the whole new one, never a torn write."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
