@@ -1,0 +1,167 @@
+"""`submission.yaml`: what a submission is, typed at the boundary.
+
+A submission is a directory. Its manifest says whether it is a generator or a classifier, and
+either names an entry point (`module:Class`, the module a .py file in the directory) or points
+to precomputed files (a synthetic set, or predictions). Declared weights are checked against
+their sha256 before anything runs.
+
+```yaml
+name: my-generator
+version: "1.0"
+kind: generator                 # or: classifier
+entry_point: generator:MyGenerator
+authors: [Ada Lovelace]
+license: Apache-2.0
+training_data: [phantom/site-a/train]
+weights: {weights/model.safetensors: <sha256>}
+```
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cxrbench.errors import SubmissionError
+
+MANIFEST = "submission.yaml"
+_ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+class Precomputed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: generator: a folder with `conditions.parquet|csv` (request_id + condition columns) and
+    #: `images/<request_id>.png`, or a Hugging Face `datasets` folder with `request_id`, `image`.
+    synthetic: str | None = None
+    #: classifier: a parquet with `image_id` + one probability column per label.
+    predictions: str | None = None
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    version: str = Field(min_length=1, max_length=32)
+    kind: Literal["generator", "classifier"]
+    description: str = ""
+    entry_point: str | None = None
+    precomputed: Precomputed | None = None
+    authors: list[str] = []
+    license: str | None = None
+    #: data the generator (or a fitted classifier) learned from, as `source/site/split` keys
+    training_data: list[str] = []
+    weights: dict[str, str] = {}  # relative path -> sha256
+    batch_size: int = Field(default=256, ge=1, le=65536)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    @field_validator("entry_point")
+    @classmethod
+    def _entry(cls, v: str | None) -> str | None:
+        if v is not None and not _ENTRY.match(v):
+            raise ValueError(f"entry_point {v!r} must look like 'module:Class' (e.g. generator:MyGenerator)")
+        return v
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "Manifest":
+        pre = self.precomputed
+        has_pre = pre is not None and (pre.synthetic or pre.predictions)
+        if bool(self.entry_point) == bool(has_pre):
+            raise ValueError("give exactly one of entry_point or precomputed")
+        if pre is not None:
+            if self.kind == "generator" and pre.predictions:
+                raise ValueError("a generator's precomputed files are `synthetic`, not `predictions`")
+            if self.kind == "classifier" and pre.synthetic:
+                raise ValueError("a classifier's precomputed files are `predictions`, not `synthetic`")
+        return self
+
+
+class Submission:
+    """A validated submission directory."""
+
+    def __init__(self, root: Path, manifest: Manifest):
+        self.root = root
+        self.manifest = manifest
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def kind(self) -> str:
+        return self.manifest.kind
+
+    def sha256(self) -> str:
+        """Content hash over every file in the directory (paths and bytes), caches excluded."""
+        h = hashlib.sha256()
+        for path in sorted(self.root.rglob("*")):
+            rel = path.relative_to(self.root)
+            if path.is_dir() or "__pycache__" in rel.parts or rel.parts[0].startswith("."):
+                continue
+            h.update(str(rel).encode() + b"\0")
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            h.update(b"\0")
+        return h.hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_submission(path: str | Path) -> Submission:
+    """Read and check a submission directory; SubmissionError says what to fix."""
+    root = Path(path).resolve()
+    if not root.is_dir():
+        raise SubmissionError(f"{path}: not a directory (a submission is a folder with {MANIFEST})")
+    mpath = root / MANIFEST
+    if not mpath.is_file():
+        raise SubmissionError(f"{path}: no {MANIFEST} (see submissions/README.md for the format)")
+    try:
+        raw = yaml.safe_load(mpath.read_text())
+    except yaml.YAMLError as exc:
+        raise SubmissionError(f"{mpath}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise SubmissionError(f"{mpath}: expected a mapping of fields (name, version, kind, ...)")
+    try:
+        manifest = Manifest.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        msg = first["msg"].removeprefix("Value error, ")
+        raise SubmissionError(f"{mpath}: field {loc!r}: {msg}") from None
+    sub = Submission(root, manifest)
+    if manifest.entry_point:
+        module = manifest.entry_point.split(":")[0]
+        if not (root / (module.replace(".", "/") + ".py")).is_file():
+            raise SubmissionError(
+                f"{mpath}: entry_point module {module!r} not found: expected {module.replace('.', '/')}.py "
+                f"in {root}")
+    if manifest.precomputed:
+        rel = manifest.precomputed.synthetic or manifest.precomputed.predictions
+        target = (root / rel).resolve()
+        if root not in target.parents and target != root:
+            raise SubmissionError(f"{mpath}: precomputed path {rel!r} points outside the submission directory")
+        if not target.exists():
+            raise SubmissionError(f"{mpath}: precomputed path {rel!r} does not exist")
+    for rel, expected in manifest.weights.items():
+        wpath = (root / rel).resolve()
+        if root not in wpath.parents:
+            raise SubmissionError(f"{mpath}: weights path {rel!r} points outside the submission directory")
+        if not wpath.is_file():
+            raise SubmissionError(f"{mpath}: declared weights file {rel!r} is missing")
+        if not wpath.name.endswith(".safetensors"):
+            raise SubmissionError(f"{mpath}: weights file {rel!r} must be safetensors (pickles are never loaded)")
+        actual = _sha256_file(wpath)
+        if actual != expected:
+            raise SubmissionError(f"{mpath}: sha256 of {rel} is {actual[:12]}…, manifest says {expected[:12]}…")
+    return sub

@@ -1,0 +1,243 @@
+"""TaskSpec: one versioned benchmark task, declared in `tasks/*.yaml` and validated here.
+
+A YAML file declares a task *family* on one data profile and the supplementation ratios it
+covers; `load_tasks()` expands it into one TaskSpec per ratio (`phantom/supplement-100`, ...).
+Every field that changes a number in a result is part of the spec's sha256, and the spec's
+`version` must be bumped when any of them changes (the leaderboard rejects a record whose task
+version or hash disagrees with the shipped spec).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cxrbench.errors import ConfigError
+from cxrbench.schema import LABEL_SETS, UNCERTAINTY_POLICIES
+
+Family = Literal["supplement", "synthetic_only", "cross_source", "real_only"]
+ALLOWED_RATIOS = (0, 100, 200, 300, 500, 1000)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataRef(_Strict):
+    """One slice of a source: which dataset, which site, which frozen split."""
+
+    source: str = "phantom"
+    site: str | None = None
+    split: Literal["train", "val", "test"] = "train"
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}/{self.site or 'all'}/{self.split}"
+
+
+class Budget(_Strict):
+    """How much compute a run gets: `quick` (CPU, minutes) or `standard` (GPU)."""
+
+    image_size: int = Field(ge=32, le=512)
+    recipe: str
+    seeds: list[int] = Field(min_length=1)
+    ratios: list[int] | None = None  # subset of the family's ratios run by default at this budget
+    n_patients: int | None = Field(default=None, ge=10)  # phantom: patients rendered per site
+    max_train_images: int | None = Field(default=None, ge=10)
+    max_eval_images: int | None = Field(default=None, ge=10)
+    bootstrap_replicates: int = Field(default=1000, ge=100)
+    generator_timeout_s: int = Field(default=1800, ge=10)
+    classifier_timeout_s: int = Field(default=1800, ge=10)
+    memory_limit_gb: float = Field(default=16, gt=0)
+
+
+class TaskFamilyFile(_Strict):
+    """The YAML schema of one file in tasks/."""
+
+    name: str  # e.g. phantom/supplement
+    version: int = Field(ge=1)
+    family: Family
+    description: str
+    profile: str
+    ratios: list[int]
+    real_train: DataRef | None  # real images the classifier trains on (None: synthetic only)
+    conditions_from: DataRef | None  # training rows that condition the generator
+    val: DataRef
+    eval_sets: dict[str, DataRef]
+    label_set: str = "all14"
+    scoring_uncertainty: Literal["ignore"] = "ignore"  # the study's policy: drop -1 per label
+    train_uncertainty: str = "zeros"
+    baseline_family: str | None = None  # family file whose ratio-0 task is the real-only baseline
+    generation_seed: int = 0
+    budgets: dict[str, Budget]
+    superseded_by: str | None = None
+
+    @field_validator("ratios")
+    @classmethod
+    def _ratios(cls, v: list[int]) -> list[int]:
+        bad = [r for r in v if r not in ALLOWED_RATIOS]
+        if bad:
+            raise ValueError(f"ratios {bad} not in {ALLOWED_RATIOS}")
+        return v
+
+    @field_validator("label_set")
+    @classmethod
+    def _label_set(cls, v: str) -> str:
+        if v not in LABEL_SETS:
+            raise ValueError(f"unknown label set {v!r}; known: {', '.join(LABEL_SETS)}")
+        return v
+
+    @field_validator("train_uncertainty")
+    @classmethod
+    def _policy(cls, v: str) -> str:
+        if v not in UNCERTAINTY_POLICIES:
+            raise ValueError(f"unknown uncertainty policy {v!r}; known: {', '.join(UNCERTAINTY_POLICIES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _family_rules(self) -> "TaskFamilyFile":
+        if "internal_test" not in self.eval_sets:
+            raise ValueError("eval_sets must include 'internal_test'")
+        if self.family in ("supplement", "cross_source") and self.real_train is None:
+            raise ValueError(f"family {self.family} needs real_train")
+        if self.family == "synthetic_only" and (self.real_train is not None or 0 in self.ratios):
+            raise ValueError("family synthetic_only takes no real_train and no ratio 0")
+        if self.family != "real_only" and self.conditions_from is None:
+            raise ValueError(f"family {self.family} needs conditions_from")
+        for name, ref in self.eval_sets.items():
+            if ref.split != "test":
+                raise ValueError(f"eval set {name!r} must use a test split, not {ref.split!r}")
+        if self.val.split != "val":
+            raise ValueError("val must use the val split")
+        return self
+
+
+class TaskSpec(_Strict):
+    """One runnable task: a family file at one supplementation ratio."""
+
+    name: str  # phantom/supplement-100
+    version: int
+    family: Family
+    description: str
+    profile: str
+    supplement_ratio: int
+    real_train: DataRef | None
+    conditions_from: DataRef | None
+    val: DataRef
+    eval_sets: dict[str, DataRef]
+    label_set: str
+    scoring_uncertainty: str
+    train_uncertainty: str
+    baseline: str | None  # name of the real-only task compared against; None for a baseline itself
+    generation_seed: int
+    budgets: dict[str, Budget]
+    superseded_by: str | None = None
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return LABEL_SETS[self.label_set]
+
+    @property
+    def replicas(self) -> int:
+        """Synthetic images per conditioning training row (the study's replica scheme)."""
+        return self.supplement_ratio // 100
+
+    @property
+    def uses_generator(self) -> bool:
+        return self.replicas > 0
+
+    def budget(self, name: str) -> Budget:
+        try:
+            return self.budgets[name]
+        except KeyError:
+            raise ConfigError(f"task {self.name}: no budget {name!r}; has: {', '.join(self.budgets)}") from None
+
+    def sha256(self) -> str:
+        """Hash of everything in the spec that can change a number in a result."""
+        payload = self.model_dump(mode="json", exclude={"description", "superseded_by"})
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _expand(fam: TaskFamilyFile) -> list[TaskSpec]:
+    specs = []
+    for ratio in fam.ratios:
+        base = fam.model_dump(exclude={"ratios", "name", "baseline_family"})
+        if fam.family == "real_only":
+            name, baseline = fam.name, None
+        else:
+            name = f"{fam.name}-{ratio}"
+            baseline = None if ratio == 0 else f"{fam.baseline_family or fam.name}-0"
+        specs.append(TaskSpec(name=name, supplement_ratio=ratio, baseline=baseline, **base))
+    return specs
+
+
+def parse_task_file(path: Path) -> list[TaskSpec]:
+    """Parse and validate one YAML file; ConfigError names the file and the field."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        fam = TaskFamilyFile.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise ConfigError(f"{path}: field {loc!r}: {first['msg']}") from None
+    return _expand(fam)
+
+
+@lru_cache(maxsize=4)
+def load_tasks(folder: str | None = None) -> dict[str, TaskSpec]:
+    """All shipped tasks (or those in `folder`), by name."""
+    from cxrbench.tasks import tasks_dir
+
+    root = Path(folder) if folder else tasks_dir()
+    tasks: dict[str, TaskSpec] = {}
+    for path in sorted(root.glob("*.yaml")):
+        for spec in parse_task_file(path):
+            if spec.name in tasks:
+                raise ConfigError(f"{path}: task {spec.name!r} is declared twice")
+            tasks[spec.name] = spec
+    for spec in tasks.values():
+        if spec.baseline and spec.baseline not in tasks:
+            raise ConfigError(f"task {spec.name}: baseline {spec.baseline!r} is not a known task")
+    return tasks
+
+
+def get_task(name: str) -> TaskSpec:
+    """A shipped task by name (`phantom/supplement-100`); ConfigError lists close names."""
+    tasks = load_tasks()
+    if name in tasks:
+        return tasks[name]
+    import difflib
+
+    close = difflib.get_close_matches(name, list(tasks), n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; see `cxrbench tasks ls`"
+    raise ConfigError(f"unknown task {name!r}{hint}")
+
+
+def default_tasks(kind: str, profile: str, budget: str) -> list[TaskSpec]:
+    """The tasks `cxrbench evaluate` runs when none is named, for a submission kind."""
+    out = []
+    for spec in load_tasks().values():
+        if spec.profile != profile or spec.superseded_by:
+            continue
+        b = spec.budgets.get(budget)
+        if b is None:
+            continue
+        if kind == "classifier" and spec.family != "real_only":
+            continue
+        if kind == "generator" and spec.family == "real_only":
+            continue
+        if b.ratios is not None and spec.supplement_ratio not in b.ratios and spec.family != "real_only":
+            continue
+        out.append(spec)
+    return out
