@@ -1,0 +1,26 @@
+"""cxrbench.stats: exact AUROC, DeLong, clustered bootstrap, multiplicity, subgroups, seeds.
+
+Pure functions on arrays; no I/O. Results are frozen dataclasses with `to_dict()`.
+"""
+
+from cxrbench.stats.auroc import AurocResult, LabelAuroc, auroc
+from cxrbench.stats.delong import (
+    AurocInterval,
+    DelongComparison,
+    DelongTable,
+    delong,
+    delong_ci,
+)
+from cxrbench.stats.errors import StatsError
+
+__all__ = [
+    "AurocInterval",
+    "AurocResult",
+    "DelongComparison",
+    "DelongTable",
+    "LabelAuroc",
+    "StatsError",
+    "auroc",
+    "delong",
+    "delong_ci",
+]

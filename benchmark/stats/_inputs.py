@@ -1,0 +1,118 @@
+"""Input checks shared by every statistic: labels, scores, label names, group ids, results to JSON."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from cxrbench.stats.errors import StatsError
+
+#: Label values the scorer accepts; -1 (uncertain) and NaN (not mentioned) are masked per label.
+ALLOWED_LABELS = (0.0, 1.0, -1.0)
+
+
+def as_labels(y_true, *, name: str = "y_true") -> tuple[np.ndarray, bool]:
+    """Return labels as float64 (N, L) and whether the input was 1-D.
+
+    Raises StatsError for a shape other than (N,) or (N, L) or a value outside {0, 1, -1, NaN}.
+    """
+    try:
+        y = np.array(y_true, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise StatsError(f"{name}: labels must be numbers 1, 0, -1 or NaN ({exc})") from None
+    one_d = y.ndim == 1
+    if one_d:
+        y = y[:, None]
+    if y.ndim != 2:
+        raise StatsError(f"{name}: expected shape (N,) or (N, L), got {y.shape}")
+    bad = ~(np.isnan(y) | (y == 0) | (y == 1) | (y == -1))
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise StatsError(
+            f"{name}: value {y[row, col]:g} at row {row}, label {col}; allowed: 1, 0, -1 or NaN"
+        )
+    return y, one_d
+
+
+def as_scores(y_score, shape: tuple[int, int], *, name: str = "y_score") -> np.ndarray:
+    """Return scores as float64 with `shape` (the labels' shape); 1-D accepted for one label.
+
+    Raises StatsError for a shape mismatch or a NaN / infinite score (a model must score every image).
+    """
+    try:
+        s = np.array(y_score, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise StatsError(f"{name}: scores must be numbers ({exc})") from None
+    if s.ndim == 1 and shape[1] == 1:
+        s = s[:, None]
+    if s.shape != tuple(shape):
+        raise StatsError(f"{name}: shape {s.shape} does not match the labels' shape {tuple(shape)}")
+    finite = np.isfinite(s)
+    if not finite.all():
+        row, col = np.argwhere(~finite)[0]
+        raise StatsError(
+            f"{name}: non-finite score {s[row, col]} at row {row}, label {col}; "
+            "every image needs a finite score"
+        )
+    return s
+
+
+def label_names(labels: Sequence[str] | None, n_labels: int, y_true=None) -> tuple[str, ...]:
+    """Names for the label columns: given, else a DataFrame's columns, else `label_0`, `label_1`, ..."""
+    if labels is None and y_true is not None and hasattr(y_true, "columns"):
+        labels = [str(c) for c in y_true.columns]
+    if labels is None:
+        return tuple(f"label_{i}" for i in range(n_labels))
+    if isinstance(labels, str):
+        labels = [labels]
+    names = tuple(str(x) for x in labels)
+    if len(names) != n_labels:
+        raise StatsError(f"labels: {len(names)} name(s) given for {n_labels} label column(s)")
+    if len(set(names)) != len(names):
+        raise StatsError(f"labels: duplicate label names in {names}")
+    return names
+
+
+def as_groups(ids, n: int, *, name: str = "patient_ids") -> tuple[np.ndarray, int]:
+    """Integer codes 0..G-1 for a per-image id array (patients, seeds, groups) and G."""
+    arr = np.asarray(ids)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise StatsError(f"{name}: expected {n} ids (one per image), got shape {arr.shape}")
+    if arr.dtype.kind == "f" and np.isnan(arr).any():
+        raise StatsError(f"{name}: missing id at row {int(np.argmax(np.isnan(arr)))}")
+    if arr.dtype == object and any(v is None for v in arr):
+        raise StatsError(f"{name}: missing id (None) at row {[v is None for v in arr].index(True)}")
+    try:
+        _, codes = np.unique(arr, return_inverse=True)
+    except TypeError:
+        _, codes = np.unique(arr.astype(str), return_inverse=True)
+    codes = codes.reshape(-1).astype(np.int64)
+    return codes, int(codes.max()) + 1 if n else 0
+
+
+def check_confidence(confidence: float) -> float:
+    if not 0.0 < float(confidence) < 1.0:
+        raise StatsError(f"confidence must lie in (0, 1), got {confidence}")
+    return float(confidence)
+
+
+def jsonable(value):
+    """Plain JSON types: NaN/inf become None (the result's `reason` field says why)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return value
