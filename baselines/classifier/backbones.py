@@ -1,0 +1,103 @@
+"""Backbones through timm, always with a 1-channel stem and never a download.
+
+`cxr_small` is a fixed, pinned timm ByobNet config (not one of timm's `test_*` models, whose
+definitions may change between timm releases) sized to train in seconds at 32-64 px on a CPU.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from cxrbench.errors import ConfigError
+
+#: Recipe backbone name -> timm model name (cxr_small is built here from timm parts).
+BACKBONES: dict[str, str] = {
+    "convnext_base": "convnext_base",
+    "densenet121": "densenet121",
+    "resnet50": "resnet50",
+    "cxr_small": "cxr_small",
+}
+
+
+def _cxr_small(num_classes: int, drop_rate: float) -> nn.Module:
+    from timm.models.byobnet import ByobNet, ByoBlockCfg, ByoModelCfg
+
+    # 3x3 stride-2 stem, four basic-block stages: 32 px -> 16 -> 16 -> 8 -> 4 -> 2, 256 features.
+    cfg = ByoModelCfg(
+        blocks=(
+            ByoBlockCfg(type="basic", d=1, c=32, s=1, br=1.0),
+            ByoBlockCfg(type="basic", d=1, c=64, s=2, br=1.0),
+            ByoBlockCfg(type="basic", d=1, c=128, s=2, br=1.0),
+            ByoBlockCfg(type="basic", d=1, c=256, s=2, br=1.0),
+        ),
+        stem_chs=24, stem_type="", stem_pool="", downsample="avg", act_layer="relu",
+    )
+    return ByobNet(cfg, num_classes=num_classes, in_chans=1, drop_rate=drop_rate)
+
+
+def create_backbone(name: str, num_classes: int, *, pretrained: str | None = None,
+                    drop_rate: float = 0.0) -> nn.Module:
+    """A timm model with `in_chans=1` and `num_classes` logits.
+
+    `pretrained`: None (from scratch), a local `.safetensors` file (RGB stems are summed to one
+    channel, a classifier head of another size is dropped), or `"timm-cache"` (timm's weights
+    only if already in the local Hugging Face cache; offline, never downloaded).
+    """
+    if name not in BACKBONES:
+        raise ConfigError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
+    import timm
+
+    if name == "cxr_small":
+        if pretrained == "timm-cache":
+            raise ConfigError("backbone 'cxr_small' has no timm weights; use a local .safetensors file")
+        model = _cxr_small(num_classes, drop_rate)
+    elif pretrained == "timm-cache":
+        os.environ["HF_HUB_OFFLINE"] = "1"  # never reach the network for weights
+        try:
+            model = timm.create_model(BACKBONES[name], pretrained=True, in_chans=1,
+                                      num_classes=num_classes, drop_rate=drop_rate)
+        except Exception as exc:  # timm raises several types when the cache is empty
+            raise ConfigError(
+                f"pretrained='timm-cache': no cached timm weights for {name!r} ({type(exc).__name__}); "
+                "place a .safetensors file locally and pass its path instead"
+            ) from None
+        return model
+    else:
+        model = timm.create_model(BACKBONES[name], pretrained=False, in_chans=1,
+                                  num_classes=num_classes, drop_rate=drop_rate)
+    if pretrained is not None:
+        load_local_weights(model, Path(pretrained))
+    return model
+
+
+def load_local_weights(model: nn.Module, path: Path) -> None:
+    """Load a local safetensors state dict into `model` (adapting an RGB stem, skipping the head)."""
+    from safetensors.torch import load_file
+    from timm.models import adapt_input_conv
+
+    if path.suffix != ".safetensors" or not path.is_file():
+        raise ConfigError(f"pretrained weights {str(path)!r}: expected an existing .safetensors file")
+    state = load_file(str(path))
+    own = model.state_dict()
+    loaded = {}
+    for key, tensor in state.items():
+        if key not in own:
+            continue
+        if tensor.ndim == 4 and own[key].ndim == 4 and tensor.shape[1] != own[key].shape[1]:
+            tensor = adapt_input_conv(own[key].shape[1], tensor)
+        if tensor.shape == own[key].shape:
+            loaded[key] = tensor
+    classifier = model.get_classifier()
+    head = {f"{prefix}.{param}" for prefix, module in model.named_modules() if module is classifier
+            for param, _ in module.named_parameters()}
+    missing = [k for k in own if k not in loaded and k not in head and not k.endswith("num_batches_tracked")]
+    if not loaded or missing:
+        raise ConfigError(
+            f"pretrained weights {str(path)!r} do not fit backbone {type(model).__name__}: "
+            f"{len(loaded)} tensors matched, {len(missing)} missing (e.g. {missing[:3]})"
+        )
+    model.load_state_dict(loaded, strict=False)

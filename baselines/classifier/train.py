@@ -1,0 +1,224 @@
+"""`train_classifier`: the reference recipe's training loop.
+
+Seeded end to end (weights, batch order, augmentation, dropout), early stopping on the real-only
+validation set's macro AUROC, optional per-epoch safetensors checkpoints that a later call
+resumes from exactly (same weights as an uninterrupted run on a CPU).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cxrbench.baselines.classifier.augment import augment, mixup
+from cxrbench.baselines.classifier.backbones import create_backbone
+from cxrbench.baselines.classifier.checkpoint import load_checkpoint, save_checkpoint
+from cxrbench.baselines.classifier.data import (
+    LabeledImages, check_forbidden, check_label_names, check_trainable, training_targets,
+)
+from cxrbench.baselines.classifier.loader import BatchLoader
+from cxrbench.baselines.classifier.metrics import macro_auroc, masked_bce
+from cxrbench.baselines.classifier.model import TrainedClassifier, _autocast
+from cxrbench.baselines.classifier.recipe import Recipe
+from cxrbench.errors import DataError
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def train_classifier(
+    train: LabeledImages | list[LabeledImages],
+    val: LabeledImages,
+    recipe: Recipe,
+    seed: int,
+    device: str = "cpu",
+    forbidden_ids=None,
+    progress: bool = True,
+    *,
+    uncertainty_policy: str | None = None,
+    label_names: tuple[str, ...] | None = None,
+    checkpoint_dir: str | Path | None = None,
+) -> TrainedClassifier:
+    """Train the recipe on `train` (real and/or synthetic parts), early-stopping on `val` (real).
+
+    `uncertainty_policy` is the task's (default: the recipe's); `label_names` the task's label
+    set (default: the validation set's); `forbidden_ids` the test image ids, none of which may be
+    a training or validation image or a synthetic image's condition row. With `checkpoint_dir`,
+    each epoch is checkpointed there (plus `metrics.jsonl`), and an existing checkpoint is resumed.
+    Returns the classifier at its best validation epoch (EMA weights when the recipe has EMA).
+    """
+    parts = [train] if isinstance(train, LabeledImages) else list(train)
+    label_names = tuple(label_names or val.label_names)
+    check_label_names(parts, label_names, "training set")
+    check_label_names([val], label_names, "validation set")
+    if val.condition_ids is not None:
+        raise DataError("the validation set must be real images only (it has condition_ids)")
+    check_forbidden(parts, forbidden_ids, "training set")
+    check_forbidden([val], forbidden_ids, "validation set")
+    overlap = np.intersect1d(np.concatenate([p.image_ids for p in parts]), val.image_ids)
+    if overlap.size:
+        raise DataError(f"{overlap.size} image id(s) are in both training and validation sets (e.g. {overlap[:3].tolist()})")
+    policy = uncertainty_policy or recipe.uncertainty_policy
+    targets = [training_targets(p.labels, policy, recipe.unmentioned) for p in parts]
+    single_class = check_trainable(np.concatenate(targets) if targets else np.zeros((0, len(label_names))), label_names)
+    val_targets = training_targets(val.labels, policy, recipe.unmentioned)
+    if len(val) == 0 or math.isnan(macro_auroc(val_targets, np.zeros_like(val_targets))[0]):
+        raise DataError("the validation set has no label with both classes: early stopping cannot work")
+
+    device = torch.device(device)
+    loader = BatchLoader(parts, targets, recipe.batch_size, recipe.image_size, device)
+    steps_per_epoch = len(loader)
+    total_steps = steps_per_epoch * recipe.max_epochs
+
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        model = create_backbone(recipe.backbone, len(label_names), pretrained=recipe.pretrained,
+                                drop_rate=recipe.drop_rate).to(device)
+        optimizer = _optimizer(model, recipe)
+        warmup = recipe.warmup_epochs * steps_per_epoch
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, warmup, total_steps, recipe.schedule))
+        ema = _ema(model, recipe)
+        state = {"epoch": 0, "best_auroc": -math.inf, "best_epoch": -1, "bad_epochs": 0, "history": []}
+        best_weights = None
+        ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        if ckpt is not None and (ckpt / "checkpoint.safetensors").exists():
+            state, best_weights = load_checkpoint(ckpt, model, ema, optimizer, scheduler, recipe, seed, label_names)
+
+        bar = _progress(progress)
+        task = bar.add_task(f"train {recipe.name} seed {seed}", total=total_steps,
+                            completed=state["epoch"] * steps_per_epoch) if bar else None
+        try:
+            while state["epoch"] < recipe.max_epochs and state["bad_epochs"] < recipe.patience:
+                epoch = state["epoch"]
+                torch.manual_seed(_derive(seed, epoch, 1))  # dropout / drop-path draws
+                aug_rng = torch.Generator(device=device).manual_seed(_derive(seed, epoch, 2))
+                model.train()
+                started, loss_sum, seen = time.perf_counter(), 0.0, 0
+                for x, y in loader.epoch(seed, epoch):
+                    x = augment(x, recipe, aug_rng)
+                    if recipe.mixup_alpha > 0:
+                        x, y = mixup(x, y, recipe.mixup_alpha, aug_rng)
+                    if recipe.label_smoothing > 0:
+                        y = y * (1 - recipe.label_smoothing) + 0.5 * recipe.label_smoothing
+                    with _autocast(device, recipe):
+                        loss = masked_bce(model(x), y)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    scheduler.step()
+                    if ema is not None:
+                        ema.update(model, step=scheduler.last_epoch)
+                    loss_sum += float(loss.detach()) * x.shape[0]
+                    seen += x.shape[0]
+                    if bar:
+                        bar.advance(task)
+                train_seconds = time.perf_counter() - started
+                scored = ema.module if ema is not None else model
+                val_loss, val_auroc, per_label = _validate(scored, val, val_targets, recipe, device)
+                improved = val_auroc > state["best_auroc"]
+                if improved:
+                    state.update(best_auroc=val_auroc, best_epoch=epoch, bad_epochs=0)
+                    best_weights = {k: v.detach().clone() for k, v in scored.state_dict().items()}
+                else:
+                    state["bad_epochs"] += 1
+                record = {
+                    "epoch": epoch, "train_loss": loss_sum / max(seen, 1), "val_loss": val_loss,
+                    "val_macro_auroc": val_auroc, "lr": scheduler.get_last_lr()[0],
+                    "train_images_per_s": seen / train_seconds if train_seconds > 0 else None,
+                    "seconds": time.perf_counter() - started, "best": improved,
+                }
+                state["history"].append(record)
+                state["epoch"] = epoch + 1
+                if bar:
+                    bar.update(task, description=f"train {recipe.name} seed {seed} · epoch {epoch} · val AUROC {val_auroc:.3f}")
+                if ckpt is not None:
+                    save_checkpoint(ckpt, model, ema, optimizer, scheduler, state, best_weights, recipe, seed, label_names)
+                    with open(ckpt / METRICS_FILE, "a") as log:
+                        log.write(json.dumps({"seed": seed, **record}) + "\n")
+        finally:
+            if bar:
+                bar.stop()
+
+        final = copy.deepcopy(ema.module if ema is not None else model)
+        if best_weights is not None:
+            final.load_state_dict(best_weights)
+    info = {
+        "seed": seed,
+        "uncertainty_policy": policy,
+        "n_train": int(loader.total),
+        "n_train_parts": [len(p) for p in parts],
+        "n_val": len(val),
+        "single_class_labels": single_class,
+        "best_epoch": state["best_epoch"],
+        "best_val_macro_auroc": state["best_auroc"],
+        "epochs_run": state["epoch"],
+        "stopped_early": state["epoch"] < recipe.max_epochs,
+        "history": state["history"],
+        "torch": torch.__version__,
+    }
+    return TrainedClassifier(final, recipe, label_names, info, device=device)
+
+
+def _derive(seed: int, epoch: int, stream: int) -> int:
+    return int(np.random.default_rng([seed, epoch, stream]).integers(2**62))
+
+
+def _lr_factor(step: int, warmup: float, total: int, schedule: str) -> float:
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    progress = (step - warmup) / max(total - warmup, 1)
+    return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    # No weight decay on norms and biases (1-D parameters), as timm's param_groups_weight_decay.
+    from timm.optim import param_groups_weight_decay
+
+    groups = param_groups_weight_decay(model, recipe.weight_decay)
+    if recipe.optimizer == "lion":
+        from timm.optim import Lion
+
+        return Lion(groups, lr=recipe.lr)
+    return torch.optim.AdamW(groups, lr=recipe.lr)
+
+
+def _ema(model: torch.nn.Module, recipe: Recipe):
+    if recipe.ema_decay is None:
+        return None
+    from timm.utils import ModelEmaV3
+
+    # Warm-up keeps the average from being dominated by the random init in short runs.
+    return ModelEmaV3(model, decay=recipe.ema_decay, use_warmup=True)
+
+
+@torch.no_grad()
+def _validate(model, val: LabeledImages, val_targets: np.ndarray, recipe: Recipe, device):
+    from cxrbench.baselines.classifier.loader import iterate_images
+
+    model.eval()
+    logits = []
+    for x in iterate_images(val.images, recipe.eval_batch_size, recipe.image_size, device):
+        with _autocast(device, recipe):
+            logits.append(model(x).float().cpu())
+    logits = torch.cat(logits)
+    loss = float(masked_bce(logits, torch.from_numpy(val_targets)))
+    auroc, per_label = macro_auroc(val_targets, torch.sigmoid(logits).numpy())
+    return loss, auroc, per_label
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   transient=False)
+    bar.start()
+    return bar
