@@ -1,0 +1,23 @@
+"""The generator audit: fidelity, condition adherence, diversity, memorization and test leakage.
+
+`audit(...)` takes arrays and returns an `AuditReport` (`.to_dict()` for the result record);
+`cli_table(report)` renders it. Feature spaces live in `features`, nearest neighbours in
+`neighbours`, and each metric family in its own module.
+"""
+
+from cxrbench.audit.features import (
+    ClassifierFeatures,
+    FeatureCache,
+    FeatureExtractor,
+    PixelExtractor,
+    check_images,
+    content_hash,
+)
+from cxrbench.audit.neighbours import nearest_neighbours
+from cxrbench.audit.report import AUDIT_VERSION, AuditConfig, AuditReport, RealImages, audit
+from cxrbench.audit.table import cli_table
+
+__all__ = [
+    "AUDIT_VERSION", "AuditConfig", "AuditReport", "ClassifierFeatures", "FeatureCache", "FeatureExtractor",
+    "PixelExtractor", "RealImages", "audit", "check_images", "cli_table", "content_hash", "nearest_neighbours",
+]
