@@ -1,0 +1,91 @@
+"""`ReferenceGenerator`: the reference DDPM as the runner sees it — condition rows and seeds in,
+uint8 images out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from cxrbench.baselines.ddpm.conditioning import encode_conditions
+from cxrbench.baselines.ddpm.model import CONFIG_FILE, ConditionalUNet, load_pretrained
+from cxrbench.baselines.ddpm.presets import PRESETS
+from cxrbench.baselines.ddpm.sampling import Sampler, SamplerSettings
+from cxrbench.errors import ConfigError, SubmissionError
+
+#: Shipped weights, one folder per preset: baselines/weights/<preset>/
+WEIGHTS_ROOT = Path(__file__).resolve().parents[1] / "weights"
+
+
+def resolve_weights(dir_or_preset: str | Path) -> Path:
+    """A weights folder, or a preset name whose shipped weights exist."""
+    path = Path(dir_or_preset)
+    if (path / CONFIG_FILE).exists():
+        return path
+    name = str(dir_or_preset)
+    if name in PRESETS:
+        shipped = WEIGHTS_ROOT / name
+        if (shipped / CONFIG_FILE).exists():
+            return shipped
+        raise ConfigError(
+            f"no shipped weights for preset {name!r} (looked in {shipped}); train them with "
+            f"`cxrbench train-generator --preset {name} --out DIR` and pass DIR"
+        )
+    if path.exists():
+        raise ConfigError(f"{path}: not a generator weights folder (no {CONFIG_FILE})")
+    raise ConfigError(f"{dir_or_preset!r} is neither a weights folder nor a preset "
+                      f"(presets: {', '.join(PRESETS)})")
+
+
+class ReferenceGenerator:
+    """Conditional DDPM + sampler. `generate(conditions, seeds, size)` → uint8 (N, size, size);
+    image i depends only on (seeds[i], conditions row i)."""
+
+    def __init__(self, model: ConditionalUNet, device: str = "cpu", sampler: str = "dpmpp-2m",
+                 steps: int | None = None, guidance: float = 0.0, batch_size: int = 64,
+                 compile_mode: str | None = "auto", source: Path | None = None) -> None:
+        self.source = source
+        self.settings = SamplerSettings(sampler=sampler, steps=steps, guidance=guidance,
+                                        buckets=(int(batch_size),), compile_mode=compile_mode)
+        self.sampler = Sampler(model, self.settings, device=device)
+        self.config = model.config
+
+    @classmethod
+    def from_pretrained(cls, dir_or_preset: str | Path, device: str = "cpu", sampler: str = "dpmpp-2m",
+                        steps: int | None = None, guidance: float = 0.0, **kwargs) -> "ReferenceGenerator":
+        """Load a weights folder (config.json + model.safetensors) or a shipped preset by name."""
+        directory = resolve_weights(dir_or_preset)
+        return cls(load_pretrained(directory), device=device, sampler=sampler, steps=steps,
+                   guidance=guidance, source=directory, **kwargs)
+
+    @property
+    def image_size(self) -> int:
+        return self.config.image_size
+
+    def generate(self, conditions: pd.DataFrame, seeds: np.ndarray, size: int | None = None,
+                 progress: bool = False) -> np.ndarray:
+        """uint8 (N, size, size). Images are drawn at the model's resolution and resized
+        (antialiased bilinear) when `size` differs from it."""
+        seeds = np.asarray(seeds)
+        if seeds.ndim != 1 or not np.issubdtype(seeds.dtype, np.integer):
+            raise SubmissionError(f"seeds must be a 1-D integer array, got {seeds.dtype} {seeds.shape}")
+        if len(seeds) != len(conditions):
+            raise SubmissionError(f"{len(conditions)} condition rows but {len(seeds)} seeds")
+        size = self.image_size if size is None else int(size)
+        if not 8 <= size <= 1024:
+            raise ConfigError(f"image size must be 8..1024, got {size}")
+        vectors = encode_conditions(conditions.reset_index(drop=True))
+        images = self.sampler.sample(vectors, seeds.astype(np.int64), progress=progress)
+        if size != self.image_size:
+            images = resize_uint8(images, size)
+        return images
+
+
+def resize_uint8(images: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (N, S, S) → uint8 (N, size, size), antialiased bilinear."""
+    x = torch.from_numpy(images).float()[:, None]
+    y = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                                        align_corners=False)
+    return y.round().clamp(0, 255).to(torch.uint8)[:, 0].numpy()
