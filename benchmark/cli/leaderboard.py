@@ -1,0 +1,68 @@
+"""`cxrbench publish` and `cxrbench leaderboard`: add result records to the store, browse them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+ORDER = 70
+
+
+def publish_cmd(
+    records: List[Path] = typer.Argument(..., help="Result record JSON files written by `cxrbench evaluate`."),
+    results: Optional[Path] = typer.Option(None, "--results", help="Store folder (default: the leaderboard's results/)."),
+    no_compare: bool = typer.Option(False, "--no-compare", help="Skip the paired tests against other submissions."),
+) -> None:
+    """Validate result records and add them to the leaderboard's store (one JSON per record)."""
+    from rich.console import Console
+
+    from cxrbench.errors import CxrbenchError
+    from cxrbench.leaderboard.publish import publish
+    from cxrbench.leaderboard.store import default_results_dir
+
+    store = results or default_results_dir()
+    report = publish(records, store, compare=not no_compare)
+    out = Console()
+    for path in report.published:
+        out.print(f"[green]published[/] {path}")
+    for note in report.notes:
+        out.print(f"[yellow]note:[/] {note}")
+    for src, reason in report.rejected:
+        out.print(f"[bold red]rejected[/] {src}: {reason}")
+    if report.rejected:
+        raise CxrbenchError(f"{len(report.rejected)} of {len(records)} record(s) rejected (see above)")
+
+
+def leaderboard_cmd(
+    results: Optional[Path] = typer.Option(None, "--results", help="Store folder (default: the leaderboard's results/)."),
+    port: int = typer.Option(0, "--port", help="Port on 127.0.0.1 (default: a free one)."),
+    address: str = typer.Option("127.0.0.1", "--address", help="Address to listen on."),
+) -> None:
+    """Launch the Streamlit leaderboard on the published records."""
+    from cxrbench.leaderboard import app as app_module
+    from cxrbench.leaderboard.store import default_results_dir
+
+    store = (results or default_results_dir()).resolve()
+    port = port or free_port()
+    env = {**os.environ, "CXRBENCH_RESULTS": str(store)}
+    cmd = [sys.executable, "-m", "streamlit", "run", app_module.__file__, "--server.headless", "true",
+           "--server.address", address, "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    typer.echo(f"leaderboard on http://{address}:{port}  (records: {store}; Ctrl-C stops it)")
+    raise typer.Exit(subprocess.call(cmd, env=env))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("publish")(publish_cmd)
+    app.command("leaderboard")(leaderboard_cmd)

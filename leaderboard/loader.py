@@ -1,0 +1,140 @@
+"""Load the store into tables, fast: a record is parsed and hash-checked once, then cached.
+
+A cold load parses every record (pydantic), recomputes its `content_sha256` and flattens it. The
+tables and a manifest of (size, mtime) per file are then written to a cache folder; a later load
+stats the files and re-reads only new or changed ones. Files that fail validation are listed in
+`Tables.skipped` with the reason (and stay skipped until they change).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pandas as pd
+
+from cxrbench.leaderboard.store import record_files
+from cxrbench.leaderboard.tables import TABLES, Tables, build_tables, concat_tables, record_rows
+from cxrbench.results import SCHEMA_VERSION, RecordError, ResultRecord, read_record, write_atomic
+
+CACHE_FORMAT = 1
+MANIFEST = "manifest.json"
+
+
+def read_verified(path: Path) -> ResultRecord:
+    """Parse a record and check its schema version and content hash; RecordError says what failed."""
+    try:
+        record = ResultRecord.model_validate_json(Path(path).read_bytes())
+    except Exception:  # re-read the slow way for a message that names the field
+        return read_record(path, verify=True)
+    try:
+        record.verify()
+    except RecordError as exc:
+        raise RecordError(f"{path}: {exc}") from None
+    if record.status != "complete":
+        raise RecordError(f"{path}: status is {record.status!r}, not 'complete'")
+    return record
+
+
+def store_signature(root: Path) -> tuple:
+    """(relative path, size, mtime_ns) of every record file: changes whenever the store does."""
+    root = Path(root)
+    out = []
+    for path in record_files(root):
+        st = path.stat()
+        out.append((path.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def default_cache_dir(root: Path) -> Path:
+    base = os.environ.get("CXRBENCH_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cxrbench")
+    tag = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
+    return Path(base) / "leaderboard" / tag
+
+
+def parse_files(root: Path, rels: list[str]) -> tuple[Tables, list[tuple[str, str]]]:
+    """Parse, verify and flatten the given files (no cache)."""
+    rows: dict[str, list] = {name: [] for name in TABLES}
+    skipped = []
+    for rel in rels:
+        try:
+            record = read_verified(Path(root) / rel)
+        except RecordError as exc:
+            skipped.append((rel, str(exc).replace(f"{Path(root) / rel}: ", "")))
+            continue
+        except OSError as exc:
+            skipped.append((rel, f"cannot read: {exc}"))
+            continue
+        for name, part in record_rows(record, rel).items():
+            rows[name].extend(part)
+    return build_tables(rows, skipped), skipped
+
+
+def load_tables(root: Path, *, cache_dir: Path | None | bool = None) -> Tables:
+    """Every record in the store as tables. `cache_dir=False` disables the on-disk cache."""
+    root = Path(root)
+    signature = store_signature(root)
+    current = {rel: [size, mtime] for rel, size, mtime in signature}
+    if cache_dir is False:
+        tables, _ = parse_files(root, list(current))
+        return tables
+    cache = Path(cache_dir) if cache_dir else default_cache_dir(root)
+    manifest, cached = _read_cache(cache)
+    known = manifest.get("files", {}) if manifest else {}
+    unchanged = {rel for rel, stamp in current.items() if rel in known and known[rel]["stamp"] == stamp}
+    kept_ok = {rel for rel in unchanged if known[rel]["skipped"] is None}
+    kept_skipped = [(rel, known[rel]["skipped"]) for rel in sorted(unchanged) if known[rel]["skipped"] is not None]
+    todo = [rel for rel in current if rel not in unchanged]
+    if cached is not None and not todo and set(known) == set(current):
+        cached.skipped = kept_skipped
+        return cached
+    fresh, fresh_skipped = parse_files(root, todo)
+    parts = [fresh]
+    if cached is not None and kept_ok:
+        parts.insert(0, Tables(**{name: _keep(getattr(cached, name), kept_ok) for name in TABLES}))
+    skipped = sorted(kept_skipped + fresh_skipped)
+    tables = concat_tables(parts, skipped)
+    reasons = dict(skipped)
+    _write_cache(cache, tables, {rel: {"stamp": stamp, "skipped": reasons.get(rel)} for rel, stamp in current.items()})
+    return tables
+
+
+def _keep(df: pd.DataFrame, files: set[str]) -> pd.DataFrame:
+    return df[df["file"].isin(files)] if len(df) else df
+
+
+def _read_cache(cache: Path) -> tuple[dict | None, Tables | None]:
+    try:
+        manifest = json.loads((cache / MANIFEST).read_text())
+        if manifest.get("format") != CACHE_FORMAT or manifest.get("schema_version") != SCHEMA_VERSION:
+            return None, None
+        gen = cache / manifest["generation"]
+        frames = {name: pd.read_parquet(gen / f"{name}.parquet") for name in TABLES}
+        return manifest, Tables(**frames)
+    except (OSError, ValueError, KeyError):  # absent, torn or from another version: rebuild
+        return None, None
+    except Exception:  # a corrupt parquet file raises pyarrow's own errors
+        return None, None
+
+
+def _write_cache(cache: Path, tables: Tables, files: dict) -> None:
+    """Write the tables into a new generation folder, then point the manifest at it."""
+    try:
+        generation = f"gen-{uuid.uuid4().hex[:12]}"
+        gen = cache / generation
+        gen.mkdir(parents=True, exist_ok=True)
+        for name in TABLES:
+            getattr(tables, name).to_parquet(gen / f"{name}.parquet", index=False)
+        manifest = {"format": CACHE_FORMAT, "schema_version": SCHEMA_VERSION, "generation": generation,
+                    "files": files}
+        write_atomic(cache / MANIFEST, json.dumps(manifest).encode())
+        for old in cache.glob("gen-*"):
+            if old.name != generation:
+                shutil.rmtree(old, ignore_errors=True)
+    except OSError:  # a read-only cache location only costs speed
+        pass

@@ -1,0 +1,274 @@
+"""`cxrbench publish`: validate result records and add them to the leaderboard's store.
+
+A record is accepted only when it is intact (schema version, content hash, predictions hash),
+complete (every eval set and label scored, its real-only comparison present) and agrees with the
+shipped task (version, spec hash, split fingerprints) and with the records already published for
+that task. Accepted records are copied byte for byte; their predictions go beside them. Then the
+new record is compared with every other submission on the same task (paired tests, which need the
+predictions) and the results are stored in the task's `pairwise.json` for the rank intervals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from cxrbench.errors import ConfigError
+from cxrbench.leaderboard.loader import read_verified
+from cxrbench.leaderboard.store import (
+    PAIRWISE_FILE,
+    pairwise_to_json,
+    predictions_path,
+    read_pairwise,
+    record_files,
+    record_path,
+    submission_label,
+    task_folder,
+)
+from cxrbench.results import Comparison, RecordError, ResultRecord, read_record, write_atomic
+
+
+@dataclass(frozen=True)
+class ExpectedTask:
+    """What the shipped task says a record must carry. `split_fingerprints=None`: none shipped."""
+
+    name: str
+    version: int
+    spec_sha256: str
+    eval_sets: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    split_fingerprints: dict[str, str] | None = None
+
+
+@dataclass
+class StoredRecord:
+    record: ResultRecord
+    path: Path  # the record's JSON file
+
+    @property
+    def predictions(self) -> Path | None:
+        return predictions_path(self.path)
+
+    @property
+    def entry(self) -> str:
+        return submission_label(self.record.submission.name, self.record.submission.version)
+
+
+@dataclass
+class PublishReport:
+    published: list[Path] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (source file, reason)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected
+
+
+TaskResolver = Callable[[ResultRecord], ExpectedTask]
+Comparer = Callable[[StoredRecord, StoredRecord], list[Comparison]]
+
+
+# --------------------------------------------------------------------------------- validation
+def shipped_task(record: ResultRecord) -> ExpectedTask:
+    """The shipped task the record claims to be scored on (`cxrbench.tasking`); ConfigError if unknown."""
+    from cxrbench import tasking
+
+    spec = tasking.get_task(record.task.name)
+    fingerprints = None
+    hook = getattr(tasking, "split_fingerprints", None)  # the integrator's shipped fingerprints, if any
+    if hook is not None:
+        fingerprints = hook(spec, record.task.budget)
+    return ExpectedTask(name=spec.name, version=spec.version, spec_sha256=spec.sha256(),
+                        eval_sets=tuple(spec.eval_sets), labels=tuple(spec.labels),
+                        split_fingerprints=fingerprints)
+
+
+def check_against_task(record: ResultRecord, expected: ExpectedTask) -> list[str]:
+    """Problems with a record relative to the task it claims (empty list: it agrees)."""
+    t = record.task
+    problems = []
+    if t.name != expected.name:
+        problems.append(f"task {t.name!r} is not the shipped task {expected.name!r}")
+    if t.version != expected.version:
+        problems.append(f"task version {t.version} disagrees with the shipped {expected.name} version "
+                        f"{expected.version} (rerun `cxrbench evaluate` with this release)")
+    elif t.spec_sha256 != expected.spec_sha256:
+        problems.append(f"task spec hash {t.spec_sha256[:12]}… disagrees with the shipped spec "
+                        f"{expected.spec_sha256[:12]}… at the same version (the spec was edited locally)")
+    if expected.labels and tuple(t.labels) != tuple(expected.labels):
+        problems.append(f"labels {t.labels} differ from the task's {list(expected.labels)}")
+    if expected.eval_sets:
+        missing = [e for e in expected.eval_sets if e not in {s.eval_set for s in record.eval_sets}]
+        if missing:
+            problems.append(f"eval set(s) {missing} of the task are not scored")
+    for key, want in (expected.split_fingerprints or {}).items():
+        got = record.split_fingerprints.get(key)
+        if got is None:
+            problems.append(f"split fingerprint {key!r} is missing")
+        elif got != want:
+            problems.append(f"split fingerprint {key!r} is {got[:12]}…, the shipped split is {want[:12]}… "
+                            f"(the record was scored on different data)")
+    return problems
+
+
+def check_complete(record: ResultRecord, record_file: Path) -> list[str]:
+    """Problems that make a record incomplete: failed status, unscored eval sets or labels, no predictions."""
+    problems = []
+    if record.status != "complete":
+        problems.append(f"status is {record.status!r}" + (f": {record.errors[0]}" if record.errors else ""))
+    if record.errors:
+        problems.append(f"record lists {len(record.errors)} error(s), first: {record.errors[0]}")
+    if not record.seeds:
+        problems.append("no classifier seeds recorded")
+    if not record.eval_sets:
+        problems.append("no eval sets scored")
+    for ev in record.eval_sets:
+        if ev.macro_auroc is None:
+            problems.append(f"eval set {ev.eval_set!r} has no macro AUROC")
+        scored = {lab.label for lab in ev.labels}
+        missing = [lab for lab in record.task.labels if lab not in scored]
+        if missing:
+            problems.append(f"eval set {ev.eval_set!r} lacks label scores for {missing}")
+    if record.task.baseline:
+        compared = {c.eval_set for c in record.comparisons if c.against == record.task.baseline}
+        missing = [ev.eval_set for ev in record.eval_sets if ev.eval_set not in compared]
+        if missing:
+            problems.append(f"no comparison against the real-only baseline {record.task.baseline!r} "
+                            f"on {missing}")
+    if not record.predictions_file or not record.predictions_sha256:
+        problems.append("no per-image predictions file named (needed for paired tests)")
+    elif Path(record.predictions_file).name != record.predictions_file:
+        problems.append(f"predictions_file {record.predictions_file!r} must be a file name beside the record")
+    else:
+        pred = Path(record_file).parent / record.predictions_file
+        if not pred.is_file():
+            problems.append(f"predictions file {pred} is missing (it must sit beside the record)")
+        elif _sha256(pred) != record.predictions_sha256:
+            problems.append(f"predictions file {pred.name} does not match predictions_sha256 (altered or replaced)")
+    return problems
+
+
+def check_store_consistency(record: ResultRecord, peers: list[StoredRecord]) -> list[str]:
+    """Records of one task in the store must share its spec hash and split fingerprints."""
+    problems = []
+    for peer in peers:
+        p = peer.record
+        if p.task.spec_sha256 != record.task.spec_sha256:
+            problems.append(f"task spec hash differs from the published {peer.entry}")
+        common = set(p.split_fingerprints) & set(record.split_fingerprints)
+        bad = sorted(k for k in common if p.split_fingerprints[k] != record.split_fingerprints[k])
+        if bad:
+            problems.append(f"split fingerprint(s) {bad} differ from the published {peer.entry}")
+        if problems:
+            break
+    return problems
+
+
+# --------------------------------------------------------------------------------- pairwise tests
+def default_comparer() -> Comparer | None:
+    """`cxrbench.compare.compare_records` adapted to stored records, or None when it does not exist."""
+    try:
+        from cxrbench.compare import compare_records
+    except ImportError:
+        return None
+    params = inspect.signature(compare_records).parameters
+
+    def compare(a: StoredRecord, b: StoredRecord) -> list[Comparison]:
+        kwargs = {}
+        if "predictions_a" in params:
+            kwargs = {"predictions_a": a.predictions, "predictions_b": b.predictions}
+        result = compare_records(a.record, b.record, **kwargs)
+        return [result] if isinstance(result, Comparison) else list(result)
+
+    return compare
+
+
+def update_pairwise(new: StoredRecord, peers: list[StoredRecord], compare: Comparer) -> Path:
+    """Compare `new` with each peer on the same task and store the results in pairwise.json."""
+    path = new.path.parent / PAIRWISE_FILE
+    data = read_pairwise(path) or {"task": new.record.task.name, "task_version": new.record.task.version,
+                                   "budget": new.record.task.budget, "pairs": []}
+    pairs = [p for p in data["pairs"] if new.entry not in (p["a"], p["b"])]
+    for peer in peers:
+        pairs.append({"a": new.entry, "b": peer.entry, "a_sha256": new.record.content_sha256,
+                      "b_sha256": peer.record.content_sha256, "comparisons": compare(new, peer)})
+    data["pairs"] = pairs
+    write_atomic(path, pairwise_to_json(data).encode())
+    return path
+
+
+# --------------------------------------------------------------------------------- publish
+def publish(files: list[Path], store: Path, *, resolve_task: TaskResolver = shipped_task,
+            compare: Comparer | None | bool = True) -> PublishReport:
+    """Validate each record file and copy the good ones into `store`; see the module docstring.
+
+    `compare=True` uses `cxrbench.compare` when it exists; pass a function to inject one, or
+    False/None to skip the paired tests.
+    """
+    report = PublishReport()
+    comparer = default_comparer() if compare is True else (compare or None)
+    if comparer is None:
+        report.notes.append("paired tests between submissions were not computed (cxrbench.compare is not "
+                            "available); the leaderboard ranks this task by bootstrap-CI overlap")
+    for file in map(Path, files):
+        try:
+            stored = _publish_one(file, Path(store), resolve_task)
+        except RecordError as exc:
+            report.rejected.append((str(file), str(exc).replace(f"{file}: ", "")))
+            continue
+        report.published.append(stored.path)
+        if comparer is not None:
+            peers = [p for p in _peers(stored.record, Path(store)) if p.path != stored.path]
+            if peers:
+                try:
+                    update_pairwise(stored, peers, comparer)
+                except Exception as exc:  # the record stays published; the ranks fall back to CIs
+                    report.notes.append(f"{stored.entry} on {stored.record.task.name}: paired tests failed "
+                                        f"({type(exc).__name__}: {exc}); ranks fall back to CI overlap")
+    return report
+
+
+def _publish_one(file: Path, store: Path, resolve_task: TaskResolver) -> StoredRecord:
+    record = read_record(file, verify=True)  # schema version + content hash
+    problems = check_complete(record, file)
+    try:
+        expected = resolve_task(record)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    else:
+        problems += check_against_task(record, expected)
+    target = record_path(store, record)
+    if target.exists():
+        same = _sha256(target) == _sha256(file)
+        raise RecordError(f"{record.key} ({record.task.budget}) is already published at {target}"
+                          + (" (identical)" if same else
+                             "; records are immutable: remove the old file in a pull request to replace it"))
+    problems += check_store_consistency(record, _peers(record, store))
+    if problems:
+        raise RecordError("; ".join(problems))
+    write_atomic(predictions_path(target), (file.parent / record.predictions_file).read_bytes())
+    write_atomic(target, file.read_bytes())
+    return StoredRecord(record=record, path=target)
+
+
+def _peers(record: ResultRecord, store: Path) -> list[StoredRecord]:
+    """The intact records already published for the same task@version and budget."""
+    out = []
+    for path in record_files(task_folder(store, record)):
+        try:
+            out.append(StoredRecord(read_verified(path), path))
+        except RecordError:
+            continue
+    return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,0 +1,105 @@
+"""Ranks as intervals: no strict order where differences are not significant.
+
+A submission's best possible rank is 1 + the number of submissions significantly better than it;
+its worst is n − the number significantly worse. "Significantly" comes from the stored paired
+tests (Holm-corrected within one task × eval set) or, when those are absent, from
+non-overlapping bootstrap CIs (a cruder, conservative rule the pages label as such).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+ALPHA = 0.05
+PAIRED = "paired tests, Holm-corrected"
+CI_OVERLAP = "bootstrap-CI overlap (no paired tests stored)"
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm step-down adjusted p-values (same order as given; NaN stays NaN)."""
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    q = p[ok]
+    m = len(q)
+    if m == 0:
+        return out
+    order = np.argsort(q, kind="stable")
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * q[order])
+    res = np.empty(m)
+    res[order] = np.minimum(adjusted, 1.0)
+    out[ok] = res
+    return out
+
+
+def rank_intervals(entries: Iterable[str], better: set[tuple[str, str]]) -> dict[str, tuple[int, int]]:
+    """(best, worst) rank per entry, given the set of (winner, loser) pairs that are significant."""
+    entries = list(entries)
+    n = len(entries)
+    out = {}
+    for e in entries:
+        beaten_by = sum(1 for w, l in better if l == e and w in entries)
+        beats = sum(1 for w, l in better if w == e and l in entries)
+        out[e] = (1 + beaten_by, n - beats)
+    return out
+
+
+def format_interval(best: int, worst: int) -> str:
+    return str(best) if best == worst else f"{best}–{worst}"
+
+
+def wins_from_ci(scores: pd.DataFrame) -> set[tuple[str, str]]:
+    """(winner, loser) where the winner's CI lies entirely above the loser's. Columns: entry, ci_low, ci_high."""
+    rows = scores.dropna(subset=["ci_low", "ci_high"]).to_dict("records")
+    return {(a["entry"], b["entry"]) for a in rows for b in rows
+            if a["entry"] != b["entry"] and a["ci_low"] > b["ci_high"]}
+
+
+def wins_from_pairwise(pairs: pd.DataFrame, alpha: float = ALPHA) -> set[tuple[str, str]]:
+    """(winner, loser) from paired tests of one task × eval set. Columns: a, b, delta (a − b), p_value."""
+    if pairs.empty:
+        return set()
+    adjusted = holm(pairs["p_value"].to_numpy(dtype=float))
+    out = set()
+    for (a, b, delta), p in zip(pairs[["a", "b", "delta"]].itertuples(index=False), adjusted):
+        if np.isnan(p) or p >= alpha or delta is None or np.isnan(delta) or delta == 0:
+            continue
+        out.add((a, b) if delta > 0 else (b, a))
+    return out
+
+
+def rank_table(scores: pd.DataFrame, pairs: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
+    """Add `rank` (interval text), `rank_best`, `rank_worst` to one task × eval set's scores.
+
+    `scores`: entry, macro_auroc, ci_low, ci_high. `pairs`: the stored paired tests for this task ×
+    eval set (a, b, delta, p_value), used only when they cover every pair of entries shown.
+    Returns the table sorted by best rank then score, and the method used.
+    """
+    entries = list(scores["entry"])
+    method = CI_OVERLAP
+    wins = None
+    if pairs is not None and not pairs.empty:
+        covered = {frozenset(p) for p in pairs[["a", "b"]].itertuples(index=False)}
+        needed = {frozenset((a, b)) for i, a in enumerate(entries) for b in entries[i + 1:]}
+        if needed <= covered:
+            inside = pairs[pairs["a"].isin(entries) & pairs["b"].isin(entries)]
+            wins, method = wins_from_pairwise(inside), PAIRED
+    if wins is None:
+        wins = wins_from_ci(scores)
+    ranks = rank_intervals(entries, wins)
+    out = scores.copy()
+    out["rank_best"] = [ranks[e][0] for e in entries]
+    out["rank_worst"] = [ranks[e][1] for e in entries]
+    out["rank"] = [format_interval(*ranks[e]) for e in entries]
+    out = out.sort_values(["rank_best", "macro_auroc"], ascending=[True, False], kind="stable")
+    return out.reset_index(drop=True), method
+
+
+def p_marker(p: float | None) -> str:
+    """*** p<0.001, ** p<0.01, * p<0.05, 'n.s.' otherwise, '' when unknown."""
+    if p is None or (isinstance(p, float) and np.isnan(p)):
+        return ""
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "n.s."

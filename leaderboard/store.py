@@ -1,0 +1,96 @@
+"""The leaderboard's store: where published records live and how the app finds them.
+
+Layout (one reviewable JSON file per record, its predictions beside it):
+
+    leaderboard/results/<profile>/<budget>/<task>@<task version>/<submission>@<version>.json
+                                                                 <submission>@<version>.predictions.parquet
+                                          <task>@<task version>/pairwise.json
+
+`<task>` is the task name without its `<profile>/` prefix, any other `/` replaced by `__`
+(`phantom/supplement-100` → `phantom/quick/supplement-100@1/`). The budget is part of the path
+because `quick` and `standard` numbers of one task are not comparable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from cxrbench.results import Comparison, ResultRecord
+
+PAIRWISE_FILE = "pairwise.json"
+PREDICTIONS_SUFFIX = ".predictions.parquet"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@+=-]")
+
+
+def default_results_dir() -> Path:
+    """The shipped store (`leaderboard/results/`), or `$CXRBENCH_RESULTS` when set."""
+    env = os.environ.get("CXRBENCH_RESULTS")
+    return Path(env) if env else Path(__file__).resolve().parent / "results"
+
+
+def _safe(part: str) -> str:
+    return _UNSAFE.sub("_", part.replace("/", "__"))
+
+
+def task_folder(root: Path, record: ResultRecord) -> Path:
+    """The folder of one task (at one version and budget) in the store."""
+    task = record.task
+    short = task.name[len(task.profile) + 1:] if task.name.startswith(task.profile + "/") else task.name
+    return Path(root) / _safe(task.profile) / _safe(task.budget) / f"{_safe(short)}@{task.version}"
+
+
+def record_path(root: Path, record: ResultRecord) -> Path:
+    """Where a record is stored: one file per (task@version, budget, submission@version)."""
+    sub = record.submission
+    return task_folder(root, record) / f"{_safe(sub.name)}@{_safe(sub.version)}.json"
+
+
+def predictions_path(record_file: Path) -> Path:
+    return record_file.with_name(record_file.name[: -len(".json")] + PREDICTIONS_SUFFIX)
+
+
+def record_files(root: Path) -> list[Path]:
+    """Every record file in the store (sorted), skipping pairwise files and hidden folders."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if name.endswith(".json") and name != PAIRWISE_FILE and not name.startswith("."):
+                out.append(Path(dirpath) / name)
+    return sorted(out)
+
+
+def pairwise_files(root: Path) -> list[Path]:
+    root = Path(root)
+    return sorted(root.rglob(PAIRWISE_FILE)) if root.is_dir() else []
+
+
+def submission_label(name: str, version: str) -> str:
+    return f"{name}@{version}"
+
+
+def read_pairwise(path: Path) -> dict:
+    """One task's stored pairwise comparisons; {} when absent. Comparisons are validated."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    raw = json.loads(path.read_text())
+    for pair in raw.get("pairs", []):
+        pair["comparisons"] = [Comparison.model_validate(c) for c in pair.get("comparisons", [])]
+    return raw
+
+
+def pairwise_to_json(data: dict) -> str:
+    out = dict(data)
+    out["pairs"] = [
+        {**pair, "comparisons": [c.model_dump(mode="json") if isinstance(c, Comparison) else c
+                                 for c in pair["comparisons"]]}
+        for pair in data.get("pairs", [])
+    ]
+    return json.dumps(out, indent=2, allow_nan=False) + "\n"

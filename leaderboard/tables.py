@@ -1,0 +1,117 @@
+"""Flatten result records into the tables the pages read (one row per record / eval set / label ...).
+
+Every table carries a `file` column (the record's path relative to the store) to join on. Pure
+functions: records in, DataFrames out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from cxrbench.results import ResultRecord
+
+TABLES = ("records", "evals", "labels", "comparisons", "subgroups", "audit", "timings")
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "records": ("file", "key", "content_sha256", "task", "task_version", "family", "ratio", "profile",
+                "budget", "label_set", "baseline", "submission", "submission_version", "entry", "kind",
+                "within_bounds", "bounds_note", "created_at", "n_seeds", "total_seconds", "status"),
+    "evals": ("file", "eval_set", "site", "n_images", "n_patients", "macro_auroc", "ci_low", "ci_high",
+              "seed_mean", "seed_sd"),
+    "labels": ("file", "eval_set", "label", "auroc", "ci_low", "ci_high", "n", "n_pos", "delta",
+               "p_value", "p_holm", "significant"),
+    "comparisons": ("file", "eval_set", "against", "delta", "ci_low", "ci_high", "p_value",
+                    "seed_aware_p_value", "method", "n_significant_labels"),
+    "subgroups": ("file", "eval_set", "attribute", "group", "n", "n_pos", "macro_auroc", "ci_low", "ci_high"),
+    "audit": ("file", "metric", "value"),
+    "timings": ("file", "stage", "seconds", "cached"),
+}
+
+
+@dataclass
+class Tables:
+    """All published records as tables, plus the files that were skipped and why."""
+
+    records: pd.DataFrame
+    evals: pd.DataFrame
+    labels: pd.DataFrame
+    comparisons: pd.DataFrame
+    subgroups: pd.DataFrame
+    audit: pd.DataFrame
+    timings: pd.DataFrame
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return self.records.empty
+
+
+def record_rows(record: ResultRecord, file: str) -> dict[str, list[dict[str, Any]]]:
+    """The rows one record contributes to each table."""
+    t, s = record.task, record.submission
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
+    rows["records"].append(dict(
+        file=file, key=record.key, content_sha256=record.content_sha256, task=t.name, task_version=t.version,
+        family=t.family, ratio=t.supplement_ratio, profile=t.profile, budget=t.budget, label_set=t.label_set,
+        baseline=t.baseline, submission=s.name, submission_version=s.version, entry=f"{s.name}@{s.version}",
+        kind=s.kind, within_bounds=s.training_data_within_bounds, bounds_note=s.bounds_note,
+        created_at=record.created_at, n_seeds=len(record.seeds),
+        total_seconds=float(sum(x.seconds for x in record.timings)), status=record.status))
+    deltas = {(c.eval_set, d.label): d for c in record.comparisons for d in c.labels}
+    for ev in record.eval_sets:
+        rows["evals"].append(dict(file=file, eval_set=ev.eval_set, site=ev.site, n_images=ev.n_images,
+                                  n_patients=ev.n_patients, macro_auroc=ev.macro_auroc, ci_low=ev.macro_ci_low,
+                                  ci_high=ev.macro_ci_high, seed_mean=ev.seed_mean, seed_sd=ev.seed_sd))
+        for lab in ev.labels:
+            d = deltas.get((ev.eval_set, lab.label))
+            rows["labels"].append(dict(
+                file=file, eval_set=ev.eval_set, label=lab.label, auroc=lab.auroc, ci_low=lab.ci_low,
+                ci_high=lab.ci_high, n=lab.n, n_pos=lab.n_pos, delta=d.delta if d else None,
+                p_value=d.p_value if d else None, p_holm=d.p_holm if d else None,
+                significant=bool(d.significant) if d else False))
+    for c in record.comparisons:
+        rows["comparisons"].append(dict(
+            file=file, eval_set=c.eval_set, against=c.against, delta=c.delta_macro_auroc,
+            ci_low=c.bootstrap_ci_low, ci_high=c.bootstrap_ci_high, p_value=c.bootstrap_p_value,
+            seed_aware_p_value=c.seed_aware_p_value, method=c.method,
+            n_significant_labels=len(c.significant_labels)))
+    for g in record.subgroups:
+        rows["subgroups"].append(dict(file=file, eval_set=g.eval_set, attribute=g.attribute, group=g.group,
+                                      n=g.n, n_pos=g.n_pos, macro_auroc=g.macro_auroc, ci_low=g.ci_low,
+                                      ci_high=g.ci_high))
+    for metric, value in flatten_numbers(record.audit or {}):
+        rows["audit"].append(dict(file=file, metric=metric, value=value))
+    for st in record.timings:
+        rows["timings"].append(dict(file=file, stage=st.stage, seconds=st.seconds, cached=st.cached))
+    return rows
+
+
+def flatten_numbers(tree: dict, prefix: str = "") -> list[tuple[str, float]]:
+    """Numeric leaves of a nested dict as (dotted.key, value); the audit section is free-form."""
+    out = []
+    for k, v in tree.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.extend(flatten_numbers(v, name + "."))
+        elif isinstance(v, bool):
+            out.append((name, float(v)))
+        elif isinstance(v, (int, float)) and v is not None:
+            out.append((name, float(v)))
+    return out
+
+
+def build_tables(rows: dict[str, list[dict]], skipped: list[tuple[str, str]] | None = None) -> Tables:
+    frames = {name: pd.DataFrame(rows.get(name) or [], columns=list(COLUMNS[name])) for name in TABLES}
+    return Tables(**frames, skipped=list(skipped or []))
+
+
+def concat_tables(parts: list[Tables], skipped: list[tuple[str, str]]) -> Tables:
+    frames = {}
+    for name in TABLES:
+        dfs = [getattr(p, name) for p in parts if not getattr(p, name).empty]
+        frames[name] = (pd.concat(dfs, ignore_index=True) if dfs
+                        else pd.DataFrame(columns=list(COLUMNS[name])))
+    return Tables(**frames, skipped=skipped)
