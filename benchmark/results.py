@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cxrbench.data.atomic import atomic_write_bytes
 from cxrbench.errors import CxrbenchError
 
 SCHEMA_VERSION = 1
@@ -199,7 +198,7 @@ class ResultRecord(_Model):
 def write_record(record: ResultRecord, path: Path) -> Path:
     """Seal and write a record atomically (temp file + fsync + rename)."""
     record.seal()
-    write_atomic(Path(path), record.to_json().encode())
+    atomic_write_bytes(Path(path), record.to_json().encode())
     return Path(path)
 
 
@@ -226,19 +225,3 @@ def read_record(path: Path, *, verify: bool = True) -> ResultRecord:
         except RecordError as exc:
             raise RecordError(f"{path}: {exc}") from None
     return record
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes so that readers see the old file or the whole new one, never a torn write."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -1,0 +1,183 @@
+"""The train and predict stages.
+
+- `reference_run`: train the task's classifier recipe on real and/or synthetic images for one
+  seed and predict every eval set; cached by a hash of exactly those inputs, so the real-only
+  baseline is trained once and shared by every task and submission that compares against it.
+- `submitted_predictions`: a classifier submission's probabilities on the eval sets, from its
+  sandboxed code (optionally fitted on the real training split) or from its precomputed file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cxrbench.errors import SubmissionError
+from cxrbench.runner.cache import Cache
+from cxrbench.runner.datasets import RealSet
+from cxrbench.runner.generate import SyntheticReplica
+from cxrbench.submissions import Limits, Submission, run_worker
+from cxrbench.submissions.sandbox import check_probabilities
+
+
+@dataclass
+class Predictions:
+    """Probabilities (N, L) per eval set, aligned with that eval set's rows."""
+
+    by_eval_set: dict[str, np.ndarray]
+    key: str
+    cached: bool
+
+
+def _labeled(real: RealSet, labels: tuple[str, ...]):
+    from cxrbench.baselines.classifier import LabeledImages
+
+    return LabeledImages(images=real.pixels, labels=real.labels(labels),
+                         image_ids=real.rows["image_id"].astype(str).to_numpy(), label_names=labels,
+                         patient_ids=real.rows["patient_id"].astype(str).to_numpy())
+
+
+def _synthetic_labeled(replicas: list[SyntheticReplica], labels: tuple[str, ...]):
+    from cxrbench.baselines.classifier import LabeledImages
+
+    parts = []
+    for rep in replicas:
+        parts.append(LabeledImages(
+            images=rep.pixels, labels=rep.conditions[list(labels)].to_numpy(np.float32),
+            image_ids=rep.request_ids, label_names=labels,
+            condition_ids=np.array([r.rsplit("#r", 1)[0] for r in rep.request_ids])))
+    return parts
+
+
+def reference_run(*, real_train: RealSet | None, synthetic: list[SyntheticReplica], val: RealSet,
+                  eval_sets: dict[str, RealSet], labels: tuple[str, ...], recipe_name: str, image_size: int,
+                  train_uncertainty: str, seed: int, cache: Cache, forbidden_ids: np.ndarray,
+                  replicas_of_real: bool = False, device: str = "cpu") -> Predictions:
+    """Train the reference recipe once for this exact input and predict every eval set.
+
+    `replicas_of_real`: the synthetic replicas were conditioned on `real_train`'s own rows
+    (supplement tasks), so the replica scheme is re-checked against it.
+    """
+    from cxrbench.baselines.classifier import get_recipe, train_classifier
+
+    recipe = get_recipe(recipe_name, image_size=image_size)
+    key = cache.key("classifier-run", {
+        "real_train": real_train.fingerprint if real_train is not None else None,
+        "synthetic": [r.key for r in synthetic], "val": val.fingerprint,
+        "eval": {k: v.fingerprint for k, v in sorted(eval_sets.items())}, "labels": list(labels),
+        "recipe": recipe.identity(), "seed": seed, "train_uncertainty": train_uncertainty,
+    })
+    if not cache.has("classifier-run", key):
+        parts = ([_labeled(real_train, labels)] if real_train is not None else []) + _synthetic_labeled(synthetic, labels)
+        if replicas_of_real and real_train is not None and synthetic:
+            from cxrbench.baselines.classifier.data import supplement
+
+            # Re-check the replica scheme on the exact training set (ids, counts, labels).
+            for part in parts[1:]:
+                supplement(parts[0], part, 100)
+        model = train_classifier(parts, _labeled(val, labels), recipe, seed=seed, device=device,
+                                 forbidden_ids=forbidden_ids, progress=False,
+                                 uncertainty_policy=train_uncertainty, label_names=labels)
+        with cache.building("classifier-run", key, {"recipe": recipe.identity(), "seed": seed}) as tmp:
+            for name, eval_set in eval_sets.items():
+                probs = model.predict(eval_set.pixels)
+                _save_probs(tmp / f"{_fname(name)}.parquet", eval_set, probs, labels)
+            model.save(tmp / "model")
+        cached = False
+    else:
+        cached = True
+    entry = cache.path("classifier-run", key)
+    out = {name: _load_probs(entry / f"{_fname(name)}.parquet", es, labels) for name, es in eval_sets.items()}
+    return Predictions(out, key, cached)
+
+
+def submitted_predictions(submission: Submission, *, real_train: RealSet | None, eval_sets: dict[str, RealSet],
+                          labels: tuple[str, ...], cache: Cache, limits: Limits, device: str = "cpu") -> Predictions:
+    """A classifier submission's probabilities on each eval set (images only; labels stay here)."""
+    key = cache.key("submitted-predictions", {
+        "submission": submission.sha256(), "eval": {k: v.fingerprint for k, v in sorted(eval_sets.items())},
+        "real_train": real_train.fingerprint if real_train is not None else None, "labels": list(labels),
+    })
+    if not cache.has("submitted-predictions", key):
+        if submission.manifest.precomputed:
+            table = _read_precomputed(submission, labels)
+            out = {}
+            for name, es in eval_sets.items():
+                ids = es.rows["image_id"].astype(str)
+                missing = ids[~ids.isin(table.index)]
+                if len(missing):
+                    raise SubmissionError(f"{submission.name}: predictions missing for {len(missing)} image(s) of "
+                                          f"{name}, e.g. {missing.iloc[0]}")
+                out[name] = check_probabilities(table.loc[ids, list(labels)].to_numpy(np.float64), len(es), len(labels),
+                                                f"{submission.name} {name}")
+        else:
+            out = _run_classifier(submission, real_train, eval_sets, labels, cache, limits, device)
+        with cache.building("submitted-predictions", key, {"submission": submission.name}) as tmp:
+            for name, es in eval_sets.items():
+                _save_probs(tmp / f"{_fname(name)}.parquet", es, out[name], labels)
+        cached = False
+    else:
+        cached = True
+    entry = cache.path("submitted-predictions", key)
+    return Predictions({n: _load_probs(entry / f"{_fname(n)}.parquet", es, labels) for n, es in eval_sets.items()},
+                       key, cached)
+
+
+def _run_classifier(submission, real_train, eval_sets, labels, cache, limits, device) -> dict[str, np.ndarray]:
+    files, shards, names = {}, [], {}
+    for i, (name, es) in enumerate(eval_sets.items()):
+        shard = f"eval-{i}"
+        names[shard] = name
+        shards.append({"name": shard})
+        files[f"{shard}.images.npy"] = (lambda p, px=es.pixels: np.save(p, np.asarray(px)))
+    fit = real_train is not None
+    if fit:
+        files["train_images.npy"] = lambda p: np.save(p, np.asarray(real_train.pixels))
+        files["train_labels.npy"] = lambda p: np.save(p, real_train.labels(labels))
+    got: dict[str, np.ndarray] = {}
+
+    def accept(shard: str, path) -> None:
+        name = names[shard]
+        got[name] = check_probabilities(np.load(path).astype(np.float64), len(eval_sets[name]), len(labels),
+                                        f"{submission.name} {name}")
+
+    run_worker(submission.root, submission.manifest.entry_point,
+               {"mode": "predict", "shards": shards, "label_names": list(labels), "fit": fit},
+               files, limits, denied=[cache.root], device=device, on_shard=accept)
+    missing = [n for n in eval_sets if n not in got]
+    if missing:
+        raise SubmissionError(f"{submission.name}: no predictions came back for {', '.join(missing)}")
+    return got
+
+
+def _read_precomputed(submission: Submission, labels: tuple[str, ...]) -> pd.DataFrame:
+    path = submission.root / submission.manifest.precomputed.predictions
+    try:
+        table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is the file's fault
+        raise SubmissionError(f"{path}: cannot read predictions ({exc})") from None
+    missing = [c for c in ("image_id", *labels) if c not in table.columns]
+    if missing:
+        raise SubmissionError(f"{path}: missing column(s) {missing}; need image_id and one column per label")
+    if table["image_id"].duplicated().any():
+        raise SubmissionError(f"{path}: duplicate image_id {table.loc[table['image_id'].duplicated(), 'image_id'].iloc[0]}")
+    return table.set_index(table["image_id"].astype(str))
+
+
+def _fname(eval_set: str) -> str:
+    return eval_set.replace(":", "__").replace("/", "_")
+
+
+def _save_probs(path, eval_set: RealSet, probs: np.ndarray, labels: tuple[str, ...]) -> None:
+    table = pd.DataFrame(np.asarray(probs, dtype=np.float32), columns=list(labels))
+    table.insert(0, "image_id", eval_set.rows["image_id"].astype(str).to_numpy())
+    table.to_parquet(path, index=False)
+
+
+def _load_probs(path, eval_set: RealSet, labels: tuple[str, ...]) -> np.ndarray:
+    table = pd.read_parquet(path)
+    if table["image_id"].tolist() != eval_set.rows["image_id"].astype(str).tolist():
+        raise SubmissionError(f"{path}: cached predictions do not match the eval set's images (stale cache?)")
+    return table[list(labels)].to_numpy(np.float64)

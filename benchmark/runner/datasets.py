@@ -1,0 +1,115 @@
+"""Assemble a task's real data: rows of a frozen split and their cached pixels.
+
+This is the scorer's side: it holds labels. What a submission may see is cut from here by the
+runner (condition columns of training rows for a generator; label-free eval images for a
+classifier) and nothing else leaves.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cxrbench.errors import ConfigError, DataError
+from cxrbench.schema import PATHOLOGIES
+from cxrbench.tasking import Budget, DataRef
+
+#: Columns a generator is conditioned on (no ids, paths or pixels).
+CONDITION_COLUMNS: tuple[str, ...] = PATHOLOGIES + ("age", "sex", "race", "view", "site")
+ROOT_ENV = {"chexpert": "CXRBENCH_CHEXPERT_ROOT", "mimic": "CXRBENCH_MIMIC_ROOT", "csv": "CXRBENCH_CSV"}
+
+
+@dataclass
+class RealSet:
+    """Rows (canonical, with labels) and pixels (uint8 (N, S, S)) of one slice of a source."""
+
+    ref: DataRef
+    rows: pd.DataFrame
+    pixels: np.ndarray
+    fingerprint: str  # sha256 over the sorted (patient_id, image_id) pairs of this slice
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def labels(self, names: tuple[str, ...]) -> np.ndarray:
+        return self.rows[list(names)].to_numpy(np.float32)
+
+
+def _source_options(ref: DataRef, budget: Budget) -> dict:
+    if ref.source == "phantom":
+        opts = {"site": ref.site or "site-a"}
+        if budget.n_patients:
+            opts["n_patients"] = budget.n_patients
+        return opts
+    env = ROOT_ENV.get(ref.source)
+    if env is None:
+        raise ConfigError(f"unknown source {ref.source!r} in task data reference {ref.key}")
+    root = os.environ.get(env)
+    if not root:
+        raise ConfigError(f"task needs the {ref.source} dataset: set {env} to its root folder "
+                          f"(see `cxrbench data ls`)")
+    return {"root": root}
+
+
+@lru_cache(maxsize=16)
+def _source_rows(source_name: str, options: tuple) -> tuple[object, pd.DataFrame]:
+    from cxrbench.data.sources import get_source
+
+    source = get_source(source_name, **dict(options))
+    return source, source.rows(frontal_only=True)
+
+
+def _slice_fingerprint(rows: pd.DataFrame) -> str:
+    from cxrbench.runner.cache import stable_hash
+
+    pairs = sorted(zip(rows["patient_id"].astype(str), rows["image_id"].astype(str)))
+    return stable_hash(pairs)
+
+
+def _limit_patients(rows: pd.DataFrame, max_images: int | None) -> pd.DataFrame:
+    """Keep whole patients, in the order of their split hash, until `max_images` is reached.
+
+    Deterministic and independent of row order, like the split itself.
+    """
+    if not max_images or len(rows) <= max_images:
+        return rows
+    from cxrbench.data.splits import patient_unit_interval
+
+    order = rows["patient_id"].astype(str).map(lambda p: patient_unit_interval(p, salt="cxrbench-subset-v1"))
+    rows = rows.assign(_order=order.to_numpy()).sort_values(["_order", "image_id"], kind="stable")
+    counts = rows.groupby("_order", sort=False).size().cumsum()
+    keep = set(counts.index[counts <= max_images])
+    return rows[rows["_order"].isin(keep)].drop(columns="_order").reset_index(drop=True)
+
+
+def load_real_set(ref: DataRef, budget: Budget, store_root: Path, *, max_images: int | None = None,
+                  progress=None) -> RealSet:
+    """Rows of `ref`'s frozen split (optionally capped, whole patients) and their pixels at the task size."""
+    from cxrbench.data.image_store import ImageStore
+    from cxrbench.data.splits import split_rows
+
+    options = _source_options(ref, budget)
+    source, rows = _source_rows(ref.source, tuple(sorted(options.items())))
+    if ref.site and ref.source != "phantom":
+        rows = rows[rows["site"] == ref.site]
+    parts = split_rows(rows)
+    part = parts.get(ref.split)
+    if part is None or len(part) == 0:
+        raise DataError(f"{ref.key}: the frozen split has no images (source {ref.source}, site {ref.site})")
+    part = part.sort_values("image_id", kind="stable").reset_index(drop=True)
+    part = _limit_patients(part, max_images).sort_values("image_id", kind="stable").reset_index(drop=True)
+    store = ImageStore(store_root)
+    arr = store.get(source, part, budget.image_size, on_error="raise")
+    if list(arr.image_ids) != part["image_id"].astype(str).tolist():
+        raise DataError(f"{ref.key}: image store returned images out of order")
+    return RealSet(ref=ref, rows=part, pixels=arr.pixels, fingerprint=_slice_fingerprint(part))
+
+
+def condition_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The only columns of a training row that a generator may see."""
+    return rows[list(CONDITION_COLUMNS)].reset_index(drop=True)

@@ -1,0 +1,295 @@
+"""`evaluate`: one submission over tasks, generate → train → predict → score, with caching.
+
+Each task runs on its own: a failure (bad data, a submission that crashes, hangs or returns
+garbage) becomes a `failed` record naming the problem, and the next task still runs. Every stage
+is cached by a hash of its inputs and written atomically, so a rerun after a crash or `kill -9`
+resumes where it stopped and produces the same record.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from cxrbench import __version__
+from cxrbench.errors import CxrbenchError, DataError
+from cxrbench.results import Environment, ResultRecord, StageTiming, SubmissionRef, TaskRef, write_record
+from cxrbench.runner.cache import Cache
+from cxrbench.runner.classify import Predictions, reference_run, submitted_predictions
+from cxrbench.runner.datasets import RealSet, load_real_set
+from cxrbench.runner.generate import synthesize
+from cxrbench.submissions import Limits, Submission, load_submission
+from cxrbench.tasking import Budget, TaskSpec, default_tasks, get_task
+
+
+@dataclass
+class RunOptions:
+    budget: str = "quick"
+    seeds: list[int] | None = None
+    out_dir: Path = Path("runs")
+    cache_root: Path | None = None
+    force: bool = False
+    device: str = "cpu"
+    profile: str = "phantom"
+
+
+@dataclass
+class TaskOutcome:
+    record: ResultRecord
+    path: Path
+
+
+@dataclass
+class _Timer:
+    timings: list[StageTiming] = field(default_factory=list)
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        entry = StageTiming(stage=name, seconds=0.0)
+        self.timings.append(entry)
+        yield entry
+        entry.seconds = round(time.perf_counter() - start, 3)
+
+
+def environment() -> Environment:
+    """Versions and hardware that produced a record."""
+    libs = {}
+    for name in ("torch", "timm", "diffusers", "numpy", "pandas", "scipy", "torchmetrics"):
+        try:
+            libs[name] = __import__(name).__version__
+        except Exception:  # noqa: BLE001 - a missing optional library is simply not recorded
+            continue
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        sha = None
+    hardware: dict = {"machine": platform.machine(), "cpus": __import__("os").cpu_count()}
+    try:
+        import torch
+
+        hardware["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            hardware["gpu"] = torch.cuda.get_device_name(0)
+    except Exception:  # noqa: BLE001
+        pass
+    return Environment(cxrbench_version=__version__, git_sha=sha, python=sys.version.split()[0],
+                       platform=platform.platform(), libraries=libs, hardware=hardware)
+
+
+def _task_ref(task: TaskSpec, budget_name: str, budget: Budget) -> TaskRef:
+    from cxrbench.baselines.classifier import get_recipe
+
+    recipe = get_recipe(budget.recipe, image_size=budget.image_size)
+    return TaskRef(name=task.name, version=task.version, family=task.family, profile=task.profile,
+                   budget=budget_name, supplement_ratio=task.supplement_ratio, label_set=task.label_set,
+                   labels=list(task.labels), uncertainty_policy=task.scoring_uncertainty,
+                   image_size=budget.image_size, recipe=f"{recipe.name}@{recipe.version}",
+                   baseline=task.baseline, spec_sha256=task.sha256())
+
+
+def _allowed_training_data(task: TaskSpec, kind: str) -> list[str]:
+    if kind == "generator":
+        return [task.conditions_from.key] if task.conditions_from else []
+    return [task.real_train.key] if task.real_train else []
+
+
+def _submission_ref(sub: Submission, task: TaskSpec) -> SubmissionRef:
+    m = sub.manifest
+    allowed = _allowed_training_data(task, m.kind)
+    outside = [d for d in m.training_data if d not in allowed]
+    return SubmissionRef(
+        name=m.name, version=m.version, kind=m.kind, sha256=sub.sha256(), authors=m.authors, license=m.license,
+        declared_training_data=m.training_data, training_data_within_bounds=not outside,
+        bounds_note=(f"declares training data outside this task's bounds: {', '.join(outside)} "
+                     f"(allowed: {', '.join(allowed) or 'none'})") if outside else None)
+
+
+class TaskRun:
+    """Everything one (task, submission) needs; `run()` returns the record."""
+
+    def __init__(self, sub: Submission, task: TaskSpec, opts: RunOptions, cache: Cache, progress: Progress):
+        self.sub, self.task, self.opts, self.cache, self.progress = sub, task, opts, cache, progress
+        self.budget = task.budget(opts.budget)
+        self.seeds = list(opts.seeds or self.budget.seeds)
+        self.timer = _Timer()
+        self.store_root = cache.root / "images"
+
+    def _real(self, ref, max_images=None) -> RealSet:
+        return load_real_set(ref, self.budget, self.store_root, max_images=max_images)
+
+    def run(self) -> tuple[ResultRecord, pd.DataFrame]:
+        from cxrbench.runner.score import score_task
+
+        task, b = self.task, self.budget
+        labels = task.labels
+        with self.timer.stage("data"):
+            real_train = self._real(task.real_train, b.max_train_images) if task.real_train else None
+            val = self._real(task.val)
+            eval_sets = {name: self._real(ref, b.max_eval_images) for name, ref in task.eval_sets.items()}
+            _check_disjoint(real_train, val, eval_sets)
+            forbidden = np.concatenate([es.rows["image_id"].astype(str).to_numpy() for es in eval_sets.values()])
+
+        synthetic = []
+        if self.sub.kind == "generator" and task.uses_generator:
+            conditioning = self._real(task.conditions_from, b.max_train_images)
+            _check_disjoint(conditioning, None, eval_sets)
+            total = len(conditioning) * task.replicas
+            bar = self.progress.add_task(f"generate {task.name}", total=total)
+            with self.timer.stage("generate") as t:
+                limits = Limits(timeout_s=b.generator_timeout_s, memory_gb=b.memory_limit_gb)
+                for r in range(task.replicas):
+                    synthetic.append(synthesize(self.sub, conditioning, r, size=b.image_size,
+                                                generation_seed=task.generation_seed, cache=self.cache, limits=limits,
+                                                device=self.opts.device,
+                                                progress=lambda n: self.progress.advance(bar, n)))
+                self.progress.update(bar, completed=total)
+                t.cached = all(self.cache.has("synthetic", s.key) for s in synthetic)
+
+        common = dict(val=val, eval_sets=eval_sets, labels=labels, recipe_name=b.recipe, image_size=b.image_size,
+                      train_uncertainty=task.train_uncertainty, cache=self.cache, forbidden_ids=forbidden,
+                      device=self.opts.device)
+        preds: dict[int, Predictions] = {}
+        base_preds: dict[int, Predictions] = {}
+        baseline = get_task(task.baseline) if task.baseline else None
+        base_train = None
+        if baseline is not None:
+            base_train = self._real(baseline.real_train, b.max_train_images) if baseline.real_train else None
+        n_runs = len(self.seeds) * (2 if baseline is not None or self.sub.kind == "classifier" else 1)
+        bar = self.progress.add_task(f"train  {task.name}", total=n_runs)
+        with self.timer.stage("train+predict") as t:
+            if self.sub.kind == "classifier":
+                limits = Limits(timeout_s=b.classifier_timeout_s, memory_gb=b.memory_limit_gb)
+                p = submitted_predictions(self.sub, real_train=real_train, eval_sets=eval_sets, labels=labels,
+                                          cache=self.cache, limits=limits, device=self.opts.device)
+                preds = {0: p}
+                self.progress.advance(bar, len(self.seeds))
+                base_train = real_train
+            else:
+                for seed in self.seeds:
+                    preds[seed] = reference_run(real_train=real_train, synthetic=synthetic, seed=seed,
+                                                replicas_of_real=task.family == "supplement", **common)
+                    self.progress.advance(bar)
+            if baseline is not None or self.sub.kind == "classifier":
+                for seed in self.seeds:
+                    base_preds[seed] = reference_run(real_train=base_train, synthetic=[], seed=seed, **common)
+                    self.progress.advance(bar)
+            t.cached = all(p.cached for p in (*preds.values(), *base_preds.values()))
+
+        with self.timer.stage("score"):
+            against = task.baseline or (f"reference recipe ({b.recipe}) on {task.real_train.key}"
+                                        if self.sub.kind == "classifier" else None)
+            scored = score_task(eval_sets=eval_sets, labels=labels, preds={s: p.by_eval_set for s, p in preds.items()},
+                                base_preds={s: p.by_eval_set for s, p in base_preds.items()}, against=against,
+                                n_boot=b.bootstrap_replicates)
+        fingerprints = {f"{name}": es.fingerprint for name, es in eval_sets.items()}
+        fingerprints["val"] = val.fingerprint
+        if real_train is not None:
+            fingerprints["real_train"] = real_train.fingerprint
+        record = ResultRecord(
+            status="complete", task=_task_ref(task, self.opts.budget, b), submission=_submission_ref(self.sub, task),
+            split_fingerprints=fingerprints, seeds=sorted(preds), environment=environment(),
+            eval_sets=scored.eval_sets, comparisons=scored.comparisons, subgroups=scored.subgroups,
+            subgroup_summaries=scored.subgroup_summaries, timings=self.timer.timings)
+        return record, _prediction_table(eval_sets, preds, base_preds, labels)
+
+
+def _check_disjoint(train: RealSet | None, val: RealSet | None, eval_sets: dict[str, RealSet]) -> None:
+    """No patient of a test set may appear in training or validation data (same source)."""
+    for part_name, part in (("training", train), ("validation", val)):
+        if part is None:
+            continue
+        patients = set(part.rows["patient_id"].astype(str))
+        for name, es in eval_sets.items():
+            if es.ref.source != part.ref.source:
+                continue
+            shared = patients & set(es.rows["patient_id"].astype(str))
+            if shared:
+                raise DataError(f"{len(shared)} patient(s) of eval set {name} are in the {part_name} data "
+                                f"(e.g. {sorted(shared)[0]}): the split is not patient-level")
+
+
+def _prediction_table(eval_sets, preds, base_preds, labels) -> pd.DataFrame:
+    frames = []
+    for model, runs in (("submission", preds), ("baseline", base_preds)):
+        for seed, by_set in runs.items():
+            for name, probs in by_set.items():
+                rows = eval_sets[name].rows
+                f = pd.DataFrame(np.asarray(probs, np.float32), columns=list(labels))
+                f.insert(0, "seed", seed)
+                f.insert(0, "model", model)
+                f.insert(0, "patient_id", rows["patient_id"].astype(str).to_numpy())
+                f.insert(0, "image_id", rows["image_id"].astype(str).to_numpy())
+                f.insert(0, "eval_set", name)
+                frames.append(f)
+    return pd.concat(frames, ignore_index=True)
+
+
+def record_path(out_dir: Path, record: ResultRecord) -> Path:
+    task = record.task.name.replace("/", "__")
+    return out_dir / f"{task}@{record.task.version}" / f"{record.submission.name}@{record.submission.version}.json"
+
+
+def _write(out_dir: Path, record: ResultRecord, predictions: pd.DataFrame | None) -> Path:
+    from cxrbench.data.atomic import atomic_write
+
+    path = record_path(out_dir, record)
+    if predictions is not None:
+        ppath = path.with_suffix(".predictions.parquet")
+        import hashlib
+        import io
+
+        buf = io.BytesIO()
+        predictions.to_parquet(buf, index=False)
+        data = buf.getvalue()
+        atomic_write(ppath, lambda fh: fh.write(data))
+        record.predictions_file = ppath.name
+        record.predictions_sha256 = hashlib.sha256(data).hexdigest()
+    write_record(record, path)
+    return path
+
+
+def _failed_record(sub: Submission, task: TaskSpec, opts: RunOptions, error: str, timings) -> ResultRecord:
+    b = task.budgets.get(opts.budget) or next(iter(task.budgets.values()))
+    return ResultRecord(status="failed", task=_task_ref(task, opts.budget, b), submission=_submission_ref(sub, task),
+                        split_fingerprints={}, seeds=list(opts.seeds or b.seeds), environment=environment(),
+                        timings=timings, errors=[error])
+
+
+def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: RunOptions | None = None,
+             console: Console | None = None) -> list[TaskOutcome]:
+    """Run a submission over tasks (default: its kind's tasks at the budget); write and return records."""
+    opts = opts or RunOptions()
+    console = console or Console(stderr=True)
+    sub = load_submission(submission_dir)
+    specs = [get_task(t) for t in tasks] if tasks else default_tasks(sub.kind, opts.profile, opts.budget)
+    if not specs:
+        raise CxrbenchError(f"no {opts.profile} tasks with a {opts.budget!r} budget for a {sub.kind} submission")
+    # Baselines first, so their (shared, cached) runs come before the tasks that compare with them.
+    specs.sort(key=lambda s: (s.supplement_ratio, s.name))
+    cache = Cache(opts.cache_root, force=opts.force)
+    outcomes = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        for spec in specs:
+            run = TaskRun(sub, spec, opts, cache, progress)
+            try:
+                record, predictions = run.run()
+            except CxrbenchError as exc:
+                console.print(f"[bold red]{spec.name}: failed:[/] {exc}")
+                record, predictions = _failed_record(sub, spec, opts, str(exc), run.timer.timings), None
+            path = _write(opts.out_dir, record, predictions)
+            outcomes.append(TaskOutcome(record, path))
+    return outcomes

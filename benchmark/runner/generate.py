@@ -1,0 +1,154 @@
+"""The generate stage: synthetic images for a task's conditioning rows, one replica at a time.
+
+The study's replica scheme: N% supplementation = each real training row conditions N/100
+synthetic images. Replica r of row i has request id `<image_id>#r<r>` and a seed derived from
+(generation seed, image id, r) alone, so the 100% set is the first replica of the 1000% set and
+every replica is cached once and shared by every task and ratio that needs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cxrbench.errors import SubmissionError
+from cxrbench.runner.cache import Cache
+from cxrbench.runner.datasets import CONDITION_COLUMNS, RealSet, condition_rows
+from cxrbench.submissions import Limits, Submission, run_worker
+from cxrbench.submissions.sandbox import check_images
+
+
+@dataclass
+class SyntheticReplica:
+    """One replica: an image per conditioning row, with the rows' labels and the seeds used."""
+
+    replica: int
+    request_ids: np.ndarray
+    seeds: np.ndarray
+    conditions: pd.DataFrame
+    pixels: np.ndarray  # uint8 (N, S, S), memory-mapped
+    key: str
+
+
+def replica_seed(generation_seed: int, image_id: str, replica: int) -> int:
+    """The seed of one synthetic image: a function of its identity only (non-negative int63)."""
+    digest = hashlib.sha256(f"{generation_seed}:{image_id}:{replica}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def requests_for(conditioning: RealSet, replica: int, generation_seed: int) -> pd.DataFrame:
+    """The request table a generator receives for one replica: id, seed and condition columns."""
+    ids = conditioning.rows["image_id"].astype(str).to_numpy()
+    table = condition_rows(conditioning.rows)
+    table.insert(0, "seed", np.array([replica_seed(generation_seed, i, replica) for i in ids], dtype=np.int64))
+    table.insert(0, "request_id", [f"{i}#r{replica}" for i in ids])
+    for col in ("sex", "race", "view", "site"):
+        table[col] = table[col].astype(str)
+    return table
+
+
+def synthesize(submission: Submission, conditioning: RealSet, replica: int, *, size: int, generation_seed: int,
+               cache: Cache, limits: Limits, device: str = "cpu",
+               progress: Callable[[int], None] | None = None) -> SyntheticReplica:
+    """Images for one replica, from the cache or from the submission (resuming finished shards)."""
+    table = requests_for(conditioning, replica, generation_seed)
+    key = cache.key("synthetic", {
+        "submission": submission.sha256(), "size": size, "replica": replica, "generation_seed": generation_seed,
+        "conditioning": conditioning.fingerprint,
+    })
+    if not cache.has("synthetic", key):
+        if submission.manifest.precomputed:
+            images = _from_precomputed(submission, table, size)
+            with cache.building("synthetic", key, {"submission": submission.name}) as tmp:
+                np.save(tmp / "images.npy", images)
+                table.to_parquet(tmp / "requests.parquet")
+        else:
+            _run_generator(submission, table, size, key, cache, limits, device, progress)
+    entry = cache.path("synthetic", key)
+    pixels = np.load(entry / "images.npy", mmap_mode="r")
+    stored = pd.read_parquet(entry / "requests.parquet")
+    return SyntheticReplica(replica=replica, request_ids=stored["request_id"].to_numpy(),
+                            seeds=stored["seed"].to_numpy(), conditions=stored[list(CONDITION_COLUMNS)],
+                            pixels=pixels, key=key)
+
+
+def _run_generator(submission: Submission, table: pd.DataFrame, size: int, key: str, cache: Cache,
+                   limits: Limits, device: str, progress) -> None:
+    bs = submission.manifest.batch_size
+    shards = [{"name": f"shard-{i:05d}", "start": s, "stop": min(s + bs, len(table))}
+              for i, s in enumerate(range(0, len(table), bs))]
+    scratch = cache.scratch("synthetic", key)
+    todo = [s for s in shards if not (scratch / f"{s['name']}.npy").is_file()]
+    done = len(table) - sum(s["stop"] - s["start"] for s in todo)
+    if progress and done:
+        progress(done)
+    by_name = {s["name"]: s for s in shards}
+
+    def accept(name: str, path: Path) -> None:
+        shard = by_name[name]
+        images = np.load(path)
+        check_images(images, shard["stop"] - shard["start"], size, f"{submission.name} {name}")
+        tmp = scratch / f".{name}.tmp.npy"
+        np.save(tmp, images)
+        tmp.replace(scratch / f"{name}.npy")
+        if progress:
+            progress(len(images))
+
+    if todo:
+        request = {"mode": "generate", "size": size, "shards": todo}
+        run_worker(submission.root, submission.manifest.entry_point, request,
+                   {"conditions.parquet": lambda p: table.to_parquet(p)}, limits,
+                   denied=[cache.root], device=device, on_shard=accept)
+    missing = [s["name"] for s in shards if not (scratch / f"{s['name']}.npy").is_file()]
+    if missing:
+        raise SubmissionError(f"{submission.name}: generator finished without producing {len(missing)} shard(s)")
+    with cache.building("synthetic", key, {"submission": submission.name, "n": len(table)}) as tmp:
+        out = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8, shape=(len(table), size, size))
+        for s in shards:
+            out[s["start"]:s["stop"]] = np.load(scratch / f"{s['name']}.npy")
+        out.flush()
+        del out
+        table.to_parquet(tmp / "requests.parquet")
+    import shutil
+
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _from_precomputed(submission: Submission, table: pd.DataFrame, size: int) -> np.ndarray:
+    """Images for the requested ids from a precomputed synthetic set (image folder or HF datasets)."""
+    root = submission.root / submission.manifest.precomputed.synthetic
+    wanted = table["request_id"].tolist()
+    if (root / "dataset_info.json").is_file() or (root / "state.json").is_file():
+        import datasets
+
+        ds = datasets.load_from_disk(str(root))
+        if "request_id" not in ds.column_names or "image" not in ds.column_names:
+            raise SubmissionError(f"{root}: a datasets folder needs columns request_id and image")
+        index = {rid: i for i, rid in enumerate(ds["request_id"])}
+        missing = [w for w in wanted if w not in index]
+        if missing:
+            raise SubmissionError(f"{root}: {len(missing)} requested image(s) missing, e.g. {missing[:3]} "
+                                  f"(export the requests with `cxrbench tasks requests`)")
+        images = [np.asarray(ds[index[w]]["image"].convert("L")) for w in wanted]
+    else:
+        from PIL import Image, UnidentifiedImageError
+
+        images = []
+        for w in wanted:
+            path = root / "images" / f"{w.replace('/', '__')}.png"
+            if not path.is_file():
+                raise SubmissionError(f"{path}: requested synthetic image missing (request {w})")
+            try:
+                images.append(np.asarray(Image.open(path).convert("L")))
+            except (UnidentifiedImageError, OSError) as exc:
+                raise SubmissionError(f"{path}: not a readable image ({exc})") from None
+    bad = [(w, im.shape) for w, im in zip(wanted, images) if im.shape != (size, size)]
+    if bad:
+        raise SubmissionError(f"{root}: image for {bad[0][0]} is {bad[0][1]}, expected ({size}, {size}) "
+                              f"({len(bad)} image(s) of the wrong size)")
+    return np.stack(images).astype(np.uint8) if images else np.zeros((0, size, size), np.uint8)
