@@ -4,6 +4,7 @@ Pure functions on arrays; no I/O. Results are frozen dataclasses with `to_dict()
 """
 
 from cxrbench.stats.auroc import AurocResult, LabelAuroc, auroc
+from cxrbench.stats.bootstrap import BootstrapResult, LabelDelta, paired_bootstrap
 from cxrbench.stats.delong import (
     AurocInterval,
     DelongComparison,
@@ -16,11 +17,14 @@ from cxrbench.stats.errors import StatsError
 __all__ = [
     "AurocInterval",
     "AurocResult",
+    "BootstrapResult",
     "DelongComparison",
     "DelongTable",
     "LabelAuroc",
+    "LabelDelta",
     "StatsError",
     "auroc",
     "delong",
     "delong_ci",
+    "paired_bootstrap",
 ]
