@@ -1,0 +1,80 @@
+"""`cxrbench tasks ...`: list and inspect the versioned tasks; export what offline submissions need."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+ORDER = 5
+out = Console()
+tasks_app = typer.Typer(help="Tasks: list them, show one, export generation requests or eval images for offline submissions.",
+                        no_args_is_help=True)
+
+
+@tasks_app.command("ls")
+def ls(profile: str = typer.Option(None, "--data", help="Only tasks of this data profile (phantom, chexpert, ...).")) -> None:
+    """List every shipped task with its family, ratio, version, eval sets and budgets."""
+    from cxrbench.tasking import load_tasks
+
+    table = Table(title="cxrbench tasks")
+    for col in ("task", "version", "family", "N%", "real train", "conditions from", "eval sets", "budgets"):
+        table.add_column(col)
+    for spec in load_tasks().values():
+        if profile and spec.profile != profile:
+            continue
+        table.add_row(spec.name, str(spec.version), spec.family, str(spec.supplement_ratio),
+                      spec.real_train.key if spec.real_train else "—",
+                      spec.conditions_from.key if spec.conditions_from else "—",
+                      ", ".join(spec.eval_sets), ", ".join(spec.budgets))
+    out.print(table)
+
+
+@tasks_app.command("show")
+def show(name: str = typer.Argument(..., help="Task name, e.g. phantom/supplement-100")) -> None:
+    """Print a task's full spec (YAML) and its sha256."""
+    import yaml
+
+    from cxrbench.tasking import get_task
+
+    spec = get_task(name)
+    out.print(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+    out.print(f"sha256: {spec.sha256()}")
+
+
+@tasks_app.command("requests")
+def requests(
+    name: str = typer.Argument(..., help="Task name, e.g. phantom/supplement-300"),
+    out_dir: Path = typer.Option(..., "--out", help="Folder to write requests.parquet into."),
+    profile: str = typer.Option("quick", "--profile", help="Budget (sets the image size and data size)."),
+    cache: Path = typer.Option(None, "--cache", help="Cache folder."),
+) -> None:
+    """Export the generation requests of a task (request_id, seed, condition columns).
+
+    An offline generator answers them with `images/<request_id>.png` (with '/' in the id written
+    as '__') or a datasets folder, declared as `precomputed: {synthetic: ...}` in its manifest.
+    """
+    import pandas as pd
+
+    from cxrbench.runner.cache import Cache
+    from cxrbench.runner.datasets import load_real_set
+    from cxrbench.runner.generate import requests_for
+    from cxrbench.tasking import get_task
+
+    spec = get_task(name)
+    if not spec.uses_generator:
+        raise typer.BadParameter(f"{name} uses no synthetic images (ratio 0)")
+    b = spec.budget(profile)
+    c = Cache(cache)
+    conditioning = load_real_set(spec.conditions_from, b, c.root / "images", max_images=b.max_train_images)
+    table = pd.concat([requests_for(conditioning, r, spec.generation_seed) for r in range(spec.replicas)],
+                      ignore_index=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(out_dir / "requests.parquet", index=False)
+    out.print(f"{len(table)} requests ({spec.replicas} per training row, {b.image_size} px) → {out_dir / 'requests.parquet'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(tasks_app, name="tasks")

@@ -1,0 +1,23 @@
+"""The reference DDPM as a submission: shipped weights, fast DPM-Solver++ sampling."""
+
+import hashlib
+
+from cxrbench.baselines.ddpm import ReferenceGenerator
+from cxrbench.baselines.ddpm.generator import resolve_weights
+
+PRESET = "tiny-32"
+SAMPLER, STEPS = "dpmpp-2m", 20
+
+
+class Generator:
+    def __init__(self, device: str = "cpu"):
+        weights = resolve_weights(PRESET)
+        # The submission's hash covers this file; pin the weights it loads to the model card's sha256.
+        card = (weights / "MODEL_CARD.md").read_text()
+        actual = hashlib.sha256((weights / "model.safetensors").read_bytes()).hexdigest()
+        if actual not in card:
+            raise RuntimeError(f"{weights}/model.safetensors sha256 {actual[:12]}… is not the one in its model card")
+        self.model = ReferenceGenerator.from_pretrained(weights, device=device, sampler=SAMPLER, steps=STEPS)
+
+    def generate(self, conditions, seeds, size):
+        return self.model.generate(conditions, seeds, size)
