@@ -6,11 +6,15 @@ of a *different patient* (images of the same patient are legitimately alike). Tw
 from that calibration distribution:
 
 * `close_threshold`: its `close_quantile` (default 1%) quantile; a generator sampling new patients
-  from the real distribution puts about that share of its images that close. The audit flags
-  memorization when the share is above `memorization_tolerance` (default 5%).
+  from the real distribution puts roughly that share of its images that close (a conditional one
+  somewhat more: each synthetic image has a training image with exactly its findings).
 * `near_duplicate_threshold`: `duplicate_factor` (default 0.5) x its `duplicate_quantile`
   (default 0.1%) quantile: closer than nearly any two different patients ever are. Used for
-  duplicates among synthetic images and for test-set leakage.
+  copies of training images, duplicates among synthetic images and test-set leakage.
+
+The report flags memorization when the share under the close threshold exceeds
+`memorization_tolerance` (default 20%) or the share of near-duplicates exceeds
+`near_duplicate_tolerance` (default 1%), in any space.
 """
 
 from __future__ import annotations

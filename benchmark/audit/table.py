@@ -29,10 +29,15 @@ def cli_table(report: AuditReport) -> Table:
                       str(max(s.n_near_duplicate for s in leak.spaces)), "[green]none[/]")
     mem = report.memorization
     for s in mem.spaces:
-        style = "bold red" if s.share_close > mem.tolerance else "green"
-        table.add_row("[bold red]MEMORIZATION[/]" if style == "bold red" else "memorization",
-                      f"share nearer a training image than {s.calibration.close_quantile:.0%} of real pairs",
-                      f"[{style}]{s.share_close:.3f}[/]", f"{s.space}; flagged above {mem.tolerance:.3f}")
+        for metric, share, limit in (
+            (f"share nearer a training image than {s.calibration.close_quantile:.0%} of real pairs",
+             s.share_close, mem.tolerance),
+            ("share of near-copies of training images", s.share_near_duplicate, mem.near_duplicate_tolerance),
+        ):
+            flagged = share > limit
+            table.add_row("[bold red]MEMORIZATION[/]" if flagged else "memorization", metric,
+                          f"[{'bold red' if flagged else 'green'}]{share:.3f}[/]",
+                          f"{s.space}; flagged above {limit:.3f}")
     fid = report.fidelity
     table.add_row("fidelity", "Fréchet distance", _fmt(fid.frechet_distance), fid.space)
     table.add_row("fidelity", "precision / recall / coverage",
