@@ -19,7 +19,8 @@ import pandas as pd
 
 from cxrbench.leaderboard.store import record_files
 from cxrbench.leaderboard.tables import TABLES, Tables, build_tables, concat_tables, record_rows
-from cxrbench.results import SCHEMA_VERSION, RecordError, ResultRecord, read_record, write_atomic
+from cxrbench.data.atomic import atomic_write_bytes as write_atomic
+from cxrbench.results import SCHEMA_VERSION, RecordError, ResultRecord, read_record
 
 CACHE_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -138,3 +139,40 @@ def _write_cache(cache: Path, tables: Tables, files: dict) -> None:
                 shutil.rmtree(old, ignore_errors=True)
     except OSError:  # a read-only cache location only costs speed
         pass
+
+
+PAIRWISE_COLUMNS = ("task", "task_version", "budget", "eval_set", "a", "b", "delta", "p_value", "method", "fresh")
+
+
+def load_pairwise(root: Path, records: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Every stored paired test as a row (a, b, delta = a − b, p_value), and warnings.
+
+    A pair is `fresh` only when both records' current content hashes are the ones it was computed
+    on; the ranks ignore stale pairs. p_value is the seed-aware one when stored, else the bootstrap one.
+    """
+    from cxrbench.leaderboard.store import pairwise_files, read_pairwise
+
+    sha = {(r.task, r.task_version, r.budget, r.entry): r.content_sha256
+           for r in records[["task", "task_version", "budget", "entry", "content_sha256"]].itertuples(index=False)}
+    rows, warnings = [], []
+    for path in pairwise_files(root):
+        rel = path.relative_to(root).as_posix()
+        try:
+            data = read_pairwise(path)
+            task, version, budget = data["task"], int(data["task_version"]), data["budget"]
+            for pair in data["pairs"]:
+                fresh = (sha.get((task, version, budget, pair["a"])) == pair["a_sha256"]
+                         and sha.get((task, version, budget, pair["b"])) == pair["b_sha256"])
+                for c in pair["comparisons"]:
+                    p = c.seed_aware_p_value if c.seed_aware_p_value is not None else c.bootstrap_p_value
+                    rows.append(dict(task=task, task_version=version, budget=budget, eval_set=c.eval_set,
+                                     a=pair["a"], b=pair["b"], delta=c.delta_macro_auroc, p_value=p,
+                                     method=c.method, fresh=fresh))
+        except Exception as exc:  # a malformed pairwise file only costs the paired ranks of one task
+            warnings.append(f"{rel}: unreadable pairwise tests ({type(exc).__name__}: {exc})")
+    df = pd.DataFrame(rows, columns=list(PAIRWISE_COLUMNS))
+    stale = df[~df["fresh"].astype(bool)] if len(df) else df
+    if len(stale):
+        warnings.append(f"{stale[['a', 'b']].drop_duplicates().shape[0]} stored pairwise test(s) are stale "
+                        f"(a record changed since); their tasks are ranked by CI overlap")
+    return df, warnings

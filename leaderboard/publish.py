@@ -28,7 +28,8 @@ from cxrbench.leaderboard.store import (
     submission_label,
     task_folder,
 )
-from cxrbench.results import Comparison, RecordError, ResultRecord, read_record, write_atomic
+from cxrbench.data.atomic import atomic_write_bytes as write_atomic
+from cxrbench.results import Comparison, RecordError, ResultRecord, read_record
 
 
 @dataclass(frozen=True)

@@ -45,13 +45,13 @@ def leaderboard_cmd(
     address: str = typer.Option("127.0.0.1", "--address", help="Address to listen on."),
 ) -> None:
     """Launch the Streamlit leaderboard on the published records."""
-    from cxrbench.leaderboard import app as app_module
+    import cxrbench.leaderboard
     from cxrbench.leaderboard.store import default_results_dir
 
     store = (results or default_results_dir()).resolve()
     port = port or free_port()
     env = {**os.environ, "CXRBENCH_RESULTS": str(store)}
-    cmd = [sys.executable, "-m", "streamlit", "run", app_module.__file__, "--server.headless", "true",
+    cmd = [sys.executable, "-m", "streamlit", "run", str(Path(cxrbench.leaderboard.__file__).with_name("app.py")), "--server.headless", "true",
            "--server.address", address, "--server.port", str(port), "--browser.gatherUsageStats", "false"]
     typer.echo(f"leaderboard on http://{address}:{port}  (records: {store}; Ctrl-C stops it)")
     raise typer.Exit(subprocess.call(cmd, env=env))

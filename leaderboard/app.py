@@ -1,0 +1,84 @@
+"""The Streamlit leaderboard: `cxrbench leaderboard` (or `streamlit run` this file).
+
+Reads the store named by $CXRBENCH_RESULTS (default: the shipped leaderboard/results/). Loading is
+cached twice: on disk across runs (see loader.py) and in the server process per store state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import streamlit as st
+
+from cxrbench.leaderboard import frames
+from cxrbench.leaderboard.loader import load_pairwise, load_tables, store_signature
+from cxrbench.leaderboard.store import default_results_dir, pairwise_files
+from cxrbench.leaderboard.views import Context, curves, details, overview, submission
+
+PAGES = {
+    "Overview": overview.render,
+    "Δ vs real-only": curves.render_deltas,
+    "Supplementation curve": curves.render_curve,
+    "Synthetic-only vs real": curves.render_synthetic,
+    "Cross-source": curves.render_cross_source,
+    "Per-label": details.render_labels,
+    "Subgroups": details.render_subgroups,
+    "Generator audit": details.render_audit,
+    "Submission": submission.render,
+}
+#: short names for ?page=... links
+SLUGS = {"overview": "Overview", "delta": "Δ vs real-only", "curve": "Supplementation curve",
+         "synthetic": "Synthetic-only vs real", "cross-source": "Cross-source", "labels": "Per-label",
+         "subgroups": "Subgroups", "audit": "Generator audit", "submission": "Submission"}
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading records…")
+def _load(root: str, signature: str):
+    tables = load_tables(Path(root))
+    pairwise, warnings = load_pairwise(Path(root), tables.records)
+    return tables, pairwise, warnings
+
+
+def _signature(root: Path) -> str:
+    stamps = list(store_signature(root))
+    stamps += [(p.as_posix(), p.stat().st_mtime_ns) for p in pairwise_files(root)]
+    return hashlib.sha256(repr(stamps).encode()).hexdigest()
+
+
+def main() -> None:
+    st.set_page_config(page_title="cxrbench leaderboard", layout="wide")
+    root = default_results_dir()
+    tables, pairwise, pair_warnings = _load(str(root), _signature(root))
+    st.sidebar.title("cxrbench")
+    slug = st.query_params.get("page")
+    names = list(PAGES)
+    page = st.sidebar.radio("Page", names, index=names.index(SLUGS.get(slug, "Overview")), key="page")
+    if tables.skipped:
+        st.warning(f"{len(tables.skipped)} record file(s) in the store were skipped (malformed or altered); "
+                   "they are not shown anywhere.")
+        with st.expander("Skipped records"):
+            for rel, reason in tables.skipped:
+                st.markdown(f"- `{rel}`: {reason}")
+    for w in pair_warnings:
+        st.warning(w)
+    if tables.empty:
+        st.title("cxrbench leaderboard")
+        st.info(f"No published records in `{root}`. Run `cxrbench evaluate ...`, then "
+                "`cxrbench publish RECORD.json` to add one.")
+        return
+    opts = frames.options(tables)
+    st.sidebar.header("Filters")
+    profile = st.sidebar.selectbox("Profile", opts["profile"], key="profile")
+    budget = st.sidebar.selectbox("Budget", opts["budget"], key="budget")
+    label_set = st.sidebar.selectbox("Label set", opts["label_set"], key="label_set")
+    eval_sets = st.sidebar.multiselect("Eval sets", opts["eval_set"], default=opts["eval_set"], key="eval_sets")
+    filters = frames.Filters(profile=profile, budget=budget, label_set=label_set, eval_sets=tuple(eval_sets))
+    st.sidebar.caption(f"{len(tables.records)} records · store `{root}`")
+    ctx = Context(root=root, tables=frames.apply_filters(tables, filters), all_tables=tables, pairwise=pairwise,
+                  filters=filters, eval_sets=frames.eval_set_order(eval_sets))
+    PAGES[page](ctx)
+
+
+if __name__ == "__main__":  # streamlit runs this file as __main__; importing it renders nothing
+    main()

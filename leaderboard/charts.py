@@ -1,0 +1,78 @@
+"""Altair charts (rendered by Streamlit's bundled Vega-Lite; no network assets)."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+AUROC = alt.Scale(zero=False)
+
+
+def _ratio_axis(df: pd.DataFrame) -> alt.X:
+    order = [str(r) for r in sorted(df["ratio"].unique())]
+    return alt.X("ratio_label:O", sort=order, title="synthetic images, N% of the real training set")
+
+
+def curve_chart(points: pd.DataFrame, reference: pd.DataFrame | None = None,
+                dash: str | None = None) -> alt.FacetChart:
+    """Macro AUROC vs N% per entry, one panel per eval set, CIs as error bars.
+
+    `reference` (eval_set, macro_auroc): the real-only level per eval set, drawn as a dashed rule.
+    `dash`: a column to distinguish series by line style (e.g. family).
+    """
+    df = points.assign(ratio_label=points["ratio"].astype(str))
+    if reference is not None and not reference.empty:
+        df = df.merge(reference[["eval_set", "macro_auroc"]].rename(columns={"macro_auroc": "real_only"}),
+                      on="eval_set", how="left")
+    base = alt.Chart().encode(x=_ratio_axis(df), color=alt.Color("entry:N", title="submission"))
+    enc = dict(y=alt.Y("macro_auroc:Q", scale=AUROC, title="macro AUROC"),
+               tooltip=["entry", "ratio", "eval_set", alt.Tooltip("macro_auroc:Q", format=".4f"),
+                        alt.Tooltip("ci_low:Q", format=".4f"), alt.Tooltip("ci_high:Q", format=".4f")])
+    if dash:
+        enc["strokeDash"] = alt.StrokeDash(f"{dash}:N")
+    layers = [base.mark_line(point=True).encode(**enc),
+              base.mark_errorbar(ticks=True).encode(y=alt.Y("ci_low:Q", scale=AUROC, title="macro AUROC"),
+                                                    y2="ci_high:Q")]
+    if "real_only" in df.columns:
+        layers.append(alt.Chart().mark_rule(strokeDash=[5, 4], color="gray").encode(y="mean(real_only):Q"))
+    return alt.layer(*layers, data=df).properties(width=300, height=260).facet(
+        column=alt.Column("eval_set:N", title=None, sort=sorted(df["eval_set"].unique(),
+                                                               key=lambda e: (e != "internal_test", e))))
+
+
+def delta_chart(deltas: pd.DataFrame) -> alt.FacetChart:
+    """Δ macro AUROC vs real-only with bootstrap CIs; significant points filled."""
+    df = deltas.assign(ratio_label=deltas["ratio"].astype(str), significant=deltas["p"] < 0.05)
+    base = alt.Chart().encode(x=_ratio_axis(df), color=alt.Color("entry:N", title="submission"))
+    layers = [
+        alt.Chart().mark_rule(color="gray").encode(y=alt.datum(0)),
+        base.mark_errorbar(ticks=True).encode(y=alt.Y("delta_ci_low:Q", title="Δ macro AUROC vs real-only"),
+                                              y2="delta_ci_high:Q"),
+        base.mark_point(size=70).encode(
+            y="delta:Q", fill=alt.condition("datum.significant", alt.Color("entry:N"), alt.value("white")),
+            tooltip=["entry", "task", "eval_set", alt.Tooltip("delta:Q", format="+.4f"),
+                     alt.Tooltip("p:Q", format=".2g"), "marker"]),
+    ]
+    return alt.layer(*layers, data=df).properties(width=300, height=240).facet(
+        column=alt.Column("eval_set:N", title=None), row=alt.Row("family:N", title=None))
+
+
+def subgroup_chart(sg: pd.DataFrame) -> alt.LayerChart:
+    """Macro AUROC per subgroup and entry, with CIs."""
+    base = alt.Chart(sg).encode(x=alt.X("group:N", title=None), xOffset="entry:N",
+                                color=alt.Color("entry:N", title="submission"))
+    return alt.layer(
+        base.mark_point(filled=True, size=60).encode(
+            y=alt.Y("macro_auroc:Q", scale=AUROC, title="macro AUROC"),
+            tooltip=["entry", "group", "n", alt.Tooltip("macro_auroc:Q", format=".4f")]),
+        base.mark_errorbar().encode(y=alt.Y("ci_low:Q", scale=AUROC, title="macro AUROC"), y2="ci_high:Q"),
+    ).properties(height=320)
+
+
+def metric_chart(audit: pd.DataFrame, metric: str) -> alt.Chart:
+    df = audit.assign(ratio_label=audit["ratio"].astype(str))
+    field = metric.replace(".", "\\.")  # a dotted audit key is one column, not a nested field
+    return alt.Chart(df).mark_bar().encode(
+        x=alt.X("entry:N", title=None), xOffset="ratio_label:N", y=alt.Y(f"{field}:Q", title=metric),
+        color=alt.Color("ratio_label:N", title="N%"), tooltip=["entry", "task", alt.Tooltip(f"{field}:Q", title=metric, format=".4g")],
+    ).properties(height=300)

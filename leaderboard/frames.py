@@ -1,0 +1,189 @@
+"""The aggregations behind each page: pure pandas functions of the loaded tables and the filters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cxrbench.leaderboard.ranking import p_marker, rank_table
+from cxrbench.leaderboard.tables import TABLES, Tables
+
+INTERNAL = "internal_test"
+FAMILY_ORDER = ("supplement", "synthetic_only", "cross_source", "real_only")
+
+
+@dataclass(frozen=True)
+class Filters:
+    profile: str | None = None
+    budget: str | None = None
+    label_set: str | None = None
+    eval_sets: tuple[str, ...] | None = None  # None: all
+
+
+def options(tables: Tables) -> dict[str, list[str]]:
+    """The values each filter can take in the loaded store."""
+    r = tables.records
+    return {"profile": sorted(r["profile"].unique()), "budget": sorted(r["budget"].unique()),
+            "label_set": sorted(r["label_set"].unique()), "eval_set": eval_set_order(tables.evals["eval_set"].unique())}
+
+
+def eval_set_order(names) -> list[str]:
+    return sorted(set(names), key=lambda e: (e != INTERNAL, e))
+
+
+def apply_filters(tables: Tables, f: Filters) -> Tables:
+    r = tables.records
+    keep = pd.Series(True, index=r.index)
+    for col in ("profile", "budget", "label_set"):
+        value = getattr(f, col)
+        if value is not None:
+            keep &= r[col] == value
+    files = set(r.loc[keep, "file"])
+    out = {}
+    for name in TABLES:
+        df = getattr(tables, name)
+        df = df[df["file"].isin(files)]
+        if f.eval_sets is not None and "eval_set" in df.columns:
+            df = df[df["eval_set"].isin(f.eval_sets)]
+        out[name] = df
+    return Tables(**out, skipped=tables.skipped)
+
+
+def scores(tables: Tables) -> pd.DataFrame:
+    """One row per record × eval set: the record's identity joined with its macro AUROC and CI."""
+    ident = tables.records[["file", "task", "task_version", "family", "ratio", "budget", "entry", "submission",
+                            "kind", "within_bounds", "baseline"]]
+    return tables.evals.merge(ident, on="file", how="inner")
+
+
+def with_deltas(tables: Tables) -> pd.DataFrame:
+    """scores() plus Δ vs the real-only baseline, its CI, p-value (seed-aware when stored) and marker."""
+    sc = scores(tables)
+    comp = tables.comparisons.rename(columns={"ci_low": "delta_ci_low", "ci_high": "delta_ci_high"})
+    comp = comp.assign(p=comp["seed_aware_p_value"].where(comp["seed_aware_p_value"].notna(), comp["p_value"]))
+    out = sc.merge(comp[["file", "eval_set", "against", "delta", "delta_ci_low", "delta_ci_high", "p",
+                         "n_significant_labels"]], on=["file", "eval_set"], how="left")
+    out["marker"] = [p_marker(p) for p in out["p"]]
+    return out
+
+
+def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Per task of a family: entries with rank intervals on `rank_eval_set`, Δ vs real-only, and the
+    internal − external gap. Returns the table and the ranking method used per task."""
+    sc = with_deltas(tables)
+    sc = sc[sc["family"] == family]
+    methods: dict[str, str] = {}
+    parts = []
+    for (task, version, budget), grp in sc.groupby(["task", "task_version", "budget"], sort=False):
+        on = grp[grp["eval_set"] == rank_eval_set]
+        if on.empty:
+            continue
+        pairs = pairwise[(pairwise["task"] == task) & (pairwise["task_version"] == version)
+                         & (pairwise["budget"] == budget) & (pairwise["eval_set"] == rank_eval_set)
+                         & pairwise["fresh"].astype(bool)] if len(pairwise) else None
+        ranked, method = rank_table(on[["entry", "macro_auroc", "ci_low", "ci_high"]], pairs)
+        methods[task] = method
+        internal = grp[grp["eval_set"] == INTERNAL].set_index("entry")["macro_auroc"]
+        external = grp[grp["eval_set"] != INTERNAL].groupby("entry")["macro_auroc"].mean()
+        extra = on.set_index("entry")
+        ranked = ranked.assign(
+            task=task, ratio=int(grp["ratio"].iloc[0]), budget=budget,
+            delta=ranked["entry"].map(extra["delta"]), p=ranked["entry"].map(extra["p"]),
+            marker=ranked["entry"].map(extra["marker"]),
+            internal=ranked["entry"].map(internal), external_mean=ranked["entry"].map(external),
+            within_bounds=ranked["entry"].map(extra["within_bounds"]))
+        ranked["gap"] = ranked["internal"] - ranked["external_mean"]
+        parts.append(ranked)
+    cols = ["task", "ratio", "budget", "rank", "entry", "macro_auroc", "ci_low", "ci_high", "delta", "p", "marker",
+            "internal", "external_mean", "gap", "within_bounds", "rank_best", "rank_worst"]
+    if not parts:
+        return pd.DataFrame(columns=cols), methods
+    out = pd.concat(parts, ignore_index=True)[cols]
+    return out.sort_values(["ratio", "task", "rank_best", "macro_auroc"], ascending=[True, True, True, False],
+                           kind="stable").reset_index(drop=True), methods
+
+
+def curve(tables: Tables, family: str = "supplement") -> pd.DataFrame:
+    """Macro AUROC vs N% per entry and eval set (the study's central figure), with CIs.
+
+    Ratio-0 (real-only) rows of the family are kept: they anchor every curve at N = 0.
+    """
+    sc = scores(tables)
+    sc = sc[sc["family"] == family]
+    return (sc[["entry", "ratio", "eval_set", "macro_auroc", "ci_low", "ci_high", "task", "budget"]]
+            .sort_values(["eval_set", "entry", "ratio"]).reset_index(drop=True))
+
+
+def real_only_reference(tables: Tables, baseline_tasks: set[str] | None = None) -> pd.DataFrame:
+    """Macro AUROC of the real-only baseline task(s) per eval set (mean over the entries that ran it)."""
+    sc = scores(tables)
+    base = sc[sc["ratio"] == 0] if baseline_tasks is None else sc[sc["task"].isin(baseline_tasks)]
+    return base.groupby(["task", "eval_set"], as_index=False).agg(
+        macro_auroc=("macro_auroc", "mean"), ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean"))
+
+
+def synthetic_vs_real(tables: Tables) -> pd.DataFrame:
+    """Synthetic-only N% next to real + N% of the same entry, with Δ vs real-only and its p-value."""
+    d = with_deltas(tables)
+    syn = d[d["family"] == "synthetic_only"]
+    sup = d[d["family"] == "supplement"][["entry", "ratio", "eval_set", "macro_auroc"]]
+    out = syn.merge(sup.rename(columns={"macro_auroc": "real_plus_synthetic"}),
+                    on=["entry", "ratio", "eval_set"], how="left")
+    out = out.rename(columns={"macro_auroc": "synthetic_only", "delta": "delta_vs_real_only"})
+    out["real_only"] = out["synthetic_only"] - out["delta_vs_real_only"]
+    out["verdict"] = np.select(
+        [out["delta_ci_low"] > 0, out["delta_ci_high"] < 0, out["delta_ci_low"].notna()],
+        ["better than real", "worse than real", "not distinguishable from real"], default="")
+    cols = ["entry", "ratio", "eval_set", "synthetic_only", "ci_low", "ci_high", "real_only", "delta_vs_real_only",
+            "delta_ci_low", "delta_ci_high", "p", "marker", "verdict", "real_plus_synthetic"]
+    return out[cols].sort_values(["eval_set", "entry", "ratio"]).reset_index(drop=True)
+
+
+def deltas(tables: Tables, family: str | None = None) -> pd.DataFrame:
+    """Δ macro AUROC vs the real-only baseline per entry, task and eval set (baselines themselves omitted)."""
+    d = with_deltas(tables)
+    d = d[d["against"].notna()]
+    if family:
+        d = d[d["family"] == family]
+    cols = ["task", "family", "ratio", "entry", "eval_set", "against", "macro_auroc", "delta", "delta_ci_low",
+            "delta_ci_high", "p", "marker", "n_significant_labels"]
+    return d[cols].sort_values(["family", "ratio", "entry", "eval_set"]).reset_index(drop=True)
+
+
+def per_label(tables: Tables, task: str, eval_set: str) -> pd.DataFrame:
+    """AUROC per label × entry on one task and eval set, with Δ vs real-only and Holm p-values."""
+    r = tables.records[tables.records["task"] == task][["file", "entry"]]
+    lab = tables.labels[tables.labels["eval_set"] == eval_set].merge(r, on="file")
+    lab = lab.assign(marker=[p_marker(p) for p in lab["p_holm"]])
+    return lab[["label", "entry", "auroc", "ci_low", "ci_high", "n", "n_pos", "delta", "p_holm", "marker"]]
+
+
+def subgroups(tables: Tables, task: str, eval_set: str, attribute: str) -> pd.DataFrame:
+    r = tables.records[tables.records["task"] == task][["file", "entry"]]
+    sg = tables.subgroups[(tables.subgroups["eval_set"] == eval_set) & (tables.subgroups["attribute"] == attribute)]
+    return sg.merge(r, on="file")[["entry", "group", "n", "n_pos", "macro_auroc", "ci_low", "ci_high"]]
+
+
+def subgroup_gaps(sg: pd.DataFrame) -> pd.DataFrame:
+    """Worst group and largest gap (best − worst macro AUROC) per entry."""
+    rows = []
+    for entry, grp in sg.dropna(subset=["macro_auroc"]).groupby("entry"):
+        worst = grp.loc[grp["macro_auroc"].idxmin()]
+        rows.append(dict(entry=entry, worst_group=worst["group"], worst_macro_auroc=worst["macro_auroc"],
+                         largest_gap=grp["macro_auroc"].max() - worst["macro_auroc"]))
+    return pd.DataFrame(rows, columns=["entry", "worst_group", "worst_macro_auroc", "largest_gap"])
+
+
+def audit(tables: Tables) -> pd.DataFrame:
+    """Generator audit metrics: one row per entry × task, one column per metric."""
+    a = tables.audit.merge(tables.records[["file", "entry", "task", "ratio"]], on="file")
+    if a.empty:
+        return pd.DataFrame(columns=["entry", "task", "ratio"])
+    wide = a.pivot_table(index=["entry", "task", "ratio"], columns="metric", values="value", aggfunc="first")
+    return wide.reset_index().sort_values(["entry", "ratio"]).reset_index(drop=True)
+
+
+def entries(tables: Tables) -> list[str]:
+    return sorted(tables.records["entry"].unique())

@@ -1,0 +1,52 @@
+"""The leaderboard's pages: each module has `render(ctx)`; shared helpers live here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from cxrbench.leaderboard.frames import Filters
+from cxrbench.leaderboard.tables import Tables
+
+
+@dataclass
+class Context:
+    root: Path  # the store
+    tables: Tables  # filtered by profile / budget / label set / eval sets
+    all_tables: Tables  # unfiltered
+    pairwise: pd.DataFrame
+    filters: Filters
+    eval_sets: list[str]  # the selected eval sets, internal first
+
+
+def download(df: pd.DataFrame, name: str, label: str = "Download CSV") -> None:
+    """A CSV download button for the table a page shows."""
+    st.download_button(label, df.to_csv(index=False).encode(), file_name=f"{name}.csv", mime="text/csv",
+                       key=f"download-{name}")
+
+
+def table(df: pd.DataFrame, name: str, **kwargs) -> None:
+    """Show a table with 4-decimal AUROCs and a CSV download of exactly what is shown."""
+    config = {c: st.column_config.NumberColumn(format="%.4f") for c in df.columns
+              if df[c].dtype.kind == "f" and c not in ("p", "p_holm", "p_value")}
+    config.update({c: st.column_config.NumberColumn(format="%.2g") for c in ("p", "p_holm", "p_value") if c in df})
+    st.dataframe(df, hide_index=True, column_config=config, width="stretch", **kwargs)
+    download(df, name)
+
+
+def pick(label: str, values: list, key: str, index: int = 0):
+    """A selectbox that tolerates an empty list (returns None)."""
+    if not values:
+        return None
+    return st.selectbox(label, values, index=min(index, len(values) - 1), key=key)
+
+
+def need(df: pd.DataFrame, what: str) -> bool:
+    """False (with an info box) when a page has nothing to show under the current filters."""
+    if df.empty:
+        st.info(f"No {what} under the current filters.")
+        return False
+    return True

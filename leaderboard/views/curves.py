@@ -1,0 +1,62 @@
+"""The figure pages: Δ vs real-only, the supplementation curve, synthetic-only vs real, cross-source."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cxrbench.leaderboard import charts, frames
+from cxrbench.leaderboard.views import Context, need, table
+
+
+def render_deltas(ctx: Context) -> None:
+    st.header("Δ vs real-only")
+    st.caption("Macro-AUROC change of each submission against its task's real-only baseline (same recipe and "
+               "seeds), with bootstrap CIs. Filled points: p < 0.05 (seed-aware p when the record has one).")
+    df = frames.deltas(ctx.tables)
+    if not need(df, "comparisons against a real-only baseline"):
+        return
+    st.altair_chart(charts.delta_chart(df), width="content")
+    table(df, "delta-vs-real-only")
+
+
+def render_curve(ctx: Context) -> None:
+    st.header("Supplementation curve")
+    st.caption("Macro AUROC vs N% synthetic supplementation (real + N/100 synthetic images per real training "
+               "row), per generator, on the internal and external test sets, with CIs. N = 0 is the real-only "
+               "baseline (dashed line).")
+    pts = frames.curve(ctx.tables, "supplement")
+    if not need(pts, "supplement records"):
+        return
+    ref = frames.real_only_reference(ctx.tables, set(pts.loc[pts["ratio"] == 0, "task"]))
+    st.altair_chart(charts.curve_chart(pts, ref.groupby("eval_set", as_index=False)["macro_auroc"].mean()),
+                    width="content")
+    table(pts, "supplementation-curve")
+
+
+def render_synthetic(ctx: Context) -> None:
+    st.header("Synthetic-only vs real")
+    st.caption("Classifiers trained on synthetic images only (N/100 per real training row's conditions) against "
+               "the same recipe on the real images (dashed line). The study found synthetic-only at 200–300% "
+               "close to real.")
+    df = frames.synthetic_vs_real(ctx.tables)
+    if not need(df, "synthetic-only records"):
+        return
+    pts = df.rename(columns={"synthetic_only": "macro_auroc"})[["entry", "ratio", "eval_set", "macro_auroc",
+                                                                "ci_low", "ci_high"]]
+    ref = df.groupby("eval_set", as_index=False)["real_only"].mean().rename(columns={"real_only": "macro_auroc"})
+    st.altair_chart(charts.curve_chart(pts, ref), width="content")
+    table(df, "synthetic-only-vs-real")
+
+
+def render_cross_source(ctx: Context) -> None:
+    st.header("Cross-source")
+    st.caption("Real images of one site plus synthetic images from a generator conditioned on another site's "
+               "training rows. N = 0: that site's real images alone (dashed line). Internal = the real site's "
+               "test split.")
+    pts = frames.curve(ctx.tables, "cross_source")
+    if not need(pts, "cross-source records"):
+        return
+    ref = frames.real_only_reference(ctx.tables, set(pts.loc[pts["ratio"] == 0, "task"]))
+    st.altair_chart(charts.curve_chart(pts, ref.groupby("eval_set", as_index=False)["macro_auroc"].mean()),
+                    width="content")
+    table(frames.deltas(ctx.tables, "cross_source"), "cross-source")

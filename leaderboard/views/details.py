@@ -1,0 +1,70 @@
+"""Detail pages: per-label table, subgroup AUROC, generator audit metrics."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cxrbench.leaderboard import charts, frames
+from cxrbench.leaderboard.views import Context, need, pick, table
+
+
+def _task_and_eval_set(ctx: Context, key: str) -> tuple[str | None, str | None]:
+    tasks = sorted(ctx.tables.records["task"].unique(), key=_task_order)
+    c1, c2 = st.columns(2)
+    with c1:
+        task = pick("Task", tasks, key=f"{key}-task")
+    with c2:
+        ev = pick("Eval set", ctx.eval_sets, key=f"{key}-eval")
+    return task, ev
+
+
+def _task_order(name: str):
+    fam, _, ratio = name.rpartition("-")
+    return (fam, int(ratio) if ratio.isdigit() else 0)
+
+
+def render_labels(ctx: Context) -> None:
+    st.header("Per-label AUROC")
+    task, ev = _task_and_eval_set(ctx, "labels")
+    if task is None or ev is None:
+        st.info("No records under the current filters.")
+        return
+    df = frames.per_label(ctx.tables, task, ev)
+    if not need(df, f"label scores for {task} on {ev}"):
+        return
+    st.caption("AUROC per label; delta and Holm-corrected DeLong p (markers) are against the real-only baseline.")
+    wide = df.pivot_table(index="label", columns="entry", values="auroc", aggfunc="first").reset_index()
+    table(wide, f"labels-wide-{task.replace('/', '_')}")
+    with st.expander("Long table with CIs, deltas and p-values"):
+        table(df, f"labels-{task.replace('/', '_')}-{ev.replace(':', '_')}")
+
+
+def render_subgroups(ctx: Context) -> None:
+    st.header("Subgroup AUROC")
+    task, ev = _task_and_eval_set(ctx, "subgroups")
+    attrs = sorted(ctx.tables.subgroups["attribute"].unique())
+    attribute = pick("Attribute", attrs, key="subgroups-attribute")
+    if task is None or ev is None or attribute is None:
+        st.info("No subgroup scores under the current filters.")
+        return
+    sg = frames.subgroups(ctx.tables, task, ev, attribute)
+    if not need(sg, f"{attribute} subgroups for {task} on {ev}"):
+        return
+    st.altair_chart(charts.subgroup_chart(sg), width="stretch")
+    st.subheader("Worst group and largest gap")
+    table(frames.subgroup_gaps(sg), f"subgroup-gaps-{attribute}")
+    table(sg, f"subgroups-{attribute}")
+
+
+def render_audit(ctx: Context) -> None:
+    st.header("Generator audit")
+    st.caption("Fidelity, diversity and memorisation metrics of each generator's synthetic set, as recorded by "
+               "`cxrbench evaluate` (numeric fields of the record's `audit` section).")
+    df = frames.audit(ctx.tables)
+    metrics = [c for c in df.columns if c not in ("entry", "task", "ratio")]
+    if not metrics:
+        st.info("No audit metrics under the current filters.")
+        return
+    metric = pick("Metric", metrics, key="audit-metric")
+    st.altair_chart(charts.metric_chart(df, metric), width="stretch")
+    table(df, "generator-audit")

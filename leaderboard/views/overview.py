@@ -1,0 +1,39 @@
+"""Overview: per task family, ranks as intervals (ties where differences are not significant)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cxrbench.leaderboard import frames
+from cxrbench.leaderboard.ranking import CI_OVERLAP, PAIRED
+from cxrbench.leaderboard.views import Context, need, pick, table
+
+
+def render(ctx: Context) -> None:
+    st.header("Overview")
+    families = [f for f in frames.FAMILY_ORDER if f in set(ctx.tables.records["family"])]
+    c1, c2 = st.columns(2)
+    with c1:
+        family = pick("Task family", families, key="overview-family")
+    with c2:
+        rank_on = pick("Rank on eval set", ctx.eval_sets, key="overview-rank-on")
+    if family is None or rank_on is None:
+        st.info("No records under the current filters.")
+        return
+    df, methods = frames.overview(ctx.tables, ctx.pairwise, family, rank_on)
+    if not need(df, f"{family} records scored on {rank_on}"):
+        return
+    st.caption(
+        "**rank** is an interval: best rank = 1 + the number of submissions significantly better, worst = "
+        "n − the number significantly worse, so submissions whose differences are not significant share ranks. "
+        "**delta** is the macro-AUROC change vs the task's real-only baseline (markers: * p<0.05, ** p<0.01, "
+        "*** p<0.001, n.s.). **gap** = internal − mean external macro AUROC. "
+        "**within_bounds** is False when a generator declared training data outside the task's rules.")
+    fallback = sorted(t for t, m in methods.items() if m == CI_OVERLAP)
+    if fallback:
+        st.warning(f"Ranked by {CI_OVERLAP} for {len(fallback)} task(s): {', '.join(fallback)}. "
+                   "Overlap is conservative: it shows fewer significant differences than paired tests would.")
+    paired = sorted(t for t, m in methods.items() if m == PAIRED)
+    if paired:
+        st.caption(f"Ranked by {PAIRED} (α = 0.05): {', '.join(paired)}.")
+    table(df.drop(columns=["rank_best", "rank_worst"]), f"overview-{family}-{rank_on.replace(':', '_')}")
