@@ -175,7 +175,8 @@ def verify(local: Fingerprint, frozen: Fingerprint) -> VerifyReport:
         lines.append(f"scheme differs: local salt/level {local.salt}/{local.level} vs frozen {frozen.salt}/{frozen.level}")
         return VerifyReport(status="mismatch", lines=lines, **head)
     if local.sha256 == frozen.sha256 and local.images == frozen.images and local.image_sha256 == frozen.image_sha256:
-        lines.append(f"patients {_fmt_counts(local.patients)}; images {_fmt_counts(local.images)}")
+        lines.append(f"patients {_fmt_counts(local.patients)}")
+        lines.append(f"images   {_fmt_counts(local.images)}")
         lines.append(f"sha256 {local.sha256}")
         return VerifyReport(status="match", lines=lines, **head)
 

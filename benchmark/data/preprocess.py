@@ -86,7 +86,8 @@ def decode_image(path: str | Path, size: int | None = None) -> np.ndarray:
             else:
                 arr = np.asarray(image.convert("L"), dtype=np.uint8)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"{path}: corrupt or unreadable image ({exc})") from None
+        reason = str(exc).replace(f" {str(path)!r}", "").replace(str(path), "") or type(exc).__name__
+        raise DataError(f"{path}: corrupt or unreadable image ({reason})") from None
     if arr.ndim != 2 or min(arr.shape) == 0:
         raise DataError(f"{path}: decoded to an empty or non-2-D image of shape {arr.shape}")
     return arr if size is None else to_square(arr, size)

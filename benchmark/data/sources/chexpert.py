@@ -55,11 +55,9 @@ class CheXpertSource(Source):
 
     @staticmethod
     def _find_dataset_dir(base: Path) -> Path:
-        if (base / "train.csv").is_file() or (base / "valid.csv").is_file():
-            return base
-        for layout in LAYOUTS:
-            if (base / layout / "train.csv").is_file() or (base / layout / "valid.csv").is_file():
-                return base / layout
+        for folder in (base, *(base / layout for layout in LAYOUTS)):
+            if find_file(folder, ("train.csv", "valid.csv"), "", required=False):
+                return folder
         raise DataError(f"chexpert: {base} holds no train.csv or valid.csv (nor {' or '.join(LAYOUTS)}/ with them)")
 
     def _find_demographics(self) -> Path | None:
@@ -71,7 +69,11 @@ class CheXpertSource(Source):
 
     @property
     def layout(self) -> str:
-        return "small" if self.dataset_dir.name.endswith("-small") else "full"
+        """`small` or `full`: from the folder name, else from the layout folder the CSV's paths name."""
+        if self.dataset_dir.name.endswith("-small"):
+            return "small"
+        first = str(self.rows(frontal_only=False)["path"].iloc[0]).replace("\\", "/").split("/")[0]
+        return "small" if first.endswith("-small") else "full"
 
     @property
     def cache_namespace(self) -> str:
@@ -91,9 +93,7 @@ class CheXpertSource(Source):
     def _read_all(self) -> pd.DataFrame:
         frames = []
         for partition in self.partitions:
-            path = self.dataset_dir / f"{partition}.csv"
-            if not path.is_file():
-                raise DataError(f"chexpert: {path} not found (partition {partition!r})")
+            path = find_file(self.dataset_dir, (f"{partition}.csv",), f"chexpert partition {partition!r}")
             frames.append(self._read_csv(path))
         table = pd.concat(frames, ignore_index=True)
         check_unique(table["image_id"], "image path", " + ".join(f"{p}.csv" for p in self.partitions))
