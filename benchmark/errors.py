@@ -1,5 +1,7 @@
 """Errors a user can act on. Each message names the file, column, row or field at fault."""
 
+from __future__ import annotations
+
 
 class CxrbenchError(Exception):
     """Base class: the CLI prints these as one clear line instead of a traceback."""
@@ -19,3 +21,17 @@ class ConfigError(CxrbenchError):
 
 class SubmissionError(CxrbenchError):
     """A submission crashed, hung, or returned outputs of the wrong count, shape, dtype or range."""
+
+
+
+def pydantic_problems(exc, most: int = 3) -> str:
+    """A pydantic error as one line a user can act on: `field 'a.b': message; ...`."""
+    parts = []
+    for e in exc.errors()[:most]:
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field (typo?)"
+        parts.append(f"field {loc!r}: {msg}")
+    more = exc.error_count() - most
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cxrbench.data.atomic import atomic_write_bytes
-from cxrbench.errors import CxrbenchError
+from cxrbench.errors import CxrbenchError, pydantic_problems
 
 SCHEMA_VERSION = 1
 
@@ -216,9 +216,7 @@ def read_record(path: Path, *, verify: bool = True) -> ResultRecord:
     try:
         record = ResultRecord.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise RecordError(f"{path}: field {loc!r}: {first['msg']} ({exc.error_count()} problem(s))") from None
+        raise RecordError(f"{path}: {pydantic_problems(exc)}") from None
     if verify:
         try:
             record.verify()

@@ -18,7 +18,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cxrbench.errors import ConfigError
+from cxrbench.errors import ConfigError, pydantic_problems
 from cxrbench.schema import LABEL_SETS, UNCERTAINTY_POLICIES
 
 Family = Literal["supplement", "synthetic_only", "cross_source", "real_only"]
@@ -188,10 +188,9 @@ def parse_task_file(path: Path) -> list[TaskSpec]:
     try:
         fam = TaskFamilyFile.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise ConfigError(f"{path}: field {loc!r}: {first['msg']}") from None
+        raise ConfigError(f"{path}: {pydantic_problems(exc)}") from None
     return _expand(fam)
+
 
 
 @lru_cache(maxsize=4)

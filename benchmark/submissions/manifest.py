@@ -27,7 +27,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cxrbench.errors import SubmissionError
+from cxrbench.errors import SubmissionError, pydantic_problems
 
 MANIFEST = "submission.yaml"
 _ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -135,10 +135,7 @@ def load_submission(path: str | Path) -> Submission:
     try:
         manifest = Manifest.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        msg = first["msg"].removeprefix("Value error, ")
-        raise SubmissionError(f"{mpath}: field {loc!r}: {msg}") from None
+        raise SubmissionError(f"{mpath}: {pydantic_problems(exc)}") from None
     sub = Submission(root, manifest)
     if manifest.entry_point:
         module = manifest.entry_point.split(":")[0]

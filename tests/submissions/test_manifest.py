@@ -1,0 +1,87 @@
+"""submission.yaml validation: every mistake gets a message naming the field or file."""
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cxrbench.errors import SubmissionError
+from cxrbench.submissions import load_submission
+
+REPO = Path(__file__).resolve().parents[2]
+GOOD = """name: toy
+version: "1"
+kind: generator
+entry_point: gen:Gen
+"""
+
+
+def make(tmp_path, manifest: str, files=None) -> Path:
+    root = tmp_path / "sub"
+    root.mkdir()
+    (root / "submission.yaml").write_text(manifest)
+    (root / "gen.py").write_text("class Gen:\n    pass\n")
+    for name, data in (files or {}).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return root
+
+
+@pytest.mark.parametrize("name", ["reference-ddpm", "phantom-oracle", "noise", "label-shuffled", "reference-classifier"])
+def test_shipped_examples_validate(name):
+    sub = load_submission(REPO / "submissions" / name)
+    assert sub.name == name and len(sub.sha256()) == 64
+
+
+@pytest.mark.parametrize("manifest, message", [
+    (GOOD.replace("kind: generator", "kind: painter"), "kind"),
+    (GOOD.replace("gen:Gen", "gen.Gen"), "module:Class"),
+    (GOOD.replace("gen:Gen", "missing:Gen"), "entry_point module 'missing' not found"),
+    (GOOD.replace("name: toy", "name: Toy Model"), "name"),
+    (GOOD + "colour: red\n", "colour.*unknown field"),
+    (GOOD + "precomputed: {synthetic: syn/}\n", "exactly one of entry_point or precomputed"),
+    ("- just\n- a list\n", "expected a mapping"),
+    ("name: [", "not valid YAML"),
+])
+def test_bad_manifests(tmp_path, manifest, message):
+    with pytest.raises(SubmissionError, match=message):
+        load_submission(make(tmp_path, manifest))
+
+
+def test_missing_folder_and_manifest(tmp_path):
+    with pytest.raises(SubmissionError, match="not a directory"):
+        load_submission(tmp_path / "nope")
+    with pytest.raises(SubmissionError, match="no submission.yaml"):
+        load_submission(tmp_path)
+
+
+def test_weights_sha_checked_and_pickles_refused(tmp_path):
+    data = b"not really weights"
+    good = hashlib.sha256(data).hexdigest()
+    root = make(tmp_path, GOOD + f"weights: {{w/model.safetensors: {good}}}\n", {"w/model.safetensors": data})
+    load_submission(root)
+    (root / "w/model.safetensors").write_bytes(b"tampered")
+    with pytest.raises(SubmissionError, match="sha256 of w/model.safetensors"):
+        load_submission(root)
+    shutil.rmtree(root)
+    root = make(tmp_path, GOOD + f"weights: {{model.pt: {good}}}\n", {"model.pt": data})
+    with pytest.raises(SubmissionError, match="must be safetensors"):
+        load_submission(root)
+
+
+def test_precomputed_path_must_stay_inside(tmp_path):
+    manifest = GOOD.replace("entry_point: gen:Gen\n", "precomputed: {synthetic: ../../etc}\n")
+    with pytest.raises(SubmissionError, match="outside the submission directory"):
+        load_submission(make(tmp_path, manifest))
+
+
+def test_hash_ignores_pycache_and_tracks_content(tmp_path):
+    root = make(tmp_path, GOOD)
+    sub = load_submission(root)
+    h = sub.sha256()
+    (root / "__pycache__").mkdir()
+    (root / "__pycache__" / "gen.cpython-311.pyc").write_bytes(b"x")
+    assert sub.sha256() == h
+    (root / "gen.py").write_text("class Gen:\n    x = 1\n")
+    assert sub.sha256() != h

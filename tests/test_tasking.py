@@ -1,0 +1,87 @@
+"""Task specs: shipped files validate, expand into ratios, and bad files say what is wrong."""
+
+import pytest
+
+from cxrbench.errors import ConfigError
+from cxrbench.tasking import default_tasks, get_task, load_tasks, parse_task_file
+
+
+def test_shipped_tasks_expand_with_baselines():
+    tasks = load_tasks()
+    for n in (0, 100, 200, 300, 500, 1000):
+        assert f"phantom/supplement-{n}" in tasks
+    assert tasks["phantom/supplement-300"].replicas == 3
+    assert tasks["phantom/supplement-300"].baseline == "phantom/supplement-0"
+    assert tasks["phantom/supplement-0"].baseline is None
+    assert tasks["phantom/synthetic_only-200"].baseline == "phantom/supplement-0"
+    assert tasks["phantom/synthetic_only-200"].real_train is None
+    assert tasks["phantom/cross_source-100"].baseline == "phantom/cross_source-0"
+    assert tasks["phantom/cross_source-100"].real_train.site == "site-b"
+    assert tasks["phantom/cross_source-100"].conditions_from.site == "site-a"
+
+
+def test_every_task_has_quick_and_standard_budgets_with_three_or_more_standard_seeds():
+    for spec in load_tasks().values():
+        assert {"quick", "standard"} <= set(spec.budgets), spec.name
+        assert len(spec.budget("standard").seeds) >= 3, spec.name
+
+
+def test_sha256_changes_with_a_scored_field_only():
+    spec = get_task("phantom/supplement-100")
+    assert spec.sha256() == get_task("phantom/supplement-100").sha256()
+    assert spec.model_copy(update={"description": "other"}).sha256() == spec.sha256()
+    assert spec.model_copy(update={"label_set": "competition5"}).sha256() != spec.sha256()
+
+
+def test_unknown_task_suggests_close_names():
+    with pytest.raises(ConfigError, match="did you mean phantom/supplement-100"):
+        get_task("phantom/suplement-100")
+
+
+def test_default_tasks_by_kind():
+    gen = {s.name for s in default_tasks("generator", "phantom", "quick")}
+    assert "phantom/supplement-100" in gen and "phantom/classify" not in gen
+    assert {s.name for s in default_tasks("classifier", "phantom", "quick")} == {"phantom/classify"}
+
+
+BASE = """
+name: x/supplement
+version: 1
+family: supplement
+description: d
+profile: phantom
+ratios: [0, 100]
+real_train: {source: phantom, site: site-a, split: train}
+conditions_from: {source: phantom, site: site-a, split: train}
+val: {source: phantom, site: site-a, split: val}
+eval_sets:
+  internal_test: {source: phantom, site: site-a, split: test}
+budgets:
+  quick: {image_size: 32, recipe: quick, seeds: [0]}
+"""
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("ratios: [0, 100]", "ratios: [0, 150]"), "ratios"),
+    (("internal_test:", "internal:"), "internal_test"),
+    (("split: test}", "split: train}"), "must use a test split"),
+    (("label_set", "label_set"), None),
+    (("budgets:", "bugdets:"), "bugdets"),
+    (("image_size: 32", "image_size: 8"), "image_size"),
+])
+def test_bad_task_files_name_the_field(tmp_path, edit, message):
+    text = BASE.replace(*edit)
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    if message is None:
+        assert [s.name for s in parse_task_file(path)] == ["x/supplement-0", "x/supplement-100"]
+        return
+    with pytest.raises(ConfigError, match=message):
+        parse_task_file(path)
+
+
+def test_not_yaml(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("name: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse_task_file(path)
