@@ -6,7 +6,10 @@
 - `sample_conditions(n, site, seed)`: condition rows drawn from the CheXpert-derived figures.
 """
 
+from .population import chexpert_stats, sample_conditions, sample_patients
 from .render import CONDITION_COLUMNS, render
 from .sites import SITES, Site, get_site
+from .source import PhantomSource
 
-__all__ = ["CONDITION_COLUMNS", "SITES", "Site", "get_site", "render"]
+__all__ = ["CONDITION_COLUMNS", "SITES", "PhantomSource", "Site", "chexpert_stats", "get_site", "render",
+           "sample_conditions", "sample_patients"]
