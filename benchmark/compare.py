@@ -1,0 +1,76 @@
+"""Paired comparison of two result records on the same task, from their saved predictions.
+
+No retraining: each record keeps its per-image, per-seed probabilities beside it. The labels
+come from the task's frozen eval sets, re-read here on the scorer's side (they never travel
+with a record).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cxrbench.errors import CxrbenchError
+from cxrbench.results import Comparison, RecordError, ResultRecord
+
+
+def load_predictions(record: ResultRecord, folder: Path) -> pd.DataFrame:
+    """The record's predictions table, checked against the sha256 the record carries."""
+    if not record.predictions_file:
+        raise RecordError(f"{record.key}: record has no predictions file (failed run?)")
+    path = Path(folder) / record.predictions_file
+    if not path.is_file():
+        raise RecordError(f"{path}: predictions file named by {record.key} is missing")
+    data = path.read_bytes()
+    if record.predictions_sha256 and hashlib.sha256(data).hexdigest() != record.predictions_sha256:
+        raise RecordError(f"{path}: sha256 does not match the record (altered or from another run)")
+    return pd.read_parquet(path)
+
+
+def _stack(table: pd.DataFrame, eval_set: str, image_ids: list[str], labels: list[str]) -> np.ndarray:
+    part = table[(table["model"] == "submission") & (table["eval_set"] == eval_set)]
+    stacks = []
+    for _, seed_part in part.groupby("seed", sort=True):
+        seed_part = seed_part.set_index("image_id")
+        missing = set(image_ids) - set(seed_part.index)
+        if missing:
+            raise RecordError(f"predictions for {eval_set} miss {len(missing)} image(s), e.g. {sorted(missing)[0]}")
+        stacks.append(seed_part.loc[image_ids, labels].to_numpy(np.float64))
+    return np.stack(stacks)
+
+
+def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: Path, *,
+                    cache_root: Path | None = None, n_boot: int | None = None) -> list[Comparison]:
+    """Δ (A − B) per eval set: bootstrap CI and p, seed-aware p, per-label DeLong with Holm."""
+    from cxrbench.runner.cache import Cache
+    from cxrbench.runner.datasets import load_real_set
+    from cxrbench.runner.score import compare_on
+    from cxrbench.tasking import get_task
+
+    if (a.task.name, a.task.version, a.task.budget) != (b.task.name, b.task.version, b.task.budget):
+        raise CxrbenchError(f"records are for different tasks: {a.task.name}@{a.task.version} ({a.task.budget}) vs "
+                            f"{b.task.name}@{b.task.version} ({b.task.budget})")
+    if a.status != "complete" or b.status != "complete":
+        raise CxrbenchError("both records must be complete to compare them")
+    spec = get_task(a.task.name)
+    if spec.version != a.task.version or spec.sha256() != a.task.spec_sha256:
+        raise CxrbenchError(f"{a.task.name}: the shipped task (version {spec.version}) differs from the records' "
+                            f"(version {a.task.version}); rerun them")
+    budget = spec.budget(a.task.budget)
+    labels = list(spec.labels)
+    pa, pb = load_predictions(a, folder_a), load_predictions(b, folder_b)
+    store = Cache(cache_root).root / "images"
+    out = []
+    for name, ref in spec.eval_sets.items():
+        es = load_real_set(ref, budget, store, max_images=budget.max_eval_images)
+        for rec in (a, b):
+            if rec.split_fingerprints.get(name) != es.fingerprint:
+                raise CxrbenchError(f"{rec.key}: eval set {name} fingerprint differs from the local frozen split")
+        ids = es.rows["image_id"].astype(str).tolist()
+        out.append(compare_on(name, es, tuple(labels), _stack(pa, name, ids, labels), _stack(pb, name, ids, labels),
+                              against=f"{b.submission.name}@{b.submission.version}",
+                              n_boot=n_boot or budget.bootstrap_replicates))
+    return out
