@@ -213,8 +213,9 @@ def publish(files: list[Path], store: Path, *, resolve_task: TaskResolver = ship
     report = PublishReport()
     comparer = default_comparer() if compare is True else (compare or None)
     if comparer is None:
-        report.notes.append("paired tests between submissions were not computed (cxrbench.compare is not "
-                            "available); the leaderboard ranks this task by bootstrap-CI overlap")
+        why = "cxrbench.compare is not available" if compare is True else "skipped on request"
+        report.notes.append(f"paired tests between submissions were not computed ({why}); the leaderboard "
+                            "ranks these tasks by bootstrap-CI overlap")
     for file in map(Path, files):
         try:
             stored = _publish_one(file, Path(store), resolve_task)

@@ -28,7 +28,7 @@ def publish_cmd(
 
     store = results or default_results_dir()
     report = publish(records, store, compare=not no_compare)
-    out = Console()
+    out = Console(soft_wrap=True)  # long store paths stay on one line
     for path in report.published:
         out.print(f"[green]published[/] {path}")
     for note in report.notes:
