@@ -64,6 +64,17 @@ class ReferenceGenerator:
     def image_size(self) -> int:
         return self.config.image_size
 
+    @property
+    def identity(self) -> str:
+        """What determines the pixels: weights hash, sampler, steps, guidance, device type, dtype."""
+        from cxrbench.baselines.ddpm.model import WEIGHTS_FILE
+        from cxrbench.baselines.ddpm.model_card import file_sha256
+
+        weights = file_sha256(self.source / WEIGHTS_FILE)[:16] if self.source else "in-memory"
+        s = self.sampler
+        return (f"{self.config.preset}:{weights}:{s.settings.sampler}-{s.steps}:g{s.settings.guidance:g}:"
+                f"{s.device.type}:{str(s.dtype).removeprefix('torch.')}:b{max(s.settings.buckets)}")
+
     def generate(self, conditions: pd.DataFrame, seeds: np.ndarray, size: int | None = None,
                  progress: bool = False) -> np.ndarray:
         """uint8 (N, size, size). Images are drawn at the model's resolution and resized
