@@ -45,25 +45,26 @@ class WeightedAuc:
         tie_groups, tie_col = np.unique(k[tied], return_inverse=True)
         self.n_groups = g
         self.tie_groups = tie_groups
-        rows = np.concatenate([anchor_p, other_p[inside], other_p[tied]])
-        cols = np.concatenate([anchor_col, g + k[inside], 2 * g + tie_col])
         n_cols = 2 * g + tie_groups.shape[0]
+        # one more row: the other class's total weight, the denominator's second factor
+        rows = np.concatenate([anchor_p, other_p[inside], other_p[tied], other_p])
+        cols = np.concatenate([anchor_col, g + k[inside], 2 * g + tie_col,
+                               np.full(other_p.shape[0], n_cols)])
         # transposed (columns × patients) CSR: the product with counts^T streams patient rows
         self.map_t = sp.csr_matrix(
-            (np.ones(rows.shape[0]), (cols, rows)), shape=(n_cols, n_patients)
+            (np.ones(rows.shape[0]), (cols, rows)), shape=(n_cols + 1, n_patients)
         )
-        self.other_per_patient = np.bincount(other_p, minlength=n_patients).astype(np.float64)
 
     def __call__(self, counts_t: np.ndarray) -> np.ndarray:
         """AUROC for each column of `counts_t` (P × R per-patient weights); NaN when a class is empty."""
         g = self.n_groups
-        x = self.map_t @ counts_t  # (n_cols, R)
+        x = self.map_t @ counts_t  # (n_cols + 1, R)
         anchor, bins = x[:g], x[g:2 * g]
-        below = np.cumsum(bins, axis=0)
+        below = np.cumsum(bins, axis=0, out=bins)
         if self.tie_groups.shape[0]:
-            below[self.tie_groups] -= 0.5 * x[2 * g:]
+            below[self.tie_groups] -= 0.5 * x[2 * g:-1]
         u = np.einsum("kr,kr->r", anchor, below)
-        denom = anchor.sum(axis=0) * (self.other_per_patient @ counts_t)
+        denom = anchor.sum(axis=0) * x[-1]
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(denom > 0, u / np.where(denom > 0, denom, 1.0), np.nan)
 

@@ -172,6 +172,15 @@ def jackknife_aurocs(prep: _Prepared) -> np.ndarray:
     return out
 
 
+def nanmean_quiet(x: np.ndarray, axis: int) -> np.ndarray:
+    """Mean over finite entries; NaN (no warning) where a slice has none."""
+    finite = np.isfinite(x)
+    count = finite.sum(axis=axis)
+    total = np.where(finite, x, 0.0).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
 def shifted_null_p(replicates: np.ndarray, observed: float) -> float:
     """Two-sided bootstrap p-value; see P_VALUE_METHOD."""
     r = replicates[np.isfinite(replicates)]
@@ -235,14 +244,10 @@ def paired_bootstrap(y_true, score_a, score_b, patient_ids, *, labels: Sequence[
     delta = float(macro[0] - macro[1])
     boot_d = boot[:, d, :]
     n_degenerate = int(np.isnan(boot_d).any(axis=(0, 1)).sum())
-    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
-        sup.filter(RuntimeWarning)
-        macro_star = np.nanmean(boot_d, axis=1)  # (2, R)
+    macro_star = nanmean_quiet(boot_d, axis=1)  # (2, R)
     delta_star = macro_star[0] - macro_star[1]
     jk = jackknife_aurocs(prep)[:, d, :]
-    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
-        sup.filter(RuntimeWarning)
-        jk_delta = np.nanmean(jk[0] - jk[1], axis=0)
+    jk_delta = nanmean_quiet(jk[0] - jk[1], axis=0)
     ci_bca, z0, accel, reason = bca_ci(delta_star, delta, jk_delta, confidence)
     per_label = []
     for j, name in enumerate(prep.names):
