@@ -6,7 +6,6 @@ definitions may change between timm releases) sized to train in seconds at 32-64
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -52,26 +51,35 @@ def create_backbone(name: str, num_classes: int, *, pretrained: str | None = Non
     import timm
 
     if name == "cxr_small":
-        if pretrained == "timm-cache":
-            raise ConfigError("backbone 'cxr_small' has no timm weights; use a local .safetensors file")
         model = _cxr_small(num_classes, drop_rate)
-    elif pretrained == "timm-cache":
-        os.environ["HF_HUB_OFFLINE"] = "1"  # never reach the network for weights
-        try:
-            model = timm.create_model(BACKBONES[name], pretrained=True, in_chans=1,
-                                      num_classes=num_classes, drop_rate=drop_rate)
-        except Exception as exc:  # timm raises several types when the cache is empty
-            raise ConfigError(
-                f"pretrained='timm-cache': no cached timm weights for {name!r} ({type(exc).__name__}); "
-                "place a .safetensors file locally and pass its path instead"
-            ) from None
-        return model
     else:
         model = timm.create_model(BACKBONES[name], pretrained=False, in_chans=1,
                                   num_classes=num_classes, drop_rate=drop_rate)
-    if pretrained is not None:
+    if pretrained == "timm-cache":
+        if name == "cxr_small":
+            raise ConfigError("backbone 'cxr_small' has no timm weights; use a local .safetensors file")
+        load_local_weights(model, cached_timm_weights(name))
+    elif pretrained is not None:
         load_local_weights(model, Path(pretrained))
     return model
+
+
+def cached_timm_weights(name: str) -> Path:
+    """The safetensors file of timm's default weights for `name` if already in the local HF cache.
+
+    Only the cache is looked at (huggingface_hub.try_to_load_from_cache); nothing is downloaded.
+    """
+    import timm
+    from huggingface_hub import try_to_load_from_cache
+
+    repo = timm.models.get_pretrained_cfg(BACKBONES[name]).hf_hub_id
+    found = try_to_load_from_cache(repo, "model.safetensors") if repo else None
+    if not isinstance(found, str):
+        raise ConfigError(
+            f"pretrained='timm-cache': no cached timm weights for {name!r} ({repo}/model.safetensors "
+            "is not in the local Hugging Face cache); place a .safetensors file locally and pass its path"
+        )
+    return Path(found)
 
 
 def load_local_weights(model: nn.Module, path: Path) -> None:

@@ -171,3 +171,22 @@ def supplement(real: LabeledImages, synthetic: LabeledImages, ratio_percent: flo
             f"its condition row {synthetic.condition_ids[i]} has {want[i, j]:g}"
         )
     return [real, synthetic]
+
+
+def from_rows(rows, images: np.ndarray, label_names: tuple[str, ...], *,
+              condition_ids=None) -> LabeledImages:
+    """A `LabeledImages` from canonical rows (a DataFrame) and their pixels, aligned row for row."""
+    missing = [n for n in label_names if n not in rows.columns]
+    if missing:
+        raise DataError(f"rows lack the task's label column(s) {missing}")
+    if len(rows) != images.shape[0]:
+        raise DataError(f"{len(rows)} rows but {images.shape[0]} images")
+    patients = rows["patient_id"].to_numpy() if "patient_id" in rows.columns else None
+    return LabeledImages(
+        images=images,
+        labels=rows[list(label_names)].to_numpy(dtype=np.float32),
+        image_ids=rows["image_id"].to_numpy(),
+        label_names=tuple(label_names),
+        patient_ids=patients,
+        condition_ids=condition_ids,
+    )

@@ -1,4 +1,4 @@
-"""Validation metrics for early stopping: masked BCE and per-label / macro AUROC."""
+"""Validation metrics for early stopping: masked BCE and macro AUROC (via cxrbench.stats)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,19 @@ import numpy as np
 
 
 def macro_auroc(targets: np.ndarray, scores: np.ndarray) -> tuple[float, np.ndarray]:
-    """Macro AUROC over labels with both classes present; NaN targets are left out per label.
+    """Macro AUROC over labels with both classes present; NaN (and -1) targets dropped per label.
 
-    Returns (macro, per-label array with NaN for labels that cannot be scored). Targets are
-    binarised at 0.5 (smoothed or soft targets count as their nearest class).
+    Returns (macro, per-label array with NaN where a label cannot be scored). Non-finite scores
+    (a diverged model) give NaN, which never counts as an improvement.
     """
-    from sklearn.metrics import roc_auc_score
+    from cxrbench.stats import auroc
 
-    per_label = np.full(targets.shape[1], np.nan)
-    for j in range(targets.shape[1]):
-        keep = ~np.isnan(targets[:, j])
-        y = targets[keep, j] >= 0.5
-        if y.any() and not y.all():
-            per_label[j] = roc_auc_score(y, scores[keep, j])
-    scored = per_label[~np.isnan(per_label)]
-    return (float(scored.mean()) if scored.size else float("nan")), per_label
+    targets = np.asarray(targets, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+    if not np.isfinite(scores).all():
+        return float("nan"), np.full(targets.shape[1], np.nan)
+    result = auroc(targets, scores)
+    return float(result.macro), result.values
 
 
 def masked_bce(logits, targets):

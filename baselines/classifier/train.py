@@ -66,8 +66,8 @@ def train_classifier(
     policy = uncertainty_policy or recipe.uncertainty_policy
     targets = [training_targets(p.labels, policy, recipe.unmentioned) for p in parts]
     single_class = check_trainable(np.concatenate(targets) if targets else np.zeros((0, len(label_names))), label_names)
-    val_targets = training_targets(val.labels, policy, recipe.unmentioned)
-    if len(val) == 0 or math.isnan(macro_auroc(val_targets, np.zeros_like(val_targets))[0]):
+    val_targets = training_targets(val.labels, policy, recipe.unmentioned)  # for the val loss
+    if len(val) == 0 or math.isnan(macro_auroc(val.labels, np.zeros_like(val.labels))[0]):
         raise DataError("the validation set has no label with both classes: early stopping cannot work")
 
     device = torch.device(device)
@@ -209,7 +209,8 @@ def _validate(model, val: LabeledImages, val_targets: np.ndarray, recipe: Recipe
             logits.append(model(x).float().cpu())
     logits = torch.cat(logits)
     loss = float(masked_bce(logits, torch.from_numpy(val_targets)))
-    auroc, per_label = macro_auroc(val_targets, torch.sigmoid(logits).numpy())
+    # AUROC as the scorer computes it: raw labels, -1 and NaN dropped per label.
+    auroc, per_label = macro_auroc(val.labels, torch.sigmoid(logits).numpy())
     return loss, auroc, per_label
 
 

@@ -18,8 +18,8 @@ def toy_set(n: int, seed: int, size: int = 32, label_names=("A", "B", "C", "D"),
     img = rng.normal(100, 18, (n, size, size))
     for j in range(n_labels):
         cy, cx = (j // grid + 0.5) / grid, (j % grid + 0.5) / grid
-        blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 0.06**2))
-        img += truth[:, j, None, None] * 40 * blob
+        blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 0.08**2))
+        img += truth[:, j, None, None] * 50 * blob
     images = np.clip(img, 0, 255).astype(np.uint8)
     labels = truth.astype(np.float32)
     draw = rng.random((n, n_labels))
