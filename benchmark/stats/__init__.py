@@ -13,18 +13,32 @@ from cxrbench.stats.delong import (
     delong_ci,
 )
 from cxrbench.stats.errors import StatsError
+from cxrbench.stats.multiplicity import (
+    ChangeSummary,
+    LabelChange,
+    adjust,
+    benjamini_hochberg,
+    holm,
+    significant_changes,
+)
 
 __all__ = [
     "AurocInterval",
     "AurocResult",
+    "ChangeSummary",
+    "LabelChange",
     "BootstrapResult",
     "DelongComparison",
     "DelongTable",
     "LabelAuroc",
     "LabelDelta",
     "StatsError",
+    "adjust",
     "auroc",
+    "benjamini_hochberg",
     "delong",
     "delong_ci",
+    "holm",
     "paired_bootstrap",
+    "significant_changes",
 ]
