@@ -13,6 +13,14 @@ from cxrbench.stats.delong import (
     delong_ci,
 )
 from cxrbench.stats.errors import StatsError
+from cxrbench.stats.subgroups import (
+    AGE_BANDS,
+    AttributeReport,
+    GroupAuroc,
+    SubgroupReport,
+    age_band,
+    subgroup_auroc,
+)
 from cxrbench.stats.multiplicity import (
     ChangeSummary,
     LabelChange,
@@ -23,6 +31,12 @@ from cxrbench.stats.multiplicity import (
 )
 
 __all__ = [
+    "AGE_BANDS",
+    "AttributeReport",
+    "GroupAuroc",
+    "SubgroupReport",
+    "age_band",
+    "subgroup_auroc",
     "AurocInterval",
     "AurocResult",
     "ChangeSummary",

@@ -113,34 +113,38 @@ def prepare(y_true, score_list, patient_ids, labels) -> _Prepared:
 
 
 def bootstrap_aurocs(prep: _Prepared, n_replicates: int, seed: int,
-                     rows: np.ndarray | None = None) -> np.ndarray:
+                     subsets: Sequence[np.ndarray] | None = None) -> np.ndarray:
     """AUROC of every model, label and replicate: (K, L, R); NaN where a class is empty.
 
-    `rows` (bool (N,)) restricts scoring to a subset (a subgroup) while patients are still drawn
-    from the whole set, so subsets share replicates.
+    With `subsets` (bool (N,) masks, e.g. subgroups) the result is (S, K, L, R): each subset is
+    scored on its own rows while patients are drawn once from the whole set, so all subsets
+    share the same replicates (needed for the CI of a gap between groups).
     """
     if n_replicates < 1:
         raise StatsError(f"n_replicates must be ≥ 1, got {n_replicates}")
     k_models, _, n_labels = prep.scores.shape
+    masks = [None] if subsets is None else list(subsets)
     kernels = []
-    for j in range(n_labels):
-        scored = (prep.y[:, j] == 0) | (prep.y[:, j] == 1)
-        if rows is not None:
-            scored &= rows
-        positive = prep.y[scored, j] == 1
-        if positive.all() or not positive.any():
-            continue
-        for k in range(k_models):
-            kernels.append((k, j, WeightedAuc(positive, prep.scores[k, scored, j],
-                                              prep.patients[scored], prep.n_patients)))
-    out = np.full((k_models, n_labels, n_replicates), np.nan)
+    for g, rows in enumerate(masks):
+        for j in range(n_labels):
+            scored = (prep.y[:, j] == 0) | (prep.y[:, j] == 1)
+            if rows is not None:
+                scored &= rows
+            positive = prep.y[scored, j] == 1
+            if positive.all() or not positive.any():
+                continue
+            for k in range(k_models):
+                kernel = WeightedAuc(positive, prep.scores[k, scored, j], prep.patients[scored],
+                                     prep.n_patients)
+                kernels.append((g, k, j, kernel))
+    out = np.full((len(masks), k_models, n_labels, n_replicates), np.nan)
     start = 0
     for counts_t in patient_count_blocks(prep.n_patients, n_replicates, seed):
         stop = start + counts_t.shape[1]
-        for k, j, kernel in kernels:
-            out[k, j, start:stop] = kernel(counts_t)
+        for g, k, j, kernel in kernels:
+            out[g, k, j, start:stop] = kernel(counts_t)
         start = stop
-    return out
+    return out[0] if subsets is None else out
 
 
 def jackknife_aurocs(prep: _Prepared) -> np.ndarray:
