@@ -1,0 +1,95 @@
+"""Train the audit's reference feature extractor and write it under benchmark/audit/weights/.
+
+The audit's fixed feature space is the penultimate layer of the reference classifier recipe
+(`cxrbench.baselines.classifier`, backbone `cxr_small`, 256 features) trained on the phantom
+profile's real training split (site-a, `cxrbench` patient-hash split) and nothing else: no
+validation-split image is trained on (it only picks the epoch) and no test-split image is seen.
+
+    .venv/bin/python scripts/train_audit_features.py            # the shipped weights
+    .venv/bin/python scripts/train_audit_features.py --help
+
+Deterministic for a given torch build on a CPU. Writes model.safetensors + config.json (the
+classifier's own format) and provenance.json (data, split sizes, validation / internal-test
+macro AUROC, sha256 of the weights). Bump `--version` whenever the output changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO / "benchmark" / "audit" / "weights" / "phantom-site-a"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-patients", type=int, default=4000)
+    parser.add_argument("--size", type=int, default=64, help="image size the extractor is trained at")
+    parser.add_argument("--max-epochs", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--version", default="1", help="feature-space version; bump when the output changes")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    from cxrbench.baselines.classifier import LabeledImages, get_recipe, train_classifier
+    from cxrbench.data.phantom import PhantomSource
+    from cxrbench.data.splits import split_rows
+    from cxrbench.schema import PATHOLOGIES
+    from cxrbench.stats import auroc
+
+    source = PhantomSource("site-a", n_patients=args.n_patients, seed=0)
+    splits = split_rows(source.rows())
+
+    def labeled(rows):
+        return LabeledImages(images=source.load_batch(rows, args.size), labels=rows[list(PATHOLOGIES)].to_numpy(),
+                             image_ids=rows["image_id"].to_numpy(), label_names=PATHOLOGIES,
+                             patient_ids=rows["patient_id"].to_numpy())
+
+    start = time.perf_counter()
+    train, val = labeled(splits["train"]), labeled(splits["val"])
+    recipe = get_recipe("quick", image_size=args.size, max_epochs=args.max_epochs)
+    classifier = train_classifier(train, val, recipe, seed=args.seed, forbidden_ids=splits["test"]["image_id"].to_numpy(),
+                                  progress=False, uncertainty_policy="zeros")
+    train_s = time.perf_counter() - start
+    test = labeled(splits["test"])
+    val_auroc = auroc(val.labels, classifier.predict(val.images), labels=list(PATHOLOGIES))
+    test_auroc = auroc(test.labels, classifier.predict(test.images), labels=list(PATHOLOGIES))
+
+    classifier.save(args.out)
+    weights = (args.out / "model.safetensors").read_bytes()
+    provenance = {
+        "feature_space": "phantom-site-a",
+        "version": args.version,
+        "script": "scripts/train_audit_features.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "data": {"source": "phantom", "site": "site-a", "n_patients": args.n_patients, "phantom_seed": 0,
+                 "split_scheme": "cxrbench", "trained_on": "train", "early_stopping_on": "val",
+                 "n_train": len(train), "n_val": len(val), "n_test": len(test), "image_size": args.size},
+        "recipe": recipe.identity(),
+        "seed": args.seed,
+        "feature_dim": int(classifier.features(val.images[:2]).shape[1]),
+        "val_macro_auroc": round(float(val_auroc.macro), 4),
+        "internal_test_macro_auroc": round(float(test_auroc.macro), 4),
+        "train_seconds": round(train_s, 1),
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+    }
+    (args.out / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    print(json.dumps(provenance, indent=2))
+    print(f"weights: {len(weights) / 2**20:.2f} MiB at {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

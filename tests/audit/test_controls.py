@@ -1,0 +1,93 @@
+"""The controls prove the audit (issue #8): on the phantom, in the shipped reference feature space.
+
+oracle = fresh phantom renders of the training conditions; noise = random uint8; copy = the
+training images; test-leak = test images; label-shuffled = renders of shuffled conditions.
+The oracle must have the best fidelity and adherence and noise the worst; copy must be flagged for
+memorization, test-leak for leakage, and neither flag may fire on the oracle or noise.
+"""
+
+import numpy as np
+import pytest
+
+from cxrbench.audit import AuditConfig, RealImages, audit
+from cxrbench.audit.phantom_truth import rendered_truth
+from cxrbench.audit.reference import provenance, reference_classifier, reference_extractor
+from cxrbench.data.phantom import PhantomSource, render
+from cxrbench.data.splits import split_rows
+from cxrbench.schema import PATHOLOGIES
+
+SIZE = 32
+CONFIG = AuditConfig(min_per_finding=30)
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    # patients 0..n are the same whatever n is, so these are a subset of the extractor's patients;
+    # a different phantom seed keeps them disjoint from its training images altogether
+    source = PhantomSource("site-a", n_patients=500, seed=11)
+    splits = split_rows(source.rows())
+    train, test = splits["train"], splits["test"]
+    train_images, test_images = source.load_batch(train, SIZE), source.load_batch(test, SIZE)
+    conditions = train[["age", "sex", "race", "view", "site", *PATHOLOGIES]].reset_index(drop=True)
+    seeds = np.arange(len(train), dtype=np.int64) + 10**9
+    oracle = render(conditions, seeds, SIZE)
+    shuffled = conditions.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    controls = {
+        "oracle": oracle,
+        "noise": np.random.default_rng(0).integers(0, 256, train_images.shape, dtype=np.uint8),
+        "copy": train_images.copy(),
+        "test_leak": np.resize(test_images, train_images.shape),
+        "label_shuffled": render(shuffled, seeds, SIZE),
+    }
+    real = RealImages(train_images, train["patient_id"].to_numpy(), train[list(PATHOLOGIES)])
+    classifier = reference_classifier()
+    extractor = reference_extractor(classifier=classifier)
+    truth = rendered_truth(conditions, seeds, SIZE, images=oracle)
+    reports = {name: audit(images, conditions, real, test_images, extractor, classifier, config=CONFIG,
+                           truth_labels=truth if name == "oracle" else None)
+               for name, images in controls.items()}
+    return reports
+
+
+def test_reference_weights_are_small_and_provenanced():
+    info = provenance()
+    assert info["data"]["trained_on"] == "train" and info["data"]["site"] == "site-a"
+    assert info["feature_dim"] == 256
+    assert info["internal_test_macro_auroc"] > 0.7
+    from cxrbench.audit.reference import reference_dir
+
+    assert (reference_dir() / "model.safetensors").stat().st_size <= 5 * 10**6
+
+
+def test_oracle_best_fidelity_noise_worst(phantom):
+    fd = {k: r.fidelity.frechet_distance for k, r in phantom.items()}
+    precision = {k: r.fidelity.precision for k, r in phantom.items()}
+    coverage = {k: r.fidelity.coverage for k, r in phantom.items()}
+    assert fd["noise"] == max(fd.values()) and precision["noise"] == min(precision.values())
+    generative = ("oracle", "noise", "label_shuffled")
+    assert fd["oracle"] == min(fd[k] for k in generative)  # copy and test images are real images themselves
+    assert fd["oracle"] < 0.2 * fd["noise"]
+    assert precision["oracle"] > 0.5 and coverage["oracle"] > 0.5 and coverage["noise"] < 0.05
+
+
+def test_oracle_best_adherence_noise_and_shuffled_at_chance(phantom):
+    macro = {k: r.adherence.macro_auroc for k, r in phantom.items()}
+    assert macro["oracle"] == max(macro.values())
+    assert macro["oracle"] > 0.7
+    assert abs(macro["noise"] - 0.5) < 0.1 and abs(macro["label_shuffled"] - 0.5) < 0.1
+    truth = phantom["oracle"].adherence
+    assert truth.truth_macro_auroc is not None and truth.truth_macro_auroc > 0.7
+
+
+def test_copy_flagged_for_memorization_only(phantom):
+    copy = phantom["copy"]
+    assert copy.memorization_flag and not copy.leakage_flag
+    assert copy.fidelity.frechet_distance < 1e-2 and copy.fidelity.precision > 0.99
+    for name in ("oracle", "noise", "label_shuffled"):
+        assert not phantom[name].memorization_flag, (name, [s.share_close for s in phantom[name].memorization.spaces])
+
+
+def test_test_leak_flagged(phantom):
+    assert phantom["test_leak"].leakage_flag
+    for name in ("oracle", "noise", "copy", "label_shuffled"):
+        assert not phantom[name].leakage_flag, name
