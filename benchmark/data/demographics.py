@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from cxrbench.schema import RACES
@@ -27,12 +29,17 @@ def race_group(value) -> str:
     if text in RACES:
         return text
     lower = text.lower()
-    if "multiple" in lower or "unknown" in lower or "declined" in lower or "refused" in lower:
+    if _has_word(lower, ("multiple", "unknown", "declined", "refused", "unable")):
         return OTHER
     for keyword, group in _RACE_KEYWORDS:
-        if keyword in lower:
+        if _has_word(lower, (keyword,)):
             return group
     return OTHER
+
+
+def _has_word(text: str, keywords: tuple[str, ...]) -> bool:
+    # Whole words only: "Caucasian" must not match "asian".
+    return any(re.search(rf"\b{re.escape(k)}\b", text) for k in keywords)
 
 
 def race_groups(values: pd.Series) -> pd.Series:

@@ -18,7 +18,8 @@ PARTITIONS = ("train", "valid")
 CSV_COLUMNS = ("Path", "Sex", "Age", "Frontal/Lateral", "AP/PA") + PATHOLOGIES
 DEMOGRAPHICS_NAMES = ("CHEXPERT DEMO.xlsx", "CHEXPERT DEMO.csv", "chexpert_demo.csv", "demographics.csv")
 DEMOGRAPHICS_COLUMNS = ("PATIENT", "GENDER", "AGE_AT_CXR", "PRIMARY_RACE", "ETHNICITY")
-_PATH_PATTERN = r"^(?:[^/]+/)?((?:train|valid|test)/(patient\d+)/(study\d+)/[^/]+)$"
+_PATH_PATTERN = (r"^(?:[^/]+/)?(?P<image_id>(?:train|valid|test)/(?P<patient_id>patient\d+)/"
+                 r"(?P<study>study\d+)/[^/]+)$")
 
 
 def parse_chexpert_path(paths: pd.Series, where: str) -> pd.DataFrame:
@@ -27,14 +28,21 @@ def parse_chexpert_path(paths: pd.Series, where: str) -> pd.DataFrame:
     The image id is the same in both layouts, so splits and fingerprints do not depend on which
     one a user downloaded. SchemaError names the first path that does not look like CheXpert's.
     """
-    parts = paths.astype("string").str.strip().str.replace("\\", "/", regex=False).str.extract(_PATH_PATTERN)
-    bad = parts[0].isna()
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # pyarrow's RE2 does the 220k-row extract in milliseconds (pandas' takes seconds).
+    text = pc.utf8_trim_whitespace(pc.replace_substring(pa.array(paths.astype(str).to_numpy(), pa.string()), "\\", "/"))
+    parts = pc.extract_regex(text, _PATH_PATTERN)
+    bad = np.asarray(parts.is_null().to_numpy(zero_copy_only=False))
     if bad.any():
-        i = int(np.argmax(bad.to_numpy()))
+        i = int(np.argmax(bad))
         raise SchemaError(f"{where}: line {i + 2}: path {paths.iloc[i]!r} is not "
                           "<layout>/<train|valid>/patientNNNNN/studyN/<file>")
-    return pd.DataFrame({"image_id": parts[0], "patient_id": parts[1],
-                         "study_id": parts[1] + "/" + parts[2]}, index=paths.index)
+    field = {name: parts.field(name).to_numpy(zero_copy_only=False) for name in ("image_id", "patient_id", "study")}
+    study_id = np.char.add(np.char.add(field["patient_id"].astype(str), "/"), field["study"].astype(str))
+    return pd.DataFrame({"image_id": field["image_id"], "patient_id": field["patient_id"], "study_id": study_id},
+                        index=paths.index).astype("string")
 
 
 class CheXpertSource(Source):
