@@ -13,6 +13,12 @@ from cxrbench.stats.delong import (
     delong_ci,
 )
 from cxrbench.stats.errors import StatsError
+from cxrbench.stats.seeds import (
+    SeedAggregate,
+    SubmissionComparison,
+    aggregate_seeds,
+    compare_submissions,
+)
 from cxrbench.stats.subgroups import (
     AGE_BANDS,
     AttributeReport,
@@ -31,6 +37,10 @@ from cxrbench.stats.multiplicity import (
 )
 
 __all__ = [
+    "SeedAggregate",
+    "SubmissionComparison",
+    "aggregate_seeds",
+    "compare_submissions",
     "AGE_BANDS",
     "AttributeReport",
     "GroupAuroc",

@@ -147,6 +147,15 @@ def bootstrap_aurocs(prep: _Prepared, n_replicates: int, seed: int,
     return out[0] if subsets is None else out
 
 
+def full_aurocs(prep: _Prepared) -> np.ndarray:
+    """AUROC of every model and label on the whole set: (K, L); NaN for undefined labels."""
+    out = np.full((prep.scores.shape[0], prep.scores.shape[2]), np.nan)
+    for j in np.flatnonzero(prep.defined):
+        scored = (prep.y[:, j] == 0) | (prep.y[:, j] == 1)
+        out[:, j] = structural_components(prep.y[scored, j] == 1, prep.scores[:, scored, j])[0]
+    return out
+
+
 def jackknife_aurocs(prep: _Prepared) -> np.ndarray:
     """Leave-one-patient-out AUROC of every model and label: (K, L, P), in closed form.
 
@@ -239,10 +248,7 @@ def paired_bootstrap(y_true, score_a, score_b, patient_ids, *, labels: Sequence[
     if not prep.defined.any():
         raise StatsError("paired_bootstrap: no label has both positive and negative rows")
     boot = bootstrap_aurocs(prep, n_replicates, seed)  # (2, L, R)
-    full = np.full((2, len(prep.names)), np.nan)
-    for j in np.flatnonzero(prep.defined):
-        scored = (prep.y[:, j] == 0) | (prep.y[:, j] == 1)
-        full[:, j] = structural_components(prep.y[scored, j] == 1, prep.scores[:, scored, j])[0]
+    full = full_aurocs(prep)
     d = prep.defined
     macro = full[:, d].mean(axis=1)
     delta = float(macro[0] - macro[1])
