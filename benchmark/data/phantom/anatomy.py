@@ -100,7 +100,7 @@ def anatomy_params(u: np.ndarray, female: np.ndarray, age: np.ndarray, ap: np.nd
     p["dia_l"] = col(0.42 + inspiration + 0.03 * (u[:, 6] - 0.5))
     p["dome_h"] = col(0.16 + 0.06 * u[:, 7])
     age_f = np.clip((age - 20.0) / 70.0, 0.0, 1.0)
-    ctr = 0.42 + 0.05 * (u[:, 8] - 0.5) + 0.035 * age_f  # cardiothoracic ratio on a PA film
+    ctr = 0.45 + 0.05 * (u[:, 8] - 0.5) + 0.035 * age_f  # cardiothoracic ratio on a PA film
     p["ctr"] = col(ctr * (1.0 + 0.15 * ap))  # AP magnifies the heart
     p["heart_shift"] = col(0.07 + 0.04 * u[:, 9])
     p["heart_tilt"] = col(0.35 + 0.3 * u[:, 10])
@@ -144,8 +144,8 @@ def heart_mask(g: Grid, p: Params) -> np.ndarray:
     thorax_half = p.lung_xc + p.lung_a
     hw = p.ctr * thorax_half  # half the heart width = ctr * half the thoracic width
     hx = p.cx + p.heart_shift * hw / 0.3
-    hy = p.heart_y + 0.12
-    hh = 0.29
+    hy = p.heart_y + 0.05
+    hh = 0.30
     xr = (x - hx) - p.heart_tilt * (y - hy) * 0.5
     e = (xr / hw) ** 2 + ((y - hy) / hh) ** 2
     return ramp((1.0 - e) * hw * 0.5, 1.5 * g.px)

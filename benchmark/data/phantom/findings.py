@@ -25,7 +25,7 @@ def col(a: np.ndarray) -> np.ndarray:
 def apply_structural(p: Params, strength: np.ndarray, u: np.ndarray, ap: np.ndarray) -> None:
     """Cardiomegaly, enlarged cardiomediastinum and atelectatic volume loss, in place on `p`."""
     s = strength[:, IDX["Cardiomegaly"]]
-    target = (0.54 + 0.10 * u[:, IDX["Cardiomegaly"], 0]) * (1.0 + 0.15 * ap)
+    target = (0.58 + 0.10 * u[:, IDX["Cardiomegaly"], 0]) * (1.0 + 0.15 * ap)
     p["ctr"] = p.ctr + col(s * np.maximum(target - p.ctr[:, 0, 0], 0.0))
     s = strength[:, IDX["Enlarged Cardiomediastinum"]]
     p["med_w"] = p.med_w + col(s * (0.05 + 0.04 * u[:, IDX["Enlarged Cardiomediastinum"], 0]))
@@ -145,7 +145,7 @@ def render_findings(att, layers, g: Grid, p: Params, strength, u, patch_noise) -
     idx, s, v, q = rows("Pneumothorax")
     if len(idx):
         side = col(np.where(v[:, 0] < 0.5, -1.0, 1.0))
-        depth = col(0.12 + 0.25 * v[:, 1]) * (0.4 + 0.6 * s)  # ellipse units: larger = bigger collapse
+        depth = col(0.3 + 0.4 * v[:, 1]) * (0.6 + 0.4 * s)  # ellipse units: 0.2 ≈ a rim of 10 % of the hemithorax
         same_side = (np.sign(x - q.cx) == side)
         upper = ramp(0.15 - y, 0.15)
         e = ell[idx]
@@ -211,7 +211,7 @@ def render_findings(att, layers, g: Grid, p: Params, strength, u, patch_noise) -
         bx, by = q.cx + 0.5, col(-0.62)
         box = ramp(0.08 - np.abs(x - bx), px) * ramp(0.055 - np.abs(y - by), px)
         dev += pacer * np.maximum(box * 1.6, segment(x, y, bx - 0.05, by, q.cx + 0.12, q.heart_y + 0.2, w, px))
-        ecg = col(v[:, 6] < 0.5)
+        ecg = col((v[:, 6] < 0.5) | ~((v[:, 0] < 0.55) | (v[:, 2] < 0.6) | (v[:, 4] < 0.35) | (v[:, 5] < 0.18)))
         for k in range(3):
             ex = q.cx + col(np.array([-0.55, 0.55, 0.3])[k] + 0.1 * (v[:, 7] - 0.5))
             ey = col(np.array([-0.6, -0.6, 0.35])[k] + 0.1 * (v[:, (k + 1) % 8] - 0.5))

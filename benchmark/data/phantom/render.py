@@ -109,7 +109,29 @@ def render(conditions: pd.DataFrame, seeds: np.ndarray, size: int, *, anatomy_se
     return out
 
 
+def attenuation(conditions: pd.DataFrame, seeds: np.ndarray, size: int, *, anatomy_seeds: np.ndarray | None = None,
+                conspicuity: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The noise-free attenuation maps and lung-marking layer (float32 (N, S, S) each) that
+    `render` turns into films; for tests and figures that measure anatomy and findings directly."""
+    size = check_size(size)
+    cond = check_conditions(conditions)
+    seeds_u = _check_seeds(seeds, len(conditions), "seeds")
+    anat_u = seeds_u if anatomy_seeds is None else _check_seeds(anatomy_seeds, len(conditions), "anatomy_seeds")
+    att, layers, _, _ = _attenuation_chunk(cond, seeds_u, anat_u, size, conspicuity)
+    return att, layers["vessels"]
+
+
 def _render_chunk(cond: dict, seeds: np.ndarray, anat_seeds: np.ndarray, size: int, conspicuity: float) -> np.ndarray:
+    att, _, u_acq, noise = _attenuation_chunk(cond, seeds, anat_seeds, size, conspicuity)
+    site_names = cond["site"]
+    out = np.empty(att.shape, dtype=np.uint8)
+    for name in np.unique(site_names):
+        sel = np.nonzero(site_names == name)[0]
+        out[sel] = acquire(att[sel], SITES[name], u_acq[sel], noise[sel])
+    return out
+
+
+def _attenuation_chunk(cond: dict, seeds: np.ndarray, anat_seeds: np.ndarray, size: int, conspicuity: float):
     n = len(seeds)
     u_anat = np.empty((n, 32), dtype=np.float64)
     tables = np.empty((n, 2, MARK_ANGLES, MARK_RADII), dtype=F32)
@@ -150,9 +172,4 @@ def _render_chunk(cond: dict, seeds: np.ndarray, anat_seeds: np.ndarray, size: i
     att, layers = compose(g, p, tables)
     render_findings(att, layers, g, p, strength, u_shape, patch)
     att += layers["vessels"] * p.marking_gain
-
-    out = np.empty((n, size, size), dtype=np.uint8)
-    for name in np.unique(site_names):
-        sel = np.nonzero(site_names == name)[0]
-        out[sel] = acquire(att[sel], SITES[name], u_acq[sel], noise[sel])
-    return out
+    return att, layers, u_acq, noise
