@@ -16,7 +16,7 @@ data_app = typer.Typer(
     help="Datasets: list sources, verify frozen splits, import published splits, preview images.",
     no_args_is_help=True,
 )
-out = Console()
+out = Console(soft_wrap=True)  # long paths and counts stay on one line (tests and logs grep them)
 
 ROOT_HELP = "Dataset folder (chexpert: the folder holding CheXpert-v1.0[-small]/ or train.csv; mimic: the MIMIC-CXR-JPG folder; csv: the CSV file)."
 MAPPING_HELP = "csv source only: the column-mapping YAML (see docs/data.md)."
