@@ -117,6 +117,7 @@ def verify(
     split_file: Path = typer.Option(None, "--split-file", help="Verify a split written by `data import-split` instead of the local dataset."),
     fingerprint: Path = typer.Option(None, "--fingerprint", help="Compare against this fingerprint JSON instead of the committed one."),
     strict: bool = typer.Option(False, "--strict", help="Treat a subset (patients or images absent locally) as a failure."),
+    write_fingerprint: Path = typer.Option(None, "--write-fingerprint", help="Also write your copy's fingerprint JSON here (how a new fingerprint is made)."),
     mapping: Path = typer.Option(None, "--mapping", help=MAPPING_HELP),
     demographics: Path = typer.Option(None, "--demographics", help=DEMO_HELP),
     mimic_iv: Path = typer.Option(None, "--mimic-iv", help=MIMIC_IV_HELP),
@@ -132,6 +133,8 @@ def verify(
       cxrbench data verify mimic --root ~/data/mimic-cxr-jpg --scheme official
 
       cxrbench data verify chexpert --split-file paper.parquet
+
+      cxrbench data verify mimic --root ~/data/mimic-cxr-jpg --write-fingerprint mimic-cxrbench.json
     """
     from cxrbench.data import fingerprint as fp
     from cxrbench.data.splits import Split
@@ -146,6 +149,12 @@ def verify(
             rows = src.rows()
             split = src.split(scheme)
             local = fp.Fingerprint.of(split, rows, with_ids=scheme == "cxrbench")
+    if write_fingerprint is not None:
+        local.save(write_fingerprint)
+        out.print(f"wrote this copy's fingerprint to {write_fingerprint}")
+        if fingerprint is None and not fp.committed_path(source, scheme).is_file():
+            out.print(f"no committed fingerprint for {source}-{scheme} to compare with")
+            return
     frozen = fp.Fingerprint.load(fingerprint) if fingerprint else fp.committed(source, scheme)
     report = fp.verify(local, frozen)
     colour = {"match": "green", "subset": "yellow", "mismatch": "red"}[report.status]

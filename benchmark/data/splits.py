@@ -129,6 +129,12 @@ class Split:
             images = {}
         return {"patients": patients, "images": images}
 
+    def fingerprint(self, rows: pd.DataFrame | None = None):
+        """This split's `cxrbench.data.fingerprint.Fingerprint` (image counts from `rows` if given)."""
+        from cxrbench.data.fingerprint import Fingerprint
+
+        return Fingerprint.of(self, rows)
+
     def save(self, path: str | Path) -> Path:
         """Write the assignment as parquet (atomically): `image_id?, patient_id, split` + metadata."""
         import pyarrow as pa

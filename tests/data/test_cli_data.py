@@ -123,3 +123,11 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "error: chexpert: root" in lines[0] and "missing does not exist" in lines[0]
+
+
+def test_write_fingerprint_makes_a_new_one_and_verify_uses_it(app, tmp_path, chexpert_root):
+    out = tmp_path / "new.json"
+    result = runner.invoke(app, ["data", "verify", "chexpert", "--root", str(chexpert_root), "--write-fingerprint", str(out)])
+    assert result.exit_code == 0 and out.is_file()
+    again = runner.invoke(app, ["data", "verify", "chexpert", "--root", str(chexpert_root), "--fingerprint", str(out)])
+    assert again.exit_code == 0 and "match" in again.output
