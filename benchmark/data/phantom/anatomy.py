@@ -168,7 +168,7 @@ def compose(g: Grid, p: Params, marking_table: np.ndarray) -> tuple[np.ndarray, 
     lung, ell = lung_fields(g, p)
     heart = heart_mask(g, p)
     lung = lung * (1.0 - 0.85 * heart)  # the heart displaces aerated lung: its shadow is soft-tissue dense
-    att -= lung * 0.34
+    att -= lung * 0.31
 
     # upper mediastinum with the aortic knob (image right), trachea air column
     med_half = p.med_w + p.knob * ramp(0.08 - np.abs(y + 0.32), 0.12) * (dxs > 0)

@@ -162,9 +162,9 @@ def render_findings(att, layers, g: Grid, p: Params, strength, u, patch_noise) -
         on_side = (np.sign(x - q.cx) == side) | bilateral.reshape(-1, 1, 1)
         dome = np.where(x < q.cx, q.dia_r, q.dia_l) + q.dome_h
         height = col(0.10 + 0.25 * v[:, 2]) * (0.3 + 0.7 * s)
-        lateral = np.clip((np.abs(x - q.cx) - q.lung_xc) / q.lung_a, 0.0, 1.0)
-        level = dome - height - 0.25 * lateral ** 3  # meniscus: fluid climbs the lateral wall
-        fluid = ramp(y - level, 0.03) * on_side * lung[idx]  # fluid replaces aerated lung
+        t = np.clip((np.abs(x - q.cx) - 0.1) / (q.lung_xc + q.lung_a - 0.1), 0.0, 1.0)
+        level = dome - height - 0.2 * t * t  # meniscus: fluid climbs the lateral chest wall
+        fluid = np.clip((y - level) / 0.08, 0.0, 1.0) * on_side * lung[idx]  # replaces aerated lung
         att[idx] += fluid * (0.40 * np.minimum(1.0, 0.5 + s))
 
     # Pleural other: smooth pleural thickening along the lateral chest wall or an apical cap

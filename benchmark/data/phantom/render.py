@@ -144,7 +144,7 @@ def _attenuation_chunk(cond: dict, seeds: np.ndarray, anat_seeds: np.ndarray, si
         u_anat[i] = ra.random(32)
         angular = ra.random((2, MARK_ANGLES, 1), dtype=F32)
         breaks = ra.random((2, MARK_ANGLES, MARK_RADII), dtype=F32)
-        tables[i] = np.maximum(angular - 0.55, 0) * (breaks > 0.3) * (0.09 / 0.45)
+        tables[i] = np.maximum(angular - 0.55, 0) * (breaks > 0.3) * (0.14 / 0.45)
         rf = np.random.default_rng([int(seeds[i]), _STREAM_FINDINGS])
         u_find[i] = rf.random((len(PATHOLOGIES), 10))
         patch[i] = rf.random((3, 8, 8), dtype=F32)
