@@ -71,6 +71,7 @@ class _State:
                                            weight_decay=settings.weight_decay)
         self.rng = torch.Generator("cpu").manual_seed(settings.seed)
         self.step = 0
+        self.seconds = 0.0  # training wall time, summed over resumed runs
 
     def save(self, directory: Path, meta: dict) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -80,7 +81,7 @@ class _State:
         save_file(tensors, str(tmp))
         aux = {"optimizer": self.optimizer.state_dict(), "rng": self.rng.get_state()}
         torch.save(aux, directory / "aux.pt.tmp")
-        (directory / "meta.json.tmp").write_text(json.dumps({**meta, "step": self.step}, indent=2))
+        (directory / "meta.json.tmp").write_text(json.dumps({**meta, "step": self.step, "seconds": round(self.seconds, 1)}, indent=2))
         # meta.json is renamed last: a checkpoint without it is ignored
         tmp.replace(directory / "state.safetensors")
         (directory / "aux.pt.tmp").replace(directory / "aux.pt")
@@ -92,7 +93,7 @@ class _State:
             return False
         saved = json.loads(meta_path.read_text())
         for key in ("config", "settings", "data_fingerprint"):
-            if saved.get(key) != meta.get(key):
+            if _comparable(key, saved.get(key)) != _comparable(key, meta.get(key)):
                 raise ConfigError(f"{directory}: checkpoint was made with a different {key} "
                                   f"({saved.get(key)!r} vs {meta.get(key)!r}); delete it or use another --out")
         tensors = load_file(str(directory / "state.safetensors"))
@@ -102,7 +103,23 @@ class _State:
         self.optimizer.load_state_dict(aux["optimizer"])
         self.rng.set_state(aux["rng"])
         self.step = int(saved["step"])
+        self.seconds = float(saved.get("seconds", 0.0))
+        if self.step > meta["settings"]["steps"]:
+            raise ConfigError(f"{directory}: checkpoint is at step {self.step}, past the requested "
+                              f"{meta['settings']['steps']} steps")
         return True
+
+
+#: Settings that do not change the training trajectory: a run may be extended (more steps) or
+#: logged differently and still resume. The learning rate is constant after warm-up and the EMA
+#: decay does not depend on the total, so the first k steps are the same whatever `steps` is.
+_TRAJECTORY_FREE = ("steps", "checkpoint_every", "log_every")
+
+
+def _comparable(key: str, value):
+    if key == "settings" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k not in _TRAJECTORY_FREE}
+    return value
 
 
 def train_generator(config: GeneratorConfig, images: np.ndarray, conditions: torch.Tensor,
@@ -148,6 +165,7 @@ def train_generator(config: GeneratorConfig, images: np.ndarray, conditions: tor
 
         bar = tqdm(total=settings.steps, initial=state.step, desc=f"train {config.preset}", unit="step")
     running, started = [], time.time()
+    resumed_seconds = state.seconds
     while state.step < last:
         g = state.rng
         idx = torch.randint(0, len(data), (settings.batch_size,), generator=g)
@@ -169,13 +187,14 @@ def train_generator(config: GeneratorConfig, images: np.ndarray, conditions: tor
         state.optimizer.step()
         ema_update(state.ema, state.model, _ema_decay(settings, state.step))
         state.step += 1
+        state.seconds = resumed_seconds + time.time() - started
         running.append(loss.item())
         if bar is not None:
             bar.update(1)
         if state.step % settings.log_every == 0 or state.step == last:
             mean = float(np.mean(running))
             with loss_path.open("a") as fh:
-                fh.write(f"{state.step},{mean:.6f},{_lr(settings, state.step - 1):.3g},{time.time() - started:.1f}\n")
+                fh.write(f"{state.step},{mean:.6f},{_lr(settings, state.step - 1):.3g},{state.seconds:.1f}\n")
             if bar is not None:
                 bar.set_postfix(loss=f"{mean:.4f}")
             running = []

@@ -58,7 +58,7 @@ def train_generator_command(
     model = train_generator(config, data.images, encode_conditions(data.conditions), settings, out,
                             device=device, data_fingerprint=data.fingerprint, resume=resume,
                             stop_after=stop_after, log=typer.echo)
-    seconds = time.time() - started
+    seconds = _checkpoint_meta(out).get("seconds", time.time() - started)
     if not (out / "model.safetensors").exists() or stop_after is not None and not _finished(out, steps):
         typer.echo(f"stopped early; run the same command again to resume from {out}/.checkpoint")
         return
@@ -73,11 +73,15 @@ def train_generator_command(
     typer.echo(f"wrote {out}/model.safetensors, config.json, {card.name}, {LOSS_FILE}")
 
 
-def _finished(out: Path, steps: int) -> bool:
+def _checkpoint_meta(out: Path) -> dict:
     import json
 
     meta = out / ".checkpoint" / "meta.json"
-    return meta.exists() and json.loads(meta.read_text()).get("step", 0) >= steps
+    return json.loads(meta.read_text()) if meta.exists() else {}
+
+
+def _finished(out: Path, steps: int) -> bool:
+    return _checkpoint_meta(out).get("step", 0) >= steps
 
 
 def sample_command(
