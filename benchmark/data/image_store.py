@@ -98,17 +98,22 @@ class ImageStore:
         meta_path, data_path = folder / f"{key}.json", folder / f"{key}.u8"
         if not meta_path.is_file() or not data_path.is_file():
             return None
-        meta = json.loads(meta_path.read_text())
-        skipped = [SkippedImage(**s) for s in meta["skipped"]]
+        try:
+            meta = json.loads(meta_path.read_text())
+            skipped = [SkippedImage(**s) for s in meta["skipped"]]
+            ids = np.asarray(meta["image_ids"], dtype=object)
+        except (OSError, ValueError, KeyError, TypeError):
+            log.warning("image store: %s is unreadable; rebuilding it", meta_path)
+            return None
         if skipped and on_error == "raise":
             return None  # rebuild, so the first bad image raises with its path
-        ids = np.asarray(meta["image_ids"], dtype=object)
         if data_path.stat().st_size != len(ids) * size * size:
             log.warning("image store: %s has the wrong size; rebuilding it", data_path)
             return None
         for s in skipped:
             log.warning("image store: skipped image %s: %s", s.image_id, s.reason)
-        return ImageArray(_memmap(data_path, len(ids), size), ids, skipped, data_path)
+        pixels = _memmap(data_path, len(ids), size) if len(ids) else np.zeros((0, size, size), np.uint8)
+        return ImageArray(pixels, ids, skipped, data_path)
 
     def _index(self, folder: Path) -> dict[str, tuple[Path, int]]:
         """image_id → (data file, position) over every complete entry in `folder`."""

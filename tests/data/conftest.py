@@ -6,6 +6,7 @@ list) and write tiny JPEGs at the real relative paths; they skip when ../shared/
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -54,10 +55,18 @@ def build_chexpert_tree(root: Path, table: pd.DataFrame, layout: str = "CheXpert
     return root
 
 
+@pytest.fixture(scope="session")
+def _chexpert_tree_once(tmp_path_factory, chexpert_sample) -> Path:
+    return build_chexpert_tree(tmp_path_factory.mktemp("chexpert-once") / "chexpert", chexpert_sample)
+
+
 @pytest.fixture
-def chexpert_root(tmp_path, chexpert_sample) -> Path:
-    """A CheXpert-v1.0-small tree: 60 real patients' metadata rows and a tiny JPEG at each path."""
-    return build_chexpert_tree(tmp_path / "chexpert", chexpert_sample)
+def chexpert_root(tmp_path, _chexpert_tree_once) -> Path:
+    """A CheXpert-v1.0-small tree: 60 real patients' metadata rows and a tiny JPEG at each path.
+
+    A fresh copy per test, so tests may corrupt or delete images.
+    """
+    return Path(shutil.copytree(_chexpert_tree_once, tmp_path / "chexpert"))
 
 
 @pytest.fixture

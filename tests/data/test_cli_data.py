@@ -40,6 +40,7 @@ def test_verify_matches_on_the_full_real_metadata(app, full_metadata_root):
     assert result.exit_code == 0, result.output
     assert "match: chexpert split 'cxrbench'" in result.output
     assert "train 45,292 / val 6,555 / test 12,687" in result.output
+    assert "train 134,181 / val 19,265 / test 37,581" in result.output  # 191,027 frontal images
 
 
 def test_verify_reports_a_subset_and_fails_it_under_strict(app, chexpert_root):

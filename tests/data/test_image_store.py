@@ -123,3 +123,16 @@ def test_a_vectorised_source_is_called_per_chunk(tmp_path):
     result = ImageStore(tmp_path).get(source, source.rows(), 32)
     assert Flat.batches == 1
     assert [int(p[0, 0]) for p in result.pixels] == [0, 1, 2, 3, 4]
+
+
+def test_empty_requests_and_unreadable_index_files(tmp_path, chexpert_root):
+    source = CheXpertSource(chexpert_root)
+    store = ImageStore(tmp_path)
+    for _ in range(2):  # built, then read back from the cache
+        empty = store.get(source, source.rows().head(0), 32)
+        assert empty.pixels.shape == (0, 32, 32) and len(empty) == 0
+    rows = source.rows().head(3)
+    first = store.get(source, rows, 32)
+    first.path.with_suffix(".json").write_text("{not json")
+    again = store.get(source, rows, 32)
+    np.testing.assert_array_equal(np.asarray(again.pixels), np.asarray(first.pixels))
