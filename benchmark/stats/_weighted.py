@@ -36,41 +36,76 @@ class WeightedAuc:
             positive, scores = ~positive, -scores
         anchor_s, other_s = scores[positive], scores[~positive]
         anchor_p, other_p = patients[positive], patients[~positive]
-        values, anchor_col = np.unique(anchor_s, return_inverse=True)
+        values, anchor_group = np.unique(anchor_s, return_inverse=True)
         g = values.shape[0]
-        k = np.searchsorted(values, other_s, side="left")  # bin (v_{k-1}, v_k]
-        inside = k < g  # other-class rows above the top anchor score never count
-        tied = inside.copy()
-        tied[inside] = values[k[inside]] == other_s[inside]
-        tie_groups, tie_col = np.unique(k[tied], return_inverse=True)
-        self.n_groups = g
-        self.tie_groups = tie_groups
-        n_cols = 2 * g + tie_groups.shape[0]
-        # one more row: the other class's total weight, the denominator's second factor
-        rows = np.concatenate([anchor_p, other_p[inside], other_p[tied], other_p])
-        cols = np.concatenate([anchor_col, g + k[inside], 2 * g + tie_col,
-                               np.full(other_p.shape[0], n_cols)])
-        # transposed (columns × patients) CSR: the product with counts^T streams patient rows
+        k = np.searchsorted(values, other_s, side="left")  # bin (v_{k-1}, v_k]; g = above v_g
+        tied = np.zeros(k.shape, dtype=bool)
+        tied[k < g] = values[k[k < g]] == other_s[k < g]
+        # Anchor groups with no other-class row between them share their count below: merge them
+        # into runs (a group with ties stays alone, its ½ applies to it only).
+        nonempty = np.bincount(k, minlength=g + 1)[:g] > 0
+        has_tie = np.bincount(k[tied], minlength=g) > 0
+        new_run = nonempty.copy()
+        new_run[0] = True
+        new_run[1:] |= has_tie[:-1]
+        run = np.cumsum(new_run) - 1
+        n_runs = int(run[-1]) + 1
+        run_of_bin = np.append(run, n_runs)  # rows above the top anchor score: the last bin
+        tie_runs, tie_col = np.unique(run[k[tied]], return_inverse=True)
+        self.n_runs = n_runs
+        self.tie_runs = tie_runs
+        rows = np.concatenate([anchor_p, other_p, other_p[tied]])
+        cols = np.concatenate([run[anchor_group], n_runs + run_of_bin[k],
+                               2 * n_runs + 1 + tie_col])
+        n_cols = 2 * n_runs + 1 + tie_runs.shape[0]
+        # transposed (columns × patients) CSR: the product with counts^T streams patient rows;
+        # float32 is exact here (integer sums below 2^24) and halves the memory traffic
         self.map_t = sp.csr_matrix(
-            (np.ones(rows.shape[0]), (cols, rows)), shape=(n_cols + 1, n_patients)
+            (np.ones(rows.shape[0], dtype=np.float32), (cols, rows)),
+            shape=(n_cols, n_patients),
         )
 
     def __call__(self, counts_t: np.ndarray) -> np.ndarray:
-        """AUROC for each column of `counts_t` (P × R per-patient weights); NaN when a class is empty."""
-        g = self.n_groups
-        x = self.map_t @ counts_t  # (n_cols + 1, R)
-        anchor, bins = x[:g], x[g:2 * g]
-        below = np.cumsum(bins, axis=0, out=bins)
-        if self.tie_groups.shape[0]:
-            below[self.tie_groups] -= 0.5 * x[2 * g:-1]
-        u = np.einsum("kr,kr->r", anchor, below)
-        denom = anchor.sum(axis=0) * x[-1]
+        """AUROC for each column of `counts_t` (float32 P × R patient weights); NaN if a class is empty."""
+        n = self.n_runs
+        x = self.map_t @ counts_t  # (n_cols, R) float32, exact integer sums
+        anchor = x[:n]
+        below = prefix_sum_rows(x[n:2 * n + 1])  # other-class weight at or below each run
+        other_total = below[n].astype(np.float64)
+        if self.tie_runs.shape[0]:
+            below[self.tie_runs] -= 0.5 * x[2 * n + 1:]
+        u = np.einsum("kr,kr->r", anchor, below[:n], dtype=np.float64)  # exact in float64
+        denom = anchor.sum(axis=0, dtype=np.float64) * other_total
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(denom > 0, u / np.where(denom > 0, denom, 1.0), np.nan)
 
 
+def prefix_sum_rows(x: np.ndarray) -> np.ndarray:
+    """In-place cumulative sum down the rows of a C-ordered (G, R) array; returns it.
+
+    numpy's cumsum along axis 0 walks each column with a stride of a whole row and is several
+    times slower than memory speed; blocks of rows updated with contiguous row operations,
+    then the block totals carried over, give the same sums (exact for integer weights).
+    """
+    g = x.shape[0]
+    block = int(min(256, max(16, np.sqrt(g))))
+    n_blocks = g // block
+    if n_blocks < 2:
+        for i in range(1, g):
+            x[i] += x[i - 1]
+        return x
+    x3 = x[: n_blocks * block].reshape(n_blocks, block, x.shape[1])
+    for i in range(1, block):
+        x3[:, i] += x3[:, i - 1]
+    carry = np.cumsum(x3[:, -1], axis=0)
+    x3[1:] += carry[:-1, None, :]
+    for i in range(n_blocks * block, g):
+        x[i] += x[i - 1]
+    return x
+
+
 def patient_count_blocks(n_patients: int, n_replicates: int, seed: int) -> Iterator[np.ndarray]:
-    """Blocks of bootstrap counts, transposed: float64 (P, r) with r ≤ BLOCK columns.
+    """Blocks of bootstrap counts, transposed: float32 (P, r) with r ≤ BLOCK columns.
 
     Column r holds how often each patient is drawn in replicate r (P draws with replacement).
     Block b uses its own child of SeedSequence(seed), so replicate i is the same for any total.
@@ -82,7 +117,7 @@ def patient_count_blocks(n_patients: int, n_replicates: int, seed: int) -> Itera
         draws = np.random.default_rng(child).integers(0, n_patients, size=(r, n_patients))
         flat = (draws + (np.arange(r) * n_patients)[:, None]).ravel()
         counts = np.bincount(flat, minlength=r * n_patients).reshape(r, n_patients)
-        yield np.ascontiguousarray(counts.T, dtype=np.float64)
+        yield np.ascontiguousarray(counts.T, dtype=np.float32)
 
 
 def within_cluster_h(pos_patients, pos_scores, neg_patients, neg_scores, n_patients) -> np.ndarray:

@@ -156,13 +156,14 @@ def full_aurocs(prep: _Prepared) -> np.ndarray:
     return out
 
 
-def jackknife_aurocs(prep: _Prepared) -> np.ndarray:
-    """Leave-one-patient-out AUROC of every model and label: (K, L, P), in closed form.
+def jackknife_aurocs(prep: _Prepared) -> tuple[np.ndarray, np.ndarray]:
+    """Full-set AUROCs (K, L) and leave-one-patient-out AUROCs (K, L, P), in closed form.
 
     U_{−p} = U − Σ_{pos i ∈ p} n·V10_i − Σ_{neg j ∈ p} m·V01_j + Σ_{i, j ∈ p} H(s_i − s_j).
     """
     k_models, _, n_labels = prep.scores.shape
     out = np.full((k_models, n_labels, prep.n_patients), np.nan)
+    full = np.full((k_models, n_labels), np.nan)
     for j in np.flatnonzero(prep.defined):
         scored = (prep.y[:, j] == 0) | (prep.y[:, j] == 1)
         positive = prep.y[scored, j] == 1
@@ -173,6 +174,7 @@ def jackknife_aurocs(prep: _Prepared) -> np.ndarray:
         n_left = n - np.bincount(neg_p, minlength=prep.n_patients)
         s = prep.scores[:, scored, j]
         auc, v10, v01 = structural_components(positive, s)
+        full[:, j] = auc
         for k in range(k_models):
             u = auc[k] * m * n
             u_left = (u - np.bincount(pos_p, weights=n * v10[k], minlength=prep.n_patients)
@@ -182,7 +184,7 @@ def jackknife_aurocs(prep: _Prepared) -> np.ndarray:
             denom = m_left * n_left
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[k, j] = np.where(denom > 0, u_left / np.where(denom > 0, denom, 1), np.nan)
-    return out
+    return full, out
 
 
 def nanmean_quiet(x: np.ndarray, axis: int) -> np.ndarray:
@@ -248,7 +250,7 @@ def paired_bootstrap(y_true, score_a, score_b, patient_ids, *, labels: Sequence[
     if not prep.defined.any():
         raise StatsError("paired_bootstrap: no label has both positive and negative rows")
     boot = bootstrap_aurocs(prep, n_replicates, seed)  # (2, L, R)
-    full = full_aurocs(prep)
+    full, jk = jackknife_aurocs(prep)
     d = prep.defined
     macro = full[:, d].mean(axis=1)
     delta = float(macro[0] - macro[1])
@@ -256,8 +258,7 @@ def paired_bootstrap(y_true, score_a, score_b, patient_ids, *, labels: Sequence[
     n_degenerate = int(np.isnan(boot_d).any(axis=(0, 1)).sum())
     macro_star = nanmean_quiet(boot_d, axis=1)  # (2, R)
     delta_star = macro_star[0] - macro_star[1]
-    jk = jackknife_aurocs(prep)[:, d, :]
-    jk_delta = nanmean_quiet(jk[0] - jk[1], axis=0)
+    jk_delta = nanmean_quiet(jk[0, d] - jk[1, d], axis=0)
     ci_bca, z0, accel, reason = bca_ci(delta_star, delta, jk_delta, confidence)
     per_label = []
     for j, name in enumerate(prep.names):

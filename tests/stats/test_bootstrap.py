@@ -56,12 +56,14 @@ def test_cluster_jackknife_equals_leave_one_patient_out_by_sklearn():
     rng = np.random.default_rng(22)
     y, a, b, pid = clustered_data(rng, n_patients=40)
     prep = prepare(y, [a, b], pid, None)
-    jk = jackknife_aurocs(prep)
+    full, jk = jackknife_aurocs(prep)
     for p in range(prep.n_patients):
         keep = prep.patients != p
         for j in range(y.shape[1]):
             for k, s in enumerate((a, b)):
                 assert jk[k, j, p] == pytest.approx(naive_auc(y[keep, j], s[keep, j]), abs=1e-12)
+    for j in range(y.shape[1]):
+        assert full[0, j] == pytest.approx(naive_auc(y[:, j], a[:, j]), abs=1e-12)
 
 
 def test_result_point_estimates_intervals_and_bca_from_independent_pieces():
