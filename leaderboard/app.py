@@ -40,7 +40,9 @@ def _load(root: str, signature: str):
     return tables, pairwise, warnings
 
 
+@st.cache_data(ttl=5, show_spinner=False)
 def _signature(root: Path) -> str:
+    """Changes whenever a record or pairwise file does; rescanned at most every 5 s (reruns are cheap)."""
     stamps = list(store_signature(root))
     stamps += [(p.as_posix(), p.stat().st_mtime_ns) for p in pairwise_files(root)]
     return hashlib.sha256(repr(stamps).encode()).hexdigest()
@@ -74,7 +76,7 @@ def main() -> None:
     label_set = st.sidebar.selectbox("Label set", opts["label_set"], key="label_set")
     eval_sets = st.sidebar.multiselect("Eval sets", opts["eval_set"], default=opts["eval_set"], key="eval_sets")
     filters = frames.Filters(profile=profile, budget=budget, label_set=label_set, eval_sets=tuple(eval_sets))
-    st.sidebar.caption(f"{len(tables.records)} records · store `{root}`")
+    st.sidebar.caption(f"{len(tables.records)} published records", help=f"store: {root}")
     ctx = Context(root=root, tables=frames.apply_filters(tables, filters), all_tables=tables, pairwise=pairwise,
                   filters=filters, eval_sets=frames.eval_set_order(eval_sets))
     PAGES[page](ctx)

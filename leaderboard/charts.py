@@ -10,7 +10,7 @@ AUROC = alt.Scale(zero=False)
 
 def _ratio_axis(df: pd.DataFrame) -> alt.X:
     order = [str(r) for r in sorted(df["ratio"].unique())]
-    return alt.X("ratio_label:O", sort=order, title="synthetic images, N% of the real training set")
+    return alt.X("ratio_label:O", sort=order, title="N% synthetic", axis=alt.Axis(labelAngle=0))
 
 
 def curve_chart(points: pd.DataFrame, reference: pd.DataFrame | None = None,
@@ -35,7 +35,7 @@ def curve_chart(points: pd.DataFrame, reference: pd.DataFrame | None = None,
                                                     y2="ci_high:Q")]
     if "real_only" in df.columns:
         layers.append(alt.Chart().mark_rule(strokeDash=[5, 4], color="gray").encode(y="mean(real_only):Q"))
-    return alt.layer(*layers, data=df).properties(width=300, height=260).facet(
+    return alt.layer(*layers, data=df).properties(width=230, height=260).facet(
         column=alt.Column("eval_set:N", title=None, sort=sorted(df["eval_set"].unique(),
                                                                key=lambda e: (e != "internal_test", e))))
 
@@ -53,7 +53,7 @@ def delta_chart(deltas: pd.DataFrame) -> alt.FacetChart:
             tooltip=["entry", "task", "eval_set", alt.Tooltip("delta:Q", format="+.4f"),
                      alt.Tooltip("p:Q", format=".2g"), "marker"]),
     ]
-    return alt.layer(*layers, data=df).properties(width=300, height=240).facet(
+    return alt.layer(*layers, data=df).properties(width=230, height=220).facet(
         column=alt.Column("eval_set:N", title=None), row=alt.Row("family:N", title=None))
 
 

@@ -112,8 +112,13 @@ def curve(tables: Tables, family: str = "supplement") -> pd.DataFrame:
     """
     sc = scores(tables)
     sc = sc[sc["family"] == family]
-    return (sc[["entry", "ratio", "eval_set", "macro_auroc", "ci_low", "ci_high", "task", "budget"]]
-            .sort_values(["eval_set", "entry", "ratio"]).reset_index(drop=True))
+    out = sc[["entry", "ratio", "eval_set", "macro_auroc", "ci_low", "ci_high", "task", "budget"]]
+    return out.sort_values(["eval_set", "entry", "ratio"], key=_eval_set_key).reset_index(drop=True)
+
+
+def _eval_set_key(col: pd.Series) -> pd.Series:
+    """Sort key putting internal_test before the external sets."""
+    return col.map(lambda e: (e != INTERNAL, e)) if col.name == "eval_set" else col
 
 
 def real_only_reference(tables: Tables, baseline_tasks: set[str] | None = None) -> pd.DataFrame:
@@ -138,7 +143,7 @@ def synthetic_vs_real(tables: Tables) -> pd.DataFrame:
         ["better than real", "worse than real", "not distinguishable from real"], default="")
     cols = ["entry", "ratio", "eval_set", "synthetic_only", "ci_low", "ci_high", "real_only", "delta_vs_real_only",
             "delta_ci_low", "delta_ci_high", "p", "marker", "verdict", "real_plus_synthetic"]
-    return out[cols].sort_values(["eval_set", "entry", "ratio"]).reset_index(drop=True)
+    return out[cols].sort_values(["eval_set", "entry", "ratio"], key=_eval_set_key).reset_index(drop=True)
 
 
 def deltas(tables: Tables, family: str | None = None) -> pd.DataFrame:
@@ -149,7 +154,7 @@ def deltas(tables: Tables, family: str | None = None) -> pd.DataFrame:
         d = d[d["family"] == family]
     cols = ["task", "family", "ratio", "entry", "eval_set", "against", "macro_auroc", "delta", "delta_ci_low",
             "delta_ci_high", "p", "marker", "n_significant_labels"]
-    return d[cols].sort_values(["family", "ratio", "entry", "eval_set"]).reset_index(drop=True)
+    return d[cols].sort_values(["family", "ratio", "entry", "eval_set"], key=_eval_set_key).reset_index(drop=True)
 
 
 def per_label(tables: Tables, task: str, eval_set: str) -> pd.DataFrame:

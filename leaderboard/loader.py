@@ -16,13 +16,14 @@ import uuid
 from pathlib import Path
 
 import pandas as pd
+from pyarrow import feather
 
-from cxrbench.leaderboard.store import record_files
+from cxrbench.leaderboard.store import scan
 from cxrbench.leaderboard.tables import TABLES, Tables, build_tables, concat_tables, record_rows
 from cxrbench.data.atomic import atomic_write_bytes as write_atomic
 from cxrbench.results import SCHEMA_VERSION, RecordError, ResultRecord, read_record
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: uncompressed Arrow IPC (feather), memory-mapped on read
 MANIFEST = "manifest.json"
 
 
@@ -42,13 +43,8 @@ def read_verified(path: Path) -> ResultRecord:
 
 
 def store_signature(root: Path) -> tuple:
-    """(relative path, size, mtime_ns) of every record file: changes whenever the store does."""
-    root = Path(root)
-    out = []
-    for path in record_files(root):
-        st = path.stat()
-        out.append((path.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
-    return tuple(out)
+    """(relative path, size, mtime_ns) of every record file, sorted: changes whenever the store does."""
+    return tuple(scan(root))
 
 
 def default_cache_dir(root: Path) -> Path:
@@ -115,7 +111,7 @@ def _read_cache(cache: Path) -> tuple[dict | None, Tables | None]:
         if manifest.get("format") != CACHE_FORMAT or manifest.get("schema_version") != SCHEMA_VERSION:
             return None, None
         gen = cache / manifest["generation"]
-        frames = {name: pd.read_parquet(gen / f"{name}.parquet") for name in TABLES}
+        frames = {name: feather.read_table(gen / f"{name}.arrow", memory_map=True).to_pandas() for name in TABLES}
         return manifest, Tables(**frames)
     except (OSError, ValueError, KeyError):  # absent, torn or from another version: rebuild
         return None, None
@@ -130,7 +126,8 @@ def _write_cache(cache: Path, tables: Tables, files: dict) -> None:
         gen = cache / generation
         gen.mkdir(parents=True, exist_ok=True)
         for name in TABLES:
-            getattr(tables, name).to_parquet(gen / f"{name}.parquet", index=False)
+            df = getattr(tables, name).reset_index(drop=True)
+            feather.write_feather(df, gen / f"{name}.arrow", compression="uncompressed")
         manifest = {"format": CACHE_FORMAT, "schema_version": SCHEMA_VERSION, "generation": generation,
                     "files": files}
         write_atomic(cache / MANIFEST, json.dumps(manifest).encode())

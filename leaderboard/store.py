@@ -52,18 +52,33 @@ def predictions_path(record_file: Path) -> Path:
     return record_file.with_name(record_file.name[: -len(".json")] + PREDICTIONS_SUFFIX)
 
 
-def record_files(root: Path) -> list[Path]:
-    """Every record file in the store (sorted), skipping pairwise files and hidden folders."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in filenames:
-            if name.endswith(".json") and name != PAIRWISE_FILE and not name.startswith("."):
-                out.append(Path(dirpath) / name)
+def scan(root: Path) -> list[tuple[str, int, int]]:
+    """(path relative to root, size, mtime_ns) of every record file, sorted; pairwise files and
+    hidden files/folders (temp files of atomic writes) are not records. os.scandir, no Path
+    objects: the app calls this on every rerun."""
+    out: list[tuple[str, int, int]] = []
+
+    def walk(folder: str, prefix: str) -> None:
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            if e.is_dir(follow_symlinks=False):
+                walk(e.path, f"{prefix}{e.name}/")
+            elif e.name.endswith(".json") and e.name != PAIRWISE_FILE:
+                st = e.stat()
+                out.append((prefix + e.name, st.st_size, st.st_mtime_ns))
+
+    walk(str(root), "")
     return sorted(out)
+
+
+def record_files(root: Path) -> list[Path]:
+    """Every record file in the store (sorted by relative path)."""
+    return [Path(root) / rel for rel, _, _ in scan(root)]
 
 
 def pairwise_files(root: Path) -> list[Path]:

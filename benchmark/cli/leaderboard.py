@@ -52,7 +52,7 @@ def leaderboard_cmd(
     port = port or free_port()
     env = {**os.environ, "CXRBENCH_RESULTS": str(store)}
     cmd = [sys.executable, "-m", "streamlit", "run", str(Path(cxrbench.leaderboard.__file__).with_name("app.py")), "--server.headless", "true",
-           "--server.address", address, "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+           "--server.address", address, "--server.port", str(port), "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
     typer.echo(f"leaderboard on http://{address}:{port}  (records: {store}; Ctrl-C stops it)")
     raise typer.Exit(subprocess.call(cmd, env=env))
 

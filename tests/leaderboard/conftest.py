@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from leaderboard_fixtures import fill_store, study_records
+from leaderboard_fixtures import fill_store, make_record, study_records
 
 APP = Path(__file__).resolve().parents[2] / "leaderboard" / "app.py"
 
 
+@pytest.fixture(scope="session")
+def study_store_template(tmp_path_factory) -> Path:
+    """The fixture study (4 generators × 14 tasks, quick budget, all14) plus two standard-budget
+    competition5 records, written once per session."""
+    extra = [make_record(t, "reference-ddpm", budget="standard", label_set="competition5")
+             for t in ("phantom/supplement-0", "phantom/supplement-100")]
+    return fill_store(tmp_path_factory.mktemp("template") / "results", study_records() + extra)
+
+
 @pytest.fixture
-def store(tmp_path, monkeypatch) -> Path:
-    """A store holding the fixture study (4 generators × 14 tasks, quick budget), pointed at by the env."""
-    root = fill_store(tmp_path / "results", study_records())
+def store(study_store_template, tmp_path, monkeypatch) -> Path:
+    """A private copy of the study store, which the app is pointed at through the environment."""
+    root = Path(shutil.copytree(study_store_template, tmp_path / "results"))
     monkeypatch.setenv("CXRBENCH_RESULTS", str(root))
     monkeypatch.setenv("CXRBENCH_CACHE_DIR", str(tmp_path / "cache"))
     return root
@@ -31,6 +41,7 @@ def app_test(store):
             at.query_params["page"] = page
         at.run()
         assert not at.exception, [e.value for e in at.exception]
+        assert at.get("download_button"), "every page offers its table as CSV"
         return at
 
     return run

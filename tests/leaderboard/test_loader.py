@@ -79,7 +79,7 @@ def test_corrupt_cache_is_rebuilt(small, tmp_path):
     root, _ = small
     cache = tmp_path / "c"
     load_tables(root, cache_dir=cache)
-    for f in cache.rglob("*.parquet"):
+    for f in cache.rglob("*.arrow"):
         f.write_bytes(b"garbage")
     assert len(load_tables(root, cache_dir=cache).records) == 4
 

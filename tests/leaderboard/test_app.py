@@ -1,0 +1,157 @@
+"""Every page through Streamlit's AppTest: content, filters, empty store, malformed records."""
+
+import json
+
+import pytest
+
+from cxrbench.leaderboard.store import record_path
+from cxrbench.results import read_record
+from leaderboard_fixtures import make_record, tamper
+
+
+def charts(at):
+    return [json.loads(e.proto.spec) for e in at.get("vega_lite_chart")]
+
+
+def test_overview_ranks_as_intervals_with_ci_fallback_note(app_test, store):
+    at = app_test()
+    assert at.sidebar.radio(key="page").value == "Overview"
+    df = at.dataframe[0].value
+    assert {"rank", "entry", "macro_auroc", "delta", "marker", "gap"} <= set(df.columns)
+    assert set(df["task"]) == {f"phantom/supplement-{n}" for n in (0, 100, 200, 300, 500, 1000)}
+    top = df[df["task"] == "phantom/supplement-1000"]
+    oracle = read_record(record_path(store, make_record("phantom/supplement-1000", "oracle")))
+    assert top.iloc[0]["entry"] == "oracle@1.0"
+    assert top.iloc[0]["macro_auroc"] == pytest.approx(oracle.macro("internal_test"))
+    assert any("–" in r for r in df["rank"])  # some ranks are tied intervals
+    assert any("bootstrap-CI overlap" in w.value for w in at.warning)
+    at.selectbox(key="overview-family").set_value("synthetic_only").run()
+    assert set(at.dataframe[0].value["task"]) == {f"phantom/synthetic_only-{n}" for n in (100, 200, 300, 500, 1000)}
+    at.selectbox(key="overview-rank-on").set_value("external:site-c").run()
+    assert not at.exception and len(at.dataframe[0].value) == 20
+
+
+def test_filters_budget_label_set_and_eval_sets(app_test):
+    at = app_test("curve")
+    pts = at.dataframe[0].value
+    assert set(pts["eval_set"]) == {"internal_test", "external:site-b", "external:site-c"}
+    assert sorted(pts["ratio"].unique()) == [0, 100, 200, 300, 500, 1000] and set(pts["budget"]) == {"quick"}
+    at.sidebar.multiselect(key="eval_sets").set_value(["internal_test"]).run()
+    assert set(at.dataframe[0].value["eval_set"]) == {"internal_test"}
+    spec = charts(at)[0]
+    assert spec["facet"]["column"]["field"] == "eval_set"
+    at.sidebar.selectbox(key="budget").set_value("standard").run()
+    assert at.dataframe == [] or at.info  # standard records are competition5, the label-set filter is all14
+    assert any("No supplement records" in i.value for i in at.info)
+    at.sidebar.selectbox(key="label_set").set_value("competition5").run()
+    pts = at.dataframe[0].value
+    assert set(pts["entry"]) == {"reference-ddpm@1.0"} and sorted(pts["ratio"]) == [0, 100]
+
+
+def test_delta_page_marks_p_values(app_test):
+    at = app_test("delta")
+    df = at.dataframe[0].value
+    assert df["against"].isin(["phantom/supplement-0", "phantom/cross_source-0"]).all()
+    assert not df["task"].str.endswith("-0").any()  # baselines are not compared with themselves
+    assert set(df["marker"]) <= {"*", "**", "***", "n.s."} and "***" in set(df["marker"])
+    sig = df[df["p"] < 0.001]
+    assert (sig["marker"] == "***").all()
+    assert charts(at)
+
+
+def test_synthetic_only_page(app_test):
+    at = app_test("synthetic")
+    df = at.dataframe[0].value
+    assert set(df["ratio"]) == {100, 200, 300, 500, 1000}
+    row = df[(df["entry"] == "oracle@1.0") & (df["ratio"] == 1000) & (df["eval_set"] == "internal_test")].iloc[0]
+    assert row["real_only"] == pytest.approx(row["synthetic_only"] - row["delta_vs_real_only"])
+    assert row["verdict"] in ("better than real", "worse than real", "not distinguishable from real")
+    assert charts(at)
+
+
+def test_cross_source_page(app_test):
+    at = app_test("cross-source")
+    df = at.dataframe[0].value
+    assert set(df["task"]) == {"phantom/cross_source-100", "phantom/cross_source-300"}
+    assert set(df["eval_set"]) == {"internal_test", "external:site-a", "external:site-c"}
+
+
+def test_per_label_page(app_test):
+    at = app_test("labels")
+    wide = at.dataframe[0].value
+    assert len(wide) == 14 and {"oracle@1.0", "noise@1.0", "reference-ddpm@1.0", "label-shuffle@1.0"} <= set(wide.columns)
+    at.selectbox(key="labels-task").set_value("phantom/supplement-300").run()
+    long = at.dataframe[1].value
+    assert long["p_holm"].notna().all() and set(long["marker"]) <= {"*", "**", "***", "n.s."}
+
+
+def test_subgroups_page(app_test):
+    at = app_test("subgroups")
+    at.selectbox(key="subgroups-attribute").set_value("race").run()
+    gaps, sg = at.dataframe[0].value, at.dataframe[1].value
+    assert set(sg["group"]) == {"Asian", "Black", "White", "Other/Unknown"}
+    for _, g in gaps.iterrows():
+        mine = sg[sg["entry"] == g["entry"]]
+        assert g["worst_macro_auroc"] == pytest.approx(mine["macro_auroc"].min())
+        assert g["largest_gap"] == pytest.approx(mine["macro_auroc"].max() - mine["macro_auroc"].min())
+    assert charts(at)
+
+
+def test_audit_page(app_test):
+    at = app_test("audit")
+    df = at.dataframe[0].value
+    assert {"fid", "precision", "memorization.copies_detected"} <= set(df.columns)
+    assert (df["ratio"] > 0).all()  # baselines generate nothing and carry no audit
+    at.selectbox(key="audit-metric").set_value("memorization.copies_detected").run()
+    assert not at.exception and charts(at)
+
+
+def test_submission_page_shows_hashes_environment_timings(app_test, store):
+    at = app_test("submission")
+    at.selectbox(key="submission-entry").set_value("noise@1.0").run()
+    at.selectbox(key="submission-task").set_value("phantom/supplement-300 (quick)").run()
+    rec = read_record(record_path(store, make_record("phantom/supplement-300", "noise")))
+    hashes = at.dataframe[0].value.set_index("what")["sha256"]
+    assert hashes["record content_sha256"] == rec.content_sha256
+    assert hashes["task spec sha256"] == rec.task.spec_sha256
+    timings = at.dataframe[1].value
+    assert list(timings["stage"]) == ["generate", "train", "predict", "score"]
+    assert at.json and "torch" in at.json[0].value
+
+
+def test_empty_store(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import APP
+
+    monkeypatch.setenv("CXRBENCH_RESULTS", str(tmp_path / "empty"))
+    monkeypatch.setenv("CXRBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception
+    assert any("No published records" in i.value for i in at.info)
+
+
+def test_malformed_and_tampered_records_are_skipped_with_warning(app_test, store):
+    tamper(record_path(store, make_record("phantom/supplement-100", "oracle")))
+    (store / "phantom" / "quick" / "supplement-100@1" / "broken@0.json").write_text('{"schema_version": 1,')
+    at = app_test()
+    assert any("2 record file(s) in the store were skipped" in w.value for w in at.warning)
+    listed = " ".join(m.value for m in at.markdown)
+    assert "supplement-100@1/oracle@1.0.json" in listed and "altered" in listed and "not valid JSON" in listed
+    df = at.dataframe[0].value
+    assert "oracle@1.0" not in set(df[df["task"] == "phantom/supplement-100"]["entry"])
+
+
+def test_stale_pairwise_is_ignored_with_warning(app_test, store):
+    folder = store / "phantom" / "quick" / "supplement-100@1"
+    (folder / "pairwise.json").write_text(json.dumps({
+        "task": "phantom/supplement-100", "task_version": 1, "budget": "quick",
+        "pairs": [{"a": "oracle@1.0", "b": "noise@1.0", "a_sha256": "0" * 64, "b_sha256": "1" * 64,
+                   "comparisons": [{"eval_set": "internal_test", "against": "noise@1.0", "delta_macro_auroc": 0.02,
+                                    "bootstrap_ci_low": 0.01, "bootstrap_ci_high": 0.03, "bootstrap_p_value": 0.001,
+                                    "method": "paired bootstrap"}]}]}))
+    (store / "phantom" / "quick" / "supplement-200@1").joinpath("pairwise.json").write_text("[1, 2")
+    at = app_test()
+    text = " ".join(w.value for w in at.warning)
+    assert "unreadable pairwise tests" in text and "1 stored pairwise test(s) are stale" in text
+    assert not any("paired tests, Holm" in c.value for c in at.caption)  # still ranked by CI overlap
