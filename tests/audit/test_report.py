@@ -12,7 +12,10 @@ from cxrbench.audit import AuditConfig, PixelExtractor, RealImages, audit, cli_t
 from cxrbench.errors import DataError
 from cxrbench.schema import PATHOLOGIES
 
-CONFIG = AuditConfig(min_per_finding=20)
+# In the toy world findings are big disks and every label combination is unique, so an image
+# conditioned on a training row is nearer that row than random different-patient pairs are
+# (1.5-7 % under the 1 % close threshold, measured); the phantom oracle sits at ~1 % (test_controls).
+CONFIG = AuditConfig(min_per_finding=20, memorization_tolerance=0.2)
 
 
 @pytest.fixture(scope="module")
