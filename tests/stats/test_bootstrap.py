@@ -13,6 +13,8 @@ from cxrbench.stats import StatsError, paired_bootstrap
 from cxrbench.stats._weighted import patient_count_blocks
 from cxrbench.stats.bootstrap import bootstrap_aurocs, jackknife_aurocs, prepare
 
+from .references import psi
+
 
 def clustered_data(rng, n_patients=60, max_images=4, n_labels=3, decimals=1):
     per = rng.integers(1, max_images + 1, n_patients)
@@ -29,17 +31,18 @@ def clustered_data(rng, n_patients=60, max_images=4, n_labels=3, decimals=1):
 
 
 def naive_auc(y, s):
+    """AUROC of a materialised sample by the O(n²) kernel mean (NaN with one class)."""
     keep = (y == 0) | (y == 1)
     if len(set(y[keep])) < 2:
         return np.nan
-    return roc_auc_score(y[keep], s[keep])
+    return psi(s[keep][y[keep] == 1], s[keep][y[keep] == 0]).mean()
 
 
 def test_every_replicate_equals_sklearn_on_the_materialised_resample():
     rng = np.random.default_rng(21)
     y, a, b, pid = clustered_data(rng)
     prep = prepare(y, [a, b], pid, None)
-    n_rep = 150  # spans two blocks
+    n_rep = 140  # spans two blocks of 128
     boot = bootstrap_aurocs(prep, n_rep, seed=5)
     counts = np.concatenate(list(patient_count_blocks(prep.n_patients, n_rep, 5)), axis=1)
     assert counts.shape == (prep.n_patients, n_rep)
@@ -72,6 +75,7 @@ def test_result_point_estimates_intervals_and_bca_from_independent_pieces():
     res = paired_bootstrap(y, a, b, pid, n_replicates=400, seed=1, labels=["u", "v", "w"])
     aucs = np.array([[naive_auc(y[:, j], s[:, j]) for j in range(3)] for s in (a, b)])
     assert res.macro_a == pytest.approx(aucs[0].mean(), abs=1e-12)
+    assert aucs[1, 0] == pytest.approx(roc_auc_score(y[y[:, 0] >= 0, 0], b[y[:, 0] >= 0, 0]))
     assert res.delta == pytest.approx(aucs[0].mean() - aucs[1].mean(), abs=1e-12)
     assert [r.delta for r in res.per_label] == pytest.approx(aucs[0] - aucs[1], abs=1e-12)
     d = res.replicates
@@ -123,6 +127,17 @@ def test_resamples_patients_not_images():
     per_image = paired_bootstrap(twice(y), twice(a), twice(b), np.arange(2 * y.shape[0]),
                                  n_replicates=200, seed=3)
     assert per_image.se < 0.85 * dup.se
+
+
+def test_swapping_models_mirrors_every_replicate():
+    rng = np.random.default_rng(28)
+    y, a, b, pid = clustered_data(rng)
+    ab = paired_bootstrap(y, a, b, pid, n_replicates=200, seed=6)
+    ba = paired_bootstrap(y, b, a, pid, n_replicates=200, seed=6)
+    np.testing.assert_allclose(ab.replicates, -ba.replicates, atol=1e-15)
+    assert ab.p_value == ba.p_value and ab.delta == -ba.delta
+    assert ab.ci_percentile == pytest.approx((-ba.ci_percentile[1], -ba.ci_percentile[0]))
+    assert ab.ci_bca == pytest.approx((-ba.ci_bca[1], -ba.ci_bca[0]))
 
 
 def test_identical_models_and_a_clear_difference():
