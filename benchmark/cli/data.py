@@ -216,7 +216,7 @@ def preview(
     source: str = typer.Argument(..., help="phantom, chexpert, mimic or csv."),
     out_file: Path = typer.Option(Path("preview.png"), "--out", help="PNG to write."),
     root: Path = typer.Option(None, "--root", help=ROOT_HELP),
-    size: int = typer.Option(256, "--size", help="Image size in pixels (32–512)."),
+    size: int = typer.Option(None, "--size", help="Image size in pixels, 32–512 (default: 256 for real sources, the gallery's own for the phantom)."),
     seed: int = typer.Option(0, "--seed", help="Which images (real sources) or phantom patients to show."),
     n: int = typer.Option(16, "--n", help="Number of images (real sources)."),
     mapping: Path = typer.Option(None, "--mapping", help=MAPPING_HELP),
@@ -233,13 +233,18 @@ def preview(
     """
     from cxrbench.data.preprocess import check_size
 
-    size = check_size(size)
+    if size is not None:
+        check_size(size)
     if source == "phantom":
         try:
             from cxrbench.data.phantom.gallery import write_gallery
         except ImportError as exc:
             raise ConfigError(f"the phantom gallery is not available in this install ({exc})") from None
-        write_gallery(out_file, size=size, seed=seed)
+        with out.status("rendering the phantom gallery…"):
+            if size is None:
+                write_gallery(out_file, seed=seed)
+            else:
+                write_gallery(out_file, size=size, seed=seed)
         out.print(f"wrote {out_file}")
         return
     from cxrbench.data.preview import sample_images, write_grid
@@ -248,7 +253,7 @@ def preview(
         raise ConfigError(f"--n must be at least 1, got {n}")
     src = _source(source, root, mapping, demographics, mimic_iv)
     with out.status(f"reading {source} and decoding {n} images…"):
-        images, captions, failures = sample_images(src, n, size, seed)
+        images, captions, failures = sample_images(src, n, size or 256, seed)
     write_grid(images, captions, out_file, title=f"{source}: {len(images)} frontal images (seed {seed})")
     out.print(f"wrote {out_file} ({len(images)} images)")
     if failures:

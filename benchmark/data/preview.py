@@ -34,24 +34,34 @@ def caption(row: pd.Series) -> str:
 
 
 def sample_images(source, n: int, size: int, seed: int) -> tuple[np.ndarray, list[str], list[str]]:
-    """Up to `n` frontal rows (seeded sample) whose images decode; returns pixels, captions, failures."""
+    """Up to `n` frontal rows (seeded order) whose images decode; returns pixels, captions, failures.
+
+    Rows whose file is absent are passed over (a local copy may hold only some images); files
+    that exist but do not decode are reported in `failures`.
+    """
     rows = source.rows()
     order = np.random.default_rng(seed).permutation(len(rows))
+    ids = rows[["image_id", "path"]].to_dict("records")  # cheap stand-ins for image_path
     images, captions, failures = [], [], []
+    absent = 0
     for i in order:
+        try:
+            if not source.image_path(ids[i]).is_file():
+                absent += 1
+                continue
+        except NotImplementedError:
+            pass
         row = rows.iloc[int(i)]
         try:
             images.append(source.load_image(row, size))
         except DataError as exc:
             failures.append(str(exc))
-            if len(failures) >= 4 * n:
-                break
             continue
         captions.append(caption(row))
         if len(images) == n:
             break
     if not images:
-        detail = f"; first error: {failures[0]}" if failures else ""
+        detail = f"; first error: {failures[0]}" if failures else f"; {absent:,} image files are absent"
         raise DataError(f"{source.name}: no image could be loaded for the preview{detail}")
     return np.stack(images), captions, failures
 
@@ -66,7 +76,7 @@ def write_grid(images: np.ndarray, captions: list[str], out_path: str | Path, ti
     n = len(images)
     cols = min(4, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 3.0 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 3.2 * rows), squeeze=False, layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, text in zip(axes.flat, images, captions):
@@ -74,7 +84,6 @@ def write_grid(images: np.ndarray, captions: list[str], out_path: str | Path, ti
         ax.set_title(text, fontsize=7, loc="left")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     out_path = Path(out_path)
     atomic_write(out_path, lambda fh: fig.savefig(fh, format="png", dpi=110))
     plt.close(fig)

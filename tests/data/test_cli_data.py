@@ -101,6 +101,15 @@ def test_preview_phantom_calls_the_phantom_gallery(app, tmp_path, monkeypatch):
     assert calls == [(out, 128, 3)]
 
 
+def test_preview_phantom_with_the_real_gallery(app, tmp_path):
+    pytest.importorskip("cxrbench.data.phantom.gallery")
+    out = tmp_path / "phantom.png"
+    result = runner.invoke(app, ["data", "preview", "phantom", "--out", str(out), "--size", "32"])
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as image:
+        assert image.format == "PNG"
+
+
 def test_ls_lists_sources_fingerprints_and_a_local_copy(app, chexpert_root, chexpert_sample):
     result = runner.invoke(app, ["data", "ls"])
     assert result.exit_code == 0
