@@ -39,6 +39,8 @@ def read_table(path: Path, *, usecols=None, dtype=str) -> pd.DataFrame:
             except ImportError:
                 raise DataError(f"{path}: reading Excel files needs openpyxl (pip install openpyxl), "
                                 "or save the sheet as CSV") from None
+            except Exception as exc:  # zipfile.BadZipFile, openpyxl and xlrd errors
+                raise DataError(f"{path}: cannot read as an Excel workbook ({exc})") from None
         else:
             # pyarrow's parser is about twice as fast on CheXpert's 223k rows
             engine = {"engine": "pyarrow"} if usecols is None else {"low_memory": False}
