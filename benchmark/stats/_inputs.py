@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from cxrbench.stats.errors import StatsError
 
@@ -76,20 +77,21 @@ def label_names(labels: Sequence[str] | None, n_labels: int, y_true=None) -> tup
 
 
 def as_groups(ids, n: int, *, name: str = "patient_ids") -> tuple[np.ndarray, int]:
-    """Integer codes 0..G-1 for a per-image id array (patients, seeds, groups) and G."""
+    """Integer codes 0..G-1 (in sorted id order, so row order never matters) and G.
+
+    Raises StatsError for a length other than `n` or a missing id.
+    """
     arr = np.asarray(ids)
     if arr.ndim != 1 or arr.shape[0] != n:
         raise StatsError(f"{name}: expected {n} ids (one per image), got shape {arr.shape}")
-    if arr.dtype.kind == "f" and np.isnan(arr).any():
-        raise StatsError(f"{name}: missing id at row {int(np.argmax(np.isnan(arr)))}")
-    if arr.dtype == object and any(v is None for v in arr):
-        raise StatsError(f"{name}: missing id (None) at row {[v is None for v in arr].index(True)}")
+    missing = pd.isna(arr)
+    if missing.any():
+        raise StatsError(f"{name}: missing id at row {int(np.argmax(missing))}")
     try:
-        _, codes = np.unique(arr, return_inverse=True)
-    except TypeError:
-        _, codes = np.unique(arr.astype(str), return_inverse=True)
-    codes = codes.reshape(-1).astype(np.int64)
-    return codes, int(codes.max()) + 1 if n else 0
+        codes, uniques = pd.factorize(arr, sort=True)
+    except TypeError:  # ids of mixed types: compare them as text
+        codes, uniques = pd.factorize(arr.astype(str), sort=True)
+    return codes.astype(np.int64), len(uniques)
 
 
 def check_confidence(confidence: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -100,6 +101,7 @@ def test_result_point_estimates_intervals_and_bca_from_independent_pieces():
     assert res.per_label[1].label == "v" and res.macro_labels == ("u", "v", "w")
     assert set(res.to_dict()) >= {"delta", "ci_percentile", "ci_bca", "p_value", "per_label"}
     assert "replicates" not in res.to_dict()
+    json.dumps(res.to_dict(), allow_nan=False)
 
 
 def test_seeded_and_prefix_stable():
@@ -138,6 +140,18 @@ def test_swapping_models_mirrors_every_replicate():
     assert ab.p_value == ba.p_value and ab.delta == -ba.delta
     assert ab.ci_percentile == pytest.approx((-ba.ci_percentile[1], -ba.ci_percentile[0]))
     assert ab.ci_bca == pytest.approx((-ba.ci_bca[1], -ba.ci_bca[0]))
+
+
+def test_row_order_and_monotone_transforms_change_nothing():
+    rng = np.random.default_rng(29)
+    y, a, b, pid = clustered_data(rng)
+    base = paired_bootstrap(y, a, b, pid, n_replicates=150, seed=8)
+    perm = rng.permutation(y.shape[0])
+    shuffled = paired_bootstrap(y[perm], a[perm], b[perm], pid[perm], n_replicates=150, seed=8)
+    np.testing.assert_allclose(shuffled.replicates, base.replicates, atol=1e-15)
+    moved = paired_bootstrap(y, np.exp(a) * 3, b / 7 - 1, pid, n_replicates=150, seed=8)
+    np.testing.assert_allclose(moved.replicates, base.replicates, atol=1e-15)
+    assert moved.ci_bca == pytest.approx(base.ci_bca, abs=1e-15)
 
 
 def test_identical_models_and_a_clear_difference():
