@@ -92,3 +92,14 @@ def test_test_leak_flagged(phantom):
     assert phantom["test_leak"].leakage_flag
     for name in ("oracle", "noise", "copy", "label_shuffled"):
         assert not phantom[name].leakage_flag, name
+
+
+def test_conditional_fidelity_catches_ignored_conditions(phantom):
+    # label-shuffled images look real overall (FD near the oracle's) but not per finding
+    oracle, shuffled = phantom["oracle"].fidelity, phantom["label_shuffled"].fidelity
+    assert shuffled.frechet_distance < 2 * oracle.frechet_distance + 0.1
+    pairs = [(oracle.per_finding[n].frechet_distance, shuffled.per_finding[n].frechet_distance)
+             for n in oracle.per_finding if oracle.per_finding[n].frechet_distance is not None]
+    assert len(pairs) >= 5
+    assert np.mean([s for _, s in pairs]) > 3 * np.mean([o for o, _ in pairs])
+    assert sum(s > o for o, s in pairs) >= 0.8 * len(pairs)
