@@ -69,6 +69,28 @@ class Source(ABC):
         return (type(self).__doc__ or self.name).strip().splitlines()[0]
 
 
+class TableSource(Source):
+    """A source whose rows come from metadata files, read once on first use."""
+
+    _all_rows: pd.DataFrame | None = None
+
+    @abstractmethod
+    def _read_all(self) -> pd.DataFrame:
+        """Every row (all views), canonical and validated."""
+
+    def _frontal(self, rows: pd.DataFrame) -> np.ndarray:
+        """Which of `rows` (as read by `_read_all`) are frontal films; PA/AP unless a source knows better."""
+        return rows["view"].isin(["PA", "AP"]).to_numpy()
+
+    def rows(self, frontal_only: bool = True) -> pd.DataFrame:
+        if self._all_rows is None:
+            self._all_rows = self._read_all()
+        rows = self._all_rows
+        if frontal_only:
+            rows = rows[self._frontal(rows)]
+        return rows.reset_index(drop=True)
+
+
 def existing_root(root, what: str) -> Path:
     """`root` as an existing directory, or DataError saying which source needed it."""
     if root is None:

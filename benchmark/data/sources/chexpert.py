@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.data.demographics import race_groups, sex_codes
-from cxrbench.data.sources.base import Source, existing_root
+from cxrbench.data.sources.base import TableSource, existing_root
 from cxrbench.data.tables import check_unique, find_file, parse_labels, read_table, require_columns
 from cxrbench.errors import DataError, SchemaError
 from cxrbench.schema import PATHOLOGIES, RACES, validate_canonical
@@ -45,7 +45,7 @@ def parse_chexpert_path(paths: pd.Series, where: str) -> pd.DataFrame:
                         index=paths.index).astype("string")
 
 
-class CheXpertSource(Source):
+class CheXpertSource(TableSource):
     """CheXpert (Stanford): train.csv / valid.csv, full-size or -small layout; race from an optional demographics file."""
 
     name = "chexpert"
@@ -59,7 +59,7 @@ class CheXpertSource(Source):
             raise DataError(f"chexpert: unknown partition(s) {sorted(unknown)}; choose from {PARTITIONS}")
         self.partitions = tuple(partitions)
         self.demographics = Path(demographics) if demographics else self._find_demographics()
-        self._all_rows: pd.DataFrame | None = None
+        self._frontal_mask: np.ndarray | None = None
 
     @staticmethod
     def _find_dataset_dir(base: Path) -> Path:
@@ -90,13 +90,9 @@ class CheXpertSource(Source):
     def image_path(self, row: pd.Series) -> Path:
         return self.dataset_dir / str(row["image_id"])
 
-    def rows(self, frontal_only: bool = True) -> pd.DataFrame:
-        if self._all_rows is None:
-            self._all_rows = self._read_all()
-        rows = self._all_rows
-        if frontal_only:
-            rows = rows[rows["_frontal"]]
-        return rows.drop(columns="_frontal").reset_index(drop=True)
+    def _frontal(self, rows: pd.DataFrame) -> np.ndarray:
+        # CheXpert's own Frontal/Lateral column decides (17 frontal films have no AP/PA).
+        return self._frontal_mask
 
     def _read_all(self) -> pd.DataFrame:
         frames = []
@@ -107,10 +103,8 @@ class CheXpertSource(Source):
         check_unique(table["image_id"], "image path", " + ".join(f"{p}.csv" for p in self.partitions))
         if self.demographics is not None:
             table = self._add_demographics(table)
-        frontal = table.pop("_frontal")
-        table = validate_canonical(table, where=f"chexpert ({self.dataset_dir})")
-        table["_frontal"] = frontal.to_numpy()
-        return table
+        self._frontal_mask = table.pop("_frontal").to_numpy(dtype=bool)
+        return validate_canonical(table, where=f"chexpert ({self.dataset_dir})")
 
     def _read_csv(self, path: Path) -> pd.DataFrame:
         raw = read_table(path)

@@ -32,7 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cxrbench.data.demographics import race_groups, sex_codes, view_codes
-from cxrbench.data.sources.base import Source
+from cxrbench.data.sources.base import TableSource
 from cxrbench.data.tables import check_unique, parse_labels, read_table, require_columns
 from cxrbench.errors import ConfigError, DataError
 from cxrbench.schema import PATHOLOGIES, RACES, VIEWS, validate_canonical
@@ -101,7 +101,7 @@ class CSVMapping(BaseModel):
             raise ConfigError(f"{where}: field {field}: {first['msg']}") from None
 
 
-class CSVSource(Source):
+class CSVSource(TableSource):
     """A hospital export (one CSV) read through a column-mapping YAML file."""
 
     def __init__(self, csv, mapping):
@@ -116,7 +116,6 @@ class CSVSource(Source):
         self.name = self.mapping.name
         root = Path(self.mapping.image_root) if self.mapping.image_root else Path(".")
         self.image_root = root if root.is_absolute() else self.csv.parent / root
-        self._all_rows: pd.DataFrame | None = None
 
     @property
     def cache_namespace(self) -> str:
@@ -125,15 +124,10 @@ class CSVSource(Source):
     def image_path(self, row: pd.Series) -> Path:
         return self.image_root / str(row["path"])
 
-    def rows(self, frontal_only: bool = True) -> pd.DataFrame:
-        if self._all_rows is None:
-            self._all_rows = self._read()
-        rows = self._all_rows
-        if frontal_only:
-            rows = rows[rows["view"].isin(self.mapping.frontal_views)]
-        return rows.reset_index(drop=True)
+    def _frontal(self, rows: pd.DataFrame) -> np.ndarray:
+        return rows["view"].isin(self.mapping.frontal_views).to_numpy()
 
-    def _read(self) -> pd.DataFrame:
+    def _read_all(self) -> pd.DataFrame:
         m, path = self.mapping, self.csv
         raw = read_table(path)
         cols = m.columns

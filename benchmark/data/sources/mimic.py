@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.data.demographics import race_groups, sex_codes, view_codes
-from cxrbench.data.sources.base import Source, existing_root
+from cxrbench.data.sources.base import TableSource, existing_root
 from cxrbench.data.splits import HASH_SCHEME, Split
 from cxrbench.data.tables import check_unique, find_file, parse_labels, read_table, require_columns
 from cxrbench.errors import ConfigError, DataError
@@ -25,7 +25,7 @@ def mimic_image_path(subject_id: str, study_id: str, dicom_id: str) -> str:
     return f"files/p{subject_id[:2]}/p{subject_id}/s{study_id}/{dicom_id}.jpg"
 
 
-class MIMICSource(Source):
+class MIMICSource(TableSource):
     """MIMIC-CXR-JPG (BIDMC): metadata + CheXpert/NegBio labels + official split; MIMIC-IV for age, sex, race."""
 
     name = "mimic"
@@ -37,7 +37,6 @@ class MIMICSource(Source):
             raise ConfigError(f"mimic: labeler must be 'chexpert' or 'negbio', got {labeler!r}")
         self.labeler = labeler
         self.mimic_iv = Path(mimic_iv) if mimic_iv else self._find_mimic_iv()
-        self._all_rows: pd.DataFrame | None = None
 
     def _find_mimic_iv(self) -> Path | None:
         for folder in (self.root, self.root / "hosp", self.root / "mimic-iv", self.root / "mimic-iv" / "hosp"):
@@ -47,14 +46,6 @@ class MIMICSource(Source):
 
     def image_path(self, row: pd.Series) -> Path:
         return self.root / str(row["path"])
-
-    def rows(self, frontal_only: bool = True) -> pd.DataFrame:
-        if self._all_rows is None:
-            self._all_rows = self._read_all()
-        rows = self._all_rows
-        if frontal_only:
-            rows = rows[rows["view"].isin(["PA", "AP"])]
-        return rows.reset_index(drop=True)
 
     def _read_all(self) -> pd.DataFrame:
         meta_path = find_file(self.root, (f"{PREFIX}-metadata.csv",), "MIMIC-CXR metadata")
