@@ -11,7 +11,6 @@ predictions) and the results are stored in the task's `pairwise.json` for the ra
 from __future__ import annotations
 
 import hashlib
-import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,7 +20,6 @@ from cxrbench.leaderboard.loader import read_verified
 from cxrbench.leaderboard.store import (
     PAIRWISE_FILE,
     pairwise_to_json,
-    predictions_path,
     read_pairwise,
     record_files,
     record_path,
@@ -51,7 +49,8 @@ class StoredRecord:
 
     @property
     def predictions(self) -> Path | None:
-        return predictions_path(self.path)
+        name = self.record.predictions_file
+        return self.path.parent / name if name else None
 
     @property
     def entry(self) -> str:
@@ -176,13 +175,10 @@ def default_comparer() -> Comparer | None:
         from cxrbench.compare import compare_records
     except ImportError:
         return None
-    params = inspect.signature(compare_records).parameters
 
     def compare(a: StoredRecord, b: StoredRecord) -> list[Comparison]:
-        kwargs = {}
-        if "predictions_a" in params:
-            kwargs = {"predictions_a": a.predictions, "predictions_b": b.predictions}
-        result = compare_records(a.record, b.record, **kwargs)
+        # each record's predictions sit in its own folder under the name the record gives
+        result = compare_records(a.record, b.record, a.path.parent, b.path.parent)
         return [result] if isinstance(result, Comparison) else list(result)
 
     return compare
@@ -250,9 +246,12 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver) -> StoredR
                           + (" (identical)" if same else
                              "; records are immutable: remove the old file in a pull request to replace it"))
     problems += check_store_consistency(record, _peers(record, store))
+    if record.predictions_file and (target.parent / record.predictions_file).exists():
+        problems.append(f"predictions file name {record.predictions_file!r} is already used in {target.parent}")
     if problems:
         raise RecordError("; ".join(problems))
-    write_atomic(predictions_path(target), (file.parent / record.predictions_file).read_bytes())
+    # the predictions keep the name the (sealed) record gives them, beside the record
+    write_atomic(target.parent / record.predictions_file, (file.parent / record.predictions_file).read_bytes())
     write_atomic(target, file.read_bytes())
     return StoredRecord(record=record, path=target)
 

@@ -8,31 +8,16 @@ non-overlapping bootstrap CIs (a cruder, conservative rule the pages label as su
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
+from cxrbench.stats.multiplicity import holm
+
 ALPHA = 0.05
 PAIRED = "paired tests, Holm-corrected"
 CI_OVERLAP = "bootstrap-CI overlap (no paired tests stored)"
-
-
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm step-down adjusted p-values (same order as given; NaN stays NaN)."""
-    p = np.asarray(p_values, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    q = p[ok]
-    m = len(q)
-    if m == 0:
-        return out
-    order = np.argsort(q, kind="stable")
-    adjusted = np.maximum.accumulate((m - np.arange(m)) * q[order])
-    res = np.empty(m)
-    res[order] = np.minimum(adjusted, 1.0)
-    out[ok] = res
-    return out
 
 
 def rank_intervals(entries: Iterable[str], better: set[tuple[str, str]]) -> dict[str, tuple[int, int]]:

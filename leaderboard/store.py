@@ -3,12 +3,14 @@
 Layout (one reviewable JSON file per record, its predictions beside it):
 
     leaderboard/results/<profile>/<budget>/<task>@<task version>/<submission>@<version>.json
-                                                                 <submission>@<version>.predictions.parquet
-                                          <task>@<task version>/pairwise.json
+                                                                 <predictions_file named by the record>
+                                                                 pairwise.json
 
 `<task>` is the task name without its `<profile>/` prefix, any other `/` replaced by `__`
 (`phantom/supplement-100` → `phantom/quick/supplement-100@1/`). The budget is part of the path
-because `quick` and `standard` numbers of one task are not comparable.
+because `quick` and `standard` numbers of one task are not comparable. The predictions keep the
+file name the sealed record gives them (`cxrbench evaluate` writes `<submission>@<version>.predictions.parquet`),
+so `cxrbench.compare.compare_records` finds them beside the record.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from pathlib import Path
 from cxrbench.results import Comparison, ResultRecord
 
 PAIRWISE_FILE = "pairwise.json"
-PREDICTIONS_SUFFIX = ".predictions.parquet"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+=-]")
 
 
@@ -46,10 +47,6 @@ def record_path(root: Path, record: ResultRecord) -> Path:
     """Where a record is stored: one file per (task@version, budget, submission@version)."""
     sub = record.submission
     return task_folder(root, record) / f"{_safe(sub.name)}@{_safe(sub.version)}.json"
-
-
-def predictions_path(record_file: Path) -> Path:
-    return record_file.with_name(record_file.name[: -len(".json")] + PREDICTIONS_SUFFIX)
 
 
 def scan(root: Path) -> list[tuple[str, int, int]]:

@@ -134,13 +134,14 @@ def study_records(generators=tuple(GENERATOR_SKILL), tasks=STUDY_TASKS) -> list[
     return [make_record(t, g) for t in tasks for g in generators]
 
 
-def write_predictions(record: ResultRecord, folder: Path) -> Path:
+def write_predictions(record: ResultRecord, folder: Path, name: str | None = None) -> Path:
     """A small predictions parquet beside a record file, and its hash in the (re-sealed) record."""
     import hashlib
 
-    rows = [{"image_id": f"img{i}", "eval_set": ev.eval_set, "seed": s, **{lab: 0.5 for lab in record.task.labels}}
+    rows = [{"image_id": f"img{i}", "eval_set": ev.eval_set, "model": "submission", "seed": s,
+             **{lab: 0.5 for lab in record.task.labels}}
             for ev in record.eval_sets for s in record.seeds for i in range(3)]
-    name = f"{record.submission.name}.predictions.parquet"
+    name = name or f"{record.submission.name}@{record.submission.version}.predictions.parquet"
     path = Path(folder) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_parquet(path)
@@ -150,11 +151,12 @@ def write_predictions(record: ResultRecord, folder: Path) -> Path:
     return path
 
 
-def write_evaluated(record: ResultRecord, folder: Path) -> Path:
-    """Write a record as `cxrbench evaluate` would: record JSON + predictions parquet beside it."""
-    folder = Path(folder)
-    write_predictions(record, folder)
-    return write_record(record, folder / f"{record.submission.name}-{record.task.name.replace('/', '__')}.json")
+def write_evaluated(record: ResultRecord, folder: Path, predictions_name: str | None = None) -> Path:
+    """Write a record as `cxrbench evaluate` does: `<task>@<v>/<submission>@<version>.json` with
+    `<submission>@<version>.predictions.parquet` beside it."""
+    folder = Path(folder) / f"{record.task.name.replace('/', '__')}@{record.task.version}"
+    write_predictions(record, folder, predictions_name)
+    return write_record(record, folder / f"{record.submission.name}@{record.submission.version}.json")
 
 
 def tamper(path: Path, **changes) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from cxrbench.leaderboard.loader import load_pairwise, load_tables
 from cxrbench.leaderboard.publish import ExpectedTask, publish, shipped_task
-from cxrbench.leaderboard.store import PAIRWISE_FILE, predictions_path, record_path
+from cxrbench.leaderboard.store import PAIRWISE_FILE, record_path
 from cxrbench.leaderboard import frames
 from cxrbench.leaderboard.ranking import PAIRED
 from cxrbench.results import Comparison, read_record, write_record
@@ -42,7 +42,8 @@ def test_publish_copies_record_and_predictions(evaluated, tmp_path):
     target = store / "phantom" / "quick" / "supplement-100@1" / "oracle@1.0.json"
     assert target in report.published
     assert target.read_bytes() == evaluated[0].read_bytes()  # byte for byte: the seal still holds
-    assert predictions_path(target).read_bytes() == (evaluated[0].parent / "oracle.predictions.parquet").read_bytes()
+    pred = "oracle@1.0.predictions.parquet"
+    assert (target.parent / pred).read_bytes() == (evaluated[0].parent / pred).read_bytes()
     assert read_record(target).key == read_record(evaluated[0]).key
     assert any("paired tests" in n for n in report.notes)  # compare=False is reported
 
@@ -61,7 +62,7 @@ def test_duplicates_are_rejected(evaluated, tmp_path):
 
 def test_tampered_record_and_predictions_rejected(evaluated, tmp_path):
     tamper(evaluated[0])
-    (evaluated[1].parent / "noise.predictions.parquet").write_bytes(b"other bytes")
+    (evaluated[1].parent / "noise@1.0.predictions.parquet").write_bytes(b"other bytes")
     report = run(evaluated, tmp_path / "store")
     reasons = dict(report.rejected)
     assert "altered after it was written" in reasons[str(evaluated[0])]
@@ -95,6 +96,13 @@ def test_incomplete_records_rejected(tmp_path):
     assert "lacks label scores for ['Support Devices']" in reasons[1]
     assert "no comparison against the real-only baseline" in reasons[1]
     assert "no per-image predictions file" in reasons[2]
+
+
+def test_predictions_file_names_must_not_collide(tmp_path):
+    a = write_evaluated(make_record("phantom/supplement-100", "oracle"), tmp_path / "a", "predictions.parquet")
+    b = write_evaluated(make_record("phantom/supplement-100", "noise"), tmp_path / "b", "predictions.parquet")
+    report = run([a, b], tmp_path / "store")
+    assert len(report.published) == 1 and "'predictions.parquet' is already used" in report.rejected[0][1]
 
 
 def test_store_consistency_across_submissions(evaluated, tmp_path):
@@ -191,3 +199,22 @@ def test_cli_publish_exit_codes(tmp_path):
     assert "2 of 3 record(s) rejected" in text and "skipped on request" in text
     out = subprocess.run(cmd[:-2], capture_output=True, text=True)  # the good one again: a duplicate
     assert out.returncode == 2 and "already published" in out.stdout + out.stderr
+
+
+def test_default_comparer_passes_store_folders_to_compare_records(evaluated, tmp_path, monkeypatch):
+    """publish(compare=True) calls cxrbench.compare.compare_records(a, b, folder_a, folder_b); the
+    predictions must be findable (and hash-checked) there by the real load_predictions."""
+    import cxrbench.compare as compare_module
+
+    seen = []
+
+    def fake_compare_records(a, b, folder_a, folder_b):
+        preds = [compare_module.load_predictions(a, folder_a), compare_module.load_predictions(b, folder_b)]
+        seen.append((a.submission.name, b.submission.name, len(preds[0]), len(preds[1])))
+        return fake_compare(type("S", (), {"record": a})(), type("S", (), {"record": b, "entry": f"{b.submission.name}@1.0"})())
+
+    monkeypatch.setattr(compare_module, "compare_records", fake_compare_records)
+    report = publish(evaluated, tmp_path / "store", resolve_task=expected, compare=True)
+    assert report.ok and not report.notes, report.notes
+    assert seen == [("noise", "oracle", 27, 27)]
+    assert (tmp_path / "store" / "phantom" / "quick" / "supplement-100@1" / PAIRWISE_FILE).exists()

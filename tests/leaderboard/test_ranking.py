@@ -5,29 +5,11 @@ import pytest
 from cxrbench.leaderboard.ranking import (
     CI_OVERLAP,
     PAIRED,
-    holm,
     p_marker,
     rank_intervals,
     rank_table,
     wins_from_pairwise,
 )
-
-
-def test_holm_matches_hand_computation():
-    # sorted p: 0.01, 0.02, 0.03, 0.04 (m = 4): 0.04, 0.06, 0.06 (monotone), 0.06 (monotone)
-    p = [0.03, 0.01, 0.04, 0.02]
-    np.testing.assert_allclose(holm(p), [0.06, 0.04, 0.06, 0.06])
-    out = holm([0.5, np.nan, 0.9])
-    assert np.isnan(out[1]) and out[0] == pytest.approx(1.0) and out[2] == pytest.approx(1.0)
-    assert holm([]).shape == (0,)
-
-
-def test_holm_against_bonferroni_bounds():
-    rng = np.random.default_rng(0)
-    p = rng.uniform(size=20)
-    adj = holm(p)
-    assert np.all(adj >= p) and np.all(adj <= np.minimum(p * 20, 1.0) + 1e-12)
-    assert adj[np.argmin(p)] == pytest.approx(min(p) * 20)
 
 
 def test_rank_intervals_ties_where_not_significant():
