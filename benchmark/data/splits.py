@@ -21,6 +21,8 @@ from cxrbench.errors import ConfigError, DataError
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 #: Fractions of patients per split in the `cxrbench` scheme.
 FRACTIONS: dict[str, float] = {"train": 0.7, "val": 0.1, "test": 0.2}
+#: u < 0.7 → train, 0.7 ≤ u < 0.8 → val, else test (two cuts, so u = 1.0 after rounding is still test).
+CUTS = np.array([0.7, 0.8])
 #: Changing the salt re-deals every patient: it is part of the scheme's identity (and fingerprint).
 SALT = "cxrbench-split-v1"
 HASH_SCHEME = "cxrbench"
@@ -50,9 +52,8 @@ def assign_splits(patient_ids: Iterable[str] | pd.Series, scheme: str = HASH_SCH
         raise DataError(f"assign_splits: empty patient id at position {int(ids.isna().to_numpy().argmax())}")
     as_str = ids.astype(str)
     unique = pd.unique(as_str.to_numpy())
-    edges = np.cumsum([FRACTIONS[name] for name in SPLIT_NAMES])
     u = np.fromiter((patient_unit_interval(p) for p in unique), dtype=np.float64, count=len(unique))
-    labels = np.asarray(SPLIT_NAMES, dtype=object)[np.searchsorted(edges, u, side="right")]
+    labels = np.asarray(SPLIT_NAMES, dtype=object)[np.searchsorted(CUTS, u, side="right")]
     lookup = dict(zip(unique, labels))
     return pd.Series(as_str.map(lookup).to_numpy(), index=ids.index, name="split", dtype="string")
 

@@ -98,3 +98,11 @@ def test_load_refuses_a_non_split_file(tmp_path):
     junk.write_text("hello")
     with pytest.raises(DataError, match="junk.parquet: not a cxrbench split file"):
         Split.load(junk)
+
+
+def test_cut_points_including_u_rounded_to_one(monkeypatch):
+    import cxrbench.data.splits as splits
+
+    positions = {"a": 0.0, "b": 0.6999999, "c": 0.7, "d": 0.7999999, "e": 0.8, "f": 1.0}
+    monkeypatch.setattr(splits, "patient_unit_interval", lambda p, salt=splits.SALT: positions[p])
+    assert splits.assign_splits(list(positions)).tolist() == ["train", "train", "val", "val", "test", "test"]
