@@ -204,8 +204,8 @@ def verify(local: Fingerprint, frozen: Fingerprint) -> VerifyReport:
         lines.append(f"{len(missing):,} frozen patient(s) absent locally ({_fmt_counts(by_split)}): {_examples(missing)}")
     if extra:
         lines.append(f"{len(extra):,} local patient(s) not in the frozen split: {_examples(extra)}")
-    image_short = any(local.images.get(s, 0) > frozen.images.get(s, 0) for s in SPLIT_NAMES)
+    more_images = any(local.images.get(s, 0) > frozen.images.get(s, 0) for s in SPLIT_NAMES)
     if not missing and not extra:
         lines.append("same patients and assignments, but image counts differ")
-    status = "subset" if not extra and not image_short and (missing or local.images != frozen.images) else "mismatch"
+    status = "subset" if not extra and not more_images and (missing or local.images != frozen.images) else "mismatch"
     return VerifyReport(status=status, lines=lines, missing_patients=missing, extra_patients=extra, **head)
