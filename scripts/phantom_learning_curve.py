@@ -111,15 +111,21 @@ def main() -> None:
             t2 = time.time()
             clf = train_classifier(train, val, recipe, seed=seed, progress=False)
             t_train = time.time() - t2
-            row = {"n_train": n, "seed": seed, "render_s": round(t_render, 1), "train_s": round(t_train, 1)}
+            row = {"n_train": n, "seed": seed, "render_s": round(t_render, 1), "train_s": round(t_train, 1),
+                   "epochs_run": getattr(clf, "info", {}).get("epochs_run")}
             for site, test in tests.items():
                 macro, per = macro_auroc(test.labels, clf.predict(test.images))
                 row[site] = round(macro, 4)
                 row[f"{site}_per_label"] = {k: round(v, 4) for k, v in per.items()}
             results.append(row)
+            write_outputs(args, recipe, tests, val, results)  # after every run: partial curves survive
             print(f"n={n:6d} seed={seed} site-a {row['site-a']:.3f} site-b {row['site-b']:.3f} "
                   f"site-c {row['site-c']:.3f}  (render {t_render:.0f}s, train {t_train:.0f}s)", flush=True)
 
+    print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
+
+
+def write_outputs(args, recipe, tests, val, results) -> None:
     summary = {
         "command": "scripts/phantom_learning_curve.py " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("out",)),
@@ -130,7 +136,6 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
     plot(results, args.out, args.image_size, recipe.name)
-    print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
 
 
 def plot(results: list[dict], out: Path, image_size: int, recipe_name: str) -> None:

@@ -107,8 +107,8 @@ def render_findings(att, layers, g: Grid, p: Params, strength, u, patch_noise) -
         wing = disc(dx, y, col(0.25 + 0.05 * v[:, 0]), col(-0.02 + 0.06 * v[:, 1]), col(0.26 + 0.06 * v[:, 2]))
         kerley = ramp(np.cos((y / 0.035 + col(v[:, 3])) * 2 * np.pi) - 0.7, 0.3)
         kerley = kerley * ramp(dx - (q.lung_xc + q.lung_a - 0.1), 2 * px) * ramp(y - 0.05, 0.05)
-        att[idx] += (wing * 0.11 + kerley * 0.05) * lung[idx] * s
-        vessels[idx] *= 1.0 + 0.8 * s * ramp(-y, 0.3)  # upper-lobe diversion
+        att[idx] += (wing * 0.07 + kerley * 0.04) * lung[idx] * s
+        vessels[idx] *= 1.0 + 0.5 * s * ramp(-y, 0.3)  # upper-lobe diversion
 
     # Consolidation: dense, fairly well-marginated airspace opacity confined to one lung zone
     idx, s, v, q = rows("Consolidation")
@@ -161,11 +161,11 @@ def render_findings(att, layers, g: Grid, p: Params, strength, u, patch_noise) -
         side = col(np.where(v[:, 1] < 0.5, -1.0, 1.0))
         on_side = (np.sign(x - q.cx) == side) | bilateral.reshape(-1, 1, 1)
         dome = np.where(x < q.cx, q.dia_r, q.dia_l) + q.dome_h
-        height = col(0.10 + 0.25 * v[:, 2]) * (0.3 + 0.7 * s)
+        height = col(0.04 + 0.22 * v[:, 2]) * (0.2 + 0.8 * s)
         t = np.clip((np.abs(x - q.cx) - 0.1) / (q.lung_xc + q.lung_a - 0.1), 0.0, 1.0)
         level = dome - height - 0.2 * t * t  # meniscus: fluid climbs the lateral chest wall
         fluid = np.clip((y - level) / 0.08, 0.0, 1.0) * on_side * lung[idx]  # replaces aerated lung
-        att[idx] += fluid * (0.40 * np.minimum(1.0, 0.5 + s))
+        att[idx] += fluid * (0.30 * (0.3 + 0.7 * s))
 
     # Pleural other: smooth pleural thickening along the lateral chest wall or an apical cap
     idx, s, v, q = rows("Pleural Other")
@@ -187,10 +187,10 @@ def render_findings(att, layers, g: Grid, p: Params, strength, u, patch_noise) -
         k = np.floor(col(-0.5 + 0.7 * v[:, 2]) / q.rib_spacing)  # which rib: one in the mid zone
         t_rib = (k - q.rib_phase) * q.rib_spacing
         yf = t_rib - 0.25 * dx + q.rib_curve * dx * dx  # the rib's centre line at x = xf
-        gap = ramp(0.012 + 0.01 * s - np.abs(x - xf), px) * ramp(0.05 - np.abs(y - yf), px)
-        step = ramp(0.05 - np.abs(y - yf - 0.02 * s * side), px) * ramp(0.05 - np.abs(x - xf - 0.04 * side), px)
-        callus = disc(x, y, xf, yf, col(0.03))
-        att[idx] += (-gap * 0.12 + step * 0.03 + callus * 0.03 * s) * q.bone * (0.5 + 0.5 * s)
+        gap = ramp(0.015 + 0.015 * s - np.abs(x - xf), px) * ramp(0.05 - np.abs(y - yf), px)
+        step = ramp(0.05 - np.abs(y - yf - 0.03 * s * side), px) * ramp(0.05 - np.abs(x - xf - 0.05 * side), px)
+        callus = disc(x, y, xf, yf, col(0.045))
+        att[idx] += (-gap * 0.14 + step * 0.04 + callus * 0.06 * s) * q.bone * (0.5 + 0.5 * s)
 
     # Support devices: endotracheal tube, central line, NG tube, pacemaker with lead, ECG leads
     idx, s, v, q = rows("Support Devices")
