@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
+from scipy.special import stdtr, stdtrit  # Student t cdf and quantile (light import)
 
 from cxrbench.stats._inputs import check_confidence, jsonable
 from cxrbench.stats.bootstrap import (
@@ -64,7 +64,7 @@ def aggregate_seeds(values, *, confidence: float = 0.95) -> SeedAggregate:
                              "one seed: no spread over seeds can be estimated")
     sd = float(v.std(ddof=1))
     se = sd / np.sqrt(v.size)
-    half = float(sps.t.ppf(0.5 + confidence / 2, v.size - 1) * se)
+    half = float(stdtrit(v.size - 1, 0.5 + confidence / 2) * se)
     return SeedAggregate(mean, sd, float(se), mean - half, mean + half, int(v.size), confidence,
                          tuple(float(x) for x in v))
 
@@ -159,8 +159,8 @@ def compare_submissions(y_true, scores_a: Sequence, scores_b: Sequence, patient_
     nan = float("nan")
     if se > 0:
         t = delta / se
-        p = float(2 * sps.t.sf(abs(t), dof))
-        half = float(sps.t.ppf(0.5 + confidence / 2, dof) * se)
+        p = float(2 * stdtr(dof, -abs(t)))
+        half = float(stdtrit(dof, 0.5 + confidence / 2) * se)
     elif delta == 0:
         t, p, half = 0.0, 1.0, 0.0
     else:

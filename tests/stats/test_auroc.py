@@ -7,11 +7,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
-from torchmetrics.functional.classification import binary_auroc
 
 from cxrbench.errors import CxrbenchError
 from cxrbench.stats import StatsError, auroc
@@ -50,6 +48,8 @@ def test_matches_sklearn_with_masks_and_ties(decimals):
 
 
 def test_matches_torchmetrics():
+    torch = pytest.importorskip("torch")
+    binary_auroc = pytest.importorskip("torchmetrics.functional.classification").binary_auroc
     rng = np.random.default_rng(4)
     y = make_labels(rng, 3000, 4)
     # probabilities in [0, 1], as torchmetrics expects (outside it applies its own sigmoid)
