@@ -1,6 +1,6 @@
 """Backbones through timm, always with a 1-channel stem and never a download.
 
-`cxr_small` is a fixed, pinned timm ByobNet config (not one of timm's `test_*` models, whose
+`cxr_small` / `cxr_tiny` are fixed, pinned timm ByobNet configs (not one of timm's `test_*` models, whose
 definitions may change between timm releases) sized to train in seconds at 32-64 px on a CPU.
 """
 
@@ -19,21 +19,23 @@ BACKBONES: dict[str, str] = {
     "densenet121": "densenet121",
     "resnet50": "resnet50",
     "cxr_small": "cxr_small",
+    "cxr_tiny": "cxr_tiny",
 }
 
+#: Stage widths of the pinned small CNNs (basic blocks, strides 1, 2, 2, 2 after a stride-2 stem).
+SMALL_WIDTHS: dict[str, tuple[int, ...]] = {"cxr_small": (32, 64, 128, 256), "cxr_tiny": (16, 32, 64, 128)}
 
-def _cxr_small(num_classes: int, drop_rate: float) -> nn.Module:
+
+def _small_cnn(name: str, num_classes: int, drop_rate: float) -> nn.Module:
     from timm.models.byobnet import ByobNet, ByoBlockCfg, ByoModelCfg
 
-    # 3x3 stride-2 stem, four basic-block stages: 32 px -> 16 -> 16 -> 8 -> 4 -> 2, 256 features.
+    # 3x3 stride-2 stem, four basic-block stages: 32 px -> 16 -> 16 -> 8 -> 4 -> 2, then pooled.
+    widths = SMALL_WIDTHS[name]
     cfg = ByoModelCfg(
-        blocks=(
-            ByoBlockCfg(type="basic", d=1, c=32, s=1, br=1.0),
-            ByoBlockCfg(type="basic", d=1, c=64, s=2, br=1.0),
-            ByoBlockCfg(type="basic", d=1, c=128, s=2, br=1.0),
-            ByoBlockCfg(type="basic", d=1, c=256, s=2, br=1.0),
-        ),
-        stem_chs=24, stem_type="", stem_pool="", downsample="avg", act_layer="relu",
+        blocks=tuple(ByoBlockCfg(type="basic", d=1, c=c, s=1 if i == 0 else 2, br=1.0)
+                     for i, c in enumerate(widths)),
+        stem_chs=max(16, widths[0] * 3 // 4), stem_type="", stem_pool="", downsample="avg",
+        act_layer="relu",
     )
     return ByobNet(cfg, num_classes=num_classes, in_chans=1, drop_rate=drop_rate)
 
@@ -50,14 +52,14 @@ def create_backbone(name: str, num_classes: int, *, pretrained: str | None = Non
         raise ConfigError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
     import timm
 
-    if name == "cxr_small":
-        model = _cxr_small(num_classes, drop_rate)
+    if name in SMALL_WIDTHS:
+        model = _small_cnn(name, num_classes, drop_rate)
     else:
         model = timm.create_model(BACKBONES[name], pretrained=False, in_chans=1,
                                   num_classes=num_classes, drop_rate=drop_rate)
     if pretrained == "timm-cache":
-        if name == "cxr_small":
-            raise ConfigError("backbone 'cxr_small' has no timm weights; use a local .safetensors file")
+        if name in SMALL_WIDTHS:
+            raise ConfigError(f"backbone {name!r} has no timm weights; use a local .safetensors file")
         load_local_weights(model, cached_timm_weights(name))
     elif pretrained is not None:
         load_local_weights(model, Path(pretrained))

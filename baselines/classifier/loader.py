@@ -49,7 +49,7 @@ class BatchLoader:
             rows = index[sel] - self.offsets[p]
             ordering = np.argsort(rows, kind="stable")  # sorted reads are kinder to a memmap
             rows, sel = rows[ordering], sel[ordering]
-            pixels = torch.from_numpy(np.ascontiguousarray(self.parts[p].images[rows]))
+            pixels = torch.from_numpy(self.parts[p].images[rows])  # fancy indexing copies
             pixels = pixels.to(self.device, non_blocking=True)
             images.append(to_model_input(pixels, self.image_size))
             targets.append(torch.from_numpy(self.targets[p][rows]))
@@ -64,5 +64,5 @@ def iterate_images(images: np.ndarray, batch_size: int, image_size: int,
                    device: torch.device | str) -> Iterator[torch.Tensor]:
     """Unshuffled model-input batches of an uint8 (N, S, S) array, for prediction."""
     for start in range(0, images.shape[0], batch_size):
-        chunk = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size]))
+        chunk = torch.from_numpy(np.array(images[start:start + batch_size]))  # copy: memmaps are read-only
         yield to_model_input(chunk.to(device, non_blocking=True), image_size)

@@ -6,7 +6,7 @@ from cxrbench.baselines.classifier import BACKBONES, create_backbone
 from cxrbench.errors import ConfigError
 
 
-@pytest.mark.parametrize("name", ["cxr_small", "resnet50", "densenet121"])
+@pytest.mark.parametrize("name", ["cxr_small", "cxr_tiny", "resnet50", "densenet121"])
 def test_one_channel_stem_and_label_heads(name):
     model = create_backbone(name, 5).eval()
     with torch.no_grad():
@@ -23,7 +23,7 @@ def test_convnext_base_builds_with_one_channel():
 
 
 def test_known_backbones():
-    assert set(BACKBONES) == {"convnext_base", "densenet121", "resnet50", "cxr_small"}
+    assert set(BACKBONES) == {"convnext_base", "densenet121", "resnet50", "cxr_small", "cxr_tiny"}
     with pytest.raises(ConfigError, match="unknown backbone"):
         create_backbone("alexnet", 3)
 
