@@ -4,7 +4,14 @@ Pure functions on arrays; no I/O. Results are frozen dataclasses with `to_dict()
 """
 
 from cxrbench.stats.auroc import AurocResult, LabelAuroc, auroc
-from cxrbench.stats.bootstrap import BootstrapResult, LabelDelta, paired_bootstrap
+from cxrbench.stats.bootstrap import (
+    AurocBootstrap,
+    BootstrapResult,
+    LabelDelta,
+    LabelInterval,
+    bootstrap_auroc,
+    paired_bootstrap,
+)
 from cxrbench.stats.delong import (
     AurocInterval,
     DelongComparison,
@@ -37,6 +44,9 @@ from cxrbench.stats.multiplicity import (
 )
 
 __all__ = [
+    "AurocBootstrap",
+    "LabelInterval",
+    "bootstrap_auroc",
     "SeedAggregate",
     "SubmissionComparison",
     "aggregate_seeds",

@@ -287,3 +287,78 @@ def paired_bootstrap(y_true, score_a, score_b, patient_ids, *, labels: Sequence[
         n_degenerate=n_degenerate, seed=int(seed), confidence=confidence, reason=reason,
         replicates=delta_star,
     )
+
+
+@dataclass(frozen=True)
+class LabelInterval:
+    """One label's AUROC with a clustered-bootstrap percentile CI."""
+
+    label: str
+    auc: float
+    ci_low: float
+    ci_high: float
+    n_pos: int
+    n_neg: int
+    reason: str | None = None
+
+    def to_dict(self) -> dict:
+        return jsonable(self.__dict__)
+
+
+@dataclass(frozen=True)
+class AurocBootstrap:
+    """One model's macro AUROC with clustered-bootstrap percentile and BCa CIs, and per label."""
+
+    macro: float
+    se: float
+    ci_percentile: tuple[float, float]
+    ci_bca: tuple[float, float]
+    macro_labels: tuple[str, ...]
+    per_label: tuple[LabelInterval, ...]
+    n_images: int
+    n_patients: int
+    n_replicates: int
+    n_degenerate: int
+    seed: int
+    confidence: float
+    reason: str | None = None  # why BCa is undefined, else None
+    replicates: np.ndarray = field(repr=False, compare=False, default=None)  # macro* per replicate
+
+    def to_dict(self) -> dict:
+        d = {k: v for k, v in self.__dict__.items() if k != "replicates"}
+        d["per_label"] = [r.to_dict() for r in self.per_label]
+        return jsonable(d)
+
+
+def bootstrap_auroc(y_true, y_score, patient_ids, *, labels: Sequence[str] | None = None,
+                    n_replicates: int = 2000, seed: int = 0,
+                    confidence: float = 0.95) -> AurocBootstrap:
+    """One model's macro AUROC with clustered (patient) bootstrap CIs, percentile and BCa.
+
+    Same resampling as `paired_bootstrap` (same seed → same replicates); per-label CIs are
+    percentile. Raises StatsError for bad input or when no label has both classes.
+    """
+    confidence = check_confidence(confidence)
+    prep = prepare(y_true, [y_score], patient_ids, labels)
+    if not prep.defined.any():
+        raise StatsError("bootstrap_auroc: no label has both positive and negative rows")
+    d = prep.defined
+    boot = bootstrap_aurocs(prep, n_replicates, seed)[0]  # (L, R)
+    full, jk = jackknife_aurocs(prep)
+    macro = float(full[0, d].mean())
+    macro_star = nanmean_quiet(boot[d], axis=0)
+    ci_bca, _, _, reason = bca_ci(macro_star, macro, nanmean_quiet(jk[0, d], axis=0), confidence)
+    per_label = []
+    for j, name in enumerate(prep.names):
+        lo, hi = percentile_ci(boot[j], confidence) if d[j] else (float("nan"), float("nan"))
+        per_label.append(LabelInterval(name, float(full[0, j]), lo, hi, int(prep.n_pos[j]),
+                                       int(prep.n_neg[j]), prep.reasons[j]))
+    finite = macro_star[np.isfinite(macro_star)]
+    return AurocBootstrap(
+        macro=macro, se=float(finite.std(ddof=1)) if finite.size > 1 else float("nan"),
+        ci_percentile=percentile_ci(macro_star, confidence), ci_bca=ci_bca,
+        macro_labels=tuple(n for n, ok in zip(prep.names, d) if ok), per_label=tuple(per_label),
+        n_images=int(prep.y.shape[0]), n_patients=prep.n_patients,
+        n_replicates=int(n_replicates), n_degenerate=int(np.isnan(boot[d]).any(axis=0).sum()),
+        seed=int(seed), confidence=confidence, reason=reason, replicates=macro_star,
+    )

@@ -10,7 +10,7 @@ import pytest
 from scipy.special import ndtr, ndtri
 from sklearn.metrics import roc_auc_score
 
-from cxrbench.stats import StatsError, paired_bootstrap
+from cxrbench.stats import StatsError, bootstrap_auroc, paired_bootstrap
 from cxrbench.stats._weighted import patient_count_blocks
 from cxrbench.stats.bootstrap import bootstrap_aurocs, jackknife_aurocs, prepare
 
@@ -184,3 +184,15 @@ def test_bad_input():
         paired_bootstrap(y, np.array([0, 1, np.inf, 2]), np.arange(4.0), [1, 2, 3, 4])
     with pytest.raises(StatsError, match="n_replicates"):
         paired_bootstrap(y, np.arange(4.0), np.arange(4.0), [1, 2, 3, 4], n_replicates=0)
+
+
+def test_one_model_bootstrap_matches_the_paired_replicates():
+    rng = np.random.default_rng(30)
+    y, a, b, pid = clustered_data(rng)
+    one = bootstrap_auroc(y, a, pid, n_replicates=200, seed=4, labels=["u", "v", "w"])
+    paired = paired_bootstrap(y, a, b, pid, n_replicates=200, seed=4)
+    assert one.macro == pytest.approx(paired.macro_a, abs=1e-15)
+    assert one.ci_percentile == pytest.approx(paired.ci_macro_a, abs=1e-15)
+    assert one.per_label[0].auc == pytest.approx(naive_auc(y[:, 0], a[:, 0]), abs=1e-12)
+    assert one.ci_bca[0] < one.macro < one.ci_bca[1]
+    json.dumps(one.to_dict(), allow_nan=False)
