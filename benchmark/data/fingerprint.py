@@ -22,8 +22,6 @@ from cxrbench.data.splits import SALT, SPLIT_NAMES, Split, assign_splits
 from cxrbench.errors import DataError
 
 FINGERPRINT_VERSION = 1
-#: Committed fingerprints (`tasks/fingerprints/<source>-<scheme>.json`), shipped as cxrbench.tasks data.
-FINGERPRINT_DIR = Path(__file__).resolve().parents[2] / "tasks" / "fingerprints"
 _NUMBERED = re.compile(r"^(.*?)(\d+)$")
 
 
@@ -121,22 +119,29 @@ class Fingerprint(BaseModel):
             raise DataError(f"{path}: not a valid cxrbench fingerprint ({str(exc).splitlines()[0]})") from None
 
 
+def fingerprint_dir() -> Path:
+    """Committed fingerprints (`tasks/fingerprints/`), shipped as `cxrbench.tasks` package data."""
+    from cxrbench.tasks import fingerprints_dir
+
+    return fingerprints_dir()
+
+
 def committed_path(source: str, scheme: str) -> Path:
-    return FINGERPRINT_DIR / f"{source}-{scheme}.json"
+    return fingerprint_dir() / f"{source}-{scheme}.json"
 
 
 def committed(source: str, scheme: str) -> Fingerprint:
     """The committed fingerprint of (source, scheme); DataError if none is committed."""
     path = committed_path(source, scheme)
     if not path.is_file():
-        known = sorted(p.stem for p in FINGERPRINT_DIR.glob("*.json"))
+        known = sorted(p.stem for p in fingerprint_dir().glob("*.json"))
         raise DataError(f"no committed fingerprint for source {source!r} scheme {scheme!r} "
                         f"(looked for {path}); committed: {', '.join(known) or 'none'}")
     return Fingerprint.load(path)
 
 
 def list_committed() -> list[Fingerprint]:
-    return [Fingerprint.load(p) for p in sorted(FINGERPRINT_DIR.glob("*.json"))]
+    return [Fingerprint.load(p) for p in sorted(fingerprint_dir().glob("*.json"))]
 
 
 class VerifyReport(BaseModel):
