@@ -136,7 +136,8 @@ def committed(source: str, scheme: str) -> Fingerprint:
     if not path.is_file():
         known = sorted(p.stem for p in fingerprint_dir().glob("*.json"))
         raise DataError(f"no committed fingerprint for source {source!r} scheme {scheme!r} "
-                        f"(looked for {path}); committed: {', '.join(known) or 'none'}")
+                        f"(looked for {path}); committed: {', '.join(known) or 'none'}; "
+                        "`cxrbench data verify ... --write-fingerprint FILE` makes one")
     return Fingerprint.load(path)
 
 
