@@ -1,8 +1,7 @@
-"""Input checks shared by every statistic: labels, scores, label names, group ids, results to JSON."""
+"""Input checks shared by every statistic: labels, scores, label names, group ids."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -98,23 +97,3 @@ def check_confidence(confidence: float) -> float:
     if not 0.0 < float(confidence) < 1.0:
         raise StatsError(f"confidence must lie in (0, 1), got {confidence}")
     return float(confidence)
-
-
-def jsonable(value):
-    """Plain JSON types: NaN/inf become None (the result's `reason` field says why)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [jsonable(v) for v in value.tolist()]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    return value

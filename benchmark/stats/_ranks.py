@@ -19,10 +19,3 @@ def midranks_sorted(values: np.ndarray) -> np.ndarray:
     counts = np.diff(np.append(starts, n))
     return np.repeat(starts + (counts + 1) / 2.0, counts)
 
-
-def midranks(values: np.ndarray) -> np.ndarray:
-    """1-based midranks of a 1-D array, in the array's own order."""
-    order = np.argsort(values, kind="stable")
-    out = np.empty(values.shape[0], dtype=np.float64)
-    out[order] = midranks_sorted(values[order])
-    return out

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cxrbench.stats._inputs import as_labels, as_scores, jsonable, label_names
+from cxrbench.stats._inputs import as_labels, as_scores, label_names
 from cxrbench.stats._ranks import midranks_sorted
+from cxrbench.stats._record import Record
 
 
 @dataclass(frozen=True)
-class LabelAuroc:
+class LabelAuroc(Record):
     """One label's AUROC over its scored rows (labels 0/1 only)."""
 
     label: str
@@ -31,17 +32,16 @@ class LabelAuroc:
     def defined(self) -> bool:
         return self.reason is None
 
-    def to_dict(self) -> dict:
-        return jsonable(self.__dict__)
-
 
 @dataclass(frozen=True)
-class AurocResult:
+class AurocResult(Record):
     """AUROC per label and the macro mean over the labels whose AUROC is defined."""
 
     per_label: tuple[LabelAuroc, ...]
     macro: float
     reason: str | None = None  # why `macro` is NaN (no label defined), else None
+
+    _exported = ("macro_labels",)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -62,14 +62,6 @@ class AurocResult:
             if r.label == label:
                 return r.auroc
         raise KeyError(label)
-
-    def to_dict(self) -> dict:
-        return jsonable({
-            "macro": self.macro,
-            "macro_labels": list(self.macro_labels),
-            "reason": self.reason,
-            "per_label": [r.to_dict() for r in self.per_label],
-        })
 
 
 def undefined_reason(n_pos: int, n_neg: int) -> str | None:

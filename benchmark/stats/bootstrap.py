@@ -16,8 +16,9 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from cxrbench.stats._inputs import (
-    as_groups, as_labels, as_scores, check_confidence, jsonable, label_names,
+    as_groups, as_labels, as_scores, check_confidence, label_names,
 )
+from cxrbench.stats._record import Record
 from cxrbench.stats._weighted import WeightedAuc, patient_count_blocks, within_cluster_h
 from cxrbench.stats.auroc import undefined_reason
 from cxrbench.stats.delong import structural_components
@@ -30,7 +31,7 @@ P_VALUE_METHOD = (
 
 
 @dataclass(frozen=True)
-class LabelDelta:
+class LabelDelta(Record):
     """One label's AUROCs, Δ = auc_a − auc_b, its percentile CI and shifted-null p."""
 
     label: str
@@ -44,12 +45,9 @@ class LabelDelta:
     n_neg: int
     reason: str | None = None
 
-    def to_dict(self) -> dict:
-        return jsonable(self.__dict__)
-
 
 @dataclass(frozen=True)
-class BootstrapResult:
+class BootstrapResult(Record):
     """Paired clustered bootstrap of Δ macro AUROC = macro_a − macro_b.
 
     `ci_percentile` and `ci_bca` are (low, high) at `confidence`; `p_value` is described by
@@ -79,11 +77,6 @@ class BootstrapResult:
     confidence: float
     reason: str | None = None  # why BCa is undefined, else None
     replicates: np.ndarray = field(repr=False, compare=False, default=None)  # Δ* per replicate
-
-    def to_dict(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k != "replicates"}
-        d["per_label"] = [r.to_dict() for r in self.per_label]
-        return jsonable(d)
 
 
 @dataclass(frozen=True)
@@ -290,7 +283,7 @@ def paired_bootstrap(y_true, score_a, score_b, patient_ids, *, labels: Sequence[
 
 
 @dataclass(frozen=True)
-class LabelInterval:
+class LabelInterval(Record):
     """One label's AUROC with a clustered-bootstrap percentile CI."""
 
     label: str
@@ -301,12 +294,9 @@ class LabelInterval:
     n_neg: int
     reason: str | None = None
 
-    def to_dict(self) -> dict:
-        return jsonable(self.__dict__)
-
 
 @dataclass(frozen=True)
-class AurocBootstrap:
+class AurocBootstrap(Record):
     """One model's macro AUROC with clustered-bootstrap percentile and BCa CIs, and per label."""
 
     macro: float
@@ -323,11 +313,6 @@ class AurocBootstrap:
     confidence: float
     reason: str | None = None  # why BCa is undefined, else None
     replicates: np.ndarray = field(repr=False, compare=False, default=None)  # macro* per replicate
-
-    def to_dict(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k != "replicates"}
-        d["per_label"] = [r.to_dict() for r in self.per_label]
-        return jsonable(d)
 
 
 def bootstrap_auroc(y_true, y_score, patient_ids, *, labels: Sequence[str] | None = None,

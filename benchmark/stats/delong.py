@@ -16,13 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from cxrbench.stats._inputs import as_labels, as_scores, check_confidence, jsonable, label_names
+from cxrbench.stats._inputs import as_labels, as_scores, check_confidence, label_names
 from cxrbench.stats._ranks import midranks_sorted
+from cxrbench.stats._record import Record
 from cxrbench.stats.auroc import undefined_reason
 
 
 @dataclass(frozen=True)
-class AurocInterval:
+class AurocInterval(Record):
     """One model's AUROC on one label with its DeLong variance and a normal CI clipped to [0, 1]."""
 
     label: str
@@ -39,12 +40,9 @@ class AurocInterval:
     def se(self) -> float:
         return float(np.sqrt(self.var))
 
-    def to_dict(self) -> dict:
-        return jsonable(self.__dict__)
-
 
 @dataclass(frozen=True)
-class DelongComparison:
+class DelongComparison(Record):
     """DeLong's paired test of model A against model B on one label; `delta` = auc_a - auc_b.
 
     z = delta / sqrt(var_a + var_b - 2 cov); two-sided p from the standard normal; the CI of
@@ -72,12 +70,9 @@ class DelongComparison:
     def defined(self) -> bool:
         return self.reason is None
 
-    def to_dict(self) -> dict:
-        return jsonable(self.__dict__)
-
 
 @dataclass(frozen=True)
-class DelongTable:
+class DelongTable(Record):
     """Per-label DeLong comparisons of two models scored on the same images."""
 
     comparisons: tuple[DelongComparison, ...]
@@ -108,9 +103,6 @@ class DelongTable:
 
     def __iter__(self):
         return iter(self.comparisons)
-
-    def to_dict(self) -> dict:
-        return {"comparisons": [c.to_dict() for c in self.comparisons]}
 
 
 def structural_components(positive: np.ndarray, scores: np.ndarray):

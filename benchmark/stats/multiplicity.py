@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cxrbench.stats._inputs import jsonable
+from cxrbench.stats._record import Record
 from cxrbench.stats.errors import StatsError
 
 METHODS = ("holm", "bh")
@@ -27,32 +27,26 @@ def _as_p(p_values) -> np.ndarray:
     return p
 
 
-def holm(p_values) -> np.ndarray:
-    """Holm's step-down adjusted p-values (same as R's `p.adjust(method = "holm")`)."""
+def _step(p_values, adjust_sorted) -> np.ndarray:
+    """Apply `adjust_sorted(ascending p, m)` to the non-NaN p-values; NaN stays NaN."""
     p = _as_p(p_values)
     out = np.full(p.shape, np.nan)
     ok = np.flatnonzero(~np.isnan(p))
-    m = ok.size
-    if m == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="stable")]
-    stepped = (m - np.arange(m)) * p[order]
-    out[order] = np.minimum(1.0, np.maximum.accumulate(stepped))
+    if ok.size:
+        order = ok[np.argsort(p[ok], kind="stable")]
+        out[order] = np.minimum(1.0, adjust_sorted(p[order], ok.size))
     return out
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjusted p-values (same as R's `p.adjust(method = "holm")`)."""
+    return _step(p_values, lambda p, m: np.maximum.accumulate((m - np.arange(m)) * p))
 
 
 def benjamini_hochberg(p_values) -> np.ndarray:
     """Benjamini–Hochberg step-up adjusted p-values (R's `p.adjust(method = "BH")`)."""
-    p = _as_p(p_values)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    m = ok.size
-    if m == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="stable")]
-    stepped = m / np.arange(1, m + 1) * p[order]
-    out[order] = np.minimum(1.0, np.minimum.accumulate(stepped[::-1])[::-1])
-    return out
+    return _step(p_values, lambda p, m: np.minimum.accumulate(
+        (m / np.arange(1, m + 1) * p)[::-1])[::-1])
 
 
 def adjust(p_values, method: str = "holm") -> np.ndarray:
@@ -65,7 +59,7 @@ def adjust(p_values, method: str = "holm") -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class LabelChange:
+class LabelChange(Record):
     label: str
     delta: float
     p_value: float
@@ -73,17 +67,16 @@ class LabelChange:
     significant: bool
     direction: str  # "improved", "worsened", "no significant change" or "undefined"
 
-    def to_dict(self) -> dict:
-        return jsonable(self.__dict__)
-
 
 @dataclass(frozen=True)
-class ChangeSummary:
+class ChangeSummary(Record):
     """Which labels changed significantly after correction for multiple testing."""
 
     method: str
     alpha: float
     changes: tuple[LabelChange, ...]
+
+    _exported = ("n_tested", "improved", "worsened")
 
     @property
     def improved(self) -> tuple[str, ...]:
@@ -96,11 +89,6 @@ class ChangeSummary:
     @property
     def n_tested(self) -> int:
         return sum(c.direction != "undefined" for c in self.changes)
-
-    def to_dict(self) -> dict:
-        return jsonable({"method": self.method, "alpha": self.alpha, "n_tested": self.n_tested,
-                         "improved": list(self.improved), "worsened": list(self.worsened),
-                         "changes": [c.to_dict() for c in self.changes]})
 
 
 def significant_changes(labels, deltas=None, p_values=None, *, method: str = "holm",

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import stdtr, stdtrit  # Student t cdf and quantile (light import)
 
-from cxrbench.stats._inputs import check_confidence, jsonable
+from cxrbench.stats._inputs import check_confidence
+from cxrbench.stats._record import Record
 from cxrbench.stats.bootstrap import (
     bootstrap_aurocs, full_aurocs, nanmean_quiet, percentile_ci, prepare, shifted_null_p,
 )
@@ -32,7 +33,7 @@ from cxrbench.stats.errors import StatsError
 
 
 @dataclass(frozen=True)
-class SeedAggregate:
+class SeedAggregate(Record):
     """Mean over training seeds, sample sd (n − 1), and a t-interval for the mean."""
 
     mean: float
@@ -44,9 +45,6 @@ class SeedAggregate:
     confidence: float
     values: tuple[float, ...]
     reason: str | None = None  # why sd and the CI are NaN (one seed), else None
-
-    def to_dict(self) -> dict:
-        return jsonable(self.__dict__)
 
 
 def aggregate_seeds(values, *, confidence: float = 0.95) -> SeedAggregate:
@@ -70,7 +68,7 @@ def aggregate_seeds(values, *, confidence: float = 0.95) -> SeedAggregate:
 
 
 @dataclass(frozen=True)
-class SubmissionComparison:
+class SubmissionComparison(Record):
     """Δ macro AUROC (A − B, seed means) with test-set and seed variance both accounted for."""
 
     delta: float
@@ -94,9 +92,6 @@ class SubmissionComparison:
     confidence: float
     method: str
     reason: str | None = None  # caveat (e.g. one seed: seed variance not estimable), else None
-
-    def to_dict(self) -> dict:
-        return jsonable(self.__dict__)
 
 
 METHOD = ("t-test on Δ = mean_A − mean_B of per-seed macro AUROC; se² = Var_test (clustered "

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cxrbench.stats._inputs import check_confidence, jsonable
+from cxrbench.stats._inputs import check_confidence
+from cxrbench.stats._record import Record
 from cxrbench.stats.bootstrap import bootstrap_aurocs, percentile_ci, prepare
 from cxrbench.stats.delong import AurocInterval, delong_ci
 from cxrbench.stats.errors import StatsError
@@ -39,7 +40,7 @@ def age_band(age) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class GroupAuroc:
+class GroupAuroc(Record):
     attribute: str
     group: str
     n: int
@@ -53,14 +54,9 @@ class GroupAuroc:
     def defined(self) -> bool:
         return self.reason is None
 
-    def to_dict(self) -> dict:
-        d = dict(self.__dict__)
-        d["per_label"] = [r.to_dict() for r in self.per_label]
-        return jsonable(d)
-
 
 @dataclass(frozen=True)
-class AttributeReport:
+class AttributeReport(Record):
     """All groups of one attribute, the worst and best group's macro AUROC and their gap."""
 
     attribute: str
@@ -80,14 +76,9 @@ class AttributeReport:
                 return g
         raise KeyError(group)
 
-    def to_dict(self) -> dict:
-        d = dict(self.__dict__)
-        d["groups"] = [g.to_dict() for g in self.groups]
-        return jsonable(d)
-
 
 @dataclass(frozen=True)
-class SubgroupReport:
+class SubgroupReport(Record):
     attributes: tuple[AttributeReport, ...]
     macro_labels: tuple[str, ...]
     confidence: float
@@ -100,11 +91,6 @@ class SubgroupReport:
             if a.attribute == attribute:
                 return a
         raise KeyError(attribute)
-
-    def to_dict(self) -> dict:
-        d = dict(self.__dict__)
-        d["attributes"] = [a.to_dict() for a in self.attributes]
-        return jsonable(d)
 
 
 def _group_order(name: str):
