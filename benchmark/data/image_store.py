@@ -133,67 +133,73 @@ class ImageStore:
 
     def _build(self, source, rows: pd.DataFrame, ids: np.ndarray, size: int, folder: Path, key: str,
                on_error: str) -> ImageArray:
-        index = self._index(folder) if folder.is_dir() else {}
-        maps: dict[Path, np.memmap] = {}
         kept: list[str] = []
-        skipped: list[SkippedImage] = []
-        vectorised = _overrides_load_batch(source)
+        with ThreadPoolExecutor(self.workers) as pool:
+            fill = _ChunkFiller(source, size, self._index(folder) if folder.is_dir() else {}, on_error, pool)
 
-        def write(fh) -> None:
-            with _progress(self.progress, len(rows), f"decoding {getattr(source, 'name', 'images')} @ {size}px") as advance:
-                for start in range(0, len(rows), CHUNK):
-                    chunk = rows.iloc[start:start + CHUNK]
-                    images, ok = self._chunk(source, chunk, size, index, maps, vectorised, on_error, skipped)
-                    fh.write(np.ascontiguousarray(images[ok]).tobytes())
-                    kept.extend(ids[start:start + CHUNK][ok].tolist())
-                    advance(len(chunk))
+            def write(fh) -> None:
+                label = f"decoding {getattr(source, 'name', 'images')} @ {size}px"
+                with _progress(self.progress, len(rows), label) as advance:
+                    for start in range(0, len(rows), CHUNK):
+                        images, ok = fill(rows.iloc[start:start + CHUNK])
+                        fh.write(np.ascontiguousarray(images[ok]).tobytes())
+                        kept.extend(ids[start:start + CHUNK][ok].tolist())
+                        advance(len(ok))
 
-        data_path = atomic_write(folder / f"{key}.u8", write)
+            data_path = atomic_write(folder / f"{key}.u8", write)
         meta = {"version": STORE_VERSION, "size": size, "count": len(kept), "image_ids": kept,
-                "skipped": [s.__dict__ for s in skipped]}
+                "skipped": [s.__dict__ for s in fill.skipped]}
         atomic_write_text(folder / f"{key}.json", json.dumps(meta))
         pixels = _memmap(data_path, len(kept), size) if kept else np.zeros((0, size, size), np.uint8)
-        return ImageArray(pixels, np.asarray(kept, dtype=object), skipped, data_path)
+        return ImageArray(pixels, np.asarray(kept, dtype=object), fill.skipped, data_path)
 
-    def _chunk(self, source, chunk: pd.DataFrame, size: int, index, maps, vectorised: bool, on_error: str,
-               skipped: list[SkippedImage]) -> tuple[np.ndarray, np.ndarray]:
+
+class _ChunkFiller:
+    """Pixels for a chunk of rows: copied from earlier entries where cached, else decoded."""
+
+    def __init__(self, source, size: int, index: dict[str, tuple[Path, int]], on_error: str, pool):
+        self.source, self.size, self.index, self.on_error, self.pool = source, size, index, on_error, pool
+        self.maps: dict[Path, np.memmap] = {}
+        self.skipped: list[SkippedImage] = []
+        self.vectorised = _overrides_load_batch(source)
+
+    def __call__(self, chunk: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 (len(chunk), size, size) and a mask of the rows that are kept."""
+        size = self.size
         images = np.empty((len(chunk), size, size), dtype=np.uint8)
         ok = np.ones(len(chunk), dtype=bool)
         todo: list[int] = []
         for i, image_id in enumerate(chunk["image_id"].astype(str)):
-            hit = index.get(image_id)
+            hit = self.index.get(image_id)
             if hit is None:
                 todo.append(i)
                 continue
             data_path, position = hit
-            if data_path not in maps:
-                maps[data_path] = _memmap(data_path, data_path.stat().st_size // (size * size), size)
-            images[i] = maps[data_path][position]
+            if data_path not in self.maps:
+                self.maps[data_path] = _memmap(data_path, data_path.stat().st_size // (size * size), size)
+            images[i] = self.maps[data_path][position]
         if not todo:
             return images, ok
-        if vectorised:  # e.g. the phantom renders a whole batch at once
-            images[todo] = source.load_batch(chunk.iloc[todo], size)
+        if self.vectorised:  # e.g. the phantom renders a whole batch at once
+            images[todo] = self.source.load_batch(chunk.iloc[todo], size)
             return images, ok
 
         def decode(i: int):
-            row = chunk.iloc[i]
             try:
-                return i, source.load_image(row, size), None
+                return i, self.source.load_image(chunk.iloc[i], size), None
             except DataError as exc:
                 return i, None, exc
 
-        with ThreadPoolExecutor(self.workers) as pool:
-            for i, pixels, error in pool.map(decode, todo):
-                if error is None:
-                    images[i] = pixels
-                    continue
-                if on_error == "raise":
-                    raise error
-                row = chunk.iloc[i]
-                path = _describe_path(source, row)
-                skipped.append(SkippedImage(str(row["image_id"]), path, str(error)))
-                log.warning("image store: skipping image %s: %s", row["image_id"], error)
-                ok[i] = False
+        for i, pixels, error in self.pool.map(decode, todo):
+            if error is None:
+                images[i] = pixels
+                continue
+            if self.on_error == "raise":
+                raise error
+            row = chunk.iloc[i]
+            self.skipped.append(SkippedImage(str(row["image_id"]), _describe_path(self.source, row), str(error)))
+            log.warning("image store: skipping image %s: %s", row["image_id"], error)
+            ok[i] = False
         return images, ok
 
 
