@@ -77,7 +77,7 @@ def main() -> None:
     eval_sets = st.sidebar.multiselect("Eval sets", opts["eval_set"], default=opts["eval_set"], key="eval_sets")
     filters = frames.Filters(profile=profile, budget=budget, label_set=label_set, eval_sets=tuple(eval_sets))
     st.sidebar.caption(f"{len(tables.records)} published records", help=f"store: {root}")
-    ctx = Context(root=root, tables=frames.apply_filters(tables, filters), all_tables=tables, pairwise=pairwise,
+    ctx = Context(root=root, tables=frames.apply_filters(tables, filters), pairwise=pairwise,
                   filters=filters, eval_sets=frames.eval_set_order(eval_sets))
     PAGES[page](ctx)
 

@@ -113,9 +113,7 @@ def _read_cache(cache: Path) -> tuple[dict | None, Tables | None]:
         gen = cache / manifest["generation"]
         frames = {name: feather.read_table(gen / f"{name}.arrow", memory_map=True).to_pandas() for name in TABLES}
         return manifest, Tables(**frames)
-    except (OSError, ValueError, KeyError):  # absent, torn or from another version: rebuild
-        return None, None
-    except Exception:  # a corrupt parquet file raises pyarrow's own errors
+    except Exception:  # absent, torn, corrupt (pyarrow raises its own errors) or another version: rebuild
         return None, None
 
 

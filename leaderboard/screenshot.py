@@ -57,11 +57,7 @@ def serve(results: Path, *, cache_dir: Path | None = None, timeout: float = 60.0
             time.sleep(0.3)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
         log.close()
 
 
@@ -141,11 +137,17 @@ def chromium(url: str, *, screenshot: Path | None = None, size=(1400, 1000), tim
                     Path(screenshot).write_bytes(base64.b64decode(png))
             return dom, state
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a process this module started: terminate, then kill if it lingers."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -98,7 +98,7 @@ def flatten_numbers(tree: dict, prefix: str = "") -> list[tuple[str, float]]:
             out.extend(flatten_numbers(v, name + "."))
         elif isinstance(v, bool):
             out.append((name, float(v)))
-        elif isinstance(v, (int, float)) and v is not None:
+        elif isinstance(v, (int, float)):
             out.append((name, float(v)))
     return out
 

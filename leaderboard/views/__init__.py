@@ -16,7 +16,6 @@ from cxrbench.leaderboard.tables import Tables
 class Context:
     root: Path  # the store
     tables: Tables  # filtered by profile / budget / label set / eval sets
-    all_tables: Tables  # unfiltered
     pairwise: pd.DataFrame
     filters: Filters
     eval_sets: list[str]  # the selected eval sets, internal first

@@ -19,18 +19,25 @@ def render_deltas(ctx: Context) -> None:
     table(df, "delta-vs-real-only")
 
 
-def render_curve(ctx: Context) -> None:
-    st.header("Supplementation curve")
-    st.caption("Macro AUROC vs N% synthetic supplementation (real + N/100 synthetic images per real training "
-               "row), per generator, on the internal and external test sets, with CIs. N = 0 is the real-only "
-               "baseline (dashed line).")
-    pts = frames.curve(ctx.tables, "supplement")
-    if not need(pts, "supplement records"):
+def _curve_page(ctx: Context, family: str, title: str, caption: str, table_of) -> None:
+    """A family's macro AUROC vs N% per submission and eval set, the real-only level dashed, a table."""
+    st.header(title)
+    st.caption(caption)
+    pts = frames.curve(ctx.tables, family)
+    if not need(pts, f"{family} records"):
         return
     ref = frames.real_only_reference(ctx.tables, set(pts.loc[pts["ratio"] == 0, "task"]))
     st.altair_chart(charts.curve_chart(pts, ref.groupby("eval_set", as_index=False)["macro_auroc"].mean()),
                     width="content")
-    table(pts, "supplementation-curve")
+    df = table_of(pts)
+    table(df, title.lower().replace(" ", "-"))
+
+
+def render_curve(ctx: Context) -> None:
+    _curve_page(ctx, "supplement", "Supplementation curve",
+                "Macro AUROC vs N% synthetic supplementation (real + N/100 synthetic images per real training "
+                "row), per generator, on the internal and external test sets, with CIs. N = 0 is the real-only "
+                "baseline (dashed line).", lambda pts: pts)
 
 
 def render_synthetic(ctx: Context) -> None:
@@ -49,14 +56,7 @@ def render_synthetic(ctx: Context) -> None:
 
 
 def render_cross_source(ctx: Context) -> None:
-    st.header("Cross-source")
-    st.caption("Real images of one site plus synthetic images from a generator conditioned on another site's "
-               "training rows. N = 0: that site's real images alone (dashed line). Internal = the real site's "
-               "test split.")
-    pts = frames.curve(ctx.tables, "cross_source")
-    if not need(pts, "cross-source records"):
-        return
-    ref = frames.real_only_reference(ctx.tables, set(pts.loc[pts["ratio"] == 0, "task"]))
-    st.altair_chart(charts.curve_chart(pts, ref.groupby("eval_set", as_index=False)["macro_auroc"].mean()),
-                    width="content")
-    table(frames.deltas(ctx.tables, "cross_source"), "cross-source")
+    _curve_page(ctx, "cross_source", "Cross-source",
+                "Real images of one site plus synthetic images from a generator conditioned on another site's "
+                "training rows. N = 0: that site's real images alone (dashed line). Internal = the real site's "
+                "test split.", lambda pts: frames.deltas(ctx.tables, "cross_source"))
