@@ -21,7 +21,6 @@ from cxrbench.results import Comparison, EvalSetScore, LabelDelta, LabelScore, S
 from cxrbench.runner.datasets import RealSet
 
 ALPHA = 0.05
-SUBGROUP_ATTRIBUTES = ("sex", "age_band", "race", "view")
 
 
 def _f(x) -> float | None:
@@ -46,7 +45,7 @@ def seed_stack(preds: dict[int, dict[str, np.ndarray]], eval_set: str) -> np.nda
 
 
 def score_eval_set(name: str, es: RealSet, labels: tuple[str, ...], stack: np.ndarray, n_boot: int) -> EvalSetScore:
-    from cxrbench.stats import auroc, delong_ci, paired_bootstrap
+    from cxrbench.stats import auroc, bootstrap_auroc, delong_ci
 
     y = es.labels(labels)
     patients = es.rows["patient_id"].astype(str).to_numpy()
@@ -60,11 +59,10 @@ def score_eval_set(name: str, es: RealSet, labels: tuple[str, ...], stack: np.nd
                    n_pos=la.n_pos, undefined_reason=la.reason)
         for la, ci in zip(overall.per_label, cis)
     ]
-    # A one-model clustered bootstrap CI of the macro: the paired bootstrap's CI for model A.
-    boot = paired_bootstrap(y, mean, mean, patients, labels=labels, n_replicates=n_boot, seed=0)
+    boot = bootstrap_auroc(y, mean, patients, labels=labels, n_replicates=n_boot, seed=0)
     return EvalSetScore(
         eval_set=name, site=es.ref.site or es.ref.source, n_images=len(es), n_patients=int(len(set(patients))),
-        macro_auroc=_f(overall.macro), macro_ci_low=_f(boot.ci_macro_a[0]), macro_ci_high=_f(boot.ci_macro_a[1]),
+        macro_auroc=_f(overall.macro), macro_ci_low=_f(boot.ci_percentile[0]), macro_ci_high=_f(boot.ci_percentile[1]),
         per_seed_macro_auroc=per_seed, seed_mean=_f(np.mean(finite)) if finite else None,
         seed_sd=_f(np.std(finite, ddof=1)) if len(finite) > 1 else None, labels=label_scores)
 
@@ -88,7 +86,9 @@ def compare_on(name: str, es: RealSet, labels: tuple[str, ...], stack_a: np.ndar
                                        significant=bool(np.isfinite(p_adj) and p_adj < ALPHA)))
     seed_aware = None
     if len(stack_a) > 1 or len(stack_b) > 1:
-        seed_aware = _f(compare_submissions(y, stack_a, stack_b, patients, labels=labels,
+        # Reference runs of A and B share training seeds (same recipe, same seed list): paired.
+        paired = len(stack_a) == len(stack_b)
+        seed_aware = _f(compare_submissions(y, stack_a, stack_b, patients, labels=labels, paired_seeds=paired,
                                             n_replicates=n_boot, seed=0).p_value)
     return Comparison(
         eval_set=name, against=against, delta_macro_auroc=_f(boot.delta), bootstrap_ci_low=_f(boot.ci_percentile[0]),
@@ -99,35 +99,29 @@ def compare_on(name: str, es: RealSet, labels: tuple[str, ...], stack_a: np.ndar
         labels=label_deltas, significant_labels=[d.label for d in label_deltas if d.significant])
 
 
-def age_band(age: np.ndarray) -> np.ndarray:
-    bands = np.full(age.shape, "unknown", dtype=object)
-    for lo, hi, name in ((0, 40, "<40"), (40, 60, "40-59"), (60, 80, "60-79"), (80, 200, "80+")):
-        bands[(age >= lo) & (age < hi)] = name
-    return bands
-
-
 def score_subgroups(name: str, es: RealSet, labels: tuple[str, ...], mean: np.ndarray,
                     n_boot: int) -> tuple[list[SubgroupScore], list[SubgroupSummary]]:
-    from cxrbench.stats import subgroup_auroc
+    """Macro AUROC per sex, age band, race and view group, with clustered-bootstrap CIs."""
+    from cxrbench.stats import StatsError, subgroup_auroc
 
     y = es.labels(labels)
     patients = es.rows["patient_id"].astype(str).to_numpy()
-    groups = {
-        "sex": es.rows["sex"].astype(str).to_numpy(),
-        "age_band": age_band(es.rows["age"].to_numpy(np.float64)),
-        "race": es.rows["race"].astype(str).to_numpy(),
-        "view": es.rows["view"].astype(str).to_numpy(),
-    }
+    meta = {"sex": es.rows["sex"].astype(str).to_numpy(), "age": es.rows["age"].to_numpy(np.float64),
+            "race": es.rows["race"].astype(str).to_numpy(), "view": es.rows["view"].astype(str).to_numpy()}
+    try:
+        report = subgroup_auroc(y, mean, meta, attributes=["sex", "age_band", "race", "view"], labels=labels,
+                                patient_ids=patients, n_replicates=min(n_boot, 500), seed=0)
+    except StatsError:
+        return [], []
     scores, summaries = [], []
-    for attribute, values in groups.items():
-        result = subgroup_auroc(y, mean, values, patient_ids=patients, labels=labels, n_replicates=min(n_boot, 500),
-                                seed=0)
-        for g in result.groups:
-            scores.append(SubgroupScore(eval_set=name, attribute=attribute, group=str(g.group), n=g.n, n_pos=g.n_pos,
-                                        macro_auroc=_f(g.macro), ci_low=_f(g.ci_low), ci_high=_f(g.ci_high),
-                                        undefined_reason=g.reason))
-        summaries.append(SubgroupSummary(eval_set=name, attribute=attribute, worst_group=result.worst_group,
-                                         worst_macro_auroc=_f(result.worst_macro), largest_gap=_f(result.largest_gap)))
+    for attr in report.attributes:
+        for g in attr.groups:
+            scores.append(SubgroupScore(
+                eval_set=name, attribute=attr.attribute, group=str(g.group), n=g.n,
+                n_pos=int(sum(la.n_pos for la in g.per_label)), macro_auroc=_f(g.macro), ci_low=_f(g.macro_ci[0]),
+                ci_high=_f(g.macro_ci[1]), undefined_reason=g.reason))
+        summaries.append(SubgroupSummary(eval_set=name, attribute=attr.attribute, worst_group=attr.worst_group,
+                                         worst_macro_auroc=_f(attr.worst_macro), largest_gap=_f(attr.gap)))
     return scores, summaries
 
 
