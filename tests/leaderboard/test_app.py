@@ -1,6 +1,7 @@
 """Every page through Streamlit's AppTest: content, filters, empty store, malformed records."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -122,11 +123,12 @@ def test_submission_page_shows_hashes_environment_timings(app_test, store):
 def test_empty_store(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from conftest import APP
+    import cxrbench.leaderboard
 
+    app = Path(cxrbench.leaderboard.__file__).with_name("app.py")
     monkeypatch.setenv("CXRBENCH_RESULTS", str(tmp_path / "empty"))
     monkeypatch.setenv("CXRBENCH_CACHE_DIR", str(tmp_path / "cache"))
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at = AppTest.from_file(str(app), default_timeout=60).run()
     assert not at.exception
     assert any("No published records" in i.value for i in at.info)
 
