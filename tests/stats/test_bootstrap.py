@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.special import ndtr, ndtri
 from sklearn.metrics import roc_auc_score
 
@@ -196,3 +198,36 @@ def test_one_model_bootstrap_matches_the_paired_replicates():
     assert one.per_label[0].auc == pytest.approx(naive_auc(y[:, 0], a[:, 0]), abs=1e-12)
     assert one.ci_bca[0] < one.macro < one.ci_bca[1]
     json.dumps(one.to_dict(), allow_nan=False)
+
+
+small_clustered = st.integers(min_value=3, max_value=40).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.sampled_from([0.0, 1.0, 1.0, -1.0, float("nan")]), min_size=n, max_size=n),
+        st.lists(st.integers(-3, 3), min_size=n, max_size=n),
+        st.lists(st.integers(0, 6), min_size=n, max_size=n),
+        st.integers(0, 2**16),
+    )
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(small_clustered)
+def test_property_weighted_kernel_and_jackknife_equal_materialised(data):
+    y, s, pid, seed = (np.array(data[0]), np.array(data[1], dtype=float), np.array(data[2]),
+                       data[3])
+    prep = prepare(y, [s, -0.5 * s**3], pid, None)  # a tie-preserving, order-reversing twin
+    n_rep = 6
+    boot = bootstrap_aurocs(prep, n_rep, seed)
+    counts = next(patient_count_blocks(prep.n_patients, n_rep, seed))
+    for r in range(n_rep):
+        rows = np.repeat(np.arange(y.size), counts[prep.patients, r].astype(int))
+        for k in range(2):
+            ref = naive_auc(y[rows], prep.scores[k, rows, 0])
+            assert boot[k, 0, r] == pytest.approx(ref, abs=1e-12, nan_ok=True)
+    if prep.defined[0]:
+        full, jk = jackknife_aurocs(prep)
+        assert full[0, 0] == pytest.approx(naive_auc(y, s), abs=1e-12)
+        for p in range(prep.n_patients):
+            keep = prep.patients != p
+            ref = naive_auc(y[keep], s[keep])
+            assert jk[0, 0, p] == pytest.approx(ref, abs=1e-12, nan_ok=True)
