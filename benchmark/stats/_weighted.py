@@ -8,9 +8,10 @@ p weighted c_p, so each replicate's AUROC is a weighted Mann–Whitney statistic
 and AUROC = U / (W_pos · W_neg). Sorting happens once per (label, model): the smaller class is
 the *anchor*; its distinct scores v_1 < … < v_G split the other class into G bins. With
 A_k = anchor weight at v_k, T_k = other-class weight in (v_{k−1}, v_k] and E_k = other-class
-weight tied at v_k, U = Σ_k A_k (Σ_{k'≤k} T_k' − ½ E_k). A, T, E are linear in the patient counts,
-so one sparse (P × ≤3G) matrix turns a block of replicates' counts into all of them with one
-sparse–dense product: O(n · R) work, no sort per replicate.
+weight tied at v_k, U = Σ_k A_k (Σ_{k'≤k} T_k' − ½ E_k). Adjacent anchor groups with no
+other-class row between them are merged (fewer columns). A, T, E are linear in the patient
+counts, so one sparse (≤ 3G + 1 × P) matrix turns a block of replicates' counts into all of them
+with one sparse–dense product, then a prefix sum over bins: O(n · R) work, no sort per replicate.
 """
 
 from __future__ import annotations

@@ -113,8 +113,9 @@ def bootstrap_aurocs(prep: _Prepared, n_replicates: int, seed: int,
     scored on its own rows while patients are drawn once from the whole set, so all subsets
     share the same replicates (needed for the CI of a gap between groups).
     """
-    if n_replicates < 1:
-        raise StatsError(f"n_replicates must be ≥ 1, got {n_replicates}")
+    if isinstance(n_replicates, bool) or not isinstance(n_replicates, (int, np.integer)) \
+            or n_replicates < 1:
+        raise StatsError(f"n_replicates must be an integer ≥ 1, got {n_replicates!r}")
     k_models, _, n_labels = prep.scores.shape
     masks = [None] if subsets is None else list(subsets)
     kernels = []
