@@ -70,6 +70,10 @@ def test_collapsed_generator_has_low_spread_and_duplicates(world):
     collapsed = np.resize(controls["oracle"][:5], controls["oracle"].shape)
     report = audit(collapsed, real.labels, real, test_images, PixelExtractor(16), config=CONFIG)
     assert all(rate > 0.95 for rate in report.diversity.duplicate_rate.values())
+    assert report.adherence is None  # no classifier given
+    console = Console(record=True, width=160)
+    console.print(cli_table(report))
+    assert "duplicate rate" in console.export_text() and "AUROC" not in console.export_text()
     assert report.fidelity.recall < 0.2 and report.fidelity.coverage < 0.2
     assert world[3]["oracle"].diversity.duplicate_rate["pixels-16@1"] == 0.0
 
