@@ -38,7 +38,7 @@ def test_rejects_values_outside_unit_interval():
         holm([0.1, 1.5])
 
 
-@pytest.mark.skipif(not have_proc(), reason="R is absent")
+@pytest.mark.skipif(not have_proc(), reason="R (with pROC) is absent")
 def test_matches_r_p_adjust():
     p = np.random.default_rng(0).random(14) ** 3
     np.testing.assert_allclose(holm(p), r_p_adjust(p, "holm"), rtol=1e-12)
