@@ -20,7 +20,7 @@ def file_sha256(path: str | Path) -> str:
 
 
 def write_model_card(directory: str | Path, config: GeneratorConfig, *, n_parameters: int, data: str,
-                     data_fingerprint: str, n_images: int, command: str, settings: dict,
+                     data_fingerprint: str, pixels_sha256: str, n_images: int, command: str, settings: dict,
                      final_loss: float | None, train_seconds: float, environment: str) -> Path:
     directory = Path(directory)
     weights_sha = file_sha256(directory / WEIGHTS_FILE)
@@ -40,6 +40,7 @@ def write_model_card(directory: str | Path, config: GeneratorConfig, *, n_parame
         f"| trained on | {data} |",
         f"| training images | {n_images} |",
         f"| data fingerprint | sha256 of sorted training image ids: `{data_fingerprint}` |",
+        f"| training pixels sha256 | `{pixels_sha256}` (uint8, row order) |",
         f"| training settings | `{settings}` |",
         f"| final logged loss (v-MSE) | {final_loss if final_loss is None else f'{final_loss:.4f}'} |",
         f"| training time | {train_seconds / 60:.1f} min on {environment} |",

@@ -28,6 +28,11 @@ class TrainingData:
     def fingerprint(self) -> str:
         return ids_fingerprint(self.image_ids)
 
+    @property
+    def pixels_sha256(self) -> str:
+        """sha256 of the uint8 training pixels in row order (catches a changed renderer/decoder)."""
+        return hashlib.sha256(np.ascontiguousarray(self.images).tobytes()).hexdigest()
+
 
 def ids_fingerprint(image_ids) -> str:
     """sha256 over the sorted image ids, one per line."""
@@ -55,5 +60,5 @@ def load_training_split(source: str, size: int, *, root: str | None = None, max_
         images=images,
         conditions=train[list(CONDITION_COLUMNS) + ["site"]].reset_index(drop=True),
         image_ids=train["image_id"].astype(str).to_numpy(),
-        description=f"{source}({options}) training split, cxrbench scheme, frontal, {len(train)} images at {size}px",
+        description=f"{source}({options}) [{src.cache_namespace}] training split, cxrbench scheme, frontal, {len(train)} images at {size}px",
     )

@@ -51,12 +51,12 @@ def train_generator_command(
     started = time.time()
     data = load_training_split(source, config.image_size, root=root, max_images=max_images, **options)
     typer.echo(f"training data: {data.description}; fingerprint {data.fingerprint[:16]}… "
-               f"({time.time() - started:.0f}s to load)")
+               f"pixels {data.pixels_sha256[:16]}… ({time.time() - started:.0f}s to load)")
     settings = TrainSettings(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps,
                              ema_decay=ema_decay, seed=seed, checkpoint_every=checkpoint_every)
     started = time.time()
     model = train_generator(config, data.images, encode_conditions(data.conditions), settings, out,
-                            device=device, data_fingerprint=data.fingerprint, resume=resume,
+                            device=device, data_fingerprint=f"{data.fingerprint}/{data.pixels_sha256}", resume=resume,
                             stop_after=stop_after, log=typer.echo)
     seconds = _checkpoint_meta(out).get("seconds", time.time() - started)
     if not (out / "model.safetensors").exists() or stop_after is not None and not _finished(out, steps):
@@ -67,7 +67,7 @@ def train_generator_command(
     env = f"{device}, torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
     command = "cxrbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     card = write_model_card(out, config, n_parameters=count_parameters(model), data=data.description,
-                            data_fingerprint=data.fingerprint, n_images=len(data.images), command=command,
+                            data_fingerprint=data.fingerprint, pixels_sha256=data.pixels_sha256, n_images=len(data.images), command=command,
                             settings=settings.model_dump(), final_loss=final, train_seconds=seconds,
                             environment=env)
     typer.echo(f"wrote {out}/model.safetensors, config.json, {card.name}, {LOSS_FILE}")
