@@ -89,16 +89,16 @@ def render_findings(att, layers, g: Grid, p: Params, strength, u, patch_noise) -
         cx, cy = _lung_point(q, v[:, 0], v[:, 1], v[:, 2], -0.4, 0.25)
         r = col(0.16 + 0.1 * v[:, 3])
         haze = disc(x, y, cx, cy, r) * (0.6 + 0.4 * _patchy(g, len(idx), patch_noise[idx, 0]))
-        att[idx] += haze * lung[idx] * (0.10 * s)
+        att[idx] += haze * lung[idx] * (0.16 * s)
 
     # Lung lesion: a nodule (small, sharp) or a mass (larger, lobulated)
     idx, s, v, q = rows("Lung Lesion")
     if len(idx):
         cx, cy = _lung_point(q, v[:, 0], v[:, 1], v[:, 2], -0.55, 0.2)
         mass = v[:, 3] < 0.35
-        r = col(np.where(mass, 0.07 + 0.05 * v[:, 4], 0.035 + 0.02 * v[:, 4]))
+        r = col(np.where(mass, 0.09 + 0.05 * v[:, 4], 0.045 + 0.025 * v[:, 4]))
         d = np.sqrt((x - cx) ** 2 + (y - cy) ** 2) / r
-        att[idx] += ramp(1.0 - d, 2 * px / r) * lung[idx] * (0.16 * s)
+        att[idx] += ramp(1.0 - d, 2 * px / r) * lung[idx] * (0.22 * s)
 
     # Edema: bilateral perihilar haze ("bat wing"), Kerley B lines at the bases, prominent vessels
     idx, s, v, q = rows("Edema")
@@ -107,7 +107,7 @@ def render_findings(att, layers, g: Grid, p: Params, strength, u, patch_noise) -
         wing = disc(dx, y, col(0.25 + 0.05 * v[:, 0]), col(-0.02 + 0.06 * v[:, 1]), col(0.26 + 0.06 * v[:, 2]))
         kerley = ramp(np.cos((y / 0.035 + col(v[:, 3])) * 2 * np.pi) - 0.7, 0.3)
         kerley = kerley * ramp(dx - (q.lung_xc + q.lung_a - 0.1), 2 * px) * ramp(y - 0.05, 0.05)
-        att[idx] += (wing * 0.07 + kerley * 0.04) * lung[idx] * s
+        att[idx] += (wing * 0.10 + kerley * 0.05) * lung[idx] * s
         vessels[idx] *= 1.0 + 0.5 * s * ramp(-y, 0.3)  # upper-lobe diversion
 
     # Consolidation: dense, fairly well-marginated airspace opacity confined to one lung zone
@@ -116,7 +116,7 @@ def render_findings(att, layers, g: Grid, p: Params, strength, u, patch_noise) -
         cx, cy = _lung_point(q, v[:, 0], v[:, 1], v[:, 2], -0.3, 0.3)
         r = col(0.14 + 0.08 * v[:, 3])
         blob = ramp(disc(x, y, cx, cy, r) - 0.15, 0.3) * (0.75 + 0.25 * _patchy(g, len(idx), patch_noise[idx, 1]))
-        att[idx] += blob * lung[idx] * (0.20 * s)
+        att[idx] += blob * lung[idx] * (0.22 * s)
 
     # Pneumonia: patchy multifocal consolidation (three mottled foci in one or both lungs)
     idx, s, v, q = rows("Pneumonia")
@@ -125,8 +125,8 @@ def render_findings(att, layers, g: Grid, p: Params, strength, u, patch_noise) -
         patch = np.zeros((len(idx), g.size, g.size), dtype=F32)
         for k in range(3):  # focus k: side from v[k], position from v[3 + k] and v[(6 + k) % 8]
             cx, cy = _lung_point(q, v[:, k], v[:, 3 + k], v[:, (6 + k) % 8], -0.3, 0.3)
-            patch = np.maximum(patch, disc(x, y, cx, cy, col(0.10 + 0.04 * v[:, 7])))
-        att[idx] += patch * (0.4 + 0.6 * mottle) * lung[idx] * (0.16 * s)
+            patch = np.maximum(patch, disc(x, y, cx, cy, col(0.12 + 0.04 * v[:, 7])))
+        att[idx] += patch * (0.4 + 0.6 * mottle) * lung[idx] * (0.20 * s)
 
     # Atelectasis: plate-like (linear) band or a wedge at the base, with volume loss (structural)
     idx, s, v, q = rows("Atelectasis")
@@ -134,12 +134,12 @@ def render_findings(att, layers, g: Grid, p: Params, strength, u, patch_noise) -
         side = col(np.where(v[:, 2] < 0.5, -1.0, 1.0))
         cx = q.cx + side * q.lung_xc
         cy = col(0.05 + 0.2 * v[:, 4])
-        plate = ramp(0.018 + 0.012 * col(v[:, 5]) - np.abs((y - cy) - 0.15 * (x - cx)), 2 * px)
+        plate = ramp(0.025 + 0.015 * col(v[:, 5]) - np.abs((y - cy) - 0.15 * (x - cx)), 2 * px)
         plate = plate * ramp(q.lung_a * 0.8 - np.abs(x - cx), 0.05)
         wedge = ramp((y - cy) - 0.6 * np.abs(x - cx) + 0.02, 3 * px) * ramp(np.abs(x - q.cx) - 0.12, 0.05)
         wedge = wedge * (np.sign(x - q.cx) == side)
         shape = np.where(col(v[:, 6]) < 0.5, plate, wedge * 0.7)
-        att[idx] += shape * lung[idx] * (0.18 * s)
+        att[idx] += shape * lung[idx] * (0.22 * s)
 
     # Pneumothorax: thin visceral pleural line, no lung markings and extra lucency beyond it
     idx, s, v, q = rows("Pneumothorax")
@@ -152,7 +152,7 @@ def render_findings(att, layers, g: Grid, p: Params, strength, u, patch_noise) -
         beyond = ramp(e - (1.0 - depth), 2 * px) * same_side * upper * lung[idx]
         line = ramp(0.012 - np.abs(e - (1.0 - depth)) * 0.25, 2 * px) * same_side * upper * lung[idx]
         vessels[idx] *= 1.0 - beyond
-        att[idx] += line * (0.10 * s) - beyond * (0.05 * s)
+        att[idx] += line * (0.12 * s) - beyond * (0.07 * s)
 
     # Pleural effusion: dependent fluid at the base with a lateral meniscus, blunting the angle
     idx, s, v, q = rows("Pleural Effusion")
@@ -161,22 +161,22 @@ def render_findings(att, layers, g: Grid, p: Params, strength, u, patch_noise) -
         side = col(np.where(v[:, 1] < 0.5, -1.0, 1.0))
         on_side = (np.sign(x - q.cx) == side) | bilateral.reshape(-1, 1, 1)
         dome = np.where(x < q.cx, q.dia_r, q.dia_l) + q.dome_h
-        height = col(0.04 + 0.22 * v[:, 2]) * (0.2 + 0.8 * s)
+        height = col(0.08 + 0.26 * v[:, 2]) * (0.4 + 0.6 * s)
         t = np.clip((np.abs(x - q.cx) - 0.1) / (q.lung_xc + q.lung_a - 0.1), 0.0, 1.0)
         level = dome - height - 0.2 * t * t  # meniscus: fluid climbs the lateral chest wall
         fluid = np.clip((y - level) / 0.08, 0.0, 1.0) * on_side * lung[idx]  # replaces aerated lung
-        att[idx] += fluid * (0.30 * (0.3 + 0.7 * s))
+        att[idx] += fluid * (0.30 * (0.5 + 0.5 * s))
 
     # Pleural other: smooth pleural thickening along the lateral chest wall or an apical cap
     idx, s, v, q = rows("Pleural Other")
     if len(idx):
         side = col(np.where(v[:, 0] < 0.5, -1.0, 1.0))
-        thick = col(0.10 + 0.12 * v[:, 1])
+        thick = col(0.12 + 0.14 * v[:, 1])
         same_side = (np.sign(x - q.cx) == side)
         rim = ramp(ell[idx] - (1.0 - thick), 2 * px) * same_side * lung[idx]
         apical = col(v[:, 2] < 0.4)
         zone = np.where(apical, ramp(-0.45 - y, 0.08), ramp(0.3 - np.abs(y + 0.1), 0.1))
-        att[idx] += rim * zone * (0.14 * s)
+        att[idx] += rim * zone * (0.18 * s)
 
     # Fracture: cortical break with a small step in one posterior rib
     idx, s, v, q = rows("Fracture")

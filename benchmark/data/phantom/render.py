@@ -29,7 +29,7 @@ from .sites import SITES
 CONDITION_COLUMNS: tuple[str, ...] = PATHOLOGIES + ("age", "sex", "race", "view", "site")
 MIN_SIZE, MAX_SIZE = 32, 512
 AGE_RANGE = (0.0, 120.0)
-SEVERITY_MIN = 0.15  # the faintest positive finding, as a fraction of a full-strength one
+SEVERITY_MIN = 0.25  # the faintest positive finding, as a fraction of a full-strength one
 UNCERTAIN_DRAWN = 0.5  # share of uncertain (-1) findings that are drawn (at half severity)
 CHUNK_PIXELS = 1 << 18  # images are processed in chunks of about this many pixels (cache-sized)
 
@@ -144,7 +144,7 @@ def _attenuation_chunk(cond: dict, seeds: np.ndarray, anat_seeds: np.ndarray, si
         u_anat[i] = ra.random(32)
         angular = ra.random((2, MARK_ANGLES, 1), dtype=F32)
         breaks = ra.random((2, MARK_ANGLES, MARK_RADII), dtype=F32)
-        tables[i] = np.maximum(angular - 0.55, 0) * (breaks > 0.3) * (0.14 / 0.45)
+        tables[i] = np.maximum(angular - 0.55, 0) * (breaks > 0.3) * (0.12 / 0.45)
         rf = np.random.default_rng([int(seeds[i]), _STREAM_FINDINGS])
         u_find[i] = rf.random((len(PATHOLOGIES), 10))
         patch[i] = rf.random((3, 8, 8), dtype=F32)

@@ -33,12 +33,13 @@ def balanced_conditions(n: int, seed: int) -> pd.DataFrame:
 
 
 def tiny_cnn(n_out: int) -> nn.Module:
+    def block(c_in, c_out):
+        return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+    # global max pooling: a focal finding anywhere in the lungs should light up one location
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
-        nn.Linear(256, n_out),
+        *block(1, 16), nn.MaxPool2d(2), *block(16, 32), nn.MaxPool2d(2), *block(32, 64), nn.MaxPool2d(2),
+        *block(64, 64), nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(64, n_out),
     )
 
 
@@ -50,16 +51,18 @@ def test_tiny_cnn_learns_every_finding_above_chance():
     to_tensor = lambda im: torch.from_numpy(im).float().div(127.5).sub(1).unsqueeze(1)  # noqa: E731
     x_train = to_tensor(render(train_c, np.arange(n_train, dtype=np.int64), size))
     x_test = to_tensor(render(test_c, np.arange(10**6, 10**6 + n_test, dtype=np.int64), size))
-    y_train = torch.from_numpy((train_c[list(FINDINGS)] == 1).to_numpy(dtype=np.float32))
+    y_train = torch.tensor((train_c[list(FINDINGS)] == 1).to_numpy(dtype=np.float32))
     y_test = (test_c[list(FINDINGS)] == 1).to_numpy()
     model = tiny_cnn(len(FINDINGS))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
+    model.train()
     for epoch in range(12):
         for batch in torch.randperm(n_train).split(64):
             loss = nn.functional.binary_cross_entropy_with_logits(model(x_train[batch]), y_train[batch])
             opt.zero_grad()
             loss.backward()
             opt.step()
+    model.eval()
     with torch.no_grad():
         scores = model(x_test).numpy()
     auroc = {name: roc_auc_score(y_test[:, j], scores[:, j]) for j, name in enumerate(FINDINGS)}
