@@ -36,8 +36,14 @@ def curve_chart(points: pd.DataFrame, reference: pd.DataFrame | None = None,
     if "real_only" in df.columns:
         layers.append(alt.Chart().mark_rule(strokeDash=[5, 4], color="gray").encode(y="mean(real_only):Q"))
     return alt.layer(*layers, data=df).properties(width=230, height=260).facet(
-        column=alt.Column("eval_set:N", title=None, sort=sorted(df["eval_set"].unique(),
-                                                               key=lambda e: (e != "internal_test", e))))
+        column=alt.Column("eval_set:N", title=None, sort=eval_set_sort(df)))
+
+
+def eval_set_sort(df: pd.DataFrame) -> list[str]:
+    """Panel order: internal_test first, then the external sets."""
+    from cxrbench.leaderboard.frames import eval_set_order
+
+    return eval_set_order(df["eval_set"].unique())
 
 
 def delta_chart(deltas: pd.DataFrame) -> alt.FacetChart:
@@ -53,13 +59,13 @@ def delta_chart(deltas: pd.DataFrame) -> alt.FacetChart:
             tooltip=["entry", "task", "eval_set", alt.Tooltip("delta:Q", format="+.4f"),
                      alt.Tooltip("p:Q", format=".2g"), "marker"]),
     ]
-    return alt.layer(*layers, data=df).properties(width=230, height=220).facet(
-        column=alt.Column("eval_set:N", title=None), row=alt.Row("family:N", title=None))
+    return alt.layer(*layers, data=df).properties(width=170, height=200).facet(
+        column=alt.Column("eval_set:N", title=None, sort=eval_set_sort(df)), row=alt.Row("family:N", title=None))
 
 
 def subgroup_chart(sg: pd.DataFrame) -> alt.LayerChart:
     """Macro AUROC per subgroup and entry, with CIs."""
-    base = alt.Chart(sg).encode(x=alt.X("group:N", title=None), xOffset="entry:N",
+    base = alt.Chart(sg).encode(x=alt.X("group:N", title=None, axis=alt.Axis(labelAngle=0)), xOffset="entry:N",
                                 color=alt.Color("entry:N", title="submission"))
     return alt.layer(
         base.mark_point(filled=True, size=60).encode(
@@ -73,6 +79,6 @@ def metric_chart(audit: pd.DataFrame, metric: str) -> alt.Chart:
     df = audit.assign(ratio_label=audit["ratio"].astype(str))
     field = metric.replace(".", "\\.")  # a dotted audit key is one column, not a nested field
     return alt.Chart(df).mark_bar().encode(
-        x=alt.X("entry:N", title=None), xOffset="ratio_label:N", y=alt.Y(f"{field}:Q", title=metric),
+        x=alt.X("entry:N", title=None, axis=alt.Axis(labelAngle=0)), xOffset="ratio_label:N", y=alt.Y(f"{field}:Q", title=metric),
         color=alt.Color("ratio_label:N", title="N%"), tooltip=["entry", "task", alt.Tooltip(f"{field}:Q", title=metric, format=".4g")],
     ).properties(height=300)

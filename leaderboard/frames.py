@@ -14,6 +14,11 @@ INTERNAL = "internal_test"
 FAMILY_ORDER = ("supplement", "synthetic_only", "cross_source", "real_only")
 
 
+def family_rank(family: str) -> int:
+    """Display order of task families: the study's supplement family first."""
+    return FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER)
+
+
 @dataclass(frozen=True)
 class Filters:
     profile: str | None = None

@@ -29,8 +29,8 @@ def download(df: pd.DataFrame, name: str, label: str = "Download CSV") -> None:
 
 def table(df: pd.DataFrame, name: str, **kwargs) -> None:
     """Show a table with 4-decimal AUROCs and a CSV download of exactly what is shown."""
-    config = {c: st.column_config.NumberColumn(format="%.4f") for c in df.columns
-              if df[c].dtype.kind == "f" and c not in ("p", "p_holm", "p_value")}
+    config = {c: st.column_config.NumberColumn(format="%.1f" if c.endswith("seconds") else "%.4f")
+              for c in df.columns if df[c].dtype.kind == "f" and c not in ("p", "p_holm", "p_value")}
     config.update({c: st.column_config.NumberColumn(format="%.2g") for c in ("p", "p_holm", "p_value") if c in df})
     st.dataframe(df, hide_index=True, column_config=config, width="stretch", **kwargs)
     download(df, name)

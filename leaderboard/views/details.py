@@ -19,8 +19,9 @@ def _task_and_eval_set(ctx: Context, key: str) -> tuple[str | None, str | None]:
 
 
 def _task_order(name: str):
+    """supplement tasks first (the study's main family), then by family order and ratio."""
     fam, _, ratio = name.rpartition("-")
-    return (fam, int(ratio) if ratio.isdigit() else 0)
+    return (frames.family_rank(fam.rpartition("/")[2]), fam, int(ratio) if ratio.isdigit() else 0)
 
 
 def render_labels(ctx: Context) -> None:

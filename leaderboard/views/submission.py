@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from cxrbench.leaderboard.frames import family_rank
 from cxrbench.leaderboard.loader import read_verified
 from cxrbench.leaderboard.views import Context, pick, table
 from cxrbench.results import RecordError
@@ -17,7 +18,8 @@ def render(ctx: Context) -> None:
     if entry is None:
         st.info("No records under the current filters.")
         return
-    mine = recs[recs["entry"] == entry].sort_values(["family", "ratio"])
+    mine = recs[recs["entry"] == entry].sort_values(
+        ["family", "ratio"], key=lambda c: c.map(family_rank) if c.name == "family" else c)
     task = pick("Task", list(mine["task"] + " (" + mine["budget"] + ")"), key="submission-task")
     row = mine.iloc[list(mine["task"] + " (" + mine["budget"] + ")").index(task)]
     try:  # one record in full, read on demand (and re-verified: it may have changed since the load)
@@ -46,7 +48,7 @@ def render(ctx: Context) -> None:
         st.subheader("Environment")
         env = record.environment
         st.json({"cxrbench": env.cxrbench_version, "git_sha": env.git_sha, "python": env.python,
-                 "platform": env.platform, "libraries": env.libraries, "hardware": env.hardware}, expanded=False)
+                 "platform": env.platform, "libraries": env.libraries, "hardware": env.hardware}, expanded=1)
         st.subheader("Timings")
         timings = pd.DataFrame([t.model_dump() for t in record.timings], columns=["stage", "seconds", "cached"])
         table(timings, f"timings-{s.name}")
