@@ -8,8 +8,6 @@ extractor or a changed image set never reuses stale features.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -17,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cxrbench.data.atomic import atomic_write
 from cxrbench.errors import DataError
 
 
@@ -147,10 +146,5 @@ class FeatureCache:
         self.computed += 1
         self._memory[key] = feats
         if self.root is not None:
-            path = self._path(key)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, feats)
-            os.replace(tmp, path)
+            atomic_write(self._path(key), lambda fh: np.save(fh, feats))
         return feats
