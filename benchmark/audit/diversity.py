@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cxrbench.audit.fidelity import subsample
-from cxrbench.audit.neighbours import nearest_neighbours
+from cxrbench.audit.neighbours import nearest_neighbours, subsample
 
 
 def spread(features: np.ndarray) -> float:

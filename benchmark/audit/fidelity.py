@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torchmetrics.image.fid import FrechetInceptionDistance
 
-from cxrbench.audit.neighbours import covered_by_balls, nearest_neighbours
+from cxrbench.audit.neighbours import covered_by_balls, nearest_neighbours, subsample
 
 
 class _PrecomputedFeatures(torch.nn.Module):
@@ -43,13 +43,6 @@ def frechet_distance(real: np.ndarray, synthetic: np.ndarray, batch_size: int = 
             metric.update(torch.as_tensor(np.asarray(feats[start:start + batch_size], dtype=np.float64)), real=is_real)
     # eigenvalues of a product of PSD matrices can come back a hair negative: clamp at 0
     return max(float(metric.compute()), 0.0)
-
-
-def subsample(n: int, max_samples: int | None, seed: int) -> np.ndarray:
-    """Indices of at most `max_samples` of n items, sorted; all of them when n is small enough."""
-    if max_samples is None or n <= max_samples:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size=max_samples, replace=False))
 
 
 def manifold_radii(features: np.ndarray, k: int, device=None) -> np.ndarray:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from cxrbench.audit.neighbours import nearest_neighbours
+from cxrbench.audit.neighbours import nearest_neighbours, subsample
 from cxrbench.errors import DataError
 
 
@@ -49,17 +49,22 @@ def calibrate(
     close_quantile: float = 0.01,
     duplicate_quantile: float = 0.001,
     duplicate_factor: float = 0.5,
+    max_queries: int | None = None,
+    seed: int = 0,
     device=None,
 ) -> tuple[Calibration, np.ndarray]:
     """Thresholds from each real image's distance to its nearest image of another patient.
 
-    Returns the calibration and the per-image distances (float32 (N,)).
+    With `max_queries`, a seeded subsample of that many images is measured (each against all
+    others), which bounds the cost on large training sets. Returns the calibration and the
+    per-image distances (float32 (n,)).
     """
     codes, uniques = _patient_codes(patient_ids)
     if len(uniques) < 2:
         raise DataError("memorization calibration needs real training images of at least 2 patients")
-    dist, _ = nearest_neighbours(real_features, real_features, 1, query_groups=codes, reference_groups=codes,
-                                 device=device)
+    queries = subsample(real_features.shape[0], max_queries, seed)
+    dist, _ = nearest_neighbours(real_features[queries], real_features, 1, query_groups=codes[queries],
+                                 reference_groups=codes, device=device)
     dist = dist[:, 0].astype(np.float64)
     cal = Calibration(
         space=space, n_pairs=int(dist.size), close_quantile=close_quantile,

@@ -23,6 +23,13 @@ def _chunk_rows(n_references: int, block_bytes: int) -> int:
     return max(1, int(block_bytes // (4 * max(n_references, 1))))
 
 
+def subsample(n: int, max_samples: int | None, seed: int) -> np.ndarray:
+    """Indices of at most `max_samples` of n items, sorted; all of them when n is small enough."""
+    if max_samples is None or n <= max_samples:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=max_samples, replace=False))
+
+
 def nearest_neighbours(
     queries: np.ndarray,
     references: np.ndarray,

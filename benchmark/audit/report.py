@@ -63,6 +63,7 @@ class AuditConfig(BaseModel):
     near_duplicate_tolerance: float = Field(0.01, ge=0, le=1)
     leakage_tolerance: int = Field(0, ge=0)  # flag when more near-duplicates of test images than this
     max_duplicate_queries: int = 10_000
+    max_calibration_queries: int = 20_000  # real images whose other-patient neighbour calibrates the thresholds
     n_closest: int = 16
     seed: int = 0
 
@@ -271,7 +272,8 @@ def audit(
     for space, f in spaces.items():
         cal, _ = calibrate(f["train"], patient_ids, space, close_quantile=config.close_quantile,
                            duplicate_quantile=config.duplicate_quantile,
-                           duplicate_factor=config.duplicate_factor, device=device)
+                           duplicate_factor=config.duplicate_factor, max_queries=config.max_calibration_queries,
+                           seed=config.seed, device=device)
         mem, _, _ = memorization_in_space(f["synthetic"], f["train"], cal, n_closest=config.n_closest, device=device)
         mem_spaces.append(mem)
         leak_spaces.append(leakage_in_space(f["synthetic"], f["test"], cal, n_closest=config.n_closest, device=device))

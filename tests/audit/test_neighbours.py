@@ -67,3 +67,16 @@ def test_shape_errors(data):
         nearest_neighbours(q, r[:, :4])
     with pytest.raises(ValueError, match="both"):
         nearest_neighbours(q, r, query_groups=np.arange(257))
+
+
+def test_calibration_subsample_bounds_queries_and_keeps_thresholds_close():
+    from cxrbench.audit.memorization import calibrate
+
+    rng = np.random.default_rng(5)
+    feats = rng.normal(size=(3000, 8)).astype(np.float32)
+    patients = np.arange(3000) // 3
+    full, d_full = calibrate(feats, patients, "x", device="cpu")
+    part, d_part = calibrate(feats, patients, "x", max_queries=1000, device="cpu")
+    assert d_full.shape == (3000,) and d_part.shape == (1000,) and part.n_pairs == 1000
+    assert part.close_threshold == pytest.approx(full.close_threshold, rel=0.25)
+    assert part.median_distance == pytest.approx(full.median_distance, rel=0.05)
