@@ -196,6 +196,10 @@ def audit(
     size = synthetic_images.shape[1]
     check_images(real_train.images, "real training images", size=size)
     check_images(real_test_images, "real test images", size=size)
+    for what, images in (("synthetic images", synthetic_images), ("real training images", real_train.images)):
+        if images.shape[0] <= config.k:
+            raise DataError(f"{what}: {images.shape[0]} image(s); the audit needs more than k={config.k} "
+                            "(k-NN precision / recall)")
     syn_labels = _label_matrix(synthetic_conditions, "synthetic conditions", synthetic_images.shape[0])
     real_labels = _label_matrix(real_train.labels, "real training labels", real_train.images.shape[0])
     patient_ids = np.asarray(real_train.patient_ids)

@@ -112,6 +112,7 @@ def _call(real, test_images, **over):
     (dict(synthetic_images=np.zeros((20, 64, 64), np.uint8)), "real training images: images are 32x32, expected 64x64"),
     (dict(real_test_images=np.zeros((5, 16, 16), np.uint8)), "real test images: images are 16x16, expected 32x32"),
     (dict(synthetic_conditions="labels"), "expected a DataFrame"),
+    (dict(synthetic_images=np.zeros((3, 32, 32), np.uint8)), "synthetic images: 3 image"),
 ])
 def test_bad_input_is_named(world, over, message):
     real, test_images, _, _ = world
