@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from cxrbench.baselines.classifier.model import atomic_write
+from cxrbench.data.atomic import atomic_write_bytes
 from cxrbench.baselines.classifier.recipe import Recipe
 from cxrbench.errors import ConfigError
 
@@ -20,9 +20,8 @@ CHECKPOINT_FILE = "checkpoint.safetensors"
 
 def save_checkpoint(directory: Path, model, ema, optimizer, scheduler, state: dict, best_weights,
                     recipe: Recipe, seed: int, label_names) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
-    directory.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     if ema is not None:
         tensors.update({f"ema.{k}": v for k, v in ema.module.state_dict().items()})
@@ -42,8 +41,7 @@ def save_checkpoint(directory: Path, model, ema, optimizer, scheduler, state: di
         "recipe_fingerprint": recipe.fingerprint(), "seed": seed, "label_names": list(label_names),
     }
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    atomic_write(directory / CHECKPOINT_FILE,
-                 lambda p: save_file(tensors, str(p), metadata={"cxrbench": json.dumps(meta)}))
+    atomic_write_bytes(directory / CHECKPOINT_FILE, save(tensors, metadata={"cxrbench": json.dumps(meta)}))
 
 
 def load_checkpoint(directory: Path, model, ema, optimizer, scheduler, recipe: Recipe, seed: int,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ from cxrbench.baselines.classifier.backbones import create_backbone
 from cxrbench.baselines.classifier.data import LabeledImages
 from cxrbench.baselines.classifier.loader import iterate_images
 from cxrbench.baselines.classifier.recipe import Recipe, recipe_from_dict
+from cxrbench.data.atomic import atomic_write_bytes, atomic_write_text
 from cxrbench.errors import DataError
 
 WEIGHTS_FILE = "model.safetensors"
@@ -79,14 +78,13 @@ class TrainedClassifier:
 
     def save(self, directory: str | Path) -> Path:
         """Write model.safetensors + config.json into `directory` (atomically per file)."""
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        atomic_write(directory / WEIGHTS_FILE, lambda p: save_file(state, str(p)))
-        text = json.dumps(self.config(), indent=2, sort_keys=True, default=_json_default)
-        atomic_write(directory / CONFIG_FILE, lambda p: Path(p).write_text(text))
+        atomic_write_bytes(directory / WEIGHTS_FILE, save(state))
+        atomic_write_text(directory / CONFIG_FILE,
+                          json.dumps(self.config(), indent=2, sort_keys=True, default=_json_default))
         return directory
 
     @classmethod
@@ -112,18 +110,6 @@ class TrainedClassifier:
 def _autocast(device: torch.device, recipe: Recipe):
     enabled = device.type == "cuda" and recipe.bf16_autocast
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call write(tmp_path) then rename onto `path`, so readers never see a partial file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _json_default(value):

@@ -12,7 +12,7 @@ from cxrbench.errors import DataError
 
 def write_predictions(path: str | Path, image_ids, probs: np.ndarray, label_names) -> Path:
     """Write predictions atomically; columns `image_id`, then `label_names` in order."""
-    from cxrbench.baselines.classifier.model import atomic_write
+    from cxrbench.data.atomic import atomic_write
 
     probs = np.asarray(probs, dtype=np.float32)
     ids = np.asarray(image_ids).astype(str)
@@ -25,10 +25,7 @@ def write_predictions(path: str | Path, image_ids, probs: np.ndarray, label_name
         raise DataError("predictions must be finite probabilities in [0, 1]")
     frame = pd.DataFrame(probs, columns=label_names)
     frame.insert(0, "image_id", ids)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda p: frame.to_parquet(p, index=False))
-    return path
+    return atomic_write(Path(path), lambda fh: frame.to_parquet(fh, index=False))
 
 
 def read_predictions(path: str | Path, label_names=None) -> pd.DataFrame:
