@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torchmetrics.image.fid import FrechetInceptionDistance
 
 from cxrbench.audit.neighbours import covered_by_balls, nearest_neighbours, subsample
 
@@ -37,6 +36,8 @@ def frechet_distance(real: np.ndarray, synthetic: np.ndarray, batch_size: int = 
         raise ValueError("the Fréchet distance needs at least 2 samples on each side")
     if real.shape[1] != synthetic.shape[1]:
         raise ValueError(f"feature dimensions differ: {real.shape[1]} vs {synthetic.shape[1]}")
+    from torchmetrics.image.fid import FrechetInceptionDistance  # imported here: it is slow to import
+
     metric = FrechetInceptionDistance(feature=_PrecomputedFeatures(real.shape[1]), reset_real_features=True)
     for feats, is_real in ((real, True), (synthetic, False)):
         for start in range(0, feats.shape[0], batch_size):
