@@ -28,13 +28,21 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmark" / "audit" / "weights" / "phantom-site-a"
+#: The recipe of the shipped weights, pinned field by field: the classifier presets evolve, the
+#: audit's feature space must not (this is `quick` v1 as it was: cxr_small, 256 features).
+AUDIT_RECIPE = dict(
+    name="quick", version="1", backbone="cxr_small", image_size=32, batch_size=64, max_epochs=12, patience=4,
+    optimizer="adamw", lr=3e-3, weight_decay=0.05, schedule="cosine", warmup_epochs=0.5, ema_decay=0.99,
+    hflip_p=0.0, rotate_deg=5.0, translate_frac=0.04, scale_range=0.05, noise_std=0.02, mixup_alpha=0.0,
+    label_smoothing=0.0,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-patients", type=int, default=4000)
-    parser.add_argument("--size", type=int, default=64, help="image size the extractor is trained at")
-    parser.add_argument("--max-epochs", type=int, default=12)
+    parser.add_argument("--size", type=int, default=AUDIT_RECIPE["image_size"], help="image size it is trained at")
+    parser.add_argument("--max-epochs", type=int, default=AUDIT_RECIPE["max_epochs"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--version", default="1", help="feature-space version; bump when the output changes")
@@ -42,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from cxrbench.baselines.classifier import LabeledImages, get_recipe, train_classifier
+    from cxrbench.baselines.classifier import LabeledImages, train_classifier
+    from cxrbench.baselines.classifier.recipe import recipe_from_dict
     from cxrbench.data.phantom import PhantomSource
     from cxrbench.data.splits import split_rows
     from cxrbench.schema import PATHOLOGIES
@@ -58,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
     start = time.perf_counter()
     train, val = labeled(splits["train"]), labeled(splits["val"])
-    recipe = get_recipe("quick", image_size=args.size, max_epochs=args.max_epochs)
+    recipe = recipe_from_dict({**AUDIT_RECIPE, "image_size": args.size, "max_epochs": args.max_epochs})
     classifier = train_classifier(train, val, recipe, seed=args.seed, forbidden_ids=splits["test"]["image_id"].to_numpy(),
                                   progress=False, uncertainty_policy="zeros")
     train_s = time.perf_counter() - start
@@ -83,12 +92,26 @@ def main(argv: list[str] | None = None) -> int:
         "train_seconds": round(train_s, 1),
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
         "torch": torch.__version__,
+        "git_commit": _git_commit(),
         "platform": platform.platform(),
     }
     (args.out / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
     print(json.dumps(provenance, indent=2))
     print(f"weights: {len(weights) / 2**20:.2f} MiB at {args.out}")
     return 0
+
+
+def _git_commit() -> str | None:
+    """HEAD of the checkout, '+dirty' when the classifier code differs from it (it shapes the weights)."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "baselines/classifier", "benchmark/data"],
+                               cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
 
 
 if __name__ == "__main__":
