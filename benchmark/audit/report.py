@@ -191,7 +191,60 @@ def audit(
     cache = cache or FeatureCache()
     seconds: dict[str, float] = {}
     tick = time.perf_counter()
+    syn_labels, real_labels, truth = _check_inputs(synthetic_images, synthetic_conditions, real_train,
+                                                   real_test_images, truth_labels, config)
+    patient_ids = np.asarray(real_train.patient_ids)
 
+    # features: once per (extractor, image set); the pixel space is always measured too
+    pixel = PixelExtractor(config.pixel_side)
+    spaces = {}
+    for space_extractor in (extractor, pixel):
+        spaces[f"{space_extractor.name}@{space_extractor.version}"] = {
+            "synthetic": cache.get(space_extractor, synthetic_images, "synthetic images"),
+            "train": cache.get(space_extractor, real_train.images, "real training images"),
+            "test": cache.get(space_extractor, real_test_images, "real test images"),
+        }
+    feature_space = f"{extractor.name}@{extractor.version}"
+    pixel_space = f"{pixel.name}@{pixel.version}"  # the same key when the extractor is the pixel space
+    seconds["features"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    fidelity = _fidelity(spaces[feature_space], feature_space, syn_labels, real_labels, config, device)
+    seconds["fidelity"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    adherence = None if classifier is None else _adherence(classifier, synthetic_images, syn_labels, truth)
+    seconds["adherence"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    memorization, leakage, dup_rates, n_checked = _privacy(spaces, patient_ids, config, device)
+    seconds["memorization_leakage"] = time.perf_counter() - tick
+    if gallery_dir is not None:
+        pix = list(spaces).index(pixel_space)
+        memorization.gallery = str(save_gallery(
+            Path(gallery_dir) / "memorization.png", synthetic_images, real_train.images,
+            memorization.spaces[pix].closest, title=f"closest synthetic / training pairs ({pixel_space})"))
+        leakage.gallery = str(save_gallery(
+            Path(gallery_dir) / "leakage.png", synthetic_images, real_test_images, leakage.spaces[pix].closest,
+            title=f"closest synthetic / test pairs ({pixel_space})", real_label="test"))
+
+    feats = spaces[feature_space]
+    diversity = Diversity(
+        spread_ratio=_finite(spread_ratio(feats["synthetic"], feats["train"])),
+        per_finding_spread_ratio={k: v.spread_ratio for k, v in fidelity.per_finding.items()},
+        duplicate_rate=dup_rates, n_duplicate_checked=n_checked,
+    )
+    return AuditReport(
+        feature_space=feature_space, pixel_space=pixel_space, image_size=int(synthetic_images.shape[1]),
+        n_synthetic=int(synthetic_images.shape[0]), n_real_train=int(real_train.images.shape[0]),
+        n_real_test=int(real_test_images.shape[0]), n_train_patients=int(np.unique(patient_ids.astype(str)).size),
+        config=config, leakage_flag=leakage.flag, memorization_flag=memorization.flag, fidelity=fidelity,
+        adherence=adherence, diversity=diversity, memorization=memorization, leakage=leakage, seconds=seconds,
+    )
+
+
+def _check_inputs(synthetic_images, synthetic_conditions, real_train, real_test_images, truth_labels, config):
+    """Validate every input (DataError naming the set at fault); return the label matrices."""
     check_images(synthetic_images, "synthetic images")
     size = synthetic_images.shape[1]
     check_images(real_train.images, "real training images", size=size)
@@ -213,103 +266,65 @@ def audit(
                  if isinstance(truth_labels, pd.DataFrame) else np.asarray(truth_labels, dtype=np.float32))
         if truth.shape != syn_labels.shape:
             raise DataError(f"truth labels: shape {truth.shape}, expected {syn_labels.shape}")
+    return syn_labels, real_labels, truth
 
-    # features: once per (extractor, image set)
-    pixel = PixelExtractor(config.pixel_side)
-    spaces = {}
-    for space_extractor in (extractor, pixel):
-        space = f"{space_extractor.name}@{space_extractor.version}"
-        spaces[space] = {
-            "synthetic": cache.get(space_extractor, synthetic_images, "synthetic images"),
-            "train": cache.get(space_extractor, real_train.images, "real training images"),
-            "test": cache.get(space_extractor, real_test_images, "real test images"),
-        }
-    feature_space = f"{extractor.name}@{extractor.version}"
-    pixel_space = f"{pixel.name}@{pixel.version}"  # the same key when the extractor is the pixel space
-    feats = spaces[feature_space]
-    seconds["features"] = time.perf_counter() - tick
 
-    # fidelity, overall and per finding (conditional)
-    tick = time.perf_counter()
-    fd = frechet_distance(feats["train"], feats["synthetic"])
-    precision, recall, coverage = precision_recall_coverage(feats["train"], feats["synthetic"], config.k,
-                                         max_samples=config.max_manifold_samples, seed=config.seed, device=device)
+def _fidelity(feats, space, syn_labels, real_labels, config, device) -> Fidelity:
+    """Fréchet distance and k-NN precision / recall / coverage, overall and per finding."""
+    def measure(f_real, f_syn):
+        p, r, c = precision_recall_coverage(f_real, f_syn, config.k, max_samples=config.max_manifold_samples,
+                                            seed=config.seed, device=device)
+        return frechet_distance(f_real, f_syn), p, r, c
+
+    fd, precision, recall, coverage = measure(feats["train"], feats["synthetic"])
     per_finding: dict[str, FindingFidelity] = {}
     for j, name in enumerate(PATHOLOGIES):
         syn_rows, real_rows = syn_labels[:, j] == 1, real_labels[:, j] == 1
         n_syn, n_real = int(syn_rows.sum()), int(real_rows.sum())
-        enough = min(n_syn, n_real) >= config.min_per_finding
-        if enough:
-            f_syn, f_real = feats["synthetic"][syn_rows], feats["train"][real_rows]
-            p, r, c = precision_recall_coverage(f_real, f_syn, config.k, max_samples=config.max_manifold_samples,
-                                    seed=config.seed, device=device)
-            per_finding[name] = FindingFidelity(n_synthetic=n_syn, n_real=n_real,
-                                                frechet_distance=frechet_distance(f_real, f_syn),
-                                                precision=p, recall=r, coverage=c,
-                                                spread_ratio=_finite(spread_ratio(f_syn, f_real)))
-        else:
+        if min(n_syn, n_real) < config.min_per_finding:
             per_finding[name] = FindingFidelity(n_synthetic=n_syn, n_real=n_real, frechet_distance=None,
-                                                precision=None, recall=None, coverage=None,
-                                                spread_ratio=None)
-    fidelity = Fidelity(space=feature_space, frechet_distance=fd, precision=precision, recall=recall, coverage=coverage,
-                        per_finding=per_finding)
-    seconds["fidelity"] = time.perf_counter() - tick
+                                                precision=None, recall=None, coverage=None, spread_ratio=None)
+            continue
+        f_syn, f_real = feats["synthetic"][syn_rows], feats["train"][real_rows]
+        f, p, r, c = measure(f_real, f_syn)
+        per_finding[name] = FindingFidelity(n_synthetic=n_syn, n_real=n_real, frechet_distance=f, precision=p,
+                                            recall=r, coverage=c, spread_ratio=_finite(spread_ratio(f_syn, f_real)))
+    return Fidelity(space=space, frechet_distance=fd, precision=precision, recall=recall, coverage=coverage,
+                    per_finding=per_finding)
 
-    # adherence
-    tick = time.perf_counter()
-    adherence = None
-    if classifier is not None:
-        names = [n for n in classifier.label_names if n in PATHOLOGIES]
-        cols = [PATHOLOGIES.index(n) for n in names]
-        probs = np.asarray(classifier.predict(synthetic_images), dtype=np.float32)
-        probs = probs[:, [list(classifier.label_names).index(n) for n in names]]
-        per = auroc_per_finding(probs, syn_labels[:, cols], names)
-        adherence = Adherence(classifier_labels=names, macro_auroc=macro(per), per_finding=per)
-        if truth is not None:
-            per_truth = auroc_per_finding(probs, truth[:, cols], names)
-            adherence.truth_per_finding, adherence.truth_macro_auroc = per_truth, macro(per_truth)
-    seconds["adherence"] = time.perf_counter() - tick
 
-    # calibration, memorization, leakage, duplicates
-    tick = time.perf_counter()
+def _adherence(classifier, synthetic_images, syn_labels, truth) -> Adherence:
+    """Classifier AUROC per finding against the conditions (and the rendered truth, when given)."""
+    names = [n for n in classifier.label_names if n in PATHOLOGIES]
+    cols = [PATHOLOGIES.index(n) for n in names]
+    probs = np.asarray(classifier.predict(synthetic_images), dtype=np.float32)
+    probs = probs[:, [list(classifier.label_names).index(n) for n in names]]
+    per = auroc_per_finding(probs, syn_labels[:, cols], names)
+    adherence = Adherence(classifier_labels=names, macro_auroc=macro(per), per_finding=per)
+    if truth is not None:
+        per_truth = auroc_per_finding(probs, truth[:, cols], names)
+        adherence.truth_per_finding, adherence.truth_macro_auroc = per_truth, macro(per_truth)
+    return adherence
+
+
+def _privacy(spaces, patient_ids, config, device) -> tuple[Memorization, Leakage, dict[str, float], int]:
+    """Per space: calibrate on real pairs, then memorization, leakage and synthetic duplicates."""
     mem_spaces, leak_spaces, dup_rates, n_checked = [], [], {}, 0
     for space, f in spaces.items():
         cal, _ = calibrate(f["train"], patient_ids, space, close_quantile=config.close_quantile,
-                           duplicate_quantile=config.duplicate_quantile,
-                           duplicate_factor=config.duplicate_factor, max_queries=config.max_calibration_queries,
-                           seed=config.seed, device=device)
+                           duplicate_quantile=config.duplicate_quantile, duplicate_factor=config.duplicate_factor,
+                           max_queries=config.max_calibration_queries, seed=config.seed, device=device)
         mem, _, _ = memorization_in_space(f["synthetic"], f["train"], cal, n_closest=config.n_closest, device=device)
         mem_spaces.append(mem)
         leak_spaces.append(leakage_in_space(f["synthetic"], f["test"], cal, n_closest=config.n_closest, device=device))
         dup_rates[space], n_checked = duplicate_rate(f["synthetic"], cal.near_duplicate_threshold,
                                                      max_queries=config.max_duplicate_queries,
                                                      seed=config.seed, device=device)
-    seconds["memorization_leakage"] = time.perf_counter() - tick
-
-    memorization_flag = any(m.share_close > config.memorization_tolerance
-                            or m.share_near_duplicate > config.near_duplicate_tolerance for m in mem_spaces)
-    leakage_flag = any(s.n_near_duplicate > config.leakage_tolerance for s in leak_spaces)
-    memorization = Memorization(flag=memorization_flag, tolerance=config.memorization_tolerance,
-                                near_duplicate_tolerance=config.near_duplicate_tolerance, spaces=mem_spaces)
-    leakage = Leakage(flag=leakage_flag, tolerance=config.leakage_tolerance, spaces=leak_spaces)
-    if gallery_dir is not None:
-        pix = list(spaces).index(pixel_space)
-        memorization.gallery = str(save_gallery(
-            Path(gallery_dir) / "memorization.png", synthetic_images, real_train.images, mem_spaces[pix].closest,
-            title=f"closest synthetic / training pairs ({pixel_space})"))
-        leakage.gallery = str(save_gallery(
-            Path(gallery_dir) / "leakage.png", synthetic_images, real_test_images, leak_spaces[pix].closest,
-            title=f"closest synthetic / test pairs ({pixel_space})", real_label="test"))
-
-    diversity = Diversity(
-        spread_ratio=_finite(spread_ratio(feats["synthetic"], feats["train"])),
-        per_finding_spread_ratio={k: v.spread_ratio for k, v in per_finding.items()},
-        duplicate_rate=dup_rates, n_duplicate_checked=n_checked,
-    )
-    return AuditReport(
-        feature_space=feature_space, pixel_space=pixel_space, image_size=size,
-        n_synthetic=int(synthetic_images.shape[0]), n_real_train=int(real_train.images.shape[0]),
-        n_real_test=int(real_test_images.shape[0]), n_train_patients=int(np.unique(patient_ids.astype(str)).size),
-        config=config, leakage_flag=leakage_flag, memorization_flag=memorization_flag, fidelity=fidelity,
-        adherence=adherence, diversity=diversity, memorization=memorization, leakage=leakage, seconds=seconds,
-    )
+    memorization = Memorization(
+        flag=any(m.share_close > config.memorization_tolerance
+                 or m.share_near_duplicate > config.near_duplicate_tolerance for m in mem_spaces),
+        tolerance=config.memorization_tolerance, near_duplicate_tolerance=config.near_duplicate_tolerance,
+        spaces=mem_spaces)
+    leakage = Leakage(flag=any(s.n_near_duplicate > config.leakage_tolerance for s in leak_spaces),
+                      tolerance=config.leakage_tolerance, spaces=leak_spaces)
+    return memorization, leakage, dup_rates, n_checked
