@@ -71,7 +71,8 @@ def train_classifier(
         raise DataError("the validation set has no label with both classes: early stopping cannot work")
 
     device = torch.device(device)
-    loader = BatchLoader(parts, targets, recipe.batch_size, recipe.image_size, device)
+    loader = BatchLoader(parts, targets, recipe.batch_size, recipe.image_size, device,
+                         epoch_images=recipe.epoch_images)
     steps_per_epoch = len(loader)
     total_steps = steps_per_epoch * recipe.max_epochs
 
