@@ -45,10 +45,11 @@ class ReferenceGenerator:
 
     def __init__(self, model: ConditionalUNet, device: str = "cpu", sampler: str = "dpmpp-2m",
                  steps: int | None = None, guidance: float = 0.0, batch_size: int = 64,
-                 compile_mode: str | None = "auto", source: Path | None = None) -> None:
+                 dtype: str | None = None, compile_mode: str | None = "auto", source: Path | None = None) -> None:
         self.source = source
         self.settings = SamplerSettings(sampler=sampler, steps=steps, guidance=guidance,
-                                        buckets=(int(batch_size),), compile_mode=compile_mode)
+                                        buckets=(int(batch_size),), dtype=parse_dtype(dtype),
+                                        compile_mode=compile_mode)
         self.sampler = Sampler(model, self.settings, device=device)
         self.config = model.config
 
@@ -92,6 +93,20 @@ class ReferenceGenerator:
         if size != self.image_size:
             images = resize_uint8(images, size)
         return images
+
+
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+          "float16": torch.float16, "fp16": torch.float16}
+
+
+def parse_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
+    """None (bf16 on CUDA, fp32 on CPU), a torch dtype, or one of `DTYPES`' names."""
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    try:
+        return DTYPES[str(dtype)]
+    except KeyError:
+        raise ConfigError(f"unknown dtype {dtype!r}; known: {', '.join(DTYPES)}") from None
 
 
 def resize_uint8(images: np.ndarray, size: int) -> np.ndarray:

@@ -96,6 +96,7 @@ def sample_command(
     guidance: float = typer.Option(0.0, help="Classifier-free guidance scale (0 = conditional)."),
     device: str = typer.Option("cpu"),
     batch_size: int = typer.Option(64, help="Fixed batch bucket."),
+    dtype: Optional[str] = typer.Option(None, help="float32 or bfloat16 (default: bf16 on cuda, fp32 on cpu)."),
     threads: Optional[int] = typer.Option(None),
 ) -> None:
     """Generate a synthetic set from a condition table (resumable; marked complete only when whole)."""
@@ -115,7 +116,7 @@ def sample_command(
     seeds = (table[seeds_column].to_numpy(np.int64) if seeds_column in table
              else seed_base + np.arange(len(table), dtype=np.int64))
     gen = ReferenceGenerator.from_pretrained(weights, device=device, sampler=sampler, steps=steps,
-                                             guidance=guidance, batch_size=batch_size)
+                                             guidance=guidance, batch_size=batch_size, dtype=dtype)
     size = size or gen.image_size
     started = time.time()
     manifest = write_synthetic_set(out, table, seeds, size, gen.generate, gen.identity,

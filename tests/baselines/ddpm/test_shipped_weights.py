@@ -1,0 +1,40 @@
+"""The shipped tiny-32 weights: present, matching their model card, loadable by preset name,
+and the bf16 CPU path within a stated tolerance of fp32."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from cxrbench.baselines.ddpm import ReferenceGenerator
+from cxrbench.baselines.ddpm.generator import WEIGHTS_ROOT
+from cxrbench.baselines.ddpm.presets import PRESETS
+
+from .ddpm_helpers import condition_table
+
+TINY = WEIGHTS_ROOT / "tiny-32"
+
+
+def test_files_hash_and_config_match_the_card():
+    card = (TINY / "MODEL_CARD.md").read_text()
+    weights = (TINY / "model.safetensors").read_bytes()
+    assert len(weights) <= 25e6
+    assert hashlib.sha256(weights).hexdigest() in card
+    assert hashlib.sha256((TINY / "config.json").read_bytes()).hexdigest() in card
+    assert "cxrbench train-generator --preset tiny-32" in card
+    assert "site-a" in card and "training split" in card
+    config = json.loads((TINY / "config.json").read_text())
+    assert {k: config[k] for k in ("image_size", "block_out_channels")} == {
+        "image_size": 32, "block_out_channels": list(PRESETS["tiny-32"].block_out_channels)}
+
+
+def test_bf16_on_cpu_stays_close_to_fp32():
+    # Stated tolerance (uint8 grey levels): mean |Δ| ≤ 1, 99th percentile ≤ 4.
+    table, seeds = condition_table(16, seed=4), np.arange(16, dtype=np.int64)
+    fp32 = ReferenceGenerator.from_pretrained("tiny-32", steps=8, batch_size=16).generate(table, seeds, 32)
+    bf16 = ReferenceGenerator.from_pretrained("tiny-32", steps=8, batch_size=16, dtype="bfloat16").generate(table, seeds, 32)
+    diff = np.abs(fp32.astype(float) - bf16.astype(float))
+    assert fp32.std() > 10  # real images, not a flat field
+    assert diff.mean() <= 1.0 and np.percentile(diff, 99) <= 4, (diff.mean(), np.percentile(diff, 99))
+    assert diff.max() > 0  # it really ran in another precision
