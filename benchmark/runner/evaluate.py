@@ -202,7 +202,8 @@ class TaskRun:
             split_fingerprints=fingerprints, seeds=sorted(preds), environment=environment(),
             eval_sets=scored.eval_sets, comparisons=scored.comparisons, subgroups=scored.subgroups,
             subgroup_summaries=scored.subgroup_summaries, timings=self.timer.timings)
-        return record, _prediction_table(eval_sets, preds, base_preds, labels)
+        return record, _prediction_table(eval_sets, {s: p.by_eval_set for s, p in preds.items()},
+                                         {s: p.by_eval_set for s, p in base_preds.items()}, labels)
 
 
 def _check_disjoint(train: RealSet | None, val: RealSet | None, eval_sets: dict[str, RealSet]) -> None:

@@ -1,0 +1,95 @@
+"""`evaluate` end to end on a tiny phantom task: records, caching, resume, failures, controls."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from cxrbench.results import read_record
+from cxrbench.runner.evaluate import evaluate
+
+
+
+def _sub(tmp_path, name, body, kind="generator", entry="gen:Gen"):
+    root = tmp_path / name
+    root.mkdir()
+    (root / "submission.yaml").write_text(f'name: {name}\nversion: "1"\nkind: {kind}\nentry_point: {entry}\n'
+                                          f'training_data: [phantom/site-a/train]\n')
+    (root / entry.split(":")[0].replace(".", "/")).with_suffix(".py").write_text(body)
+    return root
+
+
+ORACLE = "from cxrbench.data.phantom import render\nclass Gen:\n    def generate(self, c, s, size):\n        return render(c, s, size)\n"
+
+
+def test_oracle_generator_end_to_end_then_cached(tiny_tasks, run_opts, tmp_path):
+    sub = _sub(tmp_path, "oracle", ORACLE)
+    out = evaluate(sub, ["tiny/supplement-0", "tiny/supplement-100"], run_opts)
+    assert [o.record.status for o in out] == ["complete", "complete"], [o.record.errors for o in out]
+    base, supp = (o.record for o in out)
+    assert supp.task.baseline == "tiny/supplement-0" and supp.seeds == [0, 1]
+    assert {s.eval_set for s in supp.eval_sets} == {"internal_test", "external:site-b"}
+    assert {c.eval_set for c in supp.comparisons} == {"internal_test", "external:site-b"}
+    assert all(len(c.labels) == 5 for c in supp.comparisons)
+    assert base.comparisons == []
+    # the baseline inside the supplement record is the same model as the baseline task's record
+    b_int = next(s for s in base.eval_sets if s.eval_set == "internal_test").macro_auroc
+    c_int = next(c for c in supp.comparisons if c.eval_set == "internal_test")
+    assert any(lab.baseline_auroc is not None for lab in c_int.labels)
+    assert abs((c_int.delta_macro_auroc or 0) - ((supp.macro("internal_test") or 0) - b_int)) < 1e-9
+    # the sealed record reads back and its predictions sit beside it
+    rec = read_record(out[1].path)
+    assert (out[1].path.parent / rec.predictions_file).is_file()
+    # a rerun is served from the cache and gives identical numbers
+    again = evaluate(sub, ["tiny/supplement-100"], run_opts)[0].record
+    assert all(t.cached for t in again.timings if t.stage in ("generate", "train+predict"))
+    assert again.eval_sets == supp.eval_sets and again.comparisons == supp.comparisons
+
+
+def test_crashing_generator_fails_its_task_only(tiny_tasks, run_opts, tmp_path):
+    sub = _sub(tmp_path, "crashy", "class Gen:\n    def generate(self, c, s, size):\n        raise RuntimeError('boom')\n")
+    out = evaluate(sub, ["tiny/supplement-100", "tiny/supplement-200"], run_opts)
+    assert [o.record.status for o in out] == ["failed", "failed"]
+    assert "RuntimeError: boom" in out[0].record.errors[0]
+    assert json.loads(out[1].path.read_text())["status"] == "failed"
+
+
+def test_nan_predictions_from_a_classifier_are_refused(tiny_tasks, run_opts, tmp_path):
+    body = "import numpy as np\nclass C:\n    def predict(self, x):\n        p = np.full((len(x), 5), 0.5)\n        p[0, 0] = np.nan\n        return p\n"
+    sub = _sub(tmp_path, "nanny", body, kind="classifier", entry="clf:C")
+    rec = evaluate(sub, ["tiny/classify"], run_opts)[0].record
+    assert rec.status == "failed" and "NaN" in rec.errors[0]
+
+
+def test_resume_after_a_kill_reuses_finished_shards(tiny_tasks, run_opts, tmp_path, monkeypatch):
+    """A generator killed midway leaves finished shards; the rerun generates only the rest."""
+    body = ("import os, numpy as np\nfrom cxrbench.data.phantom import render\n"
+            "class Gen:\n    def generate(self, c, s, size):\n"
+            "        log = os.path.join(os.environ['HOME'], 'calls')\n"
+            "        if os.environ.get('CXRB_TEST_DIE') and int(s[0]) % 2 == 0:\n            os._exit(9)\n"
+            "        return render(c, s, size)\n")
+    run_opts.seeds = [0]
+    sub = _sub(tmp_path, "flaky", body)
+    (sub / "submission.yaml").write_text((sub / "submission.yaml").read_text() + "batch_size: 8\n")
+    from cxrbench.runner import generate as gen_mod
+
+    calls = []
+    real_run = gen_mod.run_worker
+    monkeypatch.setattr(gen_mod, "run_worker", lambda *a, **k: (calls.append(len(a[2]["shards"])), real_run(*a, **k))[1])
+    rec = evaluate(sub, ["tiny/supplement-100"], run_opts)[0].record
+    assert rec.status == "complete" and len(calls) == 1
+    total_shards = calls[0]
+    # drop the finished entry but keep a partial scratch with half the shards → only the rest is generated
+    cache = run_opts.cache_root / "synthetic"
+    entry = next(p for p in cache.glob("*/*") if p.is_dir() and not p.name.startswith("."))
+    scratch = entry.parent / f".{entry.name}.partial"
+    scratch.mkdir()
+    images = np.load(entry / "images.npy")
+    for i in range(total_shards // 2):
+        np.save(scratch / f"shard-{i:05d}.npy", images[i * 8:(i + 1) * 8])
+    shutil.rmtree(entry)
+    calls.clear()
+    rec2 = evaluate(sub, ["tiny/supplement-100"], run_opts)[0].record
+    assert calls == [total_shards - total_shards // 2]
+    assert rec2.eval_sets == rec.eval_sets
