@@ -69,11 +69,11 @@ def check_conditions(conditions: pd.DataFrame) -> dict[str, np.ndarray]:
 
     labels = np.empty((len(conditions), len(PATHOLOGIES)), dtype=F32)
     for j, name in enumerate(PATHOLOGIES):
-        col = pd.to_numeric(conditions[name], errors="coerce").to_numpy(dtype=np.float64)
+        col = pd.to_numeric(conditions[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         not_numeric = np.isnan(col) & conditions[name].notna().to_numpy()
         first_bad(not_numeric | ~(np.isnan(col) | np.isin(col, (1.0, 0.0, -1.0))), name, "1, 0, -1 or blank (NaN)")
         labels[:, j] = col
-    age = pd.to_numeric(conditions["age"], errors="coerce").to_numpy(dtype=np.float64)
+    age = pd.to_numeric(conditions["age"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     first_bad(~((age >= AGE_RANGE[0]) & (age <= AGE_RANGE[1])), "age", f"a number of years from {AGE_RANGE[0]:g} to {AGE_RANGE[1]:g}")
     sex = conditions["sex"].astype("object").to_numpy()
     first_bad(~np.isin(sex, ("F", "M", "U")), "sex", "F, M or U")

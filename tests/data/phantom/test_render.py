@@ -120,3 +120,10 @@ def test_unknown_sex_and_view_are_drawn_from_the_seed():
 def test_empty_batch():
     out = render(condition_rows(0), np.zeros(0, dtype=np.int64), 32)
     assert out.shape == (0, 32, 32)
+
+
+def test_nullable_and_arrow_dtypes_are_accepted(conditions):
+    seeds = np.arange(6, dtype=np.int64)
+    plain = render(conditions.iloc[:6].reset_index(drop=True), seeds, 32)
+    nullable = conditions.iloc[:6].reset_index(drop=True).convert_dtypes()  # Float64 with <NA>, string
+    assert np.array_equal(render(nullable, seeds, 32), plain)
