@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cxrbench.data.preprocess import check_size  # the one size rule (32–512) of every image
 from cxrbench.errors import ConfigError, SchemaError
 from cxrbench.schema import PATHOLOGIES, RACES
 
@@ -27,19 +28,12 @@ from .findings import apply_structural, render_findings
 from .sites import SITES
 
 CONDITION_COLUMNS: tuple[str, ...] = PATHOLOGIES + ("age", "sex", "race", "view", "site")
-MIN_SIZE, MAX_SIZE = 32, 512
 AGE_RANGE = (0.0, 120.0)
 SEVERITY_MIN = 0.25  # the faintest positive finding, as a fraction of a full-strength one
 UNCERTAIN_DRAWN = 0.5  # share of uncertain (-1) findings that are drawn (at half severity)
 CHUNK_PIXELS = 1 << 18  # images are processed in chunks of about this many pixels (cache-sized)
 
 _STREAM_ANATOMY, _STREAM_FINDINGS, _STREAM_ACQUISITION = 0x616E6174, 0x66696E64, 0x61637121
-
-
-def check_size(size) -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not MIN_SIZE <= int(size) <= MAX_SIZE:
-        raise ConfigError(f"phantom size must be an integer from {MIN_SIZE} to {MAX_SIZE} pixels, got {size!r}")
-    return int(size)
 
 
 def _check_seeds(seeds, n: int, name: str) -> np.ndarray:
