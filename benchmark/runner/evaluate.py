@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from cxrbench import __version__
-from cxrbench.errors import CxrbenchError, DataError
+from cxrbench.errors import ConfigError, CxrbenchError, DataError
 from cxrbench.results import Environment, ResultRecord, StageTiming, SubmissionRef, TaskRef, write_record
 from cxrbench.runner.cache import Cache
 from cxrbench.runner.classify import Predictions, reference_run, submitted_predictions
@@ -125,9 +125,45 @@ class TaskRun:
         self.seeds = list(opts.seeds or self.budget.seeds)
         self.timer = _Timer()
         self.store_root = cache.root / "images"
+        self.audit_gallery: Path | None = None
 
     def _real(self, ref, max_images=None) -> RealSet:
         return load_real_set(ref, self.budget, self.store_root, max_images=max_images)
+
+    def generate(self, conditioning: RealSet) -> list:
+        """Every replica the task needs (cached per replica; a rerun resumes finished shards)."""
+        task, b = self.task, self.budget
+        total = len(conditioning) * task.replicas
+        bar = self.progress.add_task(f"generate {task.name}", total=total)
+        synthetic = []
+        with self.timer.stage("generate") as t:
+            t.cached = all(self.cache.has("synthetic", k) for k in self._replica_keys(conditioning))
+            limits = Limits(timeout_s=b.generator_timeout_s, memory_gb=b.memory_limit_gb)
+            for r in range(task.replicas):
+                synthetic.append(synthesize(self.sub, conditioning, r, size=b.image_size,
+                                            generation_seed=task.generation_seed, cache=self.cache, limits=limits,
+                                            device=self.opts.device, progress=lambda n: self.progress.advance(bar, n)))
+            self.progress.update(bar, completed=total)
+        return synthetic
+
+    def _replica_keys(self, conditioning: RealSet) -> list[str]:
+        from cxrbench.runner.generate import replica_key
+
+        return [replica_key(self.sub, conditioning, r, self.budget.image_size, self.task.generation_seed, self.cache)
+                for r in range(self.task.replicas)]
+
+    def audit(self, replica, conditioning: RealSet, eval_sets: dict[str, RealSet]) -> dict | None:
+        """The generator audit of the first replica; skipped (with the reason) where no reference space ships."""
+        from cxrbench.runner.audit_stage import audit_replica
+
+        with self.timer.stage("audit"):
+            try:
+                report, gallery = audit_replica(replica, conditioning, eval_sets, profile=self.task.profile,
+                                                cache=self.cache, device=self.opts.device)
+            except ConfigError as exc:
+                return {"skipped": str(exc)}
+        self.audit_gallery = gallery
+        return report
 
     def run(self) -> tuple[ResultRecord, pd.DataFrame]:
         from cxrbench.runner.score import score_task
@@ -141,21 +177,12 @@ class TaskRun:
             _check_disjoint(real_train, val, eval_sets)
             forbidden = np.concatenate([es.rows["image_id"].astype(str).to_numpy() for es in eval_sets.values()])
 
-        synthetic = []
+        synthetic, audit_report = [], None
         if self.sub.kind == "generator" and task.uses_generator:
             conditioning = self._real(task.conditions_from, b.max_train_images)
             _check_disjoint(conditioning, None, eval_sets)
-            total = len(conditioning) * task.replicas
-            bar = self.progress.add_task(f"generate {task.name}", total=total)
-            with self.timer.stage("generate") as t:
-                limits = Limits(timeout_s=b.generator_timeout_s, memory_gb=b.memory_limit_gb)
-                for r in range(task.replicas):
-                    synthetic.append(synthesize(self.sub, conditioning, r, size=b.image_size,
-                                                generation_seed=task.generation_seed, cache=self.cache, limits=limits,
-                                                device=self.opts.device,
-                                                progress=lambda n: self.progress.advance(bar, n)))
-                self.progress.update(bar, completed=total)
-                t.cached = all(self.cache.has("synthetic", s.key) for s in synthetic)
+            synthetic = self.generate(conditioning)
+            audit_report = self.audit(synthetic[0], conditioning, eval_sets)
 
         common = dict(val=val, eval_sets=eval_sets, labels=labels, recipe_name=b.recipe, image_size=b.image_size,
                       train_uncertainty=task.train_uncertainty, cache=self.cache, forbidden_ids=forbidden,
@@ -201,7 +228,11 @@ class TaskRun:
             status="complete", task=_task_ref(task, self.opts.budget, b), submission=_submission_ref(self.sub, task),
             split_fingerprints=fingerprints, seeds=sorted(preds), environment=environment(),
             eval_sets=scored.eval_sets, comparisons=scored.comparisons, subgroups=scored.subgroups,
-            subgroup_summaries=scored.subgroup_summaries, timings=self.timer.timings)
+            subgroup_summaries=scored.subgroup_summaries, audit=audit_report, timings=self.timer.timings)
+        if audit_report and audit_report.get("leakage_flag"):
+            record.status = "failed"
+            record.errors.append("test leakage: synthetic images near-duplicate test images (see audit.leakage); "
+                                 "a generator that reproduces test images cannot be scored")
         return record, _prediction_table(eval_sets, {s: p.by_eval_set for s, p in preds.items()},
                                          {s: p.by_eval_set for s, p in base_preds.items()}, labels)
 

@@ -52,15 +52,21 @@ def requests_for(conditioning: RealSet, replica: int, generation_seed: int) -> p
     return table
 
 
+def replica_key(submission: Submission, conditioning: RealSet, replica: int, size: int, generation_seed: int,
+                cache: Cache) -> str:
+    """The cache key of one replica: who generated it, from which rows, at which size and seed."""
+    return cache.key("synthetic", {
+        "submission": submission.sha256(), "size": size, "replica": replica, "generation_seed": generation_seed,
+        "conditioning": conditioning.fingerprint,
+    })
+
+
 def synthesize(submission: Submission, conditioning: RealSet, replica: int, *, size: int, generation_seed: int,
                cache: Cache, limits: Limits, device: str = "cpu",
                progress: Callable[[int], None] | None = None) -> SyntheticReplica:
     """Images for one replica, from the cache or from the submission (resuming finished shards)."""
     table = requests_for(conditioning, replica, generation_seed)
-    key = cache.key("synthetic", {
-        "submission": submission.sha256(), "size": size, "replica": replica, "generation_seed": generation_seed,
-        "conditioning": conditioning.fingerprint,
-    })
+    key = replica_key(submission, conditioning, replica, size, generation_seed, cache)
     if not cache.has("synthetic", key):
         if submission.manifest.precomputed:
             images = _from_precomputed(submission, table, size)

@@ -32,7 +32,8 @@ def test_oracle_generator_end_to_end_then_cached(tiny_tasks, run_opts, tmp_path)
     assert {s.eval_set for s in supp.eval_sets} == {"internal_test", "external:site-b"}
     assert {c.eval_set for c in supp.comparisons} == {"internal_test", "external:site-b"}
     assert all(len(c.labels) == 5 for c in supp.comparisons)
-    assert base.comparisons == []
+    assert base.comparisons == [] and base.audit is None
+    assert supp.audit["leakage_flag"] is False and supp.audit["fidelity"]["frechet_distance"] > 0
     # the baseline inside the supplement record is the same model as the baseline task's record
     b_int = next(s for s in base.eval_sets if s.eval_set == "internal_test").macro_auroc
     c_int = next(c for c in supp.comparisons if c.eval_set == "internal_test")

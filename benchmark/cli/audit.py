@@ -1,0 +1,73 @@
+"""`cxrbench audit`: fidelity, adherence, diversity, memorization and leakage of a generator."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+ORDER = 2
+out = Console()
+
+
+def audit(
+    submission: Path = typer.Argument(..., help="Generator submission folder, e.g. submissions/reference-ddpm"),
+    task: str = typer.Option("phantom/supplement-100", "--task", "-t", help="Task whose training rows condition the images."),
+    profile: str = typer.Option("quick", "--profile", "-p", help="Budget: quick or standard."),
+    out_dir: Path = typer.Option(Path("runs/audit"), "--out", help="Where the report JSON and the galleries go."),
+    cache: Path = typer.Option(None, "--cache", help="Cache folder (default .cxrbench-cache or $CXRBENCH_CACHE)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda (nearest neighbours run on the GPU when given)."),
+) -> None:
+    """Audit a generator's synthetic images before (or beside) scoring them downstream.
+
+    Generates (or reuses from the cache) the task's first replica, then measures, in the
+    profile's shipped reference feature space and in pixel space: Fréchet distance and k-NN
+    precision/recall against the real training images (overall and per finding); adherence
+    (AUROC of the reference classifier against the conditioned labels); diversity (feature
+    spread, duplicate rate); memorization (nearest real training image, share closer than a
+    threshold calibrated on real pairs of different patients) and leakage (near-duplicates of
+    test images, a hard failure). Galleries of the closest pairs are written as PNGs.
+
+    Example: cxrbench audit submissions/phantom-oracle --out runs/audit/oracle
+    """
+    from cxrbench.audit import AuditReport, cli_table
+    from cxrbench.errors import SubmissionError
+    from cxrbench.runner.cache import Cache
+    from cxrbench.runner.evaluate import RunOptions, TaskRun
+    from cxrbench.submissions import load_submission
+    from cxrbench.tasking import get_task
+    from rich.progress import Progress
+
+    sub = load_submission(submission)
+    if sub.kind != "generator":
+        raise SubmissionError(f"{submission}: the audit is for generators; this is a {sub.kind}")
+    spec = get_task(task)
+    if not spec.uses_generator:
+        raise typer.BadParameter(f"{task} uses no synthetic images; pick a task with N > 0")
+    opts = RunOptions(budget=profile, cache_root=cache, device=device)
+    with Progress(console=Console(stderr=True)) as progress:
+        run = TaskRun(sub, spec, opts, Cache(cache), progress)
+        b = run.budget
+        conditioning = run._real(spec.conditions_from, b.max_train_images)
+        eval_sets = {name: run._real(ref, b.max_eval_images) for name, ref in spec.eval_sets.items()}
+        replica = run.generate(conditioning)[0]
+        report = run.audit(replica, conditioning, eval_sets)
+    if "skipped" in report:
+        out.print(f"[yellow]audit skipped:[/] {report['skipped']}")
+        raise typer.Exit(1)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "audit.json").write_text(json.dumps(report, indent=1))
+    if run.audit_gallery and run.audit_gallery.is_dir():
+        shutil.copytree(run.audit_gallery, out_dir / "gallery", dirs_exist_ok=True)
+    out.print(cli_table(AuditReport.model_validate(report)))
+    out.print(f"[dim]report:[/] {out_dir / 'audit.json'}   [dim]galleries:[/] {out_dir / 'gallery'}")
+    if report.get("leakage_flag"):
+        out.print("[bold red]LEAKAGE: synthetic images reproduce test images. This generator cannot be scored.[/]")
+        raise typer.Exit(2)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("audit")(audit)
