@@ -35,3 +35,22 @@ def pydantic_problems(exc, most: int = 3) -> str:
         parts.append(f"field {loc!r}: {msg}")
     more = exc.error_count() - most
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def load_yaml_model(path, model, error: type[CxrbenchError] = CxrbenchError, *, what: str = "a mapping of fields"):
+    """Read a YAML file into a pydantic model; every failure is one `error` naming the file and field."""
+    import yaml
+    from pydantic import ValidationError
+
+    try:
+        raw = yaml.safe_load(open(path).read())
+    except FileNotFoundError:
+        raise error(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise error(f"{path}: expected {what} at the top level")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise error(f"{path}: {pydantic_problems(exc)}") from None

@@ -15,10 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cxrbench.errors import ConfigError, pydantic_problems
+from cxrbench.errors import ConfigError, load_yaml_model
 from cxrbench.schema import LABEL_SETS, UNCERTAINTY_POLICIES
 
 Family = Literal["supplement", "synthetic_only", "cross_source", "real_only"]
@@ -179,17 +178,7 @@ def _expand(fam: TaskFamilyFile) -> list[TaskSpec]:
 
 def parse_task_file(path: Path) -> list[TaskSpec]:
     """Parse and validate one YAML file; ConfigError names the file and the field."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    try:
-        fam = TaskFamilyFile.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: {pydantic_problems(exc)}") from None
-    return _expand(fam)
+    return _expand(load_yaml_model(path, TaskFamilyFile, ConfigError))
 
 
 

@@ -24,10 +24,9 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cxrbench.errors import SubmissionError, pydantic_problems
+from cxrbench.errors import SubmissionError, load_yaml_model
 
 MANIFEST = "submission.yaml"
 _ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -126,16 +125,7 @@ def load_submission(path: str | Path) -> Submission:
     mpath = root / MANIFEST
     if not mpath.is_file():
         raise SubmissionError(f"{path}: no {MANIFEST} (see submissions/README.md for the format)")
-    try:
-        raw = yaml.safe_load(mpath.read_text())
-    except yaml.YAMLError as exc:
-        raise SubmissionError(f"{mpath}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise SubmissionError(f"{mpath}: expected a mapping of fields (name, version, kind, ...)")
-    try:
-        manifest = Manifest.model_validate(raw)
-    except ValidationError as exc:
-        raise SubmissionError(f"{mpath}: {pydantic_problems(exc)}") from None
+    manifest = load_yaml_model(mpath, Manifest, SubmissionError, what="a mapping of fields (name, version, kind, ...)")
     sub = Submission(root, manifest)
     if manifest.entry_point:
         module = manifest.entry_point.split(":")[0]

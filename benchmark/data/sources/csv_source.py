@@ -28,13 +28,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cxrbench.data.demographics import race_groups, sex_codes, view_codes
 from cxrbench.data.sources.base import TableSource
 from cxrbench.data.tables import check_unique, parse_labels, read_table, require_columns
-from cxrbench.errors import ConfigError, DataError
+from cxrbench.errors import ConfigError, DataError, load_yaml_model, pydantic_problems
 from cxrbench.schema import PATHOLOGIES, RACES, VIEWS, validate_canonical
 
 
@@ -83,22 +82,12 @@ class CSVMapping(BaseModel):
     def load(cls, mapping) -> CSVMapping:
         if isinstance(mapping, CSVMapping):
             return mapping
-        where = "mapping"
         if not isinstance(mapping, dict):
-            path = Path(mapping)
-            where = str(path)
-            if not path.is_file():
-                raise ConfigError(f"{path}: mapping file not found")
-            try:
-                mapping = yaml.safe_load(path.read_text())
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+            return load_yaml_model(Path(mapping), cls, ConfigError, what="a column mapping")
         try:
-            return cls.model_validate(mapping or {})
+            return cls.model_validate(mapping)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(map(str, first["loc"])) or "(top level)"
-            raise ConfigError(f"{where}: field {field}: {first['msg']}") from None
+            raise ConfigError(f"mapping: {pydantic_problems(exc)}") from None
 
 
 class CSVSource(TableSource):

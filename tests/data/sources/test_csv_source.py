@@ -66,11 +66,11 @@ def test_mapping_errors_name_the_field(emory, tmp_path):
     csv, mapping = emory
     bad = dict(MAPPING, labels={"Cardiomegally": "cardiomegaly"})
     mapping.write_text(yaml.safe_dump(bad))
-    with pytest.raises(ConfigError, match=r"mapping.yaml: field labels: .*unknown label\(s\) \['Cardiomegally'\]"):
+    with pytest.raises(ConfigError, match=r"mapping.yaml: field 'labels': .*unknown label\(s\) \['Cardiomegally'\]"):
         get_source("csv", csv, mapping=mapping)
     missing = {k: v for k, v in MAPPING.items() if k != "columns"}
     mapping.write_text(yaml.safe_dump(missing))
-    with pytest.raises(ConfigError, match="field columns: Field required"):
+    with pytest.raises(ConfigError, match="field 'columns': Field required"):
         get_source("csv", csv, mapping=mapping)
     with pytest.raises(ConfigError, match="needs a column mapping"):
         get_source("csv", csv)
