@@ -89,7 +89,7 @@ PRESETS: dict[str, dict] = {
     # Tiny CNN at 32 px: one run on ~2k phantom images in ~10-30 s on one CPU thread (the demo).
     "quick": dict(
         name="quick", version="1", backbone="cxr_tiny", image_size=32, batch_size=64,
-        max_epochs=6, epoch_images=2048, patience=3, optimizer="adamw", lr=3e-3, weight_decay=0.05,
+        max_epochs=12, epoch_images=2048, patience=3, optimizer="adamw", lr=3e-3, weight_decay=0.05,
         schedule="cosine", warmup_epochs=0.5, ema_decay=0.99, hflip_p=0.0, rotate_deg=5.0,
         translate_frac=0.04, scale_range=0.05, noise_std=0.02, mixup_alpha=0.0,
         label_smoothing=0.0,

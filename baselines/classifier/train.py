@@ -114,7 +114,7 @@ def train_classifier(
                     scheduler.step()
                     if ema is not None:
                         ema.update(model, step=scheduler.last_epoch)
-                    loss_sum += float(loss.detach()) * x.shape[0]
+                    loss_sum = loss_sum + loss.detach() * x.shape[0]  # no per-step host sync
                     seen += x.shape[0]
                     if bar:
                         bar.advance(task)
@@ -128,8 +128,9 @@ def train_classifier(
                 else:
                     state["bad_epochs"] += 1
                 record = {
-                    "epoch": epoch, "train_loss": loss_sum / max(seen, 1), "val_loss": val_loss,
-                    "val_macro_auroc": val_auroc, "lr": scheduler.get_last_lr()[0],
+                    "epoch": epoch, "train_loss": float(loss_sum) / max(seen, 1), "val_loss": _finite(val_loss),
+                    "val_macro_auroc": _finite(val_auroc), "lr": scheduler.get_last_lr()[0],
+                    "val_auroc_per_label": {n: _finite(v) for n, v in zip(label_names, per_label)},
                     "train_images_per_s": seen / train_seconds if train_seconds > 0 else None,
                     "seconds": time.perf_counter() - started, "best": improved,
                 }
@@ -156,13 +157,18 @@ def train_classifier(
         "n_val": len(val),
         "single_class_labels": single_class,
         "best_epoch": state["best_epoch"],
-        "best_val_macro_auroc": state["best_auroc"],
+        "best_val_macro_auroc": _finite(state["best_auroc"]),
         "epochs_run": state["epoch"],
         "stopped_early": state["epoch"] < recipe.max_epochs,
         "history": state["history"],
         "torch": torch.__version__,
     }
     return TrainedClassifier(final, recipe, label_names, info, device=device)
+
+
+def _finite(value: float) -> float | None:
+    """None for NaN / inf, so logs and config.json stay strict JSON."""
+    return float(value) if math.isfinite(value) else None
 
 
 def _derive(seed: int, epoch: int, stream: int) -> int:

@@ -142,8 +142,9 @@ def train_classifier_command(
     model.save(out)
     shutil.copyfile(checkpoint / "metrics.jsonl", out / "metrics.jsonl")
     info = model.info
+    best = info["best_val_macro_auroc"]
     typer.echo(f"best epoch {info['best_epoch']} of {info['epochs_run']} · val macro AUROC "
-               f"{info['best_val_macro_auroc']:.4f} · saved {out}")
+               f"{'n/a' if best is None else f'{best:.4f}'} · saved {out}")
 
 
 def predict_command(
