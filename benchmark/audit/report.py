@@ -142,6 +142,22 @@ class AuditReport(BaseModel):
         """Plain JSON-ready dict (for the ResultRecord's `audit` field)."""
         return self.model_dump(mode="json")
 
+    def headline(self) -> dict[str, float | int | bool | None]:
+        """The few numbers a leaderboard row shows (worst case over spaces for the privacy ones)."""
+        return {
+            "frechet_distance": self.fidelity.frechet_distance,
+            "precision": self.fidelity.precision,
+            "recall": self.fidelity.recall,
+            "coverage": self.fidelity.coverage,
+            "adherence_macro_auroc": self.adherence.macro_auroc if self.adherence else None,
+            "spread_ratio": self.diversity.spread_ratio,
+            "duplicate_rate": max(self.diversity.duplicate_rate.values()),
+            "memorization_share_close": max(s.share_close for s in self.memorization.spaces),
+            "memorization_flag": self.memorization_flag,
+            "leakage_near_duplicates": max(s.n_near_duplicate for s in self.leakage.spaces),
+            "leakage_flag": self.leakage_flag,
+        }
+
 
 def _label_matrix(table: pd.DataFrame, what: str, n: int) -> np.ndarray:
     if not isinstance(table, pd.DataFrame):

@@ -83,6 +83,10 @@ def test_report_is_json_and_renders(world, tmp_path):
     blob = json.dumps(r["test_leak"].to_dict(), allow_nan=False)
     back = json.loads(blob)
     assert back["leakage_flag"] is True and back["memorization"]["tolerance"] == CONFIG.memorization_tolerance
+    head = r["test_leak"].headline()
+    assert head["leakage_flag"] is True and head["leakage_near_duplicates"] == r["test_leak"].n_synthetic
+    assert r["copy"].headline()["memorization_share_close"] == 1.0
+    assert r["oracle"].headline()["adherence_macro_auroc"] == r["oracle"].adherence.macro_auroc
     console = Console(record=True, width=160)
     console.print(cli_table(r["test_leak"]))
     text = console.export_text()
