@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cxrbench.baselines.ddpm.conditioning import CONDITION_COLUMNS
+from cxrbench.baselines.ddpm.conditioning import CONDITION_COLUMNS, condition_matrix
 from cxrbench.data.atomic import atomic_write, atomic_write_text
 from cxrbench.errors import ConfigError, DataError
 
@@ -50,6 +50,7 @@ def write_synthetic_set(out_dir: str | Path, conditions: pd.DataFrame, seeds: np
     """
     out = Path(out_dir)
     conditions = conditions.reset_index(drop=True)
+    condition_matrix(conditions)  # SchemaError naming the bad column/row before anything is written
     seeds = np.asarray(seeds, dtype=np.int64)
     if len(seeds) != len(conditions):
         raise DataError(f"{len(conditions)} condition rows but {len(seeds)} seeds")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -14,6 +13,7 @@ ORDER = 30
 
 
 def train_generator_command(
+    ctx: typer.Context,
     preset: str = typer.Option(..., help="Architecture preset: tiny-32, small-64 or paper-256."),
     source: str = typer.Option("phantom", help="Data source; the model learns only from its training split."),
     out: Path = typer.Option(..., help="Folder for model.safetensors, config.json, MODEL_CARD.md, loss.csv."),
@@ -65,12 +65,27 @@ def train_generator_command(
     losses = (out / LOSS_FILE).read_text().strip().splitlines()[1:]
     final = float(losses[-1].split(",")[1]) if losses else None
     env = f"{device}, torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
-    command = "cxrbench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = _command_line(ctx)
     card = write_model_card(out, config, n_parameters=count_parameters(model), data=data.description,
                             data_fingerprint=data.fingerprint, pixels_sha256=data.pixels_sha256, n_images=len(data.images), command=command,
                             settings=settings.model_dump(), final_loss=final, train_seconds=seconds,
                             environment=env)
     typer.echo(f"wrote {out}/model.safetensors, config.json, {card.name}, {LOSS_FILE}")
+
+
+def _command_line(ctx: typer.Context) -> str:
+    """The command as given (non-default options only), to record in the model card."""
+    parts = ["cxrbench", ctx.info_name or "train-generator"]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value is None or (value == param.default and not param.required):
+            continue
+        flag = param.opts[0]
+        if isinstance(value, bool):
+            parts.append(flag if value else (param.secondary_opts or [flag])[0])
+        else:
+            parts += [flag, shlex.quote(str(value))]
+    return " ".join(parts)
 
 
 def _checkpoint_meta(out: Path) -> dict:

@@ -79,3 +79,18 @@ def test_bad_settings_are_refused(micro_model):
         Sampler(micro_model, SamplerSettings(sampler="ddim", steps=0))
     with pytest.raises(ConfigError, match="guidance"):
         Sampler(micro_model, SamplerSettings(guidance=-1))
+
+
+@pytest.mark.slow
+def test_compiled_denoiser_matches_eager_and_does_not_recompile(micro_model):
+    # The GPU path compiles the denoiser; on a CPU the same code compiles with inductor (minutes).
+    import torch._dynamo
+
+    cond = encode_conditions(condition_table(len(SEEDS)))
+    eager = Sampler(micro_model, SamplerSettings(steps=6, buckets=(8,), compile_mode=None)).sample_batch(cond, SEEDS)
+    torch._dynamo.reset()
+    compiled = Sampler(micro_model, SamplerSettings(steps=6, buckets=(8,), compile_mode="default"))
+    torch.testing.assert_close(compiled.sample_batch(cond, SEEDS), eager, atol=1e-5, rtol=1e-5)
+    frames = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    compiled.sample_batch(cond[:2], SEEDS[:2])  # another batch size, same bucket: no new graph
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == frames
