@@ -131,7 +131,7 @@ def train_classifier(
                     "epoch": epoch, "train_loss": float(loss_sum) / max(seen, 1), "val_loss": _finite(val_loss),
                     "val_macro_auroc": _finite(val_auroc), "lr": scheduler.get_last_lr()[0],
                     "val_auroc_per_label": {n: _finite(v) for n, v in zip(label_names, per_label)},
-                    "train_images_per_s": seen / train_seconds if train_seconds > 0 else None,
+                    "images": seen, "train_images_per_s": seen / train_seconds if train_seconds > 0 else None,
                     "seconds": time.perf_counter() - started, "best": improved,
                 }
                 state["history"].append(record)

@@ -23,7 +23,7 @@ def run(*args):
 
 def test_train_then_predict_on_the_phantom(cache):
     out = cache / "clf"
-    result = run("train-classifier", "--out", str(out), "--n-patients", "120", "--set", "max_epochs=2",
+    result = run("train-classifier", "--out", str(out), "--n-patients", "120", "--set", "max_epochs=2", "--set", "epoch_images=null",
                  "--threads", "1", "--no-progress")
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert "best epoch" in result.output
@@ -33,7 +33,7 @@ def test_train_then_predict_on_the_phantom(cache):
     log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [0, 1]
     # A second call resumes the finished checkpoint instead of training again.
-    again = run("train-classifier", "--out", str(out), "--n-patients", "120", "--set", "max_epochs=2",
+    again = run("train-classifier", "--out", str(out), "--n-patients", "120", "--set", "max_epochs=2", "--set", "epoch_images=null",
                 "--threads", "1", "--no-progress")
     assert again.exit_code == 0 and len((out / "metrics.jsonl").read_text().splitlines()) == 2
     preds = cache / "b.parquet"
@@ -67,7 +67,7 @@ def test_supplement_from_a_synthetic_set(cache):
     seeds = np.arange(len(twice), dtype=np.int64) + 10_000
     synthetic = cache / "syn"
     write_synthetic_set(synthetic, twice, seeds, 32, render, "phantom-oracle")
-    common = ["train-classifier", "--n-patients", "80", "--set", "max_epochs=1", "--threads", "1",
+    common = ["train-classifier", "--n-patients", "80", "--set", "max_epochs=1", "--set", "epoch_images=null", "--threads", "1",
               "--no-progress", "--synthetic", str(synthetic)]
     result = run(*common, "--out", str(cache / "sup"), "--ratio", "200")
     assert result.exit_code == 0, result.output + repr(result.exception)

@@ -12,7 +12,7 @@ from cxrbench.errors import DataError
 from .test_data import synthetic_for
 from .toy import toy_set
 
-FAST = dict(max_epochs=3, patience=3, batch_size=32)
+FAST = dict(max_epochs=3, patience=3, batch_size=32, epoch_images=None)  # full passes over the toy set
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +133,10 @@ def test_supplemented_training_runs(sets):
     parts = supplement(train, synthetic_for(train, 1), 100)
     clf = train_classifier(parts, val, get_recipe("quick", **{**FAST, "max_epochs": 1}), seed=0, progress=False)
     assert clf.info["n_train"] == 640 and clf.info["n_train_parts"] == [320, 320]
+    assert [h["images"] for h in clf.info["history"]] == [640]
+    fixed = train_classifier(parts, val, get_recipe("quick", **{**FAST, "max_epochs": 2, "epoch_images": 128}),
+                             seed=0, progress=False)
+    assert [h["images"] for h in fixed.info["history"]] == [128, 128]
 
 
 def test_bad_inputs_are_clear_errors(sets):
