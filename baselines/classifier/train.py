@@ -26,7 +26,7 @@ from cxrbench.baselines.classifier.loader import BatchLoader
 from cxrbench.baselines.classifier.metrics import macro_auroc, masked_bce
 from cxrbench.baselines.classifier.model import TrainedClassifier, _autocast
 from cxrbench.baselines.classifier.recipe import Recipe
-from cxrbench.errors import DataError
+from cxrbench.errors import ConfigError, DataError
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -190,8 +190,10 @@ def _optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
 
     groups = param_groups_weight_decay(model, recipe.weight_decay)
     if recipe.optimizer == "lion":
-        from timm.optim import Lion
-
+        try:
+            from timm.optim import Lion
+        except ImportError:
+            raise ConfigError("optimizer 'lion' needs a timm release that ships timm.optim.Lion") from None
         return Lion(groups, lr=recipe.lr)
     return torch.optim.AdamW(groups, lr=recipe.lr)
 
