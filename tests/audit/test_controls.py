@@ -52,7 +52,7 @@ def test_reference_weights_are_small_and_provenanced():
     info = provenance()
     assert info["data"]["trained_on"] == "train" and info["data"]["site"] == "site-a"
     assert info["feature_dim"] == 256
-    assert info["internal_test_macro_auroc"] > 0.65  # well above chance on unseen patients
+    assert info["internal_test_macro_auroc"] > 0.75  # well above chance on unseen patients
     from cxrbench.audit.reference import reference_dir
 
     assert (reference_dir() / "model.safetensors").stat().st_size <= 5 * 10**6
