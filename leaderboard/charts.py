@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import altair as alt
 import pandas as pd
 
@@ -77,7 +79,7 @@ def subgroup_chart(sg: pd.DataFrame) -> alt.LayerChart:
 
 def metric_chart(audit: pd.DataFrame, metric: str) -> alt.Chart:
     df = audit.assign(ratio_label=audit["ratio"].astype(str))
-    field = metric.replace(".", "\\.")  # a dotted audit key is one column, not a nested field
+    field = re.sub(r"([.\[\]])", r"\\\1", metric)  # a dotted audit key is one column, not a nested field
     return alt.Chart(df).mark_bar().encode(
         x=alt.X("entry:N", title=None, axis=alt.Axis(labelAngle=0)), xOffset="ratio_label:N", y=alt.Y(f"{field}:Q", title=metric),
         color=alt.Color("ratio_label:N", title="N%"), tooltip=["entry", "task", alt.Tooltip(f"{field}:Q", title=metric, format=".4g")],

@@ -89,16 +89,31 @@ def record_rows(record: ResultRecord, file: str) -> dict[str, list[dict[str, Any
     return rows
 
 
+#: audit subtrees that are settings, per-finding detail or bookkeeping, not headline metrics
+AUDIT_SKIP = frozenset({"config", "per_finding", "per_condition", "calibration", "closest", "seconds", "gallery"})
+
+
 def flatten_numbers(tree: dict, prefix: str = "") -> list[tuple[str, float]]:
-    """Numeric leaves of a nested dict as (dotted.key, value); the audit section is free-form."""
+    """Headline numeric leaves of the free-form audit section as (dotted.key, value).
+
+    A list of dicts keyed by `space` becomes `name[space].field`; settings (tolerances,
+    thresholds, `config`) and per-finding detail are left out.
+    """
     out = []
     for k, v in tree.items():
+        if k in AUDIT_SKIP or k.startswith("per_") or "tolerance" in k or "threshold" in k:
+            continue
         name = f"{prefix}{k}"
         if isinstance(v, dict):
             out.extend(flatten_numbers(v, name + "."))
-        elif isinstance(v, bool):
-            out.append((name, float(v)))
-        elif isinstance(v, (int, float)):
+        elif isinstance(v, list):
+            # memorization.spaces = [{space: s, share_close: ...}] -> memorization[s].share_close
+            base = prefix.rstrip(".") if k == "spaces" and prefix else name
+            for item in v:
+                if isinstance(item, dict) and isinstance(item.get("space"), str):
+                    rest = {key: val for key, val in item.items() if key != "space"}
+                    out.extend(flatten_numbers(rest, f"{base}[{item['space']}]."))
+        elif isinstance(v, (bool, int, float)):
             out.append((name, float(v)))
     return out
 

@@ -59,8 +59,9 @@ def render_subgroups(ctx: Context) -> None:
 
 def render_audit(ctx: Context) -> None:
     st.header("Generator audit")
-    st.caption("Fidelity, diversity and memorisation metrics of each generator's synthetic set, as recorded by "
-               "`cxrbench evaluate` (numeric fields of the record's `audit` section).")
+    st.caption("Fidelity, diversity, memorisation and leakage metrics of each generator's synthetic set, as "
+               "recorded by `cxrbench evaluate` (the headline numbers of the record's `audit` section; "
+               "`name[space]` = measured in that feature space; flags: 1 = raised).")
     df = frames.audit(ctx.tables)
     metrics = [c for c in df.columns if c not in ("entry", "task", "ratio")]
     if not metrics:
@@ -68,4 +69,6 @@ def render_audit(ctx: Context) -> None:
         return
     metric = pick("Metric", metrics, key="audit-metric")
     st.altair_chart(charts.metric_chart(df, metric), width="stretch")
-    table(df, "generator-audit")
+    task = pick("Task", sorted(df["task"].unique(), key=_task_order), key="audit-task")
+    mine = df[df["task"] == task].set_index("entry")[metrics]
+    table(mine.T.rename_axis("metric").reset_index(), f"generator-audit-{task.replace('/', '_')}")

@@ -104,9 +104,14 @@ def make_record(task_name: str, submission: str = "reference-ddpm", *, version: 
                                              largest_gap=max(scores.values()) - scores[worst]))
     audit = None
     if task.supplement_ratio:
-        audit = {"fid": float(5 + 20 * (0.03 - GENERATOR_SKILL.get(submission, 0))),
-                 "precision": 0.7, "recall": 0.6,
-                 "memorization": {"nearest_train_distance_p01": 0.11, "copies_detected": 0}}
+        skill = GENERATOR_SKILL.get(submission, 0)  # shaped like cxrbench.audit's report
+        audit = {"audit_version": "1", "n_synthetic": 1902, "leakage_flag": False,
+                 "fidelity": {"frechet_distance": float(5 + 2000 * (0.03 - skill)), "precision": 0.7, "recall": 0.6,
+                              "per_finding": {"Edema": {"frechet_distance": 9.0}}},
+                 "memorization": {"flag": False, "tolerance": 0.05,
+                                  "spaces": [{"space": "pixels-32@1", "share_close": 0.01, "median_nearest_distance": 1.4,
+                                              "closest": [{"synthetic": 3, "train": 7}]}]},
+                 "config": {"k": 3, "seed": 0}, "seconds": {"fidelity": 85.0}}
     return ResultRecord(
         status="complete", task=task,
         submission=SubmissionRef(name=submission, version=version, kind="generator", sha256=FAKE_SHA,

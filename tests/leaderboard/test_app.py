@@ -100,10 +100,12 @@ def test_subgroups_page(app_test):
 
 def test_audit_page(app_test):
     at = app_test("audit")
-    df = at.dataframe[0].value
-    assert {"fid", "precision", "memorization.copies_detected"} <= set(df.columns)
-    assert (df["ratio"] > 0).all()  # baselines generate nothing and carry no audit
-    at.selectbox(key="audit-metric").set_value("memorization.copies_detected").run()
+    assert at.selectbox(key="audit-task").value == "phantom/supplement-100"  # baselines carry no audit
+    df = at.dataframe[0].value.set_index("metric")
+    assert {"fidelity.frechet_distance", "fidelity.precision", "memorization[pixels-32@1].share_close"} <= set(df.index)
+    assert set(df.columns) == {"oracle@1.0", "noise@1.0", "reference-ddpm@1.0", "label-shuffle@1.0"}
+    assert df.loc["fidelity.frechet_distance", "oracle@1.0"] < df.loc["fidelity.frechet_distance", "noise@1.0"]
+    at.selectbox(key="audit-metric").set_value("memorization[pixels-32@1].share_close").run()
     assert not at.exception and charts(at)
 
 
