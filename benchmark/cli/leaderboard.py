@@ -15,7 +15,8 @@ ORDER = 70
 
 
 def publish_cmd(
-    records: List[Path] = typer.Argument(..., help="Result record JSON files written by `cxrbench evaluate`."),
+    records: List[Path] = typer.Argument(..., help="Result record JSON files written by `cxrbench evaluate`, "
+                                         "or folders to search for them (e.g. runs/)."),
     results: Optional[Path] = typer.Option(None, "--results", help="Store folder (default: the leaderboard's results/)."),
     no_compare: bool = typer.Option(False, "--no-compare", help="Skip the paired tests against other submissions."),
 ) -> None:
@@ -27,7 +28,8 @@ def publish_cmd(
     from cxrbench.leaderboard.store import default_results_dir
 
     store = results or default_results_dir()
-    report = publish(records, store, compare=not no_compare)
+    files = expand_record_paths(records)
+    report = publish(files, store, compare=not no_compare)
     out = Console(soft_wrap=True)  # long store paths stay on one line
     for path in report.published:
         out.print(f"[green]published[/] {path}")
@@ -36,7 +38,24 @@ def publish_cmd(
     for src, reason in report.rejected:
         out.print(f"[bold red]rejected[/] {src}: {reason}")
     if report.rejected:
-        raise CxrbenchError(f"{len(report.rejected)} of {len(records)} record(s) rejected (see above)")
+        raise CxrbenchError(f"{len(report.rejected)} of {len(files)} record(s) rejected (see above)")
+
+
+def expand_record_paths(paths: List[Path]) -> List[Path]:
+    """Files as given; folders replaced by the record files below them (sorted)."""
+    from cxrbench.errors import CxrbenchError
+    from cxrbench.leaderboard.store import record_files
+
+    out: List[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = record_files(path)
+            if not found:
+                raise CxrbenchError(f"{path}: no result record (*.json) found in this folder")
+            out.extend(found)
+        else:
+            out.append(path)
+    return out
 
 
 def leaderboard_cmd(

@@ -197,7 +197,7 @@ def test_cli_publish_exit_codes(tmp_path):
     assert "published" in text and (store / "phantom/quick/supplement-100@1/oracle@1.0.json").exists()
     assert "task spec hash" in text and "altered after it was written" in text
     assert "2 of 3 record(s) rejected" in text and "skipped on request" in text
-    out = subprocess.run(cmd[:-2], capture_output=True, text=True)  # the good one again: a duplicate
+    out = subprocess.run(cmd[:-3] + [str(tmp_path / "a")], capture_output=True, text=True)  # a folder, again
     assert out.returncode == 2 and "already published" in out.stdout + out.stderr
 
 
