@@ -76,9 +76,13 @@ def with_deltas(tables: Tables) -> pd.DataFrame:
 
 def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set: str) -> tuple[pd.DataFrame, dict[str, str]]:
     """Per task of a family: entries with rank intervals on `rank_eval_set`, Δ vs real-only, and the
-    internal − external gap. Returns the table and the ranking method used per task."""
+    internal − external gap. Returns the table and the ranking method used per task.
+
+    The family's real-only baseline task (N = 0 of supplement / cross_source) is not ranked: no
+    generator takes part in it, so its records differ only by chance (see `baseline_levels`).
+    """
     sc = with_deltas(tables)
-    sc = sc[sc["family"] == family]
+    sc = sc[(sc["family"] == family) & ~is_generator_baseline(sc)]
     methods: dict[str, str] = {}
     parts = []
     for (task, version, budget), grp in sc.groupby(["task", "task_version", "budget"], sort=False):
@@ -108,6 +112,20 @@ def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set:
     out = pd.concat(parts, ignore_index=True)[cols]
     return out.sort_values(["ratio", "task", "rank_best", "macro_auroc"], ascending=[True, True, True, False],
                            kind="stable").reset_index(drop=True), methods
+
+
+def is_generator_baseline(df: pd.DataFrame) -> pd.Series:
+    """Rows of the N = 0 task of a generator family (real images only, the same for every generator)."""
+    return (df["ratio"] == 0) & df["family"].isin(["supplement", "cross_source"])
+
+
+def baseline_levels(tables: Tables, family: str) -> pd.DataFrame:
+    """Macro AUROC of a family's real-only (N = 0) task per eval set: mean and range over its records."""
+    sc = scores(tables)
+    sc = sc[(sc["family"] == family) & is_generator_baseline(sc)]
+    return sc.groupby(["task", "eval_set"], as_index=False, sort=False).agg(
+        macro_auroc=("macro_auroc", "mean"), lowest=("macro_auroc", "min"), highest=("macro_auroc", "max"),
+        records=("entry", "count"))
 
 
 def curve(tables: Tables, family: str = "supplement") -> pd.DataFrame:

@@ -21,12 +21,18 @@ def render(ctx: Context) -> None:
         st.info("No records under the current filters.")
         return
     df, methods = frames.overview(ctx.tables, ctx.pairwise, family, rank_on)
+    base = frames.baseline_levels(ctx.tables, family)
+    if len(base):
+        levels = ", ".join(f"{r.eval_set} {r.macro_auroc:.4f}" for r in base.itertuples())
+        st.markdown(f"**Real-only baseline** ({base['task'].iloc[0]}, not ranked: no generator takes part): "
+                    f"macro AUROC {levels}.")
     if not need(df, f"{family} records scored on {rank_on}"):
         return
     st.caption(
         "**rank** is an interval: best rank = 1 + the number of submissions significantly better, worst = "
         "n − the number significantly worse, so submissions whose differences are not significant share ranks. "
-        "**delta** is the macro-AUROC change vs the task's real-only baseline (markers: * p<0.05, ** p<0.01, "
+        "**delta** is the macro-AUROC change vs the task's real-only baseline (for classifier tasks: the reference "
+        "recipe) (markers: * p<0.05, ** p<0.01, "
         "*** p<0.001, n.s.). **gap** = internal − mean external macro AUROC. "
         "**within_bounds** is False when a generator declared training data outside the task's rules.")
     fallback = sorted(t for t, m in methods.items() if m == CI_OVERLAP)

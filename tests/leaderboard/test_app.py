@@ -19,7 +19,9 @@ def test_overview_ranks_as_intervals_with_ci_fallback_note(app_test, store):
     assert at.sidebar.radio(key="page").value == "Overview"
     df = at.dataframe[0].value
     assert {"rank", "entry", "macro_auroc", "delta", "marker", "gap"} <= set(df.columns)
-    assert set(df["task"]) == {f"phantom/supplement-{n}" for n in (0, 100, 200, 300, 500, 1000)}
+    assert set(df["task"]) == {f"phantom/supplement-{n}" for n in (100, 200, 300, 500, 1000)}  # N = 0 not ranked
+    baseline = [m.value for m in at.markdown if "Real-only baseline" in m.value]
+    assert baseline and "phantom/supplement-0" in baseline[0] and "internal_test 0.7" in baseline[0]
     top = df[df["task"] == "phantom/supplement-1000"]
     oracle = read_record(record_path(store, make_record("phantom/supplement-1000", "oracle")))
     assert top.iloc[0]["entry"] == "oracle@1.0"
