@@ -178,19 +178,28 @@ def render_findings(att, layers, g: Grid, p: Params, strength, u, patch_noise) -
         zone = np.where(apical, ramp(-0.45 - y, 0.08), ramp(0.3 - np.abs(y + 0.1), 0.1))
         att[idx] += rim * zone * (0.18 * s)
 
-    # Fracture: cortical break with a small step in one posterior rib
+    # Fracture: cortical break of one posterior rib, its lateral fragment displaced, with callus
     idx, s, v, q = rows("Fracture")
     if len(idx):
         side = col(np.where(v[:, 0] < 0.5, -1.0, 1.0))
         xf = q.cx + side * (q.lung_xc + q.lung_a * (0.2 + 0.6 * col(v[:, 1])))
-        dx = np.abs(xf - q.cx)
+        dxf = np.abs(xf - q.cx)
         k = np.floor(col(-0.5 + 0.7 * v[:, 2]) / q.rib_spacing)  # which rib: one in the mid zone
         t_rib = (k - q.rib_phase) * q.rib_spacing
-        yf = t_rib - 0.25 * dx + q.rib_curve * dx * dx  # the rib's centre line at x = xf
-        gap = ramp(0.015 + 0.015 * s - np.abs(x - xf), px) * ramp(0.05 - np.abs(y - yf), px)
-        step = ramp(0.05 - np.abs(y - yf - 0.03 * s * side), px) * ramp(0.05 - np.abs(x - xf - 0.05 * side), px)
-        callus = disc(x, y, xf, yf, col(0.045))
-        att[idx] += (-gap * 0.14 + step * 0.04 + callus * 0.06 * s) * q.bone * (0.5 + 0.5 * s)
+        yf = t_rib - 0.25 * dxf + q.rib_curve * dxf * dxf  # the rib's centre line at x = xf
+        dx = np.abs(x - q.cx)
+        t = y + 0.25 * dx - q.rib_curve * dx * dx  # the rib coordinate of anatomy.compose
+
+        def rib(tt):
+            return ramp(np.cos((tt / q.rib_spacing + q.rib_phase) * 2 * np.pi) - 0.35, 0.5)
+
+        shift = (0.025 + 0.03 * s) * (q.rib_spacing / 0.165)
+        fragment = ramp(0.09 - np.abs(x - xf - side * 0.09), px)
+        fragment = fragment * ramp(0.5 * q.rib_spacing + shift / 2 - np.abs(t - t_rib - shift / 2), px)
+        displaced = (rib(t - shift) - rib(t)) * fragment
+        gap = ramp(0.02 + 0.015 * s - np.abs(x - xf), px) * ramp(0.05 - np.abs(y - yf), px)
+        callus = disc(x, y, xf, yf + shift / 2, col(0.05))
+        att[idx] += (displaced * 0.08 - gap * 0.10 + callus * 0.07 * s) * q.bone * (0.6 + 0.4 * s)
 
     # Support devices: endotracheal tube, central line, NG tube, pacemaker with lead, ECG leads
     idx, s, v, q = rows("Support Devices")
