@@ -117,9 +117,9 @@ def check_against_task(record: ResultRecord, expected: ExpectedTask) -> list[str
 
 def check_complete(record: ResultRecord, record_file: Path) -> list[str]:
     """Problems that make a record incomplete: failed status, unscored eval sets or labels, no predictions."""
+    if record.status != "complete":  # the rest would only list the consequences
+        return [f"status is {record.status!r}" + (f": {record.errors[0]}" if record.errors else "")]
     problems = []
-    if record.status != "complete":
-        problems.append(f"status is {record.status!r}" + (f": {record.errors[0]}" if record.errors else ""))
     if record.errors:
         problems.append(f"record lists {len(record.errors)} error(s), first: {record.errors[0]}")
     if not record.seeds:
@@ -233,6 +233,8 @@ def publish(files: list[Path], store: Path, *, resolve_task: TaskResolver = ship
 def _publish_one(file: Path, store: Path, resolve_task: TaskResolver) -> StoredRecord:
     record = read_record(file, verify=True)  # schema version + content hash
     problems = check_complete(record, file)
+    if record.status != "complete":
+        raise RecordError("; ".join(problems))
     try:
         expected = resolve_task(record)
     except ConfigError as exc:
