@@ -198,8 +198,8 @@ def render_findings(att, layers, g: Grid, p: Params, strength, u, patch_noise) -
         fragment = fragment * ramp(0.5 * q.rib_spacing + shift / 2 - np.abs(t - t_rib - shift / 2), px)
         displaced = (rib(t - shift) - rib(t)) * fragment
         gap = ramp(0.02 + 0.015 * s - np.abs(x - xf), px) * ramp(0.05 - np.abs(y - yf), px)
-        callus = disc(x, y, xf, yf + shift / 2, col(0.05))
-        att[idx] += (displaced * 0.08 - gap * 0.10 + callus * 0.07 * s) * q.bone * (0.6 + 0.4 * s)
+        callus = np.sqrt(disc(x, y, xf, yf + shift / 2, col(0.07 + 0.03 * s)))  # callus around the break
+        att[idx] += (displaced * 0.08 - gap * 0.10) * q.bone * (0.6 + 0.4 * s) + callus * (0.12 * s)
 
     # Support devices: endotracheal tube, central line, NG tube, pacemaker with lead, ECG leads
     idx, s, v, q = rows("Support Devices")
