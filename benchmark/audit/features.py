@@ -77,7 +77,7 @@ class PixelExtractor:
         check_images(images, "images")
         out = np.empty((images.shape[0], self.side * self.side), dtype=np.float32)
         for start in range(0, images.shape[0], self.batch_size):
-            x = torch.from_numpy(np.ascontiguousarray(images[start:start + self.batch_size])).float()
+            x = torch.from_numpy(np.array(images[start:start + self.batch_size], dtype=np.float32))
             x = F.adaptive_avg_pool2d(x[:, None], self.side).flatten(1)
             x = x - x.mean(dim=1, keepdim=True)
             norm = x.norm(dim=1, keepdim=True)
