@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 import json
 import re
 
@@ -19,6 +20,21 @@ from .sites import SITES, get_site
 
 #: Bumped whenever the pixels for a given (site, seed, image_id) change; part of the cache key.
 RENDER_VERSION = 1
+#: Files whose content decides the pixels and rows; their hash is part of the cache key too, so an
+#: edit that forgets to bump RENDER_VERSION can never serve stale cached images.
+_RENDER_FILES = ("render.py", "anatomy.py", "findings.py", "acquisition.py", "sites.py", "population.py",
+                 "chexpert_stats.json")
+
+
+@lru_cache(maxsize=1)
+def renderer_digest() -> str:
+    """sha256 (12 hex digits) over the phantom's rendering code and figures."""
+    from pathlib import Path
+
+    h = hashlib.sha256()
+    for name in _RENDER_FILES:
+        h.update(name.encode() + b"\0" + (Path(__file__).parent / name).read_bytes())
+    return h.hexdigest()[:12]
 NATIVE_SIZE = 256
 _ID = re.compile(r"^phantom/(?P<site>site-[a-z])/p(?P<patient>\d{6})/s(?P<study>\d{2})$")
 
@@ -43,7 +59,7 @@ class PhantomSource(Source):
         race = ""
         if self.race_mix is not None:
             race = "-race" + hashlib.sha256(json.dumps(self.race_mix, sort_keys=True).encode()).hexdigest()[:12]
-        return f"phantom-v{RENDER_VERSION}-{self.site}-seed{self.seed}{race}"
+        return f"phantom-v{RENDER_VERSION}-{renderer_digest()}-{self.site}-seed{self.seed}{race}"
 
     def rows(self, frontal_only: bool = True) -> pd.DataFrame:
         """Canonical rows, one frontal film per study (the phantom renders frontal films only)."""
