@@ -24,8 +24,8 @@ def audit_replica(replica: SyntheticReplica, conditioning: RealSet, eval_sets: d
     from cxrbench.audit.reference import provenance
 
     key = cache.key("audit", {
-        "synthetic": replica.key, "train": conditioning.fingerprint, "audit": AUDIT_VERSION,
-        "eval": {k: v.fingerprint for k, v in sorted(eval_sets.items())},
+        "synthetic": replica.key, "train": conditioning.content_key, "audit": AUDIT_VERSION,
+        "eval": {k: v.content_key for k, v in sorted(eval_sets.items())},
         "space": provenance(profile)["weights_sha256"],
     })
     entry = cache.path("audit", key)

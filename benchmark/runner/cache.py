@@ -14,6 +14,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,19 @@ def stable_hash(payload: Any) -> str:
     """sha256 of a JSON-serialisable payload with sorted keys (the cache key of a stage)."""
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@lru_cache(maxsize=None)
+def code_digest(package: str) -> str:
+    """sha256 (16 hex digits) over a package's Python files and shipped weights: cache keys of stages
+    that run its code include it, so a new model, recipe or weight file never reuses old results."""
+    import importlib
+
+    root = Path(importlib.import_module(package).__file__).parent
+    h = hashlib.sha256()
+    for path in sorted([*root.rglob("*.py"), *root.rglob("*.safetensors")]):
+        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def default_root() -> Path:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.errors import SubmissionError
-from cxrbench.runner.cache import Cache
+from cxrbench.runner.cache import Cache, code_digest
 from cxrbench.runner.datasets import RealSet
 from cxrbench.runner.generate import SyntheticReplica
 from cxrbench.submissions import Limits, Submission, run_worker
@@ -64,10 +64,11 @@ def reference_run(*, real_train: RealSet | None, synthetic: list[SyntheticReplic
 
     recipe = get_recipe(recipe_name, image_size=image_size)
     key = cache.key("classifier-run", {
-        "real_train": real_train.fingerprint if real_train is not None else None,
-        "synthetic": [r.key for r in synthetic], "val": val.fingerprint,
-        "eval": {k: v.fingerprint for k, v in sorted(eval_sets.items())}, "labels": list(labels),
+        "real_train": real_train.content_key if real_train is not None else None,
+        "synthetic": [r.key for r in synthetic], "val": val.content_key,
+        "eval": {k: v.content_key for k, v in sorted(eval_sets.items())}, "labels": list(labels),
         "recipe": recipe.identity(), "seed": seed, "train_uncertainty": train_uncertainty,
+        "code": code_digest("cxrbench.baselines.classifier"),
     })
     if not cache.has("classifier-run", key):
         parts = ([_labeled(real_train, labels)] if real_train is not None else []) + _synthetic_labeled(synthetic, labels)
@@ -97,8 +98,8 @@ def submitted_predictions(submission: Submission, *, real_train: RealSet | None,
                           labels: tuple[str, ...], cache: Cache, limits: Limits, device: str = "cpu") -> Predictions:
     """A classifier submission's probabilities on each eval set (images only; labels stay here)."""
     key = cache.key("submitted-predictions", {
-        "submission": submission.sha256(), "eval": {k: v.fingerprint for k, v in sorted(eval_sets.items())},
-        "real_train": real_train.fingerprint if real_train is not None else None, "labels": list(labels),
+        "submission": submission.sha256(), "eval": {k: v.content_key for k, v in sorted(eval_sets.items())},
+        "real_train": real_train.content_key if real_train is not None else None, "labels": list(labels),
     })
     if not cache.has("submitted-predictions", key):
         if submission.manifest.precomputed:

@@ -31,7 +31,8 @@ class RealSet:
     ref: DataRef
     rows: pd.DataFrame
     pixels: np.ndarray
-    fingerprint: str  # sha256 over the sorted (patient_id, image_id) pairs of this slice
+    fingerprint: str  # sha256 over the sorted (patient_id, image_id) pairs of this slice (the split's identity)
+    content_key: str = ""  # fingerprint + row contents + pixel namespace and size: what cache keys use
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -71,6 +72,15 @@ def _slice_fingerprint(rows: pd.DataFrame) -> str:
     return stable_hash(pairs)
 
 
+def _content_key(rows: pd.DataFrame, fingerprint: str, source, size: int) -> str:
+    """Changes whenever the labels, demographics or pixels of the slice change, not only its ids."""
+    from cxrbench.runner.cache import stable_hash
+
+    table = int(pd.util.hash_pandas_object(rows, index=False).sum() % (1 << 63))
+    namespace = getattr(source, "cache_namespace", None) or source.name
+    return stable_hash({"ids": fingerprint, "rows": table, "pixels": namespace, "size": size})
+
+
 def _limit_patients(rows: pd.DataFrame, max_images: int | None) -> pd.DataFrame:
     """Keep whole patients, in the order of their split hash, until `max_images` is reached.
 
@@ -107,7 +117,9 @@ def load_real_set(ref: DataRef, budget: Budget, store_root: Path, *, max_images:
     arr = store.get(source, part, budget.image_size, on_error="raise")
     if list(arr.image_ids) != part["image_id"].astype(str).tolist():
         raise DataError(f"{ref.key}: image store returned images out of order")
-    return RealSet(ref=ref, rows=part, pixels=arr.pixels, fingerprint=_slice_fingerprint(part))
+    fingerprint = _slice_fingerprint(part)
+    return RealSet(ref=ref, rows=part, pixels=arr.pixels, fingerprint=fingerprint,
+                   content_key=_content_key(part, fingerprint, source, budget.image_size))
 
 
 def condition_rows(rows: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.errors import SubmissionError
-from cxrbench.runner.cache import Cache
+from cxrbench.runner.cache import Cache, code_digest
 from cxrbench.runner.datasets import CONDITION_COLUMNS, RealSet, condition_rows
 from cxrbench.submissions import Limits, Submission, run_worker
 from cxrbench.submissions.sandbox import check_images
@@ -57,7 +57,7 @@ def replica_key(submission: Submission, conditioning: RealSet, replica: int, siz
     """The cache key of one replica: who generated it, from which rows, at which size and seed."""
     return cache.key("synthetic", {
         "submission": submission.sha256(), "size": size, "replica": replica, "generation_seed": generation_seed,
-        "conditioning": conditioning.fingerprint,
+        "conditioning": conditioning.content_key, "baselines": code_digest("cxrbench.baselines"),
     })
 
 
