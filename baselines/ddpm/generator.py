@@ -45,8 +45,11 @@ class ReferenceGenerator:
 
     def __init__(self, model: ConditionalUNet, device: str = "cpu", sampler: str = "dpmpp-2m",
                  steps: int | None = None, guidance: float = 0.0, batch_size: int = 64,
-                 dtype: str | None = None, compile_mode: str | None = "auto", source: Path | None = None) -> None:
+                 dtype: str | None = None, compile_mode: str | None = "auto", threads: int | None = None,
+                 source: Path | None = None) -> None:
         self.source = source
+        # CPU threads used inside generate() (restored after); on a shared machine 1 is fastest
+        self.threads = threads
         self.settings = SamplerSettings(sampler=sampler, steps=steps, guidance=guidance,
                                         buckets=(int(batch_size),), dtype=parse_dtype(dtype),
                                         compile_mode=compile_mode)
@@ -89,7 +92,13 @@ class ReferenceGenerator:
         if not 8 <= size <= 1024:
             raise ConfigError(f"image size must be 8..1024, got {size}")
         vectors = encode_conditions(conditions.reset_index(drop=True))
-        images = self.sampler.sample(vectors, seeds.astype(np.int64), progress=progress)
+        before = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(int(self.threads))
+        try:
+            images = self.sampler.sample(vectors, seeds.astype(np.int64), progress=progress)
+        finally:
+            torch.set_num_threads(before)
         if size != self.image_size:
             images = resize_uint8(images, size)
         return images

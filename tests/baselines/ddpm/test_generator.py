@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from cxrbench.baselines.ddpm import ReferenceGenerator
 from cxrbench.baselines.ddpm.model import save_pretrained
@@ -30,6 +31,10 @@ def test_generate_shapes_sizes_and_determinism(weights_dir):
     assert resized.shape == (3, 32, 32)
     assert abs(resized.astype(float).mean() - images[:3].astype(float).mean()) < 3
     assert "micro-16" in gen.identity and "dpmpp-2m-6" in gen.identity
+    threaded = ReferenceGenerator.from_pretrained(weights_dir, steps=6, batch_size=8, threads=1)
+    before = torch.get_num_threads()
+    np.testing.assert_array_equal(threaded.generate(table, seeds, 16), images)
+    assert torch.get_num_threads() == before  # restored
 
 
 def test_bad_inputs_get_clear_errors(weights_dir, tmp_path):
