@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 ORDER = 1
-out = Console()
+out = Console(width=None if Console().is_terminal else 160)
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
@@ -64,6 +64,7 @@ def evaluate(
     cache: Path = typer.Option(None, "--cache", help="Cache folder (default .cxrbench-cache or $CXRBENCH_CACHE)."),
     force: bool = typer.Option(False, "--force", help="Recompute every stage instead of reusing the cache."),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
+    threads: int = typer.Option(1, "--threads", help="CPU threads for training and for submissions (1 is fastest on a busy 2-core machine)."),
     data_profile: str = typer.Option("phantom", "--data", help="Data profile: phantom (default), chexpert, mimic, csv."),
 ) -> None:
     """Score a generator or classifier submission: generate → train → predict → score, per task.
@@ -90,7 +91,7 @@ def evaluate(
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     opts = RunOptions(budget=profile, out_dir=out_dir, cache_root=cache, force=force, device=device,
-                      profile=data_profile)
+                      profile=data_profile, threads=threads)
     if seeds:
         from cxrbench.tasking import get_task
 

@@ -36,6 +36,7 @@ class Limits:
     timeout_s: float = 1800
     memory_gb: float = 16
     network: bool = False
+    threads: int | None = None  # OMP/MKL threads for the submission's process (None: inherit)
 
 
 def _python_roots() -> list[str]:
@@ -104,6 +105,8 @@ def run_worker(
         env.update(HOME=str(work), TMPDIR=str(work), PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1",
                    HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                    MPLCONFIGDIR=str(work), TORCHINDUCTOR_CACHE_DIR=str(work / "inductor"))
+        if limits.threads:
+            env.update(OMP_NUM_THREADS=str(limits.threads), MKL_NUM_THREADS=str(limits.threads))
         cmd = [sys.executable, "-m", "cxrbench.submissions.worker", str(work)]
         if _UNSHARE and not limits.network:
             cmd = ["unshare", "--net", "--"] + cmd

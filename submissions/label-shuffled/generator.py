@@ -13,7 +13,8 @@ PRESET = "tiny-32"
 
 class Shuffled:
     def __init__(self, device: str = "cpu"):
-        self.model = ReferenceGenerator.from_pretrained(PRESET, device=device, sampler="dpmpp-2m", steps=20)
+        self.model = ReferenceGenerator.from_pretrained(PRESET, device=device, sampler="dpmpp-2m", steps=10,
+                                                       dtype="bfloat16" if device == "cpu" else None)
 
     def generate(self, conditions, seeds, size):
         order = np.argsort(seeds, kind="stable")

@@ -6,7 +6,8 @@ from cxrbench.baselines.ddpm import ReferenceGenerator
 from cxrbench.baselines.ddpm.generator import resolve_weights
 
 PRESET = "tiny-32"
-SAMPLER, STEPS = "dpmpp-2m", 20
+# 10 DPM-Solver++ steps match DDIM-200 quality on the phantom (docs/ddpm.md); bf16 is ~2x faster on CPU.
+SAMPLER, STEPS, DTYPE = "dpmpp-2m", 10, "bfloat16"
 
 
 class Generator:
@@ -17,7 +18,8 @@ class Generator:
         actual = hashlib.sha256((weights / "model.safetensors").read_bytes()).hexdigest()
         if actual not in card:
             raise RuntimeError(f"{weights}/model.safetensors sha256 {actual[:12]}… is not the one in its model card")
-        self.model = ReferenceGenerator.from_pretrained(weights, device=device, sampler=SAMPLER, steps=STEPS)
+        self.model = ReferenceGenerator.from_pretrained(weights, device=device, sampler=SAMPLER, steps=STEPS,
+                                                       dtype=DTYPE if device == "cpu" else None)
 
     def generate(self, conditions, seeds, size):
         return self.model.generate(conditions, seeds, size)
