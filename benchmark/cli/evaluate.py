@@ -20,23 +20,24 @@ def _p(p: float | None) -> str:
     if p is None:
         return "—"
     stars = "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
-    return f"{p:.3g}{stars}"
+    return f"{p:.3f}{stars}" if p >= 0.001 else f"<0.001{stars}"
 
 
 def results_table(records) -> Table:
     """One row per task: internal / external macro AUROC, Δ vs the real-only baseline, p."""
-    table = Table(title="cxrbench results (macro AUROC, mean of seed-ensembled predictions)", show_lines=False)
-    for col, just in (("task", "left"), ("status", "left"), ("internal", "right"), ("external", "right"),
+    table = Table(title="cxrbench results: macro AUROC of seed-ensembled predictions (± sd over seeds); "
+                        "Δ vs the real-only baseline", show_lines=False)
+    for col, just in (("task", "left"), ("internal", "right"), ("external", "right"),
                       ("Δ internal [95% CI]", "right"), ("p (boot)", "right"), ("p (seeds)", "right"),
                       ("Δ external", "right"), ("labels ↑↓ (Holm)", "right")):
-        table.add_column(col, justify=just)
+        table.add_column(col, justify=just, no_wrap=col in ("task", "Δ internal [95% CI]", "external", "Δ external"))
     for rec in records:
         if rec.status != "complete":
-            table.add_row(rec.task.name, "[red]failed[/]", "", "", rec.errors[0][:60] if rec.errors else "", "", "", "", "")
+            table.add_row(rec.task.name, "[red]failed[/]", "", rec.errors[0][:60] if rec.errors else "", "", "", "", "")
             continue
         internal = next((s for s in rec.eval_sets if s.eval_set == "internal_test"), None)
         externals = [s for s in rec.eval_sets if s.eval_set.startswith("external")]
-        ext = "  ".join(f"{s.eval_set.split(':', 1)[-1]} {_fmt(s.macro_auroc)}" for s in externals)
+        ext = " ".join(f"{s.eval_set.split(':', 1)[-1].removeprefix('site-')} {_fmt(s.macro_auroc)}" for s in externals)
         comp = next((c for c in rec.comparisons if c.eval_set == "internal_test"), None)
         ext_comps = [c for c in rec.comparisons if c.eval_set.startswith("external")]
         if comp is not None:
@@ -47,9 +48,11 @@ def results_table(records) -> Table:
             pb, ps = _p(comp.bootstrap_p_value), _p(comp.seed_aware_p_value)
         else:
             delta, labels, pb, ps = "baseline", "", "", ""
-        ext_delta = "  ".join(f"{c.delta_macro_auroc:+.3f}" for c in ext_comps if c.delta_macro_auroc is not None)
+        ext_delta = " ".join(f"{c.eval_set.split(':', 1)[-1].removeprefix('site-')} {c.delta_macro_auroc:+.3f}"
+                             + ("*" if (c.bootstrap_p_value or 1) < 0.05 else "")
+                             for c in ext_comps if c.delta_macro_auroc is not None)
         sd = f" ±{internal.seed_sd:.3f}" if internal and internal.seed_sd is not None else ""
-        table.add_row(rec.task.name, "ok", (_fmt(internal.macro_auroc) + sd) if internal else "—", ext, delta, pb, ps,
+        table.add_row(rec.task.name, (_fmt(internal.macro_auroc) + sd) if internal else "—", ext, delta, pb, ps,
                       ext_delta, labels)
     return table
 
