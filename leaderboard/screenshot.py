@@ -40,7 +40,7 @@ def serve(results: Path, *, cache_dir: Path | None = None, timeout: float = 60.0
            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"]
     log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -84,13 +84,14 @@ def chromium(url: str, *, screenshot: Path | None = None, size=(1400, 1000), tim
 
     from websockets.sync.client import connect
 
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes can outlive the main one for a moment and still write to the profile.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         args = [chromium_path, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-extensions", "--disable-dev-shm-usage", "--hide-scrollbars",
                 f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}",
                 "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank"]
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         try:
             port_file = Path(profile) / "DevToolsActivePort"
             deadline = time.monotonic() + timeout
@@ -141,12 +142,21 @@ def chromium(url: str, *, screenshot: Path | None = None, size=(1400, 1000), tim
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    """Stop a process this module started: terminate, then kill if it lingers."""
-    proc.terminate()
+    """Stop a process this module started (and its process group): terminate, then kill if it lingers."""
+    import os
+    import signal
+
+    def signal_group(sig) -> None:
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            proc.send_signal(sig)
+
+    signal_group(signal.SIGTERM)
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        signal_group(signal.SIGKILL)
         proc.wait()
 
 
