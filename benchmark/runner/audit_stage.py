@@ -40,6 +40,7 @@ def audit_replica(replica: SyntheticReplica, conditioning: RealSet, eval_sets: d
             report = audit(np.asarray(replica.pixels), replica.conditions.reset_index(drop=True), real, test,
                            extractor, classifier, cache=FeatureCache(cache.root / "features"),
                            gallery_dir=tmp / "gallery", device=device)
-            (tmp / "report.json").write_text(json.dumps(report.to_dict(), indent=1))
+            # gallery paths point into the scratch folder until it becomes the cache entry
+            (tmp / "report.json").write_text(json.dumps(report.to_dict(), indent=1).replace(str(tmp), str(entry)))
     return json.loads((entry / "report.json").read_text()), entry / "gallery"
 
