@@ -85,3 +85,14 @@ def test_not_yaml(tmp_path):
     path.write_text("name: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         parse_task_file(path)
+
+
+def test_task_schema_choices_follow_the_canonical_schema():
+    import typing
+
+    from cxrbench.schema import LABEL_SETS, UNCERTAINTY_POLICIES
+    from cxrbench.tasking import TaskFamilyFile
+
+    fields = TaskFamilyFile.model_fields
+    assert set(typing.get_args(fields["label_set"].annotation)) == set(LABEL_SETS)
+    assert set(typing.get_args(fields["train_uncertainty"].annotation)) == set(UNCERTAINTY_POLICIES)
