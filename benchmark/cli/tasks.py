@@ -20,15 +20,15 @@ def ls(profile: str = typer.Option(None, "--data", help="Only tasks of this data
     from cxrbench.tasking import load_tasks
 
     table = Table(title="cxrbench tasks")
-    for col in ("task", "version", "family", "N%", "real train", "conditions from", "eval sets", "budgets"):
-        table.add_column(col)
+    for col in ("task", "v", "family", "N%", "real train", "conditions from", "eval sets", "budgets"):
+        table.add_column(col, no_wrap=col == "task")
     for spec in load_tasks().values():
         if profile and spec.profile != profile:
             continue
         table.add_row(spec.name, str(spec.version), spec.family, str(spec.supplement_ratio),
                       spec.real_train.key if spec.real_train else "—",
                       spec.conditions_from.key if spec.conditions_from else "—",
-                      ", ".join(spec.eval_sets), ", ".join(spec.budgets))
+                      " ".join(n.replace("external:", "") for n in spec.eval_sets), " ".join(spec.budgets))
     out.print(table)
 
 
