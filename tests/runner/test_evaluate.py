@@ -94,3 +94,60 @@ def test_resume_after_a_kill_reuses_finished_shards(tiny_tasks, run_opts, tmp_pa
     rec2 = evaluate(sub, ["tiny/supplement-100"], run_opts)[0].record
     assert calls == [total_shards - total_shards // 2]
     assert rec2.eval_sets == rec.eval_sets
+
+
+def test_precomputed_generator_and_classifier(tiny_tasks, run_opts, tmp_path):
+    """Offline submissions: a synthetic image folder answering the exported requests, and a predictions file."""
+    from PIL import Image
+
+    from cxrbench.data.phantom import render
+    from cxrbench.runner.cache import Cache
+    from cxrbench.runner.datasets import CONDITION_COLUMNS, load_real_set
+    from cxrbench.runner.generate import requests_for
+    from cxrbench.tasking import get_task
+
+    spec = get_task("tiny/supplement-100")
+    b = spec.budget("quick")
+    conditioning = load_real_set(spec.conditions_from, b, Cache(run_opts.cache_root).root / "images")
+    requests = requests_for(conditioning, 0, spec.generation_seed)
+    gen = tmp_path / "offline-gen"
+    (gen / "synthetic" / "images").mkdir(parents=True)
+    images = render(requests[list(CONDITION_COLUMNS)], requests["seed"].to_numpy(), b.image_size)
+    for rid, im in zip(requests["request_id"], images):
+        Image.fromarray(im).save(gen / "synthetic" / "images" / f"{rid.replace('/', '__')}.png")
+    (gen / "submission.yaml").write_text('name: offline-gen\nversion: "1"\nkind: generator\n'
+                                         'precomputed: {synthetic: synthetic}\n')
+    rec = evaluate(gen, ["tiny/supplement-100"], run_opts)[0].record
+    assert rec.status == "complete", rec.errors
+    # a missing image is named
+    first = next((gen / "synthetic" / "images").iterdir())
+    first.unlink()
+    run_opts.force = True
+    rec = evaluate(gen, ["tiny/supplement-100"], run_opts)[0].record
+    assert rec.status == "failed" and "requested synthetic image missing" in rec.errors[0]
+
+    clf = tmp_path / "offline-clf"
+    clf.mkdir()
+    ids = []
+    cls = get_task("tiny/classify")
+    for ref in cls.eval_sets.values():
+        ids += load_real_set(ref, b, Cache(run_opts.cache_root).root / "images").rows["image_id"].astype(str).tolist()
+    import pandas as pd
+
+    preds = pd.DataFrame(np.random.default_rng(0).random((len(ids), len(cls.labels))), columns=list(cls.labels))
+    preds.insert(0, "image_id", ids)
+    preds.to_parquet(clf / "preds.parquet")
+    (clf / "submission.yaml").write_text('name: offline-clf\nversion: "1"\nkind: classifier\n'
+                                         'precomputed: {predictions: preds.parquet}\n')
+    run_opts.force = False
+    run_opts.seeds = [0]
+    rec = evaluate(clf, ["tiny/classify"], run_opts)[0].record
+    assert rec.status == "complete", rec.errors
+    comp = next(c for c in rec.comparisons if c.eval_set == "internal_test")
+    assert comp.against.startswith("reference recipe")
+    # the file's rows were matched by image_id: the score is that of those exact predictions
+    from cxrbench.stats import auroc
+
+    internal = load_real_set(cls.eval_sets["internal_test"], b, Cache(run_opts.cache_root).root / "images")
+    mine = preds.set_index("image_id").loc[internal.rows["image_id"].astype(str), list(cls.labels)].to_numpy()
+    assert rec.macro("internal_test") == pytest.approx(auroc(internal.labels(cls.labels), mine, labels=cls.labels).macro)
