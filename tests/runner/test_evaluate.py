@@ -151,3 +151,34 @@ def test_precomputed_generator_and_classifier(tiny_tasks, run_opts, tmp_path):
     internal = load_real_set(cls.eval_sets["internal_test"], b, Cache(run_opts.cache_root).root / "images")
     mine = preds.set_index("image_id").loc[internal.rows["image_id"].astype(str), list(cls.labels)].to_numpy()
     assert rec.macro("internal_test") == pytest.approx(auroc(internal.labels(cls.labels), mine, labels=cls.labels).macro)
+
+
+def test_precomputed_generator_as_a_datasets_folder(tiny_tasks, run_opts, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from PIL import Image
+
+    from cxrbench.data.phantom import render
+    from cxrbench.runner.cache import Cache
+    from cxrbench.runner.datasets import CONDITION_COLUMNS, load_real_set
+    from cxrbench.runner.generate import requests_for
+    from cxrbench.tasking import get_task
+
+    spec = get_task("tiny/supplement-100")
+    b = spec.budget("quick")
+    conditioning = load_real_set(spec.conditions_from, b, Cache(run_opts.cache_root).root / "images")
+    requests = requests_for(conditioning, 0, spec.generation_seed)
+    images = render(requests[list(CONDITION_COLUMNS)], requests["seed"].to_numpy(), b.image_size)
+    sub = tmp_path / "hf-gen"
+    ds = datasets.Dataset.from_dict({"request_id": list(requests["request_id"])[::-1],
+                                     "image": [Image.fromarray(im) for im in images[::-1]]},
+                                    features=datasets.Features({"request_id": datasets.Value("string"),
+                                                                "image": datasets.Image()}))
+    ds.save_to_disk(str(sub / "synthetic"))
+    (sub / "submission.yaml").write_text('name: hf-gen\nversion: "1"\nkind: generator\nprecomputed: {synthetic: synthetic}\n')
+    run_opts.seeds = [0]
+    rec = evaluate(sub, ["tiny/supplement-100"], run_opts)[0].record
+    assert rec.status == "complete", rec.errors
+    # rows were matched by request_id (the folder is in reverse order): same cache entry as the renders
+    cache = run_opts.cache_root / "synthetic"
+    stored = np.load(next(p for p in cache.glob("*/*/images.npy")))
+    np.testing.assert_array_equal(stored, images)
