@@ -215,3 +215,23 @@ def default_tasks(kind: str, profile: str, budget: str) -> list[TaskSpec]:
             continue
         out.append(spec)
     return out
+
+
+def split_fingerprints(spec: TaskSpec, budget: str) -> dict[str, str] | None:
+    """The committed slice fingerprints a record of `spec` at `budget` must carry, or None if none ship.
+
+    `tasks/<profile>.fingerprints.json` (made by `scripts/make_task_fingerprints.py`; a test
+    recomputes it) lets `cxrbench publish` reject a record scored on different data.
+    """
+    import json
+
+    from cxrbench.tasks import tasks_dir
+
+    path = tasks_dir() / f"{spec.profile}.fingerprints.json"
+    if not path.is_file():
+        return None
+    table = json.loads(path.read_text())
+    entry = table.get("tasks", {}).get(budget, {}).get(spec.name)
+    if entry is None or entry.get("spec_sha256") != spec.sha256():
+        return None
+    return entry["fingerprints"]

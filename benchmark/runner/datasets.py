@@ -97,24 +97,34 @@ def _limit_patients(rows: pd.DataFrame, max_images: int | None) -> pd.DataFrame:
     return rows[rows["_order"].isin(keep)].drop(columns="_order").reset_index(drop=True)
 
 
-def load_real_set(ref: DataRef, budget: Budget, store_root: Path, *, max_images: int | None = None,
-                  progress=None) -> RealSet:
-    """Rows of `ref`'s frozen split (optionally capped, whole patients) and their pixels at the task size."""
-    from cxrbench.data.image_store import ImageStore
+def real_rows(ref: DataRef, budget: Budget, *, max_images: int | None = None) -> tuple[object, pd.DataFrame]:
+    """The source and the rows of `ref`'s frozen split (optionally capped to whole patients), sorted by id."""
     from cxrbench.data.splits import split_rows
 
     options = _source_options(ref, budget)
     source, rows = _source_rows(ref.source, tuple(sorted(options.items())))
     if ref.site and ref.source != "phantom":
         rows = rows[rows["site"] == ref.site]
-    parts = split_rows(rows)
-    part = parts.get(ref.split)
+    part = split_rows(rows).get(ref.split)
     if part is None or len(part) == 0:
         raise DataError(f"{ref.key}: the frozen split has no images (source {ref.source}, site {ref.site})")
     part = part.sort_values("image_id", kind="stable").reset_index(drop=True)
     part = _limit_patients(part, max_images).sort_values("image_id", kind="stable").reset_index(drop=True)
-    store = ImageStore(store_root)
-    arr = store.get(source, part, budget.image_size, on_error="raise")
+    return source, part
+
+
+def slice_fingerprint(ref: DataRef, budget: Budget, *, max_images: int | None = None) -> str:
+    """The fingerprint a record carries for this slice, without loading any pixels."""
+    return _slice_fingerprint(real_rows(ref, budget, max_images=max_images)[1])
+
+
+def load_real_set(ref: DataRef, budget: Budget, store_root: Path, *, max_images: int | None = None,
+                  progress=None) -> RealSet:
+    """Rows of `ref`'s frozen split (optionally capped, whole patients) and their pixels at the task size."""
+    from cxrbench.data.image_store import ImageStore
+
+    source, part = real_rows(ref, budget, max_images=max_images)
+    arr = ImageStore(store_root).get(source, part, budget.image_size, on_error="raise")
     if list(arr.image_ids) != part["image_id"].astype(str).tolist():
         raise DataError(f"{ref.key}: image store returned images out of order")
     fingerprint = _slice_fingerprint(part)
@@ -125,3 +135,13 @@ def load_real_set(ref: DataRef, budget: Budget, store_root: Path, *, max_images:
 def condition_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """The only columns of a training row that a generator may see."""
     return rows[list(CONDITION_COLUMNS)].reset_index(drop=True)
+
+
+def task_split_fingerprints(spec, budget_name: str) -> dict[str, str]:
+    """Every slice fingerprint a record of `spec` at this budget must carry (keys as in records)."""
+    budget = spec.budget(budget_name)
+    out = {name: slice_fingerprint(ref, budget, max_images=budget.max_eval_images) for name, ref in spec.eval_sets.items()}
+    out["val"] = slice_fingerprint(spec.val, budget)
+    if spec.real_train is not None:
+        out["real_train"] = slice_fingerprint(spec.real_train, budget, max_images=budget.max_train_images)
+    return out
