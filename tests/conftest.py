@@ -16,3 +16,19 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "metadata" / "chexpert_train.csv.gz").exists():
         pytest.skip("../shared/data is absent (real CheXpert metadata not available here)")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Every test runs torch on one thread (as `make test` sets OMP_NUM_THREADS=1): the models
+    under test are tiny, and on a shared 2-core machine a second thread mostly waits (measured
+    10-50x slower under load). Restored afterwards."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -21,13 +21,6 @@ CASES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_loader_batch(benchmark, case):
