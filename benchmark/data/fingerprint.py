@@ -22,7 +22,7 @@ from cxrbench.data.splits import SALT, SPLIT_NAMES, Split, assign_splits
 from cxrbench.errors import DataError
 
 FINGERPRINT_VERSION = 1
-_NUMBERED = re.compile(r"^(.*?)(\d+)$")
+_NUMBERED = re.compile(r"^(.*?)([0-9]+)$")
 
 
 def pairs_sha256(keys: pd.Series | pd.Index, splits: pd.Series) -> str:

@@ -18,7 +18,7 @@ from cxrbench.errors import ConfigError, DataError
 
 PATH_COLUMNS = ("Path", "path")
 PATIENT_COLUMNS = ("PID", "subject_id", "patient_id")
-_MIMIC_PATH = r"^(?:.*/)?p\d{2}/p(\d+)/s(\d+)/([^/]+)\.jpg$"
+_MIMIC_PATH = r"^(?:.*/)?p[0-9]{2}/p([0-9]+)/s([0-9]+)/([^/]+)\.jpg$"
 
 
 def _pick(df: pd.DataFrame, names: tuple[str, ...], path: Path, what: str) -> str | None:

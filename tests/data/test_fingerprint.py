@@ -2,7 +2,7 @@ import json
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cxrbench.data import fingerprint as fp
@@ -13,6 +13,8 @@ from cxrbench.errors import DataError
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.one_of(st.from_regex(r"[a-z]{0,3}[0-9]{1,6}", fullmatch=True), st.text(max_size=6)),
                 max_size=60))
+@example(["\u1946"])  # LIMBU DIGIT ZERO: a Unicode digit that is not 0-9 must stay an id of its own
+@example(["p\u0663", "p3"])  # ARABIC-INDIC DIGIT THREE next to an ASCII 3
 def test_compact_ids_round_trip(ids):
     assert fp.expand_ids(fp.compact_ids(ids)) == sorted(set(ids))
 

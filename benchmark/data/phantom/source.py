@@ -36,7 +36,7 @@ def renderer_digest() -> str:
         h.update(name.encode() + b"\0" + (Path(__file__).parent / name).read_bytes())
     return h.hexdigest()[:12]
 NATIVE_SIZE = 256
-_ID = re.compile(r"^phantom/(?P<site>site-[a-z])/p(?P<patient>\d{6})/s(?P<study>\d{2})$")
+_ID = re.compile(r"^phantom/(?P<site>site-[a-z])/p(?P<patient>[0-9]{6})/s(?P<study>[0-9]{2})$")
 
 
 class PhantomSource(Source):

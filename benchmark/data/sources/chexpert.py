@@ -18,8 +18,8 @@ PARTITIONS = ("train", "valid")
 CSV_COLUMNS = ("Path", "Sex", "Age", "Frontal/Lateral", "AP/PA") + PATHOLOGIES
 DEMOGRAPHICS_NAMES = ("CHEXPERT DEMO.xlsx", "CHEXPERT DEMO.csv", "chexpert_demo.csv", "demographics.csv")
 DEMOGRAPHICS_COLUMNS = ("PATIENT", "GENDER", "AGE_AT_CXR", "PRIMARY_RACE", "ETHNICITY")
-_PATH_PATTERN = (r"^(?:[^/]+/)?(?P<image_id>(?:train|valid|test)/(?P<patient_id>patient\d+)/"
-                 r"(?P<study>study\d+)/[^/]+)$")
+_PATH_PATTERN = (r"^(?:[^/]+/)?(?P<image_id>(?:train|valid|test)/(?P<patient_id>patient[0-9]+)/"
+                 r"(?P<study>study[0-9]+)/[^/]+)$")
 
 
 def parse_chexpert_path(paths: pd.Series, where: str) -> pd.DataFrame:
