@@ -193,13 +193,15 @@ def render_findings(att, layers, g: Grid, p: Params, strength, u, patch_noise) -
         def rib(tt):
             return ramp(np.cos((tt / q.rib_spacing + q.rib_phase) * 2 * np.pi) - 0.35, 0.5)
 
-        shift = (0.025 + 0.03 * s) * (q.rib_spacing / 0.165)
+        shift = (0.035 + 0.035 * s) * (q.rib_spacing / 0.165)
         fragment = ramp(0.09 - np.abs(x - xf - side * 0.09), px)
         fragment = fragment * ramp(0.5 * q.rib_spacing + shift / 2 - np.abs(t - t_rib - shift / 2), px)
         displaced = (rib(t - shift) - rib(t)) * fragment
         gap = ramp(0.02 + 0.015 * s - np.abs(x - xf), px) * ramp(0.05 - np.abs(y - yf), px)
-        callus = np.sqrt(disc(x, y, xf, yf + shift / 2, col(0.07 + 0.03 * s)))  # callus around the break
-        att[idx] += (displaced * 0.08 - gap * 0.10) * q.bone * (0.6 + 0.4 * s) + callus * (0.12 * s)
+        # a fusiform callus along the rib, wider than the rib itself (healing fractures are seen by it)
+        ax, ay = col(0.10 + 0.04 * s), col(0.045 + 0.02 * s)
+        callus = np.sqrt(disc(x / ax, y / ay, xf / ax, (yf + shift / 2) / ay, 1.0))
+        att[idx] += (displaced * 0.10 - gap * 0.12) * q.bone * (0.6 + 0.4 * s) + callus * (0.30 * s)
 
     # Support devices: endotracheal tube, central line, NG tube, pacemaker with lead, ECG leads
     idx, s, v, q = rows("Support Devices")
