@@ -46,7 +46,7 @@ def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: 
                     cache_root: Path | None = None, n_boot: int | None = None) -> list[Comparison]:
     """Δ (A − B) per eval set: bootstrap CI and p, seed-aware p, per-label DeLong with Holm."""
     from cxrbench.runner.cache import Cache
-    from cxrbench.runner.datasets import load_real_set
+    from cxrbench.runner.datasets import load_real_set, pixel_fingerprint, task_refs
     from cxrbench.runner.score import compare_on
     from cxrbench.tasking import get_task
 
@@ -63,6 +63,11 @@ def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: 
     labels = list(spec.labels)
     pa, pb = load_predictions(a, folder_a), load_predictions(b, folder_b)
     store = Cache(cache_root).root / "images"
+    pixels = pixel_fingerprint(task_refs(spec), budget)
+    for rec in (a, b):
+        if rec.split_fingerprints.get("pixels") != pixels:
+            raise CxrbenchError(f"{rec.key}: scored on images drawn by another renderer version than the local "
+                                f"one (pixels fingerprint differs); rerun it with this release")
     out = []
     for name, ref in spec.eval_sets.items():
         es = load_real_set(ref, budget, store, max_images=budget.max_eval_images)

@@ -107,7 +107,11 @@ def check_against_task(record: ResultRecord, expected: ExpectedTask) -> list[str
             problems.append(f"eval set(s) {missing} of the task are not scored")
     for key, want in (expected.split_fingerprints or {}).items():
         got = record.split_fingerprints.get(key)
-        if got is None:
+        if key == "pixels" and got != want:
+            problems.append("pixels fingerprint " + ("is missing" if got is None else f"is {got[:12]}…")
+                            + f", the shipped task's is {want[:12]}…: the record was scored on images drawn by "
+                            "another version of the phantom renderer (rerun `cxrbench evaluate` with this release)")
+        elif got is None:
             problems.append(f"split fingerprint {key!r} is missing")
         elif got != want:
             problems.append(f"split fingerprint {key!r} is {got[:12]}…, the shipped split is {want[:12]}… "

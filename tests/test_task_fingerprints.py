@@ -1,7 +1,8 @@
 """The committed per-task slice fingerprints are what the current data code produces.
 
-If this fails, the phantom's population or the split code changed the data of a shipped task:
-bump the task's version and rerun `python scripts/make_task_fingerprints.py phantom`.
+If this fails, the phantom's population, its renderer (the `pixels` fingerprint) or the split code
+changed the data of a shipped task: bump the task's version, rerun
+`python scripts/make_task_fingerprints.py phantom` and re-run the published records.
 """
 
 import json
@@ -26,10 +27,25 @@ def test_committed_task_fingerprints_are_current():
 def test_publish_hook_returns_them_and_published_records_match():
     spec = get_task("phantom/supplement-100")
     fps = split_fingerprints(spec, "quick")
-    assert set(fps) == {"internal_test", "external:site-b", "external:site-c", "val", "real_train"}
+    assert set(fps) == {"internal_test", "external:site-b", "external:site-c", "val", "real_train", "pixels"}
     for path in (REPO / "leaderboard" / "results").rglob("*.json"):
         if path.name == "pairwise.json":
             continue
         record = read_record(path)
         want = split_fingerprints(get_task(record.task.name), record.task.budget)
         assert {k: record.split_fingerprints[k] for k in want} == want, path
+
+
+def test_pixels_fingerprint_follows_the_phantom_renderer(monkeypatch):
+    """Same rows, other renderer code: the task's `pixels` fingerprint changes, so `cxrbench publish`
+    refuses records drawn by another renderer even though every row fingerprint agrees."""
+    from cxrbench.data.phantom import source as phantom_source
+    from cxrbench.runner import datasets
+
+    spec = get_task("phantom/supplement-100")
+    before = datasets.task_split_fingerprints(spec, "quick")
+    assert before == split_fingerprints(spec, "quick")
+    monkeypatch.setattr(phantom_source, "renderer_digest", lambda: "0" * 12)
+    after = datasets.task_split_fingerprints(spec, "quick")
+    assert after["pixels"] != before["pixels"]
+    assert {k: v for k, v in after.items() if k != "pixels"} == {k: v for k, v in before.items() if k != "pixels"}

@@ -137,11 +137,39 @@ def condition_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[list(CONDITION_COLUMNS)].reset_index(drop=True)
 
 
+def pixel_fingerprint(refs, budget: Budget) -> str | None:
+    """One hash over the pixel provenance of the sources behind `refs` (e.g. the phantom's renderer
+    version and code digest), or None when every source is a file-backed dataset.
+
+    Row fingerprints fix which images a slice holds; this fixes how a generated source draws
+    them, so records scored on an older phantom renderer are not comparable and are refused.
+    """
+    from cxrbench.runner.cache import stable_hash
+
+    found = set()
+    for ref in refs:
+        source, _ = _source_rows(ref.source, tuple(sorted(_source_options(ref, budget).items())))
+        provenance = getattr(source, "pixel_provenance", None)
+        if provenance:
+            found.add(str(provenance))
+    return stable_hash(sorted(found)) if found else None
+
+
+def task_refs(spec) -> list[DataRef]:
+    """Every real-data reference a task reads (eval sets, validation, real training rows)."""
+    return [*spec.eval_sets.values(), spec.val, *([spec.real_train] if spec.real_train is not None else []),
+            *([spec.conditions_from] if spec.conditions_from is not None else [])]
+
+
 def task_split_fingerprints(spec, budget_name: str) -> dict[str, str]:
-    """Every slice fingerprint a record of `spec` at this budget must carry (keys as in records)."""
+    """Every slice fingerprint a record of `spec` at this budget must carry (keys as in records),
+    plus `pixels` (see `pixel_fingerprint`) for generated sources."""
     budget = spec.budget(budget_name)
     out = {name: slice_fingerprint(ref, budget, max_images=budget.max_eval_images) for name, ref in spec.eval_sets.items()}
     out["val"] = slice_fingerprint(spec.val, budget)
     if spec.real_train is not None:
         out["real_train"] = slice_fingerprint(spec.real_train, budget, max_images=budget.max_train_images)
+    pixels = pixel_fingerprint(task_refs(spec), budget)
+    if pixels is not None:
+        out["pixels"] = pixels
     return out

@@ -76,6 +76,9 @@ def test_tampered_record_and_predictions_rejected(evaluated, tmp_path):
     (dict(split_fingerprints={**FINGERPRINTS, "phantom/site-a/test": "c" * 64}), "split fingerprint 'phantom/site-a/test'"),
     (dict(split_fingerprints={"phantom/site-b/test": "c" * 64}), "split fingerprint 'phantom/site-b/test' is missing"),
     (dict(eval_sets=("internal_test", "external:site-z")), "eval set(s) ['external:site-z']"),
+    (dict(split_fingerprints={**FINGERPRINTS, "pixels": "d" * 64}),
+     "the shipped task's is dddddddddddd…: the record was scored on images drawn by another version of the "
+     "phantom renderer"),
 ])
 def test_disagreement_with_shipped_task_rejected(evaluated, tmp_path, override, message):
     report = run(evaluated[:1], tmp_path / "store", resolve=lambda r: expected(r, **override))
@@ -165,6 +168,7 @@ def test_shipped_task_resolver_uses_tasking(tmp_path):
     assert exp.spec_sha256 == spec.sha256() and set(exp.eval_sets) == set(spec.eval_sets)
     assert run([write_evaluated(rec, tmp_path / "a")], tmp_path / "s", resolve=shipped_task).ok
     rec2 = make_record("phantom/supplement-100", "noise")  # fixture spec hash: not the shipped one
+    rec2.task.version = spec.version
     report = run([write_evaluated(rec2, tmp_path / "b")], tmp_path / "s", resolve=shipped_task)
     assert "task spec hash" in report.rejected[0][1]
     rec3 = make_record("phantom/supplement-100", "noise")
@@ -186,7 +190,9 @@ def shipped_record(generator):
 def test_cli_publish_exit_codes(tmp_path):
     store = tmp_path / "store"
     good = write_evaluated(shipped_record("oracle"), tmp_path / "a")
-    fake = write_evaluated(make_record("phantom/supplement-100", "noise"), tmp_path / "b")  # fixture spec hash
+    fake_record = make_record("phantom/supplement-100", "noise")  # fixture spec hash at the shipped version
+    fake_record.task.version = shipped_record("noise").task.version
+    fake = write_evaluated(fake_record, tmp_path / "b")
     tampered = write_evaluated(shipped_record("label-shuffle"), tmp_path / "c")
     tamper(tampered)
     cmd = [sys.executable, "-m", "cxrbench.cli", "publish", "--results", str(store), "--no-compare",
@@ -194,7 +200,8 @@ def test_cli_publish_exit_codes(tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True)
     text = " ".join((out.stdout + out.stderr).split())
     assert out.returncode == 2, text
-    assert "published" in text and (store / "phantom/quick/supplement-100@1/oracle@1.0.json").exists()
+    version = shipped_record("oracle").task.version
+    assert "published" in text and (store / f"phantom/quick/supplement-100@{version}/oracle@1.0.json").exists()
     assert "task spec hash" in text and "altered after it was written" in text
     assert "2 of 3 record(s) rejected" in text and "skipped on request" in text
     out = subprocess.run(cmd[:-3] + [str(tmp_path / "a")], capture_output=True, text=True)  # a folder, again

@@ -61,6 +61,10 @@ class PhantomSource(Source):
             race = "-race" + hashlib.sha256(json.dumps(self.race_mix, sort_keys=True).encode()).hexdigest()[:12]
         return f"phantom-v{RENDER_VERSION}-{renderer_digest()}-{self.site}-seed{self.seed}{race}"
 
+    @property
+    def pixel_provenance(self) -> str:
+        return f"phantom-v{RENDER_VERSION}-{renderer_digest()}"
+
     def rows(self, frontal_only: bool = True) -> pd.DataFrame:
         """Canonical rows, one frontal film per study (the phantom renders frontal films only)."""
         if self._rows is None:

@@ -31,6 +31,16 @@ class Source(ABC):
     def cache_namespace(self) -> str:
         return self.name
 
+    @property
+    def pixel_provenance(self) -> str | None:
+        """What, besides the image ids, fixes this source's pixels for every user, or None.
+
+        A file-backed dataset's pixels are the published files, identified by their ids. A
+        generated source (the phantom) returns its renderer version and code digest, which task
+        fingerprints carry so a record scored on other pixels cannot be published.
+        """
+        return None
+
     def image_path(self, row: pd.Series) -> Path:
         """Absolute path of a row's image file."""
         raise NotImplementedError(f"{type(self).__name__} has no image files")
