@@ -25,7 +25,7 @@ from cxrbench.audit.memorization import SpaceMemorization, calibrate, memorizati
 from cxrbench.errors import DataError
 from cxrbench.schema import PATHOLOGIES
 
-AUDIT_VERSION = "1"
+AUDIT_VERSION = "2"  # 2: galleries named by file name, not by an absolute path
 
 
 @dataclass
@@ -107,7 +107,7 @@ class Memorization(BaseModel):
     tolerance: float
     near_duplicate_tolerance: float
     spaces: list[SpaceMemorization]
-    gallery: str | None = None
+    gallery: str | None = None  # PNG file name inside the audit's gallery folder (never an absolute path)
 
 
 class Leakage(BaseModel):
@@ -237,12 +237,12 @@ def audit(
     seconds["memorization_leakage"] = time.perf_counter() - tick
     if gallery_dir is not None:
         pix = list(spaces).index(pixel_space)
-        memorization.gallery = str(save_gallery(
+        memorization.gallery = save_gallery(
             Path(gallery_dir) / "memorization.png", synthetic_images, real_train.images,
-            memorization.spaces[pix].closest, title=f"closest synthetic / training pairs ({pixel_space})"))
-        leakage.gallery = str(save_gallery(
+            memorization.spaces[pix].closest, title=f"closest synthetic / training pairs ({pixel_space})").name
+        leakage.gallery = save_gallery(
             Path(gallery_dir) / "leakage.png", synthetic_images, real_test_images, leakage.spaces[pix].closest,
-            title=f"closest synthetic / test pairs ({pixel_space})", real_label="test"))
+            title=f"closest synthetic / test pairs ({pixel_space})", real_label="test").name
 
     feats = spaces[feature_space]
     diversity = Diversity(

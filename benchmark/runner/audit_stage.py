@@ -40,7 +40,6 @@ def audit_replica(replica: SyntheticReplica, conditioning: RealSet, eval_sets: d
             report = audit(np.asarray(replica.pixels), replica.conditions.reset_index(drop=True), real, test,
                            extractor, classifier, cache=FeatureCache(cache.root / "features"),
                            gallery_dir=tmp / "gallery", device=device)
-            # gallery paths point into the scratch folder until it becomes the cache entry
-            (tmp / "report.json").write_text(json.dumps(report.to_dict(), indent=1).replace(str(tmp), str(entry)))
+            (tmp / "report.json").write_text(json.dumps(report.to_dict(), indent=1))
     return json.loads((entry / "report.json").read_text()), entry / "gallery"
 

@@ -12,6 +12,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from cxrbench.errors import ConfigError, CxrbenchError, DataError
 from cxrbench.results import Environment, ResultRecord, StageTiming, SubmissionRef, TaskRef, write_record
 from cxrbench.runner.cache import Cache
 from cxrbench.runner.classify import Predictions, reference_run, submitted_predictions
-from cxrbench.runner.datasets import RealSet, load_real_set
+from cxrbench.runner.datasets import RealSet, load_real_set, pixel_fingerprint, task_refs
 from cxrbench.runner.generate import synthesize
 from cxrbench.submissions import Limits, Submission, load_submission
 from cxrbench.tasking import Budget, TaskSpec, default_tasks, get_task
@@ -55,6 +56,10 @@ class TaskOutcome:
 @dataclass
 class _Timer:
     timings: list[StageTiming] = field(default_factory=list)
+    #: called with one line per finished stage; set when the console is not a terminal (a CI log,
+    #: `2> run.log`), where rich redraws nothing until the end and a long run would look hung
+    log: Callable[[str], None] | None = None
+    label: str = ""
 
     @contextmanager
     def stage(self, name: str):
@@ -63,6 +68,8 @@ class _Timer:
         self.timings.append(entry)
         yield entry
         entry.seconds = round(time.perf_counter() - start, 3)
+        if self.log is not None:
+            self.log(f"{self.label} · {name} done in {entry.seconds:.1f} s" + (" (cached)" if entry.cached else ""))
 
 
 def environment() -> Environment:
@@ -126,7 +133,8 @@ class TaskRun:
         self.sub, self.task, self.opts, self.cache, self.progress = sub, task, opts, cache, progress
         self.budget = task.budget(opts.budget)
         self.seeds = list(opts.seeds or self.budget.seeds)
-        self.timer = _Timer()
+        console = progress.console
+        self.timer = _Timer(log=None if console.is_terminal else console.print, label=task.name)
         self.store_root = cache.root / "images"
         self.audit_gallery: Path | None = None
 
@@ -228,6 +236,9 @@ class TaskRun:
         fingerprints["val"] = val.fingerprint
         if real_train is not None:
             fingerprints["real_train"] = real_train.fingerprint
+        pixels = pixel_fingerprint(task_refs(task), b)
+        if pixels is not None:
+            fingerprints["pixels"] = pixels
         record = ResultRecord(
             status="complete", task=_task_ref(task, self.opts.budget, b), submission=_submission_ref(self.sub, task),
             split_fingerprints=fingerprints, seeds=sorted(preds), environment=environment(),
@@ -296,6 +307,15 @@ def _write(out_dir: Path, record: ResultRecord, predictions: pd.DataFrame | None
     return path
 
 
+def _copy_gallery(gallery: Path | None, record_file: Path) -> None:
+    """The audit's PNG galleries beside the record, in `<record stem>.gallery/` (the record names
+    the files relative to that folder, so it never carries a path of this machine)."""
+    import shutil
+
+    if gallery is not None and gallery.is_dir():
+        shutil.copytree(gallery, record_file.with_suffix(".gallery"), dirs_exist_ok=True)
+
+
 def _failed_record(sub: Submission, task: TaskSpec, opts: RunOptions, error: str, timings) -> ResultRecord:
     b = task.budgets.get(opts.budget) or next(iter(task.budgets.values()))
     return ResultRecord(status="failed", task=_task_ref(task, opts.budget, b), submission=_submission_ref(sub, task),
@@ -331,5 +351,6 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
                 console.print(f"[bold red]{spec.name}: failed:[/] {exc}")
                 record, predictions = _failed_record(sub, spec, opts, str(exc), run.timer.timings), None
             path = _write(opts.out_dir, record, predictions)
+            _copy_gallery(run.audit_gallery, path)
             outcomes.append(TaskOutcome(record, path))
     return outcomes

@@ -1,10 +1,13 @@
 """`evaluate` end to end on a tiny phantom task: records, caching, resume, failures, controls."""
 
+import io
 import json
 import shutil
 
 import numpy as np
 import pytest
+
+from rich.console import Console
 
 from cxrbench.results import read_record
 from cxrbench.runner.evaluate import evaluate
@@ -42,8 +45,14 @@ def test_oracle_generator_end_to_end_then_cached(tiny_tasks, run_opts, tmp_path)
     # the sealed record reads back and its predictions sit beside it
     rec = read_record(out[1].path)
     assert (out[1].path.parent / rec.predictions_file).is_file()
-    # a rerun is served from the cache and gives identical numbers
-    again = evaluate(sub, ["tiny/supplement-100"], run_opts)[0].record
+    # the audit's galleries sit beside the record, which names them by file name only (portable)
+    assert supp.audit["memorization"]["gallery"] == "memorization.png"
+    assert (out[1].path.with_suffix(".gallery") / "memorization.png").read_bytes()[:4] == b"\x89PNG"
+    # a rerun is served from the cache and gives identical numbers; a non-terminal console (a CI
+    # log) gets one line per finished stage instead of a progress bar drawn only at the end
+    log = io.StringIO()
+    again = evaluate(sub, ["tiny/supplement-100"], run_opts, console=Console(file=log, width=200))[0].record
+    assert "tiny/supplement-100 · generate done in" in log.getvalue() and "(cached)" in log.getvalue()
     assert all(t.cached for t in again.timings if t.stage in ("generate", "train+predict"))
     assert again.eval_sets == supp.eval_sets and again.comparisons == supp.comparisons
 
