@@ -29,6 +29,22 @@ def test_files_hash_and_config_match_the_card():
         "image_size": 32, "block_out_channels": list(PRESETS["tiny-32"].block_out_channels)}
 
 
+def test_trained_on_the_current_phantom_renderer():
+    """The card's training-pixels sha256 is what the current renderer draws for that training split:
+    a renderer change that alters site-a's pixels fails here until tiny-32 is retrained on it."""
+    import re
+
+    from cxrbench.baselines.ddpm.training_data import load_training_split
+
+    card = (TINY / "MODEL_CARD.md").read_text()
+    recorded = re.search(r"training pixels sha256 \| `([0-9a-f]{64})`", card)
+    assert recorded, "the model card lists no training pixels sha256"
+    data = load_training_split("phantom", 32, site="site-a", n_patients=1000)
+    assert data.pixels_sha256 == recorded.group(1), (
+        "tiny-32 was trained on other phantom pixels than the current renderer draws: retrain it "
+        "with the command in its MODEL_CARD.md")
+
+
 def test_bf16_on_cpu_stays_close_to_fp32():
     # Stated tolerance (uint8 grey levels): mean |Δ| ≤ 1, 99th percentile ≤ 4.
     table, seeds = condition_table(16, seed=4), np.arange(16, dtype=np.int64)
