@@ -1,6 +1,11 @@
 """Write tasks/<profile>.fingerprints.json: the slice fingerprints every record must carry.
 
     python scripts/make_task_fingerprints.py phantom
+    CXRBENCH_CHEXPERT_ROOT=/data/chexpert python scripts/make_task_fingerprints.py chexpert
+
+For chexpert a root holding only `CheXpert-v1.0-small/train.csv(.gz)` is enough (the committed
+file was made from the real train.csv in ../shared/data/metadata). The mimic profile has none:
+no MIMIC metadata was available; `cxrbench publish` then checks everything but the fingerprints.
 
 Only ids enter a fingerprint (sorted patient/image pairs of each slice), so this needs no pixels.
 tests/test_task_fingerprints.py recomputes the file; a change means the task's data changed and
