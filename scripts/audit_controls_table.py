@@ -40,19 +40,27 @@ def controls() -> tuple[dict[str, np.ndarray], object, RealImages, np.ndarray, n
     return sets, conditions, real, test_images, seeds
 
 
-def main() -> None:
-    torch.set_num_threads(1)
+def audit_controls() -> dict[str, object]:
+    """The audit report of every control set, in the shipped reference space (one feature cache)."""
     sets, conditions, real, test_images, seeds = controls()
     classifier = reference_classifier()
     extractor = reference_extractor(classifier=classifier)
     truth = rendered_truth(conditions, seeds, SIZE, images=sets["oracle"])
     cache = FeatureCache()  # real train / test features computed once for all five controls
-    print(f"{len(real.images)} synthetic = training images, {len(test_images)} test images")
+    return {name: audit(images, conditions, real, test_images, extractor, classifier, config=CONFIG, cache=cache,
+                        truth_labels=truth if name == "oracle" else None)
+            for name, images in sets.items()}
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    reports = audit_controls()
+    first = reports["oracle"]
+    print(f"{first.n_synthetic} synthetic = training images, {first.n_real_test} test images")
     print("| control | FD | precision | recall | coverage | adherence (macro AUROC) | share close f/p "
           "| near-copies f/p | test near-dups f/p | flags |")
-    for name, images in sets.items():
-        r = audit(images, conditions, real, test_images, extractor, classifier, config=CONFIG, cache=cache,
-                  truth_labels=truth if name == "oracle" else None).to_dict()
+    for name, report in reports.items():
+        r = report.to_dict()
         f, a = r["fidelity"], r["adherence"]
         mem, leak = r["memorization"]["spaces"], r["leakage"]["spaces"]
         flags = ", ".join(k for k in ("memorization", "leakage") if r[f"{k}_flag"]) or "—"
@@ -69,7 +77,7 @@ def main() -> None:
                                         for k in ("No Finding", "Cardiomegaly", "Pleural Effusion") if k in per})
             print("   adherence per finding:", {k: round(v["auroc"], 2) for k, v in a["per_finding"].items()
                                                if v["auroc"] is not None})
-    print("reference space:", r["feature_space"])
+    print("reference space:", first.feature_space)
 
 
 if __name__ == "__main__":
