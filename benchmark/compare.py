@@ -43,8 +43,8 @@ def _stack(table: pd.DataFrame, eval_set: str, image_ids: list[str], labels: lis
 
 
 def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: Path, *,
-                    cache_root: Path | None = None, n_boot: int | None = None) -> list[Comparison]:
-    """Δ (A − B) per eval set: bootstrap CI and p, seed-aware p, per-label DeLong with Holm."""
+                    cache_root: Path | None = None) -> list[Comparison]:
+    """Δ (A − B) per eval set, by the same procedure as a record's own comparisons (paired seeds)."""
     from cxrbench.runner.cache import Cache
     from cxrbench.runner.datasets import load_real_set, pixel_fingerprint, task_refs
     from cxrbench.runner.score import compare_on
@@ -55,6 +55,16 @@ def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: 
                             f"{b.task.name}@{b.task.version} ({b.task.budget})")
     if a.status != "complete" or b.status != "complete":
         raise CxrbenchError("both records must be complete to compare them")
+    if a.seeds != b.seeds:
+        raise CxrbenchError(f"records were trained with different classifier seeds ({a.submission.name}: {a.seeds}, "
+                            f"{b.submission.name}: {b.seeds}); rerun one with the other's seeds")
+    if a.task.labels != b.task.labels:
+        raise CxrbenchError(f"records score different label sets ({a.task.label_set} vs {b.task.label_set})")
+    for sa in a.eval_sets:
+        sb = next((x for x in b.eval_sets if x.eval_set == sa.eval_set), None)
+        if sb is not None and sa.macro_labels != sb.macro_labels:
+            raise CxrbenchError(f"{sa.eval_set}: the records' macros use different eligible labels "
+                                f"({len(sa.macro_labels)} vs {len(sb.macro_labels)}); they were scored on other data")
     spec = get_task(a.task.name)
     if spec.version != a.task.version or spec.sha256() != a.task.spec_sha256:
         raise CxrbenchError(f"{a.task.name}: the shipped task (version {spec.version}) differs from the records' "
@@ -76,6 +86,7 @@ def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: 
                 raise CxrbenchError(f"{rec.key}: eval set {name} fingerprint differs from the local frozen split")
         ids = es.rows["image_id"].astype(str).tolist()
         out.append(compare_on(name, es, tuple(labels), _stack(pa, name, ids, labels), _stack(pb, name, ids, labels),
-                              against=f"{b.submission.name}@{b.submission.version}",
-                              n_boot=n_boot or budget.bootstrap_replicates))
+                              against=f"{b.submission.name}@{b.submission.version}", rule=spec.eligibility,
+                              paired_seeds=len(a.seeds) > 1,
+                              endpoint="primary" if name == spec.primary.eval_set else "secondary"))
     return out

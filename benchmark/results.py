@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cxrbench.data.atomic import atomic_write_bytes
 from cxrbench.errors import CxrbenchError, pydantic_problems
 
-SCHEMA_VERSION = 1
+#: 2: one inference procedure (seed mean over training seeds, patients and seeds both varying) behind
+#: every figure; primary / secondary endpoints; label eligibility; minimum detectable effects.
+SCHEMA_VERSION = 2
 
 
 class RecordError(CxrbenchError):
@@ -67,37 +70,67 @@ class Environment(_Model):
 
 
 class LabelScore(_Model):
+    """One label on one eval set: seed-mean AUROC with its CI (same construction as the macro)."""
+
     label: str
-    auroc: float | None  # None when undefined (one class only)
+    auroc: float | None  # seed mean; None when undefined (one class only)
     ci_low: float | None = None
     ci_high: float | None = None
     n: int
     n_pos: int
+    positive_patients: int = 0
+    negative_patients: int = 0
+    in_macro: bool = False  # eligible for the eval set's macro (enough positive and negative patients)
     undefined_reason: str | None = None
 
 
+class ExcludedLabel(_Model):
+    label: str
+    positive_patients: int
+    negative_patients: int
+
+
 class EvalSetScore(_Model):
+    """One eval set: the seed-mean macro AUROC over the labels eligible on it, with its CI."""
+
     eval_set: str  # internal_test | external:site-b | ...
     site: str
     n_images: int
     n_patients: int
-    macro_auroc: float | None
-    macro_ci_low: float | None = None  # patient-clustered bootstrap over the seed-mean predictions
+    macro_auroc: float | None  # mean over training seeds of the macro over `macro_labels`
+    macro_ci_low: float | None = None  # patients and seeds both varying (see `method`)
     macro_ci_high: float | None = None
+    macro_se: float | None = None
     per_seed_macro_auroc: list[float | None] = []
-    seed_mean: float | None = None
-    seed_sd: float | None = None
+    seed_sd: float | None = None  # sd over seeds of the per-seed macro AUROC
+    macro_labels: list[str] = []
+    excluded_labels: list[ExcludedLabel] = []
     labels: list[LabelScore] = []
+    method: str = ""
 
 
 class LabelDelta(_Model):
+    """Δ of one label (seed means, A − B), with CI and p from the same construction as the macro."""
+
     label: str
     auroc: float | None
     baseline_auroc: float | None
     delta: float | None
-    p_value: float | None  # DeLong, paired, on seed-mean predictions
-    p_holm: float | None
-    significant: bool = False
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None
+    p_holm: float | None  # Holm over the labels of this eval set
+    significant: bool = False  # p_holm < alpha
+
+
+Verdict = Literal["better", "worse", "no_detectable_difference", "inconclusive"]
+
+
+def stars(p: float | None) -> str:
+    """The one star convention of every surface: *** p < 0.001, ** p < 0.01, * p < 0.05."""
+    if p is None or not math.isfinite(p):
+        return ""
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
 
 
 class Comparison(_Model):
@@ -105,14 +138,32 @@ class Comparison(_Model):
 
     eval_set: str
     against: str  # task or submission the delta is taken against
-    delta_macro_auroc: float | None
-    bootstrap_ci_low: float | None
-    bootstrap_ci_high: float | None
-    bootstrap_p_value: float | None
-    seed_aware_p_value: float | None = None  # accounts for seeds and test-set sampling
+    endpoint: Literal["primary", "secondary"] = "secondary"
+    metric: str = "macro_auroc"
+    estimand: str = "seed_mean_delta"
+    delta: float | None  # seed-mean macro AUROC of A − of B
+    se: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    dof: float | None = None  # None = infinite (normal)
+    var_test: float | None = None
+    var_seed: float | None = None
+    mde: float | None = None  # minimum detectable effect, 80% power, alpha 0.05, this design
+    alpha: float = 0.05
+    significant: bool = False
+    verdict: Verdict = "inconclusive"
+    n_seeds: int = 0
+    n_seeds_against: int = 0
+    paired_seeds: bool = False
+    macro_labels: list[str] = []
     method: str
     labels: list[LabelDelta] = []
     significant_labels: list[str] = []
+
+    @property
+    def stars(self) -> str:
+        return stars(self.p_value)
 
 
 class SubgroupScore(_Model):
@@ -120,19 +171,29 @@ class SubgroupScore(_Model):
     attribute: str  # sex | age_band | race | view | site
     group: str
     n: int
+    n_patients: int = 0
     n_pos: int
-    macro_auroc: float | None
+    macro_auroc: float | None  # seed mean over the labels eligible in this group (`n_labels` of them)
     ci_low: float | None = None
     ci_high: float | None = None
+    n_labels: int = 0
+    macro_labels: list[str] = []
     undefined_reason: str | None = None
 
 
 class SubgroupSummary(_Model):
+    """Worst and best group of one attribute, compared on the labels eligible in every compared group."""
+
     eval_set: str
     attribute: str
     worst_group: str | None
     worst_macro_auroc: float | None
+    best_group: str | None = None
+    best_macro_auroc: float | None = None
     largest_gap: float | None
+    compared_groups: list[str] = []
+    common_labels: list[str] = []
+    reason: str | None = None  # why no worst group is named
 
 
 class StageTiming(_Model):

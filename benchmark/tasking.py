@@ -47,13 +47,36 @@ class Budget(_Strict):
     recipe: str
     seeds: list[int] = Field(min_length=1)
     ratios: list[int] | None = None  # subset of the family's ratios run by default at this budget
-    n_patients: int | None = Field(default=None, ge=10)  # phantom: patients rendered per site
+    n_patients: int | None = Field(default=None, ge=10)  # phantom: patients drawn per site (train/val)
+    #: phantom: patients drawn per site for the test splits (patient k is the same whatever the
+    #: count, and the split is a hash of the patient id, so test patients never meet training ones);
+    #: test films are cheap to render and decide the power of every comparison
+    n_eval_patients: int | None = Field(default=None, ge=10)
     max_train_images: int | None = Field(default=None, ge=10)
+    max_val_images: int | None = Field(default=None, ge=10)
     max_eval_images: int | None = Field(default=None, ge=10)
-    bootstrap_replicates: int = Field(default=1000, ge=100)
+    #: the primary endpoint's minimum detectable effect this budget is designed for (80% power,
+    #: alpha 0.05); `cxrbench tasks show` flags a budget whose design MDE exceeds it
+    target_mde: float | None = Field(default=None, gt=0, lt=1)
     generator_timeout_s: int = Field(default=1800, ge=10)
     classifier_timeout_s: int = Field(default=1800, ge=10)
     memory_limit_gb: float = Field(default=16, gt=0)
+
+
+class Endpoint(_Strict):
+    """The one primary endpoint of a task: what decides "does this generator help?"."""
+
+    eval_set: str = "internal_test"
+    metric: Literal["macro_auroc"] = "macro_auroc"
+    #: mean over classifier training seeds of the submission's macro AUROC minus the baseline's
+    estimand: Literal["seed_mean_delta"] = "seed_mean_delta"
+
+
+class Eligibility(_Strict):
+    """A label enters an eval set's macro only with this many positive and negative patients there."""
+
+    min_positive_patients: int = Field(default=20, ge=1)
+    min_negative_patients: int = Field(default=20, ge=1)
 
 
 class TaskFamilyFile(_Strict):
@@ -74,6 +97,8 @@ class TaskFamilyFile(_Strict):
     train_uncertainty: Literal["ignore", "zeros", "ones"] = "zeros"  # cxrbench.schema.UNCERTAINTY_POLICIES
     baseline_family: str | None = None  # family file whose ratio-0 task is the real-only baseline
     generation_seed: int = 0
+    primary: Endpoint = Endpoint()
+    eligibility: Eligibility = Eligibility()
     budgets: dict[str, Budget]
     superseded_by: str | None = None
 
@@ -100,6 +125,9 @@ class TaskFamilyFile(_Strict):
                 raise ValueError(f"eval set {name!r} must use a test split, not {ref.split!r}")
         if self.val.split != "val":
             raise ValueError("val must use the val split")
+        if self.primary.eval_set not in self.eval_sets:
+            raise ValueError(f"primary endpoint eval_set {self.primary.eval_set!r} is not one of the eval sets "
+                             f"({', '.join(self.eval_sets)})")
         return self
 
 
@@ -121,6 +149,8 @@ class TaskSpec(_Strict):
     train_uncertainty: str
     baseline: str | None  # name of the real-only task compared against; None for a baseline itself
     generation_seed: int
+    primary: Endpoint
+    eligibility: Eligibility
     budgets: dict[str, Budget]
     superseded_by: str | None = None
 

@@ -11,39 +11,26 @@ from pathlib import Path
 from cxrbench.results import read_record
 
 
-def fmt(x, digits=3, sign=False):
-    if x is None:
-        return "—"
-    return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
-
-
-def p_fmt(p):
-    if p is None:
-        return "—"
-    return f"{p:.3f}" if p >= 0.001 else "<0.001"
-
-
 def main(folder: str) -> None:
-    records = [read_record(p) for p in sorted(Path(folder).rglob("*.json")) if not p.name.startswith(".")]
+    from cxrbench.presentation import delta_ci, delta_short, macro_text, num, p_text, primary, site_name, verdict_text
+
+    records = [read_record(p) for p in sorted(Path(folder).rglob("*.json"))
+               if not p.name.startswith(".") and p.name != "pairwise.json"]
     records = [r for r in records if r.status == "complete"]
     records.sort(key=lambda r: (r.task.family, r.task.supplement_ratio, r.submission.name))
-    print("| task | submission | internal macro AUROC (seed mean ± sd) | Δ internal [95% CI] | p (bootstrap) | p (seeds) "
+    print("| task | submission | internal macro AUROC (seed mean ± sd) | Δ primary [95% CI] | p | MDE | verdict "
           "| external macro AUROC | Δ external |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in records:
-        internal = next(s for s in r.eval_sets if s.eval_set == "internal_test")
-        comp = {c.eval_set: c for c in r.comparisons}
-        ci = comp.get("internal_test")
-        ext = [s for s in r.eval_sets if s.eval_set != "internal_test"]
-        ext_s = ", ".join(f"{s.eval_set.split(':')[-1]} {fmt(s.macro_auroc)}" for s in ext)
-        ext_d = ", ".join(f"{s.eval_set.split(':')[-1]} {fmt(comp[s.eval_set].delta_macro_auroc, sign=True)}"
-                          + ("*" if (comp[s.eval_set].bootstrap_p_value or 1) < 0.05 else "")
-                          for s in ext if s.eval_set in comp)
-        delta = (f"{fmt(ci.delta_macro_auroc, sign=True)} [{fmt(ci.bootstrap_ci_low, sign=True)}, "
-                 f"{fmt(ci.bootstrap_ci_high, sign=True)}]") if ci else "baseline"
-        print(f"| {r.task.name} | {r.submission.name} | {fmt(internal.macro_auroc)} ({fmt(internal.seed_mean)} ± "
-              f"{fmt(internal.seed_sd)}) | {delta} | {p_fmt(ci.bootstrap_p_value) if ci else ''} | "
-              f"{p_fmt(ci.seed_aware_p_value) if ci else ''} | {ext_s} | {ext_d or ''} |")
+        comp = primary(r.comparisons)
+        scores = {s.eval_set: s for s in r.eval_sets}
+        internal = scores["internal_test"]
+        ext_s = ", ".join(f"{site_name(n)} {num(s.macro_auroc)}" for n, s in scores.items() if n != "internal_test")
+        ext_d = ", ".join(f"{site_name(c.eval_set)} {delta_short(c)}" for c in r.comparisons if c.endpoint != "primary")
+        cells = ([delta_ci(comp), p_text(comp.p_value), num(comp.mde), verdict_text(comp)] if comp
+                 else ["baseline", "", "", ""])
+        print(f"| {r.task.name} | {r.submission.name} | {macro_text(internal)} | " + " | ".join(cells)
+              + f" | {ext_s} | {ext_d} |")
     audits = {r.submission.name: r.audit for r in records if r.audit and "fidelity" in r.audit}
     if audits:
         print()
@@ -51,8 +38,9 @@ def main(folder: str) -> None:
         print("|---|---|---|---|---|---|---|")
         for name, a in sorted(audits.items()):
             fid, adh = a["fidelity"], a.get("adherence") or {}
-            print(f"| {name} | {fmt(fid.get('frechet_distance'), 2)} | {fmt(fid.get('precision'))} | "
-                  f"{fmt(fid.get('recall'))} | {fmt(adh.get('macro_auroc'))} | {a['memorization_flag']} | {a['leakage_flag']} |")
+            print(f"| {name} | {num(fid.get('frechet_distance'), 2)} | {num(fid.get('precision'))} | "
+                  f"{num(fid.get('recall'))} | {num(adh.get('macro_auroc'))} | {a['memorization_flag']} | "
+                  f"{a['leakage_flag']} |")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """`train_classifier`: the reference recipe's training loop.
 
-Seeded end to end (weights, batch order, augmentation, dropout), early stopping on the real-only
-validation set's macro AUROC, optional per-epoch safetensors checkpoints that a later call
-resumes from exactly (same weights as an uninterrupted run on a CPU).
+Seeded end to end (weights, batch order, augmentation, dropout). The recipe's `selection` decides
+which weights come back: `final` (a fixed-length schedule, the last epoch's EMA weights; the
+validation set only monitors and catches divergence) or `best_val` (early stopping on the
+real-only validation set's macro AUROC). Optional per-epoch safetensors checkpoints that a later
+call resumes from exactly (same weights as an uninterrupted run on a CPU).
 """
 
 from __future__ import annotations
@@ -50,7 +52,9 @@ def train_classifier(
     set (default: the validation set's); `forbidden_ids` the test image ids, none of which may be
     a training or validation image or a synthetic image's condition row. With `checkpoint_dir`,
     each epoch is checkpointed there (plus `metrics.jsonl`), and an existing checkpoint is resumed.
-    Returns the classifier at its best validation epoch (EMA weights when the recipe has EMA).
+    Returns the classifier after the last epoch (`selection='final'`) or at its best validation
+    epoch (`'best_val'`), with EMA weights when the recipe has EMA. A run whose training loss
+    becomes NaN or infinite stops with a DataError naming the epoch (divergence).
     """
     parts = [train] if isinstance(train, LabeledImages) else list(train)
     label_names = tuple(label_names or val.label_names)
@@ -68,7 +72,7 @@ def train_classifier(
     single_class = check_trainable(np.concatenate(targets) if targets else np.zeros((0, len(label_names))), label_names)
     val_targets = training_targets(val.labels, policy, recipe.unmentioned)  # for the val loss
     if len(val) == 0 or math.isnan(macro_auroc(val.labels, np.zeros_like(val.labels))[0]):
-        raise DataError("the validation set has no label with both classes: early stopping cannot work")
+        raise DataError("the validation set has no label with both classes: it cannot monitor training")
 
     device = torch.device(device)
     loader = BatchLoader(parts, targets, recipe.batch_size, recipe.image_size, device,
@@ -94,7 +98,8 @@ def train_classifier(
         task = bar.add_task(f"train {recipe.name} seed {seed}", total=total_steps,
                             completed=state["epoch"] * steps_per_epoch) if bar else None
         try:
-            while state["epoch"] < recipe.max_epochs and state["bad_epochs"] < recipe.patience:
+            patience = recipe.patience if recipe.selection == "best_val" and recipe.patience else math.inf
+            while state["epoch"] < recipe.max_epochs and state["bad_epochs"] < patience:
                 epoch = state["epoch"]
                 torch.manual_seed(_derive(seed, epoch, 1))  # dropout / drop-path draws
                 aug_rng = torch.Generator(device=device).manual_seed(_derive(seed, epoch, 2))
@@ -119,6 +124,10 @@ def train_classifier(
                     if bar:
                         bar.advance(task)
                 train_seconds = time.perf_counter() - started
+                train_loss = float(loss_sum) / max(seen, 1)  # one host sync per epoch
+                if not math.isfinite(train_loss):
+                    raise DataError(f"training diverged: {recipe.name} seed {seed} epoch {epoch} has training "
+                                    f"loss {train_loss}")
                 scored = ema.module if ema is not None else model
                 val_loss, val_auroc, per_label = _validate(scored, val, val_targets, recipe, device)
                 improved = val_auroc > state["best_auroc"]
@@ -128,7 +137,7 @@ def train_classifier(
                 else:
                     state["bad_epochs"] += 1
                 record = {
-                    "epoch": epoch, "train_loss": float(loss_sum) / max(seen, 1), "val_loss": _finite(val_loss),
+                    "epoch": epoch, "train_loss": train_loss, "val_loss": _finite(val_loss),
                     "val_macro_auroc": _finite(val_auroc), "lr": scheduler.get_last_lr()[0],
                     "val_auroc_per_label": {n: _finite(v) for n, v in zip(label_names, per_label)},
                     "images": seen, "train_images_per_s": seen / train_seconds if train_seconds > 0 else None,
@@ -147,7 +156,7 @@ def train_classifier(
                 bar.stop()
 
         final = copy.deepcopy(ema.module if ema is not None else model)
-        if best_weights is not None:
+        if recipe.selection == "best_val" and best_weights is not None:
             final.load_state_dict(best_weights)
     info = {
         "seed": seed,
@@ -160,6 +169,7 @@ def train_classifier(
         "best_val_macro_auroc": _finite(state["best_auroc"]),
         "epochs_run": state["epoch"],
         "stopped_early": state["epoch"] < recipe.max_epochs,
+        "selection": recipe.selection,
         "history": state["history"],
         "torch": torch.__version__,
     }

@@ -12,48 +12,37 @@ ORDER = 1
 out = Console(width=None if Console().is_terminal else 160)
 
 
-def _fmt(x: float | None, digits: int = 3) -> str:
-    return "—" if x is None else f"{x:.{digits}f}"
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "—"
-    stars = "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
-    return f"{p:.3f}{stars}" if p >= 0.001 else f"<0.001{stars}"
-
-
 def results_table(records) -> Table:
-    """One row per task: internal / external macro AUROC, Δ vs the real-only baseline, p."""
-    table = Table(title="cxrbench results: macro AUROC of seed-ensembled predictions (± sd over seeds); "
-                        "Δ vs the real-only baseline", show_lines=False)
-    for col, just in (("task", "left"), ("internal", "right"), ("external", "right"),
-                      ("Δ internal [95% CI]", "right"), ("p (boot)", "right"), ("p (seeds)", "right"),
-                      ("Δ external", "right"), ("labels ↑↓ (Holm)", "right")):
-        table.add_column(col, justify=just, no_wrap=col in ("task", "Δ internal [95% CI]", "external", "Δ external"))
+    """One row per task: seed-mean macro AUROC, the primary Δ with CI, p, MDE and verdict; secondary Δ."""
+    from cxrbench.presentation import (
+        delta_ci, delta_short, labels_up_down, macro_text, num, p_text, primary, site_name, verdict_text,
+    )
+
+    table = Table(title="cxrbench results: macro AUROC, mean over classifier seeds (± sd); Δ vs the real-only "
+                        "baseline, primary endpoint with 95% CI (patients and seeds both vary); * p<0.05 ** p<0.01 "
+                        "*** p<0.001", show_lines=False)
+    for col in ("task", "internal", "external", "Δ primary [95% CI]", "p", "MDE", "verdict", "Δ secondary",
+                "labels ↑↓ (Holm)"):
+        table.add_column(col, justify="left" if col in ("task", "verdict") else "right",
+                         no_wrap=col in ("task", "Δ primary [95% CI]", "external", "Δ secondary"))
     for rec in records:
         if rec.status != "complete":
-            table.add_row(rec.task.name, "[red]failed[/]", "", rec.errors[0][:60] if rec.errors else "", "", "", "", "")
+            table.add_row(rec.task.name, "[red]failed[/]", "", rec.errors[0][:60] if rec.errors else "", "", "", "",
+                          "", "")
             continue
-        internal = next((s for s in rec.eval_sets if s.eval_set == "internal_test"), None)
-        externals = [s for s in rec.eval_sets if s.eval_set.startswith("external")]
-        ext = " ".join(f"{s.eval_set.split(':', 1)[-1].removeprefix('site-')} {_fmt(s.macro_auroc)}" for s in externals)
-        comp = next((c for c in rec.comparisons if c.eval_set == "internal_test"), None)
-        ext_comps = [c for c in rec.comparisons if c.eval_set.startswith("external")]
+        scores = {s.eval_set: s for s in rec.eval_sets}
+        comp = primary(rec.comparisons)
+        first = comp.eval_set if comp else "internal_test"
+        internal = scores.get(first)
+        ext = " ".join(f"{site_name(n)} {num(s.macro_auroc)}" for n, s in scores.items() if n != first)
+        secondary = " ".join(f"{site_name(c.eval_set)} {delta_short(c)}" for c in rec.comparisons
+                             if c.endpoint == "secondary")
         if comp is not None:
-            delta = f"{comp.delta_macro_auroc:+.3f} [{comp.bootstrap_ci_low:+.3f}, {comp.bootstrap_ci_high:+.3f}]"
-            up = sum(1 for lab in comp.labels if lab.significant and (lab.delta or 0) > 0)
-            down = sum(1 for lab in comp.labels if lab.significant and (lab.delta or 0) < 0)
-            labels = f"{up}↑ {down}↓"
-            pb, ps = _p(comp.bootstrap_p_value), _p(comp.seed_aware_p_value)
+            row = [delta_ci(comp), p_text(comp.p_value), num(comp.mde), verdict_text(comp), secondary,
+                   labels_up_down(comp)]
         else:
-            delta, labels, pb, ps = "baseline", "", "", ""
-        ext_delta = " ".join(f"{c.eval_set.split(':', 1)[-1].removeprefix('site-')} {c.delta_macro_auroc:+.3f}"
-                             + ("*" if (c.bootstrap_p_value or 1) < 0.05 else "")
-                             for c in ext_comps if c.delta_macro_auroc is not None)
-        sd = f" ±{internal.seed_sd:.3f}" if internal and internal.seed_sd is not None else ""
-        table.add_row(rec.task.name, (_fmt(internal.macro_auroc) + sd) if internal else "—", ext, delta, pb, ps,
-                      ext_delta, labels)
+            row = ["baseline", "", "", "", "", ""]
+        table.add_row(rec.task.name, macro_text(internal) if internal else "—", ext, *row)
     return table
 
 
@@ -74,9 +63,10 @@ def evaluate(
 
     For a generator, each task trains the reference classifier recipe on real + synthetic images
     (or synthetic only, or another site's real images + synthetic), over several seeds, and
-    compares it with the real-only baseline trained the same way: Δ macro AUROC with a
-    patient-clustered bootstrap CI and p-value, a seed-aware p-value, and per-label DeLong tests
-    with Holm correction, on the internal test set and on external sites.
+    compares it with the real-only baseline trained the same way. The task's primary endpoint
+    (seed-mean Δ macro AUROC on its internal test set) gets a 95% CI and p-value that account
+    for both the test patients and the training seeds, its minimum detectable effect (80% power)
+    and a verdict; external sites and per-label deltas (Holm) are secondary (docs/stats.md).
 
     Every stage is cached; a rerun after a crash resumes. Records go to OUT/<task>/<name>@<version>.json.
 
@@ -117,22 +107,26 @@ def compare(
     """Paired tests between two submissions on the same task, from their saved predictions.
 
     Re-reads both records' per-image predictions (no retraining) and the task's labels, then
-    reports Δ macro AUROC (A − B) per eval set with a patient-clustered bootstrap CI and p, a
-    seed-aware p-value, and per-label DeLong tests with Holm correction.
+    reports the seed-mean Δ macro AUROC (A − B) per eval set with the same CI, p-value, MDE and
+    verdict as `evaluate` (patients and seeds both vary), and per-label tests with Holm correction.
+    Refused when the records differ in task version, eval-set fingerprints, seeds or labels.
     """
     from cxrbench.compare import compare_records
     from cxrbench.results import read_record
 
     a, b = read_record(record_a), read_record(record_b)
     comparisons = compare_records(a, b, record_a.parent, record_b.parent, cache_root=cache)
+    from cxrbench.presentation import delta_ci, num, p_text, verdict_text
+
     table = Table(title=f"{a.submission.name} − {b.submission.name} on {a.task.name}")
-    for col in ("eval set", "Δ macro AUROC [95% CI]", "p (boot)", "p (seeds)", "labels ↑ (Holm)", "labels ↓ (Holm)"):
+    for col in ("eval set", "endpoint", "Δ macro AUROC [95% CI]", "p", "MDE", "verdict", "labels ↑ (Holm)",
+                "labels ↓ (Holm)"):
         table.add_column(col)
     for c in comparisons:
         up = [lab.label for lab in c.labels if lab.significant and (lab.delta or 0) > 0]
         down = [lab.label for lab in c.labels if lab.significant and (lab.delta or 0) < 0]
-        table.add_row(c.eval_set, f"{c.delta_macro_auroc:+.4f} [{c.bootstrap_ci_low:+.4f}, {c.bootstrap_ci_high:+.4f}]",
-                      _p(c.bootstrap_p_value), _p(c.seed_aware_p_value), ", ".join(up) or "—", ", ".join(down) or "—")
+        table.add_row(c.eval_set, c.endpoint, delta_ci(c, 4), p_text(c.p_value), num(c.mde), verdict_text(c),
+                      ", ".join(up) or "—", ", ".join(down) or "—")
     out.print(table)
 
 

@@ -44,8 +44,11 @@ class RealSet:
 def _source_options(ref: DataRef, budget: Budget) -> dict:
     if ref.source == "phantom":
         opts = {"site": ref.site or "site-a"}
-        if budget.n_patients:
-            opts["n_patients"] = budget.n_patients
+        # Test splits may come from a larger population: patient k is the same whatever the count and
+        # splits hash the patient id, so the test patients of any population never train.
+        n = budget.n_eval_patients if ref.split == "test" and budget.n_eval_patients else budget.n_patients
+        if n:
+            opts["n_patients"] = n
         return opts
     env = ROOT_ENV.get(ref.source)
     if env is None:
@@ -166,7 +169,7 @@ def task_split_fingerprints(spec, budget_name: str) -> dict[str, str]:
     plus `pixels` (see `pixel_fingerprint`) for generated sources."""
     budget = spec.budget(budget_name)
     out = {name: slice_fingerprint(ref, budget, max_images=budget.max_eval_images) for name, ref in spec.eval_sets.items()}
-    out["val"] = slice_fingerprint(spec.val, budget)
+    out["val"] = slice_fingerprint(spec.val, budget, max_images=budget.max_val_images)
     if spec.real_train is not None:
         out["real_train"] = slice_fingerprint(spec.real_train, budget, max_images=budget.max_train_images)
     pixels = pixel_fingerprint(task_refs(spec), budget)

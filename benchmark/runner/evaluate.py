@@ -176,17 +176,31 @@ class TaskRun:
         self.audit_gallery = gallery
         return report
 
+    def data(self) -> tuple[RealSet | None, RealSet, dict[str, RealSet], np.ndarray]:
+        """The task's real training rows, validation set and eval sets (checked disjoint by patient),
+        and the eval image ids that no training input may be."""
+        task, b = self.task, self.budget
+        real_train = self._real(task.real_train, b.max_train_images) if task.real_train else None
+        val = self._real(task.val, b.max_val_images)
+        eval_sets = {name: self._real(ref, b.max_eval_images) for name, ref in task.eval_sets.items()}
+        _check_disjoint(real_train, val, eval_sets)
+        forbidden = np.concatenate([es.rows["image_id"].astype(str).to_numpy() for es in eval_sets.values()])
+        return real_train, val, eval_sets, forbidden
+
+    def common(self, val: RealSet, eval_sets: dict[str, RealSet], forbidden: np.ndarray) -> dict:
+        """The arguments every reference-recipe run of this task shares (`reference_run(**common, ...)`)."""
+        b = self.budget
+        return dict(val=val, eval_sets=eval_sets, labels=self.task.labels, recipe_name=b.recipe,
+                    image_size=b.image_size, train_uncertainty=self.task.train_uncertainty, cache=self.cache,
+                    forbidden_ids=forbidden, device=self.opts.device)
+
     def run(self) -> tuple[ResultRecord, pd.DataFrame]:
         from cxrbench.runner.score import score_task
 
         task, b = self.task, self.budget
         labels = task.labels
         with self.timer.stage("data"):
-            real_train = self._real(task.real_train, b.max_train_images) if task.real_train else None
-            val = self._real(task.val)
-            eval_sets = {name: self._real(ref, b.max_eval_images) for name, ref in task.eval_sets.items()}
-            _check_disjoint(real_train, val, eval_sets)
-            forbidden = np.concatenate([es.rows["image_id"].astype(str).to_numpy() for es in eval_sets.values()])
+            real_train, val, eval_sets, forbidden = self.data()
 
         synthetic, audit_report = [], None
         if self.sub.kind == "generator" and task.uses_generator:
@@ -195,9 +209,7 @@ class TaskRun:
             synthetic = self.generate(conditioning)
             audit_report = self.audit(synthetic[0], conditioning, eval_sets)
 
-        common = dict(val=val, eval_sets=eval_sets, labels=labels, recipe_name=b.recipe, image_size=b.image_size,
-                      train_uncertainty=task.train_uncertainty, cache=self.cache, forbidden_ids=forbidden,
-                      device=self.opts.device)
+        common = self.common(val, eval_sets, forbidden)
         preds: dict[int, Predictions] = {}
         base_preds: dict[int, Predictions] = {}
         baseline = get_task(task.baseline) if task.baseline else None
@@ -231,7 +243,7 @@ class TaskRun:
                                         if self.sub.kind == "classifier" else None)
             scored = score_task(eval_sets=eval_sets, labels=labels, preds={s: p.by_eval_set for s, p in preds.items()},
                                 base_preds={s: p.by_eval_set for s, p in base_preds.items()}, against=against,
-                                n_boot=b.bootstrap_replicates)
+                                primary_eval_set=task.primary.eval_set, eligibility=task.eligibility)
         fingerprints = {f"{name}": es.fingerprint for name, es in eval_sets.items()}
         fingerprints["val"] = val.fingerprint
         if real_train is not None:

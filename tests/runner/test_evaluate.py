@@ -34,14 +34,15 @@ def test_oracle_generator_end_to_end_then_cached(tiny_tasks, run_opts, tmp_path)
     assert supp.task.baseline == "tiny/supplement-0" and supp.seeds == [0, 1]
     assert {s.eval_set for s in supp.eval_sets} == {"internal_test", "external:site-b"}
     assert {c.eval_set for c in supp.comparisons} == {"internal_test", "external:site-b"}
-    assert all(len(c.labels) == 5 for c in supp.comparisons)
+    assert all(len(c.labels) == len(c.macro_labels) >= 1 for c in supp.comparisons)
+    assert [c.endpoint for c in supp.comparisons] == ["primary", "secondary"]
     assert base.comparisons == [] and base.audit is None
     assert supp.audit["leakage_flag"] is False and supp.audit["fidelity"]["frechet_distance"] > 0
     # the baseline inside the supplement record is the same model as the baseline task's record
     b_int = next(s for s in base.eval_sets if s.eval_set == "internal_test").macro_auroc
     c_int = next(c for c in supp.comparisons if c.eval_set == "internal_test")
     assert any(lab.baseline_auroc is not None for lab in c_int.labels)
-    assert abs((c_int.delta_macro_auroc or 0) - ((supp.macro("internal_test") or 0) - b_int)) < 1e-9
+    assert abs((c_int.delta or 0) - ((supp.macro("internal_test") or 0) - b_int)) < 1e-9
     # the sealed record reads back and its predictions sit beside it
     rec = read_record(out[1].path)
     assert (out[1].path.parent / rec.predictions_file).is_file()
@@ -159,7 +160,10 @@ def test_precomputed_generator_and_classifier(tiny_tasks, run_opts, tmp_path):
 
     internal = load_real_set(cls.eval_sets["internal_test"], b, Cache(run_opts.cache_root).root / "images")
     mine = preds.set_index("image_id").loc[internal.rows["image_id"].astype(str), list(cls.labels)].to_numpy()
-    assert rec.macro("internal_test") == pytest.approx(auroc(internal.labels(cls.labels), mine, labels=cls.labels).macro)
+    score = next(s for s in rec.eval_sets if s.eval_set == "internal_test")
+    keep = [cls.labels.index(n) for n in score.macro_labels]
+    assert keep and rec.macro("internal_test") == pytest.approx(
+        auroc(internal.labels(cls.labels)[:, keep], mine[:, keep]).macro)
 
 
 def test_precomputed_generator_as_a_datasets_folder(tiny_tasks, run_opts, tmp_path):

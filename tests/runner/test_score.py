@@ -8,7 +8,9 @@ from sklearn.metrics import roc_auc_score
 from cxrbench.runner.datasets import RealSet
 from cxrbench.runner.score import score_task
 from cxrbench.schema import PATHOLOGIES
-from cxrbench.tasking import DataRef
+from cxrbench.tasking import DataRef, Eligibility
+
+RULE = Eligibility(min_positive_patients=20, min_negative_patients=20)
 
 LABELS = ("Cardiomegaly", "Edema", "Pleural Effusion")
 
@@ -39,22 +41,23 @@ def test_scores_match_sklearn_and_detect_a_real_improvement(eval_set):
     good = {s: {"internal_test": informative(y, 2.0, rng)} for s in range(3)}
     weak = {s: {"internal_test": informative(y, 0.5, rng)} for s in range(3)}
     out = score_task(eval_sets={"internal_test": eval_set}, labels=LABELS, preds=good, base_preds=weak,
-                     against="baseline", n_boot=300)
+                     against="baseline", primary_eval_set="internal_test", eligibility=RULE)
     es = out.eval_sets[0]
-    mean = np.mean([good[s]["internal_test"] for s in range(3)], axis=0)
     want = []
     for j, lab in enumerate(LABELS):
         keep = np.isin(y[:, j], (0, 1))
-        ref = roc_auc_score(y[keep, j], mean[keep, j])
+        # the estimand is the seed mean of each seed's AUROC (not the AUROC of averaged predictions)
+        ref = np.mean([roc_auc_score(y[keep, j], good[s]["internal_test"][keep, j]) for s in range(3)])
         want.append(ref)
         assert es.labels[j].auroc == pytest.approx(ref, abs=1e-9)
-        assert es.labels[j].ci_low < ref < es.labels[j].ci_high
+        assert es.labels[j].ci_low < ref < es.labels[j].ci_high and es.labels[j].in_macro
     assert es.macro_auroc == pytest.approx(np.mean(want), abs=1e-9)
     assert es.macro_ci_low < es.macro_auroc < es.macro_ci_high
+    assert es.macro_labels == list(LABELS) and es.excluded_labels == []
     assert len(es.per_seed_macro_auroc) == 3 and es.seed_sd > 0
     comp = out.comparisons[0]
-    assert comp.delta_macro_auroc > 0.1 and comp.bootstrap_ci_low > 0
-    assert comp.bootstrap_p_value < 0.01 and comp.seed_aware_p_value < 0.05
+    assert comp.endpoint == "primary" and comp.verdict == "better" and comp.stars == "***"
+    assert comp.delta > 0.1 and comp.ci_low > 0 and comp.p_value < 0.001 and comp.mde > 0
     assert set(comp.significant_labels) == set(LABELS)
     assert {s.attribute for s in out.subgroups} == {"sex", "age_band", "race", "view"}
 
@@ -65,9 +68,25 @@ def test_no_difference_is_not_significant(eval_set):
     a = {s: {"internal_test": informative(y, 1.0, rng)} for s in range(3)}
     b = {s: {"internal_test": informative(y, 1.0, rng)} for s in range(3)}
     comp = score_task(eval_sets={"internal_test": eval_set}, labels=LABELS, preds=a, base_preds=b,
-                      against="baseline", n_boot=300).comparisons[0]
-    assert comp.bootstrap_ci_low < 0 < comp.bootstrap_ci_high
-    assert comp.bootstrap_p_value > 0.05 and not comp.significant_labels
+                      against="baseline", primary_eval_set="internal_test", eligibility=RULE).comparisons[0]
+    assert comp.ci_low < 0 < comp.ci_high
+    assert comp.p_value > 0.05 and not comp.significant_labels and comp.stars == ""
+    # 300 patients cannot see +0.02: not "no difference" but inconclusive
+    assert comp.mde > 0.02 and comp.verdict == "inconclusive"
+
+
+def test_labels_with_too_few_patients_stay_out_of_the_macro(eval_set):
+    rows = eval_set.rows.copy()
+    rows.loc[rows.index[40:], "Edema"] = np.nan  # 20 patients' images carry an Edema label at all
+    es = RealSet(eval_set.ref, rows, eval_set.pixels, "z")
+    rng = np.random.default_rng(4)
+    preds = {s: {"internal_test": rng.random((len(rows), 3))} for s in range(2)}
+    out = score_task(eval_sets={"internal_test": es}, labels=LABELS, preds=preds, base_preds=preds,
+                     against="baseline", primary_eval_set="internal_test", eligibility=RULE)
+    score = out.eval_sets[0]
+    assert "Edema" not in score.macro_labels and [x.label for x in score.excluded_labels] == ["Edema"]
+    assert out.comparisons[0].macro_labels == score.macro_labels
+    assert all(s.macro_auroc is None or s.n_labels >= 1 for s in out.subgroups)
 
 
 def test_single_class_label_is_undefined_not_half(eval_set):
@@ -75,7 +94,8 @@ def test_single_class_label_is_undefined_not_half(eval_set):
     rows["Edema"] = 0.0
     es = RealSet(eval_set.ref, rows, eval_set.pixels, "y")
     preds = {0: {"internal_test": np.random.default_rng(3).random((len(rows), 3))}}
-    out = score_task(eval_sets={"internal_test": es}, labels=LABELS, preds=preds, base_preds={}, against=None, n_boot=200)
+    out = score_task(eval_sets={"internal_test": es}, labels=LABELS, preds=preds, base_preds={}, against=None,
+                     primary_eval_set="internal_test", eligibility=RULE)
     edema = out.eval_sets[0].labels[1]
     assert edema.auroc is None and "positive" in edema.undefined_reason
     assert out.comparisons == []

@@ -1,0 +1,68 @@
+"""How a comparison is written on every surface (CLI table, README/Markdown, leaderboard).
+
+Pure formatting of numbers that the score stage computed once (`cxrbench.runner.score`): no
+surface recomputes a p-value or decides a star on its own, so two surfaces never disagree.
+"""
+
+from __future__ import annotations
+
+from cxrbench.results import Comparison, EvalSetScore, stars
+
+VERDICT_WORDS = {
+    "better": "better",
+    "worse": "worse",
+    "no_detectable_difference": "no difference ≥ MDE",
+    "inconclusive": "inconclusive",
+}
+
+
+def num(x: float | None, digits: int = 3, sign: bool = False) -> str:
+    if x is None:
+        return "—"
+    return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
+
+
+def p_text(p: float | None) -> str:
+    """p with its stars: `0.004**`, `<0.001***`."""
+    if p is None:
+        return "—"
+    return (f"{p:.3f}" if p >= 0.001 else "<0.001") + stars(p)
+
+
+def delta_ci(c: Comparison, digits: int = 3) -> str:
+    """`+0.021 [+0.012, +0.030]`: Δ and the CI of the same construction as its p-value."""
+    if c.delta is None:
+        return "—"
+    return f"{num(c.delta, digits, True)} [{num(c.ci_low, digits, True)}, {num(c.ci_high, digits, True)}]"
+
+
+def delta_short(c: Comparison, digits: int = 3) -> str:
+    """`+0.021**`: Δ with its stars (secondary endpoints in compact tables)."""
+    return "—" if c.delta is None else num(c.delta, digits, True) + c.stars
+
+
+def verdict_text(c: Comparison) -> str:
+    """`better`, `inconclusive (MDE 0.034)`: what a reader may conclude from the comparison."""
+    word = VERDICT_WORDS.get(c.verdict, c.verdict)
+    return f"{word} (MDE {num(c.mde)})" if c.verdict in ("inconclusive", "no_detectable_difference") else word
+
+
+def macro_text(s: EvalSetScore) -> str:
+    """`0.781 ±0.004`: seed-mean macro AUROC ± sd over seeds."""
+    sd = f" ±{s.seed_sd:.3f}" if s.seed_sd is not None else ""
+    return num(s.macro_auroc) + sd
+
+
+def site_name(eval_set: str) -> str:
+    """`external:site-b` → `b`, for compact columns."""
+    return eval_set.split(":", 1)[-1].removeprefix("site-")
+
+
+def primary(comparisons: list[Comparison]) -> Comparison | None:
+    return next((c for c in comparisons if c.endpoint == "primary"), None)
+
+
+def labels_up_down(c: Comparison) -> str:
+    up = sum(1 for lab in c.labels if lab.significant and (lab.delta or 0) > 0)
+    down = sum(1 for lab in c.labels if lab.significant and (lab.delta or 0) < 0)
+    return f"{up}↑ {down}↓"

@@ -1,0 +1,257 @@
+"""Calibration and power of cxrbench's inference, by simulation on the phantom (issue 12).
+
+Training is the expensive part, scoring is cheap, so the simulation trains a *pool* of classifier
+runs once per arm and re-uses them. Runs go through the runner's own cached `reference_run` on
+`phantom/supplement-100` at the quick budget (recipe quick@3), so seeds 0-4 of `real`, `oracle`
+and `noise-g0` are exactly the runs behind the published records:
+
+    real       real-only (the task's baseline arm)                       --real-seeds runs
+    oracle     real + 100% phantom-oracle images                         --arm-seeds runs
+    noise-g0   real + 100% noise-control images (generation seed 0)      --arm-seeds runs
+    noise-g1   the same with generation seed 1                           --arm-seeds runs
+
+Every run also predicts *fresh* phantom patients (source seed 1: never seen in training, drawn
+from the same population as the task's test sets), a pool per site. A repetition draws P patients
+from a site's pool without replacement and S seeds per arm, then runs the reported tests
+(`cxrbench.stats.seed_patient`, the procedure behind every record) on that design:
+
+    null (a)  real vs real, disjoint seeds               (only training seeds differ)
+    null (b)  noise-g0 vs noise-g1                       (two structureless generators)
+    power     oracle vs real; and a graded effect: probabilities blended λ·oracle run +
+              (1 − λ)·an independent real run, against real (detection rate vs the pool's Δ)
+
+    python scripts/stats_calibration.py train --real-seeds 12 --arm-seeds 6    # resumable
+    python scripts/stats_calibration.py analyse --reps 200 --out docs/img/stats_calibration.json
+
+Repetitions share pool patients and runs (P of a pool of ~4x P patients; S of ~2-5x S runs), so
+they are not independent: the Monte Carlo error of a rejection rate is somewhat above the
+binomial sqrt(p(1-p)/reps) quoted in the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+LABELS_SET = "all14"
+POOL_PATIENTS = {"site-a": 9000, "site-b": 4000, "site-c": 4000}
+FRESH_SEED = 1
+
+
+def fresh_pool(site: str, size: int = 32):
+    """Rows and pixels of fresh phantom patients of `site` (source seed 1), and their labels."""
+    from cxrbench.data.phantom.source import PhantomSource
+    from cxrbench.schema import LABEL_SETS
+
+    src = PhantomSource(site, n_patients=POOL_PATIENTS[site], seed=FRESH_SEED)
+    rows = src.rows()
+    pixels = np.concatenate([src.load_batch(rows.iloc[i:i + 4096], size) for i in range(0, len(rows), 4096)])
+    return rows, pixels, rows[list(LABEL_SETS[LABELS_SET])].to_numpy(np.float32)
+
+
+#: arm → (submission folder, generation seed); "real" trains on the real rows alone
+ARMS = {"real": (None, None), "oracle": ("submissions/phantom-oracle", 0), "noise-g0": ("submissions/noise", 0),
+        "noise-g1": ("submissions/noise", 1)}
+
+
+def train(args) -> None:
+    """Train every (arm, seed) run through the runner's own cached `reference_run` (so seeds 0-4 of
+    real, oracle and noise-g0 are exactly the runs `cxrbench evaluate` reuses for the published
+    records), then predict the fresh patient pools with the saved model."""
+    import torch
+    from rich.progress import Progress
+
+    from cxrbench.baselines.classifier import TrainedClassifier
+    from cxrbench.runner.cache import Cache
+    from cxrbench.runner.classify import reference_run
+    from cxrbench.runner.evaluate import RunOptions, TaskRun
+    from cxrbench.runner.generate import synthesize
+    from cxrbench.submissions import Limits, load_submission
+    from cxrbench.tasking import get_task
+
+    torch.set_num_threads(1)
+    out = Path(args.pools)
+    out.mkdir(parents=True, exist_ok=True)
+    pools = {}
+    for site in POOL_PATIENTS:
+        path = out / f"pool-{site}.npz"
+        if not path.exists():
+            rows, pixels, y = fresh_pool(site)
+            np.savez(path, pixels=pixels, y=y, patients=rows["patient_id"].astype(str).to_numpy())
+        pools[site] = np.load(path)["pixels"]
+    spec = get_task("phantom/supplement-100")
+    opts = RunOptions(budget="quick")
+    cache = Cache(None)
+    jobs = []
+    for seed in range(max(args.real_seeds, args.arm_seeds)):  # interleaved: every arm gets seeds early
+        jobs += [("real", seed)] if seed < args.real_seeds else []
+        jobs += [(arm, seed) for arm in args.arms.split(",") if seed < args.arm_seeds]
+    with Progress(transient=True) as progress:
+        base = TaskRun(load_submission("submissions/noise"), spec, opts, cache, progress)
+        real_train, val, eval_sets, forbidden = base.data()
+        common = base.common(val, eval_sets, forbidden)
+        synthetic = {}
+        for arm, seed in jobs:
+            path = out / arm / f"seed{seed:03d}.npz"
+            if path.exists():
+                continue
+            folder, generation_seed = ARMS[arm]
+            if folder is not None and arm not in synthetic:
+                sub = load_submission(folder)
+                limits = Limits(timeout_s=3600, memory_gb=16, threads=1)
+                synthetic[arm] = [synthesize(sub, real_train, 0, size=32, generation_seed=generation_seed,
+                                             cache=cache, limits=limits)]
+            started = time.perf_counter()
+            preds = reference_run(real_train=real_train, synthetic=synthetic.get(arm, []), seed=seed,
+                                  replicas_of_real=True, **common)
+            model = TrainedClassifier.load(cache.path("classifier-run", preds.key) / "model")
+            path.parent.mkdir(exist_ok=True)
+            np.savez(path, **{site: model.predict(px).astype(np.float32) for site, px in pools.items()})
+            print(f"{arm} seed {seed}: {time.perf_counter() - started:.1f} s (run {preds.key[:12]}, "
+                  f"{'cached' if preds.cached else 'trained'})", flush=True)
+
+
+def _load(pools: Path, arm: str, site: str) -> np.ndarray:
+    files = sorted((pools / arm).glob("seed*.npz"))
+    return np.stack([np.load(f)[site] for f in files])
+
+
+def _one(y, patients, sa, sb, labels):
+    from cxrbench.stats.multiplicity import holm
+    from cxrbench.stats.seed_patient import eligible_labels, seed_mean_delta
+
+    elig = eligible_labels(y, patients, labels)
+    res = seed_mean_delta(y, sa, sb, patients, labels=labels, eligible=elig.mask(labels), paired_seeds=True)
+    per = {n: e.p_value for n, e in res.per_label.items()}
+    adj = dict(zip(per, holm(np.array(list(per.values())))))
+    m = res.macro
+    return {"p": m.p_value, "delta": m.estimate, "mde": m.mde, "se": m.se, "var_test": m.var_test,
+            "var_seed": m.var_seed, "var_within": m.var_within, "dof": m.dof,
+            "excludes0": bool(m.ci_low > 0 or m.ci_high < 0), "label_p": per, "label_holm": adj,
+            "n_labels": len(res.macro_labels)}
+
+
+def _summarise(rows, site, design, pool_delta) -> dict:
+    p = np.array([r["p"] for r in rows])
+    rej = float(np.mean(p < 0.05))
+    names = sorted({k for r in rows for k in r["label_p"]})
+    per_label = {n: float(np.mean([r["label_p"].get(n, 1.0) < 0.05 for r in rows])) for n in names}
+    mean = lambda key: float(np.mean([r[key] for r in rows]))  # noqa: E731
+    return {
+        "site": site, "design": design, "reps": len(rows), "pool_delta": pool_delta,
+        "macro_rejection_rate": rej, "macro_rejection_se": float(np.sqrt(max(rej * (1 - rej), 1e-12) / len(rows))),
+        "ci_and_p_agree": bool(all(r["excludes0"] == (r["p"] < 0.05) for r in rows)),
+        "mean_delta": mean("delta"), "sd_delta": float(np.std([r["delta"] for r in rows], ddof=1)),
+        "mean_se": mean("se"), "mean_mde": mean("mde"), "mean_dof": mean("dof"),
+        "mean_var_test": mean("var_test"), "mean_var_seed": mean("var_seed"), "mean_var_within": mean("var_within"),
+        "per_label_rejection_rate": per_label,
+        "per_label_rejection_min": min(per_label.values()) if per_label else None,
+        "per_label_rejection_max": max(per_label.values()) if per_label else None,
+        "holm_familywise_rate": float(np.mean([any(v < 0.05 for v in r["label_holm"].values()) for r in rows])),
+        "mean_macro_labels": mean("n_labels"),
+    }
+
+
+def analyse(args) -> dict:
+    """Null rejection rates, detection rates and variance components; `--out` writes them as JSON."""
+    from cxrbench.schema import LABEL_SETS
+    from cxrbench.stats.seed_patient import eligible_labels, seed_mean_delta
+
+    pools, labels = Path(args.pools), LABEL_SETS[LABELS_SET]
+    rng = np.random.default_rng(args.seed)
+    S = args.seeds
+    out: dict = {"made_by": "scripts/stats_calibration.py analyse", "reps": args.reps, "patients": args.patients,
+                 "seeds": S, "alpha": 0.05, "blend": args.blend, "tests": {}}
+    for site in args.sites.split(","):
+        pool = np.load(pools / f"pool-{site}.npz")
+        y, patients = pool["y"], pool["patients"]
+        uniq, codes = np.unique(patients, return_inverse=True)
+        real, oracle = _load(pools, "real", site), _load(pools, "oracle", site)
+        g0, g1 = _load(pools, "noise-g0", site), _load(pools, "noise-g1", site)
+        designs = {"null: real vs real (seeds only)": "null-seeds",
+                   "null: noise g0 vs noise g1 (structureless generators)": "null-generators"}
+        if site == "site-a":
+            designs["oracle vs real"] = "oracle"
+            designs.update({f"blend {lam:.2f} vs real": f"blend-{lam:.2f}" for lam in args.blend})
+        for design, kind in designs.items():
+            rows = []
+            for _ in range(args.reps):
+                pick = rng.choice(len(uniq), size=min(args.patients, len(uniq)), replace=False)
+                mask = np.isin(codes, pick)
+                r = rng.permutation(real.shape[0])
+                if kind == "null-seeds":
+                    sa, sb = real[r[:S]], real[r[S:2 * S]]
+                elif kind == "null-generators":
+                    sa, sb = g0[rng.choice(g0.shape[0], S, replace=False)], g1[rng.choice(g1.shape[0], S, replace=False)]
+                elif kind == "oracle":
+                    sa, sb = oracle[rng.choice(oracle.shape[0], S, replace=False)], real[r[:S]]
+                else:  # a graded effect: probabilities blended between an oracle run and an independent real run
+                    lam = float(kind.removeprefix("blend-"))
+                    o = oracle[rng.choice(oracle.shape[0], S, replace=False)]
+                    sa, sb = (1 - lam) * real[r[S:2 * S]] + lam * o, real[r[:S]]
+                rows.append(_one(y[mask], patients[mask], sa[:, mask], sb[:, mask], labels))
+            pool_delta = None
+            if kind != "null-seeds":  # the design's true effect, estimated on the whole pool with every run
+                elig = eligible_labels(y, patients, labels).mask(labels)
+                if kind == "null-generators":
+                    a_all, b_all = g0, g1
+                elif kind == "oracle":
+                    a_all, b_all = oracle, real
+                else:
+                    lam = float(kind.removeprefix("blend-"))
+                    n = min(oracle.shape[0], real.shape[0] // 2)
+                    a_all, b_all = (1 - lam) * real[n:2 * n] + lam * oracle[:n], real[:n]
+                pool_delta = seed_mean_delta(y, a_all, b_all, patients, labels=labels, eligible=elig,
+                                             paired_seeds=False).macro.estimate
+            entry = _summarise(rows, site, design, pool_delta)
+            out["tests"][f"{kind}@{site}"] = entry
+            print(f"{design:52s} {site}: reject {entry['macro_rejection_rate']:.3f} ± {entry['macro_rejection_se']:.3f}"
+                  f"  labels [{entry['per_label_rejection_min']:.3f}, {entry['per_label_rejection_max']:.3f}]"
+                  f"  Holm FWER {entry['holm_familywise_rate']:.3f}  Δ {entry['mean_delta']:+.4f}"
+                  f" (pool {pool_delta if pool_delta is None else round(pool_delta, 4)})  MDE {entry['mean_mde']:.4f}",
+                  flush=True)
+    out["seed_sd"] = {}
+    from cxrbench.stats import auroc
+
+    pool = np.load(pools / "pool-site-a.npz")
+    elig = eligible_labels(pool["y"], pool["patients"], labels)
+    for arm in ARMS:
+        macros = [np.mean([auroc(pool["y"][:, j], s[:, j]).macro for j, n in enumerate(labels) if n in elig.included])
+                  for s in _load(pools, arm, "site-a")]
+        out["seed_sd"][arm] = {"n_runs": len(macros), "mean_macro_auroc": float(np.mean(macros)),
+                               "sd_macro_auroc": float(np.std(macros, ddof=1)), "test_patients": int(len(set(pool["patients"])))}
+        print(f"per-seed macro AUROC {arm}: mean {np.mean(macros):.4f}, sd {np.std(macros, ddof=1):.4f} "
+              f"over {len(macros)} runs ({len(set(pool['patients']))} fresh patients)")
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    return out
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train the pools of runs and predict the fresh patient pools")
+    t.add_argument("--pools", default="runs/calibration")
+    t.add_argument("--real-seeds", type=int, default=15)
+    t.add_argument("--arm-seeds", type=int, default=8)
+    t.add_argument("--arms", default="oracle,noise-g0,noise-g1")
+    a = sub.add_parser("analyse", help="repetitions of the reported tests on the pools")
+    a.add_argument("--pools", default="runs/calibration")
+    a.add_argument("--reps", type=int, default=200)
+    a.add_argument("--patients", type=int, default=2967, help="test patients per repetition (the quick design)")
+    a.add_argument("--seeds", type=int, default=5)
+    a.add_argument("--sites", default="site-a,site-b,site-c")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--blend", type=float, nargs="*", default=[0.1, 0.2, 0.3, 0.5],
+                   help="weights of the oracle run in the graded-effect blends")
+    a.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    {"train": train, "analyse": analyse}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
