@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/cxrbench evaluate submissions/reference-ddpm --profile quick
+	$(BIN)/cxrbench evaluate submissions/reference-ddpm -t phantom/supplement-100 --profile quick
 
 # One BLAS/OpenMP thread per process: the models under test are tiny, and a second thread on a
 # busy 2-core machine makes them several times slower (measured), not faster.

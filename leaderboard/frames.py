@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cxrbench.leaderboard.ranking import p_marker, rank_table
+from cxrbench.leaderboard.ranking import rank_table
+from cxrbench.results import stars
 from cxrbench.leaderboard.tables import TABLES, Tables
 
 INTERNAL = "internal_test"
@@ -64,13 +65,13 @@ def scores(tables: Tables) -> pd.DataFrame:
 
 
 def with_deltas(tables: Tables) -> pd.DataFrame:
-    """scores() plus Δ vs the real-only baseline, its CI, p-value (seed-aware when stored) and marker."""
+    """scores() plus Δ vs the real-only baseline, its CI, p-value, stars, MDE and verdict, from the record."""
     sc = scores(tables)
     comp = tables.comparisons.rename(columns={"ci_low": "delta_ci_low", "ci_high": "delta_ci_high"})
-    comp = comp.assign(p=comp["seed_aware_p_value"].where(comp["seed_aware_p_value"].notna(), comp["p_value"]))
-    out = sc.merge(comp[["file", "eval_set", "against", "delta", "delta_ci_low", "delta_ci_high", "p",
-                         "n_significant_labels"]], on=["file", "eval_set"], how="left")
-    out["marker"] = [p_marker(p) for p in out["p"]]
+    comp = comp.rename(columns={"p_value": "p"})
+    out = sc.merge(comp[["file", "eval_set", "against", "endpoint", "delta", "delta_ci_low", "delta_ci_high", "p",
+                         "stars", "mde", "verdict", "n_significant_labels"]], on=["file", "eval_set"], how="left")
+    out["marker"] = out["stars"].fillna("")  # the record's own stars (cxrbench.results.stars): one convention
     return out
 
 
@@ -184,7 +185,7 @@ def per_label(tables: Tables, task: str, eval_set: str) -> pd.DataFrame:
     """AUROC per label × entry on one task and eval set, with Δ vs real-only and Holm p-values."""
     r = tables.records[tables.records["task"] == task][["file", "entry"]]
     lab = tables.labels[tables.labels["eval_set"] == eval_set].merge(r, on="file")
-    lab = lab.assign(marker=[p_marker(p) for p in lab["p_holm"]])
+    lab = lab.assign(marker=[stars(p) for p in lab["p_holm"]])
     return lab[["label", "entry", "auroc", "ci_low", "ci_high", "n", "n_pos", "delta", "p_holm", "marker"]]
 
 

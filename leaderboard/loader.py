@@ -159,9 +159,8 @@ def load_pairwise(root: Path, records: pd.DataFrame) -> tuple[pd.DataFrame, list
                 fresh = (sha.get((task, version, budget, pair["a"])) == pair["a_sha256"]
                          and sha.get((task, version, budget, pair["b"])) == pair["b_sha256"])
                 for c in pair["comparisons"]:
-                    p = c.seed_aware_p_value if c.seed_aware_p_value is not None else c.bootstrap_p_value
                     rows.append(dict(task=task, task_version=version, budget=budget, eval_set=c.eval_set,
-                                     a=pair["a"], b=pair["b"], delta=c.delta_macro_auroc, p_value=p,
+                                     a=pair["a"], b=pair["b"], delta=c.delta, p_value=c.p_value,
                                      method=c.method, fresh=fresh))
         except Exception as exc:  # a malformed pairwise file only costs the paired ranks of one task
             warnings.append(f"{rel}: unreadable pairwise tests ({type(exc).__name__}: {exc})")

@@ -81,10 +81,3 @@ def rank_table(scores: pd.DataFrame, pairs: pd.DataFrame | None) -> tuple[pd.Dat
     out["rank"] = [format_interval(*ranks[e]) for e in entries]
     out = out.sort_values(["rank_best", "macro_auroc"], ascending=[True, False], kind="stable")
     return out.reset_index(drop=True), method
-
-
-def p_marker(p: float | None) -> str:
-    """*** p<0.001, ** p<0.01, * p<0.05, 'n.s.' otherwise, '' when unknown."""
-    if p is None or (isinstance(p, float) and np.isnan(p)):
-        return ""
-    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "n.s."

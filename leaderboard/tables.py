@@ -20,11 +20,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                 "budget", "label_set", "baseline", "submission", "submission_version", "entry", "kind",
                 "within_bounds", "bounds_note", "created_at", "n_seeds", "total_seconds", "status"),
     "evals": ("file", "eval_set", "site", "n_images", "n_patients", "macro_auroc", "ci_low", "ci_high",
-              "seed_mean", "seed_sd"),
+              "seed_sd", "n_macro_labels"),
     "labels": ("file", "eval_set", "label", "auroc", "ci_low", "ci_high", "n", "n_pos", "delta",
                "p_value", "p_holm", "significant"),
-    "comparisons": ("file", "eval_set", "against", "delta", "ci_low", "ci_high", "p_value",
-                    "seed_aware_p_value", "method", "n_significant_labels"),
+    "comparisons": ("file", "eval_set", "against", "endpoint", "delta", "ci_low", "ci_high", "p_value", "stars",
+                    "mde", "verdict", "method", "n_significant_labels"),
     "subgroups": ("file", "eval_set", "attribute", "group", "n", "n_pos", "macro_auroc", "ci_low", "ci_high"),
     "audit": ("file", "metric", "value"),
     "timings": ("file", "stage", "seconds", "cached"),
@@ -64,7 +64,7 @@ def record_rows(record: ResultRecord, file: str) -> dict[str, list[dict[str, Any
     for ev in record.eval_sets:
         rows["evals"].append(dict(file=file, eval_set=ev.eval_set, site=ev.site, n_images=ev.n_images,
                                   n_patients=ev.n_patients, macro_auroc=ev.macro_auroc, ci_low=ev.macro_ci_low,
-                                  ci_high=ev.macro_ci_high, seed_mean=ev.seed_mean, seed_sd=ev.seed_sd))
+                                  ci_high=ev.macro_ci_high, seed_sd=ev.seed_sd, n_macro_labels=len(ev.macro_labels)))
         for lab in ev.labels:
             d = deltas.get((ev.eval_set, lab.label))
             rows["labels"].append(dict(
@@ -74,10 +74,9 @@ def record_rows(record: ResultRecord, file: str) -> dict[str, list[dict[str, Any
                 significant=bool(d.significant) if d else False))
     for c in record.comparisons:
         rows["comparisons"].append(dict(
-            file=file, eval_set=c.eval_set, against=c.against, delta=c.delta_macro_auroc,
-            ci_low=c.bootstrap_ci_low, ci_high=c.bootstrap_ci_high, p_value=c.bootstrap_p_value,
-            seed_aware_p_value=c.seed_aware_p_value, method=c.method,
-            n_significant_labels=len(c.significant_labels)))
+            file=file, eval_set=c.eval_set, against=c.against, endpoint=c.endpoint, delta=c.delta,
+            ci_low=c.ci_low, ci_high=c.ci_high, p_value=c.p_value, stars=c.stars, mde=c.mde, verdict=c.verdict,
+            method=c.method, n_significant_labels=len(c.significant_labels)))
     for g in record.subgroups:
         rows["subgroups"].append(dict(file=file, eval_set=g.eval_set, attribute=g.attribute, group=g.group,
                                       n=g.n, n_pos=g.n_pos, macro_auroc=g.macro_auroc, ci_low=g.ci_low,

@@ -81,7 +81,7 @@ def train(args) -> None:
         path = out / f"pool-{site}.npz"
         if not path.exists():
             rows, pixels, y = fresh_pool(site)
-            np.savez(path, pixels=pixels, y=y, patients=rows["patient_id"].astype(str).to_numpy())
+            np.savez(path, pixels=pixels, y=y, patients=rows["patient_id"].to_numpy().astype("U"))
         pools[site] = np.load(path)["pixels"]
     spec = get_task("phantom/supplement-100")
     opts = RunOptions(budget="quick")
@@ -177,7 +177,12 @@ def analyse(args) -> dict:
         if site == "site-a":
             designs["oracle vs real"] = "oracle"
             designs.update({f"blend {lam:.2f} vs real": f"blend-{lam:.2f}" for lam in args.blend})
+        need = {"null-seeds": real.shape[0] >= 2 * S, "null-generators": min(g0.shape[0], g1.shape[0]) >= S,
+                "oracle": oracle.shape[0] >= S and real.shape[0] >= S}
         for design, kind in designs.items():
+            if not need.get(kind, oracle.shape[0] >= S and real.shape[0] >= 2 * S):
+                print(f"{design}: skipped, too few runs in the pools", flush=True)
+                continue
             rows = []
             for _ in range(args.reps):
                 pick = rng.choice(len(uniq), size=min(args.patients, len(uniq)), replace=False)
@@ -226,6 +231,26 @@ def analyse(args) -> dict:
                                "sd_macro_auroc": float(np.std(macros, ddof=1)), "test_patients": int(len(set(pool["patients"])))}
         print(f"per-seed macro AUROC {arm}: mean {np.mean(macros):.4f}, sd {np.std(macros, ddof=1):.4f} "
               f"over {len(macros)} runs ({len(set(pool['patients']))} fresh patients)")
+    out["components"] = {}
+    for key in ("oracle@site-a", "null-generators@site-a", "null-seeds@site-a"):
+        e = out["tests"].get(key)
+        if e is None:
+            continue
+        within = S * e["mean_var_within"]
+        out["components"][key] = {"shared_test_var": e["mean_var_test"], "within_var": within,
+                                  "seed_var": max(S * e["mean_var_seed"] - within, 0.0), "mean_mde": e["mean_mde"]}
+    if args.components_out and out["components"]:
+        key = max(out["components"], key=lambda k: out["components"][k]["mean_mde"])  # the conservative one
+        c = out["components"][key]
+        design = {"oracle@site-a": "phantom-oracle vs real-only", "null-generators@site-a": "noise g0 vs noise g1",
+                  "null-seeds@site-a": "real-only vs real-only"}[key]
+        table = {"made_by": "scripts/stats_calibration.py analyse --components-out",
+                 "note": "variance components of the primary Δ (per-seed scale) measured on phantom/supplement-100 "
+                         "at the quick budget; the design with the largest MDE of those simulated",
+                 "budgets": {"quick": {"recipe": "quick@3", "design": f"{design}, paired seeds, {S} seeds",
+                                       "patients": args.patients, "shared_test_var": c["shared_test_var"],
+                                       "within_var": c["within_var"], "seed_var": c["seed_var"]}}}
+        Path(args.components_out).write_text(json.dumps(table, indent=2) + "\n")
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     return out
@@ -246,6 +271,7 @@ def main(argv=None) -> None:
     a.add_argument("--seeds", type=int, default=5)
     a.add_argument("--sites", default="site-a,site-b,site-c")
     a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--components-out", default=None, help="write the variance components (tasks/phantom.variance.json)")
     a.add_argument("--blend", type=float, nargs="*", default=[0.1, 0.2, 0.3, 0.5],
                    help="weights of the oracle run in the graded-effect blends")
     a.add_argument("--out", default=None)

@@ -57,6 +57,8 @@ def evaluate(
     force: bool = typer.Option(False, "--force", help="Recompute every stage instead of reusing the cache."),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
     threads: int = typer.Option(1, "--threads", help="CPU threads for training and for submissions (1 is fastest on a busy 2-core machine)."),
+    jobs: int = typer.Option(0, "--jobs", "-j", help="Reference-classifier runs trained at once, one process each "
+                             "(0 = one per CPU core on a CPU, 1 on a GPU). Predictions do not depend on it."),
     data_profile: str = typer.Option("phantom", "--data", help="Data profile: phantom (default), chexpert, mimic, csv."),
 ) -> None:
     """Score a generator or classifier submission: generate → train → predict → score, per task.
@@ -83,13 +85,17 @@ def evaluate(
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    if jobs <= 0:
+        import os
+
+        jobs = 1 if device != "cpu" else max(1, min(8, (os.cpu_count() or 1) // max(threads, 1)))
     opts = RunOptions(budget=profile, out_dir=out_dir, cache_root=cache, force=force, device=device,
-                      profile=data_profile, threads=threads)
+                      profile=data_profile, threads=threads, jobs=jobs)
     if seeds:
         from cxrbench.tasking import get_task
 
         # The first N seeds of the budget's list, extended with the next integers.
-        first = get_task(task[0]).budget(profile).seeds if task else [0, 1, 2]
+        first = get_task(task[0]).budget(profile).seeds if task else list(range(8))
         opts.seeds = (list(first) + [s for s in range(1000) if s not in first])[:seeds]
     outcomes = run_evaluate(submission, task or None, opts)
     out.print(results_table([o.record for o in outcomes]))

@@ -34,14 +34,37 @@ def ls(profile: str = typer.Option(None, "--data", help="Only tasks of this data
 
 @tasks_app.command("show")
 def show(name: str = typer.Argument(..., help="Task name, e.g. phantom/supplement-100")) -> None:
-    """Print a task's full spec (YAML) and its sha256."""
-    import yaml
+    """Print a task's full spec (YAML), its sha256, and the design of each budget.
 
+    The design: test patients of the primary eval set, classifier seeds, and the minimum
+    detectable effect (MDE, 80% power, α = 0.05) of the primary endpoint, from measured variance
+    components (docs/stats.md). A budget whose design MDE exceeds its `target_mde` is flagged.
+    """
+    import yaml
+    from rich.markup import escape
+
+    from cxrbench.runner.design import budget_design
     from cxrbench.tasking import get_task
 
     spec = get_task(name)
-    out.print(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+    out.print(escape(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)))
     out.print(f"sha256: {spec.sha256()}")
+    p = spec.primary
+    out.print(f"primary endpoint: {p.estimand} of {p.metric} on {p.eval_set} (other eval sets and per-label: secondary)")
+    for budget in spec.budgets:
+        d = budget_design(spec, budget)
+        mde = "unknown" if d.mde is None else f"{d.mde:.4f}"
+        src = ("" if d.components_from is None else
+               f" (variance components {d.components_from}{', extrapolated' if d.extrapolated else ''})")
+        flag = ""
+        if d.meets_target is False:
+            flag = f" [bold red]FLAG: design MDE {mde} exceeds the budget's target {d.target_mde}[/]"
+        elif d.meets_target:
+            flag = f" ≤ target {d.target_mde}"
+        patients = "?" if d.test_patients is None else str(d.test_patients)
+        out.print(f"design {budget}: {patients} test patients, {d.seeds} seeds, MDE {mde}{escape(src)}{flag}")
+        if d.note:
+            out.print(f"  [dim]{escape(d.note)}[/]")
 
 
 @tasks_app.command("requests")

@@ -54,11 +54,12 @@ def _synthetic_labeled(replicas: list[SyntheticReplica], labels: tuple[str, ...]
 def reference_run(*, real_train: RealSet | None, synthetic: list[SyntheticReplica], val: RealSet,
                   eval_sets: dict[str, RealSet], labels: tuple[str, ...], recipe_name: str, image_size: int,
                   train_uncertainty: str, seed: int, cache: Cache, forbidden_ids: np.ndarray,
-                  replicas_of_real: bool = False, device: str = "cpu") -> Predictions:
+                  replicas_of_real: bool = False, device: str = "cpu", train: bool = True) -> Predictions | None:
     """Train the reference recipe once for this exact input and predict every eval set.
 
     `replicas_of_real`: the synthetic replicas were conditioned on `real_train`'s own rows
-    (supplement tasks), so the replica scheme is re-checked against it.
+    (supplement tasks), so the replica scheme is re-checked against it. `train=False`: return
+    None instead of training when the run is not cached yet.
     """
     from cxrbench.baselines.classifier import get_recipe, train_classifier
 
@@ -71,6 +72,8 @@ def reference_run(*, real_train: RealSet | None, synthetic: list[SyntheticReplic
         "code": code_digest("cxrbench.baselines.classifier"),
     })
     if not cache.has("classifier-run", key):
+        if not train:
+            return None
         parts = ([_labeled(real_train, labels)] if real_train is not None else []) + _synthetic_labeled(synthetic, labels)
         if replicas_of_real and real_train is not None and synthetic:
             from cxrbench.baselines.classifier.data import supplement
@@ -92,6 +95,39 @@ def reference_run(*, real_train: RealSet | None, synthetic: list[SyntheticReplic
     entry = cache.path("classifier-run", key)
     out = {name: _load_probs(entry / f"{_fname(name)}.parquet", es, labels) for name, es in eval_sets.items()}
     return Predictions(out, key, cached)
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def reference_runs(jobs: list[dict], *, workers: int = 1, threads: int = 1, on_done=None) -> list[Predictions]:
+    """`reference_run(**job)` for every job, results in job order, training up to `workers` at once.
+
+    Cached runs are read here; the others train in spawned worker processes with `threads` CPU
+    threads each, so a run's weights and predictions are those of a serial run (each run is
+    seeded and single-process either way). `on_done` is called once per finished job.
+    """
+    done = on_done or (lambda: None)
+    results: list[Predictions | None] = []
+    for job in jobs:
+        results.append(reference_run(**job, train=workers <= 1))
+        if results[-1] is not None:
+            done()
+    todo = [i for i, r in enumerate(results) if r is None]
+    if todo:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_worker_init, initargs=(threads,)) as pool:
+            futures = {pool.submit(reference_run, **jobs[i]): i for i in todo}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                done()
+    return results  # type: ignore[return-value]
 
 
 def submitted_predictions(submission: Submission, *, real_train: RealSet | None, eval_sets: dict[str, RealSet],

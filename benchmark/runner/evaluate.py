@@ -26,7 +26,7 @@ from cxrbench import __version__
 from cxrbench.errors import ConfigError, CxrbenchError, DataError
 from cxrbench.results import Environment, ResultRecord, StageTiming, SubmissionRef, TaskRef, write_record
 from cxrbench.runner.cache import Cache
-from cxrbench.runner.classify import Predictions, reference_run, submitted_predictions
+from cxrbench.runner.classify import Predictions, reference_runs, submitted_predictions
 from cxrbench.runner.datasets import RealSet, load_real_set, pixel_fingerprint, task_refs
 from cxrbench.runner.generate import synthesize
 from cxrbench.submissions import Limits, Submission, load_submission
@@ -45,6 +45,9 @@ class RunOptions:
     #: CPU threads for training and for submissions' processes. On a CPU one thread is the default:
     #: a second one makes these small models 5-10x slower whenever anything else runs (measured).
     threads: int | None = 1
+    #: reference-recipe runs trained at once, each in its own process (`threads` threads each); the
+    #: predictions are the same for any value (each run is seeded and single-process)
+    jobs: int = 1
 
 
 @dataclass
@@ -227,15 +230,17 @@ class TaskRun:
                 preds = {0: p}
                 self.progress.advance(bar, len(self.seeds))
                 base_train = real_train
-            else:
-                for seed in self.seeds:
-                    preds[seed] = reference_run(real_train=real_train, synthetic=synthetic, seed=seed,
-                                                replicas_of_real=task.family == "supplement", **common)
-                    self.progress.advance(bar)
+            jobs = [] if self.sub.kind == "classifier" else [
+                dict(real_train=real_train, synthetic=synthetic, seed=seed,
+                     replicas_of_real=task.family == "supplement", **common) for seed in self.seeds]
+            n_sub = len(jobs)
             if baseline is not None or self.sub.kind == "classifier":
-                for seed in self.seeds:
-                    base_preds[seed] = reference_run(real_train=base_train, synthetic=[], seed=seed, **common)
-                    self.progress.advance(bar)
+                jobs += [dict(real_train=base_train, synthetic=[], seed=seed, **common) for seed in self.seeds]
+            runs = reference_runs(jobs, workers=self.opts.jobs, threads=self.opts.threads or 1,
+                                  on_done=lambda: self.progress.advance(bar))
+            if self.sub.kind != "classifier":
+                preds = dict(zip(self.seeds, runs[:n_sub]))
+            base_preds = dict(zip(self.seeds, runs[n_sub:]))
             t.cached = all(p.cached for p in (*preds.values(), *base_preds.values()))
 
         with self.timer.stage("score"):

@@ -1,4 +1,5 @@
-"""cxrbench.stats: exact AUROC, DeLong, clustered bootstrap, multiplicity, subgroups, seeds.
+"""cxrbench.stats: exact AUROC, DeLong, clustered bootstrap, multiplicity, subgroups, seeds, and the
+seed × patient inference behind every reported figure (`seed_patient`).
 
 Pure functions on arrays; no I/O. Results are frozen dataclasses with `to_dict()`.
 """
@@ -20,11 +21,15 @@ from cxrbench.stats.delong import (
     delong_ci,
 )
 from cxrbench.stats.errors import StatsError
-from cxrbench.stats.seeds import (
-    SeedAggregate,
-    SubmissionComparison,
-    aggregate_seeds,
-    compare_submissions,
+from cxrbench.stats.seeds import SeedAggregate, aggregate_seeds
+from cxrbench.stats.seed_patient import (
+    Eligibility,
+    Estimate,
+    SeedPatientResult,
+    design_mde,
+    eligible_labels,
+    seed_mean,
+    seed_mean_delta,
 )
 from cxrbench.stats.subgroups import (
     AGE_BANDS,
@@ -48,9 +53,14 @@ __all__ = [
     "LabelInterval",
     "bootstrap_auroc",
     "SeedAggregate",
-    "SubmissionComparison",
     "aggregate_seeds",
-    "compare_submissions",
+    "Eligibility",
+    "Estimate",
+    "SeedPatientResult",
+    "design_mde",
+    "eligible_labels",
+    "seed_mean",
+    "seed_mean_delta",
     "AGE_BANDS",
     "AttributeReport",
     "GroupAuroc",

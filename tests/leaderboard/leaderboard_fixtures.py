@@ -89,8 +89,8 @@ def make_record(task_name: str, submission: str = "reference-ddpm", *, version: 
         eval_sets.append(EvalSetScore(eval_set=ev, site=ev.split(":")[-1] if ":" in ev else "site-a",
                                       n_images=800, n_patients=200, macro_auroc=macro,
                                       macro_ci_low=macro - 0.012, macro_ci_high=macro + 0.012,
-                                      per_seed_macro_auroc=per_seed, seed_mean=float(np.mean(per_seed)),
-                                      seed_sd=float(np.std(per_seed)), labels=labels))
+                                      per_seed_macro_auroc=per_seed, seed_sd=float(np.std(per_seed)),
+                                      macro_labels=list(task.labels), labels=labels))
         if task.baseline:
             base_macro = _macro_for(task_ref(task.baseline), submission, ev)
             delta = macro - base_macro
@@ -98,10 +98,11 @@ def make_record(task_name: str, submission: str = "reference-ddpm", *, version: 
             deltas = [LabelDelta(label=ls.label, auroc=ls.auroc, baseline_auroc=ls.auroc - delta,
                                  delta=delta, p_value=p, p_holm=min(1.0, p * 14), significant=p * 14 < 0.05)
                       for ls in labels]
-            comparisons.append(Comparison(eval_set=ev, against=task.baseline, delta_macro_auroc=delta,
-                                          bootstrap_ci_low=delta - 0.01, bootstrap_ci_high=delta + 0.01,
-                                          bootstrap_p_value=p, seed_aware_p_value=min(1.0, 2 * p),
-                                          method="paired patient bootstrap + DeLong", labels=deltas,
+            comparisons.append(Comparison(eval_set=ev, against=task.baseline, delta=delta, ci_low=delta - 0.01,
+                                          ci_high=delta + 0.01, p_value=p, mde=0.015, significant=p < 0.05,
+                                          endpoint="primary" if ev == "internal_test" else "secondary",
+                                          verdict=("better" if delta > 0 else "worse") if p < 0.05 else "inconclusive",
+                                          method="fixture", labels=deltas,
                                           significant_labels=[d.label for d in deltas if d.significant]))
         groups = {"sex": ["F", "M"], "age_band": ["18-40", "40-60", "60-80", "80+"],
                   "race": ["Asian", "Black", "White", "Other/Unknown"], "view": ["AP", "PA"]}

@@ -153,9 +153,9 @@ def test_stale_pairwise_is_ignored_with_warning(app_test, store):
     (folder / "pairwise.json").write_text(json.dumps({
         "task": "phantom/supplement-100", "task_version": 1, "budget": "quick",
         "pairs": [{"a": "oracle@1.0", "b": "noise@1.0", "a_sha256": "0" * 64, "b_sha256": "1" * 64,
-                   "comparisons": [{"eval_set": "internal_test", "against": "noise@1.0", "delta_macro_auroc": 0.02,
-                                    "bootstrap_ci_low": 0.01, "bootstrap_ci_high": 0.03, "bootstrap_p_value": 0.001,
-                                    "method": "paired bootstrap"}]}]}))
+                   "comparisons": [{"eval_set": "internal_test", "against": "noise@1.0", "delta": 0.02,
+                                    "ci_low": 0.01, "ci_high": 0.03, "p_value": 0.001,
+                                    "method": "paired test"}]}]}))
     (store / "phantom" / "quick" / "supplement-200@1").joinpath("pairwise.json").write_text("[1, 2")
     at = app_test()
     text = " ".join(w.value for w in at.warning)

@@ -123,8 +123,8 @@ def fake_compare(a, b):
     out = []
     for ev in a.record.eval_sets:
         d = ev.macro_auroc - b.record.macro(ev.eval_set)
-        out.append(Comparison(eval_set=ev.eval_set, against=b.entry, delta_macro_auroc=d, bootstrap_ci_low=d - 0.005,
-                              bootstrap_ci_high=d + 0.005, bootstrap_p_value=1e-4 if abs(d) > 0.005 else 0.5,
+        out.append(Comparison(eval_set=ev.eval_set, against=b.entry, delta=d, ci_low=d - 0.005,
+                              ci_high=d + 0.005, p_value=1e-4 if abs(d) > 0.005 else 0.5,
                               method="fake paired test"))
     return out
 

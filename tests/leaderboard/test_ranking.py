@@ -5,7 +5,6 @@ import pytest
 from cxrbench.leaderboard.ranking import (
     CI_OVERLAP,
     PAIRED,
-    p_marker,
     rank_intervals,
     rank_table,
     wins_from_pairwise,
@@ -41,7 +40,3 @@ def test_rank_table_prefers_complete_pairwise_and_falls_back_to_ci():
     assert method == PAIRED and list(ranked["rank"]) == ["1", "2", "3"]
     ranked, method = rank_table(scores, pairs.iloc[:2])  # one pair missing: not used
     assert method == CI_OVERLAP
-
-
-def test_p_marker():
-    assert [p_marker(p) for p in (0.0001, 0.005, 0.03, 0.2, None, float("nan"))] == ["***", "**", "*", "n.s.", "", ""]

@@ -25,7 +25,9 @@ def test_all_results_are_strict_json():
         st.significant_changes(st.delong(y, a, b)),
         st.subgroup_auroc(y, a, meta, patient_ids=pid, n_replicates=50),
         st.aggregate_seeds([0.7]),
-        st.compare_submissions(y, [a, a + 0.01 * rng.random(a.shape)], [b], pid, n_replicates=50),
+        st.seed_mean_delta(y, np.stack([a, a + 0.01 * rng.random(a.shape)]), np.stack([b, b]), pid,
+                           labels=("l0", "l1", "l2"), eligible=[True, True, False], paired_seeds=True),
+        st.seed_mean(y, np.stack([a]), pid, labels=("l0", "l1", "l2"), eligible=[True, True, False]),
     ]
     for r in results:
         text = json.dumps(r.to_dict(), allow_nan=False)
