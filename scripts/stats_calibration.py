@@ -149,6 +149,7 @@ def _summarise(rows, site, design, pool_delta) -> dict:
         "mean_se": mean("se"), "mean_mde": mean("mde"), "mean_dof": mean("dof"),
         "mean_var_test": mean("var_test"), "mean_var_seed": mean("var_seed"), "mean_var_within": mean("var_within"),
         "per_label_rejection_rate": per_label,
+        "per_label_pooled_rate": float(np.mean(list(per_label.values()))) if per_label else None,
         "per_label_rejection_min": min(per_label.values()) if per_label else None,
         "per_label_rejection_max": max(per_label.values()) if per_label else None,
         "holm_familywise_rate": float(np.mean([any(v < 0.05 for v in r["label_holm"].values()) for r in rows])),
@@ -256,6 +257,27 @@ def analyse(args) -> dict:
     return out
 
 
+def table(args) -> None:
+    """The Markdown tables of docs/stats.md, from the JSON that `analyse --out` wrote."""
+    data = json.loads(Path(args.json).read_text())
+    pct = lambda x: "—" if x is None else f"{100 * x:.1f} %"  # noqa: E731
+    print(f"{data['reps']} repetitions, {data['patients']} test patients and {data['seeds']} seeds per arm, "
+          f"α = {data['alpha']}; Monte Carlo se of a 5 % rate ≈ {100 * (0.05 * 0.95 / data['reps']) ** 0.5:.1f} points.\n")
+    print("| design | eval set | primary (macro) rejection | CI excludes 0 ⇔ p < α | per-label rejection, pooled "
+          "(min–max) | any label after Holm | mean Δ | pool Δ | mean MDE |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for key, e in data["tests"].items():
+        pool = "—" if e["pool_delta"] is None else f"{e['pool_delta']:+.4f}"
+        print(f"| {e['design']} | {e['site']} | {pct(e['macro_rejection_rate'])} ± {100 * e['macro_rejection_se']:.1f} "
+              f"| {'yes' if e['ci_and_p_agree'] else 'NO'} | {pct(e['per_label_pooled_rate'])} "
+              f"({pct(e['per_label_rejection_min'])}–{pct(e['per_label_rejection_max'])}) | {pct(e['holm_familywise_rate'])} | {e['mean_delta']:+.4f} "
+              f"| {pool} "
+              f"| {e['mean_mde']:.4f} |")
+    print("\n| arm | runs | mean macro AUROC | sd over seeds |\n|---|---|---|---|")
+    for arm, e in data["seed_sd"].items():
+        print(f"| {arm} | {e['n_runs']} | {e['mean_macro_auroc']:.4f} | {e['sd_macro_auroc']:.4f} |")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -275,8 +297,10 @@ def main(argv=None) -> None:
     a.add_argument("--blend", type=float, nargs="*", default=[0.1, 0.2, 0.3, 0.5],
                    help="weights of the oracle run in the graded-effect blends")
     a.add_argument("--out", default=None)
+    m = sub.add_parser("table", help="print the Markdown tables of docs/stats.md from analyse's JSON")
+    m.add_argument("json")
     args = parser.parse_args(argv)
-    {"train": train, "analyse": analyse}[args.command](args)
+    {"train": train, "analyse": analyse, "table": table}[args.command](args)
 
 
 if __name__ == "__main__":

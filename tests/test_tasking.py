@@ -3,7 +3,11 @@
 import pytest
 
 from cxrbench.errors import ConfigError
+from pathlib import Path
+
 from cxrbench.tasking import default_tasks, get_task, load_tasks, parse_task_file
+
+REPO_TASKS = Path(__file__).resolve().parents[1] / "tasks"
 
 
 def test_shipped_tasks_expand_with_baselines():
@@ -96,3 +100,29 @@ def test_task_schema_choices_follow_the_canonical_schema():
     fields = TaskFamilyFile.model_fields
     assert set(typing.get_args(fields["label_set"].annotation)) == set(LABEL_SETS)
     assert set(typing.get_args(fields["train_uncertainty"].annotation)) == set(UNCERTAINTY_POLICIES)
+
+
+def test_every_task_declares_one_primary_endpoint_and_label_eligibility():
+    for spec in load_tasks().values():
+        assert spec.primary.eval_set in spec.eval_sets
+        assert spec.primary.estimand == "seed_mean_delta" and spec.primary.metric == "macro_auroc"
+        assert spec.eligibility.min_positive_patients >= 1
+
+
+def test_primary_endpoint_must_name_an_eval_set(tmp_path):
+    text = (REPO_TASKS / "phantom-supplement.yaml").read_text().replace(
+        "primary: {eval_set: internal_test,", "primary: {eval_set: external:site-z,")
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="primary endpoint eval_set 'external:site-z'"):
+        parse_task_file(path)
+
+
+def test_quick_phantom_design_meets_its_target_mde():
+    """The quick budget is sized by the power analysis: its design MDE is at most its target (0.02)."""
+    from cxrbench.runner.design import budget_design
+
+    for name in ("phantom/supplement-100", "phantom/synthetic_only-100", "phantom/cross_source-100"):
+        d = budget_design(get_task(name), "quick")
+        assert d.test_patients > 2500 and d.seeds == 8 and not d.extrapolated
+        assert d.mde is not None and d.meets_target, (name, d)
