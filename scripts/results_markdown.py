@@ -31,6 +31,7 @@ def main(folder: str) -> None:
                  else ["baseline", "", "", ""])
         print(f"| {r.task.name} | {r.submission.name} | {macro_text(internal)} | " + " | ".join(cells)
               + f" | {ext_s} | {ext_d} |")
+    pairwise_tables(Path(folder))
     audits = {r.submission.name: r.audit for r in records if r.audit and "fidelity" in r.audit}
     if audits:
         print()
@@ -41,6 +42,29 @@ def main(folder: str) -> None:
             print(f"| {name} | {num(fid.get('frechet_distance'), 2)} | {num(fid.get('precision'))} | "
                   f"{num(fid.get('recall'))} | {num(adh.get('macro_auroc'))} | {a['memorization_flag']} | "
                   f"{a['leakage_flag']} |")
+
+
+def pairwise_tables(folder: Path) -> None:
+    """Submission vs submission on each task (`pairwise.json`, written by `cxrbench publish`)."""
+    import json
+
+    from cxrbench.presentation import delta_ci, num, p_text, site_name, verdict_text
+    from cxrbench.results import Comparison
+
+    files = sorted(folder.rglob("pairwise.json"))
+    if not files:
+        return
+    print()
+    print("| task | A − B | eval set | Δ [95% CI] | p | MDE | verdict |")
+    print("|---|---|---|---|---|---|---|")
+    for path in files:
+        data = json.loads(path.read_text())
+        for pair in data["pairs"]:
+            for raw in pair["comparisons"]:
+                c = Comparison.model_validate(raw)
+                print(f"| {data['task']} | {pair['a'].split('@')[0]} − {pair['b'].split('@')[0]} | "
+                      f"{site_name(c.eval_set)}{' (primary)' if c.endpoint == 'primary' else ''} | {delta_ci(c)} | "
+                      f"{p_text(c.p_value)} | {num(c.mde)} | {verdict_text(c)} |")
 
 
 if __name__ == "__main__":

@@ -160,13 +160,15 @@ def _summarise(rows, site, design, pool_delta) -> dict:
 def analyse(args) -> dict:
     """Null rejection rates, detection rates and variance components; `--out` writes them as JSON."""
     from cxrbench.schema import LABEL_SETS
+    from cxrbench.stats.design import VarianceComponents
     from cxrbench.stats.seed_patient import eligible_labels, seed_mean_delta
 
     pools, labels = Path(args.pools), LABEL_SETS[LABELS_SET]
     rng = np.random.default_rng(args.seed)
     S = args.seeds
     out: dict = {"made_by": "scripts/stats_calibration.py analyse", "reps": args.reps, "patients": args.patients,
-                 "seeds": S, "alpha": 0.05, "blend": args.blend, "tests": {}}
+                 "external_patients": args.external_patients,
+                 "seeds": S, "generator_seeds": args.generator_seeds, "alpha": 0.05, "blend": args.blend, "tests": {}}
     for site in args.sites.split(","):
         pool = np.load(pools / f"pool-{site}.npz")
         y, patients = pool["y"], pool["patients"]
@@ -178,7 +180,8 @@ def analyse(args) -> dict:
         if site == "site-a":
             designs["oracle vs real"] = "oracle"
             designs.update({f"blend {lam:.2f} vs real": f"blend-{lam:.2f}" for lam in args.blend})
-        need = {"null-seeds": real.shape[0] >= 2 * S, "null-generators": min(g0.shape[0], g1.shape[0]) >= S,
+        need = {"null-seeds": real.shape[0] >= 2 * S,
+                "null-generators": min(g0.shape[0], g1.shape[0]) > args.generator_seeds,
                 "oracle": oracle.shape[0] >= S and real.shape[0] >= S}
         for design, kind in designs.items():
             if not need.get(kind, oracle.shape[0] >= S and real.shape[0] >= 2 * S):
@@ -186,13 +189,15 @@ def analyse(args) -> dict:
                 continue
             rows = []
             for _ in range(args.reps):
-                pick = rng.choice(len(uniq), size=min(args.patients, len(uniq)), replace=False)
+                n_pick = args.patients if site == "site-a" else args.external_patients
+                pick = rng.choice(len(uniq), size=min(n_pick, len(uniq)), replace=False)
                 mask = np.isin(codes, pick)
                 r = rng.permutation(real.shape[0])
                 if kind == "null-seeds":
                     sa, sb = real[r[:S]], real[r[S:2 * S]]
-                elif kind == "null-generators":
-                    sa, sb = g0[rng.choice(g0.shape[0], S, replace=False)], g1[rng.choice(g1.shape[0], S, replace=False)]
+                elif kind == "null-generators":  # fewer seeds per arm than runs per arm, so repetitions differ
+                    sg = args.generator_seeds
+                    sa, sb = g0[rng.choice(g0.shape[0], sg, replace=False)], g1[rng.choice(g1.shape[0], sg, replace=False)]
                 elif kind == "oracle":
                     sa, sb = oracle[rng.choice(oracle.shape[0], S, replace=False)], real[r[:S]]
                 else:  # a graded effect: probabilities blended between an oracle run and an independent real run
@@ -237,18 +242,23 @@ def analyse(args) -> dict:
         e = out["tests"].get(key)
         if e is None:
             continue
-        within = S * e["mean_var_within"]
-        out["components"][key] = {"shared_test_var": e["mean_var_test"], "within_var": within,
-                                  "seed_var": max(S * e["mean_var_seed"] - within, 0.0), "mean_mde": e["mean_mde"]}
+        s_design = args.generator_seeds if key.startswith("null-generators") else S
+        within = s_design * e["mean_var_within"]
+        comp = VarianceComponents(recipe="quick@3", design=key, patients=args.patients,
+                                  shared_test_var=e["mean_var_test"], within_var=within,
+                                  seed_var=max(s_design * e["mean_var_seed"] - within, 0.0))
+        # compared at the quick design (S seeds), whatever the number of seeds it was measured with
+        out["components"][key] = {**comp.to_dict(), "mde_at_quick_design": comp.mde(args.patients, S)}
     if args.components_out and out["components"]:
-        key = max(out["components"], key=lambda k: out["components"][k]["mean_mde"])  # the conservative one
+        key = max(out["components"], key=lambda k: out["components"][k]["mde_at_quick_design"])  # conservative
         c = out["components"][key]
         design = {"oracle@site-a": "phantom-oracle vs real-only", "null-generators@site-a": "noise g0 vs noise g1",
                   "null-seeds@site-a": "real-only vs real-only"}[key]
+        s_design = args.generator_seeds if key.startswith("null-generators") else S
         table = {"made_by": "scripts/stats_calibration.py analyse --components-out",
                  "note": "variance components of the primary Δ (per-seed scale) measured on phantom/supplement-100 "
                          "at the quick budget; the design with the largest MDE of those simulated",
-                 "budgets": {"quick": {"recipe": "quick@3", "design": f"{design}, paired seeds, {S} seeds",
+                 "budgets": {"quick": {"recipe": "quick@3", "design": f"{design}, paired seeds, measured with {s_design} seeds",
                                        "patients": args.patients, "shared_test_var": c["shared_test_var"],
                                        "within_var": c["within_var"], "seed_var": c["seed_var"]}}}
         Path(args.components_out).write_text(json.dumps(table, indent=2) + "\n")
@@ -261,7 +271,8 @@ def table(args) -> None:
     """The Markdown tables of docs/stats.md, from the JSON that `analyse --out` wrote."""
     data = json.loads(Path(args.json).read_text())
     pct = lambda x: "—" if x is None else f"{100 * x:.1f} %"  # noqa: E731
-    print(f"{data['reps']} repetitions, {data['patients']} test patients and {data['seeds']} seeds per arm, "
+    print(f"{data['reps']} repetitions, {data['patients']} test patients (site-a; {data.get('external_patients')} on the "
+          f"external sites) and {data['seeds']} seeds per arm ({data.get('generator_seeds')} in the noise g0 vs g1 null), "
           f"α = {data['alpha']}; Monte Carlo se of a 5 % rate ≈ {100 * (0.05 * 0.95 / data['reps']) ** 0.5:.1f} points.\n")
     print("| design | eval set | primary (macro) rejection | CI excludes 0 ⇔ p < α | per-label rejection, pooled "
           "(min–max) | any label after Holm | mean Δ | pool Δ | mean MDE |")
@@ -290,11 +301,15 @@ def main(argv=None) -> None:
     a.add_argument("--pools", default="runs/calibration")
     a.add_argument("--reps", type=int, default=200)
     a.add_argument("--patients", type=int, default=2967, help="test patients per repetition (the quick design)")
-    a.add_argument("--seeds", type=int, default=5)
+    a.add_argument("--external-patients", type=int, default=2000,
+                   help="test patients per repetition on the external sites (their pools hold 4,000)")
+    a.add_argument("--seeds", type=int, default=8)
+    a.add_argument("--generator-seeds", type=int, default=4,
+                   help="seeds per arm in the noise g0 vs g1 null (below the runs per arm, so repetitions differ)")
     a.add_argument("--sites", default="site-a,site-b,site-c")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--components-out", default=None, help="write the variance components (tasks/phantom.variance.json)")
-    a.add_argument("--blend", type=float, nargs="*", default=[0.1, 0.2, 0.3, 0.5],
+    a.add_argument("--blend", type=float, nargs="*", default=[0.03, 0.06, 0.1, 0.2],
                    help="weights of the oracle run in the graded-effect blends")
     a.add_argument("--out", default=None)
     m = sub.add_parser("table", help="print the Markdown tables of docs/stats.md from analyse's JSON")

@@ -42,8 +42,9 @@ def test_oracle_is_detected_and_power_tracks_the_mde(calibration):
     assert oracle["macro_rejection_rate"] >= 0.95 and oracle["pool_delta"] > 0
     blends = [v for k, v in calibration["tests"].items() if k.startswith("blend")]
     # a graded effect: detection rises with the true effect, and is ~80 % where it equals the MDE
-    blends.sort(key=lambda v: v["pool_delta"])
+    # (mean_delta: the effect averaged over the repetitions' draws of runs, i.e. the design's true Δ)
+    blends.sort(key=lambda v: v["mean_delta"])
     rates = [v["macro_rejection_rate"] for v in blends]
     assert rates == sorted(rates)
-    near = [v for v in blends if 0.8 * v["mean_mde"] <= v["pool_delta"] <= 1.25 * v["mean_mde"]]
-    assert near and all(0.5 <= v["macro_rejection_rate"] <= 0.97 for v in near)
+    near = [v for v in blends if 0.8 * v["mean_mde"] <= v["mean_delta"] <= 1.25 * v["mean_mde"]]
+    assert near and all(0.6 <= v["macro_rejection_rate"] <= 0.95 for v in near)
