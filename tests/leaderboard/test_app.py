@@ -56,7 +56,7 @@ def test_delta_page_marks_p_values(app_test):
     df = at.dataframe[0].value
     assert df["against"].isin(["phantom/supplement-0", "phantom/cross_source-0"]).all()
     assert not df["task"].str.endswith("-0").any()  # baselines are not compared with themselves
-    assert set(df["marker"]) <= {"*", "**", "***", "n.s."} and "***" in set(df["marker"])
+    assert set(df["marker"]) <= {"", "*", "**", "***"} and "***" in set(df["marker"])
     sig = df[df["p"] < 0.001]
     assert (sig["marker"] == "***").all()
     assert charts(at)
@@ -85,7 +85,7 @@ def test_per_label_page(app_test):
     assert len(wide) == 14 and {"oracle@1.0", "noise@1.0", "reference-ddpm@1.0", "label-shuffle@1.0"} <= set(wide.columns)
     at.selectbox(key="labels-task").set_value("phantom/supplement-300").run()
     long = at.dataframe[1].value
-    assert long["p_holm"].notna().all() and set(long["marker"]) <= {"*", "**", "***", "n.s."}
+    assert long["p_holm"].notna().all() and set(long["marker"]) <= {"", "*", "**", "***"}
 
 
 def test_subgroups_page(app_test):

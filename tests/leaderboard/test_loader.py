@@ -45,7 +45,7 @@ def test_tampered_and_malformed_files_are_skipped_with_reason(small, tmp_path):
     bad = record_path(root, recs[1])
     bad.write_text("{not json")
     wrong = root / "phantom" / "quick" / "supplement-0@1" / "wrong@1.json"
-    wrong.write_text(json.dumps({"schema_version": 1, "status": "complete"}))
+    wrong.write_text(json.dumps({"schema_version": 2, "status": "complete"}))
     t = load_tables(root, cache_dir=tmp_path / "c")
     reasons = dict(t.skipped)
     assert len(t.records) == 2
