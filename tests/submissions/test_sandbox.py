@@ -39,7 +39,8 @@ def run(root: Path, secret: Path, n=5, size=8, timeout=60, memory_gb=16):
     run_worker(sub.root, sub.manifest.entry_point,
                {"mode": "generate", "size": size, "shards": [{"name": "s0", "start": 0, "stop": n}]},
                {"conditions.parquet": lambda p: table.to_parquet(p)}, Limits(timeout_s=timeout, memory_gb=memory_gb),
-               denied=[secret], on_shard=lambda name, path: got.__setitem__(name, np.load(path)))
+               denied=[secret], outputs={"s0": (("uint8",), (n, size, size))},
+               on_shard=lambda name, array: got.__setitem__(name, array))
     return got
 
 
@@ -104,5 +105,5 @@ def test_wrong_outputs(tmp_path, secret, ret, message):
 
 def test_sandbox_sees_only_condition_columns(tmp_path, secret):
     body = ("        assert list(conditions.columns) == ['age'], list(conditions.columns)\n"
-            "        import os; assert sorted(os.listdir('.')) == ['conditions.parquet', 'out', 'request.json'], os.listdir('.')")
+            "        import os; assert sorted(os.listdir('.')) == ['conditions.parquet', 'out', 'request.json', 'tmp'], os.listdir('.')")
     run(generator(tmp_path, body), secret)
