@@ -104,7 +104,8 @@ def command(worker: list[str], *, work: Path, submission: Path, compile_cache: P
         args += ["--bind", str(compile_cache), str(COMPILE_CACHE)]
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]
-    args += ["--chdir", str(WORK), "--"]
+    # the root itself is a tmpfs: read-only, or it would be unbounded memory to write into
+    args += ["--remount-ro", "/", "--chdir", str(WORK), "--"]
     return args + worker
 
 

@@ -85,7 +85,8 @@ def run_worker(
                 if (clash := bwrap.overlaps(Path(d), visible)) is not None:
                     raise SubmissionError(f"{d} would be visible to the submission (it overlaps {clash}); "
                                           f"keep the cache and results outside the submission and Python folders")
-            sub_in, work_in, cc_in = bwrap.SUBMISSION, bwrap.WORK, bwrap.COMPILE_CACHE
+            sub_in, work_in = bwrap.SUBMISSION, bwrap.WORK
+            cc_in = bwrap.COMPILE_CACHE if compile_cache is not None else None
             allowed_read = bwrap.python_roots() + ["/usr", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev"]
         else:
             sub_in, work_in, cc_in = submission_dir, work, compile_cache
@@ -130,8 +131,14 @@ def _drive(cmd, env, work: Path, tree: TreeLimits, limits: Limits, outputs: Outp
            on_shard, on_event) -> None:
     """Start the worker, read its events until it exits or a limit is hit; kill the tree on any exit."""
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, preexec_fn=tree.preexec, start_new_session=True)
+    cmd, pass_fds = _hide_arguments(cmd)
+    try:
+        proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, preexec_fn=tree.preexec, start_new_session=True,
+                                pass_fds=pass_fds)
+    finally:
+        for fd in pass_fds:
+            os.close(fd)
     reader = StreamReader(proc.stdout, proc.stderr)
     seen: set[str] = set()
     error = None
@@ -172,6 +179,9 @@ def _drive(cmd, env, work: Path, tree: TreeLimits, limits: Limits, outputs: Outp
         except subprocess.TimeoutExpired:
             raise SubmissionError(f"timed out after {limits.timeout_s:.0f} s (limit set by the task budget)") from None
     except SubmissionError as exc:
+        tail = reader.stderr_tail(2)
+        if "timed out" in str(exc) and tail:
+            exc = SubmissionError(f"{exc}; its last output: {' | '.join(t[:200] for t in tail)}")
         raise SubmissionError(f"{who}: {exc}") from None
     finally:
         _kill(proc)
@@ -185,6 +195,21 @@ def _drive(cmd, env, work: Path, tree: TreeLimits, limits: Limits, outputs: Outp
             else:
                 error = f"exit code {proc.returncode}: {' | '.join(tail) or 'no output'}"
         raise SubmissionError(f"{who}: {error}")
+
+
+def _hide_arguments(cmd: list[str]) -> tuple[list[str], tuple[int, ...]]:
+    """bwrap's options through a pipe (`--args FD`): bwrap is PID 1 inside, and its command line
+    would otherwise show the sandbox the host paths of its folders."""
+    if not cmd or cmd[0] != "bwrap":
+        return cmd, ()
+    sep = cmd.index("--")
+    blob = b"".join(a.encode() + b"\0" for a in cmd[1:sep])
+    if len(blob) > 60_000:  # beyond one pipe buffer: pass them plainly rather than block
+        return cmd, ()
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, blob)
+    os.close(write_fd)
+    return ["bwrap", "--args", str(read_fd), *cmd[sep:]], (read_fd,)
 
 
 def _kill(proc: subprocess.Popen) -> None:
