@@ -57,6 +57,10 @@ def results_table(records) -> Table:
     return table
 
 
+#: `cxrbench evaluate` exit status when at least one task's record is `failed`
+EXIT_TASK_FAILED = 3
+
+
 def evaluate(
     submission: Path = typer.Argument(..., help="Submission folder (with submission.yaml), e.g. submissions/reference-ddpm"),
     task: list[str] = typer.Option(None, "--task", "-t", help="Task name (repeatable), e.g. phantom/supplement-100. "
@@ -69,6 +73,9 @@ def evaluate(
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto."),
     threads: int = typer.Option(1, "--threads", help="CPU threads for training and for submissions (1 is fastest on a busy 2-core machine)."),
     data_profile: str = typer.Option("phantom", "--data", help="Data profile: phantom (default), chexpert, mimic, csv."),
+    unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox",
+                                           help="DANGEROUS: run submission code without bubblewrap isolation "
+                                                "(only where bwrap cannot run; records say so, the leaderboard marks them)."),
 ) -> None:
     """Score a generator or classifier submission: generate → train → predict → score, per task.
 
@@ -78,7 +85,11 @@ def evaluate(
     patient-clustered bootstrap CI and p-value, a seed-aware p-value, and per-label DeLong tests
     with Holm correction, on the internal test set and on external sites.
 
-    Every stage is cached; a rerun after a crash resumes. Records go to OUT/<task>/<name>@<version>.json.
+    Every stage is cached; a rerun after a crash resumes. Records go to OUT/<task>/<name>@<version>.json
+    (a failed rerun never replaces a complete record: it goes to <name>@<version>.failed.json beside it).
+
+    Exit codes: 0 every task complete; 3 at least one task failed (the others still ran; see the
+    records' errors); 2 nothing ran (bad submission, task, or no bubblewrap).
 
     Examples:
 
@@ -94,7 +105,7 @@ def evaluate(
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     opts = RunOptions(budget=profile, out_dir=out_dir, cache_root=cache, force=force, device=device,
-                      profile=data_profile, threads=threads)
+                      profile=data_profile, threads=threads, unsafe_no_sandbox=unsafe_no_sandbox)
     if seeds:
         from cxrbench.tasking import get_task
 
@@ -106,7 +117,7 @@ def evaluate(
     for o in outcomes:
         out.print(f"[dim]record:[/] {o.path}")
     if any(o.record.status != "complete" for o in outcomes):
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_TASK_FAILED)
 
 
 def compare(
