@@ -375,7 +375,7 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
         raise CxrbenchError(f"no {opts.profile} tasks with a {opts.budget!r} budget for a {sub.kind} submission")
     # Baselines first, so their (shared, cached) runs come before the tasks that compare with them.
     specs.sort(key=lambda s: (s.supplement_ratio, s.name))
-    cache = Cache(opts.cache_root, force=opts.force)
+    cache = Cache(opts.cache_root, force=opts.force, report=lambda msg: console.print(f"[bold yellow]{msg}[/]"))
     if opts.threads and opts.device == "cpu":
         import torch
 

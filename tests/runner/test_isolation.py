@@ -99,3 +99,19 @@ class Gen:
     after_cache = _tree_digest(cache)
     assert {k: v for k, v in after_cache.items() if k in before_cache} == before_cache
     assert (results / "tiny__supplement-0@1" / "hostile@1.json").is_file()  # the other task still ran
+    # a flipped byte in a cached classifier run is reported with its path and rebuilt, not scored
+    import io
+
+    from rich.console import Console
+
+    baseline = (results / "tiny__supplement-0@1" / "hostile@1.json").read_text()
+    parquet = next(p for p in (cache / "classifier-run").rglob("*.parquet") if "/." not in str(p))
+    data = bytearray(parquet.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    parquet.write_bytes(bytes(data))
+    log = io.StringIO()
+    again = evaluate(good, ["tiny/supplement-0"], run_opts, console=Console(file=log, width=300))[0].record
+    assert "is corrupt" in log.getvalue() and parquet.parent.name in log.getvalue()
+    from cxrbench.results import ResultRecord
+
+    assert again.eval_sets == ResultRecord.model_validate_json(baseline).eval_sets
