@@ -105,13 +105,14 @@ class Gen:
     from rich.console import Console
 
     baseline = (results / "tiny__supplement-0@1" / "hostile@1.json").read_text()
-    parquet = next(p for p in (cache / "classifier-run").rglob("*.parquet") if "/." not in str(p))
-    data = bytearray(parquet.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    parquet.write_bytes(bytes(data))
+    parquets = [p for p in (cache / "classifier-run").rglob("*.parquet") if "/." not in str(p)]
+    for parquet in parquets:
+        data = bytearray(parquet.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        parquet.write_bytes(bytes(data))
     log = io.StringIO()
     again = evaluate(good, ["tiny/supplement-0"], run_opts, console=Console(file=log, width=300))[0].record
-    assert "is corrupt" in log.getvalue() and parquet.parent.name in log.getvalue()
+    assert "is corrupt" in log.getvalue() and any(p.parent.name in log.getvalue() for p in parquets)
     from cxrbench.results import ResultRecord
 
     assert again.eval_sets == ResultRecord.model_validate_json(baseline).eval_sets
