@@ -241,8 +241,9 @@ class TaskRun:
             t.cached = all(p.cached for p in (*preds.values(), *base_preds.values()))
 
         with self.timer.stage("score"):
-            against = task.baseline or (f"reference recipe ({b.recipe}) on {task.real_train.key}"
-                                        if self.sub.kind == "classifier" else None)
+            from cxrbench.runner.score_inputs import against_for
+
+            against = against_for(task, b, self.sub.kind)
             scored = score_task(eval_sets=eval_sets, labels=labels, preds={s: p.by_eval_set for s, p in preds.items()},
                                 base_preds={s: p.by_eval_set for s, p in base_preds.items()}, against=against,
                                 n_boot=b.bootstrap_replicates)
