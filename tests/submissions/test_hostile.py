@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from cxrbench.errors import SubmissionError
-from cxrbench.submissions import Limits, load_submission, run_worker
+from cxrbench.submissions import Limits
 from cxrbench.submissions.bwrap import unavailable_reason
+from sandbox_helpers import run_generator
 
 WHY = unavailable_reason()
 pytestmark = pytest.mark.skipif(WHY is not None, reason=f"bubblewrap cannot run here: {WHY}")
@@ -54,16 +54,8 @@ def make_sub(root: Path, body: str) -> Path:
 
 
 def run(sub_root: Path, *, n=1, timeout=20, memory_gb=16, denied=(), **limits):
-    sub = load_submission(sub_root)
-    table = pd.DataFrame({"request_id": [f"r{i}" for i in range(n)], "seed": np.arange(n, dtype=np.int64),
-                          "age": np.full(n, 50.0)})
-    got = {}
-    run_worker(sub.root, sub.manifest.entry_point,
-               {"mode": "generate", "size": SIZE, "shards": [{"name": "s0", "start": 0, "stop": n}]},
-               {"conditions.parquet": lambda p: table.to_parquet(p)},
-               Limits(timeout_s=timeout, memory_gb=memory_gb, **limits), denied=list(denied),
-               outputs={"s0": (("uint8",), (n, SIZE, SIZE))}, on_shard=lambda name, a: got.__setitem__(name, a))
-    return got
+    return run_generator(sub_root, n=n, size=SIZE, limits=Limits(timeout_s=timeout, memory_gb=memory_gb, **limits),
+                         denied=denied)
 
 
 def one_line(exc: pytest.ExceptionInfo) -> str:
