@@ -12,6 +12,7 @@ from cxrbench.submissions import Limits
 from sandbox_helpers import SANDBOXED, run_generator
 
 GEN = """
+import numpy as np
 
 class Gen:
     def __init__(self, submission_dir, device):
