@@ -67,6 +67,9 @@ class Environment(_Model):
     platform: str
     libraries: dict[str, str]
     hardware: dict[str, Any]
+    #: how submission code was isolated: {"mode": "bubblewrap" | "none" | "no submission code", ...}
+    #: (`cxrbench.submissions.sandbox.isolation`); "none" only with --unsafe-no-sandbox
+    isolation: dict[str, Any] = {}
 
 
 class LabelScore(_Model):

@@ -228,6 +228,16 @@ def get_task(name: str) -> TaskSpec:
     raise ConfigError(f"unknown task {name!r}{hint}")
 
 
+def kind_mismatch(kind: str, spec: TaskSpec) -> str | None:
+    """Why a submission of `kind` cannot be scored on `spec` (None: it fits)."""
+    if kind == "classifier" and spec.family != "real_only":
+        return (f"{spec.name} is a {spec.family} task, scored on a generator's synthetic images; a classifier "
+                f"submission runs on real_only tasks (e.g. phantom/classify)")
+    if kind == "generator" and spec.family == "real_only":
+        return f"{spec.name} scores a submitted classifier; a generator submission runs on the other task families"
+    return None
+
+
 def default_tasks(kind: str, profile: str, budget: str) -> list[TaskSpec]:
     """The tasks `cxrbench evaluate` runs when none is named, for a submission kind."""
     out = []
@@ -237,9 +247,7 @@ def default_tasks(kind: str, profile: str, budget: str) -> list[TaskSpec]:
         b = spec.budgets.get(budget)
         if b is None:
             continue
-        if kind == "classifier" and spec.family != "real_only":
-            continue
-        if kind == "generator" and spec.family == "real_only":
+        if kind_mismatch(kind, spec):
             continue
         if b.ratios is not None and spec.supplement_ratio not in b.ratios and spec.family != "real_only":
             continue

@@ -1,7 +1,9 @@
 """`cxrbench publish`: validate result records and add them to the leaderboard's store.
 
 A record is accepted only when it is intact (schema version, content hash, predictions hash),
-complete (every eval set and label scored, its real-only comparison present) and agrees with the
+reproducible (every scored number is recomputed from its predictions file and the task's labels
+held here, by the runner's own scoring function: the content hash is integrity, not
+authentication, so a resealed record with edited numbers is caught only by this), complete (every eval set and label scored, its real-only comparison present) and agrees with the
 shipped task (version, spec hash, split fingerprints) and with the records already published for
 that task. Accepted records are copied byte for byte; their predictions go beside them. Then the
 new record is compared with every other submission on the same task (paired tests, which need the
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from cxrbench.errors import ConfigError
+from cxrbench.errors import ConfigError, CxrbenchError
 from cxrbench.leaderboard.loader import read_verified
 from cxrbench.leaderboard.store import (
     PAIRWISE_FILE,
@@ -40,6 +42,7 @@ class ExpectedTask:
     eval_sets: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     split_fingerprints: dict[str, str] | None = None
+    family: str | None = None  # the task family: which submission kind fits it
 
 
 @dataclass
@@ -70,6 +73,19 @@ class PublishReport:
 
 TaskResolver = Callable[[ResultRecord], ExpectedTask]
 Comparer = Callable[[StoredRecord, StoredRecord], list[Comparison]]
+#: (record, its file) -> the first number that its predictions do not reproduce, or None
+Rescorer = Callable[[ResultRecord, Path], "str | None"]
+
+
+def recomputed_difference(record: ResultRecord, record_file: Path) -> str | None:
+    """Recompute every scored number from the record's predictions and our own labels
+    (`cxrbench.runner.score_inputs`); the first field that differs, or None."""
+    import pandas as pd
+
+    from cxrbench.runner.score_inputs import verify_numbers
+
+    table = pd.read_parquet(Path(record_file).parent / record.predictions_file)
+    return verify_numbers(record, table)
 
 
 # --------------------------------------------------------------------------------- validation
@@ -84,7 +100,7 @@ def shipped_task(record: ResultRecord) -> ExpectedTask:
         fingerprints = hook(spec, record.task.budget)
     return ExpectedTask(name=spec.name, version=spec.version, spec_sha256=spec.sha256(),
                         eval_sets=tuple(spec.eval_sets), labels=tuple(spec.labels),
-                        split_fingerprints=fingerprints)
+                        split_fingerprints=fingerprints, family=spec.family)
 
 
 def check_against_task(record: ResultRecord, expected: ExpectedTask) -> list[str]:
@@ -99,6 +115,11 @@ def check_against_task(record: ResultRecord, expected: ExpectedTask) -> list[str
     elif t.spec_sha256 != expected.spec_sha256:
         problems.append(f"task spec hash {t.spec_sha256[:12]}… disagrees with the shipped spec "
                         f"{expected.spec_sha256[:12]}… at the same version (the spec was edited locally)")
+    if expected.family is not None:
+        from cxrbench.tasking import kind_mismatch
+
+        if (why := kind_mismatch(record.submission.kind, expected)) is not None:
+            problems.append(f"submission kind {record.submission.kind!r} does not fit the task: {why}")
     if expected.labels and tuple(t.labels) != tuple(expected.labels):
         problems.append(f"labels {t.labels} differ from the task's {list(expected.labels)}")
     if expected.eval_sets:
@@ -204,11 +225,13 @@ def update_pairwise(new: StoredRecord, peers: list[StoredRecord], compare: Compa
 
 # --------------------------------------------------------------------------------- publish
 def publish(files: list[Path], store: Path, *, resolve_task: TaskResolver = shipped_task,
-            compare: Comparer | None | bool = True) -> PublishReport:
+            compare: Comparer | None | bool = True,
+            rescore: Rescorer | None = recomputed_difference) -> PublishReport:
     """Validate each record file and copy the good ones into `store`; see the module docstring.
 
     `compare=True` uses `cxrbench.compare` when it exists; pass a function to inject one, or
-    False/None to skip the paired tests.
+    False/None to skip the paired tests. `rescore` recomputes the record's numbers from its
+    predictions (None skips that: only for fixtures whose numbers are made up).
     """
     report = PublishReport()
     comparer = default_comparer() if compare is True else (compare or None)
@@ -218,7 +241,7 @@ def publish(files: list[Path], store: Path, *, resolve_task: TaskResolver = ship
                             "ranks these tasks by bootstrap-CI overlap")
     for file in map(Path, files):
         try:
-            stored = _publish_one(file, Path(store), resolve_task)
+            stored = _publish_one(file, Path(store), resolve_task, rescore)
         except RecordError as exc:
             report.rejected.append((str(file), str(exc).replace(f"{file}: ", "")))
             continue
@@ -234,7 +257,7 @@ def publish(files: list[Path], store: Path, *, resolve_task: TaskResolver = ship
     return report
 
 
-def _publish_one(file: Path, store: Path, resolve_task: TaskResolver) -> StoredRecord:
+def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: Rescorer | None) -> StoredRecord:
     record = read_record(file, verify=True)  # schema version + content hash
     problems = check_complete(record, file)
     if record.status != "complete":
@@ -256,6 +279,13 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver) -> StoredR
         problems.append(f"predictions file name {record.predictions_file!r} is already used in {target.parent}")
     if problems:
         raise RecordError("; ".join(problems))
+    if rescore is not None:
+        try:
+            diff = rescore(record, file)
+        except (CxrbenchError, OSError, ValueError) as exc:  # unreadable predictions, missing labels
+            diff = f"cannot be recomputed ({exc})"
+        if diff is not None:
+            raise RecordError(f"numbers do not follow from the record's predictions: {diff}")
     # the predictions keep the name the (sealed) record gives them, beside the record
     write_atomic(target.parent / record.predictions_file, (file.parent / record.predictions_file).read_bytes())
     write_atomic(target, file.read_bytes())

@@ -18,7 +18,7 @@ TABLES = ("records", "evals", "labels", "comparisons", "subgroups", "audit", "ti
 COLUMNS: dict[str, tuple[str, ...]] = {
     "records": ("file", "key", "content_sha256", "task", "task_version", "family", "ratio", "profile",
                 "budget", "label_set", "baseline", "submission", "submission_version", "entry", "kind",
-                "within_bounds", "bounds_note", "created_at", "n_seeds", "total_seconds", "status"),
+                "within_bounds", "bounds_note", "isolated", "created_at", "n_seeds", "total_seconds", "status"),
     "evals": ("file", "eval_set", "site", "n_images", "n_patients", "macro_auroc", "ci_low", "ci_high",
               "seed_sd", "n_macro_labels"),
     "labels": ("file", "eval_set", "label", "auroc", "ci_low", "ci_high", "n", "n_pos", "delta",
@@ -58,7 +58,8 @@ def record_rows(record: ResultRecord, file: str) -> dict[str, list[dict[str, Any
         family=t.family, ratio=t.supplement_ratio, profile=t.profile, budget=t.budget, label_set=t.label_set,
         baseline=t.baseline, submission=s.name, submission_version=s.version, entry=f"{s.name}@{s.version}",
         kind=s.kind, within_bounds=s.training_data_within_bounds, bounds_note=s.bounds_note,
-        created_at=record.created_at, n_seeds=len(record.seeds),
+        # False only for runs with --unsafe-no-sandbox (older records carry no isolation: unknown → True)
+        isolated=record.environment.isolation.get("mode") != "none", created_at=record.created_at, n_seeds=len(record.seeds),
         total_seconds=float(sum(x.seconds for x in record.timings)), status=record.status))
     deltas = {(c.eval_set, d.label): d for c in record.comparisons for d in c.labels}
     for ev in record.eval_sets:

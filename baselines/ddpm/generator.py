@@ -60,7 +60,10 @@ class ReferenceGenerator:
     def from_pretrained(cls, dir_or_preset: str | Path, device: str = "cpu", sampler: str = "dpmpp-2m",
                         steps: int | None = None, guidance: float = 0.0, **kwargs) -> "ReferenceGenerator":
         """Load a weights folder (config.json + model.safetensors) or a shipped preset by name."""
+        from cxrbench.baselines.ddpm.model_card import verify_against_card
+
         directory = resolve_weights(dir_or_preset)
+        verify_against_card(directory)  # shipped weights are exactly those their model card describes
         return cls(load_pretrained(directory), device=device, sampler=sampler, steps=steps,
                    guidance=guidance, source=directory, **kwargs)
 

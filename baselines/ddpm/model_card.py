@@ -19,6 +19,28 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def card_hashes(directory: str | Path) -> dict[str, str]:
+    """{file name: sha256} as the folder's MODEL_CARD.md states them (empty when there is no card)."""
+    import re
+
+    card = Path(directory) / CARD_FILE
+    if not card.is_file():
+        return {}
+    return dict(re.findall(r"^\| `([^`]+)` sha256 \| `([0-9a-f]{64})` \|$", card.read_text(), flags=re.M))
+
+
+def verify_against_card(directory: str | Path) -> None:
+    """Raise ConfigError when a weights or config file differs from the sha256 its model card states."""
+    from cxrbench.errors import ConfigError
+
+    directory = Path(directory)
+    for name, want in card_hashes(directory).items():
+        got = file_sha256(directory / name) if (directory / name).is_file() else "missing"
+        if got != want:
+            raise ConfigError(f"{directory / name}: sha256 {got[:12]}… differs from {CARD_FILE}'s {want[:12]}… "
+                              f"(corrupted or replaced weights; reinstall or retrain them)")
+
+
 def write_model_card(directory: str | Path, config: GeneratorConfig, *, n_parameters: int, data: str,
                      data_fingerprint: str, pixels_sha256: str, n_images: int, command: str, settings: dict,
                      final_loss: float | None, train_seconds: float, environment: str) -> Path:

@@ -46,6 +46,10 @@ def results_table(records) -> Table:
     return table
 
 
+#: `cxrbench evaluate` exit status when at least one task's record is `failed`
+EXIT_TASK_FAILED = 3
+
+
 def evaluate(
     submission: Path = typer.Argument(..., help="Submission folder (with submission.yaml), e.g. submissions/reference-ddpm"),
     task: list[str] = typer.Option(None, "--task", "-t", help="Task name (repeatable), e.g. phantom/supplement-100. "
@@ -60,6 +64,9 @@ def evaluate(
     jobs: int = typer.Option(0, "--jobs", "-j", help="Reference-classifier runs trained at once, one process each "
                              "(0 = one per CPU core on a CPU, 1 on a GPU). Predictions do not depend on it."),
     data_profile: str = typer.Option("phantom", "--data", help="Data profile: phantom (default), chexpert, mimic, csv."),
+    unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox",
+                                           help="DANGEROUS: run submission code without bubblewrap isolation "
+                                                "(only where bwrap cannot run; records say so, the leaderboard marks them)."),
 ) -> None:
     """Score a generator or classifier submission: generate → train → predict → score, per task.
 
@@ -70,7 +77,11 @@ def evaluate(
     for both the test patients and the training seeds, its minimum detectable effect (80% power)
     and a verdict; external sites and per-label deltas (Holm) are secondary (docs/stats.md).
 
-    Every stage is cached; a rerun after a crash resumes. Records go to OUT/<task>/<name>@<version>.json.
+    Every stage is cached; a rerun after a crash resumes. Records go to OUT/<task>/<name>@<version>.json
+    (a failed rerun never replaces a complete record: it goes to <name>@<version>.failed.json beside it).
+
+    Exit codes: 0 every task complete; 3 at least one task failed (the others still ran; see the
+    records' errors); 2 nothing ran (bad submission, task, or no bubblewrap).
 
     Examples:
 
@@ -90,7 +101,7 @@ def evaluate(
 
         jobs = 1 if device != "cpu" else max(1, min(8, (os.cpu_count() or 1) // max(threads, 1)))
     opts = RunOptions(budget=profile, out_dir=out_dir, cache_root=cache, force=force, device=device,
-                      profile=data_profile, threads=threads, jobs=jobs)
+                      profile=data_profile, threads=threads, jobs=jobs, unsafe_no_sandbox=unsafe_no_sandbox)
     if seeds:
         from cxrbench.tasking import get_task
 
@@ -102,7 +113,7 @@ def evaluate(
     for o in outcomes:
         out.print(f"[dim]record:[/] {o.path}")
     if any(o.record.status != "complete" for o in outcomes):
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_TASK_FAILED)
 
 
 def compare(

@@ -3,6 +3,12 @@
 An entry is a directory that becomes visible only when complete: it is built in a temporary
 sibling and renamed into place, so a crash or `kill -9` leaves either nothing or the whole
 entry, and a rerun resumes from the entries that exist.
+
+Each entry carries `CHECKSUMS.json` (size and sha256 of every file, written with the entry) and
+is verified the first time a process uses it: a corrupt, truncated, extended or altered entry
+is reported with its path, moved aside and rebuilt, never used. The checksums catch decay and
+tampering by anything that cannot rewrite the manifest too; submission code never sees the
+cache at all (it runs under bubblewrap, `cxrbench.submissions.bwrap`).
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +28,8 @@ from typing import Any
 from cxrbench import __version__
 
 DEFAULT_ROOT = ".cxrbench-cache"
+CHECKSUMS = "CHECKSUMS.json"
+MARKER = "COMPLETE"
 
 
 def stable_hash(payload: Any) -> str:
@@ -48,13 +57,62 @@ def default_root() -> Path:
     return Path(os.environ.get("CXRBENCH_CACHE", DEFAULT_ROOT)).resolve()
 
 
-class Cache:
-    """Stage outputs by (stage, key). `force=True` recomputes (and replaces) every entry it is asked for."""
+def file_sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
-    def __init__(self, root: str | Path | None = None, *, force: bool = False):
+
+def entry_checksums(entry: Path) -> dict[str, dict]:
+    """{relative path: {size, sha256}} of every file in an entry except the manifest and marker."""
+    out = {}
+    for path in sorted(entry.rglob("*")):
+        rel = path.relative_to(entry).as_posix()
+        if rel in (CHECKSUMS, MARKER) or path.is_dir():
+            continue
+        if path.is_symlink() or not path.is_file():
+            raise OSError(f"{path}: not a regular file; a cache entry holds only files")
+        out[rel] = {"size": path.stat().st_size, "sha256": file_sha256(path)}
+    return out
+
+
+def entry_problem(entry: Path) -> str | None:
+    """None when an entry matches its checksums; otherwise the first thing that is wrong."""
+    try:
+        manifest = json.loads((entry / CHECKSUMS).read_text())["files"]
+    except FileNotFoundError:
+        return f"no {CHECKSUMS} (written by an older cxrbench, or removed)"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"unreadable {CHECKSUMS} ({exc})"
+    try:
+        found = {p.relative_to(entry).as_posix() for p in entry.rglob("*") if not p.is_dir()} - {CHECKSUMS, MARKER}
+    except OSError as exc:
+        return f"unreadable ({exc})"
+    if extra := sorted(found - set(manifest)):
+        return f"{extra[0]}: a file that is not in its checksums"
+    for rel, want in manifest.items():
+        path = entry / rel
+        if path.is_symlink() or not path.is_file():
+            return f"{rel}: missing or not a regular file"
+        if path.stat().st_size != want.get("size"):
+            return f"{rel}: {path.stat().st_size} bytes, its checksums say {want.get('size')} (truncated or extended)"
+        if file_sha256(path) != want.get("sha256"):
+            return f"{rel}: sha256 does not match its checksums (corrupted or altered)"
+    return None
+
+
+class Cache:
+    """Stage outputs by (stage, key). `force=True` recomputes (and replaces) every entry it is asked for.
+
+    `report(message)` receives one line per corrupt entry found (default: a warning)."""
+
+    def __init__(self, root: str | Path | None = None, *, force: bool = False,
+                 report: Callable[[str], None] | None = None):
         self.root = Path(root).resolve() if root else default_root()
         self.force = force
         self._forced: set[Path] = set()
+        self._verified: set[Path] = set()
+        self.problems: list[str] = []
+        self.report = report or (lambda msg: warnings.warn(msg, stacklevel=3))
         self.root.mkdir(parents=True, exist_ok=True)
 
     def key(self, stage: str, payload: dict) -> str:
@@ -67,7 +125,27 @@ class Cache:
         path = self.path(stage, key)
         if self.force and path not in self._forced:
             return False
-        return (path / "COMPLETE").is_file()
+        if not (path / MARKER).is_file():
+            return False
+        if path in self._verified:
+            return True
+        problem = entry_problem(path)
+        if problem is None:
+            self._verified.add(path)
+            return True
+        message = f"cache entry {path} is corrupt ({problem}); rebuilding it"
+        self.problems.append(message)
+        self.report(message)
+        self._discard(path)
+        return False
+
+    def _discard(self, path: Path) -> None:
+        trash = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.corrupt"
+        try:
+            os.replace(path, trash)
+        except OSError:
+            return
+        shutil.rmtree(trash, ignore_errors=True)
 
     @contextmanager
     def building(self, stage: str, key: str, meta: dict | None = None) -> Iterator[Path]:
@@ -78,13 +156,15 @@ class Cache:
         tmp.mkdir()
         try:
             yield tmp
-            (tmp / "COMPLETE").write_text(json.dumps({"stage": stage, "key": key, **(meta or {})}, default=str))
+            (tmp / CHECKSUMS).write_text(json.dumps({"files": entry_checksums(tmp)}, indent=1))
+            (tmp / MARKER).write_text(json.dumps({"stage": stage, "key": key, **(meta or {})}, default=str))
             if final.exists():
                 trash = final.parent / f".{key}.{uuid.uuid4().hex[:8]}.old"
                 os.replace(final, trash)
                 shutil.rmtree(trash, ignore_errors=True)
             os.replace(tmp, final)
             self._forced.add(final)
+            self._verified.add(final)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -131,8 +131,11 @@ def reference_runs(jobs: list[dict], *, workers: int = 1, threads: int = 1, on_d
 
 
 def submitted_predictions(submission: Submission, *, real_train: RealSet | None, eval_sets: dict[str, RealSet],
-                          labels: tuple[str, ...], cache: Cache, limits: Limits, device: str = "cpu") -> Predictions:
-    """A classifier submission's probabilities on each eval set (images only; labels stay here)."""
+                          labels: tuple[str, ...], cache: Cache, limits: Limits, device: str = "cpu",
+                          denied: tuple = ()) -> Predictions:
+    """A classifier submission's probabilities on each eval set (images only; labels stay here).
+
+    `denied`: folders besides the cache that the sandbox must not see (the results folder)."""
     key = cache.key("submitted-predictions", {
         "submission": submission.sha256(), "eval": {k: v.content_key for k, v in sorted(eval_sets.items())},
         "real_train": real_train.content_key if real_train is not None else None, "labels": list(labels),
@@ -150,7 +153,7 @@ def submitted_predictions(submission: Submission, *, real_train: RealSet | None,
                 out[name] = check_probabilities(table.loc[ids, list(labels)].to_numpy(np.float64), len(es), len(labels),
                                                 f"{submission.name} {name}")
         else:
-            out = _run_classifier(submission, real_train, eval_sets, labels, cache, limits, device)
+            out = _run_classifier(submission, real_train, eval_sets, labels, cache, limits, device, denied)
         with cache.building("submitted-predictions", key, {"submission": submission.name}) as tmp:
             for name, es in eval_sets.items():
                 _save_probs(tmp / f"{_fname(name)}.parquet", es, out[name], labels)
@@ -162,7 +165,7 @@ def submitted_predictions(submission: Submission, *, real_train: RealSet | None,
                        key, cached)
 
 
-def _run_classifier(submission, real_train, eval_sets, labels, cache, limits, device) -> dict[str, np.ndarray]:
+def _run_classifier(submission, real_train, eval_sets, labels, cache, limits, device, denied) -> dict[str, np.ndarray]:
     files, shards, names = {}, [], {}
     for i, (name, es) in enumerate(eval_sets.items()):
         shard = f"eval-{i}"
@@ -175,14 +178,18 @@ def _run_classifier(submission, real_train, eval_sets, labels, cache, limits, de
         files["train_labels.npy"] = lambda p: np.save(p, real_train.labels(labels))
     got: dict[str, np.ndarray] = {}
 
-    def accept(shard: str, path) -> None:
+    def accept(shard: str, probs: np.ndarray) -> None:
         name = names[shard]
-        got[name] = check_probabilities(np.load(path).astype(np.float64), len(eval_sets[name]), len(labels),
+        got[name] = check_probabilities(probs.astype(np.float64), len(eval_sets[name]), len(labels),
                                         f"{submission.name} {name}")
 
+    from cxrbench.runner.generate import compile_cache_dir
+
+    outputs = {shard: (("float32", "float64"), (len(eval_sets[name]), len(labels))) for shard, name in names.items()}
     run_worker(submission.root, submission.manifest.entry_point,
                {"mode": "predict", "shards": shards, "label_names": list(labels), "fit": fit},
-               files, limits, denied=[cache.root], device=device, on_shard=accept)
+               files, limits, denied=[cache.root, *denied], outputs=outputs, device=device, on_shard=accept,
+               compile_cache=compile_cache_dir(cache, submission))
     missing = [n for n in eval_sets if n not in got]
     if missing:
         raise SubmissionError(f"{submission.name}: no predictions came back for {', '.join(missing)}")

@@ -30,7 +30,7 @@ from cxrbench.runner.classify import Predictions, reference_runs, submitted_pred
 from cxrbench.runner.datasets import RealSet, load_real_set, pixel_fingerprint, task_refs
 from cxrbench.runner.generate import synthesize
 from cxrbench.submissions import Limits, Submission, load_submission
-from cxrbench.tasking import Budget, TaskSpec, default_tasks, get_task
+from cxrbench.tasking import Budget, TaskSpec, default_tasks, get_task, kind_mismatch
 
 
 @dataclass
@@ -48,6 +48,8 @@ class RunOptions:
     #: reference-recipe runs trained at once, each in its own process (`threads` threads each); the
     #: predictions are the same for any value (each run is seeded and single-process)
     jobs: int = 1
+    #: run submission code without bubblewrap (`--unsafe-no-sandbox`); records say "isolation: none"
+    unsafe_no_sandbox: bool = False
 
 
 @dataclass
@@ -75,8 +77,8 @@ class _Timer:
             self.log(f"{self.label} · {name} done in {entry.seconds:.1f} s" + (" (cached)" if entry.cached else ""))
 
 
-def environment() -> Environment:
-    """Versions and hardware that produced a record."""
+def environment(isolation: dict | None = None) -> Environment:
+    """Versions and hardware that produced a record, and how submission code was isolated."""
     libs = {}
     for name in ("torch", "timm", "diffusers", "numpy", "pandas", "scipy", "torchmetrics"):
         try:
@@ -98,7 +100,7 @@ def environment() -> Environment:
     except Exception:  # noqa: BLE001
         pass
     return Environment(cxrbench_version=__version__, git_sha=sha, python=sys.version.split()[0],
-                       platform=platform.platform(), libraries=libs, hardware=hardware)
+                       platform=platform.platform(), libraries=libs, hardware=hardware, isolation=isolation or {})
 
 
 def _task_ref(task: TaskSpec, budget_name: str, budget: Budget) -> TaskRef:
@@ -141,6 +143,17 @@ class TaskRun:
         self.store_root = cache.root / "images"
         self.audit_gallery: Path | None = None
 
+    def limits(self, timeout_s: float) -> Limits:
+        return Limits(timeout_s=timeout_s, memory_gb=self.budget.memory_limit_gb, threads=self.opts.threads,
+                      sandboxed=not self.opts.unsafe_no_sandbox)
+
+    def isolation(self) -> dict:
+        from cxrbench.submissions.sandbox import isolation
+
+        if self.sub.manifest.precomputed or (self.sub.kind == "generator" and not self.task.uses_generator):
+            return {"mode": "no submission code"}
+        return isolation(self.limits(0), self.opts.device)
+
     def _real(self, ref, max_images=None) -> RealSet:
         return load_real_set(ref, self.budget, self.store_root, max_images=max_images)
 
@@ -152,11 +165,12 @@ class TaskRun:
         synthetic = []
         with self.timer.stage("generate") as t:
             t.cached = all(self.cache.has("synthetic", k) for k in self._replica_keys(conditioning))
-            limits = Limits(timeout_s=b.generator_timeout_s, memory_gb=b.memory_limit_gb, threads=self.opts.threads)
+            limits = self.limits(b.generator_timeout_s)
             for r in range(task.replicas):
                 synthetic.append(synthesize(self.sub, conditioning, r, size=b.image_size,
                                             generation_seed=task.generation_seed, cache=self.cache, limits=limits,
-                                            device=self.opts.device, progress=lambda n: self.progress.advance(bar, n)))
+                                            device=self.opts.device, progress=lambda n: self.progress.advance(bar, n),
+                                            denied=(self.opts.out_dir,)))
             self.progress.update(bar, completed=total)
         return synthetic
 
@@ -223,10 +237,10 @@ class TaskRun:
         bar = self.progress.add_task(f"train  {task.name}", total=n_runs)
         with self.timer.stage("train+predict") as t:
             if self.sub.kind == "classifier":
-                limits = Limits(timeout_s=b.classifier_timeout_s, memory_gb=b.memory_limit_gb,
-                                threads=self.opts.threads)
+                limits = self.limits(b.classifier_timeout_s)
                 p = submitted_predictions(self.sub, real_train=real_train, eval_sets=eval_sets, labels=labels,
-                                          cache=self.cache, limits=limits, device=self.opts.device)
+                                          cache=self.cache, limits=limits, device=self.opts.device,
+                                          denied=(self.opts.out_dir,))
                 preds = {0: p}
                 self.progress.advance(bar, len(self.seeds))
                 base_train = real_train
@@ -244,8 +258,9 @@ class TaskRun:
             t.cached = all(p.cached for p in (*preds.values(), *base_preds.values()))
 
         with self.timer.stage("score"):
-            against = task.baseline or (f"reference recipe ({b.recipe}) on {task.real_train.key}"
-                                        if self.sub.kind == "classifier" else None)
+            from cxrbench.runner.score_inputs import against_for
+
+            against = against_for(task, b, self.sub.kind)
             scored = score_task(eval_sets=eval_sets, labels=labels, preds={s: p.by_eval_set for s, p in preds.items()},
                                 base_preds={s: p.by_eval_set for s, p in base_preds.items()}, against=against,
                                 primary_eval_set=task.primary.eval_set, eligibility=task.eligibility)
@@ -258,7 +273,7 @@ class TaskRun:
             fingerprints["pixels"] = pixels
         record = ResultRecord(
             status="complete", task=_task_ref(task, self.opts.budget, b), submission=_submission_ref(self.sub, task),
-            split_fingerprints=fingerprints, seeds=sorted(preds), environment=environment(),
+            split_fingerprints=fingerprints, seeds=sorted(preds), environment=environment(self.isolation()),
             eval_sets=scored.eval_sets, comparisons=scored.comparisons, subgroups=scored.subgroups,
             subgroup_summaries=scored.subgroup_summaries, audit=audit_report, timings=self.timer.timings)
         if audit_report and audit_report.get("leakage_flag"):
@@ -305,10 +320,22 @@ def record_path(out_dir: Path, record: ResultRecord) -> Path:
     return out_dir / f"{task}@{record.task.version}" / f"{record.submission.name}@{record.submission.version}.json"
 
 
+def _keeps_complete(path: Path) -> bool:
+    """A complete, intact record is already at `path` (a failed rerun must not replace it)."""
+    from cxrbench.results import RecordError, read_record
+
+    try:
+        return path.is_file() and read_record(path).status == "complete"
+    except RecordError:
+        return False
+
+
 def _write(out_dir: Path, record: ResultRecord, predictions: pd.DataFrame | None) -> Path:
     from cxrbench.data.atomic import atomic_write
 
     path = record_path(out_dir, record)
+    if record.status == "failed" and _keeps_complete(path):
+        path = path.with_suffix(".failed.json")  # beside the good record, which stays
     if predictions is not None:
         ppath = path.with_suffix(".predictions.parquet")
         import hashlib
@@ -333,11 +360,12 @@ def _copy_gallery(gallery: Path | None, record_file: Path) -> None:
         shutil.copytree(gallery, record_file.with_suffix(".gallery"), dirs_exist_ok=True)
 
 
-def _failed_record(sub: Submission, task: TaskSpec, opts: RunOptions, error: str, timings) -> ResultRecord:
+def _failed_record(run: TaskRun, error: str) -> ResultRecord:
+    sub, task, opts = run.sub, run.task, run.opts
     b = task.budgets.get(opts.budget) or next(iter(task.budgets.values()))
     return ResultRecord(status="failed", task=_task_ref(task, opts.budget, b), submission=_submission_ref(sub, task),
-                        split_fingerprints={}, seeds=list(opts.seeds or b.seeds), environment=environment(),
-                        timings=timings, errors=[error])
+                        split_fingerprints={}, seeds=list(opts.seeds or b.seeds), environment=environment(run.isolation()),
+                        timings=run.timer.timings, errors=[error])
 
 
 def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: RunOptions | None = None,
@@ -347,11 +375,25 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
     console = console or Console(stderr=True)
     sub = load_submission(submission_dir)
     specs = [get_task(t) for t in tasks] if tasks else default_tasks(sub.kind, opts.profile, opts.budget)
+    for spec in specs:
+        if (why := kind_mismatch(sub.kind, spec)) is not None:
+            raise ConfigError(f"{sub.name} is a {sub.kind}: {why}")
+    if sub.manifest.entry_point and not opts.unsafe_no_sandbox:
+        from cxrbench.submissions.bwrap import unavailable_reason
+
+        if (why := unavailable_reason()) is not None:
+            raise ConfigError(f"{why}. Submission code runs only under bubblewrap; install it (`make sandbox`, "
+                              f"or apt-get install bubblewrap), or pass --unsafe-no-sandbox to run it without "
+                              f"isolation (the records then say so and the leaderboard marks them)")
+    if sub.manifest.entry_point and opts.unsafe_no_sandbox:
+        console.print("[bold red]WARNING: --unsafe-no-sandbox: submission code runs WITHOUT isolation. It can read "
+                      "and change anything this user can (the cache, other results, your files). Records say "
+                      "`isolation: none` and the leaderboard marks them.[/]")
     if not specs:
         raise CxrbenchError(f"no {opts.profile} tasks with a {opts.budget!r} budget for a {sub.kind} submission")
     # Baselines first, so their (shared, cached) runs come before the tasks that compare with them.
     specs.sort(key=lambda s: (s.supplement_ratio, s.name))
-    cache = Cache(opts.cache_root, force=opts.force)
+    cache = Cache(opts.cache_root, force=opts.force, report=lambda msg: console.print(f"[bold yellow]{msg}[/]"))
     if opts.threads and opts.device == "cpu":
         import torch
 
@@ -366,8 +408,11 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
                 record, predictions = run.run()
             except CxrbenchError as exc:
                 console.print(f"[bold red]{spec.name}: failed:[/] {exc}")
-                record, predictions = _failed_record(sub, spec, opts, str(exc), run.timer.timings), None
+                record, predictions = _failed_record(run, str(exc)), None
             path = _write(opts.out_dir, record, predictions)
+            if record.status == "failed" and path.name.endswith(".failed.json"):
+                console.print(f"[yellow]{spec.name}: the complete record {path.with_name(path.name[:-12] + '.json')} "
+                              f"is kept; this failure is in {path.name}[/]")
             _copy_gallery(run.audit_gallery, path)
             outcomes.append(TaskOutcome(record, path))
     return outcomes

@@ -20,7 +20,7 @@ from cxrbench.errors import SubmissionError
 from cxrbench.runner.cache import Cache, code_digest
 from cxrbench.runner.datasets import CONDITION_COLUMNS, RealSet, condition_rows
 from cxrbench.submissions import Limits, Submission, run_worker
-from cxrbench.submissions.sandbox import check_images
+from cxrbench.submissions.protocol import load_shard
 
 
 @dataclass
@@ -63,8 +63,10 @@ def replica_key(submission: Submission, conditioning: RealSet, replica: int, siz
 
 def synthesize(submission: Submission, conditioning: RealSet, replica: int, *, size: int, generation_seed: int,
                cache: Cache, limits: Limits, device: str = "cpu",
-               progress: Callable[[int], None] | None = None) -> SyntheticReplica:
-    """Images for one replica, from the cache or from the submission (resuming finished shards)."""
+               progress: Callable[[int], None] | None = None, denied: tuple[Path, ...] = ()) -> SyntheticReplica:
+    """Images for one replica, from the cache or from the submission (resuming finished shards).
+
+    `denied`: folders besides the cache that the sandbox must not see (the results folder)."""
     table = requests_for(conditioning, replica, generation_seed)
     key = replica_key(submission, conditioning, replica, size, generation_seed, cache)
     if not cache.has("synthetic", key):
@@ -74,7 +76,7 @@ def synthesize(submission: Submission, conditioning: RealSet, replica: int, *, s
                 np.save(tmp / "images.npy", images)
                 table.to_parquet(tmp / "requests.parquet")
         else:
-            _run_generator(submission, table, size, key, cache, limits, device, progress)
+            _run_generator(submission, table, size, key, cache, limits, device, progress, denied)
     entry = cache.path("synthetic", key)
     pixels = np.load(entry / "images.npy", mmap_mode="r")
     stored = pd.read_parquet(entry / "requests.parquet")
@@ -84,21 +86,17 @@ def synthesize(submission: Submission, conditioning: RealSet, replica: int, *, s
 
 
 def _run_generator(submission: Submission, table: pd.DataFrame, size: int, key: str, cache: Cache,
-                   limits: Limits, device: str, progress) -> None:
+                   limits: Limits, device: str, progress, denied) -> None:
     bs = submission.manifest.batch_size
     shards = [{"name": f"shard-{i:05d}", "start": s, "stop": min(s + bs, len(table))}
               for i, s in enumerate(range(0, len(table), bs))]
     scratch = cache.scratch("synthetic", key)
-    todo = [s for s in shards if not (scratch / f"{s['name']}.npy").is_file()]
+    todo = [s for s in shards if not _shard_ok(scratch / f"{s['name']}.npy", s, size, submission.name)]
     done = len(table) - sum(s["stop"] - s["start"] for s in todo)
     if progress and done:
         progress(done)
-    by_name = {s["name"]: s for s in shards}
 
-    def accept(name: str, path: Path) -> None:
-        shard = by_name[name]
-        images = np.load(path)
-        check_images(images, shard["stop"] - shard["start"], size, f"{submission.name} {name}")
+    def accept(name: str, images: np.ndarray) -> None:
         tmp = scratch / f".{name}.tmp.npy"
         np.save(tmp, images)
         tmp.replace(scratch / f"{name}.npy")
@@ -107,22 +105,45 @@ def _run_generator(submission: Submission, table: pd.DataFrame, size: int, key: 
 
     if todo:
         request = {"mode": "generate", "size": size, "shards": todo}
+        outputs = {s["name"]: (("uint8",), (s["stop"] - s["start"], size, size)) for s in todo}
         run_worker(submission.root, submission.manifest.entry_point, request,
                    {"conditions.parquet": lambda p: table.to_parquet(p)}, limits,
-                   denied=[cache.root], device=device, on_shard=accept)
+                   denied=[cache.root, *denied], outputs=outputs, device=device, on_shard=accept,
+                   compile_cache=compile_cache_dir(cache, submission))
     missing = [s["name"] for s in shards if not (scratch / f"{s['name']}.npy").is_file()]
     if missing:
         raise SubmissionError(f"{submission.name}: generator finished without producing {len(missing)} shard(s)")
     with cache.building("synthetic", key, {"submission": submission.name, "n": len(table)}) as tmp:
         out = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8, shape=(len(table), size, size))
         for s in shards:
-            out[s["start"]:s["stop"]] = np.load(scratch / f"{s['name']}.npy")
+            out[s["start"]:s["stop"]] = _resumed_shard(scratch / f"{s['name']}.npy", s, size, submission.name)
         out.flush()
         del out
         table.to_parquet(tmp / "requests.parquet")
     import shutil
 
     shutil.rmtree(scratch, ignore_errors=True)
+
+
+def compile_cache_dir(cache: Cache, submission: Submission) -> Path:
+    """This submission's own persistent compile cache (torch.compile / Triton), outside its scratch."""
+    return cache.root / "compile" / submission.sha256()[:32]
+
+
+def _resumed_shard(path: Path, shard: dict, size: int, who: str) -> np.ndarray:
+    return load_shard(path, ("uint8",), (shard["stop"] - shard["start"], size, size), f"{who} {shard['name']}")
+
+
+def _shard_ok(path: Path, shard: dict, size: int, who: str) -> bool:
+    """A finished shard from an earlier run, intact (header, size); a broken one is deleted and redone."""
+    if not path.is_file():
+        return False
+    try:
+        _resumed_shard(path, shard, size, who)
+    except SubmissionError:
+        path.unlink(missing_ok=True)
+        return False
+    return True
 
 
 def _from_precomputed(submission: Submission, table: pd.DataFrame, size: int) -> np.ndarray:

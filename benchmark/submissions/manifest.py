@@ -20,7 +20,9 @@ weights: {weights/model.safetensors: <sha256>}
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Literal
 
@@ -95,25 +97,81 @@ class Submission:
         return self.manifest.kind
 
     def sha256(self) -> str:
-        """Content hash over every file in the directory (paths and bytes), caches excluded."""
+        """Content hash over every file in the directory (paths and bytes), caches excluded.
+
+        Symlinks inside the folder count by their target's path, never followed; see `submission_files`."""
         h = hashlib.sha256()
-        for path in sorted(self.root.rglob("*")):
-            rel = path.relative_to(self.root)
-            if path.is_dir() or "__pycache__" in rel.parts or rel.parts[0].startswith("."):
-                continue
+        for rel, kind, target in submission_files(self.root):
             h.update(str(rel).encode() + b"\0")
-            with open(path, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
+            if kind == "link":
+                h.update(b"->" + target.encode())
+            else:
+                _hash_regular(self.root / rel, h)
             h.update(b"\0")
         return h.hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
+#: caps on what `evaluate` hashes and shows the sandbox
+MAX_FILES = 20_000
+MAX_BYTES = 64 << 30
+
+
+def submission_files(root: Path) -> list[tuple[Path, str, str]]:
+    """(relative path, "file" | "link", link target) of a submission's files, sorted; SubmissionError
+    names the first FIFO, socket, device or symlink leaving the folder, and a folder over the caps.
+    Nothing is opened here; hidden folders and __pycache__ are skipped (never hashed, never opened)."""
+    out, total = [], 0
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        links = [d for d in dirnames if (here / d).is_symlink()]  # never descended (followlinks=False)
+        dirnames[:] = sorted(d for d in dirnames if d not in links and d != "__pycache__"
+                             and not (here == root and d.startswith(".")))
+        for name in sorted(filenames + links):
+            path = here / name
+            rel = path.relative_to(root)
+            if rel.parts[0].startswith("."):
+                continue
+            st = path.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                target = os.readlink(path)
+                resolved = Path(os.path.realpath(path))
+                if resolved != root and root not in resolved.parents:
+                    raise SubmissionError(f"{path}: symlink to {target} leaves the submission folder; copy the file in")
+                out.append((rel, "link", target))
+            elif stat.S_ISREG(st.st_mode):
+                total += st.st_size
+                out.append((rel, "file", ""))
+            else:
+                raise SubmissionError(f"{path}: {_kind(st.st_mode)} in a submission folder; only files, folders and "
+                                      f"symlinks within it are allowed")
+            if len(out) > MAX_FILES:
+                raise SubmissionError(f"{root}: more than {MAX_FILES} files (the limit); ship an archive or fewer files")
+            if total > MAX_BYTES:
+                raise SubmissionError(f"{root}: over {MAX_BYTES >> 30} GiB of files (the limit)")
+    return sorted(out)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device file" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "an unsupported file type"
+
+
+def _hash_regular(path: Path, h) -> None:
+    """Hash a file opened without following links or blocking, after checking it is still regular."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise SubmissionError(f"{path}: changed into a non-regular file while being hashed")
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    _hash_regular(path, h)
     return h.hexdigest()
 
 
@@ -127,6 +185,7 @@ def load_submission(path: str | Path) -> Submission:
         raise SubmissionError(f"{path}: no {MANIFEST} (see submissions/README.md for the format)")
     manifest = load_yaml_model(mpath, Manifest, SubmissionError, what="a mapping of fields (name, version, kind, ...)")
     sub = Submission(root, manifest)
+    submission_files(root)  # refuses FIFOs, devices, sockets, escaping symlinks, oversized folders
     if manifest.entry_point:
         module = manifest.entry_point.split(":")[0]
         if not (root / (module.replace(".", "/") + ".py")).is_file():

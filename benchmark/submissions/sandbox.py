@@ -1,72 +1,49 @@
-"""Run untrusted submission code in its own process, with limits, and check what comes back.
+"""Run untrusted submission code under bubblewrap, within tree-wide limits, and check what comes back.
 
-- its own process (`python -m cxrbench.submissions.worker`), new session, killed as a group on
-  timeout; an address-space limit (RLIMIT_AS); no network (a private network namespace via
-  `unshare --net` where the OS allows it, and an audit hook that refuses sockets in any case);
-- it sees only a scratch directory holding what it may see (condition rows of training images;
-  eval images without labels) and its own directory; the audit hook refuses reads elsewhere
-  (the benchmark's cache with labels and test images above all);
-- outputs come back as shards; each is re-checked here (count, shape, dtype, range, NaN/inf).
+The operating system isolates it (`bwrap.py`: namespaces, a minimal read-only view, private
+scratch, no network, uid 65534, no capabilities); `limits.py` bounds its process tree (memory,
+process count, file sizes, wall clock); `protocol.py` reads its events and output shards so
+that nothing it writes can hang or crash this process. The audit hook in `worker.py` stays as a
+second layer. Without bubblewrap, code runs only when the user opted out (`--unsafe-no-sandbox`),
+and the record says so (`isolation()`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import signal
-import site
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cxrbench.errors import SubmissionError
+from cxrbench.submissions import bwrap
+from cxrbench.submissions.limits import Limits, TreeLimits, check_tree
+from cxrbench.submissions.protocol import StreamReader, load_shard, parse_event
+
+__all__ = ["Limits", "check_images", "check_probabilities", "isolation", "run_worker"]
+
+#: (allowed dtypes, shape) of each output shard the parent asked for
+OutputSpec = dict[str, tuple[tuple[str, ...], tuple[int, ...]]]
+WATCH_EVERY_S = 0.2
+ENV_KEEP = ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "TZ")
+UNSANDBOXED_READ = ["/usr", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev", "/opt"]
 
 
-@dataclass(frozen=True)
-class Limits:
-    timeout_s: float = 1800
-    memory_gb: float = 16
-    network: bool = False
-    threads: int | None = None  # OMP/MKL threads for the submission's process (None: inherit)
-
-
-def _python_roots() -> list[str]:
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths()["stdlib"]}
-    roots.update(site.getsitepackages())
-    roots.add(site.getusersitepackages())
-    import cxrbench
-
-    # The harness itself (editable installs live outside site-packages): code and shipped weights.
-    pkg = Path(cxrbench.__file__).resolve().parent
-    roots.add(str(pkg))
-    for sub in ("baselines", "leaderboard", "tasks"):
-        mod = sys.modules.get(f"cxrbench.{sub}") or __import__(f"cxrbench.{sub}", fromlist=["_"])
-        roots.add(str(Path(mod.__file__).resolve().parent))
-    return sorted(r for r in roots if r)
-
-
-SYSTEM_READ = ["/usr", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev", "/opt"]
-
-
-def _unshare_available() -> bool:
-    if not shutil.which("unshare"):
-        return False
-    try:
-        return subprocess.run(["unshare", "--net", "true"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
-
-_UNSHARE: bool | None = None
+def isolation(limits: Limits, device: str) -> dict:
+    """What the record says about how submission code is isolated under these limits."""
+    tree = TreeLimits(limits, device, create=False)
+    if not limits.sandboxed:
+        return {"mode": "none", "reason": "--unsafe-no-sandbox: no bubblewrap; an audit hook, rlimits and a "
+                "watchdog only", **tree.describe()}
+    return {"mode": "bubblewrap", "network": "none", "uid": bwrap.UID, **tree.describe()}
 
 
 def run_worker(
@@ -77,101 +54,189 @@ def run_worker(
     limits: Limits,
     *,
     denied: list[Path],
+    outputs: OutputSpec,
     device: str = "cpu",
-    on_shard: Callable[[str, Path], None] | None = None,
+    on_shard: Callable[[str, np.ndarray], None] | None = None,
     on_event: Callable[[dict], None] | None = None,
+    compile_cache: Path | None = None,
 ) -> None:
-    """Run one worker to completion; `on_shard(name, path)` receives each checked output shard.
+    """Run one worker to completion; `on_shard(name, array)` receives each checked output shard.
 
-    `files` maps file names in the scratch directory to writers (what the submission may see).
-    Raises SubmissionError with the submission's own error, a timeout or a memory kill.
+    `files` maps file names in the scratch directory to writers (what the submission may see);
+    `outputs` names every shard the worker may return with its dtype(s) and exact shape;
+    `denied` (the cache, the results folder) must lie outside everything the sandbox sees;
+    `compile_cache` is this submission's own persistent folder (mounted read-write).
+    Raises SubmissionError (one line) for anything the submission does wrong.
     """
-    global _UNSHARE
-    if _UNSHARE is None:
-        _UNSHARE = _unshare_available()
+    if limits.sandboxed and (why := bwrap.unavailable_reason()):
+        raise SubmissionError(f"{why}; submission code does not run unsandboxed unless you pass "
+                              f"--unsafe-no-sandbox")
     with tempfile.TemporaryDirectory(prefix="cxrbench-sandbox-") as tmp:
-        work = Path(tmp)
+        work = Path(tmp) / "work"
+        (work / "tmp").mkdir(parents=True)
+        (work / "out").mkdir()
         for name, writer in files.items():
             writer(work / name)
+        if compile_cache is not None:
+            compile_cache.mkdir(parents=True, exist_ok=True)
+        if limits.sandboxed:
+            visible = bwrap.visible_roots(submission_dir, work, None)  # the compile cache is its own
+            for d in denied:
+                if (clash := bwrap.overlaps(Path(d), visible)) is not None:
+                    raise SubmissionError(f"{d} would be visible to the submission (it overlaps {clash}); "
+                                          f"keep the cache and results outside the submission and Python folders")
+            sub_in, work_in = bwrap.SUBMISSION, bwrap.WORK
+            cc_in = bwrap.COMPILE_CACHE if compile_cache is not None else None
+            allowed_read = bwrap.python_roots() + ["/usr", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev"]
+        else:
+            sub_in, work_in, cc_in = submission_dir, work, compile_cache
+            allowed_read = bwrap.python_roots() + UNSANDBOXED_READ
         req = dict(request)
-        req.update(
-            submission_dir=str(submission_dir), entry_point=entry_point, device=device,
-            allowed_read=_python_roots() + SYSTEM_READ, allowed_write=["/dev/null", "/dev/shm"],
-            denied=[str(d) for d in denied],
-        )
+        req.update(submission_dir=str(sub_in), entry_point=entry_point, device=device,
+                   allowed_read=allowed_read + ([str(cc_in)] if cc_in else []),
+                   allowed_write=["/dev/null", "/dev/shm", str(work_in)] + ([str(cc_in)] if cc_in else []),
+                   denied=[] if limits.sandboxed else [str(d) for d in denied])
         (work / "request.json").write_text(json.dumps(req))
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS",
-                                                             "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "TZ")}
-        env.update(HOME=str(work), TMPDIR=str(work), PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1",
-                   HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
-                   MPLCONFIGDIR=str(work), TORCHINDUCTOR_CACHE_DIR=str(work / "inductor"))
-        if limits.threads:
-            env.update(OMP_NUM_THREADS=str(limits.threads), MKL_NUM_THREADS=str(limits.threads))
-        cmd = [sys.executable, "-m", "cxrbench.submissions.worker", str(work)]
-        if _UNSHARE and not limits.network:
-            cmd = ["unshare", "--net", "--"] + cmd
-        mem = int(limits.memory_gb * (1 << 30))
-
-        def _limit() -> None:
-            os.setsid()
-            resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-        start = time.monotonic()
-        proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                preexec_fn=_limit, text=True)
-        error = None
+        env = _environment(limits, work_in, cc_in)
+        worker = [sys.executable, "-m", "cxrbench.submissions.worker", str(work_in)]
+        tree = TreeLimits(limits, device)
         try:
-            import selectors
+            if limits.sandboxed:
+                shm = max(64 << 20, limits.memory_bytes // 4)
+                cmd = bwrap.command(worker, work=work, submission=submission_dir, compile_cache=compile_cache,
+                                    device=device, shm_bytes=shm, env=env)
+                popen_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+            else:
+                cmd = (["unshare", "--net", "--"] if not limits.network and _unshare_works() else []) + worker
+                popen_env = env
+            _drive(cmd, popen_env, work, tree, limits, outputs, submission_dir.name, on_shard, on_event)
+        finally:
+            tree.close()
 
-            sel = selectors.DefaultSelector()
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            stderr_tail: list[str] = []
-            while True:
-                left = limits.timeout_s - (time.monotonic() - start)
-                if left <= 0:
-                    raise TimeoutError
-                if not sel.select(timeout=min(left, 1.0)):
-                    if proc.poll() is not None:
-                        break
-                    continue
-                line = proc.stdout.readline()
-                if not line:
+
+def _environment(limits: Limits, work: Path, compile_cache: Path | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in ENV_KEEP}
+    env.update(HOME=str(work), TMPDIR=str(work / "tmp"), USER="sandbox", LOGNAME="sandbox", PYTHONDONTWRITEBYTECODE="1",
+               PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+               MPLCONFIGDIR=str(work / "tmp"),
+               TORCHINDUCTOR_CACHE_DIR=str(compile_cache if compile_cache else work / "tmp" / "inductor"))
+    if compile_cache is not None:
+        env["TRITON_CACHE_DIR"] = str(compile_cache / "triton")
+    if limits.threads:
+        env.update(OMP_NUM_THREADS=str(limits.threads), MKL_NUM_THREADS=str(limits.threads))
+    return env
+
+
+def _drive(cmd, env, work: Path, tree: TreeLimits, limits: Limits, outputs: OutputSpec, who: str,
+           on_shard, on_event) -> None:
+    """Start the worker, read its events until it exits or a limit is hit; kill the tree on any exit."""
+    start = time.monotonic()
+    cmd, pass_fds = _hide_arguments(cmd)
+    try:
+        proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, preexec_fn=tree.preexec, start_new_session=True,
+                                pass_fds=pass_fds)
+    finally:
+        for fd in pass_fds:
+            os.close(fd)
+    reader = StreamReader(proc.stdout, proc.stderr)
+    seen: set[str] = set()
+    error = None
+    next_watch = start
+    exited_at = None
+    try:
+        while True:
+            now = time.monotonic()
+            if proc.poll() is not None:
+                exited_at = exited_at or now
+                if now - exited_at > 2.0:  # a leftover process holds the pipes (unsandboxed runs only)
                     break
-                try:
-                    msg = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # the submission's own prints
+            if now - start > limits.timeout_s:
+                raise SubmissionError(f"timed out after {limits.timeout_s:.0f} s (limit set by the task budget)")
+            if now >= next_watch and exited_at is None:
+                check_tree(tree, proc.pid, work)
+                next_watch = now + WATCH_EVERY_S
+            lines = reader.poll(min(WATCH_EVERY_S, max(0.0, limits.timeout_s - (now - start))))
+            if not reader.open:
+                lines += reader.finish()
+            for line in lines:
+                msg = parse_event(line, outputs, seen)
                 if on_event:
                     on_event(msg)
-                if msg.get("event") == "shard" and on_shard:
-                    on_shard(msg["name"], work / "out" / f"{msg['name']}.npy")
-                elif msg.get("event") == "error":
-                    error = msg["error"]
-            proc.wait(timeout=max(1.0, limits.timeout_s - (time.monotonic() - start)))
-            stderr_tail = proc.stderr.read().splitlines()[-5:]
-        except (TimeoutError, subprocess.TimeoutExpired):
-            _kill(proc)
-            raise SubmissionError(
-                f"{submission_dir.name}: timed out after {limits.timeout_s:.0f} s (limit set by the task budget)") from None
-        finally:
-            if proc.poll() is None:
-                _kill(proc)
-        if proc.returncode != 0:
-            if error is None:
-                if proc.returncode in (-signal.SIGKILL, -signal.SIGSEGV) or any("MemoryError" in s for s in stderr_tail):
-                    error = f"killed (exit {proc.returncode}); memory limit {limits.memory_gb:g} GB?"
-                else:
-                    error = f"exit code {proc.returncode}: {' | '.join(stderr_tail) or 'no output'}"
-            raise SubmissionError(f"{submission_dir.name}: {error}")
+                if msg["event"] == "shard":
+                    dtypes, shape = outputs[msg["name"]]
+                    array = load_shard(work / "out" / f"{msg['name']}.npy", dtypes, shape, f"{who} {msg['name']}")
+                    if on_shard:
+                        on_shard(msg["name"], array)
+                elif msg["event"] == "error":
+                    error = msg["error"][:2000]
+            if not reader.open:
+                break
+        # streams closed: the worker is exiting; wait for it within what is left of the deadline
+        left = limits.timeout_s - (time.monotonic() - start)
+        try:
+            proc.wait(timeout=max(0.5, left))
+        except subprocess.TimeoutExpired:
+            raise SubmissionError(f"timed out after {limits.timeout_s:.0f} s (limit set by the task budget)") from None
+    except SubmissionError as exc:
+        tail = reader.stderr_tail(2)
+        if "timed out" in str(exc) and tail:
+            exc = SubmissionError(f"{exc}; its last output: {' | '.join(t[:200] for t in tail)}")
+        raise SubmissionError(f"{who}: {exc}") from None
+    finally:
+        _kill(proc)
+        reader.close()
+    if proc.returncode != 0:
+        tail = reader.stderr_tail()
+        if error is None:
+            if proc.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL, -signal.SIGSEGV) or \
+                    any("MemoryError" in s for s in tail):
+                error = f"killed (exit {proc.returncode}); memory limit {limits.memory_gb:g} GB?"
+            else:
+                error = f"exit code {proc.returncode}: {' | '.join(tail) or 'no output'}"
+        raise SubmissionError(f"{who}: {error}")
+
+
+def _hide_arguments(cmd: list[str]) -> tuple[list[str], tuple[int, ...]]:
+    """bwrap's options through a pipe (`--args FD`): bwrap is PID 1 inside, and its command line
+    would otherwise show the sandbox the host paths of its folders."""
+    if not cmd or cmd[0] != "bwrap":
+        return cmd, ()
+    sep = cmd.index("--")
+    blob = b"".join(a.encode() + b"\0" for a in cmd[1:sep])
+    if len(blob) > 60_000:  # beyond one pipe buffer: pass them plainly rather than block
+        return cmd, ()
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, blob)
+    os.close(write_fd)
+    return ["bwrap", "--args", str(read_fd), *cmd[sep:]], (read_fd,)
 
 
 def _kill(proc: subprocess.Popen) -> None:
+    """Kill the worker's whole tree: its process group and (under bwrap) its PID namespace."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
+        pass
+    try:
         proc.kill()
+    except ProcessLookupError:
+        pass
     proc.wait()
+
+
+_UNSHARE: bool | None = None
+
+
+def _unshare_works() -> bool:
+    global _UNSHARE
+    if _UNSHARE is None:
+        try:
+            _UNSHARE = bool(shutil.which("unshare")) and subprocess.run(
+                ["unshare", "--net", "true"], capture_output=True, timeout=10).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            _UNSHARE = False
+    return _UNSHARE
 
 
 def check_images(images: np.ndarray, n: int, size: int, where: str) -> np.ndarray:

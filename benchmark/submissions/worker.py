@@ -1,10 +1,12 @@
 """The process a submission's code runs in: `python -m cxrbench.submissions.worker WORKDIR`.
 
-It reads `WORKDIR/request.json`, installs an audit hook that refuses network connections and
-file access outside the submission, the work directory and the Python installation, imports
-the entry point, and streams outputs back as `.npy` shards plus one JSON line per shard on
-stdout. The parent (`sandbox.py`) re-checks every shard; this side only does the first check,
-so a broken submission fails with a message that names the problem.
+It runs under bubblewrap (`bwrap.py`); the audit hook it installs (refusing network connections
+and file access outside the submission, the work directory and the Python installation) is a
+second layer only: `gc` or `ctypes` can undo it, the namespaces they cannot. It imports the entry
+point and streams outputs back as `.npy` shards plus one JSON line per shard on the protocol
+channel (the original stdout; the submission's own prints go to stderr). The parent
+(`sandbox.py`, `protocol.py`) re-checks every event and shard; this side only does the first
+check, so a broken submission fails with a message that names the problem.
 """
 
 from __future__ import annotations
@@ -67,9 +69,20 @@ def _load_entry(submission_dir: Path, entry_point: str, device: str):
     return cls(**kwargs)
 
 
-def _emit(**msg) -> None:
-    sys.stdout.write(json.dumps(msg) + "\n")
+_PROTOCOL = None  # the original stdout, kept for events; fd 1 then points at stderr
+
+
+def _open_protocol() -> None:
+    global _PROTOCOL
+    _PROTOCOL = os.fdopen(os.dup(1), "w", buffering=1)
     sys.stdout.flush()
+    os.dup2(2, 1)
+
+
+def _emit(**msg) -> None:
+    out = _PROTOCOL or sys.stdout
+    out.write(json.dumps(msg) + "\n")
+    out.flush()
 
 
 def _save(path: Path, array: np.ndarray) -> None:
@@ -81,7 +94,8 @@ def _save(path: Path, array: np.ndarray) -> None:
 def run(workdir: Path) -> None:
     req = json.loads((workdir / "request.json").read_text())
     sub_dir = Path(req["submission_dir"])
-    _install_guard(req["allowed_read"] + [str(workdir), str(sub_dir)], [str(workdir)] + req["allowed_write"], req["denied"])
+    _install_guard(req["allowed_read"] + [str(workdir), str(sub_dir)], [str(workdir)] + req["allowed_write"],
+                   req["denied"])
     os.chdir(workdir)
     obj = _load_entry(sub_dir, req["entry_point"], req["device"])
     out = workdir / "out"
@@ -131,6 +145,7 @@ def _check_images(images: np.ndarray, n: int, size: int) -> None:
 
 def main() -> None:
     workdir = Path(sys.argv[1])
+    _open_protocol()
     try:
         run(workdir)
     except BaseException as exc:  # report every failure, then exit non-zero

@@ -28,6 +28,8 @@ def render(ctx: Context) -> None:
         st.error(f"This record can no longer be read: {exc}")
         return
     s, t = record.submission, record.task
+    if record.environment.isolation.get("mode") == "none":
+        st.warning("Not isolated: this submission's code ran without the bubblewrap sandbox (--unsafe-no-sandbox).")
     if not s.training_data_within_bounds:
         st.warning(f"Declared training data is outside this task's rules: {s.bounds_note or s.declared_training_data}")
     c1, c2 = st.columns(2)

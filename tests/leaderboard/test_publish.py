@@ -25,7 +25,9 @@ def expected(record, **overrides):
 
 
 def run(files, store, resolve=expected, compare=False):
-    return publish(files, store, resolve_task=resolve, compare=compare)
+    # fixture records carry made-up numbers: recomputation from predictions is tested in
+    # tests/runner/test_score_inputs.py on records that `evaluate` wrote
+    return publish(files, store, resolve_task=resolve, compare=compare, rescore=None)
 
 
 @pytest.fixture
@@ -189,23 +191,21 @@ def shipped_record(generator):
 
 def test_cli_publish_exit_codes(tmp_path):
     store = tmp_path / "store"
-    good = write_evaluated(shipped_record("oracle"), tmp_path / "a")
+    made_up = write_evaluated(shipped_record("oracle"), tmp_path / "a")  # intact, but its numbers are invented
     fake_record = make_record("phantom/supplement-100", "noise")  # fixture spec hash at the shipped version
     fake_record.task.version = shipped_record("noise").task.version
     fake = write_evaluated(fake_record, tmp_path / "b")
     tampered = write_evaluated(shipped_record("label-shuffle"), tmp_path / "c")
     tamper(tampered)
     cmd = [sys.executable, "-m", "cxrbench.cli", "publish", "--results", str(store), "--no-compare",
-           str(good), str(fake), str(tampered)]
+           str(made_up), str(fake), str(tampered)]
     out = subprocess.run(cmd, capture_output=True, text=True)
     text = " ".join((out.stdout + out.stderr).split())
     assert out.returncode == 2, text
-    version = shipped_record("oracle").task.version
-    assert "published" in text and (store / f"phantom/quick/supplement-100@{version}/oracle@1.0.json").exists()
+    assert "numbers do not follow from the record's predictions" in text
     assert "task spec hash" in text and "altered after it was written" in text
-    assert "2 of 3 record(s) rejected" in text and "skipped on request" in text
-    out = subprocess.run(cmd[:-3] + [str(tmp_path / "a")], capture_output=True, text=True)  # a folder, again
-    assert out.returncode == 2 and "already published" in out.stdout + out.stderr
+    assert "3 of 3 record(s) rejected" in text and "skipped on request" in text
+    assert not store.exists() or not list(store.rglob("*.json"))
 
 
 def test_default_comparer_passes_store_folders_to_compare_records(evaluated, tmp_path, monkeypatch):
@@ -221,7 +221,7 @@ def test_default_comparer_passes_store_folders_to_compare_records(evaluated, tmp
         return fake_compare(type("S", (), {"record": a})(), type("S", (), {"record": b, "entry": f"{b.submission.name}@1.0"})())
 
     monkeypatch.setattr(compare_module, "compare_records", fake_compare_records)
-    report = publish(evaluated, tmp_path / "store", resolve_task=expected, compare=True)
+    report = publish(evaluated, tmp_path / "store", resolve_task=expected, compare=True, rescore=None)
     assert report.ok and not report.notes, report.notes
     assert seen == [("noise", "oracle", 27, 27)]
     assert (tmp_path / "store" / "phantom" / "quick" / "supplement-100@1" / PAIRWISE_FILE).exists()

@@ -1,6 +1,9 @@
 """submission.yaml validation: every mistake gets a message naming the field or file."""
 
 import hashlib
+import os
+import socket
+import time
 import shutil
 from pathlib import Path
 
@@ -85,3 +88,46 @@ def test_hash_ignores_pycache_and_tracks_content(tmp_path):
     assert sub.sha256() == h
     (root / "gen.py").write_text("class Gen:\n    x = 1\n")
     assert sub.sha256() != h
+
+
+GEN_MANIFEST = 'name: toy\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n'
+
+
+@pytest.mark.parametrize("plant, message", [
+    (lambda root: os.mkfifo(root / "pipe.npy"), "a FIFO"),
+    (lambda root: os.symlink("/dev/zero", root / "zero.bin"), "leaves the submission folder"),
+    (lambda root: os.symlink("/etc", root / "etc"), "leaves the submission folder"),
+    (lambda root: os.symlink("../../outside.txt", root / "w" / "up.txt"), "leaves the submission folder"),
+    (lambda root: _unix_socket(root / "sock"), "a socket"),
+])
+def test_hashing_refuses_what_it_cannot_safely_open(tmp_path, plant, message):
+    root = make(tmp_path, GEN_MANIFEST, {"w/a.txt": b"x"})
+    (tmp_path / "outside.txt").write_text("secret")
+    plant(root)
+    start = time.monotonic()
+    with pytest.raises(SubmissionError, match=message) as exc:
+        load_submission(root)
+    assert str(root) in str(exc.value) and time.monotonic() - start < 5
+
+
+def _unix_socket(path):
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    return s
+
+
+def test_symlink_inside_counts_by_target_and_caps(tmp_path, monkeypatch):
+    root = make(tmp_path, GEN_MANIFEST, {"w/a.txt": b"x"})
+    before = load_submission(root).sha256()
+    os.symlink("w/a.txt", root / "alias.txt")
+    with_link = load_submission(root).sha256()
+    assert with_link != before
+    from cxrbench.submissions import manifest
+
+    monkeypatch.setattr(manifest, "MAX_FILES", 2)
+    with pytest.raises(SubmissionError, match="more than 2 files"):
+        load_submission(root)
+    monkeypatch.setattr(manifest, "MAX_FILES", 100)
+    monkeypatch.setattr(manifest, "MAX_BYTES", 10)
+    with pytest.raises(SubmissionError, match="GiB of files"):
+        load_submission(root)

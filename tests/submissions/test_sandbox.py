@@ -1,14 +1,15 @@
-"""The sandbox: submission code runs in its own process, within limits, and its outputs are checked."""
+"""The sandbox: submission code runs in its own process, within limits, and its outputs are checked.
 
-import socket
+Under bubblewrap where it can run; elsewhere through the unsandboxed path (audit hook, rlimits,
+watchdog), whose messages these tests also check."""
+
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from cxrbench.errors import SubmissionError
-from cxrbench.submissions import Limits, load_submission, run_worker
+from cxrbench.submissions import Limits
+from sandbox_helpers import SANDBOXED, run_generator
 
 GEN = """
 import numpy as np
@@ -32,15 +33,8 @@ def generator(tmp_path, body="        pass") -> Path:
 
 
 def run(root: Path, secret: Path, n=5, size=8, timeout=60, memory_gb=16):
-    sub = load_submission(root)
-    table = pd.DataFrame({"request_id": [f"r{i}" for i in range(n)], "seed": np.arange(n, dtype=np.int64),
-                          "age": np.full(n, 50.0)})
-    got = {}
-    run_worker(sub.root, sub.manifest.entry_point,
-               {"mode": "generate", "size": size, "shards": [{"name": "s0", "start": 0, "stop": n}]},
-               {"conditions.parquet": lambda p: table.to_parquet(p)}, Limits(timeout_s=timeout, memory_gb=memory_gb),
-               denied=[secret], on_shard=lambda name, path: got.__setitem__(name, np.load(path)))
-    return got
+    limits = Limits(timeout_s=timeout, memory_gb=memory_gb, sandboxed=SANDBOXED)
+    return run_generator(root, n=n, size=size, limits=limits, denied=[secret])
 
 
 @pytest.fixture
@@ -104,5 +98,5 @@ def test_wrong_outputs(tmp_path, secret, ret, message):
 
 def test_sandbox_sees_only_condition_columns(tmp_path, secret):
     body = ("        assert list(conditions.columns) == ['age'], list(conditions.columns)\n"
-            "        import os; assert sorted(os.listdir('.')) == ['conditions.parquet', 'out', 'request.json'], os.listdir('.')")
+            "        import os; assert sorted(os.listdir('.')) == ['conditions.parquet', 'out', 'request.json', 'tmp'], os.listdir('.')")
     run(generator(tmp_path, body), secret)

@@ -1,0 +1,126 @@
+"""Rebuild `score_task`'s inputs from a record's predictions file, so `publish` can recompute every number.
+
+A record's content hash only shows it was not edited after sealing; anyone can reseal an edited
+record. So `cxrbench publish` trusts no number in it: it reloads the task's eval sets on its own
+side (rows and labels; labels never travel with a record), rebuilds the per-seed prediction
+arrays from the predictions parquet, calls the runner's own `score_task`, and refuses the record
+when any field differs. One adapter (`rescore`) is the only place that knows `score_task`'s
+keyword arguments besides the runner.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cxrbench.results import RecordError, ResultRecord
+from cxrbench.runner.datasets import RealSet, real_rows
+from cxrbench.runner.score import Scored, score_task
+
+#: fields of a record that `score_task` produces, compared in this order
+SCORED_FIELDS = ("eval_sets", "comparisons", "subgroups", "subgroup_summaries")
+TOLERANCE = 1e-9
+
+
+def against_for(spec, budget, kind: str) -> str | None:
+    """What a record's comparisons are taken against (the runner and publish agree on it)."""
+    if spec.baseline:
+        return spec.baseline
+    if kind == "classifier" and spec.real_train is not None:
+        return f"reference recipe ({budget.recipe}) on {spec.real_train.key}"
+    return None
+
+
+def label_sets(spec, budget) -> dict[str, RealSet]:
+    """The task's eval sets with rows and labels only (no pixels: scoring never reads them)."""
+    from cxrbench.runner.datasets import _slice_fingerprint
+
+    out = {}
+    for name, ref in spec.eval_sets.items():
+        _, rows = real_rows(ref, budget, max_images=budget.max_eval_images)
+        out[name] = RealSet(ref=ref, rows=rows, pixels=np.zeros((len(rows), 0, 0), np.uint8),
+                            fingerprint=_slice_fingerprint(rows))
+    return out
+
+
+def _per_seed(table: pd.DataFrame, model: str, eval_sets: dict[str, RealSet],
+              labels: list[str]) -> dict[int, dict[str, np.ndarray]]:
+    part = table[table["model"] == model]
+    out: dict[int, dict[str, np.ndarray]] = {}
+    for seed, seed_part in part.groupby("seed", sort=True):
+        out[int(seed)] = {}
+        for name, es in eval_sets.items():
+            rows = seed_part[seed_part["eval_set"] == name]
+            ids = es.rows["image_id"].astype(str).tolist()
+            if rows["image_id"].astype(str).tolist() != ids:
+                raise RecordError(f"predictions of {model} seed {seed} on {name} do not list the eval set's "
+                                  f"{len(ids)} images in order ({len(rows)} rows)")
+            out[int(seed)][name] = rows[labels].to_numpy(np.float64)
+    return out
+
+
+def rescore(record: ResultRecord, table: pd.DataFrame, eval_sets: dict[str, RealSet], *, against: str | None,
+            primary_eval_set: str, eligibility) -> Scored:
+    """`score_task` on the record's own predictions and our labels."""
+    labels = list(record.task.labels)
+    missing = [c for c in ("eval_set", "image_id", "model", "seed", *labels) if c not in table.columns]
+    if missing:
+        raise RecordError(f"predictions file lacks column(s) {missing}")
+    preds = _per_seed(table, "submission", eval_sets, labels)
+    base = _per_seed(table, "baseline", eval_sets, labels)
+    if not preds:
+        raise RecordError("predictions file has no rows of the submission")
+    if sorted(preds) != sorted(record.seeds):
+        raise RecordError(f"predictions hold seeds {sorted(preds)}, the record says {sorted(record.seeds)}")
+    return score_task(eval_sets=eval_sets, labels=tuple(labels), preds=preds, base_preds=base, against=against,
+                      primary_eval_set=primary_eval_set, eligibility=eligibility)
+
+
+def first_difference(claimed: Any, computed: Any, path: str = "") -> str | None:
+    """The first place two JSON-like values differ, as `path: record X, recomputed Y` (None: equal)."""
+    if isinstance(claimed, dict) and isinstance(computed, dict):
+        for key in list(claimed) + [k for k in computed if k not in claimed]:
+            if key not in claimed or key not in computed:
+                return f"{path}.{key}: present in only one of record and recomputation"
+            if (diff := first_difference(claimed[key], computed[key], f"{path}.{key}")) is not None:
+                return diff
+        return None
+    if isinstance(claimed, list) and isinstance(computed, list):
+        if len(claimed) != len(computed):
+            return f"{path}: record has {len(claimed)} entries, recomputation {len(computed)}"
+        for i, (a, b) in enumerate(zip(claimed, computed)):
+            tag = next((a[k] for k in ("eval_set", "label", "group") if isinstance(a, dict) and k in a), i)
+            if isinstance(a, dict) and "attribute" in a:
+                tag = f"{a.get('eval_set')}/{a['attribute']}/{a.get('group', '')}".rstrip("/")
+            if (diff := first_difference(a, b, f"{path}[{tag}]")) is not None:
+                return diff
+        return None
+    if isinstance(claimed, bool) or isinstance(computed, bool) or not (
+            isinstance(claimed, (int, float)) and isinstance(computed, (int, float))):
+        return None if claimed == computed else f"{path}: record {claimed!r}, recomputed {computed!r}"
+    if math.isclose(float(claimed), float(computed), rel_tol=TOLERANCE, abs_tol=TOLERANCE):
+        return None
+    return f"{path}: record {claimed!r}, recomputed {computed!r}"
+
+
+def verify_numbers(record: ResultRecord, table: pd.DataFrame) -> str | None:
+    """None when every scored number of `record` is what its predictions give; else the first difference."""
+    from cxrbench.tasking import get_task
+
+    spec = get_task(record.task.name)
+    budget = spec.budget(record.task.budget)
+    eval_sets = label_sets(spec, budget)
+    for name, es in eval_sets.items():
+        if record.split_fingerprints.get(name) != es.fingerprint:
+            return f"split_fingerprints.{name}: the record's eval set is not the local frozen split"
+    scored = rescore(record, table, eval_sets, against=against_for(spec, budget, record.submission.kind),
+                     primary_eval_set=spec.primary.eval_set, eligibility=spec.eligibility)
+    for field in SCORED_FIELDS:
+        claimed = [item.model_dump(mode="json") for item in getattr(record, field)]
+        computed = [item.model_dump(mode="json") for item in getattr(scored, field)]
+        if (diff := first_difference(claimed, computed, field)) is not None:
+            return diff
+    return None
