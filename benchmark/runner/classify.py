@@ -144,7 +144,7 @@ def _run_classifier(submission, real_train, eval_sets, labels, cache, limits, de
         got[name] = check_probabilities(np.load(path).astype(np.float64), len(eval_sets[name]), len(labels),
                                         f"{submission.name} {name}")
 
-    run_worker(submission.root, submission.manifest.entry_point,
+    run_worker(submission.root, submission.entry_point,
                {"mode": "predict", "shards": shards, "label_names": list(labels), "fit": fit},
                files, limits, denied=[cache.root], device=device, on_shard=accept)
     missing = [n for n in eval_sets if n not in got]
