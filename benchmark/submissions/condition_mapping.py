@@ -55,11 +55,11 @@ class PromptMapping(BaseModel):
             names = template_fields(v)
         except ValueError as exc:
             raise ValueError(f"template {v!r} is not a format string ({exc})") from None
+        if any(n == "" for n in names):
+            raise ValueError("template has an empty {} field; name one of: " + ", ".join(PROMPT_FIELDS))
         bad = [n for n in names if n not in PROMPT_FIELDS]
         if bad:
             raise ValueError(f"template names unknown field {{{bad[0]}}}; known: {', '.join(PROMPT_FIELDS)}")
-        if any(n == "" for n in names):
-            raise ValueError("template has an empty {} field; name one of: " + ", ".join(PROMPT_FIELDS))
         return v
 
 

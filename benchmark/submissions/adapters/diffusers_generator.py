@@ -30,8 +30,15 @@ def load_pipeline(folder: Path, block: DiffusersBlock, device: str):
     """The pipeline of a checked folder: diffusers classes only, safetensors only, offline."""
     import diffusers
 
+    diffusers.utils.logging.set_verbosity_error()
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+    except ImportError:  # only text-to-image pipelines need transformers
+        pass
     pipe = diffusers.DiffusionPipeline.from_pretrained(
-        str(folder), use_safetensors=True, local_files_only=True, torch_dtype=_DTYPES[block.dtype])
+        str(folder), use_safetensors=True, local_files_only=True, dtype=_DTYPES[block.dtype])
     if block.scheduler:
         cls = getattr(diffusers, block.scheduler)
         pipe.scheduler = cls.from_config(pipe.scheduler.config, **block.scheduler_options)
