@@ -177,7 +177,7 @@ def test_timm_pickle_checkpoint_and_bad_labels(tmp_path):
     shutil.copy(tmp_path / "model.safetensors", tmp_path / "model.pth")
     fails(timm_sub(tmp_path, checkpoint="model.pth"), r"model.pth: the checkpoint must be safetensors")
     fails(timm_sub(tmp_path, labels=FIVE + ["Pneumonitis"]), r"field 'timm.labels': .*'Pneumonitis' is not a cxrbench label")
-    fails(timm_sub(tmp_path, mean=[0.5, 0.5]), r"field 'timm': .*mean has 2 value")
+    fails(timm_sub(tmp_path, mean=[0.5, 0.5], std=[0.2, 0.2]), r"field 'timm': .*mean has 2 value")
 
 
 def test_timm_head_missing_a_task_label(tmp_path):
