@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from cxrbench.baselines.ddpm.conditioning import encode_conditions
-from cxrbench.baselines.ddpm.model import CONFIG_FILE, ConditionalUNet, load_pretrained
+from cxrbench.baselines.ddpm.model import PIPELINE_INDEX, ConditionalUNet, is_weights_folder, load_pretrained, weight_files
 from cxrbench.baselines.ddpm.presets import PRESETS
 from cxrbench.baselines.ddpm.sampling import Sampler, SamplerSettings
 from cxrbench.errors import ConfigError, SubmissionError
@@ -22,19 +22,19 @@ WEIGHTS_ROOT = Path(__file__).resolve().parents[1] / "weights"
 def resolve_weights(dir_or_preset: str | Path) -> Path:
     """A weights folder, or a preset name whose shipped weights exist."""
     path = Path(dir_or_preset)
-    if (path / CONFIG_FILE).exists():
+    if is_weights_folder(path):
         return path
     name = str(dir_or_preset)
     if name in PRESETS:
         shipped = WEIGHTS_ROOT / name
-        if (shipped / CONFIG_FILE).exists():
+        if is_weights_folder(shipped):
             return shipped
         raise ConfigError(
             f"no shipped weights for preset {name!r} (looked in {shipped}); train them with "
             f"`cxrbench train-generator --preset {name} --out DIR` and pass DIR"
         )
     if path.exists():
-        raise ConfigError(f"{path}: not a generator weights folder (no {CONFIG_FILE})")
+        raise ConfigError(f"{path}: not a generator weights folder (no {PIPELINE_INDEX})")
     raise ConfigError(f"{dir_or_preset!r} is neither a weights folder nor a preset "
                       f"(presets: {', '.join(PRESETS)})")
 
@@ -59,7 +59,7 @@ class ReferenceGenerator:
     @classmethod
     def from_pretrained(cls, dir_or_preset: str | Path, device: str = "cpu", sampler: str = "dpmpp-2m",
                         steps: int | None = None, guidance: float = 0.0, **kwargs) -> "ReferenceGenerator":
-        """Load a weights folder (config.json + model.safetensors) or a shipped preset by name."""
+        """Load a weights folder (a `CxrDDPMPipeline` folder, or the flat layout) or a shipped preset by name."""
         from cxrbench.baselines.ddpm.model_card import verify_against_card
 
         directory = resolve_weights(dir_or_preset)
@@ -74,10 +74,11 @@ class ReferenceGenerator:
     @property
     def identity(self) -> str:
         """What determines the pixels: weights hash, sampler, steps, guidance, device type, dtype."""
-        from cxrbench.baselines.ddpm.model import WEIGHTS_FILE
         from cxrbench.baselines.ddpm.model_card import file_sha256
 
-        weights = file_sha256(self.source / WEIGHTS_FILE)[:16] if self.source else "in-memory"
+        weights = "in-memory"
+        if self.source:
+            weights = "+".join(file_sha256(f)[:16] for f in weight_files(self.source))
         s = self.sampler
         return (f"{self.config.preset}:{weights}:{s.settings.sampler}-{s.steps}:g{s.settings.guidance:g}:"
                 f"{s.device.type}:{str(s.dtype).removeprefix('torch.')}:b{max(s.settings.buckets)}")

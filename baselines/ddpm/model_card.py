@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
-from cxrbench.baselines.ddpm.model import CONFIG_FILE, WEIGHTS_FILE
+from cxrbench.baselines.ddpm.model import CONFIG_FILE, PIPELINE_INDEX, WEIGHTS_FILE
 from cxrbench.baselines.ddpm.presets import GeneratorConfig
 
 CARD_FILE = "MODEL_CARD.md"
+LOAD_SECTION = """## Load
+
+A diffusers pipeline folder (`model_index.json`; `unet/`, `condition_encoder/`, `scheduler/`, safetensors only):
+
+```python
+from cxrbench.baselines.ddpm.pipeline import CxrDDPMPipeline
+pipe = CxrDDPMPipeline.from_pretrained(folder)
+images = pipe(condition_rows, seeds=seeds, num_inference_steps=10).images  # uint8 (N, S, S)
+
+# or through diffusers' own loader (the pipeline class is cxrbench's code, so it must be named and trusted):
+import cxrbench.baselines.ddpm.pipeline as cxr
+from diffusers import DiffusionPipeline
+pipe = DiffusionPipeline.from_pretrained(folder, custom_pipeline=cxr.__file__, trust_remote_code=True)
+```
+"""
+_HASH_ROW = re.compile(r"^\| `[^`]+` sha256 \| `[0-9a-f]{64}` \|$")
 
 
 def file_sha256(path: str | Path) -> str:
@@ -41,12 +58,36 @@ def verify_against_card(directory: str | Path) -> None:
                               f"(corrupted or replaced weights; reinstall or retrain them)")
 
 
+def hashed_files(directory: str | Path) -> list[str]:
+    """The files a card pins by sha256: every config and weights file of the folder (relative paths)."""
+    directory = Path(directory)
+    if not (directory / PIPELINE_INDEX).is_file():
+        return [WEIGHTS_FILE, CONFIG_FILE]
+    files = [p for p in directory.rglob("*") if p.is_file() and p.suffix in (".json", ".safetensors")]
+    return sorted(str(p.relative_to(directory)) for p in files if not p.relative_to(directory).parts[0].startswith("."))
+
+
+def hash_rows(directory: str | Path) -> list[str]:
+    directory = Path(directory)
+    return [f"| `{rel}` sha256 | `{file_sha256(directory / rel)}` |" for rel in hashed_files(directory)]
+
+
+def rewrite_card_hashes(directory: str | Path) -> Path:
+    """Replace the card's sha256 rows with those of the folder's current files (nothing else changes)."""
+    path = Path(directory) / CARD_FILE
+    lines = path.read_text().split("\n")
+    at = [i for i, line in enumerate(lines) if _HASH_ROW.match(line)]
+    if not at:
+        raise ValueError(f"{path}: no sha256 rows to rewrite")
+    lines[at[0]:at[-1] + 1] = hash_rows(directory)
+    path.write_text("\n".join(lines))
+    return path
+
+
 def write_model_card(directory: str | Path, config: GeneratorConfig, *, n_parameters: int, data: str,
                      data_fingerprint: str, pixels_sha256: str, n_images: int, command: str, settings: dict,
                      final_loss: float | None, train_seconds: float, environment: str) -> Path:
     directory = Path(directory)
-    weights_sha = file_sha256(directory / WEIGHTS_FILE)
-    config_sha = file_sha256(directory / CONFIG_FILE)
     lines = [
         f"# Reference conditional DDPM — `{config.preset}`",
         "",
@@ -66,9 +107,9 @@ def write_model_card(directory: str | Path, config: GeneratorConfig, *, n_parame
         f"| training settings | `{settings}` |",
         f"| final logged loss (v-MSE) | {final_loss if final_loss is None else f'{final_loss:.4f}'} |",
         f"| training time | {train_seconds / 60:.1f} min on {environment} |",
-        f"| `{WEIGHTS_FILE}` sha256 | `{weights_sha}` |",
-        f"| `{CONFIG_FILE}` sha256 | `{config_sha}` |",
+        *hash_rows(directory),
         "",
+        *LOAD_SECTION.split("\n"),
         "## Reproduce",
         "",
         "```",

@@ -16,7 +16,7 @@ def train_generator_command(
     ctx: typer.Context,
     preset: str = typer.Option(..., help="Architecture preset: tiny-32, small-64 or paper-256."),
     source: str = typer.Option("phantom", help="Data source; the model learns only from its training split."),
-    out: Path = typer.Option(..., help="Folder for model.safetensors, config.json, MODEL_CARD.md, loss.csv."),
+    out: Path = typer.Option(..., help="Folder for the weights (a diffusers pipeline folder), MODEL_CARD.md, loss.csv."),
     root: Optional[str] = typer.Option(None, help="Dataset root for file-backed sources."),
     site: Optional[str] = typer.Option(None, help="Phantom site (default: the source's internal site)."),
     n_patients: Optional[int] = typer.Option(None, help="Phantom: number of patients."),
@@ -38,7 +38,7 @@ def train_generator_command(
     import torch
 
     from cxrbench.baselines.ddpm.conditioning import encode_conditions
-    from cxrbench.baselines.ddpm.model import count_parameters
+    from cxrbench.baselines.ddpm.model import count_parameters, is_weights_folder
     from cxrbench.baselines.ddpm.model_card import write_model_card
     from cxrbench.baselines.ddpm.presets import get_preset
     from cxrbench.baselines.ddpm.training import LOSS_FILE, TrainSettings, train_generator
@@ -59,7 +59,7 @@ def train_generator_command(
                             device=device, data_fingerprint=f"{data.fingerprint}/{data.pixels_sha256}", resume=resume,
                             stop_after=stop_after, log=typer.echo)
     seconds = _checkpoint_meta(out).get("seconds", time.time() - started)
-    if not (out / "model.safetensors").exists() or stop_after is not None and not _finished(out, steps):
+    if not is_weights_folder(out) or stop_after is not None and not _finished(out, steps):
         typer.echo(f"stopped early; run the same command again to resume from {out}/.checkpoint")
         return
     losses = (out / LOSS_FILE).read_text().strip().splitlines()[1:]
@@ -70,7 +70,7 @@ def train_generator_command(
                             data_fingerprint=data.fingerprint, pixels_sha256=data.pixels_sha256, n_images=len(data.images), command=command,
                             settings=settings.model_dump(), final_loss=final, train_seconds=seconds,
                             environment=env)
-    typer.echo(f"wrote {out}/model.safetensors, config.json, {card.name}, {LOSS_FILE}")
+    typer.echo(f"wrote {out}: a diffusers pipeline folder (CxrDDPMPipeline), {card.name}, {LOSS_FILE}")
 
 
 def _command_line(ctx: typer.Context) -> str:

@@ -21,6 +21,7 @@ from cxrbench.runner.cache import Cache, code_digest
 from cxrbench.runner.datasets import CONDITION_COLUMNS, RealSet, condition_rows
 from cxrbench.submissions import Limits, Submission, run_worker
 from cxrbench.submissions.protocol import load_shard
+from cxrbench.submissions.adapters.images import resize_images
 
 
 @dataclass
@@ -106,7 +107,7 @@ def _run_generator(submission: Submission, table: pd.DataFrame, size: int, key: 
     if todo:
         request = {"mode": "generate", "size": size, "shards": todo}
         outputs = {s["name"]: (("uint8",), (s["stop"] - s["start"], size, size)) for s in todo}
-        run_worker(submission.root, submission.manifest.entry_point, request,
+        run_worker(submission.root, submission.entry_point, request,
                    {"conditions.parquet": lambda p: table.to_parquet(p)}, limits,
                    denied=[cache.root, *denied], outputs=outputs, device=device, on_shard=accept,
                    compile_cache=compile_cache_dir(cache, submission))
@@ -147,7 +148,8 @@ def _shard_ok(path: Path, shard: dict, size: int, who: str) -> bool:
 
 
 def _from_precomputed(submission: Submission, table: pd.DataFrame, size: int) -> np.ndarray:
-    """Images for the requested ids from a precomputed synthetic set (image folder or HF datasets)."""
+    """Images for the requested ids from a precomputed synthetic set (image folder, a table of
+    keys and image paths, or HF datasets)."""
     root = submission.root / submission.manifest.precomputed.synthetic
     wanted = table["request_id"].tolist()
     if (root / "dataset_info.json").is_file() or (root / "state.json").is_file():
@@ -163,17 +165,16 @@ def _from_precomputed(submission: Submission, table: pd.DataFrame, size: int) ->
                                   f"(export the requests with `cxrbench tasks requests`)")
         images = [np.asarray(ds[index[w]]["image"].convert("L")) for w in wanted]
     else:
-        from PIL import Image, UnidentifiedImageError
+        from cxrbench.submissions.synthetic_table import read_images, table_paths
 
-        images = []
-        for w in wanted:
-            path = root / "images" / f"{w.replace('/', '__')}.png"
-            if not path.is_file():
-                raise SubmissionError(f"{path}: requested synthetic image missing (request {w})")
-            try:
-                images.append(np.asarray(Image.open(path).convert("L")))
-            except (UnidentifiedImageError, OSError) as exc:
-                raise SubmissionError(f"{path}: not a readable image ({exc})") from None
+        pre = submission.manifest.precomputed
+        if pre.table:
+            paths = table_paths(submission.root, pre, table, submission.root / "submission.yaml")
+        else:
+            paths = [root / "images" / f"{w.replace('/', '__')}.png" for w in wanted]
+        images = read_images(paths, table)
+    if submission.manifest.precomputed.resize != "none":
+        images = resize_images(images, size, submission.manifest.precomputed.resize)
     bad = [(w, im.shape) for w, im in zip(wanted, images) if im.shape != (size, size)]
     if bad:
         raise SubmissionError(f"{root}: image for {bad[0][0]} is {bad[0][1]}, expected ({size}, {size}) "

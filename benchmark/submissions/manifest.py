@@ -1,9 +1,11 @@
 """`submission.yaml`: what a submission is, typed at the boundary.
 
 A submission is a directory. Its manifest says whether it is a generator or a classifier, and
-either names an entry point (`module:Class`, the module a .py file in the directory) or points
-to precomputed files (a synthetic set, or predictions). Declared weights are checked against
-their sha256 before anything runs.
+how it runs: an entry point (`module:Class`, the module a .py file in the directory), precomputed
+files (a synthetic set, or predictions), or, with no Python at all, a `diffusers:` block (a
+pipeline folder, `diffusers_block.py`) or a `timm:` block (a checkpoint, `timm_block.py`) that a
+built-in adapter runs inside the sandbox. Declared weights are checked against their sha256, and
+every block's files and fields are checked, before anything runs.
 
 ```yaml
 name: my-generator
@@ -29,18 +31,47 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cxrbench.errors import SubmissionError, load_yaml_model
+from cxrbench.submissions.condition_mapping import PromptMapping
+from cxrbench.submissions.diffusers_block import DiffusersBlock, check_pipeline_folder
+from cxrbench.submissions.timm_block import TimmBlock, check_timm
 
 MANIFEST = "submission.yaml"
 _ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+#: the built-in adapters that run a zero-code block inside the sandbox, as entry points
+ADAPTERS = {"diffusers": "cxrbench.submissions.adapters.diffusers_generator:DiffusersGenerator",
+            "timm": "cxrbench.submissions.adapters.timm_classifier:TimmClassifier"}
 
 
 class Precomputed(BaseModel):
     model_config = ConfigDict(extra="forbid")
     #: generator: a folder with `conditions.parquet|csv` (request_id + condition columns) and
-    #: `images/<request_id>.png`, or a Hugging Face `datasets` folder with `request_id`, `image`.
+    #: `images/<request_id>.png`, or a Hugging Face `datasets` folder with `request_id`, `image`;
+    #: with `table`, the folder the table's image paths are relative to.
     synthetic: str | None = None
     #: classifier: a parquet with `image_id` + one probability column per label.
     predictions: str | None = None
+    #: generator: a CheXGenBench-style CSV/parquet of one row per image (a prompt or a request id,
+    #: and an image path), matched to the requests by `key` (`synthetic_table.py`)
+    table: str | None = None
+    key: Literal["request_id", "prompt"] = "request_id"
+    key_column: str | None = None  # default: the key's name
+    image_column: str = "img_savename"
+    #: key prompt: how a request becomes the prompt it is matched by
+    prompt: PromptMapping | None = None
+    #: generator: resize stored images to the task's size (longest side, padded square); none = must match
+    resize: Literal["none", "bilinear", "bicubic", "area", "nearest"] = "none"
+
+    @model_validator(mode="after")
+    def _table(self) -> "Precomputed":
+        if self.table is not None and not self.synthetic:
+            raise ValueError("precomputed.table needs precomputed.synthetic (the folder its image paths are relative to)")
+        if self.table is None and (self.key != "request_id" or self.prompt is not None or self.key_column):
+            raise ValueError("precomputed.key, key_column and prompt describe a precomputed.table; give the table")
+        if self.key == "prompt" and self.prompt is None:
+            self.prompt = PromptMapping()
+        if self.key != "prompt" and self.prompt is not None:
+            raise ValueError("precomputed.prompt is for key: prompt")
+        return self
 
 
 class Manifest(BaseModel):
@@ -59,6 +90,8 @@ class Manifest(BaseModel):
     weights: dict[str, str] = {}  # relative path -> sha256
     batch_size: int = Field(default=256, ge=1, le=65536)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    diffusers: DiffusersBlock | None = None
+    timm: TimmBlock | None = None
 
     @field_validator("entry_point")
     @classmethod
@@ -71,8 +104,13 @@ class Manifest(BaseModel):
     def _one_way(self) -> "Manifest":
         pre = self.precomputed
         has_pre = pre is not None and (pre.synthetic or pre.predictions)
-        if bool(self.entry_point) == bool(has_pre):
-            raise ValueError("give exactly one of entry_point or precomputed")
+        ways = [bool(self.entry_point), bool(has_pre), self.diffusers is not None, self.timm is not None]
+        if sum(ways) != 1:
+            raise ValueError("give exactly one of entry_point, precomputed, diffusers or timm")
+        if self.diffusers is not None and self.kind != "generator":
+            raise ValueError("a diffusers block makes a generator: set kind: generator")
+        if self.timm is not None and self.kind != "classifier":
+            raise ValueError("a timm block makes a classifier: set kind: classifier")
         if pre is not None:
             if self.kind == "generator" and pre.predictions:
                 raise ValueError("a generator's precomputed files are `synthetic`, not `predictions`")
@@ -95,6 +133,14 @@ class Submission:
     @property
     def kind(self) -> str:
         return self.manifest.kind
+
+    @property
+    def entry_point(self) -> str | None:
+        """What the sandbox worker runs: the submission's own class, or the adapter of its block."""
+        m = self.manifest
+        if m.entry_point:
+            return m.entry_point
+        return next((ADAPTERS[b] for b in ADAPTERS if getattr(m, b) is not None), None)
 
     def sha256(self) -> str:
         """Content hash over every file in the directory (paths and bytes), caches excluded.
@@ -199,6 +245,14 @@ def load_submission(path: str | Path) -> Submission:
             raise SubmissionError(f"{mpath}: precomputed path {rel!r} points outside the submission directory")
         if not target.exists():
             raise SubmissionError(f"{mpath}: precomputed path {rel!r} does not exist")
+    if manifest.diffusers is not None:
+        check_pipeline_folder(root, manifest.diffusers, mpath)
+    if manifest.timm is not None:
+        check_timm(root, manifest.timm, mpath)
+    if manifest.precomputed and manifest.precomputed.table:
+        from cxrbench.submissions.synthetic_table import read_table
+
+        read_table(root, manifest.precomputed, mpath)
     for rel, expected in manifest.weights.items():
         wpath = (root / rel).resolve()
         if root not in wpath.parents:

@@ -57,7 +57,7 @@ def _install_guard(allowed_read: list[str], allowed_write: list[str], denied: li
     sys.addaudithook(hook)
 
 
-def _load_entry(submission_dir: Path, entry_point: str, device: str):
+def _load_entry(submission_dir: Path, entry_point: str, device: str, label_names: list[str] | None = None):
     module_name, cls_name = entry_point.split(":")
     sys.path.insert(0, str(submission_dir))
     module = importlib.import_module(module_name)
@@ -65,7 +65,8 @@ def _load_entry(submission_dir: Path, entry_point: str, device: str):
     if cls is None:
         raise AttributeError(f"entry point {entry_point!r}: module {module_name!r} has no attribute {cls_name!r}")
     params = inspect.signature(cls).parameters
-    kwargs = {k: v for k, v in (("submission_dir", submission_dir), ("device", device)) if k in params}
+    offered = (("submission_dir", submission_dir), ("device", device), ("label_names", label_names))
+    kwargs = {k: v for k, v in offered if k in params}
     return cls(**kwargs)
 
 
@@ -97,7 +98,7 @@ def run(workdir: Path) -> None:
     _install_guard(req["allowed_read"] + [str(workdir), str(sub_dir)], [str(workdir)] + req["allowed_write"],
                    req["denied"])
     os.chdir(workdir)
-    obj = _load_entry(sub_dir, req["entry_point"], req["device"])
+    obj = _load_entry(sub_dir, req["entry_point"], req["device"], req.get("label_names"))
     out = workdir / "out"
     out.mkdir(exist_ok=True)
     mode = req["mode"]

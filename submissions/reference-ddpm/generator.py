@@ -4,6 +4,7 @@ import hashlib
 
 from cxrbench.baselines.ddpm import ReferenceGenerator
 from cxrbench.baselines.ddpm.generator import resolve_weights
+from cxrbench.baselines.ddpm.model import weight_files
 
 PRESET = "tiny-32"
 # 10 DPM-Solver++ steps match DDIM-200 quality on the phantom (docs/ddpm.md); bf16 is ~2x faster on CPU.
@@ -15,9 +16,10 @@ class Generator:
         weights = resolve_weights(PRESET)
         # The submission's hash covers this file; pin the weights it loads to the model card's sha256.
         card = (weights / "MODEL_CARD.md").read_text()
-        actual = hashlib.sha256((weights / "model.safetensors").read_bytes()).hexdigest()
-        if actual not in card:
-            raise RuntimeError(f"{weights}/model.safetensors sha256 {actual[:12]}… is not the one in its model card")
+        for path in weight_files(weights):
+            actual = hashlib.sha256(path.read_bytes()).hexdigest()
+            if actual not in card:
+                raise RuntimeError(f"{path} sha256 {actual[:12]}… is not the one in its model card")
         self.model = ReferenceGenerator.from_pretrained(weights, device=device, sampler=SAMPLER, steps=STEPS,
                                                        dtype=DTYPE if device == "cpu" else None)
 

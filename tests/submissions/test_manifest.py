@@ -43,7 +43,7 @@ def test_shipped_examples_validate(name):
     (GOOD.replace("gen:Gen", "missing:Gen"), "entry_point module 'missing' not found"),
     (GOOD.replace("name: toy", "name: Toy Model"), "name"),
     (GOOD + "colour: red\n", "colour.*unknown field"),
-    (GOOD + "precomputed: {synthetic: syn/}\n", "exactly one of entry_point or precomputed"),
+    (GOOD + "precomputed: {synthetic: syn/}\n", "exactly one of entry_point, precomputed, diffusers or timm"),
     ("- just\n- a list\n", "expected a mapping"),
     ("name: [", "not valid YAML"),
 ])

@@ -6,7 +6,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from cxrbench.baselines.ddpm.model import CONFIG_FILE, WEIGHTS_FILE, count_parameters, load_pretrained, save_pretrained
+from cxrbench.baselines.ddpm.model import (CONFIG_FILE, PIPELINE_WEIGHTS, WEIGHTS_FILE, count_parameters, load_pretrained,
+                                           save_pretrained, write_config)
 from cxrbench.baselines.ddpm.presets import PRESETS, get_preset
 from cxrbench.errors import ConfigError
 
@@ -27,8 +28,40 @@ def test_round_trip_is_exact(tmp_path):
         assert torch.equal(a, b), k
 
 
-def test_weights_that_do_not_match_the_config_are_refused(tmp_path):
+def save_flat(model, directory):
+    """The first releases' flat layout (config.json + model.safetensors), still read."""
+    directory.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(directory / WEIGHTS_FILE))
+    write_config(model.config, directory)
+    return directory
+
+
+def test_flat_layout_still_loads_exactly(tmp_path):
+    model = random_model()
+    loaded = load_pretrained(save_flat(model, tmp_path))
+    assert loaded.config == MICRO
+    for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), k
+
+
+def test_pipeline_weights_that_do_not_match_the_config_are_refused(tmp_path):
     save_pretrained(random_model(), tmp_path)
+    config = json.loads((tmp_path / "unet" / "config.json").read_text())
+    config["block_out_channels"] = [8, 24]
+    (tmp_path / "unet" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match=f"{tmp_path}: not a loadable CxrDDPMPipeline folder: .* size mismatch for "):
+        load_pretrained(tmp_path)
+    (tmp_path / "unet" / PIPELINE_WEIGHTS).write_bytes(b"not safetensors")
+    with pytest.raises(ConfigError, match=f"unet/{PIPELINE_WEIGHTS}: unreadable safetensors"):
+        load_pretrained(tmp_path)
+    save_pretrained(random_model(), tmp_path)
+    (tmp_path / "condition_encoder" / PIPELINE_WEIGHTS).unlink()
+    with pytest.raises(ConfigError, match=f"condition_encoder/{PIPELINE_WEIGHTS}: missing weights file"):
+        load_pretrained(tmp_path)
+
+
+def test_weights_that_do_not_match_the_config_are_refused(tmp_path):
+    save_flat(random_model(), tmp_path)
     config = json.loads((tmp_path / CONFIG_FILE).read_text())
     config["block_out_channels"] = [8, 24]
     (tmp_path / CONFIG_FILE).write_text(json.dumps(config))
@@ -38,7 +71,7 @@ def test_weights_that_do_not_match_the_config_are_refused(tmp_path):
 
 def test_missing_tensor_and_bad_config_are_named(tmp_path):
     model = random_model()
-    save_pretrained(model, tmp_path)
+    save_flat(model, tmp_path)
     state = load_file(str(tmp_path / WEIGHTS_FILE))
     state.pop("condition_encoder.null")
     save_file(state, str(tmp_path / WEIGHTS_FILE))

@@ -18,15 +18,19 @@ TINY = WEIGHTS_ROOT / "tiny-32"
 
 def test_files_hash_and_config_match_the_card():
     card = (TINY / "MODEL_CARD.md").read_text()
-    weights = (TINY / "model.safetensors").read_bytes()
-    assert len(weights) <= 25e6
-    assert hashlib.sha256(weights).hexdigest() in card
-    assert hashlib.sha256((TINY / "config.json").read_bytes()).hexdigest() in card
+    files = sorted(p for p in TINY.rglob("*") if p.suffix in (".json", ".safetensors"))
+    assert {str(p.relative_to(TINY)) for p in files} == {
+        "model_index.json", "scheduler/scheduler_config.json", "unet/config.json",
+        "unet/diffusion_pytorch_model.safetensors", "condition_encoder/config.json",
+        "condition_encoder/diffusion_pytorch_model.safetensors"}
+    assert sum(p.stat().st_size for p in files) <= 25e6
+    for path in files:  # every config and weights file is pinned by the card
+        assert f"| `{path.relative_to(TINY)}` sha256 | `{hashlib.sha256(path.read_bytes()).hexdigest()}` |" in card
     assert "cxrbench train-generator --preset tiny-32" in card
     assert "site-a" in card and "training split" in card
-    config = json.loads((TINY / "config.json").read_text())
-    assert {k: config[k] for k in ("image_size", "block_out_channels")} == {
-        "image_size": 32, "block_out_channels": list(PRESETS["tiny-32"].block_out_channels)}
+    config = json.loads((TINY / "unet" / "config.json").read_text())
+    assert {k: config[k] for k in ("sample_size", "block_out_channels")} == {
+        "sample_size": 32, "block_out_channels": list(PRESETS["tiny-32"].block_out_channels)}
 
 
 def test_trained_on_the_current_phantom_renderer():

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from cxrbench.baselines.ddpm.conditioning import CONDITION_DIM
+from cxrbench.baselines.ddpm.model import load_pretrained
 from cxrbench.baselines.ddpm.training import LOSS_FILE, TrainSettings, train_generator
 from cxrbench.errors import ConfigError, DataError
 
@@ -35,10 +35,10 @@ def test_resume_gives_the_same_weights_as_one_run(tmp_path):
     images, conds = _data()
     train_generator(MICRO, images, conds, _settings(), tmp_path / "straight", progress=False)
     train_generator(MICRO, images, conds, _settings(), tmp_path / "split", progress=False, stop_after=3)
-    assert not (tmp_path / "split" / "model.safetensors").exists()  # not finished: no weights
+    assert not (tmp_path / "split" / "model_index.json").exists()  # not finished: no weights
     train_generator(MICRO, images, conds, _settings(), tmp_path / "split", progress=False)
-    a = load_file(str(tmp_path / "straight" / "model.safetensors"))
-    b = load_file(str(tmp_path / "split" / "model.safetensors"))
+    a = load_pretrained(tmp_path / "straight").state_dict()
+    b = load_pretrained(tmp_path / "split").state_dict()
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
@@ -51,8 +51,8 @@ def test_extending_a_run_equals_training_longer(tmp_path):
     train_generator(MICRO, images, conds, _settings(steps=3), tmp_path / "a", progress=False)
     train_generator(MICRO, images, conds, _settings(steps=6), tmp_path / "a", progress=False)
     train_generator(MICRO, images, conds, _settings(steps=6), tmp_path / "b", progress=False)
-    a = load_file(str(tmp_path / "a" / "model.safetensors"))
-    b = load_file(str(tmp_path / "b" / "model.safetensors"))
+    a = load_pretrained(tmp_path / "a").state_dict()
+    b = load_pretrained(tmp_path / "b").state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 

@@ -1,0 +1,102 @@
+"""Precomputed synthetic sets as a table: one row per image, a key and an image path.
+
+The CheXGenBench layout (`prompt`, `img_savename` columns) works as it is:
+
+```yaml
+precomputed:
+  synthetic: synthetic_images/     # the folder the image paths are relative to
+  table: prompt_INFO.csv           # .csv or .parquet
+  key: prompt                      # or request_id
+  image_column: img_savename       # default
+  prompt: {template: "{findings}"} # key prompt: how a request reads as a prompt
+```
+
+With `key: request_id` each request takes the row with its id. With `key: prompt` each request is
+rendered to a prompt (`condition_mapping.prompts`) and takes a row with that prompt: the k-th
+request with a prompt P in replica r takes the (r · n_P + k)-th row with P (n_P = requests with P
+per replica), so replicas never share an image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cxrbench.errors import SubmissionError
+from cxrbench.submissions.condition_mapping import prompts
+
+
+def read_table(root: Path, pre, manifest_path: Path) -> pd.DataFrame:
+    """The table, checked for its columns and for paths inside the submission."""
+    path = (root / pre.table).resolve()
+    if root not in path.parents:
+        raise SubmissionError(f"{manifest_path}: precomputed.table {pre.table!r} points outside the submission directory")
+    if not path.is_file():
+        raise SubmissionError(f"{manifest_path}: precomputed.table {pre.table!r} does not exist")
+    try:
+        table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is the file's fault
+        raise SubmissionError(f"{path}: cannot read the table ({exc})") from None
+    key = pre.key_column or pre.key
+    missing = [c for c in (key, pre.image_column) if c not in table.columns]
+    if missing:
+        raise SubmissionError(f"{path}: no column {missing[0]!r} (columns: {', '.join(map(str, table.columns))}); "
+                              f"set precomputed.key_column / image_column")
+    if pre.key == "request_id" and table[key].duplicated().any():
+        raise SubmissionError(f"{path}: request_id {table.loc[table[key].duplicated(), key].iloc[0]!r} appears twice")
+    return table.rename(columns={key: "_key", pre.image_column: "_image"})[["_key", "_image"]].astype(str)
+
+
+def table_paths(root: Path, pre, requests: pd.DataFrame, manifest_path: Path) -> list[Path]:
+    """The image file of each request (in request order); SubmissionError names the first unmatched one."""
+    table = read_table(root, pre, manifest_path)
+    where = root / pre.table
+    ids = requests["request_id"].astype(str).tolist()
+    if pre.key == "request_id":
+        index = dict(zip(table["_key"], table["_image"]))
+        for rid in ids:
+            if rid not in index:
+                raise SubmissionError(f"{where}: no row for request {rid!r} (export the requests with "
+                                      f"`cxrbench tasks requests`)")
+        chosen = [index[rid] for rid in ids]
+    else:
+        wanted = prompts(requests, pre.prompt)
+        rows_by_prompt = table.groupby("_key", sort=False)["_image"].apply(list).to_dict()
+        per_replica = pd.Series(wanted).value_counts().to_dict()
+        seen: dict[str, int] = {}
+        chosen = []
+        for rid, prompt in zip(ids, wanted):
+            replica = int(rid.rsplit("#r", 1)[1]) if "#r" in rid else 0
+            k = seen.get(prompt, 0)
+            seen[prompt] = k + 1
+            position = replica * per_replica[prompt] + k
+            have = rows_by_prompt.get(prompt, [])
+            if position >= len(have):
+                raise SubmissionError(f"{where}: no image for request {rid!r}: it reads as prompt {prompt!r}, which the "
+                                      f"table has {len(have)} row(s) for; this request needs row {position + 1}")
+            chosen.append(have[position])
+    folder = (root / pre.synthetic).resolve()
+    paths = []
+    for rid, rel in zip(ids, chosen):
+        path = (folder / rel).resolve()
+        if root not in path.parents:
+            raise SubmissionError(f"{where}: image path {rel!r} (request {rid}) points outside the submission directory")
+        paths.append(path)
+    return paths
+
+
+def read_images(paths: list[Path], requests: pd.DataFrame) -> list[np.ndarray]:
+    """Grey uint8 pixels of each file (as stored; the caller checks the size)."""
+    from PIL import Image, UnidentifiedImageError
+
+    out = []
+    for path, rid in zip(paths, requests["request_id"].astype(str)):
+        if not path.is_file():
+            raise SubmissionError(f"{path}: requested synthetic image missing (request {rid})")
+        try:
+            out.append(np.asarray(Image.open(path).convert("L")))
+        except (UnidentifiedImageError, OSError) as exc:
+            raise SubmissionError(f"{path}: not a readable image ({exc})") from None
+    return out

@@ -1,0 +1,138 @@
+"""The `timm:` block of a classifier's `submission.yaml`, and the checks of its checkpoint.
+
+```yaml
+kind: classifier
+timm:
+  architecture: resnet18          # any name timm.create_model knows (timm.list_models())
+  checkpoint: model.safetensors   # the state dict of that model, inside the submission
+  labels: [Atelectasis, Cardiomegaly, Consolidation, Edema, Pleural Effusion]   # the head's outputs, in order
+  input_size: 224                 # images are resized to this (antialiased bilinear)
+  channels: 1                     # 1, or 3 (the grey image repeated)
+  mean: [0.5]                     # normalisation of [0, 1] pixels; default: the architecture's own
+  std: [0.5]
+  activation: sigmoid             # sigmoid (multi-label logits), softmax, or none (already probabilities)
+```
+
+The head must predict every label of a task it is scored on; the architecture must exist in the
+installed timm; the checkpoint's tensors must have exactly the names and shapes of the model
+the block describes. All of this is checked from the safetensors header before anything runs.
+The adapter that runs it is `adapters/timm_classifier.py` (inside the sandbox).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from cxrbench.errors import SubmissionError
+from cxrbench.schema import PATHOLOGIES
+
+
+class TimmBlock(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    architecture: str
+    checkpoint: str
+    labels: list[str] = Field(min_length=1)
+    input_size: int = Field(default=224, ge=8, le=1024)
+    channels: Literal[1, 3] = 3
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    activation: Literal["sigmoid", "softmax", "none"] = "sigmoid"
+    #: extra keyword arguments of timm.create_model (e.g. drop_rate, global_pool)
+    model_args: dict = {}
+
+    @field_validator("labels")
+    @classmethod
+    def _cxrbench_labels(cls, v: list[str]) -> list[str]:
+        bad = [n for n in v if n not in PATHOLOGIES]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a cxrbench label (labels: {', '.join(PATHOLOGIES)})")
+        dup = [n for n in v if v.count(n) > 1]
+        if dup:
+            raise ValueError(f"label {dup[0]!r} is listed twice")
+        return v
+
+    @model_validator(mode="after")
+    def _normalisation(self) -> "TimmBlock":
+        if (self.mean is None) != (self.std is None):
+            raise ValueError("give both mean and std, or neither (the architecture's own)")
+        for name in ("mean", "std"):
+            values = getattr(self, name)
+            if values is not None and len(values) not in (1, self.channels):
+                raise ValueError(f"{name} has {len(values)} value(s); give 1 or {self.channels} (one per channel)")
+        if self.std is not None and min(self.std) <= 0:
+            raise ValueError("std values must be > 0")
+        if {"num_classes", "in_chans", "pretrained"} & set(self.model_args):
+            raise ValueError("model_args may not set num_classes, in_chans or pretrained (labels and channels do)")
+        return self
+
+    def normalisation(self, pretrained_cfg: dict) -> tuple[list[float], list[float]]:
+        """Per-channel mean and std for this block (the architecture's own, grey-averaged, by default)."""
+        mean = self.mean or list(pretrained_cfg.get("mean", (0.5,) * 3))
+        std = self.std or list(pretrained_cfg.get("std", (0.5,) * 3))
+        if self.channels == 1 and self.mean is None:
+            mean, std = [sum(mean) / len(mean)], [sum(std) / len(std)]
+        return ([mean[0]] * self.channels if len(mean) == 1 else mean), ([std[0]] * self.channels if len(std) == 1 else std)
+
+
+def build_model(block: TimmBlock, meta: bool = False):
+    """The timm model the block describes (random init; on the meta device: no memory, no init)."""
+    import timm
+    import torch
+
+    kwargs = dict(pretrained=False, num_classes=len(block.labels), in_chans=block.channels, **block.model_args)
+    if meta:
+        with torch.device("meta"):
+            return timm.create_model(block.architecture, **kwargs)
+    return timm.create_model(block.architecture, **kwargs)
+
+
+def check_timm(root: Path, block: TimmBlock, manifest_path: Path) -> Path:
+    """Check the architecture and the checkpoint's tensors against the block; SubmissionError names the fault."""
+    import timm
+
+    if not timm.is_model(block.architecture):
+        near = timm.list_models(f"*{block.architecture.split('_')[0][:6]}*")[:4]
+        raise SubmissionError(f"{manifest_path}: timm.architecture {block.architecture!r} is not a model timm "
+                              f"{timm.__version__} knows" + (f" (similar: {', '.join(near)})" if near else ""))
+    path = (root / block.checkpoint).resolve()
+    if root not in path.parents:
+        raise SubmissionError(f"{manifest_path}: timm.checkpoint {block.checkpoint!r} points outside the submission "
+                              f"(copy it in: the sandbox sees nothing else)")
+    if not path.is_file():
+        raise SubmissionError(f"{manifest_path}: timm.checkpoint {block.checkpoint!r} does not exist")
+    if path.suffix != ".safetensors":
+        raise SubmissionError(f"{path}: the checkpoint must be safetensors (pickles are never loaded); convert with "
+                              f"safetensors.torch.save_file(model.state_dict(), 'model.safetensors')")
+    try:
+        model = build_model(block, meta=True)
+    except Exception as exc:  # noqa: BLE001 - timm raises many types for bad model_args
+        raise SubmissionError(f"{manifest_path}: timm cannot build {block.architecture} with these fields: "
+                              f"{type(exc).__name__}: {exc}") from None
+    shapes = _header_shapes(path)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    what = f"{block.architecture} with {len(block.labels)} label(s) and {block.channels} channel(s)"
+    missing = [k for k in expected if k not in shapes]
+    if missing:
+        raise SubmissionError(f"{path}: {len(missing)} tensor(s) of {what} missing (e.g. {missing[0]!r})")
+    extra = [k for k in shapes if k not in expected]
+    if extra:
+        raise SubmissionError(f"{path}: {len(extra)} tensor(s) that {what} does not have (e.g. {extra[0]!r})")
+    wrong = [k for k in expected if shapes[k] != expected[k]]
+    if wrong:
+        k = wrong[0]
+        raise SubmissionError(f"{path}: tensor {k!r} has shape {shapes[k]}, {what} expects {expected[k]} "
+                              f"({len(wrong)} tensor(s) misshapen)")
+    return path
+
+
+def _header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as fh:
+            return {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
+    except Exception as exc:  # safetensors raises its own error types for corrupt headers
+        raise SubmissionError(f"{path}: unreadable safetensors file ({exc})") from None

@@ -1,0 +1,150 @@
+"""`evaluate` end to end on a tiny phantom task with zero-code submissions (no Python file in the
+folder): diffusers pipelines (unconditional, class-conditional, text-to-image), a timm
+checkpoint and a CheXGenBench-style precomputed table, all built here with random weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from byom_models import FIVE, ddpm_pipeline, stable_diffusion_pipeline, timm_checkpoint, write_submission
+
+import cxrbench.tasking as tasking
+from cxrbench.runner.evaluate import RunOptions, evaluate
+from cxrbench.schema import PATHOLOGIES
+
+pytest.importorskip("cxrbench.data.phantom")
+
+TASK = """
+name: byom/supplement
+version: 1
+family: supplement
+description: tiny end-to-end task for zero-code submissions
+profile: phantom
+ratios: [0, 100]
+real_train: {source: phantom, site: site-a, split: train}
+conditions_from: {source: phantom, site: site-a, split: train}
+val: {source: phantom, site: site-a, split: val}
+eval_sets:
+  internal_test: {source: phantom, site: site-a, split: test}
+label_set: competition5
+train_uncertainty: zeros
+budgets:
+  quick: {image_size: 32, recipe: quick, seeds: [0], n_patients: 60, max_train_images: 32, bootstrap_replicates: 100,
+          generator_timeout_s: 300, classifier_timeout_s: 300}
+"""
+CLASSIFY = (TASK.replace("name: byom/supplement", "name: byom/classify").replace("family: supplement", "family: real_only")
+            .replace("ratios: [0, 100]", "ratios: [0]")
+            .replace("conditions_from: {source: phantom, site: site-a, split: train}", "conditions_from: null"))
+
+
+@pytest.fixture(scope="module")
+def opts(tmp_path_factory):
+    """The tiny tasks, and one cache for the module: the real-only baseline is trained once."""
+    folder = tmp_path_factory.mktemp("tasks")
+    (folder / "byom.yaml").write_text(TASK)
+    (folder / "byom-classify.yaml").write_text(CLASSIFY)
+    tasking.load_tasks.cache_clear()
+    real = tasking.load_tasks
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tasking, "load_tasks", lambda folder_=None: real(str(folder)))
+        root = tmp_path_factory.mktemp("run")
+        yield RunOptions(budget="quick", out_dir=root / "runs", cache_root=root / "cache", profile="phantom")
+    real.cache_clear()
+
+
+def _synthetic(opts: RunOptions) -> np.ndarray:
+    """The images of the (only) synthetic replica in the cache written last."""
+    entries = sorted((opts.cache_root / "synthetic").glob("*/*/images.npy"), key=lambda p: p.stat().st_mtime)
+    return np.load(entries[-1])
+
+
+def _complete(outcome):
+    record = outcome.record
+    assert record.status == "complete", record.errors
+    assert {c.eval_set for c in record.comparisons} == {"internal_test"}
+    return record
+
+
+def test_unconditional_ddpm_pipeline(opts, tmp_path):
+    root = tmp_path / "ddpm"
+    ddpm_pipeline(root / "pipeline")
+    write_submission(root, "tiny-ddpm", "generator",
+                     {"diffusers": {"pipeline": "pipeline", "steps": 4, "conditioning": {"mode": "unconditional"}}})
+    assert not list(root.rglob("*.py"))
+    _complete(evaluate(root, ["byom/supplement-100"], opts)[0])
+    images = _synthetic(opts)
+    assert images.dtype == np.uint8 and images.shape[1:] == (32, 32) and images.std() > 5
+
+
+@pytest.mark.slow
+def test_class_conditional_ddpm_pipeline_with_guidance(opts, tmp_path):
+    root = tmp_path / "cond"
+    ddpm_pipeline(root / "pipeline", num_class_embeds=3)
+    mapping = {"encoding": "class_id", "labels": ["No Finding", "Cardiomegaly"], "null_class": 2,
+               "unused": [n for n in PATHOLOGIES if n not in ("No Finding", "Cardiomegaly")]}
+    write_submission(root, "tiny-cond", "generator", {"diffusers": {
+        "pipeline": "pipeline", "scheduler": "DDIMScheduler", "steps": 4, "guidance_scale": 2.0,
+        "conditioning": {"mode": "class_labels", "class_labels": mapping}}})
+    _complete(evaluate(root, ["byom/supplement-100"], opts)[0])
+    assert _synthetic(opts).std() > 5
+
+
+@pytest.mark.slow
+def test_text_to_image_pipeline(opts, tmp_path):
+    root = tmp_path / "t2i"
+    stable_diffusion_pipeline(root / "pipeline", tmp_path / "scratch")
+    write_submission(root, "tiny-sd", "generator", {"diffusers": {
+        "pipeline": "pipeline", "steps": 3, "guidance_scale": 4.0,
+        "conditioning": {"mode": "prompt", "prompt": {"negative_prompt": "lateral view, blurry"}}}})
+    _complete(evaluate(root, ["byom/supplement-100"], opts)[0])
+    assert _synthetic(opts).std() > 1
+
+
+def test_timm_classifier(opts, tmp_path):
+    root = tmp_path / "timm"
+    timm_checkpoint(root / "model.safetensors", labels=FIVE[::-1])  # the head's own order
+    write_submission(root, "tiny-timm", "classifier", {"timm": {
+        "architecture": "test_resnet", "checkpoint": "model.safetensors", "labels": FIVE[::-1],
+        "input_size": 32, "channels": 1, "mean": [0.5], "std": [0.25]}})
+    record = _complete(evaluate(root, ["byom/classify"], opts)[0])
+    assert record.submission.name == "tiny-timm"
+
+
+def test_precomputed_chexgenbench_table_matched_by_prompt(opts, tmp_path):
+    """A CheXGenBench-style `prompt, img_savename` table: requests are matched by their prompt."""
+    from PIL import Image
+
+    from cxrbench.runner.datasets import load_real_set
+    from cxrbench.runner.generate import requests_for
+    from cxrbench.submissions.condition_mapping import PromptMapping, prompts
+    from cxrbench.tasking import get_task
+
+    task = get_task("byom/supplement-100")
+    budget = task.budget("quick")
+    conditioning = load_real_set(task.conditions_from, budget, opts.cache_root / "images")
+    requests = requests_for(conditioning, 0, task.generation_seed)
+    texts = prompts(requests, PromptMapping(template="{findings}"))
+    root = tmp_path / "table"
+    (root / "images").mkdir(parents=True)
+    rows = []
+    for i, text in enumerate(texts[::-1]):  # table order differs from request order
+        Image.fromarray(np.full((64, 64), i % 250, np.uint8)).save(root / "images" / f"{i}.png")
+        rows.append({"prompt": text, "img_savename": f"{i}.png"})
+    pd.DataFrame(rows).to_csv(root / "prompt_INFO.csv", index=False)
+    write_submission(root, "tiny-table", "generator", {"precomputed": {
+        "synthetic": "images", "table": "prompt_INFO.csv", "key": "prompt", "prompt": {"template": "{findings}"},
+        "resize": "area"}})
+    _complete(evaluate(root, ["byom/supplement-100"], opts)[0])
+    images = _synthetic(opts)
+    assert images.shape == (len(texts), 32, 32)
+    # each request got an image of its own prompt: the first rows of each prompt, in request order
+    by_prompt: dict[str, list[int]] = {}
+    for i, text in enumerate(texts[::-1]):
+        by_prompt.setdefault(text, []).append(i % 250)
+    seen: dict[str, int] = {}
+    expected = []
+    for text in texts:
+        expected.append(by_prompt[text][seen.get(text, 0)])
+        seen[text] = seen.get(text, 0) + 1
+    assert images[:, 16, 16].tolist() == expected
