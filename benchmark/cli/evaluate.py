@@ -6,7 +6,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from cxrbench.leaderboard import fields
 
 ORDER = 1
 out = Console(width=None if Console().is_terminal else 160)
@@ -16,45 +19,69 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
 
-def _p(p: float | None) -> str:
+def _p(c) -> str:
+    """A comparison's p-value with its stars (the record's own)."""
+    p = fields.p_value(c)
     if p is None:
         return "—"
-    stars = "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
-    return f"{p:.3f}{stars}" if p >= 0.001 else f"<0.001{stars}"
+    return (f"{p:.3f}" if p >= 0.001 else "<0.001") + fields.stars(c)
+
+
+def _delta_ci(c, digits: int = 3) -> str:
+    low, high = fields.ci(c)
+    d = fields.delta(c)
+    if d is None:
+        return "—"
+    ci = "" if low is None or high is None else f" [{low:+.{digits}f}, {high:+.{digits}f}]"
+    return f"{d:+.{digits}f}{ci}"
+
+
+def _short(eval_set: str) -> str:
+    return eval_set.split(":", 1)[-1].removeprefix("site-")
 
 
 def results_table(records) -> Table:
-    """One row per task: internal / external macro AUROC, Δ vs the real-only baseline, p."""
+    """One row per task: internal / external macro AUROC, Δ vs the real-only baseline, MDE, p, verdict.
+
+    A failed task's row says so; its messages are not cut into a cell but listed by `failures()`.
+    """
     table = Table(title="cxrbench results: macro AUROC of seed-ensembled predictions (± sd over seeds); "
                         "Δ vs the real-only baseline", show_lines=False)
     for col, just in (("task", "left"), ("internal", "right"), ("external", "right"),
-                      ("Δ internal [95% CI]", "right"), ("p (boot)", "right"), ("p (seeds)", "right"),
+                      ("Δ internal [95% CI]", "right"), ("MDE", "right"), ("p", "right"), ("verdict", "left"),
                       ("Δ external", "right"), ("labels ↑↓ (Holm)", "right")):
-        table.add_column(col, justify=just, no_wrap=col in ("task", "Δ internal [95% CI]", "external", "Δ external"))
+        # fold, never "…": on a narrow terminal a cell wraps instead of losing digits
+        table.add_column(col, justify=just, overflow="fold", no_wrap=col == "task")
     for rec in records:
         if rec.status != "complete":
-            table.add_row(rec.task.name, "[red]failed[/]", "", rec.errors[0][:60] if rec.errors else "", "", "", "", "")
+            table.add_row(escape(rec.task.name), "[red]failed[/]", "", "see below", "", "", "", "", "")
             continue
         internal = next((s for s in rec.eval_sets if s.eval_set == "internal_test"), None)
         externals = [s for s in rec.eval_sets if s.eval_set.startswith("external")]
-        ext = " ".join(f"{s.eval_set.split(':', 1)[-1].removeprefix('site-')} {_fmt(s.macro_auroc)}" for s in externals)
+        ext = " ".join(f"{_short(s.eval_set)} {_fmt(s.macro_auroc)}" for s in externals)
         comp = next((c for c in rec.comparisons if c.eval_set == "internal_test"), None)
         ext_comps = [c for c in rec.comparisons if c.eval_set.startswith("external")]
         if comp is not None:
-            delta = f"{comp.delta_macro_auroc:+.3f} [{comp.bootstrap_ci_low:+.3f}, {comp.bootstrap_ci_high:+.3f}]"
             up = sum(1 for lab in comp.labels if lab.significant and (lab.delta or 0) > 0)
             down = sum(1 for lab in comp.labels if lab.significant and (lab.delta or 0) < 0)
+            mde = fields.mde(comp)
+            cells = [_delta_ci(comp), "—" if mde is None else f"{mde:.3f}", _p(comp),
+                     fields.verdict_words(comp) or "—"]
             labels = f"{up}↑ {down}↓"
-            pb, ps = _p(comp.bootstrap_p_value), _p(comp.seed_aware_p_value)
         else:
-            delta, labels, pb, ps = "baseline", "", "", ""
-        ext_delta = " ".join(f"{c.eval_set.split(':', 1)[-1].removeprefix('site-')} {c.delta_macro_auroc:+.3f}"
-                             + ("*" if (c.bootstrap_p_value or 1) < 0.05 else "")
-                             for c in ext_comps if c.delta_macro_auroc is not None)
+            cells, labels = ["baseline", "", "", ""], ""
+        ext_delta = " ".join(f"{_short(c.eval_set)} {fields.delta(c):+.3f}{fields.stars(c)}"
+                             for c in ext_comps if fields.delta(c) is not None)
         sd = f" ±{internal.seed_sd:.3f}" if internal and internal.seed_sd is not None else ""
-        table.add_row(rec.task.name, (_fmt(internal.macro_auroc) + sd) if internal else "—", ext, delta, pb, ps,
+        table.add_row(rec.task.name, (_fmt(internal.macro_auroc) + sd) if internal else "—", ext, *cells,
                       ext_delta, labels)
     return table
+
+
+def failures(records) -> list[str]:
+    """Every error of every failed record, in full, as plain text lines (printed below the table)."""
+    return [f"{rec.task.name} failed: {msg}" for rec in records if rec.status != "complete"
+            for msg in (rec.errors or ["(no message recorded)"])]
 
 
 def evaluate(
@@ -74,11 +101,13 @@ def evaluate(
 
     For a generator, each task trains the reference classifier recipe on real + synthetic images
     (or synthetic only, or another site's real images + synthetic), over several seeds, and
-    compares it with the real-only baseline trained the same way: Δ macro AUROC with a
-    patient-clustered bootstrap CI and p-value, a seed-aware p-value, and per-label DeLong tests
-    with Holm correction, on the internal test set and on external sites.
+    compares it with the real-only baseline trained the same way: Δ macro AUROC with its CI,
+    p-value and minimum detectable effect, and per-label DeLong tests with Holm correction, on
+    the internal test set and on external sites.
 
-    Every stage is cached; a rerun after a crash resumes. Records go to OUT/<task>/<name>@<version>.json.
+    Every stage is cached; a rerun after a crash resumes. Each record goes to
+    OUT/<task>@<task version>/<submission>@<version>.json, with the '/' of the task name written
+    as '__' (phantom/supplement-100 → OUT/phantom__supplement-100@<task version>/...).
 
     Examples:
 
@@ -102,9 +131,12 @@ def evaluate(
         first = get_task(task[0]).budget(profile).seeds if task else [0, 1, 2]
         opts.seeds = (list(first) + [s for s in range(1000) if s not in first])[:seeds]
     outcomes = run_evaluate(submission, task or None, opts)
-    out.print(results_table([o.record for o in outcomes]))
+    records = [o.record for o in outcomes]
+    out.print(results_table(records))
+    for line in failures(records):
+        out.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
     for o in outcomes:
-        out.print(f"[dim]record:[/] {o.path}")
+        out.print(f"[dim]record:[/] {escape(str(o.path))}", soft_wrap=True)
     if any(o.record.status != "complete" for o in outcomes):
         raise typer.Exit(1)
 
@@ -117,8 +149,8 @@ def compare(
     """Paired tests between two submissions on the same task, from their saved predictions.
 
     Re-reads both records' per-image predictions (no retraining) and the task's labels, then
-    reports Δ macro AUROC (A − B) per eval set with a patient-clustered bootstrap CI and p, a
-    seed-aware p-value, and per-label DeLong tests with Holm correction.
+    reports Δ macro AUROC (A − B) per eval set with its CI, p-value, minimum detectable effect
+    and verdict, and per-label DeLong tests with Holm correction.
     """
     from cxrbench.compare import compare_records
     from cxrbench.results import read_record
@@ -126,13 +158,14 @@ def compare(
     a, b = read_record(record_a), read_record(record_b)
     comparisons = compare_records(a, b, record_a.parent, record_b.parent, cache_root=cache)
     table = Table(title=f"{a.submission.name} − {b.submission.name} on {a.task.name}")
-    for col in ("eval set", "Δ macro AUROC [95% CI]", "p (boot)", "p (seeds)", "labels ↑ (Holm)", "labels ↓ (Holm)"):
+    for col in ("eval set", "Δ macro AUROC [95% CI]", "MDE", "p", "verdict", "labels ↑ (Holm)", "labels ↓ (Holm)"):
         table.add_column(col)
     for c in comparisons:
         up = [lab.label for lab in c.labels if lab.significant and (lab.delta or 0) > 0]
         down = [lab.label for lab in c.labels if lab.significant and (lab.delta or 0) < 0]
-        table.add_row(c.eval_set, f"{c.delta_macro_auroc:+.4f} [{c.bootstrap_ci_low:+.4f}, {c.bootstrap_ci_high:+.4f}]",
-                      _p(c.bootstrap_p_value), _p(c.seed_aware_p_value), ", ".join(up) or "—", ", ".join(down) or "—")
+        mde = fields.mde(c)
+        table.add_row(c.eval_set, _delta_ci(c, 4), "—" if mde is None else f"{mde:.4f}", _p(c),
+                      fields.verdict_words(c) or "—", ", ".join(up) or "—", ", ".join(down) or "—")
     out.print(table)
 
 

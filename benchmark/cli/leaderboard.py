@@ -22,6 +22,7 @@ def publish_cmd(
 ) -> None:
     """Validate result records and add them to the leaderboard's store (one JSON per record)."""
     from rich.console import Console
+    from rich.markup import escape
 
     from cxrbench.errors import CxrbenchError
     from cxrbench.leaderboard.publish import publish
@@ -32,11 +33,11 @@ def publish_cmd(
     report = publish(files, store, compare=not no_compare)
     out = Console(soft_wrap=True)  # long store paths stay on one line
     for path in report.published:
-        out.print(f"[green]published[/] {path}")
+        out.print(f"[green]published[/] {escape(str(path))}")
     for note in report.notes:
-        out.print(f"[yellow]note:[/] {note}")
+        out.print(f"[yellow]note:[/] {escape(note)}")
     for src, reason in report.rejected:
-        out.print(f"[bold red]rejected[/] {src}: {reason}")
+        out.print(f"[bold red]rejected[/] {escape(str(src))}: {escape(reason)}")
     if report.rejected:
         raise CxrbenchError(f"{len(report.rejected)} of {len(files)} record(s) rejected (see above)")
 
