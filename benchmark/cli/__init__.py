@@ -75,7 +75,8 @@ for _module in _command_modules():
 def main() -> None:
     """Console entry point: run the app, printing cxrbench errors as one red line (exit 2)."""
     try:
-        app(standalone_mode=False)
+        # without standalone mode click returns a command's `typer.Exit(code)` instead of exiting
+        code = app(standalone_mode=False)
     except CxrbenchError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}")  # a message is text, never markup
         sys.exit(2)
@@ -92,3 +93,4 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)

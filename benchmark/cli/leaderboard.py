@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -64,23 +60,14 @@ def leaderboard_cmd(
     port: int = typer.Option(0, "--port", help="Port on 127.0.0.1 (default: a free one)."),
     address: str = typer.Option("127.0.0.1", "--address", help="Address to listen on."),
 ) -> None:
-    """Launch the Streamlit leaderboard on the published records."""
-    import cxrbench.leaderboard
+    """Launch the Streamlit leaderboard on the published records (Ctrl-C or SIGTERM stops it)."""
+    from cxrbench.leaderboard import serve
     from cxrbench.leaderboard.store import default_results_dir
 
     store = (results or default_results_dir()).resolve()
-    port = port or free_port()
-    env = {**os.environ, "CXRBENCH_RESULTS": str(store)}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(Path(cxrbench.leaderboard.__file__).with_name("app.py")), "--server.headless", "true",
-           "--server.address", address, "--server.port", str(port), "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
+    port = port or serve.free_port()
     typer.echo(f"leaderboard on http://{address}:{port}  (records: {store}; Ctrl-C stops it)")
-    raise typer.Exit(subprocess.call(cmd, env=env))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    raise typer.Exit(serve.run(store, address, port))
 
 
 def register(app: typer.Typer) -> None:

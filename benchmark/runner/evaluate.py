@@ -350,6 +350,7 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
                 record, predictions = run.run()
             except CxrbenchError as exc:
                 console.print(f"[bold red]{spec.name}: failed:[/] {escape(str(exc))}")
+                cache.discard_partials()
                 record, predictions = _failed_record(sub, spec, opts, str(exc), run.timer.timings), None
             path = _write(opts.out_dir, record, predictions)
             _copy_gallery(run.audit_gallery, path)
