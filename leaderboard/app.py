@@ -75,10 +75,13 @@ def main() -> None:
     budget = st.sidebar.selectbox("Budget", opts["budget"], key="budget")
     label_set = st.sidebar.selectbox("Label set", opts["label_set"], key="label_set")
     eval_sets = st.sidebar.multiselect("Eval sets", opts["eval_set"], default=opts["eval_set"], key="eval_sets")
-    filters = frames.Filters(profile=profile, budget=budget, label_set=label_set, eval_sets=tuple(eval_sets))
+    search = st.sidebar.text_input("Search submissions", key="search", placeholder="name, e.g. ddpm",
+                                   help="Shows only submissions whose name@version contains this text.")
+    filters = frames.Filters(profile=profile, budget=budget, label_set=label_set, eval_sets=tuple(eval_sets),
+                             search=search.strip() or None)
     st.sidebar.caption(f"{len(tables.records)} published records", help=f"store: {root}")
     ctx = Context(root=root, tables=frames.apply_filters(tables, filters), pairwise=pairwise,
-                  filters=filters, eval_sets=frames.eval_set_order(eval_sets))
+                  filters=filters, eval_sets=frames.eval_set_order(eval_sets), palette=frames.entries(tables))
     PAGES[page](ctx)
 
 

@@ -80,3 +80,19 @@ def row(c) -> dict:
     return dict(eval_set=c.eval_set, against=c.against, endpoint=endpoint(c), delta=delta(c), ci_low=low,
                 ci_high=high, p_value=p_value(c), mde=mde(c), verdict=verdict(c) or "", stars=stars(c),
                 method=c.method)
+
+
+def generation_cost(record) -> dict:
+    """What generating the task's synthetic set cost: seconds (None when no generate stage ran),
+    whether it was served from the cache (then the seconds are not a cost), the number of
+    synthetic images (the audit's one-replica count × N/100 replicas), and the device."""
+    gen = [t for t in record.timings if t.stage == "generate"]
+    per_replica = (record.audit or {}).get("n_synthetic")
+    ratio = record.task.supplement_ratio
+    hw = record.environment.hardware or {}
+    gpu = hw.get("gpu")  # the runner records torch.cuda.get_device_name(0) when a GPU was used
+    device = f"GPU {gpu}" if gpu else f"CPU ({hw['cpus']} cores)" if hw.get("cpus") else "CPU"
+    return dict(generate_seconds=float(sum(t.seconds for t in gen)) if gen else None,
+                generate_cached=bool(gen) and all(t.cached for t in gen),
+                n_synthetic=int(per_replica * ratio / 100) if per_replica and ratio else None,
+                device=device)

@@ -25,6 +25,7 @@ class Filters:
     budget: str | None = None
     label_set: str | None = None
     eval_sets: tuple[str, ...] | None = None  # None: all
+    search: str | None = None  # keep submissions whose entry (name@version) contains this, any case
 
 
 def options(tables: Tables) -> dict[str, list[str]]:
@@ -45,6 +46,8 @@ def apply_filters(tables: Tables, f: Filters) -> Tables:
         value = getattr(f, col)
         if value is not None:
             keep &= r[col] == value
+    if f.search:
+        keep &= r["entry"].str.contains(f.search, case=False, regex=False)
     files = set(r.loc[keep, "file"])
     out = {}
     for name in TABLES:
@@ -64,14 +67,15 @@ def scores(tables: Tables) -> pd.DataFrame:
 
 
 def with_deltas(tables: Tables) -> pd.DataFrame:
-    """scores() plus Δ vs the real-only baseline, its CI, p-value (seed-aware when stored) and marker."""
+    """scores() plus Δ vs the real-only baseline, its CI, MDE, p-value, verdict and marker (the record's stars,
+    "n.s." when it has none)."""
     sc = scores(tables)
-    comp = tables.comparisons.rename(columns={"ci_low": "delta_ci_low", "ci_high": "delta_ci_high"})
-    comp = comp.assign(p=comp["seed_aware_p_value"].where(comp["seed_aware_p_value"].notna(), comp["p_value"]))
-    out = sc.merge(comp[["file", "eval_set", "against", "delta", "delta_ci_low", "delta_ci_high", "p",
-                         "n_significant_labels"]], on=["file", "eval_set"], how="left")
-    out["marker"] = [p_marker(p) for p in out["p"]]
-    return out
+    comp = tables.comparisons.rename(columns={"ci_low": "delta_ci_low", "ci_high": "delta_ci_high", "p_value": "p"})
+    out = sc.merge(comp[["file", "eval_set", "against", "delta", "delta_ci_low", "delta_ci_high", "mde", "p",
+                         "verdict", "stars", "n_significant_labels"]], on=["file", "eval_set"], how="left")
+    out["marker"] = [(s or "n.s.") if pd.notna(p) else "" for s, p in zip(out["stars"].fillna(""), out["p"])]
+    out["verdict"] = out["verdict"].fillna("")
+    return out.drop(columns=["stars"])
 
 
 def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set: str) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -99,19 +103,24 @@ def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set:
         extra = on.set_index("entry")
         ranked = ranked.assign(
             task=task, ratio=int(grp["ratio"].iloc[0]), budget=budget,
-            delta=ranked["entry"].map(extra["delta"]), p=ranked["entry"].map(extra["p"]),
-            marker=ranked["entry"].map(extra["marker"]),
+            delta=ranked["entry"].map(extra["delta"]), mde=ranked["entry"].map(extra["mde"]),
+            p=ranked["entry"].map(extra["p"]), marker=ranked["entry"].map(extra["marker"]),
+            verdict=ranked["entry"].map(extra["verdict"]),
             internal=ranked["entry"].map(internal), external_mean=ranked["entry"].map(external),
             within_bounds=ranked["entry"].map(extra["within_bounds"]))
         ranked["gap"] = ranked["internal"] - ranked["external_mean"]
         parts.append(ranked)
-    cols = ["task", "ratio", "budget", "rank", "entry", "macro_auroc", "ci_low", "ci_high", "delta", "p", "marker",
-            "internal", "external_mean", "gap", "within_bounds", "rank_best", "rank_worst"]
+    cols = OVERVIEW_PRIMARY + OVERVIEW_SECONDARY + ["rank_best", "rank_worst"]
     if not parts:
         return pd.DataFrame(columns=cols), methods
     out = pd.concat(parts, ignore_index=True)[cols]
     return out.sort_values(["ratio", "task", "rank_best", "macro_auroc"], ascending=[True, True, True, False],
                            kind="stable").reset_index(drop=True), methods
+
+
+#: the overview's columns: the first set is always shown (fits 1,400 px), the second on request
+OVERVIEW_PRIMARY = ["task", "rank", "entry", "macro_auroc", "delta", "mde", "marker", "verdict"]
+OVERVIEW_SECONDARY = ["ci_low", "ci_high", "p", "internal", "external_mean", "gap", "within_bounds", "ratio", "budget"]
 
 
 def is_generator_baseline(df: pd.DataFrame) -> pd.Series:
@@ -195,9 +204,12 @@ def subgroups(tables: Tables, task: str, eval_set: str, attribute: str) -> pd.Da
 
 
 def subgroup_gaps(sg: pd.DataFrame) -> pd.DataFrame:
-    """Worst group and largest gap (best − worst macro AUROC) per entry."""
+    """Worst group and largest gap (best − worst macro AUROC) per entry; none for an entry with fewer
+    than two groups scored (one group has no worst, and its gap would read 0)."""
     rows = []
     for entry, grp in sg.dropna(subset=["macro_auroc"]).groupby("entry"):
+        if len(grp) < 2:
+            continue
         worst = grp.loc[grp["macro_auroc"].idxmin()]
         rows.append(dict(entry=entry, worst_group=worst["group"], worst_macro_auroc=worst["macro_auroc"],
                          largest_gap=grp["macro_auroc"].max() - worst["macro_auroc"]))

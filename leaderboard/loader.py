@@ -18,12 +18,13 @@ from pathlib import Path
 import pandas as pd
 from pyarrow import feather
 
+from cxrbench.leaderboard import fields
 from cxrbench.leaderboard.store import scan
 from cxrbench.leaderboard.tables import TABLES, Tables, build_tables, concat_tables, record_rows
 from cxrbench.data.atomic import atomic_write_bytes as write_atomic
 from cxrbench.results import SCHEMA_VERSION, RecordError, ResultRecord, read_record
 
-CACHE_FORMAT = 2  # 2: uncompressed Arrow IPC (feather), memory-mapped on read
+CACHE_FORMAT = 3  # 2: uncompressed Arrow IPC (feather), memory-mapped on read; 3: v2 comparison and cost columns
 MANIFEST = "manifest.json"
 
 
@@ -143,7 +144,7 @@ def load_pairwise(root: Path, records: pd.DataFrame) -> tuple[pd.DataFrame, list
     """Every stored paired test as a row (a, b, delta = a − b, p_value), and warnings.
 
     A pair is `fresh` only when both records' current content hashes are the ones it was computed
-    on; the ranks ignore stale pairs. p_value is the seed-aware one when stored, else the bootstrap one.
+    on; the ranks ignore stale pairs. p_value: see `fields.p_value`.
     """
     from cxrbench.leaderboard.store import pairwise_files, read_pairwise
 
@@ -159,9 +160,8 @@ def load_pairwise(root: Path, records: pd.DataFrame) -> tuple[pd.DataFrame, list
                 fresh = (sha.get((task, version, budget, pair["a"])) == pair["a_sha256"]
                          and sha.get((task, version, budget, pair["b"])) == pair["b_sha256"])
                 for c in pair["comparisons"]:
-                    p = c.seed_aware_p_value if c.seed_aware_p_value is not None else c.bootstrap_p_value
                     rows.append(dict(task=task, task_version=version, budget=budget, eval_set=c.eval_set,
-                                     a=pair["a"], b=pair["b"], delta=c.delta_macro_auroc, p_value=p,
+                                     a=pair["a"], b=pair["b"], delta=fields.delta(c), p_value=fields.p_value(c),
                                      method=c.method, fresh=fresh))
         except Exception as exc:  # a malformed pairwise file only costs the paired ranks of one task
             warnings.append(f"{rel}: unreadable pairwise tests ({type(exc).__name__}: {exc})")

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from cxrbench.leaderboard import fields
 from cxrbench.results import ResultRecord
 
 TABLES = ("records", "evals", "labels", "comparisons", "subgroups", "audit", "timings")
@@ -18,13 +19,14 @@ TABLES = ("records", "evals", "labels", "comparisons", "subgroups", "audit", "ti
 COLUMNS: dict[str, tuple[str, ...]] = {
     "records": ("file", "key", "content_sha256", "task", "task_version", "family", "ratio", "profile",
                 "budget", "label_set", "baseline", "submission", "submission_version", "entry", "kind",
-                "within_bounds", "bounds_note", "created_at", "n_seeds", "total_seconds", "status"),
+                "within_bounds", "bounds_note", "created_at", "n_seeds", "total_seconds", "status",
+                "generate_seconds", "generate_cached", "n_synthetic", "device"),
     "evals": ("file", "eval_set", "site", "n_images", "n_patients", "macro_auroc", "ci_low", "ci_high",
               "seed_mean", "seed_sd"),
     "labels": ("file", "eval_set", "label", "auroc", "ci_low", "ci_high", "n", "n_pos", "delta",
                "p_value", "p_holm", "significant"),
-    "comparisons": ("file", "eval_set", "against", "delta", "ci_low", "ci_high", "p_value",
-                    "seed_aware_p_value", "method", "n_significant_labels"),
+    "comparisons": ("file", "eval_set", "against", "endpoint", "delta", "ci_low", "ci_high", "p_value", "mde",
+                    "verdict", "stars", "method", "n_significant_labels"),
     "subgroups": ("file", "eval_set", "attribute", "group", "n", "n_pos", "macro_auroc", "ci_low", "ci_high"),
     "audit": ("file", "metric", "value"),
     "timings": ("file", "stage", "seconds", "cached"),
@@ -59,7 +61,8 @@ def record_rows(record: ResultRecord, file: str) -> dict[str, list[dict[str, Any
         baseline=t.baseline, submission=s.name, submission_version=s.version, entry=f"{s.name}@{s.version}",
         kind=s.kind, within_bounds=s.training_data_within_bounds, bounds_note=s.bounds_note,
         created_at=record.created_at, n_seeds=len(record.seeds),
-        total_seconds=float(sum(x.seconds for x in record.timings)), status=record.status))
+        total_seconds=float(sum(x.seconds for x in record.timings)), status=record.status,
+        **fields.generation_cost(record)))
     deltas = {(c.eval_set, d.label): d for c in record.comparisons for d in c.labels}
     for ev in record.eval_sets:
         rows["evals"].append(dict(file=file, eval_set=ev.eval_set, site=ev.site, n_images=ev.n_images,
@@ -73,11 +76,8 @@ def record_rows(record: ResultRecord, file: str) -> dict[str, list[dict[str, Any
                 p_value=d.p_value if d else None, p_holm=d.p_holm if d else None,
                 significant=bool(d.significant) if d else False))
     for c in record.comparisons:
-        rows["comparisons"].append(dict(
-            file=file, eval_set=c.eval_set, against=c.against, delta=c.delta_macro_auroc,
-            ci_low=c.bootstrap_ci_low, ci_high=c.bootstrap_ci_high, p_value=c.bootstrap_p_value,
-            seed_aware_p_value=c.seed_aware_p_value, method=c.method,
-            n_significant_labels=len(c.significant_labels)))
+        rows["comparisons"].append(dict(file=file, **fields.row(c),
+                                        n_significant_labels=sum(bool(lab.significant) for lab in c.labels)))
     for g in record.subgroups:
         rows["subgroups"].append(dict(file=file, eval_set=g.eval_set, attribute=g.attribute, group=g.group,
                                       n=g.n, n_pos=g.n_pos, macro_auroc=g.macro_auroc, ci_low=g.ci_low,

@@ -7,6 +7,8 @@ import pytest
 
 from cxrbench.leaderboard.store import record_path
 from cxrbench.results import read_record
+from cxrbench.leaderboard.charts import OKABE_ITO
+from cxrbench.leaderboard.frames import OVERVIEW_PRIMARY
 from leaderboard_fixtures import make_record, tamper
 
 
@@ -14,11 +16,19 @@ def charts(at):
     return [json.loads(e.proto.spec) for e in at.get("vega_lite_chart")]
 
 
+def chart_rows(at, i: int = 0) -> list[dict]:
+    """The rows a chart plots (Streamlit ships them as Arrow IPC beside the spec)."""
+    import pyarrow as pa
+
+    datasets = at.get("vega_lite_chart")[i].proto.datasets
+    return [row for ds in datasets for row in pa.ipc.open_stream(ds.data.data).read_all().to_pylist()]
+
+
 def test_overview_ranks_as_intervals_with_ci_fallback_note(app_test, store):
     at = app_test()
     assert at.sidebar.radio(key="page").value == "Overview"
     df = at.dataframe[0].value
-    assert {"rank", "entry", "macro_auroc", "delta", "marker", "gap"} <= set(df.columns)
+    assert list(df.columns) == OVERVIEW_PRIMARY  # fits 1,400 px; the rest behind "More columns"
     assert set(df["task"]) == {f"phantom/supplement-{n}" for n in (100, 200, 300, 500, 1000)}  # N = 0 not ranked
     baseline = [m.value for m in at.markdown if "Real-only baseline" in m.value]
     assert baseline and "phantom/supplement-0" in baseline[0] and "internal_test 0.7" in baseline[0]
@@ -32,6 +42,19 @@ def test_overview_ranks_as_intervals_with_ci_fallback_note(app_test, store):
     assert set(at.dataframe[0].value["task"]) == {f"phantom/synthetic_only-{n}" for n in (100, 200, 300, 500, 1000)}
     at.selectbox(key="overview-rank-on").set_value("external:site-c").run()
     assert not at.exception and len(at.dataframe[0].value) == 20
+    at.multiselect(key="overview-columns").set_value(["gap", "within_bounds"]).run()
+    df = at.dataframe[0].value
+    assert list(df.columns) == OVERVIEW_PRIMARY + ["gap", "within_bounds"]
+    assert df["gap"].notna().all()
+
+
+def test_search_box_keeps_matching_submissions(app_test):
+    at = app_test()
+    at.sidebar.text_input(key="search").input("DDPM").run()
+    df = at.dataframe[0].value
+    assert set(df["entry"]) == {"reference-ddpm@1.0"}
+    at.sidebar.text_input(key="search").input("no-such-thing").run()
+    assert not at.exception and any("No supplement" in i.value or "No records" in i.value for i in at.info)
 
 
 def test_filters_budget_label_set_and_eval_sets(app_test):
@@ -161,3 +184,92 @@ def test_stale_pairwise_is_ignored_with_warning(app_test, store):
     text = " ".join(w.value for w in at.warning)
     assert "unreadable pairwise tests" in text and "1 stored pairwise test(s) are stale" in text
     assert not any("paired tests, Holm" in c.value for c in at.caption)  # still ranked by CI overlap
+
+
+def _marks(spec) -> list[dict]:
+    """Every mark of a (faceted, layered) Vega-Lite spec, as {type: ..., ...}."""
+    out = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "mark" in node:
+                m = node["mark"]
+                out.append(m if isinstance(m, dict) else {"type": m})
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(spec)
+    return out
+
+
+def _colour_scales(spec) -> list[dict]:
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            enc = node.get("encoding", {})
+            if isinstance(enc.get("color"), dict) and enc["color"].get("field") == "entry":
+                found.append(enc["color"]["scale"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(spec)
+    return found
+
+
+def test_audit_chart_shows_one_task_never_a_sum_over_tasks(app_test):
+    at = app_test("audit")
+    at.selectbox(key="audit-metric").set_value("fidelity.precision").run()
+    spec, values = charts(at)[0], chart_rows(at)
+    assert {v["task"] for v in values} == {"phantom/supplement-100"}
+    assert len(values) == 4 and max(v["fidelity.precision"] for v in values) <= 1.0  # 0.7 each, not 3 tasks × 0.7
+    assert spec["mark"]["type"] == "bar" and "xOffset" not in spec["encoding"]
+    at.selectbox(key="audit-task").set_value("phantom/synthetic_only-300").run()
+    assert {v["task"] for v in chart_rows(at)} == {"phantom/synthetic_only-300"}
+
+
+def test_subgroups_and_per_label_default_to_a_task_with_synthetic_images(app_test):
+    at = app_test("subgroups")
+    assert at.selectbox(key="subgroups-task").value == "phantom/supplement-100"
+    at = app_test("labels")
+    assert at.selectbox(key="labels-task").value == "phantom/supplement-100"
+    wide = at.dataframe[0].value.set_index("label")
+    assert wide.nunique(axis=1).max() > 1  # columns differ (on supplement-0 they would not)
+
+
+def test_no_worst_group_when_fewer_than_two_groups(app_test, store):
+    from cxrbench.results import write_record
+
+    for path in store.rglob("*.json"):
+        if path.name == "pairwise.json":
+            continue
+        rec = read_record(path)
+        rec.subgroups = [g for g in rec.subgroups if not (g.attribute == "sex" and g.group == "M")]
+        write_record(rec.seal(), path)
+    at = app_test("subgroups")
+    at.selectbox(key="subgroups-attribute").set_value("sex").run()
+    assert any("Fewer than two sex groups" in i.value for i in at.info)
+    assert len(at.dataframe) == 1 and set(at.dataframe[0].value["group"]) == {"F"}  # no worst-group table
+
+
+def test_one_colour_per_submission_on_every_page_and_thin_whiskers(app_test):
+    seen = {}
+    for page in ("delta", "curve", "synthetic", "cross-source", "subgroups", "audit"):
+        at = app_test(page)
+        for spec in charts(at):
+            for scale in _colour_scales(spec):
+                colours = dict(zip(scale["domain"], scale["range"]))
+                for entry, colour in colours.items():
+                    assert seen.setdefault(entry, colour) == colour, (page, entry)
+            for mark in _marks(spec):
+                assert mark["type"] != "errorbar"  # CIs are rules, not capped error bars
+                if mark["type"] == "rule" and "strokeDash" not in mark and mark.get("color") != "gray":
+                    assert mark["strokeWidth"] <= 1.5
+    assert set(seen) == {"oracle@1.0", "reference-ddpm@1.0", "label-shuffle@1.0", "noise@1.0"}
+    assert len(set(seen.values())) == 4 and set(seen.values()) <= set(OKABE_ITO)
