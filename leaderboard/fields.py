@@ -96,3 +96,9 @@ def generation_cost(record) -> dict:
                 generate_cached=bool(gen) and all(t.cached for t in gen),
                 n_synthetic=int(per_replica * ratio / 100) if per_replica and ratio else None,
                 device=device)
+
+
+def label_row(d) -> dict:
+    """A per-label delta's numbers (v2 adds its CI)."""
+    return dict(label=d.label, delta=d.delta, ci_low=getattr(d, "ci_low", None), ci_high=getattr(d, "ci_high", None),
+                p_value=d.p_value, p_holm=d.p_holm, significant=bool(d.significant))

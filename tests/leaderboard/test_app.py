@@ -273,3 +273,69 @@ def test_one_colour_per_submission_on_every_page_and_thin_whiskers(app_test):
                     assert mark["strokeWidth"] <= 1.5
     assert set(seen) == {"oracle@1.0", "reference-ddpm@1.0", "label-shuffle@1.0", "noise@1.0"}
     assert len(set(seen.values())) == 4 and set(seen.values()) <= set(OKABE_ITO)
+
+
+def _store_pair(folder, a_rec, b_rec):
+    """A pairwise.json for (a, b) as publish writes it; the comparisons are a's own ones, renamed."""
+    from cxrbench.leaderboard.store import pairwise_to_json
+
+    comps = [c.model_copy(update={"against": f"{b_rec.submission.name}@{b_rec.submission.version}"})
+             for c in a_rec.comparisons]
+    data = {"task": a_rec.task.name, "task_version": a_rec.task.version, "budget": a_rec.task.budget,
+            "pairs": [{"a": "oracle@1.0", "b": "noise@1.0", "a_sha256": a_rec.content_sha256,
+                       "b_sha256": b_rec.content_sha256, "comparisons": comps}]}
+    (folder / "pairwise.json").write_text(pairwise_to_json(data))
+    return comps
+
+
+def test_compare_page_shows_the_stored_paired_test_either_way_round(app_test, store):
+    from cxrbench.leaderboard import fields
+
+    folder = store / "phantom" / "quick" / "supplement-100@1"
+    comps = _store_pair(folder, read_record(folder / "oracle@1.0.json"), read_record(folder / "noise@1.0.json"))
+    at = app_test("compare")
+    assert at.selectbox(key="compare-task").value == "phantom/supplement-100"
+    at.selectbox(key="compare-a").set_value("oracle@1.0").run()
+    at.selectbox(key="compare-b").set_value("noise@1.0").run()
+    per_set, per_label = at.dataframe[0].value.set_index("eval_set"), at.dataframe[1].value
+    for c in comps:
+        low, high = fields.ci(c)
+        assert per_set.loc[c.eval_set, "delta"] == pytest.approx(fields.delta(c))
+        assert per_set.loc[c.eval_set, "ci_low"] == pytest.approx(low) and per_set.loc[c.eval_set, "p_value"] == pytest.approx(fields.p_value(c))
+    assert len(per_label) == sum(len(c.labels) for c in comps)
+    at.selectbox(key="compare-a").set_value("noise@1.0").run()
+    at.selectbox(key="compare-b").set_value("oracle@1.0").run()
+    flipped = at.dataframe[0].value.set_index("eval_set")
+    for c in comps:
+        low, high = fields.ci(c)
+        assert flipped.loc[c.eval_set, "delta"] == pytest.approx(-fields.delta(c))
+        assert flipped.loc[c.eval_set, "ci_low"] == pytest.approx(-high)
+        assert flipped.loc[c.eval_set, "p_value"] == pytest.approx(fields.p_value(c))
+
+
+def test_compare_page_computes_with_cxrbench_compare_when_nothing_is_stored(app_test, store, monkeypatch):
+    import cxrbench.compare
+
+    folder = store / "phantom" / "quick" / "supplement-200@1"
+    oracle = read_record(folder / "oracle@1.0.json")
+    calls = []
+
+    def fake_compare(a, b, folder_a, folder_b, **kw):
+        calls.append((a.submission.name, b.submission.name, folder_a))
+        return oracle.comparisons
+
+    monkeypatch.setattr(cxrbench.compare, "compare_records", fake_compare)
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import APP
+
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["page"] = "compare"
+    at.run()
+    at.selectbox(key="compare-task").set_value("phantom/supplement-200").run()
+    at.selectbox(key="compare-a").set_value("oracle@1.0").run()
+    at.selectbox(key="compare-b").set_value("reference-ddpm@1.0").run()
+    assert any("No paired test of these two records is stored" in i.value for i in at.info) and not at.dataframe
+    at.button(key="compare-compute").click().run()
+    assert not at.exception and calls == [("oracle", "reference-ddpm", folder)]
+    assert set(at.dataframe[0].value["eval_set"]) == {c.eval_set for c in oracle.comparisons}
