@@ -14,7 +14,7 @@ import streamlit as st
 from cxrbench.leaderboard import frames
 from cxrbench.leaderboard.loader import load_pairwise, load_tables, store_signature
 from cxrbench.leaderboard.store import default_results_dir, pairwise_files
-from cxrbench.leaderboard.views import Context, compare, curves, details, overview, submission
+from cxrbench.leaderboard.views import Context, compare, cost, curves, details, overview, submission
 
 PAGES = {
     "Overview": overview.render,
@@ -26,13 +26,14 @@ PAGES = {
     "Subgroups": details.render_subgroups,
     "Generator audit": details.render_audit,
     "Compare two submissions": compare.render,
+    "Utility vs cost": cost.render,
     "Submission": submission.render,
 }
 #: short names for ?page=... links
 SLUGS = {"overview": "Overview", "delta": "Δ vs real-only", "curve": "Supplementation curve",
          "synthetic": "Synthetic-only vs real", "cross-source": "Cross-source", "labels": "Per-label",
          "subgroups": "Subgroups", "audit": "Generator audit", "compare": "Compare two submissions",
-         "submission": "Submission"}
+         "cost": "Utility vs cost", "submission": "Submission"}
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading records…")

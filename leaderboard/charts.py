@@ -100,3 +100,19 @@ def metric_chart(audit: pd.DataFrame, metric: str, domain: list[str] | None = No
         color=entry_color(domain or sorted(audit["entry"].unique())),
         tooltip=["entry", "task", alt.Tooltip(f"{field}:Q", title=metric, format=".4g")],
     ).properties(height=300, title=f"{metric} on {task}")
+
+
+def cost_chart(costs: pd.DataFrame, domain: list[str] | None = None) -> alt.LayerChart:
+    """Utility (primary Δ vs real-only, with CI) against generation speed (synthetic images/s, log)."""
+    color = entry_color(domain or sorted(costs["entry"].unique()))
+    x = alt.X("images_per_second:Q", scale=alt.Scale(type="log"), title="synthetic images per second (generation)")
+    base = alt.Chart(costs).encode(x=x, color=color)
+    return alt.layer(
+        alt.Chart(costs).mark_rule(color="gray").encode(y=alt.datum(0)),
+        base.mark_rule(**WHISKER).encode(y=alt.Y("delta_ci_low:Q", title="primary Δ macro AUROC vs real-only"),
+                                         y2="delta_ci_high:Q"),
+        base.mark_point(size=80, filled=True).encode(
+            y="delta:Q", shape=alt.Shape("device:N", title="device"),
+            tooltip=["entry", "task", "device", alt.Tooltip("images_per_second:Q", format=".3g"),
+                     alt.Tooltip("device_hours:Q", format=".3g"), alt.Tooltip("delta:Q", format="+.4f")]),
+    ).properties(height=360)

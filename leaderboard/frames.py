@@ -71,8 +71,8 @@ def with_deltas(tables: Tables) -> pd.DataFrame:
     "n.s." when it has none)."""
     sc = scores(tables)
     comp = tables.comparisons.rename(columns={"ci_low": "delta_ci_low", "ci_high": "delta_ci_high", "p_value": "p"})
-    out = sc.merge(comp[["file", "eval_set", "against", "delta", "delta_ci_low", "delta_ci_high", "mde", "p",
-                         "verdict", "stars", "n_significant_labels"]], on=["file", "eval_set"], how="left")
+    out = sc.merge(comp[["file", "eval_set", "against", "endpoint", "delta", "delta_ci_low", "delta_ci_high", "mde",
+                         "p", "verdict", "stars", "n_significant_labels"]], on=["file", "eval_set"], how="left")
     out["marker"] = [(s or "n.s.") if pd.notna(p) else "" for s, p in zip(out["stars"].fillna(""), out["p"])]
     out["verdict"] = out["verdict"].fillna("")
     return out.drop(columns=["stars"])
@@ -227,3 +227,40 @@ def audit(tables: Tables) -> pd.DataFrame:
 
 def entries(tables: Tables) -> list[str]:
     return sorted(tables.records["entry"].unique())
+
+
+def primary(tables: Tables) -> pd.DataFrame:
+    """with_deltas() on each record's primary endpoint: the eval set its comparison marks primary,
+    or internal_test for a record without comparisons (a real-only baseline)."""
+    d = with_deltas(tables)
+    has_primary = set(d.loc[d["endpoint"] == "primary", "file"])
+    keep = (d["endpoint"] == "primary") | (~d["file"].isin(has_primary) & (d["eval_set"] == INTERNAL))
+    return d[keep].drop_duplicates("file")
+
+
+def submission_tasks(tables: Tables, entry: str) -> pd.DataFrame:
+    """Every task one submission was scored on, with its primary-endpoint result."""
+    d = primary(tables)
+    d = d[d["entry"] == entry].sort_values(["family", "ratio"], key=lambda c: c.map(family_rank) if c.name == "family" else c)
+    return d[["task", "budget", "eval_set", "macro_auroc", "ci_low", "ci_high", "delta", "mde", "marker", "verdict",
+              "within_bounds"]].reset_index(drop=True)
+
+
+COST_COLUMNS = ["entry", "task", "ratio", "budget", "n_synthetic", "generate_seconds", "images_per_second",
+                "device", "device_hours", "measured", "eval_set", "delta", "delta_ci_low", "delta_ci_high", "marker"]
+
+
+def costs(tables: Tables) -> pd.DataFrame:
+    """Generation cost next to utility, per record that generated a synthetic set.
+
+    `measured` is False when the generate stage was served from the cache (its seconds are then
+    not what generating cost) or the record does not say how many images it generated."""
+    d = primary(tables)
+    r = tables.records[["file", "generate_seconds", "generate_cached", "n_synthetic", "device"]]
+    d = d.merge(r, on="file")
+    d = d[d["generate_seconds"].notna() & (d["ratio"] > 0)].copy()  # N = 0: nothing generated
+    d["measured"] = (~d["generate_cached"].astype(bool)) & (d["generate_seconds"] > 0) & d["n_synthetic"].notna()
+    d["images_per_second"] = np.where(d["measured"], d["n_synthetic"] / d["generate_seconds"].where(d["measured"], 1),
+                                      np.nan)
+    d["device_hours"] = np.where(d["measured"], d["generate_seconds"] / 3600, np.nan)
+    return d[COST_COLUMNS].sort_values(["task", "entry"]).reset_index(drop=True)

@@ -20,7 +20,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "records": ("file", "key", "content_sha256", "task", "task_version", "family", "ratio", "profile",
                 "budget", "label_set", "baseline", "submission", "submission_version", "entry", "kind",
                 "within_bounds", "bounds_note", "created_at", "n_seeds", "total_seconds", "status",
-                "generate_seconds", "generate_cached", "n_synthetic", "device"),
+                "generate_seconds", "generate_cached", "n_synthetic", "device", "declared_training_data"),
     "evals": ("file", "eval_set", "site", "n_images", "n_patients", "macro_auroc", "ci_low", "ci_high",
               "seed_mean", "seed_sd"),
     "labels": ("file", "eval_set", "label", "auroc", "ci_low", "ci_high", "n", "n_pos", "delta",
@@ -62,7 +62,7 @@ def record_rows(record: ResultRecord, file: str) -> dict[str, list[dict[str, Any
         kind=s.kind, within_bounds=s.training_data_within_bounds, bounds_note=s.bounds_note,
         created_at=record.created_at, n_seeds=len(record.seeds),
         total_seconds=float(sum(x.seconds for x in record.timings)), status=record.status,
-        **fields.generation_cost(record)))
+        declared_training_data="; ".join(s.declared_training_data), **fields.generation_cost(record)))
     deltas = {(c.eval_set, d.label): d for c in record.comparisons for d in c.labels}
     for ev in record.eval_sets:
         rows["evals"].append(dict(file=file, eval_set=ev.eval_set, site=ev.site, n_images=ev.n_images,

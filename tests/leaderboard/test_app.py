@@ -134,17 +134,64 @@ def test_audit_page(app_test):
     assert not at.exception and charts(at)
 
 
+def frame_with(at, column: str):
+    """The first table on the page that has `column`."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
 def test_submission_page_shows_hashes_environment_timings(app_test, store):
     at = app_test("submission")
     at.selectbox(key="submission-entry").set_value("noise@1.0").run()
     at.selectbox(key="submission-task").set_value("phantom/supplement-300 (quick)").run()
     rec = read_record(record_path(store, make_record("phantom/supplement-300", "noise")))
-    hashes = at.dataframe[0].value.set_index("what")["sha256"]
+    hashes = frame_with(at, "what").set_index("what")["sha256"]
     assert hashes["record content_sha256"] == rec.content_sha256
     assert hashes["task spec sha256"] == rec.task.spec_sha256
-    timings = at.dataframe[1].value
+    timings = frame_with(at, "stage")
     assert list(timings["stage"]) == ["generate", "train", "predict", "score"]
     assert at.json and "torch" in at.json[0].value
+
+
+def test_submission_page_at_a_glance_tasks_training_data_audit_and_cost(app_test):
+    at = app_test("submission")
+    at.selectbox(key="submission-entry").set_value("noise@1.0").run()
+    tasks = at.dataframe[0].value
+    assert len(tasks) == 14 and set(tasks["budget"]) == {"quick"}  # every task it was scored on
+    assert tasks["task"].iloc[0] == "phantom/supplement-0" and {"delta", "mde", "marker", "verdict"} <= set(tasks.columns)
+    assert any("declared training data: `phantom/site-a/train`" in m.value for m in at.markdown)
+    at.selectbox(key="submission-task").set_value("phantom/supplement-300 (quick)").run()
+    # fixture: 1,902 conditioning rows × 3 replicas generated in 40 s on a CPU
+    assert any("5,706 synthetic images in 40.0 s" in m.value and "142.65 images/s" not in m.value
+               and "143 images/s" in m.value and "CPU-hours" in m.value for m in at.markdown)
+    audit = frame_with(at, "metric").set_index("metric")["value"]
+    assert audit["fidelity.precision"] == pytest.approx(0.7)
+
+
+def test_utility_vs_cost_page(app_test):
+    at = app_test("cost")
+    df = at.dataframe[0].value
+    assert df["measured"].all() and not df["task"].str.endswith("-0").any()
+    row = df[(df["entry"] == "oracle@1.0") & (df["task"] == "phantom/supplement-1000")].iloc[0]
+    assert row["n_synthetic"] == 19020 and row["images_per_second"] == pytest.approx(19020 / 40)
+    assert row["eval_set"] == "internal_test"
+    spec = charts(at)[0]
+    assert spec["layer"][2]["encoding"]["x"]["scale"]["type"] == "log"
+    rows = chart_rows(at)
+    assert len(rows) == len(df)
+
+
+def test_utility_vs_cost_page_says_when_nothing_was_measured(app_test, store):
+    from cxrbench.results import write_record
+
+    for path in store.rglob("*.json"):
+        if path.name != "pairwise.json":
+            rec = read_record(path)
+            for t in rec.timings:
+                t.cached = t.cached or t.stage == "generate"
+            write_record(rec.seal(), path)
+    at = app_test("cost")
+    assert any("carries a measured generation time" in i.value for i in at.info) and not charts(at)
+    assert not at.dataframe[0].value["measured"].any()
 
 
 def test_empty_store(tmp_path, monkeypatch):
