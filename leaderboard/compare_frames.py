@@ -12,7 +12,7 @@ import pandas as pd
 from cxrbench.leaderboard import fields
 
 FLIP_VERDICT = {"better": "worse", "worse": "better"}
-EVAL_COLUMNS = ["eval_set", "endpoint", "delta", "ci_low", "ci_high", "mde", "p_value", "stars", "verdict", "method"]
+EVAL_COLUMNS = ["eval_set", "endpoint", "delta", "ci_low", "ci_high", "mde", "p_value", "stars", "verdict"]
 LABEL_COLUMNS = ["eval_set", "label", "delta", "ci_low", "ci_high", "p_value", "p_holm", "significant"]
 
 
@@ -44,7 +44,12 @@ def _orient(row: dict, flipped: bool) -> dict:
 def eval_set_table(comparisons, flipped: bool = False) -> pd.DataFrame:
     """One row per eval set: Δ (A − B) with CI, MDE, p, stars and verdict."""
     rows = [_orient(fields.row(c), flipped) for c in comparisons]
-    return pd.DataFrame(rows, columns=EVAL_COLUMNS + ["against"])[EVAL_COLUMNS]
+    return pd.DataFrame(rows, columns=EVAL_COLUMNS + ["against", "method"])[EVAL_COLUMNS]
+
+
+def methods(comparisons) -> list[str]:
+    """The distinct method descriptions of the comparisons (shown once, under the table)."""
+    return list(dict.fromkeys(c.method for c in comparisons if c.method))
 
 
 def label_table(comparisons, flipped: bool = False) -> pd.DataFrame:

@@ -73,5 +73,7 @@ def render(ctx: Context) -> None:
             return
     st.subheader("Per eval set")
     table(compare_frames.eval_set_table(comparisons, flipped), f"compare-{a}-{b}".replace("/", "_"))
+    for method in compare_frames.methods(comparisons):
+        st.caption(f"Method: {method}")
     st.subheader("Per label")
     table(compare_frames.label_table(comparisons, flipped), f"compare-labels-{a}-{b}".replace("/", "_"))

@@ -9,7 +9,7 @@ from cxrbench.leaderboard.store import record_path
 from cxrbench.results import read_record
 from cxrbench.leaderboard.charts import OKABE_ITO
 from cxrbench.leaderboard.frames import OVERVIEW_PRIMARY
-from leaderboard_fixtures import make_record, tamper
+from leaderboard_fixtures import make_record, store_pair, tamper
 
 
 def charts(at):
@@ -322,24 +322,11 @@ def test_one_colour_per_submission_on_every_page_and_thin_whiskers(app_test):
     assert len(set(seen.values())) == 4 and set(seen.values()) <= set(OKABE_ITO)
 
 
-def _store_pair(folder, a_rec, b_rec):
-    """A pairwise.json for (a, b) as publish writes it; the comparisons are a's own ones, renamed."""
-    from cxrbench.leaderboard.store import pairwise_to_json
-
-    comps = [c.model_copy(update={"against": f"{b_rec.submission.name}@{b_rec.submission.version}"})
-             for c in a_rec.comparisons]
-    data = {"task": a_rec.task.name, "task_version": a_rec.task.version, "budget": a_rec.task.budget,
-            "pairs": [{"a": "oracle@1.0", "b": "noise@1.0", "a_sha256": a_rec.content_sha256,
-                       "b_sha256": b_rec.content_sha256, "comparisons": comps}]}
-    (folder / "pairwise.json").write_text(pairwise_to_json(data))
-    return comps
-
-
 def test_compare_page_shows_the_stored_paired_test_either_way_round(app_test, store):
     from cxrbench.leaderboard import fields
 
     folder = store / "phantom" / "quick" / "supplement-100@1"
-    comps = _store_pair(folder, read_record(folder / "oracle@1.0.json"), read_record(folder / "noise@1.0.json"))
+    comps = store_pair(folder, read_record(folder / "oracle@1.0.json"), read_record(folder / "noise@1.0.json"))
     at = app_test("compare")
     assert at.selectbox(key="compare-task").value == "phantom/supplement-100"
     at.selectbox(key="compare-a").set_value("oracle@1.0").run()
