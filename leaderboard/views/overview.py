@@ -33,7 +33,7 @@ def render(ctx: Context) -> None:
         "n − the number significantly worse, so submissions whose differences are not significant share ranks. "
         "**delta** is the macro-AUROC change vs the task's real-only baseline (for classifier tasks: the reference "
         "recipe) (markers: * p<0.05, ** p<0.01, *** p<0.001, n.s.); **mde** is the smallest Δ the comparison could "
-        "detect, and **verdict** says *inconclusive* where a Δ that small was out of its reach. More columns "
+        "detect, and **verdict** is the record's own (better, worse, no detectable difference, inconclusive). More columns "
         "(CI, p, internal, external, **gap** = internal − mean external, **within_bounds**) under *More columns*.")
     fallback = sorted(t for t, m in methods.items() if m == CI_OVERLAP)
     if fallback:

@@ -233,41 +233,23 @@ def test_stale_pairwise_is_ignored_with_warning(app_test, store):
     assert not any("paired tests, Holm" in c.value for c in at.caption)  # still ranked by CI overlap
 
 
+def _nodes(spec):
+    """Every dict in a (faceted, layered) Vega-Lite spec."""
+    if isinstance(spec, dict):
+        yield spec
+        spec = list(spec.values())
+    if isinstance(spec, list):
+        for v in spec:
+            yield from _nodes(v)
+
+
 def _marks(spec) -> list[dict]:
-    """Every mark of a (faceted, layered) Vega-Lite spec, as {type: ..., ...}."""
-    out = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "mark" in node:
-                m = node["mark"]
-                out.append(m if isinstance(m, dict) else {"type": m})
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(spec)
-    return out
+    return [n["mark"] if isinstance(n["mark"], dict) else {"type": n["mark"]} for n in _nodes(spec) if "mark" in n]
 
 
 def _colour_scales(spec) -> list[dict]:
-    found = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            enc = node.get("encoding", {})
-            if isinstance(enc.get("color"), dict) and enc["color"].get("field") == "entry":
-                found.append(enc["color"]["scale"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(spec)
-    return found
+    colours = [n.get("encoding", {}).get("color") for n in _nodes(spec)]
+    return [c["scale"] for c in colours if isinstance(c, dict) and c.get("field") == "entry"]
 
 
 def test_audit_chart_shows_one_task_never_a_sum_over_tasks(app_test):
