@@ -9,11 +9,13 @@ STAMP   := $(VENV)/.installed
 
 .PHONY: demo test test-all bench install sandbox clean
 
+# -qq: errors only (pip then still fails the recipe). Plain -q also prints pip's warnings about this
+# machine's local index folders and setuptools' note on editable installs.
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
-	$(BIN)/pip install -q $(TORCH) 2>&1 | grep -v 'is ignored' || true
-	$(BIN)/pip install -q -e '.[dev]' $(TORCH) 2>&1 | grep -v 'is ignored' || true
+	$(BIN)/pip install -qq --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -qq --disable-pip-version-check $(TORCH)
+	$(BIN)/pip install -qq --disable-pip-version-check -e '.[dev]' $(TORCH)
 	$(BIN)/python -c "import cxrbench, cxrbench.baselines, cxrbench.leaderboard, torch; print('cxrbench', cxrbench.__version__, 'torch', torch.__version__)"
 	touch $(STAMP)
 

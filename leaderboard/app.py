@@ -14,7 +14,7 @@ import streamlit as st
 from cxrbench.leaderboard import frames
 from cxrbench.leaderboard.loader import load_pairwise, load_tables, store_signature
 from cxrbench.leaderboard.store import default_results_dir, pairwise_files
-from cxrbench.leaderboard.views import Context, curves, details, overview, submission
+from cxrbench.leaderboard.views import Context, compare, cost, curves, details, overview, submission
 
 PAGES = {
     "Overview": overview.render,
@@ -25,12 +25,15 @@ PAGES = {
     "Per-label": details.render_labels,
     "Subgroups": details.render_subgroups,
     "Generator audit": details.render_audit,
+    "Compare two submissions": compare.render,
+    "Utility vs cost": cost.render,
     "Submission": submission.render,
 }
 #: short names for ?page=... links
 SLUGS = {"overview": "Overview", "delta": "Δ vs real-only", "curve": "Supplementation curve",
          "synthetic": "Synthetic-only vs real", "cross-source": "Cross-source", "labels": "Per-label",
-         "subgroups": "Subgroups", "audit": "Generator audit", "submission": "Submission"}
+         "subgroups": "Subgroups", "audit": "Generator audit", "compare": "Compare two submissions",
+         "cost": "Utility vs cost", "submission": "Submission"}
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading records…")
@@ -75,10 +78,13 @@ def main() -> None:
     budget = st.sidebar.selectbox("Budget", opts["budget"], key="budget")
     label_set = st.sidebar.selectbox("Label set", opts["label_set"], key="label_set")
     eval_sets = st.sidebar.multiselect("Eval sets", opts["eval_set"], default=opts["eval_set"], key="eval_sets")
-    filters = frames.Filters(profile=profile, budget=budget, label_set=label_set, eval_sets=tuple(eval_sets))
+    search = st.sidebar.text_input("Search submissions", key="search", placeholder="name, e.g. ddpm",
+                                   help="Shows only submissions whose name@version contains this text.")
+    filters = frames.Filters(profile=profile, budget=budget, label_set=label_set, eval_sets=tuple(eval_sets),
+                             search=search.strip() or None)
     st.sidebar.caption(f"{len(tables.records)} published records", help=f"store: {root}")
     ctx = Context(root=root, tables=frames.apply_filters(tables, filters), pairwise=pairwise,
-                  filters=filters, eval_sets=frames.eval_set_order(eval_sets))
+                  filters=filters, eval_sets=frames.eval_set_order(eval_sets), palette=frames.entries(tables))
     PAGES[page](ctx)
 
 

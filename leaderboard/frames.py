@@ -26,6 +26,7 @@ class Filters:
     budget: str | None = None
     label_set: str | None = None
     eval_sets: tuple[str, ...] | None = None  # None: all
+    search: str | None = None  # keep submissions whose entry (name@version) contains this, any case
 
 
 def options(tables: Tables) -> dict[str, list[str]]:
@@ -46,6 +47,8 @@ def apply_filters(tables: Tables, f: Filters) -> Tables:
         value = getattr(f, col)
         if value is not None:
             keep &= r[col] == value
+    if f.search:
+        keep &= r["entry"].str.contains(f.search, case=False, regex=False)
     files = set(r.loc[keep, "file"])
     out = {}
     for name in TABLES:
@@ -65,14 +68,15 @@ def scores(tables: Tables) -> pd.DataFrame:
 
 
 def with_deltas(tables: Tables) -> pd.DataFrame:
-    """scores() plus Δ vs the real-only baseline, its CI, p-value, stars, MDE and verdict, from the record."""
+    """scores() plus Δ vs the real-only baseline, its CI, MDE, p-value, verdict and marker (the record's own
+    stars, `cxrbench.results.stars`: one convention on every surface)."""
     sc = scores(tables)
-    comp = tables.comparisons.rename(columns={"ci_low": "delta_ci_low", "ci_high": "delta_ci_high"})
-    comp = comp.rename(columns={"p_value": "p"})
-    out = sc.merge(comp[["file", "eval_set", "against", "endpoint", "delta", "delta_ci_low", "delta_ci_high", "p",
-                         "stars", "mde", "verdict", "n_significant_labels"]], on=["file", "eval_set"], how="left")
-    out["marker"] = out["stars"].fillna("")  # the record's own stars (cxrbench.results.stars): one convention
-    return out
+    comp = tables.comparisons.rename(columns={"ci_low": "delta_ci_low", "ci_high": "delta_ci_high", "p_value": "p"})
+    out = sc.merge(comp[["file", "eval_set", "against", "endpoint", "delta", "delta_ci_low", "delta_ci_high", "mde",
+                         "p", "verdict", "stars", "n_significant_labels"]], on=["file", "eval_set"], how="left")
+    out["marker"] = out["stars"].fillna("")
+    out["verdict"] = out["verdict"].fillna("")
+    return out.drop(columns=["stars"])
 
 
 def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set: str) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -100,19 +104,24 @@ def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set:
         extra = on.set_index("entry")
         ranked = ranked.assign(
             task=task, ratio=int(grp["ratio"].iloc[0]), budget=budget,
-            delta=ranked["entry"].map(extra["delta"]), p=ranked["entry"].map(extra["p"]),
-            marker=ranked["entry"].map(extra["marker"]),
+            delta=ranked["entry"].map(extra["delta"]), mde=ranked["entry"].map(extra["mde"]),
+            p=ranked["entry"].map(extra["p"]), marker=ranked["entry"].map(extra["marker"]),
+            verdict=ranked["entry"].map(extra["verdict"]),
             internal=ranked["entry"].map(internal), external_mean=ranked["entry"].map(external),
             within_bounds=ranked["entry"].map(extra["within_bounds"]))
         ranked["gap"] = ranked["internal"] - ranked["external_mean"]
         parts.append(ranked)
-    cols = ["task", "ratio", "budget", "rank", "entry", "macro_auroc", "ci_low", "ci_high", "delta", "p", "marker",
-            "internal", "external_mean", "gap", "within_bounds", "rank_best", "rank_worst"]
+    cols = OVERVIEW_PRIMARY + OVERVIEW_SECONDARY + ["rank_best", "rank_worst"]
     if not parts:
         return pd.DataFrame(columns=cols), methods
     out = pd.concat(parts, ignore_index=True)[cols]
     return out.sort_values(["ratio", "task", "rank_best", "macro_auroc"], ascending=[True, True, True, False],
                            kind="stable").reset_index(drop=True), methods
+
+
+#: the overview's columns: the first set is always shown (fits 1,400 px), the second on request
+OVERVIEW_PRIMARY = ["task", "rank", "entry", "macro_auroc", "delta", "mde", "marker", "verdict"]
+OVERVIEW_SECONDARY = ["ci_low", "ci_high", "p", "internal", "external_mean", "gap", "within_bounds", "ratio", "budget"]
 
 
 def is_generator_baseline(df: pd.DataFrame) -> pd.Series:
@@ -196,9 +205,12 @@ def subgroups(tables: Tables, task: str, eval_set: str, attribute: str) -> pd.Da
 
 
 def subgroup_gaps(sg: pd.DataFrame) -> pd.DataFrame:
-    """Worst group and largest gap (best − worst macro AUROC) per entry."""
+    """Worst group and largest gap (best − worst macro AUROC) per entry; none for an entry with fewer
+    than two groups scored (one group has no worst, and its gap would read 0)."""
     rows = []
     for entry, grp in sg.dropna(subset=["macro_auroc"]).groupby("entry"):
+        if len(grp) < 2:
+            continue
         worst = grp.loc[grp["macro_auroc"].idxmin()]
         rows.append(dict(entry=entry, worst_group=worst["group"], worst_macro_auroc=worst["macro_auroc"],
                          largest_gap=grp["macro_auroc"].max() - worst["macro_auroc"]))
@@ -216,3 +228,40 @@ def audit(tables: Tables) -> pd.DataFrame:
 
 def entries(tables: Tables) -> list[str]:
     return sorted(tables.records["entry"].unique())
+
+
+def primary(tables: Tables) -> pd.DataFrame:
+    """with_deltas() on each record's primary endpoint: the eval set its comparison marks primary,
+    or internal_test for a record without comparisons (a real-only baseline)."""
+    d = with_deltas(tables)
+    has_primary = set(d.loc[d["endpoint"] == "primary", "file"])
+    keep = (d["endpoint"] == "primary") | (~d["file"].isin(has_primary) & (d["eval_set"] == INTERNAL))
+    return d[keep].drop_duplicates("file")
+
+
+def submission_tasks(tables: Tables, entry: str) -> pd.DataFrame:
+    """Every task one submission was scored on, with its primary-endpoint result."""
+    d = primary(tables)
+    d = d[d["entry"] == entry].sort_values(["family", "ratio"], key=lambda c: c.map(family_rank) if c.name == "family" else c)
+    return d[["task", "budget", "eval_set", "macro_auroc", "ci_low", "ci_high", "delta", "mde", "marker", "verdict",
+              "within_bounds"]].reset_index(drop=True)
+
+
+COST_COLUMNS = ["entry", "task", "ratio", "budget", "n_synthetic", "generate_seconds", "images_per_second",
+                "device", "device_hours", "measured", "eval_set", "delta", "delta_ci_low", "delta_ci_high", "marker"]
+
+
+def costs(tables: Tables) -> pd.DataFrame:
+    """Generation cost next to utility, per record that generated a synthetic set.
+
+    `measured` is False when the generate stage was served from the cache (its seconds are then
+    not what generating cost) or the record does not say how many images it generated."""
+    d = primary(tables)
+    r = tables.records[["file", "generate_seconds", "generate_cached", "n_synthetic", "device"]]
+    d = d.merge(r, on="file")
+    d = d[d["generate_seconds"].notna() & (d["ratio"] > 0)].copy()  # N = 0: nothing generated
+    d["measured"] = (~d["generate_cached"].astype(bool)) & (d["generate_seconds"] > 0) & d["n_synthetic"].notna()
+    d["images_per_second"] = np.where(d["measured"], d["n_synthetic"] / d["generate_seconds"].where(d["measured"], 1),
+                                      np.nan)
+    d["device_hours"] = np.where(d["measured"], d["generate_seconds"] / 3600, np.nan)
+    return d[COST_COLUMNS].sort_values(["task", "entry"]).reset_index(drop=True)

@@ -18,12 +18,13 @@ from pathlib import Path
 import pandas as pd
 from pyarrow import feather
 
+from cxrbench.leaderboard import fields
 from cxrbench.leaderboard.store import scan
 from cxrbench.leaderboard.tables import TABLES, Tables, build_tables, concat_tables, record_rows
 from cxrbench.data.atomic import atomic_write_bytes as write_atomic
 from cxrbench.results import SCHEMA_VERSION, RecordError, ResultRecord, read_record
 
-CACHE_FORMAT = 2  # 2: uncompressed Arrow IPC (feather), memory-mapped on read
+CACHE_FORMAT = 3  # 2: uncompressed Arrow IPC (feather), memory-mapped on read; 3: v2 comparison and cost columns
 MANIFEST = "manifest.json"
 
 
@@ -143,7 +144,7 @@ def load_pairwise(root: Path, records: pd.DataFrame) -> tuple[pd.DataFrame, list
     """Every stored paired test as a row (a, b, delta = a − b, p_value), and warnings.
 
     A pair is `fresh` only when both records' current content hashes are the ones it was computed
-    on; the ranks ignore stale pairs. p_value is the seed-aware one when stored, else the bootstrap one.
+    on; the ranks ignore stale pairs. p_value: see `fields.p_value`.
     """
     from cxrbench.leaderboard.store import pairwise_files, read_pairwise
 

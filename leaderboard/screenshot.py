@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,28 +17,18 @@ import time
 import urllib.request
 from pathlib import Path
 
+from cxrbench.leaderboard.serve import free_port, start, stop
+
 CHROMIUM = "/usr/bin/chromium"
-APP = Path(__file__).with_name("app.py")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
 def serve(results: Path, *, cache_dir: Path | None = None, timeout: float = 60.0):
     """Run `streamlit run app.py` on a free localhost port; yields the base URL."""
     port = free_port()
-    env = {**os.environ, "CXRBENCH_RESULTS": str(results)}
-    if cache_dir:
-        env["CXRBENCH_CACHE_DIR"] = str(cache_dir)
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"]
     log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = start(results, "127.0.0.1", port, "--server.fileWatcherType", "none", cache_dir=cache_dir,
+                 stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -57,7 +45,7 @@ def serve(results: Path, *, cache_dir: Path | None = None, timeout: float = 60.0
             time.sleep(0.3)
         yield url
     finally:
-        _stop(proc)
+        stop(proc)
         log.close()
 
 
@@ -138,26 +126,7 @@ def chromium(url: str, *, screenshot: Path | None = None, size=(1400, 1000), tim
                     Path(screenshot).write_bytes(base64.b64decode(png))
             return dom, state
         finally:
-            _stop(proc)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop a process this module started (and its process group): terminate, then kill if it lingers."""
-    import os
-    import signal
-
-    def signal_group(sig) -> None:
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            proc.send_signal(sig)
-
-    signal_group(signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        signal_group(signal.SIGKILL)
-        proc.wait()
+            stop(proc)
 
 
 def main(argv: list[str] | None = None) -> None:

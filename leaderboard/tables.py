@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from cxrbench.leaderboard import fields
 from cxrbench.results import ResultRecord
 
 TABLES = ("records", "evals", "labels", "comparisons", "subgroups", "audit", "timings")
@@ -18,13 +19,14 @@ TABLES = ("records", "evals", "labels", "comparisons", "subgroups", "audit", "ti
 COLUMNS: dict[str, tuple[str, ...]] = {
     "records": ("file", "key", "content_sha256", "task", "task_version", "family", "ratio", "profile",
                 "budget", "label_set", "baseline", "submission", "submission_version", "entry", "kind",
-                "within_bounds", "bounds_note", "isolated", "created_at", "n_seeds", "total_seconds", "status"),
+                "within_bounds", "bounds_note", "isolated", "created_at", "n_seeds", "total_seconds", "status",
+                "generate_seconds", "generate_cached", "n_synthetic", "device", "declared_training_data"),
     "evals": ("file", "eval_set", "site", "n_images", "n_patients", "macro_auroc", "ci_low", "ci_high",
               "seed_sd", "n_macro_labels"),
     "labels": ("file", "eval_set", "label", "auroc", "ci_low", "ci_high", "n", "n_pos", "delta",
                "p_value", "p_holm", "significant"),
-    "comparisons": ("file", "eval_set", "against", "endpoint", "delta", "ci_low", "ci_high", "p_value", "stars",
-                    "mde", "verdict", "method", "n_significant_labels"),
+    "comparisons": ("file", "eval_set", "against", "endpoint", "delta", "ci_low", "ci_high", "p_value", "mde",
+                    "verdict", "stars", "method", "n_significant_labels"),
     "subgroups": ("file", "eval_set", "attribute", "group", "n", "n_pos", "macro_auroc", "ci_low", "ci_high"),
     "audit": ("file", "metric", "value"),
     "timings": ("file", "stage", "seconds", "cached"),
@@ -59,8 +61,9 @@ def record_rows(record: ResultRecord, file: str) -> dict[str, list[dict[str, Any
         baseline=t.baseline, submission=s.name, submission_version=s.version, entry=f"{s.name}@{s.version}",
         kind=s.kind, within_bounds=s.training_data_within_bounds, bounds_note=s.bounds_note,
         # False only for runs with --unsafe-no-sandbox (older records carry no isolation: unknown → True)
-        isolated=record.environment.isolation.get("mode") != "none", created_at=record.created_at, n_seeds=len(record.seeds),
-        total_seconds=float(sum(x.seconds for x in record.timings)), status=record.status))
+        isolated=record.environment.isolation.get("mode") != "none", created_at=record.created_at,
+        n_seeds=len(record.seeds), total_seconds=float(sum(x.seconds for x in record.timings)), status=record.status,
+        declared_training_data="; ".join(s.declared_training_data), **fields.generation_cost(record)))
     deltas = {(c.eval_set, d.label): d for c in record.comparisons for d in c.labels}
     for ev in record.eval_sets:
         rows["evals"].append(dict(file=file, eval_set=ev.eval_set, site=ev.site, n_images=ev.n_images,
@@ -74,10 +77,8 @@ def record_rows(record: ResultRecord, file: str) -> dict[str, list[dict[str, Any
                 p_value=d.p_value if d else None, p_holm=d.p_holm if d else None,
                 significant=bool(d.significant) if d else False))
     for c in record.comparisons:
-        rows["comparisons"].append(dict(
-            file=file, eval_set=c.eval_set, against=c.against, endpoint=c.endpoint, delta=c.delta,
-            ci_low=c.ci_low, ci_high=c.ci_high, p_value=c.p_value, stars=c.stars, mde=c.mde, verdict=c.verdict,
-            method=c.method, n_significant_labels=len(c.significant_labels)))
+        rows["comparisons"].append(dict(file=file, **fields.row(c),
+                                        n_significant_labels=sum(bool(lab.significant) for lab in c.labels)))
     for g in record.subgroups:
         rows["subgroups"].append(dict(file=file, eval_set=g.eval_set, attribute=g.attribute, group=g.group,
                                       n=g.n, n_pos=g.n_pos, macro_auroc=g.macro_auroc, ci_low=g.ci_low,

@@ -72,3 +72,26 @@ def test_validate_canonical_names_bad_value_and_duplicates():
         schema.validate_canonical(pd.DataFrame([_row(), _row()]))
     with pytest.raises(SchemaError, match="missing canonical column.*race"):
         schema.validate_canonical(pd.DataFrame([_row()]).drop(columns="race"))
+
+
+def test_build_is_quiet_and_ships_every_module_and_data_file(tmp_path):
+    """A non-editable build: no setuptools "Package would be ignored" flood (each data-only folder is
+    a listed namespace package), and namespace packages like cxrbench.runner are in the wheel."""
+    import shutil
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("setup.py", "pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    for folder in ROOTS:
+        shutil.copytree(REPO / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__", ".*"))
+    out = subprocess.run([sys.executable, "setup.py", "-q", "build", "--build-base", str(tmp_path / "build")],
+                         cwd=src, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    log = out.stdout + out.stderr
+    assert "would be ignored" not in log and "Warning" not in log, log[:3000]
+    lib = tmp_path / "build" / "lib" / "cxrbench"
+    assert (lib / "runner" / "evaluate.py").is_file()  # no __init__.py there: a namespace package
+    assert (lib / "tasks" / "fingerprints").is_dir() and any((lib / "tasks").glob("*.yaml"))
+    assert any((lib / "leaderboard" / "results").rglob("*.json"))
+    assert any((lib / "baselines" / "weights").rglob("*.safetensors"))

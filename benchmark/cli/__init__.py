@@ -12,6 +12,8 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperOption
 
 from cxrbench import __version__
 from cxrbench.errors import CxrbenchError
@@ -30,6 +32,19 @@ app = typer.Typer(
 )
 err = Console(stderr=True, soft_wrap=True)
 
+_option_type = TyperOption.display_type_rich
+
+
+def _flag_without_placeholder(self: TyperOption, ctx) -> str | None:
+    """A flag (`--force`, `--help`) takes no value, so its help line shows no `<bool>` placeholder.
+
+    Typer's rich help prints the annotated type for every option, flags included; this is the one
+    place that hook can be changed for every command, `--help` itself among them.
+    """
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_without_placeholder
 
 
 def _version(value: bool) -> None:
@@ -60,9 +75,10 @@ for _module in _command_modules():
 def main() -> None:
     """Console entry point: run the app, printing cxrbench errors as one red line (exit 2)."""
     try:
-        app(standalone_mode=False)
+        # without standalone mode click returns a command's `typer.Exit(code)` instead of exiting
+        code = app(standalone_mode=False)
     except CxrbenchError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")  # a message is text, never markup
         sys.exit(2)
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", None) if isinstance(exc, typer.Exit) else exc.code
@@ -77,3 +93,4 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 ORDER = 2
 out = Console()
@@ -56,14 +57,14 @@ def audit(
         replica = run.generate(conditioning)[0]
         report = run.audit(replica, conditioning, eval_sets)
     if "skipped" in report:
-        out.print(f"[yellow]audit skipped:[/] {report['skipped']}")
+        out.print(f"[yellow]audit skipped:[/] {escape(str(report['skipped']))}")
         raise typer.Exit(1)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "audit.json").write_text(json.dumps(report, indent=1))
     if run.audit_gallery and run.audit_gallery.is_dir():
         shutil.copytree(run.audit_gallery, out_dir / "gallery", dirs_exist_ok=True)
     out.print(cli_table(AuditReport.model_validate(report)))
-    out.print(f"[dim]report:[/] {out_dir / 'audit.json'}   [dim]galleries:[/] {out_dir / 'gallery'}")
+    out.print(f"[dim]report:[/] {escape(str(out_dir / 'audit.json'))}   [dim]galleries:[/] {escape(str(out_dir / 'gallery'))}")
     if report.get("leakage_flag"):
         out.print("[bold red]LEAKAGE: synthetic images reproduce test images. This generator cannot be scored.[/]")
         raise typer.Exit(2)

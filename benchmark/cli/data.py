@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cxrbench.errors import ConfigError
@@ -160,7 +161,7 @@ def verify(
     colour = {"match": "green", "subset": "yellow", "mismatch": "red"}[report.status]
     out.print(f"[bold {colour}]{report.status}[/]: {source} split {scheme!r}")
     for line in report.lines:
-        out.print(f"  {line}")
+        out.print(f"  {line}", markup=False)
     if report.status == "mismatch" or (strict and report.status != "match"):
         raise typer.Exit(1)
 
@@ -206,7 +207,7 @@ def import_split(
         colour = "green" if report.status == "match" else "red"
         out.print(f"[{colour}]{report.status}[/] against committed fingerprint {source}-{scheme}")
         for line in report.lines:
-            out.print(f"  {line}")
+            out.print(f"  {line}", markup=False)
         if report.status != "match":
             raise typer.Exit(1)
 
@@ -257,4 +258,4 @@ def preview(
     write_grid(images, captions, out_file, title=f"{source}: {len(images)} frontal images (seed {seed})")
     out.print(f"wrote {out_file} ({len(images)} images)")
     if failures:
-        out.print(f"[yellow]{len(failures)} image(s) could not be loaded[/], e.g. {failures[0]}")
+        out.print(f"[yellow]{len(failures)} image(s) could not be loaded[/], e.g. {escape(str(failures[0]))}")

@@ -6,14 +6,19 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
 
 ORDER = 1
 out = Console(width=None if Console().is_terminal else 160)
 
 
 def results_table(records) -> Table:
-    """One row per task: seed-mean macro AUROC, the primary Δ with CI, p, MDE and verdict; secondary Δ."""
+    """One row per task: seed-mean macro AUROC, the primary Δ with CI, p, MDE and verdict; secondary Δ.
+
+    A failed task's row says so; its messages are not cut into a cell but listed by `failures()`.
+    """
     from cxrbench.presentation import (
         delta_ci, delta_short, labels_up_down, macro_text, num, p_text, primary, site_name, verdict_text,
     )
@@ -23,12 +28,12 @@ def results_table(records) -> Table:
                         "*** p<0.001", show_lines=False)
     for col in ("task", "internal", "external", "Δ primary [95% CI]", "p", "MDE", "verdict", "Δ secondary",
                 "labels ↑↓ (Holm)"):
-        table.add_column(col, justify="left" if col in ("task", "verdict") else "right",
+        # fold, never "…": on a narrow terminal a cell wraps instead of losing digits
+        table.add_column(col, justify="left" if col in ("task", "verdict") else "right", overflow="fold",
                          no_wrap=col in ("task", "Δ primary [95% CI]", "external", "Δ secondary"))
     for rec in records:
         if rec.status != "complete":
-            table.add_row(rec.task.name, "[red]failed[/]", "", rec.errors[0][:60] if rec.errors else "", "", "", "",
-                          "", "")
+            table.add_row(escape(rec.task.name), "[red]failed[/]", "", "see below", "", "", "", "", "")
             continue
         scores = {s.eval_set: s for s in rec.eval_sets}
         comp = primary(rec.comparisons)
@@ -44,6 +49,12 @@ def results_table(records) -> Table:
             row = ["baseline", "", "", "", "", ""]
         table.add_row(rec.task.name, macro_text(internal) if internal else "—", ext, *row)
     return table
+
+
+def failures(records) -> list[str]:
+    """Every error of every failed record, in full, as plain text lines (printed below the table)."""
+    return [f"{rec.task.name} failed: {msg}" for rec in records if rec.status != "complete"
+            for msg in (rec.errors or ["(no message recorded)"])]
 
 
 #: `cxrbench evaluate` exit status when at least one task's record is `failed`
@@ -77,8 +88,10 @@ def evaluate(
     for both the test patients and the training seeds, its minimum detectable effect (80% power)
     and a verdict; external sites and per-label deltas (Holm) are secondary (docs/stats.md).
 
-    Every stage is cached; a rerun after a crash resumes. Records go to OUT/<task>/<name>@<version>.json
-    (a failed rerun never replaces a complete record: it goes to <name>@<version>.failed.json beside it).
+    Every stage is cached; a rerun after a crash resumes. Each record goes to
+    OUT/<task>@<task version>/<submission>@<version>.json, with the '/' of the task name written
+    as '__' (phantom/supplement-100 → OUT/phantom__supplement-100@<task version>/...); a failed
+    rerun never replaces a complete record: it goes to <submission>@<version>.failed.json beside it.
 
     Exit codes: 0 every task complete; 3 at least one task failed (the others still ran; see the
     records' errors); 2 nothing ran (bad submission, task, or no bubblewrap).
@@ -109,9 +122,12 @@ def evaluate(
         first = get_task(task[0]).budget(profile).seeds if task else list(range(8))
         opts.seeds = (list(first) + [s for s in range(1000) if s not in first])[:seeds]
     outcomes = run_evaluate(submission, task or None, opts)
-    out.print(results_table([o.record for o in outcomes]))
+    records = [o.record for o in outcomes]
+    out.print(results_table(records))
+    for line in failures(records):
+        out.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
     for o in outcomes:
-        out.print(f"[dim]record:[/] {o.path}")
+        out.print(f"[dim]record:[/] {escape(str(o.path))}", soft_wrap=True)
     if any(o.record.status != "complete" for o in outcomes):
         raise typer.Exit(EXIT_TASK_FAILED)
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -22,6 +18,7 @@ def publish_cmd(
 ) -> None:
     """Validate result records and add them to the leaderboard's store (one JSON per record)."""
     from rich.console import Console
+    from rich.markup import escape
 
     from cxrbench.errors import CxrbenchError
     from cxrbench.leaderboard.publish import publish
@@ -32,11 +29,11 @@ def publish_cmd(
     report = publish(files, store, compare=not no_compare)
     out = Console(soft_wrap=True)  # long store paths stay on one line
     for path in report.published:
-        out.print(f"[green]published[/] {path}")
+        out.print(f"[green]published[/] {escape(str(path))}")
     for note in report.notes:
-        out.print(f"[yellow]note:[/] {note}")
+        out.print(f"[yellow]note:[/] {escape(note)}")
     for src, reason in report.rejected:
-        out.print(f"[bold red]rejected[/] {src}: {reason}")
+        out.print(f"[bold red]rejected[/] {escape(str(src))}: {escape(reason)}")
     if report.rejected:
         raise CxrbenchError(f"{len(report.rejected)} of {len(files)} record(s) rejected (see above)")
 
@@ -63,23 +60,14 @@ def leaderboard_cmd(
     port: int = typer.Option(0, "--port", help="Port on 127.0.0.1 (default: a free one)."),
     address: str = typer.Option("127.0.0.1", "--address", help="Address to listen on."),
 ) -> None:
-    """Launch the Streamlit leaderboard on the published records."""
-    import cxrbench.leaderboard
+    """Launch the Streamlit leaderboard on the published records (Ctrl-C or SIGTERM stops it)."""
+    from cxrbench.leaderboard import serve
     from cxrbench.leaderboard.store import default_results_dir
 
     store = (results or default_results_dir()).resolve()
-    port = port or free_port()
-    env = {**os.environ, "CXRBENCH_RESULTS": str(store)}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(Path(cxrbench.leaderboard.__file__).with_name("app.py")), "--server.headless", "true",
-           "--server.address", address, "--server.port", str(port), "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
+    port = port or serve.free_port()
     typer.echo(f"leaderboard on http://{address}:{port}  (records: {store}; Ctrl-C stops it)")
-    raise typer.Exit(subprocess.call(cmd, env=env))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    raise typer.Exit(serve.run(store, address, port))
 
 
 def register(app: typer.Typer) -> None:

@@ -5,31 +5,41 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 ORDER = 5
 out = Console()
-tasks_app = typer.Typer(help="Tasks: list them, show one, export generation requests or eval images for offline submissions.",
+tasks_app = typer.Typer(help="Tasks: list them, show one, export what an offline (precomputed) submission needs.",
                         no_args_is_help=True)
 
 
 @tasks_app.command("ls")
 def ls(profile: str = typer.Option(None, "--data", help="Only tasks of this data profile (phantom, chexpert, ...).")) -> None:
-    """List every shipped task with its family, ratio, version, eval sets and budgets."""
+    """List every shipped task with its version, data, eval sets and budgets."""
     from cxrbench.tasking import load_tasks
 
-    table = Table(title="cxrbench tasks")
-    for col in ("task", "v", "family", "N%", "real train", "conditions from", "eval sets", "budgets"):
-        table.add_column(col, no_wrap=col == "task")
-    for spec in load_tasks().values():
-        if profile and spec.profile != profile:
-            continue
-        table.add_row(spec.name, str(spec.version), spec.family, str(spec.supplement_ratio),
-                      spec.real_train.key if spec.real_train else "—",
-                      spec.conditions_from.key if spec.conditions_from else "—",
-                      " ".join(n.replace("external:", "") for n in spec.eval_sets), " ".join(spec.budgets))
-    out.print(table)
+    out.print(tasks_table([spec for spec in load_tasks().values() if not profile or spec.profile == profile]))
+
+
+def tasks_table(specs) -> Table:
+    """One row per task. No cell is ever cut with '…': on a terminal too narrow for the table a
+    value wraps onto the next line instead."""
+    table = Table(title="cxrbench tasks", box=box.SIMPLE_HEAD, pad_edge=False)
+    # family and N% are spelled by the task's name (<profile>/<family>-<N>)
+    for col in ("task", "v", "real train", "conditions from", "eval sets", "budgets"):
+        table.add_column(col, overflow="fold", no_wrap=col in ("task", "v"))
+    for spec in specs:
+        table.add_row(spec.name, str(spec.version), _ref(spec.real_train), _ref(spec.conditions_from),
+                      " ".join("internal" if n == "internal_test" else n.replace("external:", "") for n in spec.eval_sets),
+                      " ".join(spec.budgets))
+    return table
+
+
+def _ref(ref) -> str:
+    return ref.key if ref else "—"
 
 
 @tasks_app.command("show")
@@ -47,7 +57,7 @@ def show(name: str = typer.Argument(..., help="Task name, e.g. phantom/supplemen
     from cxrbench.tasking import get_task
 
     spec = get_task(name)
-    out.print(escape(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)))
+    out.print(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False), markup=False, highlight=False)
     out.print(f"sha256: {spec.sha256()}")
     p = spec.primary
     out.print(f"primary endpoint: {p.estimand} of {p.metric} on {p.eval_set} (other eval sets and per-label: secondary)")
@@ -78,25 +88,46 @@ def requests(
 
     An offline generator answers them with `images/<request_id>.png` (with '/' in the id written
     as '__') or a datasets folder, declared as `precomputed: {synthetic: ...}` in its manifest.
+    `cxrbench tasks export` writes these and the eval images.
     """
-    import pandas as pd
-
     from cxrbench.runner.cache import Cache
-    from cxrbench.runner.datasets import load_real_set
-    from cxrbench.runner.generate import requests_for
+    from cxrbench.runner.export import REQUESTS_FILE, write_requests
     from cxrbench.tasking import get_task
 
     spec = get_task(name)
     if not spec.uses_generator:
         raise typer.BadParameter(f"{name} uses no synthetic images (ratio 0)")
-    b = spec.budget(profile)
-    c = Cache(cache)
-    conditioning = load_real_set(spec.conditions_from, b, c.root / "images", max_images=b.max_train_images)
-    table = pd.concat([requests_for(conditioning, r, spec.generation_seed) for r in range(spec.replicas)],
-                      ignore_index=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(out_dir / "requests.parquet", index=False)
-    out.print(f"{len(table)} requests ({spec.replicas} per training row, {b.image_size} px) → {out_dir / 'requests.parquet'}")
+    n = write_requests(spec, profile, out_dir, Cache(cache))
+    out.print(f"{n} requests ({spec.replicas} per training row, {spec.budget(profile).image_size} px) → "
+              f"{escape(str(out_dir / REQUESTS_FILE))}", soft_wrap=True)
+
+
+@tasks_app.command("export")
+def export(
+    name: str = typer.Argument(..., help="Task name, e.g. phantom/classify or phantom/supplement-300"),
+    out_dir: Path = typer.Option(..., "--out", help="Folder to write into (created)."),
+    profile: str = typer.Option("quick", "--profile", help="Budget (sets the image size and data size)."),
+    cache: Path = typer.Option(None, "--cache", help="Cache folder."),
+) -> None:
+    """Export what an offline (precomputed) submission needs: eval images and generation requests.
+
+    Writes the task's unlabeled eval images as OUT/eval/<eval set>/<image_id>.png (ids with '/'
+    written as '__'), indexed by OUT/eval_images.parquet (eval_set, image_id, file), and, for a
+    task that uses a generator, OUT/requests.parquet as `cxrbench tasks requests` does. A
+    precomputed classifier answers with one file of image_id + one probability column per label;
+    see submissions/README.md.
+    """
+    from cxrbench.runner.cache import Cache
+    from cxrbench.runner.export import EVAL_IMAGES_FILE, REQUESTS_FILE, export_task
+    from cxrbench.tasking import get_task
+
+    spec = get_task(name)
+    done = export_task(spec, profile, out_dir, Cache(cache))
+    sets = ", ".join(f"{n} {k}" for k, n in done.eval_images.items())
+    out.print(f"{sum(done.eval_images.values())} eval images ({sets}; {done.image_size} px, no labels) → "
+              f"{escape(str(out_dir / 'eval'))}, indexed by {escape(str(out_dir / EVAL_IMAGES_FILE))}", soft_wrap=True)
+    if done.requests:
+        out.print(f"{done.requests} generation requests → {escape(str(out_dir / REQUESTS_FILE))}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -176,4 +176,19 @@ class Cache:
             shutil.rmtree(path, ignore_errors=True)
             self.__dict__.setdefault("_cleared", {})[path] = True
         path.mkdir(parents=True, exist_ok=True)
+        self.__dict__.setdefault("_scratches", set()).add(path)
         return path
+
+    def discard_partials(self) -> list[Path]:
+        """Remove the work-in-progress folders this Cache handed out that are still there.
+
+        The runner calls it when a task fails with an error, so a failed run leaves no
+        `.<key>.partial` folder behind; a run that is killed (or interrupted) keeps its finished
+        shards, and the rerun resumes from them.
+        """
+        gone = []
+        for path in sorted(self.__dict__.pop("_scratches", set())):
+            if path.exists():
+                shutil.rmtree(path, ignore_errors=True)
+                gone.append(path)
+        return gone

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from cxrbench import __version__
@@ -407,7 +408,8 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
             try:
                 record, predictions = run.run()
             except CxrbenchError as exc:
-                console.print(f"[bold red]{spec.name}: failed:[/] {exc}")
+                console.print(f"[bold red]{spec.name}: failed:[/] {escape(str(exc))}")
+                cache.discard_partials()
                 record, predictions = _failed_record(run, str(exc)), None
             path = _write(opts.out_dir, record, predictions)
             if record.status == "failed" and path.name.endswith(".failed.json"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +19,7 @@ class Context:
     pairwise: pd.DataFrame
     filters: Filters
     eval_sets: list[str]  # the selected eval sets, internal first
+    palette: list[str] = field(default_factory=list)  # every entry in the store: one colour each, on every page
 
 
 def download(df: pd.DataFrame, name: str, label: str = "Download CSV") -> None:

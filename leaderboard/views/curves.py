@@ -11,11 +11,11 @@ from cxrbench.leaderboard.views import Context, need, table
 def render_deltas(ctx: Context) -> None:
     st.header("Δ vs real-only")
     st.caption("Macro-AUROC change of each submission against its task's real-only baseline (same recipe and "
-               "seeds), with bootstrap CIs. Filled points: p < 0.05 (seed-aware p when the record has one).")
+               "seeds), with 95% CIs. Filled points: p < 0.05.")
     df = frames.deltas(ctx.tables)
     if not need(df, "comparisons against a real-only baseline"):
         return
-    st.altair_chart(charts.delta_chart(df), width="content")
+    st.altair_chart(charts.delta_chart(df, ctx.palette), width="content")
     table(df, "delta-vs-real-only")
 
 
@@ -27,8 +27,8 @@ def _curve_page(ctx: Context, family: str, title: str, caption: str, table_of) -
     if not need(pts, f"{family} records"):
         return
     ref = frames.real_only_reference(ctx.tables, set(pts.loc[pts["ratio"] == 0, "task"]))
-    st.altair_chart(charts.curve_chart(pts, ref.groupby("eval_set", as_index=False)["macro_auroc"].mean()),
-                    width="content")
+    st.altair_chart(charts.curve_chart(pts, ref.groupby("eval_set", as_index=False)["macro_auroc"].mean(),
+                                       domain=ctx.palette), width="content")
     df = table_of(pts)
     table(df, title.lower().replace(" ", "-"))
 
@@ -51,7 +51,7 @@ def render_synthetic(ctx: Context) -> None:
     pts = df.rename(columns={"synthetic_only": "macro_auroc"})[["entry", "ratio", "eval_set", "macro_auroc",
                                                                 "ci_low", "ci_high"]]
     ref = df.groupby("eval_set", as_index=False)["real_only"].mean().rename(columns={"real_only": "macro_auroc"})
-    st.altair_chart(charts.curve_chart(pts, ref), width="content")
+    st.altair_chart(charts.curve_chart(pts, ref, domain=ctx.palette), width="content")
     table(df, "synthetic-only-vs-real")
 
 

@@ -12,10 +12,17 @@ def _task_and_eval_set(ctx: Context, key: str) -> tuple[str | None, str | None]:
     tasks = sorted(ctx.tables.records["task"].unique(), key=_task_order)
     c1, c2 = st.columns(2)
     with c1:
-        task = pick("Task", tasks, key=f"{key}-task")
+        task = pick("Task", tasks, key=f"{key}-task", index=first_with_synthetic(ctx, tasks))
     with c2:
         ev = pick("Eval set", ctx.eval_sets, key=f"{key}-eval")
     return task, ev
+
+
+def first_with_synthetic(ctx: Context, tasks: list[str]) -> int:
+    """Index of the first task with N > 0: on a real-only task every submission trained the same
+    classifier, so its columns would all be identical."""
+    ratio = ctx.tables.records.drop_duplicates("task").set_index("task")["ratio"]
+    return next((i for i, t in enumerate(tasks) if ratio.get(t, 0) > 0), 0)
 
 
 def _task_order(name: str):
@@ -51,9 +58,13 @@ def render_subgroups(ctx: Context) -> None:
     sg = frames.subgroups(ctx.tables, task, ev, attribute)
     if not need(sg, f"{attribute} subgroups for {task} on {ev}"):
         return
-    st.altair_chart(charts.subgroup_chart(sg), width="stretch")
+    st.altair_chart(charts.subgroup_chart(sg, ctx.palette), width="stretch")
     st.subheader("Worst group and largest gap")
-    table(frames.subgroup_gaps(sg), f"subgroup-gaps-{attribute}")
+    gaps = frames.subgroup_gaps(sg)
+    if gaps.empty:
+        st.info(f"Fewer than two {attribute} groups have a macro AUROC here, so there is no worst group or gap.")
+    else:
+        table(gaps, f"subgroup-gaps-{attribute}")
     table(sg, f"subgroups-{attribute}")
 
 
@@ -67,8 +78,12 @@ def render_audit(ctx: Context) -> None:
     if not metrics:
         st.info("No audit metrics under the current filters.")
         return
-    metric = pick("Metric", metrics, key="audit-metric")
-    st.altair_chart(charts.metric_chart(df, metric), width="stretch")
-    task = pick("Task", sorted(df["task"].unique(), key=_task_order), key="audit-task")
-    mine = df[df["task"] == task].set_index("entry")[metrics]
-    table(mine.T.rename_axis("metric").reset_index(), f"generator-audit-{task.replace('/', '_')}")
+    c1, c2 = st.columns(2)
+    with c1:  # one task at a time: a metric is never added up across tasks
+        task = pick("Task", sorted(df["task"].unique(), key=_task_order), key="audit-task")
+    with c2:
+        metric = pick("Metric", metrics, key="audit-metric")
+    mine = df[df["task"] == task]
+    st.altair_chart(charts.metric_chart(mine.dropna(subset=[metric]), metric, ctx.palette), width="stretch")
+    table(mine.set_index("entry")[metrics].T.rename_axis("metric").reset_index(),
+          f"generator-audit-{task.replace('/', '_')}")

@@ -32,9 +32,9 @@ def render(ctx: Context) -> None:
         "**rank** is an interval: best rank = 1 + the number of submissions significantly better, worst = "
         "n − the number significantly worse, so submissions whose differences are not significant share ranks. "
         "**delta** is the macro-AUROC change vs the task's real-only baseline (for classifier tasks: the reference "
-        "recipe) (markers: * p<0.05, ** p<0.01, "
-        "*** p<0.001, n.s.). **gap** = internal − mean external macro AUROC. "
-        "**within_bounds** is False when a generator declared training data outside the task's rules.")
+        "recipe) (markers: * p<0.05, ** p<0.01, *** p<0.001, n.s.); **mde** is the smallest Δ the comparison could "
+        "detect, and **verdict** is the record's own (better, worse, no detectable difference, inconclusive). More columns "
+        "(CI, p, internal, external, **gap** = internal − mean external, **within_bounds**) under *More columns*.")
     fallback = sorted(t for t, m in methods.items() if m == CI_OVERLAP)
     if fallback:
         st.warning(f"Ranked by {CI_OVERLAP} for {len(fallback)} task(s): {', '.join(fallback)}. "
@@ -42,4 +42,11 @@ def render(ctx: Context) -> None:
     paired = sorted(t for t, m in methods.items() if m == PAIRED)
     if paired:
         st.caption(f"Ranked by {PAIRED} (α = 0.05): {', '.join(paired)}.")
-    table(df.drop(columns=["rank_best", "rank_worst"]), f"overview-{family}-{rank_on.replace(':', '_')}")
+    outside = sorted(set(df.loc[~df["within_bounds"].astype(bool), "entry"]))
+    if outside:
+        st.warning(f"Declared training data outside the task's rules: {', '.join(outside)} (see its Submission page).")
+    with st.expander("More columns"):
+        extra = st.multiselect("Also show", frames.OVERVIEW_SECONDARY, default=[], key="overview-columns",
+                               label_visibility="collapsed")
+    table(df[frames.OVERVIEW_PRIMARY + [c for c in frames.OVERVIEW_SECONDARY if c in extra]],
+          f"overview-{family}-{rank_on.replace(':', '_')}")

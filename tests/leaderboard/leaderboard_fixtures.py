@@ -191,3 +191,17 @@ def fill_store(root: Path, records) -> Path:
     for r in records:
         write_record(r, record_path(root, r))
     return Path(root)
+
+
+def store_pair(folder: Path, a_rec: ResultRecord, b_rec: ResultRecord) -> list[Comparison]:
+    """A pairwise.json holding one fresh pair (a − b), as publish writes it; its comparisons are a's
+    own ones against the baseline, renamed (fixture numbers, not a paired test)."""
+    from cxrbench.leaderboard.store import pairwise_to_json
+
+    a, b = (f"{r.submission.name}@{r.submission.version}" for r in (a_rec, b_rec))
+    comps = [c.model_copy(update={"against": b}) for c in a_rec.comparisons]
+    data = {"task": a_rec.task.name, "task_version": a_rec.task.version, "budget": a_rec.task.budget,
+            "pairs": [{"a": a, "b": b, "a_sha256": a_rec.content_sha256, "b_sha256": b_rec.content_sha256,
+                       "comparisons": comps}]}
+    (Path(folder) / "pairwise.json").write_text(pairwise_to_json(data))
+    return comps

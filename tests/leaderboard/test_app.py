@@ -7,18 +7,28 @@ import pytest
 
 from cxrbench.leaderboard.store import record_path
 from cxrbench.results import read_record
-from leaderboard_fixtures import make_record, tamper
+from cxrbench.leaderboard.charts import OKABE_ITO
+from cxrbench.leaderboard.frames import OVERVIEW_PRIMARY
+from leaderboard_fixtures import make_record, store_pair, tamper
 
 
 def charts(at):
     return [json.loads(e.proto.spec) for e in at.get("vega_lite_chart")]
 
 
+def chart_rows(at, i: int = 0) -> list[dict]:
+    """The rows a chart plots (Streamlit ships them as Arrow IPC beside the spec)."""
+    import pyarrow as pa
+
+    datasets = at.get("vega_lite_chart")[i].proto.datasets
+    return [row for ds in datasets for row in pa.ipc.open_stream(ds.data.data).read_all().to_pylist()]
+
+
 def test_overview_ranks_as_intervals_with_ci_fallback_note(app_test, store):
     at = app_test()
     assert at.sidebar.radio(key="page").value == "Overview"
     df = at.dataframe[0].value
-    assert {"rank", "entry", "macro_auroc", "delta", "marker", "gap"} <= set(df.columns)
+    assert list(df.columns) == OVERVIEW_PRIMARY  # fits 1,400 px; the rest behind "More columns"
     assert set(df["task"]) == {f"phantom/supplement-{n}" for n in (100, 200, 300, 500, 1000)}  # N = 0 not ranked
     baseline = [m.value for m in at.markdown if "Real-only baseline" in m.value]
     assert baseline and "phantom/supplement-0" in baseline[0] and "internal_test 0.7" in baseline[0]
@@ -32,6 +42,19 @@ def test_overview_ranks_as_intervals_with_ci_fallback_note(app_test, store):
     assert set(at.dataframe[0].value["task"]) == {f"phantom/synthetic_only-{n}" for n in (100, 200, 300, 500, 1000)}
     at.selectbox(key="overview-rank-on").set_value("external:site-c").run()
     assert not at.exception and len(at.dataframe[0].value) == 20
+    at.multiselect(key="overview-columns").set_value(["gap", "within_bounds"]).run()
+    df = at.dataframe[0].value
+    assert list(df.columns) == OVERVIEW_PRIMARY + ["gap", "within_bounds"]
+    assert df["gap"].notna().all()
+
+
+def test_search_box_keeps_matching_submissions(app_test):
+    at = app_test()
+    at.sidebar.text_input(key="search").input("DDPM").run()
+    df = at.dataframe[0].value
+    assert set(df["entry"]) == {"reference-ddpm@1.0"}
+    at.sidebar.text_input(key="search").input("no-such-thing").run()
+    assert not at.exception and any("No supplement" in i.value or "No records" in i.value for i in at.info)
 
 
 def test_filters_budget_label_set_and_eval_sets(app_test):
@@ -111,17 +134,64 @@ def test_audit_page(app_test):
     assert not at.exception and charts(at)
 
 
+def frame_with(at, column: str):
+    """The first table on the page that has `column`."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
 def test_submission_page_shows_hashes_environment_timings(app_test, store):
     at = app_test("submission")
     at.selectbox(key="submission-entry").set_value("noise@1.0").run()
     at.selectbox(key="submission-task").set_value("phantom/supplement-300 (quick)").run()
     rec = read_record(record_path(store, make_record("phantom/supplement-300", "noise")))
-    hashes = at.dataframe[0].value.set_index("what")["sha256"]
+    hashes = frame_with(at, "what").set_index("what")["sha256"]
     assert hashes["record content_sha256"] == rec.content_sha256
     assert hashes["task spec sha256"] == rec.task.spec_sha256
-    timings = at.dataframe[1].value
+    timings = frame_with(at, "stage")
     assert list(timings["stage"]) == ["generate", "train", "predict", "score"]
     assert at.json and "torch" in at.json[0].value
+
+
+def test_submission_page_at_a_glance_tasks_training_data_audit_and_cost(app_test):
+    at = app_test("submission")
+    at.selectbox(key="submission-entry").set_value("noise@1.0").run()
+    tasks = at.dataframe[0].value
+    assert len(tasks) == 14 and set(tasks["budget"]) == {"quick"}  # every task it was scored on
+    assert tasks["task"].iloc[0] == "phantom/supplement-0" and {"delta", "mde", "marker", "verdict"} <= set(tasks.columns)
+    assert any("declared training data: `phantom/site-a/train`" in m.value for m in at.markdown)
+    at.selectbox(key="submission-task").set_value("phantom/supplement-300 (quick)").run()
+    # fixture: 1,902 conditioning rows × 3 replicas generated in 40 s on a CPU
+    assert any("5,706 synthetic images in 40.0 s" in m.value and "142.65 images/s" not in m.value
+               and "143 images/s" in m.value and "CPU-hours" in m.value for m in at.markdown)
+    audit = frame_with(at, "metric").set_index("metric")["value"]
+    assert audit["fidelity.precision"] == pytest.approx(0.7)
+
+
+def test_utility_vs_cost_page(app_test):
+    at = app_test("cost")
+    df = at.dataframe[0].value
+    assert df["measured"].all() and not df["task"].str.endswith("-0").any()
+    row = df[(df["entry"] == "oracle@1.0") & (df["task"] == "phantom/supplement-1000")].iloc[0]
+    assert row["n_synthetic"] == 19020 and row["images_per_second"] == pytest.approx(19020 / 40)
+    assert row["eval_set"] == "internal_test"
+    spec = charts(at)[0]
+    assert spec["layer"][2]["encoding"]["x"]["scale"]["type"] == "log"
+    rows = chart_rows(at)
+    assert len(rows) == len(df)
+
+
+def test_utility_vs_cost_page_says_when_nothing_was_measured(app_test, store):
+    from cxrbench.results import write_record
+
+    for path in store.rglob("*.json"):
+        if path.name != "pairwise.json":
+            rec = read_record(path)
+            for t in rec.timings:
+                t.cached = t.cached or t.stage == "generate"
+            write_record(rec.seal(), path)
+    at = app_test("cost")
+    assert any("carries a measured generation time" in i.value for i in at.info) and not charts(at)
+    assert not at.dataframe[0].value["measured"].any()
 
 
 def test_empty_store(tmp_path, monkeypatch):
@@ -161,3 +231,127 @@ def test_stale_pairwise_is_ignored_with_warning(app_test, store):
     text = " ".join(w.value for w in at.warning)
     assert "unreadable pairwise tests" in text and "1 stored pairwise test(s) are stale" in text
     assert not any("paired tests, Holm" in c.value for c in at.caption)  # still ranked by CI overlap
+
+
+def _nodes(spec):
+    """Every dict in a (faceted, layered) Vega-Lite spec."""
+    if isinstance(spec, dict):
+        yield spec
+        spec = list(spec.values())
+    if isinstance(spec, list):
+        for v in spec:
+            yield from _nodes(v)
+
+
+def _marks(spec) -> list[dict]:
+    return [n["mark"] if isinstance(n["mark"], dict) else {"type": n["mark"]} for n in _nodes(spec) if "mark" in n]
+
+
+def _colour_scales(spec) -> list[dict]:
+    colours = [n.get("encoding", {}).get("color") for n in _nodes(spec)]
+    return [c["scale"] for c in colours if isinstance(c, dict) and c.get("field") == "entry"]
+
+
+def test_audit_chart_shows_one_task_never_a_sum_over_tasks(app_test):
+    at = app_test("audit")
+    at.selectbox(key="audit-metric").set_value("fidelity.precision").run()
+    spec, values = charts(at)[0], chart_rows(at)
+    assert {v["task"] for v in values} == {"phantom/supplement-100"}
+    assert len(values) == 4 and max(v["fidelity.precision"] for v in values) <= 1.0  # 0.7 each, not 3 tasks × 0.7
+    assert spec["mark"]["type"] == "bar" and "xOffset" not in spec["encoding"]
+    at.selectbox(key="audit-task").set_value("phantom/synthetic_only-300").run()
+    assert {v["task"] for v in chart_rows(at)} == {"phantom/synthetic_only-300"}
+
+
+def test_subgroups_and_per_label_default_to_a_task_with_synthetic_images(app_test):
+    at = app_test("subgroups")
+    assert at.selectbox(key="subgroups-task").value == "phantom/supplement-100"
+    at = app_test("labels")
+    assert at.selectbox(key="labels-task").value == "phantom/supplement-100"
+    wide = at.dataframe[0].value.set_index("label")
+    assert wide.nunique(axis=1).max() > 1  # columns differ (on supplement-0 they would not)
+
+
+def test_no_worst_group_when_fewer_than_two_groups(app_test, store):
+    from cxrbench.results import write_record
+
+    for path in store.rglob("*.json"):
+        if path.name == "pairwise.json":
+            continue
+        rec = read_record(path)
+        rec.subgroups = [g for g in rec.subgroups if not (g.attribute == "sex" and g.group == "M")]
+        write_record(rec.seal(), path)
+    at = app_test("subgroups")
+    at.selectbox(key="subgroups-attribute").set_value("sex").run()
+    assert any("Fewer than two sex groups" in i.value for i in at.info)
+    assert len(at.dataframe) == 1 and set(at.dataframe[0].value["group"]) == {"F"}  # no worst-group table
+
+
+def test_one_colour_per_submission_on_every_page_and_thin_whiskers(app_test):
+    seen = {}
+    for page in ("delta", "curve", "synthetic", "cross-source", "subgroups", "audit"):
+        at = app_test(page)
+        for spec in charts(at):
+            for scale in _colour_scales(spec):
+                colours = dict(zip(scale["domain"], scale["range"]))
+                for entry, colour in colours.items():
+                    assert seen.setdefault(entry, colour) == colour, (page, entry)
+            for mark in _marks(spec):
+                assert mark["type"] != "errorbar"  # CIs are rules, not capped error bars
+                if mark["type"] == "rule" and "strokeDash" not in mark and mark.get("color") != "gray":
+                    assert mark["strokeWidth"] <= 1.5
+    assert set(seen) == {"oracle@1.0", "reference-ddpm@1.0", "label-shuffle@1.0", "noise@1.0"}
+    assert len(set(seen.values())) == 4 and set(seen.values()) <= set(OKABE_ITO)
+
+
+def test_compare_page_shows_the_stored_paired_test_either_way_round(app_test, store):
+    from cxrbench.leaderboard import fields
+
+    folder = store / "phantom" / "quick" / "supplement-100@1"
+    comps = store_pair(folder, read_record(folder / "oracle@1.0.json"), read_record(folder / "noise@1.0.json"))
+    at = app_test("compare")
+    assert at.selectbox(key="compare-task").value == "phantom/supplement-100"
+    at.selectbox(key="compare-a").set_value("oracle@1.0").run()
+    at.selectbox(key="compare-b").set_value("noise@1.0").run()
+    per_set, per_label = at.dataframe[0].value.set_index("eval_set"), at.dataframe[1].value
+    for c in comps:
+        low, high = c.ci_low, c.ci_high
+        assert per_set.loc[c.eval_set, "delta"] == pytest.approx(c.delta)
+        assert per_set.loc[c.eval_set, "ci_low"] == pytest.approx(low) and per_set.loc[c.eval_set, "p_value"] == pytest.approx(c.p_value)
+    assert len(per_label) == sum(len(c.labels) for c in comps)
+    at.selectbox(key="compare-a").set_value("noise@1.0").run()
+    at.selectbox(key="compare-b").set_value("oracle@1.0").run()
+    flipped = at.dataframe[0].value.set_index("eval_set")
+    for c in comps:
+        low, high = c.ci_low, c.ci_high
+        assert flipped.loc[c.eval_set, "delta"] == pytest.approx(-c.delta)
+        assert flipped.loc[c.eval_set, "ci_low"] == pytest.approx(-high)
+        assert flipped.loc[c.eval_set, "p_value"] == pytest.approx(c.p_value)
+
+
+def test_compare_page_computes_with_cxrbench_compare_when_nothing_is_stored(app_test, store, monkeypatch):
+    import cxrbench.compare
+
+    folder = store / "phantom" / "quick" / "supplement-200@1"
+    oracle = read_record(folder / "oracle@1.0.json")
+    calls = []
+
+    def fake_compare(a, b, folder_a, folder_b, **kw):
+        calls.append((a.submission.name, b.submission.name, folder_a))
+        return oracle.comparisons
+
+    monkeypatch.setattr(cxrbench.compare, "compare_records", fake_compare)
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import APP
+
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["page"] = "compare"
+    at.run()
+    at.selectbox(key="compare-task").set_value("phantom/supplement-200").run()
+    at.selectbox(key="compare-a").set_value("oracle@1.0").run()
+    at.selectbox(key="compare-b").set_value("reference-ddpm@1.0").run()
+    assert any("No paired test of these two records is stored" in i.value for i in at.info) and not at.dataframe
+    at.button(key="compare-compute").click().run()
+    assert not at.exception and calls == [("oracle", "reference-ddpm", folder)]
+    assert set(at.dataframe[0].value["eval_set"]) == {c.eval_set for c in oracle.comparisons}

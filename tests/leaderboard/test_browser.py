@@ -1,41 +1,60 @@
 """A real browser: the app served on localhost, rendered by headless Chromium (Debian's `chromium`)."""
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from cxrbench.leaderboard.screenshot import CHROMIUM, chromium, serve
 from cxrbench.leaderboard.store import record_path
-from leaderboard_fixtures import make_record, tamper
+from cxrbench.results import read_record
+from leaderboard_fixtures import make_record, store_pair, tamper
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is absent (apt-get install -y chromium)")
 
 REPO = Path(__file__).resolve().parents[2]
+#: page slug -> the screenshot in docs/img/ (README and docs/leaderboard.md show them)
+SCREENSHOTS = {"overview": "leaderboard.png", "curve": "leaderboard-curve.png", "audit": "leaderboard-audit.png",
+               "compare": "leaderboard-compare.png"}
+
+
+def _is_png_of_a_page(path: Path) -> bool:
+    png = path.read_bytes()
+    return png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000  # a real, non-blank page
 
 
 def test_app_renders_tables_and_charts_in_chromium(store, tmp_path):
-    """Overview shows its table (and a warning for one tampered record, not an exception box); the
-    curve page shows its chart. With CXRBENCH_UPDATE_SCREENSHOTS=1 the screenshots are also written
-    to docs/img/ for the README (there without the tampered record)."""
-    update = bool(os.environ.get("CXRBENCH_UPDATE_SCREENSHOTS"))
-    if not update:
-        tamper(record_path(store, make_record("phantom/supplement-300", "noise")))
+    """On the fixture store: Overview shows its table (and a warning for one tampered record, not an
+    exception box); the curve and audit pages draw their charts; the compare page its two tables."""
+    tamper(record_path(store, make_record("phantom/supplement-300", "noise")))
+    folder = store / "phantom" / "quick" / "supplement-100@1"
+    store_pair(folder, read_record(folder / "oracle@1.0.json"), read_record(folder / "noise@1.0.json"))
     with serve(store, cache_dir=tmp_path / "cache") as url:
         dom, state = chromium(url, screenshot=tmp_path / "overview.png")
         assert state["tables"] >= 1 and state["exceptions"] == 0, state
         assert 'data-testid="stDataFrame"' in dom and 'data-testid="stException"' not in dom
         assert "Overview" in dom and "Traceback" not in dom
-        if not update:
-            assert "1 record file(s) in the store were skipped" in dom
-        dom, state = chromium(f"{url}/?page=curve", screenshot=tmp_path / "curve.png")
-        assert state["charts"] >= 1 and state["tables"] >= 1 and state["exceptions"] == 0, state
-        assert "Supplementation curve" in dom
-    for name in ("overview", "curve"):
-        png = (tmp_path / f"{name}.png").read_bytes()
-        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000  # a real, non-blank page
-        if update:
-            target = REPO / "docs" / "img" / ("leaderboard.png" if name == "overview" else f"leaderboard-{name}.png")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(tmp_path / f"{name}.png", target)
+        assert "1 record file(s) in the store were skipped" in dom
+        for page, title, charts, tables in (("curve", "Supplementation curve", 1, 1), ("audit", "Generator audit", 1, 1),
+                                            ("compare", "Compare two submissions", 0, 2)):
+            dom, state = chromium(f"{url}/?page={page}", screenshot=tmp_path / f"{page}.png")
+            assert state["charts"] >= charts and state["tables"] >= tables and state["exceptions"] == 0, (page, state)
+            assert title in dom and "Traceback" not in dom
+    for page in ("overview", "curve", "audit", "compare"):
+        assert _is_png_of_a_page(tmp_path / f"{page}.png"), page
+
+
+@pytest.mark.skipif(not os.environ.get("CXRBENCH_UPDATE_SCREENSHOTS"),
+                    reason="CXRBENCH_UPDATE_SCREENSHOTS=1 retakes docs/img/ from the published records")
+def test_retake_docs_screenshots_from_the_published_records(tmp_path):
+    """The README's and docs/leaderboard.md's screenshots: the shipped store (leaderboard/results/),
+    the records `cxrbench evaluate` produced, never the fixtures."""
+    import shutil
+
+    with serve(REPO / "leaderboard" / "results", cache_dir=tmp_path / "cache", timeout=240) as url:
+        for page, name in SCREENSHOTS.items():
+            shot = tmp_path / name
+            _, state = chromium(f"{url}/?page={page}", screenshot=shot, timeout=240)
+            assert state["tables"] >= 1 and state["exceptions"] == 0, (page, state)
+            assert _is_png_of_a_page(shot), page
+            shutil.copy(shot, REPO / "docs" / "img" / name)  # only a page that rendered replaces the old one

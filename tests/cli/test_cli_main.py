@@ -1,0 +1,45 @@
+"""`cxrbench` through its entry point: error lines keep bracketed text; help shows no placeholder on flags."""
+
+import sys
+
+import pytest
+
+
+def run_main(monkeypatch, capsys, *args) -> tuple[int, str]:
+    """`cxrbench ARGS` through the console entry point: (exit status, stderr)."""
+    from cxrbench.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["cxrbench", *args])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    return exit_.value.code, capsys.readouterr().err
+
+
+def test_error_message_keeps_bracketed_text(tmp_path, monkeypatch, capsys):
+    sub = tmp_path / "bad"
+    sub.mkdir()
+    (sub / "submission.yaml").write_text('name: "Bad Name!"\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n')
+    code, err = run_main(monkeypatch, capsys, "evaluate", str(sub), "--out", str(tmp_path / "runs"),
+                         "--cache", str(tmp_path / "cache"), "--device", "cpu")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "pattern '^[a-z0-9][a-z0-9._-]{0,63}$'" in lines[0]  # rich markup would eat "[a-z0-9]"
+
+
+def test_unknown_task_with_brackets_is_printed_verbatim(monkeypatch, capsys):
+    code, err = run_main(monkeypatch, capsys, "tasks", "show", "phantom/[supplement]")
+    assert code == 2 and "unknown task 'phantom/[supplement]'" in err
+
+
+@pytest.mark.parametrize("command", [["evaluate"], ["train-generator"], ["train-classifier"], ["publish"],
+                                     ["tasks", "ls"], ["audit"]])
+def test_flags_show_no_value_placeholder(command):
+    from typer.testing import CliRunner
+
+    from cxrbench.cli import app
+
+    out = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert "--help" in out.output and "<bool>" not in out.output
+    if command != ["tasks", "ls"]:  # options with values keep their type
+        assert any(t in out.output for t in ("<str>", "<path>", "<int>"))

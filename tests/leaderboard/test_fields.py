@@ -1,0 +1,40 @@
+"""fields.py: the record schema v2 contract (delta, ci, p, MDE, verdict, stars) as the pages read it."""
+
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from cxrbench.leaderboard import fields, frames
+from cxrbench.leaderboard.tables import build_tables, record_rows
+from leaderboard_fixtures import make_record
+
+
+def v2(**kw):
+    base = dict(eval_set="external:site-b", against="phantom/supplement-0", endpoint="secondary", delta=0.012,
+                ci_low=-0.004, ci_high=0.028, p_value=0.14, mde=0.031, significant=False, verdict="inconclusive",
+                stars="", method="m", labels=[])
+    return SimpleNamespace(**{**base, **kw})
+
+
+def test_rows_carry_the_records_own_numbers():
+    c = v2(stars="**", p_value=0.3)  # the record's stars, never recomputed
+    row = fields.row(c)
+    assert row["mde"] == 0.031 and row["verdict"] == "inconclusive" and row["endpoint"] == "secondary"
+    assert row["delta"] == 0.012 and (row["ci_low"], row["ci_high"]) == (-0.004, 0.028) and row["stars"] == "**"
+    assert fields.verdict_words(v2(verdict="no_detectable_difference")) == "no detectable difference"
+
+
+def test_overview_shows_mde_and_inconclusive_verdicts():
+    recs = [make_record("phantom/supplement-100", g) for g in ("oracle", "noise")]
+    rows = {}
+    for i, r in enumerate(recs):
+        for name, part in record_rows(r, f"r{i}.json").items():
+            rows.setdefault(name, []).extend(part)
+    tables = build_tables(rows)
+    comp = tables.comparisons
+    internal = comp["eval_set"] == "internal_test"
+    tables.comparisons = comp.assign(mde=0.025, verdict=comp["verdict"].where(~internal, "inconclusive"))
+    df, _ = frames.overview(tables, pd.DataFrame(columns=["task"]), "supplement", "internal_test")
+    assert list(df.columns[:8]) == frames.OVERVIEW_PRIMARY
+    assert df["mde"].tolist() == pytest.approx([0.025, 0.025]) and set(df["verdict"]) == {"inconclusive"}
