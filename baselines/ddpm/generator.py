@@ -76,8 +76,10 @@ class ReferenceGenerator:
 
         weights = file_sha256(self.source / WEIGHTS_FILE)[:16] if self.source else "in-memory"
         s = self.sampler
+        # ddpm's per-step noise became a counter hash (issue 16): its images differ from before
+        noise = ":counter-noise" if s.plan.stochastic else ""
         return (f"{self.config.preset}:{weights}:{s.settings.sampler}-{s.steps}:g{s.settings.guidance:g}:"
-                f"{s.device.type}:{str(s.dtype).removeprefix('torch.')}:b{max(s.settings.buckets)}")
+                f"{s.device.type}:{str(s.dtype).removeprefix('torch.')}:b{max(s.settings.buckets)}{noise}")
 
     def generate(self, conditions: pd.DataFrame, seeds: np.ndarray, size: int | None = None,
                  progress: bool = False) -> np.ndarray:

@@ -90,6 +90,39 @@ def test_bad_settings_are_refused(micro_model):
         Sampler(micro_model, SamplerSettings(sampler="ddim", steps=0))
     with pytest.raises(ConfigError, match="guidance"):
         Sampler(micro_model, SamplerSettings(guidance=-1))
+    with pytest.raises(ConfigError, match=r"steps must be 1\.\.1000, got 1001"):
+        Sampler(micro_model, SamplerSettings(sampler="unipc", steps=1001))
+    with pytest.raises(ConfigError, match="uses CUDA graphs and needs a CUDA device"):
+        Sampler(micro_model, SamplerSettings(compile_mode="reduce-overhead"))
+    with pytest.raises(ConfigError, match="unknown compile mode 'fast'"):
+        Sampler(micro_model, SamplerSettings(compile_mode="fast"))
+
+
+def test_compile_without_a_compiler_is_one_clear_line(micro_model, monkeypatch):
+    from cxrbench.baselines.ddpm import acceleration
+
+    monkeypatch.setattr(acceleration.shutil, "which", lambda name: None)
+    with pytest.raises(ConfigError) as err:
+        Sampler(micro_model, SamplerSettings(compile_mode="default"))
+    assert "\n" not in str(err.value)
+    assert "no C++ compiler" in str(err.value) and "compile_mode=None" in str(err.value)
+    with pytest.raises(ConfigError, match="no backend for device type 'meta'"):
+        Sampler(micro_model, SamplerSettings(compile_mode="default"), device="meta")
+
+
+def test_out_of_memory_names_the_batch_and_a_bucket_that_fits(micro_model, monkeypatch):
+    sampler = Sampler(micro_model, SamplerSettings(steps=3, guidance=1.0, buckets=(8, 16)))
+
+    def oom(*args):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(sampler, "_denoise", oom)
+    cond = encode_conditions(condition_table(12))
+    with pytest.raises(ConfigError) as err:
+        sampler.sample_batch(cond, np.arange(12))
+    msg = str(err.value)
+    assert "batch of 12 images padded to bucket 16" in msg and "32 rows per forward with guidance" in msg
+    assert "use batch_size 8 (bucket 8) or smaller" in msg
 
 
 @pytest.mark.slow
