@@ -20,6 +20,8 @@ a CUDA stand-in that counts host→device copies.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +46,8 @@ class SamplerSettings:
     dtype: torch.dtype | None = None
     #: "auto" = "reduce-overhead" (CUDA graphs) on CUDA, eager elsewhere; None = eager
     compile_mode: str | None = "auto"
+    #: None = channels_last on accelerators (NCHW on CPU); False forces NCHW (the study's eager baseline)
+    channels_last: bool | None = None
 
 
 def image_generators(seeds: np.ndarray) -> list[torch.Generator]:
@@ -96,32 +100,47 @@ class Sampler:
             raise ConfigError(f"batch buckets must be positive, got {settings.buckets}")
         accelerated = self.device.type != "cpu"  # cuda, or meta standing in for it
         self.dtype = settings.dtype or (torch.bfloat16 if accelerated else torch.float32)
+        self.channels_last = accelerated if settings.channels_last is None else settings.channels_last
         mode = settings.compile_mode
         if mode == "auto":
             mode = "reduce-overhead" if self.device.type == "cuda" else None
         check_compile(mode, self.device)
         self.compile_mode = mode
-        self.plan = step_plan(settings.sampler, self.config, self.steps)
-        # staged once per sampler: coefficients, timesteps and pixel counters live on the device
-        self._coef = to_device(torch.from_numpy(self.plan.coefficients).float(), self.device)
-        self._timesteps = to_device(torch.from_numpy(self.plan.timesteps), self.device)
-        self._step_ids = to_device(torch.arange(self.steps, dtype=torch.int64), self.device)
         self._pixels = to_device(torch.arange(self.config.image_size ** 2, dtype=torch.int64), self.device)
+        self._set_plan(settings.sampler, self.steps)
         # dtype and memory format are final before compiling
         model = model.eval().requires_grad_(False).to(self.device, dtype=self.dtype)
-        if accelerated:
+        if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
-        self._denoise, self._step = self._denoise_eager, self._step_eager
+        self._denoise = self._denoise_eager
         if mode is not None:
             self._denoise = torch.compile(self._denoise_eager, mode=mode, dynamic=False, fullgraph=False)
+
+    def _set_plan(self, sampler: str, steps: int) -> None:
+        """Solver plan, staged once on the device: coefficients, timesteps, step counters."""
+        self.plan = step_plan(sampler, self.config, steps)
+        self._active = self.plan.active  # static per plan: which terms the step computes
+        self._coef = to_device(torch.from_numpy(self.plan.coefficients).float(), self.device)
+        self._timesteps = to_device(torch.from_numpy(self.plan.timesteps), self.device)
+        self._step_ids = to_device(torch.arange(steps, dtype=torch.int64), self.device)
+        self._step = self._step_eager
+        if self.compile_mode is not None:
             # the solver step is a few elementwise ops: one fused kernel, no CUDA graph needed
             self._step = torch.compile(self._step_eager, dynamic=False, fullgraph=True)
+
+    def for_sampler(self, sampler: str, steps: int | None = None) -> "Sampler":
+        """The same network (and compiled denoiser: no second compile) with another solver."""
+        other = copy.copy(self)
+        other.steps = check_steps(sampler, steps, self.config)
+        other.settings = dataclasses.replace(self.settings, sampler=sampler, steps=other.steps)
+        other._set_plan(sampler, other.steps)
+        return other
 
     # -- one network evaluation (compiled on GPU) --------------------------------------------
     def _denoise_eager(self, x: torch.Tensor, t: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         xin = x.to(self.dtype)
-        if self.device.type != "cpu":
+        if self.channels_last:
             xin = xin.contiguous(memory_format=torch.channels_last)
         if self.settings.guidance == 0:
             return self.model(xin, t, emb).float()
@@ -134,7 +153,7 @@ class Sampler:
         noise = None
         if keys is not None:
             noise = step_noise(keys, step_id, self._pixels, self.config.image_size)
-        return apply_step(self.plan.active, coef, x, v, history, noise)
+        return apply_step(self._active, coef, x, v, history, noise)
 
     def bucket(self, n: int) -> int:
         fits = [b for b in sorted(self.settings.buckets) if b >= n]
@@ -165,18 +184,28 @@ class Sampler:
         return StagedBatch(n, x, emb, timesteps, keys)
 
     @torch.inference_mode()
-    def run(self, staged: StagedBatch) -> torch.Tensor:
-        """The step loop: float32 (B, 1, S, S) in [-1, 1] for the whole bucket, device work only."""
+    def run(self, staged: StagedBatch, steps: int | None = None) -> torch.Tensor:
+        """The step loop: float32 (B, 1, S, S) in [-1, 1] for the whole bucket, device work only.
+        `steps` < the plan's stops early (warm-up)."""
         x = staged.x
         zeros = torch.zeros_like(x)
         history = (zeros, zeros, zeros)
         graphs = self.compile_mode in ("reduce-overhead", "max-autotune")
-        for i in range(self.steps):
+        for i in range(self.steps if steps is None else min(steps, self.steps)):
             if graphs:  # the previous step's graph outputs are dead: let CUDA graphs reuse them
                 torch.compiler.cudagraph_mark_step_begin()
             v = self._denoise(x, staged.timesteps[i], staged.emb).clone()  # clone: graph outputs are reused
             x, history = self._step(self._coef[i], x, v, history, staged.keys, self._step_ids[i])
         return x
+
+    def warmup(self) -> None:
+        """Compile (and record CUDA graphs for) every bucket ahead, so no batch compiles later.
+        Three steps: the first calls trace and compile, later ones record and replay graphs."""
+        if self.compile_mode is None:
+            return
+        cond = torch.zeros((1, self.model.condition_encoder.mlp[0].in_features))
+        for bucket in sorted(self.settings.buckets):
+            self.run(self.stage(cond.expand(bucket, -1), np.zeros(bucket, dtype=np.int64)), steps=3)
 
     def sample_batch(self, conditions: torch.Tensor, seeds: np.ndarray) -> torch.Tensor:
         """Float32 images in [-1, 1] (n, 1, S, S) for n ≤ the largest bucket."""
