@@ -44,7 +44,7 @@ def plain_loop(model, name, steps, conditions, seeds, guidance=0.0, monkeypatch=
 
 
 @pytest.mark.parametrize("name,steps", [("ddim", 12), ("dpmpp-2m", 12), ("unipc", 12), ("ddpm", 40),
-                                        ("dpmpp-2m", 1), ("unipc", 2), ("unipc", 3), ("ddim", 1000)])
+                                        ("dpmpp-2m", 1), ("unipc", 2), ("unipc", 3), ("ddim", 1)])
 def test_matches_plain_diffusers_loop_fp32(micro_model, name, steps, monkeypatch):
     cond = encode_conditions(condition_table(len(SEEDS)))
     want = plain_loop(micro_model, name, steps, cond, SEEDS, monkeypatch=monkeypatch)
