@@ -188,8 +188,8 @@ class Sampler:
         """The step loop: float32 (B, 1, S, S) in [-1, 1] for the whole bucket, device work only.
         `steps` < the plan's stops early (warm-up)."""
         x = staged.x
-        zeros = torch.zeros_like(x)
-        history = (zeros, zeros, zeros)
+        # three distinct buffers: aliased inputs at step 0 would make the compiled step recompile at step 1
+        history = (torch.zeros_like(x), torch.zeros_like(x), torch.zeros_like(x))
         graphs = self.compile_mode in ("reduce-overhead", "max-autotune")
         for i in range(self.steps if steps is None else min(steps, self.steps)):
             if graphs:  # the previous step's graph outputs are dead: let CUDA graphs reuse them
