@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 TORCH   := torch==2.14.1 torchvision==0.29.1
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test test-all bench install sandbox clean
+.PHONY: demo test test-all bench gpu-check install sandbox clean
 
 # -qq: errors only (pip then still fails the recipe). Plain -q also prints pip's warnings about this
 # machine's local index folders and setuptools' note on editable installs.
@@ -43,6 +43,13 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q -m perf tests/perf --benchmark-columns=min,mean,median,stddev,rounds
+
+# One call on a bare GPU machine (no network, no .venv): installs from carried wheels (.whl/,
+# made by ../shared/tools/gpu-wheels.sh), runs the GPU tests and the sampler benchmark, writes
+# one JSON summary; < 8 min. Runs anywhere: without CUDA the GPU stages report "no CUDA".
+GPU_PY ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
+gpu-check:
+	$(GPU_PY) scripts/gpu_check.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .cxrbench-cache

@@ -2,9 +2,16 @@
 10% condition dropout for classifier-free guidance, EMA, bf16 autocast on GPU, checkpoint and
 exact resume, a loss curve on disk.
 
-Every random draw (batch indices, timesteps, noise, condition dropout) comes from one CPU
-generator seeded by `seed` whose state is checkpointed, so `steps` straight and `k` + resume
-give the same weights on the same machine.
+Every random draw (batch indices, timesteps, condition dropout, and on a CPU the noise) comes
+from one CPU generator seeded by `seed`; on a GPU the noise comes from a generator on the device
+seeded by `seed`. Both states are checkpointed, so `steps` straight and `k` + resume give the
+same weights on the same machine.
+
+The step is device work only: the training set and its conditions are copied to the device once,
+the per-step indices travel from pinned memory without blocking, the loss is summed on the
+device and read (one host sync) every `log_every` steps, the EMA is one `torch._foreach_lerp_`.
+On a GPU, `compile=True` compiles the network and `channels_last` (default on CUDA) changes the
+memory format; neither changes the trajectory on a CPU.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from safetensors.torch import load_file, save_file
 
+from cxrbench.baselines.ddpm.acceleration import check_compile, to_device
 from cxrbench.baselines.ddpm.model import ConditionalUNet, build_model, load_state_checked, save_pretrained
 from cxrbench.baselines.ddpm.presets import GeneratorConfig
 from cxrbench.baselines.ddpm.schedules import training_scheduler
@@ -48,9 +56,11 @@ class TrainSettings(BaseModel):
 
 
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """ema ← ema + (1 − decay)(model − ema) for every parameter, in one foreach call."""
     with torch.no_grad():
-        for e, p in zip(ema.parameters(), model.parameters()):
-            e.lerp_(p.detach().to(e.dtype), 1.0 - decay)
+        targets = list(ema.parameters())
+        sources = [p.detach().to(e.dtype) for e, p in zip(targets, model.parameters())]
+        torch._foreach_lerp_(targets, sources, 1.0 - decay)
 
 
 def _ema_decay(settings: TrainSettings, step: int) -> float:
@@ -70,6 +80,9 @@ class _State:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=settings.lr,
                                            weight_decay=settings.weight_decay)
         self.rng = torch.Generator("cpu").manual_seed(settings.seed)
+        # noise is drawn where it is used; on a CPU from the same stream as before (same weights)
+        self.noise_rng = (self.rng if device.type == "cpu"
+                          else torch.Generator(device).manual_seed(settings.seed))
         self.step = 0
         self.seconds = 0.0  # training wall time, summed over resumed runs
 
@@ -80,6 +93,8 @@ class _State:
         tmp = directory / "state.safetensors.tmp"
         save_file(tensors, str(tmp))
         aux = {"optimizer": self.optimizer.state_dict(), "rng": self.rng.get_state()}
+        if self.noise_rng is not self.rng:
+            aux["noise_rng"] = self.noise_rng.get_state()
         torch.save(aux, directory / "aux.pt.tmp")
         (directory / "meta.json.tmp").write_text(json.dumps({**meta, "step": self.step, "seconds": round(self.seconds, 1)}, indent=2))
         # meta.json is renamed last: a checkpoint without it is ignored
@@ -102,6 +117,10 @@ class _State:
         aux = torch.load(directory / "aux.pt", weights_only=True)  # never unpickles code
         self.optimizer.load_state_dict(aux["optimizer"])
         self.rng.set_state(aux["rng"])
+        if self.noise_rng is not self.rng:
+            if "noise_rng" not in aux:
+                raise ConfigError(f"{directory}: checkpoint was made on a CPU; resume it on a CPU")
+            self.noise_rng.set_state(aux["noise_rng"])
         self.step = int(saved["step"])
         self.seconds = float(saved.get("seconds", 0.0))
         if self.step > meta["settings"]["steps"]:
@@ -125,13 +144,15 @@ def _comparable(key: str, value):
 def train_generator(config: GeneratorConfig, images: np.ndarray, conditions: torch.Tensor,
                     settings: TrainSettings, out_dir: str | Path, *, device: str = "cpu",
                     data_fingerprint: str = "", resume: bool = True, progress: bool = True,
-                    stop_after: int | None = None, log: Callable[[str], None] = print) -> ConditionalUNet:
+                    stop_after: int | None = None, log: Callable[[str], None] = print,
+                    compile: bool = False, channels_last: bool | None = None) -> ConditionalUNet:
     """Train on uint8 images (N, S, S) with condition vectors (N, D); write EMA weights +
     config to `out_dir` and return the EMA model.
 
     A checkpoint in `out_dir/.checkpoint` (every `checkpoint_every` steps) is resumed when the
     config, settings and data fingerprint match. `stop_after` ends the run early after that
-    many steps (leaving a checkpoint), for tests and time-boxed runs.
+    many steps (leaving a checkpoint), for tests and time-boxed runs. `compile` (inductor) and
+    `channels_last` (None = on CUDA) are speed options, not part of the recorded settings.
     """
     images = np.asarray(images)
     if images.ndim != 3 or images.dtype != np.uint8:
@@ -144,7 +165,12 @@ def train_generator(config: GeneratorConfig, images: np.ndarray, conditions: tor
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device_t = torch.device(device)
+    check_compile("default" if compile else None, device_t)
     state = _State(config, settings, device_t)
+    channels_last = device_t.type == "cuda" if channels_last is None else channels_last
+    if channels_last:
+        state.model.to(memory_format=torch.channels_last)
+    forward = torch.compile(state.model, dynamic=False) if compile else state.model
     meta = {"config": config.model_dump(mode="json"), "settings": settings.model_dump(mode="json"),
             "data_fingerprint": data_fingerprint}
     checkpoint = out_dir / CHECKPOINT_DIR
@@ -155,8 +181,8 @@ def train_generator(config: GeneratorConfig, images: np.ndarray, conditions: tor
     else:
         loss_path.write_text("step,loss,lr,seconds\n")
     scheduler = training_scheduler(config)
-    data = torch.from_numpy(images)  # uint8 on CPU; batches are moved as they are drawn
-    conds = conditions.float()
+    data = to_device(torch.from_numpy(images), device_t)  # uint8, copied to the device once
+    conds = to_device(conditions.float(), device_t)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device_t.type == "cuda" else contextlib.nullcontext()
     last = settings.steps if stop_after is None else min(settings.steps, state.step + stop_after)
     bar = None
@@ -164,22 +190,26 @@ def train_generator(config: GeneratorConfig, images: np.ndarray, conditions: tor
         from tqdm.auto import tqdm
 
         bar = tqdm(total=settings.steps, initial=state.step, desc=f"train {config.preset}", unit="step")
-    running, started = [], time.time()
+    loss_sum, logged, started = torch.zeros((), dtype=torch.float64, device=device_t), 0, time.time()
     resumed_seconds = state.seconds
+    size = config.image_size
     while state.step < last:
         g = state.rng
         idx = torch.randint(0, len(data), (settings.batch_size,), generator=g)
-        x0 = data[idx].float().div(127.5).sub(1.0)[:, None]
-        noise = torch.randn(x0.shape, generator=g)
+        noise = torch.randn((settings.batch_size, 1, size, size), generator=state.noise_rng,
+                            device=state.noise_rng.device)
         t = torch.randint(0, config.num_train_timesteps, (settings.batch_size,), generator=g)
         drop = torch.rand(settings.batch_size, generator=g) < config.condition_dropout
-        x0, noise, t, drop, c = (v.to(device_t) for v in (x0, noise, t, drop, conds[idx]))
+        idx, t, drop = (to_device(v, device_t) for v in (idx, t, drop))
+        x0 = data[idx].float().div(127.5).sub(1.0)[:, None]
+        if channels_last:
+            x0, noise = (v.contiguous(memory_format=torch.channels_last) for v in (x0, noise))
         noisy = scheduler.add_noise(x0, noise, t)
         target = scheduler.get_velocity(x0, noise, t) if config.prediction_type == "v_prediction" else noise
         for group in state.optimizer.param_groups:
             group["lr"] = _lr(settings, state.step)
         with autocast:
-            pred = state.model(noisy, t, state.model.condition_encoder(c, drop))
+            pred = forward(noisy, t, state.model.condition_encoder(conds[idx], drop))
         loss = torch.nn.functional.mse_loss(pred.float(), target)
         state.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -188,16 +218,17 @@ def train_generator(config: GeneratorConfig, images: np.ndarray, conditions: tor
         ema_update(state.ema, state.model, _ema_decay(settings, state.step))
         state.step += 1
         state.seconds = resumed_seconds + time.time() - started
-        running.append(loss.item())
+        loss_sum += loss.detach()
+        logged += 1
         if bar is not None:
             bar.update(1)
         if state.step % settings.log_every == 0 or state.step == last:
-            mean = float(np.mean(running))
+            mean = loss_sum.item() / logged  # the one host sync, every log_every steps
             with loss_path.open("a") as fh:
                 fh.write(f"{state.step},{mean:.6f},{_lr(settings, state.step - 1):.3g},{state.seconds:.1f}\n")
             if bar is not None:
                 bar.set_postfix(loss=f"{mean:.4f}")
-            running = []
+            loss_sum, logged = torch.zeros((), dtype=torch.float64, device=device_t), 0
         if state.step % settings.checkpoint_every == 0 or state.step == last:
             state.save(checkpoint, meta)
     if bar is not None:

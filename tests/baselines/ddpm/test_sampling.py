@@ -5,7 +5,11 @@ import pytest
 import torch
 
 from cxrbench.baselines.ddpm.conditioning import encode_conditions
-from cxrbench.baselines.ddpm.sampling import Sampler, SamplerSettings, image_generators, initial_noise
+from diffusers.schedulers import scheduling_ddpm
+
+from cxrbench.baselines.ddpm.noise import image_keys, seed_words
+from cxrbench.baselines.ddpm.sampling import (Sampler, SamplerSettings, image_generators, initial_noise,
+                                              step_noise)
 from cxrbench.baselines.ddpm.schedules import sampler_scheduler
 from cxrbench.errors import ConfigError
 
@@ -14,29 +18,36 @@ from .ddpm_helpers import condition_table
 SEEDS = np.array([11, 12, 13, 2**40 + 5, -7], dtype=np.int64)
 
 
-def plain_loop(model, name, steps, conditions, seeds, guidance=0.0):
-    """Textbook diffusers loop: one image set, separate conditional/unconditional forwards."""
+def plain_loop(model, name, steps, conditions, seeds, guidance=0.0, monkeypatch=None):
+    """Textbook diffusers loop: one image set, separate conditional/unconditional forwards.
+    For ddpm, diffusers' per-step noise draw is replaced by the sampler's counter noise."""
     scheduler = sampler_scheduler(name, model.config)
+    size = model.config.image_size
+    keys = image_keys(seed_words(seeds))
+    pixels = torch.arange(size * size)
     scheduler.set_timesteps(steps)
     gens = image_generators(seeds)
     x = initial_noise(gens, model.config.image_size) * scheduler.init_noise_sigma
     cond = model.condition_encoder(conditions)
     uncond = model.condition_encoder.unconditional(len(seeds))
     with torch.no_grad():
-        for t in scheduler.timesteps:
+        for i, t in enumerate(scheduler.timesteps):
+            if name == "ddpm":
+                noise = step_noise(keys, torch.tensor(i), pixels, size)
+                monkeypatch.setattr(scheduling_ddpm, "randn_tensor", lambda *a, noise=noise, **k: noise)
             xin = scheduler.scale_model_input(x, t)
             v = model(xin, t, cond)
             if guidance:
                 v = v + guidance * (v - model(xin, t, uncond))
-            kwargs = {"generator": gens} if name == "ddpm" else {}
-            x = scheduler.step(v, t, x, **kwargs).prev_sample
+            x = scheduler.step(v, t, x).prev_sample
     return x
 
 
-@pytest.mark.parametrize("name,steps", [("ddim", 12), ("dpmpp-2m", 12), ("unipc", 12), ("ddpm", 40)])
-def test_matches_plain_diffusers_loop_fp32(micro_model, name, steps):
+@pytest.mark.parametrize("name,steps", [("ddim", 12), ("dpmpp-2m", 12), ("unipc", 12), ("ddpm", 40),
+                                        ("dpmpp-2m", 1), ("unipc", 2), ("unipc", 3), ("ddim", 1)])
+def test_matches_plain_diffusers_loop_fp32(micro_model, name, steps, monkeypatch):
     cond = encode_conditions(condition_table(len(SEEDS)))
-    want = plain_loop(micro_model, name, steps, cond, SEEDS)
+    want = plain_loop(micro_model, name, steps, cond, SEEDS, monkeypatch=monkeypatch)
     sampler = Sampler(micro_model, SamplerSettings(sampler=name, steps=steps, buckets=(8,)))
     got = sampler.sample_batch(cond, SEEDS)
     assert got.shape == want.shape == (5, 1, 16, 16)
@@ -79,6 +90,39 @@ def test_bad_settings_are_refused(micro_model):
         Sampler(micro_model, SamplerSettings(sampler="ddim", steps=0))
     with pytest.raises(ConfigError, match="guidance"):
         Sampler(micro_model, SamplerSettings(guidance=-1))
+    with pytest.raises(ConfigError, match=r"steps must be 1\.\.1000, got 1001"):
+        Sampler(micro_model, SamplerSettings(sampler="unipc", steps=1001))
+    with pytest.raises(ConfigError, match="uses CUDA graphs and needs a CUDA device"):
+        Sampler(micro_model, SamplerSettings(compile_mode="reduce-overhead"))
+    with pytest.raises(ConfigError, match="unknown compile mode 'fast'"):
+        Sampler(micro_model, SamplerSettings(compile_mode="fast"))
+
+
+def test_compile_without_a_compiler_is_one_clear_line(micro_model, monkeypatch):
+    from cxrbench.baselines.ddpm import acceleration
+
+    monkeypatch.setattr(acceleration.shutil, "which", lambda name: None)
+    with pytest.raises(ConfigError) as err:
+        Sampler(micro_model, SamplerSettings(compile_mode="default"))
+    assert "\n" not in str(err.value)
+    assert "no C++ compiler" in str(err.value) and "compile_mode=None" in str(err.value)
+    with pytest.raises(ConfigError, match="no backend for device type 'meta'"):
+        Sampler(micro_model, SamplerSettings(compile_mode="default"), device="meta")
+
+
+def test_out_of_memory_names_the_batch_and_a_bucket_that_fits(micro_model, monkeypatch):
+    sampler = Sampler(micro_model, SamplerSettings(steps=3, guidance=1.0, buckets=(8, 16)))
+
+    def oom(*args):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(sampler, "_denoise", oom)
+    cond = encode_conditions(condition_table(12))
+    with pytest.raises(ConfigError) as err:
+        sampler.sample_batch(cond, np.arange(12))
+    msg = str(err.value)
+    assert "batch of 12 images padded to bucket 16" in msg and "32 rows per forward with guidance" in msg
+    assert "use batch_size 8 (bucket 8) or smaller" in msg
 
 
 @pytest.mark.slow
