@@ -379,7 +379,7 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
     for spec in specs:
         if (why := kind_mismatch(sub.kind, spec)) is not None:
             raise ConfigError(f"{sub.name} is a {sub.kind}: {why}")
-    if sub.manifest.entry_point and not opts.unsafe_no_sandbox:
+    if sub.entry_point and not opts.unsafe_no_sandbox:  # own code or a diffusers/timm adapter
         from cxrbench.submissions.bwrap import unavailable_reason
 
         if (why := unavailable_reason()) is not None:
