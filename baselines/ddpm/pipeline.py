@@ -138,8 +138,14 @@ class CxrDDPMPipeline(DiffusionPipeline):
         if key not in self._samplers:
             settings = SamplerSettings(sampler=name, steps=steps, guidance=float(guidance), buckets=(int(batch_size),),
                                        dtype=self.unet.dtype)
+            # The device-side solver (solvers.py) steps with coefficients of the reference schedule:
+            # a scheduler configured otherwise (clipping, thresholding, other betas) is refused, not ignored.
+            reference = sampler_scheduler(name, self.generator_config()).config
+            differs = sorted(k for k, v in reference.items() if not k.startswith("_") and self.scheduler.config.get(k) != v)
+            if differs:
+                raise ConfigError(f"CxrDDPMPipeline: scheduler config differs from the reference {name} schedule in "
+                                  f"{', '.join(differs)}; the device-side sampler supports the reference schedule only")
             sampler = Sampler(self.conditional_unet(), settings, device=self.unet.device)
-            sampler.scheduler = self.scheduler  # the folder's scheduler config, not a default one
             self._samplers = {key: sampler}  # one at a time: a compiled sampler holds GPU memory
         return self._samplers[key]
 

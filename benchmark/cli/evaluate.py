@@ -33,7 +33,7 @@ def results_table(records) -> Table:
                          no_wrap=col in ("task", "Δ primary [95% CI]", "external", "Δ secondary"))
     for rec in records:
         if rec.status != "complete":
-            table.add_row(escape(rec.task.name), "[red]failed[/]", "", "see below", "", "", "", "", "")
+            table.add_row(escape(rec.task.name), "—", "", "[red]failed[/] · see below", "", "", "", "", "")
             continue
         scores = {s.eval_set: s for s in rec.eval_sets}
         comp = primary(rec.comparisons)

@@ -100,10 +100,18 @@ def entry_problem(entry: Path) -> str | None:
     return None
 
 
+def _warn(msg: str) -> None:
+    warnings.warn(msg, stacklevel=3)
+
+
 class Cache:
     """Stage outputs by (stage, key). `force=True` recomputes (and replaces) every entry it is asked for.
 
     `report(message)` receives one line per corrupt entry found (default: a warning)."""
+
+    def __getstate__(self) -> dict:
+        # Worker processes (`--jobs`) get the cache without the console callback: their reports warn.
+        return {**self.__dict__, "report": _warn}
 
     def __init__(self, root: str | Path | None = None, *, force: bool = False,
                  report: Callable[[str], None] | None = None):
@@ -112,7 +120,7 @@ class Cache:
         self._forced: set[Path] = set()
         self._verified: set[Path] = set()
         self.problems: list[str] = []
-        self.report = report or (lambda msg: warnings.warn(msg, stacklevel=3))
+        self.report = report or _warn
         self.root.mkdir(parents=True, exist_ok=True)
 
     def key(self, stage: str, payload: dict) -> str:

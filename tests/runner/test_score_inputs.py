@@ -42,7 +42,7 @@ FORGERIES = [
     (lambda r: setattr(r.comparisons[0], "delta", 0.2), "comparisons[internal_test].delta"),
     (lambda r: setattr(r.comparisons[0], "p_value", 1e-4), "comparisons[internal_test].p_value"),
     (lambda r: setattr(r.comparisons[0], "mde", 0.001), "comparisons[internal_test].mde"),
-    (lambda r: setattr(r.comparisons[0].labels[2], "p_holm", 0.001), "comparisons[internal_test].labels["),
+    (lambda r: setattr(r.comparisons[0].labels[-1], "p_holm", 0.001), "comparisons[internal_test].labels["),
     (lambda r: setattr(r.eval_sets[1].labels[0], "ci_high", 0.99), "eval_sets[external:site-b].labels["),
     (lambda r: setattr(r.subgroups[0], "macro_auroc", 0.9), "subgroups[internal_test/"),
     (lambda r: setattr(r.subgroup_summaries[0], "largest_gap", 0.77), "subgroup_summaries["),

@@ -82,8 +82,9 @@ def test_shipped_weights_match_their_model_card(tmp_path):
     verify_against_card(shipped)
     copy = tmp_path / "tiny-32"
     shutil.copytree(shipped, copy)
-    data = bytearray((copy / "model.safetensors").read_bytes())
+    weights = copy / "unet" / "diffusion_pytorch_model.safetensors"
+    data = bytearray(weights.read_bytes())
     data[-1] ^= 1
-    (copy / "model.safetensors").write_bytes(bytes(data))
+    weights.write_bytes(bytes(data))
     with pytest.raises(ConfigError, match="differs from MODEL_CARD.md"):
         verify_against_card(copy)

@@ -29,8 +29,9 @@ eval_sets:
   internal_test: {source: phantom, site: site-a, split: test}
 label_set: competition5
 train_uncertainty: zeros
+eligibility: {min_positive_patients: 2, min_negative_patients: 2}  # a dozen test patients
 budgets:
-  quick: {image_size: 32, recipe: quick, seeds: [0], n_patients: 60, max_train_images: 32, bootstrap_replicates: 100,
+  quick: {image_size: 32, recipe: quick, seeds: [0], n_patients: 60, max_train_images: 32,
           generator_timeout_s: 300, classifier_timeout_s: 300}
 """
 CLASSIFY = (TASK.replace("name: byom/supplement", "name: byom/classify").replace("family: supplement", "family: real_only")
