@@ -48,22 +48,25 @@ def pairwise_tables(folder: Path) -> None:
     """Submission vs submission on each task (`pairwise.json`, written by `cxrbench publish`)."""
     import json
 
-    from cxrbench.presentation import delta_ci, num, p_text, site_name, verdict_text
+    from cxrbench.presentation import delta_ci, num, p_text, verdict_text
     from cxrbench.results import Comparison
 
     files = sorted(folder.rglob("pairwise.json"))
     if not files:
         return
     print()
-    print("| task | A − B | eval set | Δ [95% CI] | p | MDE | verdict |")
-    print("|---|---|---|---|---|---|---|")
+    print("| task | A − B (primary endpoint) | Δ [95% CI] | p | MDE | verdict |")
+    print("|---|---|---|---|---|---|")
     for path in files:
         data = json.loads(path.read_text())
+        if data["task"].endswith("-0"):
+            continue  # real-only baselines: every generator's record is the same runs
         for pair in data["pairs"]:
             for raw in pair["comparisons"]:
                 c = Comparison.model_validate(raw)
-                print(f"| {data['task']} | {pair['a'].split('@')[0]} − {pair['b'].split('@')[0]} | "
-                      f"{site_name(c.eval_set)}{' (primary)' if c.endpoint == 'primary' else ''} | {delta_ci(c)} | "
+                if c.endpoint != "primary":
+                    continue
+                print(f"| {data['task']} | {pair['a'].split('@')[0]} − {pair['b'].split('@')[0]} | {delta_ci(c)} | "
                       f"{p_text(c.p_value)} | {num(c.mde)} | {verdict_text(c)} |")
 
 
