@@ -32,7 +32,7 @@ def render(ctx: Context) -> None:
         "**rank** is an interval: best rank = 1 + the number of submissions significantly better, worst = "
         "n − the number significantly worse, so submissions whose differences are not significant share ranks. "
         "**delta** is the macro-AUROC change vs the task's real-only baseline (for classifier tasks: the reference "
-        "recipe) (markers: * p<0.05, ** p<0.01, *** p<0.001, n.s.); **mde** is the smallest Δ the comparison could "
+        "recipe) (markers: * p<0.05, ** p<0.01, *** p<0.001, blank otherwise); **mde** is the smallest Δ the comparison could "
         "detect, and **verdict** is the record's own (better, worse, no detectable difference, inconclusive). More columns "
         "(CI, p, internal, external, **gap** = internal − mean external, **within_bounds**) under *More columns*.")
     fallback = sorted(t for t, m in methods.items() if m == CI_OVERLAP)

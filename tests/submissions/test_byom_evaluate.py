@@ -123,7 +123,8 @@ def test_precomputed_chexgenbench_table_matched_by_prompt(opts, tmp_path):
 
     task = get_task("byom/supplement-100")
     budget = task.budget("quick")
-    conditioning = load_real_set(task.conditions_from, budget, opts.cache_root / "images")
+    conditioning = load_real_set(task.conditions_from, budget, opts.cache_root / "images",
+                                 max_images=budget.max_train_images)  # the rows the runner conditions on
     requests = requests_for(conditioning, 0, task.generation_seed)
     texts = prompts(requests, PromptMapping(template="{findings}"))
     root = tmp_path / "table"

@@ -99,6 +99,7 @@ def test_pipeline_samples_like_the_reference_generator(tmp_path):
     pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, clip_sample=True, clip_sample_range=0.1)
     with pytest.raises(ConfigError, match="differs from the reference ddim schedule in clip_sample"):
         pipe(table, seeds=seeds, num_inference_steps=6)  # never silently sampled with another schedule
+    pipe.scheduler = sampler_scheduler("ddim", MICRO)
     pil = pipe(table.iloc[:1], seeds=seeds[:1], num_inference_steps=6, output_type="pil").images
     assert pil[0].mode == "L" and pil[0].size == (16, 16)
 
