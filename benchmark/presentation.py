@@ -11,7 +11,7 @@ from cxrbench.results import Comparison, EvalSetScore, stars
 VERDICT_WORDS = {
     "better": "better",
     "worse": "worse",
-    "no_detectable_difference": "no difference ≥ MDE",
+    "no_detectable_difference": "no detectable difference",
     "inconclusive": "inconclusive",
 }
 

@@ -6,13 +6,11 @@ computed once by the score stage; nothing here recomputes a statistic or a star.
 
 from __future__ import annotations
 
-#: verdicts in display words
-VERDICTS = {"better": "better", "worse": "worse", "no_detectable_difference": "no detectable difference",
-            "inconclusive": "inconclusive"}
+from cxrbench.presentation import VERDICT_WORDS  # one wording for the CLI, README and leaderboard
 
 
 def verdict_words(c) -> str:
-    return VERDICTS.get(c.verdict, c.verdict) if c.verdict else ""
+    return VERDICT_WORDS.get(c.verdict, c.verdict) if c.verdict else ""
 
 
 def row(c) -> dict:
