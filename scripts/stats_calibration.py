@@ -9,6 +9,7 @@ and `noise-g0` are exactly the runs behind the published records:
     oracle     real + 100% phantom-oracle images                         --arm-seeds runs
     noise-g0   real + 100% noise-control images (generation seed 0)      --arm-seeds runs
     noise-g1   the same with generation seed 1                           --arm-seeds runs
+    noise-gK   the same with generation seed K (any K)                   --arm-seeds runs
 
 Every run also predicts *fresh* phantom patients (source seed 1: never seen in training, drawn
 from the same population as the task's test sets), a pool per site. A repetition draws P patients
@@ -16,7 +17,9 @@ from a site's pool without replacement and S seeds per arm, then runs the report
 (`cxrbench.stats.seed_patient`, the procedure behind every record) on that design:
 
     null (a)  real vs real, disjoint seeds               (only training seeds differ)
-    null (b)  noise-g0 vs noise-g1                       (two structureless generators)
+    null (b)  noise-gJ vs noise-gK, a random pair of sets  (two structureless generators; the
+              repetitions average over the synthetic sets drawn, and a two-way ANOVA over the
+              sets measures whether a fixed set carries an effect of its own)
     power     oracle vs real; and a graded effect: probabilities blended λ·oracle run +
               (1 − λ)·an independent real run, against real (detection rate vs the pool's Δ)
 
@@ -56,6 +59,15 @@ def fresh_pool(site: str, size: int = 32):
 #: arm → (submission folder, generation seed); "real" trains on the real rows alone
 ARMS = {"real": (None, None), "oracle": ("submissions/phantom-oracle", 0), "noise-g0": ("submissions/noise", 0),
         "noise-g1": ("submissions/noise", 1)}
+
+
+def arm_spec(arm: str) -> tuple[str | None, int | None]:
+    """(submission folder, generation seed) of an arm: one of ARMS, or `noise-gK` (noise, generation seed K)."""
+    if arm in ARMS:
+        return ARMS[arm]
+    if arm.startswith("noise-g") and arm.removeprefix("noise-g").isdigit():
+        return "submissions/noise", int(arm.removeprefix("noise-g"))
+    raise SystemExit(f"unknown arm {arm!r}: one of {', '.join(ARMS)} or noise-gK")
 
 
 def train(args) -> None:
@@ -99,7 +111,7 @@ def train(args) -> None:
             path = out / arm / f"seed{seed:03d}.npz"
             if path.exists():
                 continue
-            folder, generation_seed = ARMS[arm]
+            folder, generation_seed = arm_spec(arm)
             if folder is not None and arm not in synthetic:
                 sub = load_submission(folder)
                 limits = Limits(timeout_s=3600, memory_gb=16, threads=1)
@@ -118,6 +130,80 @@ def train(args) -> None:
 def _load(pools: Path, arm: str, site: str) -> np.ndarray:
     files = sorted((pools / arm).glob("seed*.npz"))
     return np.stack([np.load(f)[site] for f in files])
+
+
+def _noise_sets(pools: Path, site: str) -> dict[int, dict[int, np.ndarray]]:
+    """Noise-control runs by generation seed, then by training seed: {K: {seed: (N, L) scores}}."""
+    sets = {}
+    for folder in sorted(pools.glob("noise-g*")):
+        runs = {int(f.stem.removeprefix("seed")): np.load(f)[site] for f in sorted(folder.glob("seed*.npz"))}
+        if runs:
+            sets[int(folder.name.removeprefix("noise-g"))] = runs
+    return sets
+
+
+def _noise_pair(noise: dict, n_seeds: int, rng) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """Two distinct noise sets drawn at random, `n_seeds` training seeds shared by both, and the pair."""
+    usable = [k for k, v in noise.items() if len(v) >= n_seeds]
+    ka, kb = rng.choice(usable, size=2, replace=False)
+    common = sorted(set(noise[ka]) & set(noise[kb]))
+    seeds = rng.choice(common, size=n_seeds, replace=False)
+    return np.stack([noise[ka][s] for s in seeds]), np.stack([noise[kb][s] for s in seeds]), (int(ka), int(kb))
+
+
+def _noise_per_seed(noise: dict, n_seeds: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """The per-seed-set design: training seed s of each arm on its own noise set, 2·n_seeds distinct
+    sets in all, seed s paired across the arms. The seed spread then contains the set-to-set variance."""
+    usable = [k for k, v in noise.items() if all(s in v for s in range(n_seeds))]
+    ks = rng.choice(usable, size=2 * n_seeds, replace=False)
+    return (np.stack([noise[k][s] for s, k in enumerate(ks[:n_seeds])]),
+            np.stack([noise[k][s] for s, k in enumerate(ks[n_seeds:])]))
+
+
+def _set_bootstrap(rows: list[dict], sets: list[int], n_boot: int = 2000, seed: int = 0) -> list[float]:
+    """95 % interval of a two-sets null's rejection rate over *draws of sets*: the repetitions rest
+    on a few sets (each in many pairs), so the binomial se over repetitions understates the Monte
+    Carlo error. Resample the sets with replacement; a pair counts as often as both its sets were drawn."""
+    rng = np.random.default_rng(seed)
+    by_pair: dict = {}
+    for r in rows:
+        by_pair.setdefault(tuple(sorted(r["pair"])), []).append(r["p"] < 0.05)
+    rate = {k: float(np.mean(v)) for k, v in by_pair.items()}
+    out = []
+    for _ in range(n_boot):
+        counts = np.bincount(rng.choice(len(sets), size=len(sets)), minlength=len(sets))
+        w = {k: counts[sets.index(k[0])] * counts[sets.index(k[1])] for k in rate}
+        tot = sum(w.values())
+        if tot:
+            out.append(sum(w[k] * rate[k] for k in rate) / tot)
+    return [float(np.quantile(out, 0.025)), float(np.quantile(out, 0.975))]
+
+
+def _set_variance(noise: dict, y, patients, labels, n_seeds: int) -> dict:
+    """Variance between noise *sets* of the per-seed macro AUROC on the whole pool: two-way ANOVA
+    (set x training seed, one run per cell) over the sets that share training seeds 0..n_seeds-1.
+    sigma2_set > 0 would mean a fixed synthetic set carries an effect of its own, which a record
+    (one set per generator, its test conditional on it) does not count as variance."""
+    from scipy import stats as st
+
+    from cxrbench.stats import auroc
+    from cxrbench.stats.seed_patient import eligible_labels
+
+    elig = eligible_labels(y, patients, labels)
+    cols = [j for j, n in enumerate(labels) if n in elig.included]
+    sets = [k for k, v in noise.items() if all(s in v for s in range(n_seeds))]
+    x = np.array([[np.mean([auroc(y[:, j], noise[k][s][:, j]).macro for j in cols]) for s in range(n_seeds)]
+                  for k in sets])  # (sets, seeds)
+    a, b = x.shape
+    grand = x.mean()
+    ms_set = b * np.sum((x.mean(1) - grand) ** 2) / (a - 1)
+    resid = x - x.mean(1, keepdims=True) - x.mean(0, keepdims=True) + grand
+    ms_res = np.sum(resid ** 2) / ((a - 1) * (b - 1))
+    f = ms_set / ms_res
+    return {"sets": [int(k) for k in sets], "seeds_per_set": b, "ms_set": float(ms_set), "ms_residual": float(ms_res),
+            "f": float(f), "p_value": float(st.f.sf(f, a - 1, (a - 1) * (b - 1))),
+            "sigma2_set": float(max((ms_set - ms_res) / b, 0.0)), "sd_residual": float(np.sqrt(ms_res)),
+            "set_means": [float(v) for v in x.mean(1)]}
 
 
 def _one(y, patients, sa, sb, labels):
@@ -174,14 +260,17 @@ def analyse(args) -> dict:
         y, patients = pool["y"], pool["patients"]
         uniq, codes = np.unique(patients, return_inverse=True)
         real, oracle = _load(pools, "real", site), _load(pools, "oracle", site)
-        g0, g1 = _load(pools, "noise-g0", site), _load(pools, "noise-g1", site)
+        noise = _noise_sets(pools, site)
         designs = {"null: real vs real (seeds only)": "null-seeds",
-                   "null: noise g0 vs noise g1 (structureless generators)": "null-generators"}
+                   f"null: two noise sets of {len(noise)} (structureless generators)": "null-generators",
+                   "null: per-seed noise sets (each seed its own set)": "null-per-seed-sets"}
         if site == "site-a":
             designs["oracle vs real"] = "oracle"
             designs.update({f"blend {lam:.2f} vs real": f"blend-{lam:.2f}" for lam in args.blend})
         need = {"null-seeds": real.shape[0] >= 2 * S,
-                "null-generators": min(g0.shape[0], g1.shape[0]) > args.generator_seeds,
+                "null-generators": sum(len(v) >= args.generator_seeds for v in noise.values()) >= 3,
+                "null-per-seed-sets": sum(all(s in v for s in range(args.generator_seeds)) for v in noise.values())
+                >= 2 * args.generator_seeds,
                 "oracle": oracle.shape[0] >= S and real.shape[0] >= S}
         for design, kind in designs.items():
             if not need.get(kind, oracle.shape[0] >= S and real.shape[0] >= 2 * S):
@@ -195,9 +284,13 @@ def analyse(args) -> dict:
                 r = rng.permutation(real.shape[0])
                 if kind == "null-seeds":
                     sa, sb = real[r[:S]], real[r[S:2 * S]]
-                elif kind == "null-generators":  # fewer seeds per arm than runs per arm, so repetitions differ
-                    sg = args.generator_seeds
-                    sa, sb = g0[rng.choice(g0.shape[0], sg, replace=False)], g1[rng.choice(g1.shape[0], sg, replace=False)]
+                elif kind == "null-generators":
+                    # a random pair of noise sets (generation seeds), in random order, with the same
+                    # training seeds on both sides (paired, as a record pairs a submission with real-only);
+                    # so repetitions average over draws of the two synthetic sets as well as of patients
+                    sa, sb, pair = _noise_pair(noise, args.generator_seeds, rng)
+                elif kind == "null-per-seed-sets":
+                    sa, sb = _noise_per_seed(noise, args.generator_seeds, rng)
                 elif kind == "oracle":
                     sa, sb = oracle[rng.choice(oracle.shape[0], S, replace=False)], real[r[:S]]
                 else:  # a graded effect: probabilities blended between an oracle run and an independent real run
@@ -205,11 +298,14 @@ def analyse(args) -> dict:
                     o = oracle[rng.choice(oracle.shape[0], S, replace=False)]
                     sa, sb = (1 - lam) * real[r[S:2 * S]] + lam * o, real[r[:S]]
                 rows.append(_one(y[mask], patients[mask], sa[:, mask], sb[:, mask], labels))
-            pool_delta = None
-            if kind != "null-seeds":  # the design's true effect, estimated on the whole pool with every run
-                elig = eligible_labels(y, patients, labels).mask(labels)
                 if kind == "null-generators":
-                    a_all, b_all = g0, g1
+                    rows[-1]["pair"] = pair
+            pool_delta = None
+            if kind not in ("null-seeds", "null-per-seed-sets"):  # the design's true effect, estimated on the whole pool with every run
+                elig = eligible_labels(y, patients, labels).mask(labels)
+                if kind == "null-generators":  # the two sets with the most runs (generation seeds 0 and 1)
+                    (_, a_all), (_, b_all) = sorted(noise.items(), key=lambda kv: -len(kv[1]))[:2]
+                    a_all, b_all = np.stack(list(a_all.values())), np.stack(list(b_all.values()))
                 elif kind == "oracle":
                     a_all, b_all = oracle, real
                 else:
@@ -219,6 +315,10 @@ def analyse(args) -> dict:
                 pool_delta = seed_mean_delta(y, a_all, b_all, patients, labels=labels, eligible=elig,
                                              paired_seeds=False).macro.estimate
             entry = _summarise(rows, site, design, pool_delta)
+            if kind == "null-generators":
+                entry["set_variance"] = _set_variance(noise, y, patients, labels, args.generator_seeds)
+                entry["set_bootstrap_ci"] = _set_bootstrap(rows, sorted(noise))
+                print(f"  set-level variance {site}: {entry['set_variance']}", flush=True)
             out["tests"][f"{kind}@{site}"] = entry
             print(f"{design:52s} {site}: reject {entry['macro_rejection_rate']:.3f} ± {entry['macro_rejection_se']:.3f}"
                   f"  labels [{entry['per_label_rejection_min']:.3f}, {entry['per_label_rejection_max']:.3f}]"
@@ -252,7 +352,7 @@ def analyse(args) -> dict:
     if args.components_out and out["components"]:
         key = max(out["components"], key=lambda k: out["components"][k]["mde_at_quick_design"])  # conservative
         c = out["components"][key]
-        design = {"oracle@site-a": "phantom-oracle vs real-only", "null-generators@site-a": "noise g0 vs noise g1",
+        design = {"oracle@site-a": "phantom-oracle vs real-only", "null-generators@site-a": "noise set vs noise set",
                   "null-seeds@site-a": "real-only vs real-only"}[key]
         s_design = args.generator_seeds if key.startswith("null-generators") else S
         table = {"made_by": "scripts/stats_calibration.py analyse --components-out",
@@ -272,7 +372,7 @@ def table(args) -> None:
     data = json.loads(Path(args.json).read_text())
     pct = lambda x: "—" if x is None else f"{100 * x:.1f} %"  # noqa: E731
     print(f"{data['reps']} repetitions, {data['patients']} test patients (site-a; {data.get('external_patients')} on the "
-          f"external sites) and {data['seeds']} seeds per arm ({data.get('generator_seeds')} in the noise g0 vs g1 null), "
+          f"external sites) and {data['seeds']} seeds per arm ({data.get('generator_seeds')} in the two-noise-sets null), "
           f"α = {data['alpha']}; Monte Carlo se of a 5 % rate ≈ {100 * (0.05 * 0.95 / data['reps']) ** 0.5:.1f} points.\n")
     print("| design | eval set | primary (macro) rejection | CI excludes 0 ⇔ p < α | per-label rejection, pooled "
           "(min–max) | any label after Holm | mean Δ | pool Δ | mean MDE |")
@@ -284,6 +384,18 @@ def table(args) -> None:
               f"({pct(e['per_label_rejection_min'])}–{pct(e['per_label_rejection_max'])}) | {pct(e['holm_familywise_rate'])} | {e['mean_delta']:+.4f} "
               f"| {pool} "
               f"| {e['mean_mde']:.4f} |")
+    sets = {k: e for k, e in data["tests"].items() if "set_variance" in e}
+    if sets:
+        print("\nTwo fixed noise sets per repetition rest on a few sets (each in many pairs): the interval over "
+              "draws of sets (a bootstrap of the sets) is the honest Monte Carlo error of that rate.\n")
+        print("| eval set | sets × seeds | rejection, fixed pair of sets | 95 % interval over draws of sets | "
+              "set-level sd σ_set (two-way ANOVA) | F | p (σ²_set = 0) | residual sd |")
+        print("|---|---|---|---|---|---|---|---|")
+        for e in sets.values():
+            v, ci = e["set_variance"], e["set_bootstrap_ci"]
+            print(f"| {e['site']} | {len(v['sets'])} × {v['seeds_per_set']} | {pct(e['macro_rejection_rate'])} "
+                  f"| {pct(ci[0])}–{pct(ci[1])} | {v['sigma2_set'] ** 0.5:.4f} | {v['f']:.2f} | {v['p_value']:.2f} "
+                  f"| {v['sd_residual']:.4f} |")
     print("\n| arm | runs | mean macro AUROC | sd over seeds |\n|---|---|---|---|")
     for arm, e in data["seed_sd"].items():
         print(f"| {arm} | {e['n_runs']} | {e['mean_macro_auroc']:.4f} | {e['sd_macro_auroc']:.4f} |")
@@ -305,7 +417,7 @@ def main(argv=None) -> None:
                    help="test patients per repetition on the external sites (their pools hold 4,000)")
     a.add_argument("--seeds", type=int, default=8)
     a.add_argument("--generator-seeds", type=int, default=4,
-                   help="seeds per arm in the noise g0 vs g1 null (below the runs per arm, so repetitions differ)")
+                   help="seeds per arm in the two-noise-sets null (each noise set has at least this many runs)")
     a.add_argument("--sites", default="site-a,site-b,site-c")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--components-out", default=None, help="write the variance components (tasks/phantom.variance.json)")

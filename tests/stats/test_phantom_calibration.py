@@ -43,11 +43,27 @@ def test_seed_nulls_hold_their_level_on_every_eval_set(calibration):
         _holds(key, entry)
 
 
-def test_two_structureless_generators_on_the_primary_endpoint(calibration):
-    """Noise sets from generation seeds 0 and 1: the primary endpoint holds its level. (On the external
-    sites the two arms' pools of runs differ on average, and rejection there is 4.5-15.5 %: a set-level
-    effect or chance in finite pools; docs/stats.md reports it, and it is an open item, not asserted.)"""
-    _holds("null-generators@site-a", calibration["tests"]["null-generators@site-a"], labels=False)
+def test_structureless_generators_with_a_set_per_seed_hold_their_level(calibration):
+    """Two noise generators, each training seed on its own synthetic set (the seed spread then contains
+    the set-to-set variance): primary, secondary and per-label tests hold the level on every eval set."""
+    nulls = {k: v for k, v in calibration["tests"].items() if k.startswith("null-per-seed-sets")}
+    assert {v["site"] for v in nulls.values()} == {"site-a", "site-b", "site-c"}
+    for key, entry in nulls.items():
+        _holds(key, entry)
+
+
+def test_a_fixed_pair_of_sets_is_reported_with_its_set_level_error(calibration):
+    """One fixed set per arm (what a record does today: its test is conditional on the set). The
+    repetitions rest on 10 sets, so the rate's Monte Carlo error is the interval over draws of sets;
+    the two-way ANOVA measures a set's own effect. Neither may be missing, and no eval set may show
+    an inflation that the draws of sets cannot explain (docs/stats.md reports the open item)."""
+    fixed = {k: v for k, v in calibration["tests"].items() if k.startswith("null-generators")}
+    assert {v["site"] for v in fixed.values()} == {"site-a", "site-b", "site-c"}
+    for key, entry in fixed.items():
+        assert len(entry["set_variance"]["sets"]) >= 8 and entry["set_variance"]["seeds_per_set"] >= 4, key
+        low, high = entry["set_bootstrap_ci"]
+        assert low <= 0.05 <= high, (key, entry["macro_rejection_rate"], entry["set_bootstrap_ci"])
+        assert entry["ci_and_p_agree"], key
 
 
 def test_oracle_is_detected_and_power_tracks_the_mde(calibration):
