@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 
 import torch
 
@@ -36,11 +37,11 @@ def launched_world_size() -> int:
 class Distributed:
     """The processes one training job runs on. `Distributed()` is this process alone (no accelerate)."""
 
-    def __init__(self, accelerator=None):
+    def __init__(self, accelerator=None, accumulation: int = 1):
         self.accelerator = accelerator
         self.world_size = accelerator.num_processes if accelerator is not None else 1
         self.rank = accelerator.process_index if accelerator is not None else 0
-        self.accumulation = accelerator.gradient_accumulation_steps if accelerator is not None else 1
+        self.accumulation = accumulation if accelerator is not None else 1
 
     @classmethod
     def from_launch(cls, accumulation: int = 1) -> "Distributed":
@@ -60,7 +61,7 @@ class Distributed:
         except ImportError:
             raise ConfigError(f"multi-process training (WORLD_SIZE={launched_world_size()}, accumulation "
                               f"{accumulation}) needs Hugging Face accelerate: {INSTALL_HINT}") from None
-        return cls(Accelerator(gradient_accumulation_steps=accumulation, mixed_precision="no"))
+        return cls(Accelerator(mixed_precision="no"), accumulation)
 
     @property
     def active(self) -> bool:
@@ -97,6 +98,18 @@ class Distributed:
         starts = ((step * self.world_size + self.rank) * size for step in range(self.accumulation))
         return [slice(start, start + size) for start in starts]
 
+    def micro_steps(self, model: torch.nn.Module, global_batch: int) -> Iterator[slice]:
+        """`micro_batches`, with the loop body of all but the last inside DDP's `no_sync`: the
+        gradients are all-reduced once per global batch, in the last micro-batch's backward.
+
+        Hand-rolled rather than `Accelerator.accumulate`, whose sync decision comes from a step
+        counter kept across calls; here a global batch is always exactly `accumulation` slices."""
+        slices = self.micro_batches(global_batch)
+        for index, part in enumerate(slices):
+            last = index == len(slices) - 1
+            with contextlib.nullcontext() if last or not self.active else self.accelerator.no_sync(model):
+                yield part
+
     def device(self, requested: str | torch.device) -> torch.device:
         """The requested device; under accelerate this process's (cuda:LOCAL_RANK), of the same type."""
         requested = torch.device(requested)
@@ -112,24 +125,19 @@ class Distributed:
         """`model` wrapped for DDP (the same module for one process)."""
         return self.accelerator.prepare_model(model) if self.active else model
 
-    def accumulate(self, model: torch.nn.Module):
-        """Around one micro-batch: gradients are all-reduced only on a step's last micro-batch."""
-        return self.accelerator.accumulate(model) if self.active else contextlib.nullcontext()
-
     def backward(self, loss: torch.Tensor) -> None:
+        """Backward of one micro-batch's loss, scaled so that a step's gradient is the global mean."""
         if self.active:
-            self.accelerator.backward(loss)  # divides by the accumulation steps
+            self.accelerator.backward(loss / self.accumulation)
         else:
             loss.backward()
 
     def step_done(self, module: torch.nn.Module) -> None:
-        """After a global batch's micro-batches: checks that the gradients were all-reduced, then
-        makes every process's buffers of `module` (BatchNorm running statistics) rank 0's, as
-        DDP's own buffer broadcast does, so EMA and validation are identical on every process."""
+        """After a global batch's micro-batches: makes every process's buffers of `module`
+        (BatchNorm running statistics) rank 0's, as DDP's own buffer broadcast does, so that EMA
+        and validation are identical on every process."""
         if not self.active:
             return
-        if not self.accelerator.sync_gradients:
-            raise RuntimeError("gradient accumulation out of step: a global batch ended without a gradient sync")
         for buffer in module.buffers():
             torch.distributed.broadcast(buffer, src=0)
 

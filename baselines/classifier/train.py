@@ -128,11 +128,10 @@ def train_classifier(
                     if recipe.label_smoothing > 0:
                         y = y * (1 - recipe.label_smoothing) + 0.5 * recipe.label_smoothing
                     optimizer.zero_grad(set_to_none=True)
-                    for part in dist.micro_batches(x.shape[0]):
-                        with dist.accumulate(trained):
-                            with _autocast(device, recipe):
-                                loss = masked_bce(trained(x[part]), y[part])
-                            dist.backward(loss)
+                    for part in dist.micro_steps(trained, x.shape[0]):
+                        with _autocast(device, recipe):
+                            loss = masked_bce(trained(x[part]), y[part])
+                        dist.backward(loss)
                         loss_sum = loss_sum + loss.detach() * x[part].shape[0]  # no per-step host sync
                         seen += x[part].shape[0]
                     dist.step_done(model)

@@ -230,12 +230,11 @@ def train_generator(config: GeneratorConfig, images: np.ndarray, conditions: tor
             group["lr"] = _lr(settings, state.step)
         state.optimizer.zero_grad(set_to_none=True)
         step_loss = 0.0
-        for part in dist.micro_batches(settings.batch_size):
-            with dist.accumulate(trained):
-                with autocast:
-                    pred = forward(noisy[part], t[part], state.model.condition_encoder(conds[idx[part]], drop[part]))
-                loss = torch.nn.functional.mse_loss(pred.float(), target[part])
-                dist.backward(loss)
+        for part in dist.micro_steps(trained, settings.batch_size):
+            with autocast:
+                pred = forward(noisy[part], t[part], state.model.condition_encoder(conds[idx[part]], drop[part]))
+            loss = torch.nn.functional.mse_loss(pred.float(), target[part])
+            dist.backward(loss)
             step_loss = step_loss + loss.detach() / dist.accumulation
         dist.step_done(state.model)
         torch.nn.utils.clip_grad_norm_(state.model.parameters(), settings.grad_clip)

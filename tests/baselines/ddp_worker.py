@@ -1,0 +1,73 @@
+"""One process of a 2-process CPU DDP job (gloo) for test_distributed.py: a tiny classifier and
+a micro DDPM train a few steps under `Distributed.from_launch()`; each rank saves what it got."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from classifier.toy import toy_set
+from ddpm.ddpm_helpers import MICRO
+
+CLASSIFIER = dict(max_epochs=2, batch_size=32, epoch_images=None)  # quick recipe, 8 steps per epoch
+DDPM_STEPS = dict(steps=6, batch_size=8, warmup_steps=2, checkpoint_every=3, log_every=1, lr=1e-3)
+
+
+def classifier_data():
+    return toy_set(256, 0), toy_set(96, 1, prefix="val")
+
+
+def ddpm_data(n: int = 40, seed: int = 0):
+    from cxrbench.baselines.ddpm.conditioning import CONDITION_DIM
+
+    rng = np.random.default_rng(seed)
+    images = np.full((n, 16, 16), 40, np.uint8)
+    cls = rng.integers(0, 2, n)
+    images[cls == 0, :8] = 215
+    images[cls == 1, 8:] = 215
+    conds = np.zeros((n, CONDITION_DIM), np.float32)
+    conds[:, 0] = cls
+    return images, torch.from_numpy(conds)
+
+
+def train_both(out: Path, distributed=None, accumulation_runs: tuple[int, ...] = ()) -> None:
+    """Train both models into `out` (files suffixed by the rank); then the DDPM again per accumulation."""
+    from safetensors.torch import save_file
+
+    from cxrbench.baselines.classifier import get_recipe, train_classifier
+    from cxrbench.baselines.ddpm.training import TrainSettings, train_generator
+    from cxrbench.baselines.distributed import Distributed
+
+    rank = distributed.rank if distributed is not None else 0
+    train, val = classifier_data()
+    clf = train_classifier(train, val, get_recipe("quick", **CLASSIFIER), seed=0, progress=False,
+                           checkpoint_dir=out / "classifier-checkpoint", distributed=distributed)
+    save_file({k: v.contiguous() for k, v in clf.model.state_dict().items()}, str(out / f"classifier-{rank}.safetensors"))
+    (out / f"classifier-{rank}.json").write_text(json.dumps([h["train_loss"] for h in clf.info["history"]]))
+    images, conds = ddpm_data()
+    runs = [(1, distributed)] + [(a, Distributed(distributed.accelerator, a)) for a in accumulation_runs]
+    for accumulation, dist in runs:
+        folder = out / f"ddpm-acc{accumulation}"
+        ema = train_generator(MICRO, images, conds, TrainSettings(**DDPM_STEPS), folder, progress=False,
+                              log=lambda message: None, distributed=dist)
+        save_file({k: v.contiguous() for k, v in ema.state_dict().items()}, str(out / f"ddpm-acc{accumulation}-{rank}.safetensors"))
+
+
+def run(rank: int, world: int, port: int, out: str, repeats: int, accumulation_runs: tuple[int, ...]) -> None:
+    """Entry point for torch.multiprocessing (rank first), in the environment `accelerate launch --cpu`
+    sets: `repeats` runs into out/run0, out/run1, ... (the DDPM also per accumulation in the first)."""
+    os.environ.update(WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), ACCELERATE_USE_CPU="yes",
+                      GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
+    torch.set_num_threads(1)
+    from cxrbench.baselines.distributed import Distributed
+
+    dist = Distributed.from_launch(1)
+    for repeat in range(repeats):
+        folder = Path(out) / f"run{repeat}"
+        folder.mkdir(parents=True, exist_ok=True)
+        train_both(folder, dist, accumulation_runs if repeat == 0 else ())

@@ -1,0 +1,164 @@
+"""DDP training on a CPU with 2 processes (gloo), through accelerate: ranks agree, runs repeat,
+the global batch is the one-process batch; and the batch split refuses uneven divisions."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import numpy as np
+import pytest
+import torch
+
+from cxrbench.baselines.distributed import Distributed
+from cxrbench.errors import ConfigError
+
+import ddp_worker  # tests/baselines is on sys.path (no __init__.py), also in spawned processes
+
+needs_accelerate = pytest.mark.skipif(not __import__("importlib").util.find_spec("accelerate"),
+                                      reason="DDP tests need accelerate (pip install 'cxrbench[dist]')")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(out, repeats=1, accumulation_runs=()):
+    """A 2-process CPU job of ddp_worker.run (what `accelerate launch --num_processes 2 --cpu` starts)."""
+    import torch.multiprocessing as mp
+
+    out.mkdir(parents=True)
+    mp.start_processes(ddp_worker.run, args=(2, _free_port(), str(out), repeats, tuple(accumulation_runs)),
+                       nprocs=2, start_method="spawn")
+    return out
+
+
+def _weights(path):
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def _assert_equal(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    """One 2-process job with two identical runs (and the DDPM with accumulation 2), plus one process."""
+    root = tmp_path_factory.mktemp("ddp")
+    launch(root / "ddp", repeats=2, accumulation_runs=(2,))
+    torch.set_num_threads(1)
+    (root / "single").mkdir()
+    ddp_worker.train_both(root / "single")
+    return root / "ddp" / "run0", root / "ddp" / "run1", root / "single"
+
+
+@needs_accelerate
+def test_ranks_hold_identical_weights(job):
+    first, _, _ = job
+    for name in ("classifier", "ddpm-acc1", "ddpm-acc2"):
+        _assert_equal(_weights(first / f"{name}-0.safetensors"), _weights(first / f"{name}-1.safetensors"))
+
+
+@needs_accelerate
+def test_two_runs_with_the_same_seed_and_world_size_give_the_same_weights(job):
+    first, second, _ = job
+    for name in ("classifier", "ddpm-acc1"):
+        _assert_equal(_weights(first / f"{name}-0.safetensors"), _weights(second / f"{name}-0.safetensors"))
+    assert (first / "classifier-0.json").read_text() == (second / "classifier-0.json").read_text()
+
+
+@pytest.mark.slow
+@needs_accelerate
+def test_a_separate_launch_gives_the_same_weights(job, tmp_path):
+    again = launch(tmp_path / "again") / "run0"
+    first, _, _ = job
+    for name in ("classifier", "ddpm-acc1"):
+        _assert_equal(_weights(first / f"{name}-0.safetensors"), _weights(again / f"{name}-0.safetensors"))
+
+
+def _ddpm_losses(folder):
+    return np.array([float(line.split(",")[1]) for line in (folder / "loss.csv").read_text().splitlines()[1:]])
+
+
+@needs_accelerate
+def test_two_processes_train_on_the_one_process_global_batch(job):
+    first, _, single = job
+    # DDPM: each process draws the whole global batch and takes its half, so the per-step loss is
+    # the one-process loss up to float reduction order.
+    one, two = _ddpm_losses(single / "ddpm-acc1"), _ddpm_losses(first / "ddpm-acc1")
+    assert len(one) == len(two) == ddp_worker.DDPM_STEPS["steps"]
+    np.testing.assert_allclose(two, one, rtol=1e-4)
+    # Accumulation 2 (per-process batch B/4): the same global batch again.
+    np.testing.assert_allclose(_ddpm_losses(first / "ddpm-acc2"), one, rtol=1e-4)
+    # Classifier: the same images and augmentations per step, but BatchNorm normalises each half
+    # on its own, so the epoch losses differ by more.
+    one, two = (np.array(json.loads((d / "classifier-0.json").read_text())) for d in (single, first))
+    np.testing.assert_allclose(two, one, rtol=2e-2)
+    assert not np.array_equal(two, one)  # two processes really ran: BatchNorm saw half-batches
+
+
+@needs_accelerate
+def test_rank_zero_alone_writes_and_the_checkpoint_records_the_layout(job):
+    from safetensors import safe_open
+
+    first, _, single = job
+    listing = [sorted(p.name for p in (d / "ddpm-acc1").iterdir()) for d in (first, single)]
+    assert listing[0] == listing[1]
+    meta = json.loads((first / "ddpm-acc1" / ".checkpoint" / "meta.json").read_text())
+    assert meta["layout"] == {"world_size": 2, "accumulation": 1}
+    assert "layout" not in json.loads((single / "ddpm-acc1" / ".checkpoint" / "meta.json").read_text())
+    with safe_open(str(first / "classifier-checkpoint" / "checkpoint.safetensors"), framework="pt") as f:
+        assert json.loads(f.metadata()["cxrbench"])["layout"] == {"world_size": 2, "accumulation": 1}
+    lines = (first / "classifier-checkpoint" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == ddp_worker.CLASSIFIER["max_epochs"]  # one writer, one line per epoch
+
+
+@needs_accelerate
+def test_a_one_process_checkpoint_is_not_resumed_by_a_ddp_run(job):
+    from cxrbench.baselines.classifier import get_recipe
+    from cxrbench.baselines.classifier.backbones import create_backbone
+    from cxrbench.baselines.classifier.checkpoint import load_checkpoint
+
+    _, _, single = job
+    recipe = get_recipe("quick", **ddp_worker.CLASSIFIER)
+    with pytest.raises(ConfigError, match=r"trained with one process, this run has 2 process\(es\) × 1"):
+        load_checkpoint(single / "classifier-checkpoint", create_backbone(recipe.backbone, 4), None, None, None,
+                        recipe, 0, ("A", "B", "C", "D"), layout={"world_size": 2, "accumulation": 1})
+
+
+class _FakeAccelerator:
+    def __init__(self, world, rank):
+        self.num_processes, self.process_index = world, rank
+
+
+def test_micro_batches_tile_the_global_batch_disjointly():
+    covered = []
+    for rank in range(3):
+        slices = Distributed(_FakeAccelerator(3, rank), accumulation=2).micro_batches(12)
+        assert [s.stop - s.start for s in slices] == [2, 2]
+        covered += [i for s in slices for i in range(s.start, s.stop)]
+    assert sorted(covered) == list(range(12))
+    assert Distributed().micro_batches(12) == [slice(None)]
+
+
+def test_uneven_splits_are_refused_with_the_numbers():
+    with pytest.raises(ConfigError, match=r"batch_size 64 cannot be split evenly over 3 process\(es\) × 1"):
+        Distributed(_FakeAccelerator(3, 0)).per_process_batch(64, "batch_size")
+    assert Distributed(_FakeAccelerator(4, 0), accumulation=2).per_process_batch(64, "batch_size") == 8
+    with pytest.raises(ConfigError, match="at least 1"):
+        Distributed.from_launch(0)
+
+
+def test_one_process_needs_no_accelerate(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    dist = Distributed.from_launch(1)
+    assert not dist.active and dist.is_main and dist.layout() is None and dist.stream() == ()
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    with pytest.raises(ConfigError, match="WORLD_SIZE='two'"):
+        Distributed.from_launch(1)
