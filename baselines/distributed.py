@@ -44,7 +44,7 @@ class Distributed:
         self.accumulation = accumulation if accelerator is not None else 1
 
     @classmethod
-    def from_launch(cls, accumulation: int = 1) -> "Distributed":
+    def from_launch(cls, accumulation: int = 1) -> Distributed:
         """The job this process was launched into, with `accumulation` micro-batches per step.
 
         One process and no accumulation: `Distributed()`, accelerate untouched. Otherwise an

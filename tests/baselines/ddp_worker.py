@@ -1,4 +1,4 @@
-"""One process of a 2-process CPU DDP job (gloo) for test_distributed.py: a tiny classifier and
+"""One process of a 2-process CPU DDP job (gloo) for test_distributed_training.py: a tiny classifier and
 a micro DDPM train a few steps under `Distributed.from_launch()`; each rank saves what it got."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 
+# tests/baselines is on sys.path (no __init__.py there), in spawned processes too
 from classifier.toy import toy_set
-from ddpm.ddpm_helpers import MICRO
+from ddpm.ddpm_helpers import MICRO, two_class_images
 
 CLASSIFIER = dict(max_epochs=2, batch_size=32, epoch_images=None)  # quick recipe, 8 steps per epoch
 DDPM_STEPS = dict(steps=6, batch_size=8, warmup_steps=2, checkpoint_every=3, log_every=1, lr=1e-3)
@@ -21,26 +21,12 @@ def classifier_data():
     return toy_set(256, 0), toy_set(96, 1, prefix="val")
 
 
-def ddpm_data(n: int = 40, seed: int = 0):
-    from cxrbench.baselines.ddpm.conditioning import CONDITION_DIM
-
-    rng = np.random.default_rng(seed)
-    images = np.full((n, 16, 16), 40, np.uint8)
-    cls = rng.integers(0, 2, n)
-    images[cls == 0, :8] = 215
-    images[cls == 1, 8:] = 215
-    conds = np.zeros((n, CONDITION_DIM), np.float32)
-    conds[:, 0] = cls
-    return images, torch.from_numpy(conds)
-
-
 def train_both(out: Path, distributed=None, accumulation_runs: tuple[int, ...] = ()) -> None:
     """Train both models into `out` (files suffixed by the rank); then the DDPM again per accumulation."""
-    from safetensors.torch import save_file
-
     from cxrbench.baselines.classifier import get_recipe, train_classifier
     from cxrbench.baselines.ddpm.training import TrainSettings, train_generator
     from cxrbench.baselines.distributed import Distributed
+    from safetensors.torch import save_file
 
     rank = distributed.rank if distributed is not None else 0
     train, val = classifier_data()
@@ -48,7 +34,7 @@ def train_both(out: Path, distributed=None, accumulation_runs: tuple[int, ...] =
                            checkpoint_dir=out / "classifier-checkpoint", distributed=distributed)
     save_file({k: v.contiguous() for k, v in clf.model.state_dict().items()}, str(out / f"classifier-{rank}.safetensors"))
     (out / f"classifier-{rank}.json").write_text(json.dumps([h["train_loss"] for h in clf.info["history"]]))
-    images, conds = ddpm_data()
+    images, conds = two_class_images()
     runs = [(1, distributed)] + [(a, Distributed(distributed.accelerator, a)) for a in accumulation_runs]
     for accumulation, dist in runs:
         folder = out / f"ddpm-acc{accumulation}"

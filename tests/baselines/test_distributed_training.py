@@ -165,16 +165,16 @@ def test_one_process_needs_no_accelerate(monkeypatch):
         Distributed.from_launch(1)
 
 
-def _accelerate_launch(args, tmp_path):
-    """`accelerate launch --num_processes 2 --cpu -m cxrbench.cli ARGS` as a user types it."""
+def _launch_cli(args, tmp_path):
+    """`ACCELERATE_USE_CPU=1 torchrun --nproc-per-node 2 -m cxrbench.cli ARGS`, as docs/ddpm.md says
+    (`accelerate launch --cpu` starts one process unless MPI is set up)."""
     import os
     import subprocess
     import sys
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1",
-               "--cpu", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
-               "-m", "cxrbench.cli", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo", "ACCELERATE_USE_CPU": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+               "--master-port", str(_free_port()), "-m", "cxrbench.cli", *args]
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
@@ -182,9 +182,9 @@ def _accelerate_launch(args, tmp_path):
 
 @pytest.mark.slow
 @needs_accelerate
-def test_train_generator_under_accelerate_launch(tmp_path):
+def test_train_generator_cli_on_two_processes(tmp_path):
     out = tmp_path / "ddpm"
-    stdout = _accelerate_launch(["train-generator", "--preset", "tiny-32", "--n-patients", "60", "--max-images", "32",
+    stdout = _launch_cli(["train-generator", "--preset", "tiny-32", "--n-patients", "60", "--max-images", "32",
                                  "--steps", "2", "--batch-size", "8", "--warmup-steps", "1", "--checkpoint-every", "1",
                                  "--out", str(out)], tmp_path)
     assert stdout.count("training data:") == 1  # rank 0 alone reports
@@ -195,12 +195,12 @@ def test_train_generator_under_accelerate_launch(tmp_path):
 
 @pytest.mark.slow
 @needs_accelerate
-def test_train_classifier_under_accelerate_launch_refuses_an_uneven_split_then_trains(tmp_path):
+def test_train_classifier_cli_on_two_processes_refuses_an_uneven_split_then_trains(tmp_path):
     args = ["train-classifier", "--n-patients", "120", "--set", "max_epochs=1", "--no-progress",
             "--cache", str(tmp_path / "cache")]
     with pytest.raises(AssertionError, match="cannot be split evenly over 2 process"):
-        _accelerate_launch([*args, "--set", "batch_size=63", "--out", str(tmp_path / "odd")], tmp_path)
-    _accelerate_launch([*args, "--out", str(tmp_path / "clf")], tmp_path)
+        _launch_cli([*args, "--set", "batch_size=63", "--out", str(tmp_path / "odd")], tmp_path)
+    _launch_cli([*args, "--out", str(tmp_path / "clf")], tmp_path)
     config = json.loads((tmp_path / "clf" / "config.json").read_text())
     assert config["info"]["distributed"] == {"world_size": 2, "accumulation": 1}
     assert len((tmp_path / "clf" / "metrics.jsonl").read_text().splitlines()) == 1
