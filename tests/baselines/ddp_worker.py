@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-# tests/baselines is on sys.path (no __init__.py there), in spawned processes too
+# tests/baselines is on sys.path (no __init__.py there)
 from classifier.toy import toy_set
 from ddpm.ddpm_helpers import MICRO, two_class_images
 
@@ -44,8 +44,8 @@ def train_both(out: Path, distributed=None, accumulation_runs: tuple[int, ...] =
 
 
 def run(rank: int, world: int, port: int, out: str, repeats: int, accumulation_runs: tuple[int, ...]) -> None:
-    """Entry point for torch.multiprocessing (rank first), in the environment `accelerate launch --cpu`
-    sets: `repeats` runs into out/run0, out/run1, ... (the DDPM also per accumulation in the first)."""
+    """Entry point for torch.multiprocessing (rank first), in the environment torchrun (with ACCELERATE_USE_CPU)
+    gives: `repeats` runs into out/run0, out/run1, ... (the DDPM also per accumulation in the first)."""
     os.environ.update(WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), ACCELERATE_USE_CPU="yes",
                       GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")

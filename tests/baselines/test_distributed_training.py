@@ -13,7 +13,7 @@ import torch
 from cxrbench.baselines.distributed import Distributed
 from cxrbench.errors import ConfigError
 
-import ddp_worker  # tests/baselines is on sys.path (no __init__.py), also in spawned processes
+import ddp_worker  # tests/baselines is on sys.path (no __init__.py there)
 
 needs_accelerate = pytest.mark.skipif(not __import__("importlib").util.find_spec("accelerate"),
                                       reason="DDP tests need accelerate (pip install 'cxrbench[dist]')")
@@ -26,12 +26,15 @@ def _free_port() -> int:
 
 
 def launch(out, repeats=1, accumulation_runs=()):
-    """A 2-process CPU job of ddp_worker.run (what `accelerate launch --num_processes 2 --cpu` starts)."""
+    """A 2-process CPU job of ddp_worker.run, each process in the environment torchrun gives it.
+
+    Forked like accelerate's own debug_launcher: safe with one torch thread and no process group
+    in the parent, and it saves each child re-importing torch, timm and diffusers."""
     import torch.multiprocessing as mp
 
     out.mkdir(parents=True)
     mp.start_processes(ddp_worker.run, args=(2, _free_port(), str(out), repeats, tuple(accumulation_runs)),
-                       nprocs=2, start_method="spawn")
+                       nprocs=2, start_method="fork")  # children inherit the imports (~12 s CPU each)
     return out
 
 
@@ -48,14 +51,54 @@ def _assert_equal(a: dict, b: dict):
 
 
 @pytest.fixture(scope="module")
-def job(tmp_path_factory):
+def single(tmp_path_factory):
+    """The same training in this one process, without accelerate."""
+    out = tmp_path_factory.mktemp("single")
+    torch.set_num_threads(1)
+    ddp_worker.train_both(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory, single):
     """One 2-process job with two identical runs (and the DDPM with accumulation 2), plus one process."""
     root = tmp_path_factory.mktemp("ddp")
     launch(root / "ddp", repeats=2, accumulation_runs=(2,))
-    torch.set_num_threads(1)
-    (root / "single").mkdir()
-    ddp_worker.train_both(root / "single")
-    return root / "ddp" / "run0", root / "ddp" / "run1", root / "single"
+    return root / "ddp" / "run0", root / "ddp" / "run1", single
+
+
+def _state_sha256(state: dict) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        digest.update(key.encode())
+        digest.update(state[key].contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+#: sha256 of the weights this one-process training gave on main before DDP existed (commit f74c88c),
+#: where they were recorded: torch, CPU model, threads. Elsewhere float kernels differ; the test skips.
+BEFORE_DDP = {"torch": "2.14.1+cu130", "cpu": "Intel(R) Xeon(R) Processor", "threads": 1,
+              "classifier": "71de4fd8bf1b34604e7acb166ca92ef097a26f1ff1f995d7c04c3023b66f3788",
+              "ddpm-acc1": "1a11c775102a99c040bfc536bc85ebcef962dfb616dcb88fcb7ea0e51fc8909a"}
+
+
+def _cpu_model() -> str:
+    try:
+        text = open("/proc/cpuinfo").read()
+    except OSError:
+        return "unknown"
+    return next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "unknown")
+
+
+def test_one_process_training_is_bit_identical_to_before_ddp(single):
+    here = {"torch": torch.__version__, "cpu": _cpu_model(), "threads": torch.get_num_threads()}
+    recorded = {k: BEFORE_DDP[k] for k in here}
+    if here != recorded:
+        pytest.skip(f"the hashes were recorded on {recorded}, this is {here}")
+    for name in ("classifier", "ddpm-acc1"):
+        assert _state_sha256(_weights(single / f"{name}-0.safetensors")) == BEFORE_DDP[name], name
 
 
 @needs_accelerate
