@@ -21,8 +21,9 @@ def classifier_data():
     return toy_set(256, 0), toy_set(96, 1, prefix="val")
 
 
-def train_both(out: Path, distributed=None, accumulation_runs: tuple[int, ...] = ()) -> None:
-    """Train both models into `out` (files suffixed by the rank); then the DDPM again per accumulation."""
+def train_both(out: Path, distributed=None, accumulation_runs: tuple[int, ...] = (), resume: bool = False) -> None:
+    """Train both models into `out` (files suffixed by the rank); then the DDPM again per accumulation,
+    and with `resume` once more stopped half-way and resumed (ddpm-resumed)."""
     from cxrbench.baselines.classifier import get_recipe, train_classifier
     from cxrbench.baselines.ddpm.training import TrainSettings, train_generator
     from cxrbench.baselines.distributed import Distributed
@@ -41,6 +42,12 @@ def train_both(out: Path, distributed=None, accumulation_runs: tuple[int, ...] =
         ema = train_generator(MICRO, images, conds, TrainSettings(**DDPM_STEPS), folder, progress=False,
                               log=lambda message: None, distributed=dist)
         save_file({k: v.contiguous() for k, v in ema.state_dict().items()}, str(out / f"ddpm-acc{accumulation}-{rank}.safetensors"))
+    if resume:
+        settings = TrainSettings(**DDPM_STEPS)
+        for stop_after in (settings.steps // 2, None):
+            ema = train_generator(MICRO, images, conds, settings, out / "ddpm-resumed", progress=False,
+                                  log=lambda message: None, distributed=distributed, stop_after=stop_after)
+        save_file({k: v.contiguous() for k, v in ema.state_dict().items()}, str(out / f"ddpm-resumed-{rank}.safetensors"))
 
 
 def run(rank: int, world: int, port: int, out: str, repeats: int, accumulation_runs: tuple[int, ...]) -> None:
@@ -56,4 +63,4 @@ def run(rank: int, world: int, port: int, out: str, repeats: int, accumulation_r
     for repeat in range(repeats):
         folder = Path(out) / f"run{repeat}"
         folder.mkdir(parents=True, exist_ok=True)
-        train_both(folder, dist, accumulation_runs if repeat == 0 else ())
+        train_both(folder, dist, accumulation_runs if repeat == 0 else (), resume=repeat == 0)

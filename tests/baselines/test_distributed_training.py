@@ -104,8 +104,14 @@ def test_one_process_training_is_bit_identical_to_before_ddp(single):
 @needs_accelerate
 def test_ranks_hold_identical_weights(job):
     first, _, _ = job
-    for name in ("classifier", "ddpm-acc1", "ddpm-acc2"):
+    for name in ("classifier", "ddpm-acc1", "ddpm-acc2", "ddpm-resumed"):
         _assert_equal(_weights(first / f"{name}-0.safetensors"), _weights(first / f"{name}-1.safetensors"))
+
+
+@needs_accelerate
+def test_a_ddp_run_stopped_and_resumed_gives_the_weights_of_one_straight_run(job):
+    first, _, _ = job
+    _assert_equal(_weights(first / "ddpm-resumed-0.safetensors"), _weights(first / "ddpm-acc1-0.safetensors"))
 
 
 @needs_accelerate
