@@ -136,7 +136,7 @@ class Distributed:
         """After a global batch's micro-batches: makes every process's buffers of `module`
         (BatchNorm running statistics) rank 0's, as DDP's own buffer broadcast does, so that EMA
         and validation are identical on every process."""
-        if not self.active:
+        if self.world_size == 1:  # one process accumulating: nothing to share
             return
         for buffer in module.buffers():
             torch.distributed.broadcast(buffer, src=0)

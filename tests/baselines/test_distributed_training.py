@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -253,3 +254,24 @@ def test_train_classifier_cli_on_two_processes_refuses_an_uneven_split_then_trai
     config = json.loads((tmp_path / "clf" / "config.json").read_text())
     assert config["info"]["distributed"] == {"world_size": 2, "accumulation": 1}
     assert len((tmp_path / "clf" / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+@pytest.mark.slow
+@needs_accelerate
+def test_one_process_with_accumulation_trains_on_the_same_global_batch(single, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    # its own interpreter: an Accelerator leaves process-wide state that a later forked job would inherit
+    code = ("import sys, torch; sys.path.insert(0, sys.argv[1]); torch.set_num_threads(1)\n"
+            "import ddp_worker\nfrom cxrbench.baselines.distributed import Distributed\n"
+            "ddp_worker.train_both(__import__('pathlib').Path(sys.argv[2]), Distributed.from_launch(2))\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("WORLD_SIZE", None)
+    subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), str(tmp_path)], check=True, env=env,
+                   timeout=600)
+    # train_both's first DDPM folder is ddpm-acc1; here it was trained with accumulation 2
+    np.testing.assert_allclose(_ddpm_losses(tmp_path / "ddpm-acc1"), _ddpm_losses(single / "ddpm-acc1"), rtol=1e-5)
+    one, accumulated = (np.array(json.loads((d / "classifier-0.json").read_text())) for d in (single, tmp_path))
+    np.testing.assert_allclose(accumulated, one, rtol=1e-2)
