@@ -19,7 +19,8 @@ CHECKPOINT_FILE = "checkpoint.safetensors"
 
 
 def save_checkpoint(directory: Path, model, ema, optimizer, scheduler, state: dict, best_weights,
-                    recipe: Recipe, seed: int, label_names) -> None:
+                    recipe: Recipe, seed: int, label_names, layout: dict | None = None) -> None:
+    """`layout`: the DDP world size and accumulation (`Distributed.layout()`), None for one process."""
     from safetensors.torch import save
 
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
@@ -40,12 +41,14 @@ def save_checkpoint(directory: Path, model, ema, optimizer, scheduler, state: di
         "scheduler": {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"},
         "recipe_fingerprint": recipe.fingerprint(), "seed": seed, "label_names": list(label_names),
     }
+    if layout is not None:  # absent for one process, so its checkpoints are as before
+        meta["layout"] = layout
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     atomic_write_bytes(directory / CHECKPOINT_FILE, save(tensors, metadata={"cxrbench": json.dumps(meta)}))
 
 
 def load_checkpoint(directory: Path, model, ema, optimizer, scheduler, recipe: Recipe, seed: int,
-                    label_names) -> tuple[dict, dict | None]:
+                    label_names, layout: dict | None = None) -> tuple[dict, dict | None]:
     """Restore everything in place; returns (loop state, best weights or None)."""
     from safetensors import safe_open
 
@@ -60,6 +63,9 @@ def load_checkpoint(directory: Path, model, ema, optimizer, scheduler, recipe: R
             f"{path}: checkpoint is for recipe {found[0]} seed {found[1]}, not recipe {expected[0]} "
             f"seed {expected[1]} (labels must match too); use another directory to start afresh"
         )
+    if meta.get("layout") != layout:  # another split of the global batch follows another trajectory
+        raise ConfigError(f"{path}: checkpoint was trained with {_describe(meta.get('layout'))}, this run has "
+                          f"{_describe(layout)}; resume with the same layout or use another directory")
 
     def section(prefix: str) -> dict:
         return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
@@ -79,3 +85,9 @@ def load_checkpoint(directory: Path, model, ema, optimizer, scheduler, recipe: R
     scheduler.load_state_dict({**meta["scheduler"], "lr_lambdas": [None] * len(optimizer.param_groups)})
     best = section("best.") or None
     return meta["state"], best
+
+
+def _describe(layout: dict | None) -> str:
+    if layout is None:
+        return "one process"
+    return f"{layout['world_size']} process(es) × {layout['accumulation']} accumulation step(s)"

@@ -5,6 +5,10 @@ which weights come back: `final` (a fixed-length schedule, the last epoch's EMA 
 validation set only monitors and catches divergence) or `best_val` (early stopping on the
 real-only validation set's macro AUROC). Optional per-epoch safetensors checkpoints that a later
 call resumes from exactly (same weights as an uninterrupted run on a CPU).
+
+Under `accelerate launch` (a `Distributed` with several processes) the same loop runs as DDP:
+every process draws and augments the whole global batch (`recipe.batch_size`) from the shared
+seeded streams and trains on its slice (cxrbench.baselines.distributed); rank 0 alone writes.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from cxrbench.baselines.classifier.loader import BatchLoader
 from cxrbench.baselines.classifier.metrics import macro_auroc, masked_bce
 from cxrbench.baselines.classifier.model import TrainedClassifier, _autocast
 from cxrbench.baselines.classifier.recipe import Recipe
+from cxrbench.baselines.distributed import Distributed
 from cxrbench.errors import ConfigError, DataError
 
 METRICS_FILE = "metrics.jsonl"
@@ -45,6 +50,7 @@ def train_classifier(
     uncertainty_policy: str | None = None,
     label_names: tuple[str, ...] | None = None,
     checkpoint_dir: str | Path | None = None,
+    distributed: Distributed | None = None,
 ) -> TrainedClassifier:
     """Train the recipe on `train` (real and/or synthetic parts), early-stopping on `val` (real).
 
@@ -55,6 +61,8 @@ def train_classifier(
     Returns the classifier after the last epoch (`selection='final'`) or at its best validation
     epoch (`'best_val'`), with EMA weights when the recipe has EMA. A run whose training loss
     becomes NaN or infinite stops with a DataError naming the epoch (divergence).
+    `distributed` (`Distributed.from_launch()`): the processes of a DDP job; every process returns
+    the same classifier, rank 0 alone writes the checkpoints. None = this process alone.
     """
     parts = [train] if isinstance(train, LabeledImages) else list(train)
     label_names = tuple(label_names or val.label_names)
@@ -74,9 +82,15 @@ def train_classifier(
     if len(val) == 0 or math.isnan(macro_auroc(val.labels, np.zeros_like(val.labels))[0]):
         raise DataError("the validation set has no label with both classes: it cannot monitor training")
 
-    device = torch.device(device)
+    dist = distributed or Distributed()
+    device = dist.device(device)
     loader = BatchLoader(parts, targets, recipe.batch_size, recipe.image_size, device,
                          epoch_images=recipe.epoch_images)
+    if dist.active:
+        dist.per_process_batch(recipe.batch_size, f"recipe {recipe.name} batch_size")
+        if not loader.drop_last:
+            raise ConfigError(f"recipe {recipe.name}: an epoch of {loader.epoch_images} images is smaller than one "
+                              f"global batch ({recipe.batch_size}); train it in one process")
     steps_per_epoch = len(loader)
     total_steps = steps_per_epoch * recipe.max_epochs
 
@@ -92,16 +106,18 @@ def train_classifier(
         best_weights = None
         ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
         if ckpt is not None and (ckpt / "checkpoint.safetensors").exists():
-            state, best_weights = load_checkpoint(ckpt, model, ema, optimizer, scheduler, recipe, seed, label_names)
+            state, best_weights = load_checkpoint(ckpt, model, ema, optimizer, scheduler, recipe, seed, label_names,
+                                                  layout=dist.layout())
+        trained = dist.prepare(model)  # DDP-wrapped under accelerate; `model` stays the bare module
 
-        bar = _progress(progress)
+        bar = _progress(progress and dist.is_main)
         task = bar.add_task(f"train {recipe.name} seed {seed}", total=total_steps,
                             completed=state["epoch"] * steps_per_epoch) if bar else None
         try:
             patience = recipe.patience if recipe.selection == "best_val" and recipe.patience else math.inf
             while state["epoch"] < recipe.max_epochs and state["bad_epochs"] < patience:
                 epoch = state["epoch"]
-                torch.manual_seed(_derive(seed, epoch, 1))  # dropout / drop-path draws
+                torch.manual_seed(_derive(seed, epoch, 1, *dist.stream()))  # dropout / drop-path draws
                 aug_rng = torch.Generator(device=device).manual_seed(_derive(seed, epoch, 2))
                 model.train()
                 started, loss_sum, seen = time.perf_counter(), 0.0, 0
@@ -111,19 +127,23 @@ def train_classifier(
                         x, y = mixup(x, y, recipe.mixup_alpha, aug_rng)
                     if recipe.label_smoothing > 0:
                         y = y * (1 - recipe.label_smoothing) + 0.5 * recipe.label_smoothing
-                    with _autocast(device, recipe):
-                        loss = masked_bce(model(x), y)
                     optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
+                    for part in dist.micro_steps(trained, x.shape[0]):
+                        with _autocast(device, recipe):
+                            loss = masked_bce(trained(x[part]), y[part])
+                        dist.backward(loss)
+                        loss_sum = loss_sum + loss.detach() * x[part].shape[0]  # no per-step host sync
+                        seen += x[part].shape[0]
+                    dist.step_done(model)
                     optimizer.step()
                     scheduler.step()
                     if ema is not None:
                         ema.update(model, step=scheduler.last_epoch)
-                    loss_sum = loss_sum + loss.detach() * x.shape[0]  # no per-step host sync
-                    seen += x.shape[0]
                     if bar:
                         bar.advance(task)
                 train_seconds = time.perf_counter() - started
+                if dist.active:  # every process gets the global figures, so all stop together
+                    loss_sum, seen = dist.sum(loss_sum), int(dist.sum(torch.tensor(seen, device=device)))
                 train_loss = float(loss_sum) / max(seen, 1)  # one host sync per epoch
                 if not math.isfinite(train_loss):
                     raise DataError(f"training diverged: {recipe.name} seed {seed} epoch {epoch} has training "
@@ -147,10 +167,12 @@ def train_classifier(
                 state["epoch"] = epoch + 1
                 if bar:
                     bar.update(task, description=f"train {recipe.name} seed {seed} · epoch {epoch} · val AUROC {val_auroc:.3f}")
-                if ckpt is not None:
-                    save_checkpoint(ckpt, model, ema, optimizer, scheduler, state, best_weights, recipe, seed, label_names)
+                if ckpt is not None and dist.is_main:
+                    save_checkpoint(ckpt, model, ema, optimizer, scheduler, state, best_weights, recipe, seed, label_names,
+                                    layout=dist.layout())
                     with open(ckpt / METRICS_FILE, "a") as log:
                         log.write(json.dumps({"seed": seed, **record}) + "\n")
+                dist.barrier()  # the others wait until rank 0 has written
         finally:
             if bar:
                 bar.stop()
@@ -170,6 +192,7 @@ def train_classifier(
         "epochs_run": state["epoch"],
         "stopped_early": state["epoch"] < recipe.max_epochs,
         "selection": recipe.selection,
+        **({"distributed": dist.layout()} if dist.active else {}),
         "history": state["history"],
         "torch": torch.__version__,
     }
@@ -181,8 +204,8 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _derive(seed: int, epoch: int, stream: int) -> int:
-    return int(np.random.default_rng([seed, epoch, stream]).integers(2**62))
+def _derive(seed: int, epoch: int, stream: int, *extra: int) -> int:
+    return int(np.random.default_rng([seed, epoch, stream, *extra]).integers(2**62))
 
 
 def _lr_factor(step: int, warmup: float, total: int, schedule: str) -> float:

@@ -12,6 +12,11 @@ the per-step indices travel from pinned memory without blocking, the loss is sum
 device and read (one host sync) every `log_every` steps, the EMA is one `torch._foreach_lerp_`.
 On a GPU, `compile=True` compiles the network and `channels_last` (default on CUDA) changes the
 memory format; neither changes the trajectory on a CPU.
+
+Under `accelerate launch` (a `Distributed` with several processes) the step runs as DDP: every
+process draws the whole global batch (`settings.batch_size` indices, timesteps, dropout flags and
+noise, from the streams above) and trains on its slice of it (cxrbench.baselines.distributed), so a
+step uses exactly the one-process run's samples; rank 0 alone writes checkpoints, loss log, weights.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from cxrbench.baselines.ddpm.acceleration import check_compile, to_device
 from cxrbench.baselines.ddpm.model import ConditionalUNet, build_model, load_state_checked, save_pretrained
 from cxrbench.baselines.ddpm.presets import GeneratorConfig
 from cxrbench.baselines.ddpm.schedules import training_scheduler
+from cxrbench.baselines.distributed import Distributed
 from cxrbench.errors import ConfigError, DataError
 
 CHECKPOINT_DIR = ".checkpoint"
@@ -73,9 +79,12 @@ def _lr(settings: TrainSettings, step: int) -> float:
 
 
 class _State:
-    def __init__(self, config: GeneratorConfig, settings: TrainSettings, device: torch.device) -> None:
+    def __init__(self, config: GeneratorConfig, settings: TrainSettings, device: torch.device,
+                 dist: Distributed) -> None:
         torch.manual_seed(settings.seed)  # weight init
         self.model = build_model(config).to(device).train()
+        if dist.active:  # each process its own dropout draws (one process: the stream as before)
+            torch.manual_seed(int(np.random.default_rng([settings.seed, *dist.stream()]).integers(2**62)))
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=settings.lr,
                                            weight_decay=settings.weight_decay)
@@ -107,7 +116,7 @@ class _State:
         if not meta_path.exists():
             return False
         saved = json.loads(meta_path.read_text())
-        for key in ("config", "settings", "data_fingerprint"):
+        for key in ("config", "settings", "data_fingerprint", "layout"):
             if _comparable(key, saved.get(key)) != _comparable(key, meta.get(key)):
                 raise ConfigError(f"{directory}: checkpoint was made with a different {key} "
                                   f"({saved.get(key)!r} vs {meta.get(key)!r}); delete it or use another --out")
@@ -145,7 +154,8 @@ def train_generator(config: GeneratorConfig, images: np.ndarray, conditions: tor
                     settings: TrainSettings, out_dir: str | Path, *, device: str = "cpu",
                     data_fingerprint: str = "", resume: bool = True, progress: bool = True,
                     stop_after: int | None = None, log: Callable[[str], None] = print,
-                    compile: bool = False, channels_last: bool | None = None) -> ConditionalUNet:
+                    compile: bool = False, channels_last: bool | None = None,
+                    distributed: Distributed | None = None) -> ConditionalUNet:
     """Train on uint8 images (N, S, S) with condition vectors (N, D); write EMA weights +
     config to `out_dir` and return the EMA model.
 
@@ -153,6 +163,8 @@ def train_generator(config: GeneratorConfig, images: np.ndarray, conditions: tor
     config, settings and data fingerprint match. `stop_after` ends the run early after that
     many steps (leaving a checkpoint), for tests and time-boxed runs. `compile` (inductor) and
     `channels_last` (None = on CUDA) are speed options, not part of the recorded settings.
+    `distributed` (`Distributed.from_launch()`): the processes of a DDP job (every process returns
+    the same model; rank 0 alone writes); None = this process alone.
     """
     images = np.asarray(images)
     if images.ndim != 3 or images.dtype != np.uint8:
@@ -162,31 +174,39 @@ def train_generator(config: GeneratorConfig, images: np.ndarray, conditions: tor
                         f"{config.preset!r} is {config.image_size}x{config.image_size}")
     if len(images) != len(conditions) or len(images) == 0:
         raise DataError(f"{len(images)} training images but {len(conditions)} condition rows")
+    dist = distributed or Distributed()
+    dist.per_process_batch(settings.batch_size, "--batch-size")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    device_t = torch.device(device)
+    device_t = dist.device(device)
     check_compile("default" if compile else None, device_t)
-    state = _State(config, settings, device_t)
+    state = _State(config, settings, device_t, dist)
     channels_last = device_t.type == "cuda" if channels_last is None else channels_last
     if channels_last:
         state.model.to(memory_format=torch.channels_last)
-    forward = torch.compile(state.model, dynamic=False) if compile else state.model
     meta = {"config": config.model_dump(mode="json"), "settings": settings.model_dump(mode="json"),
             "data_fingerprint": data_fingerprint}
+    if dist.active:  # absent for one process, so its checkpoints are as before
+        meta["layout"] = dist.layout()
     checkpoint = out_dir / CHECKPOINT_DIR
     loss_path = out_dir / LOSS_FILE
-    if resume and state.load(checkpoint, meta):
+    resumed = resume and state.load(checkpoint, meta)
+    if resumed:
         log(f"resumed from {checkpoint} at step {state.step}")
-        _truncate_loss_log(loss_path, state.step)
-    else:
-        loss_path.write_text("step,loss,lr,seconds\n")
+    if dist.is_main:
+        if resumed:
+            _truncate_loss_log(loss_path, state.step)
+        else:
+            loss_path.write_text("step,loss,lr,seconds\n")
+    trained = dist.prepare(state.model)  # DDP-wrapped under accelerate; state.model stays bare
+    forward = torch.compile(trained, dynamic=False) if compile else trained
     scheduler = training_scheduler(config)
     data = to_device(torch.from_numpy(images), device_t)  # uint8, copied to the device once
     conds = to_device(conditions.float(), device_t)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device_t.type == "cuda" else contextlib.nullcontext()
     last = settings.steps if stop_after is None else min(settings.steps, state.step + stop_after)
     bar = None
-    if progress:
+    if progress and dist.is_main:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=settings.steps, initial=state.step, desc=f"train {config.preset}", unit="step")
@@ -208,33 +228,42 @@ def train_generator(config: GeneratorConfig, images: np.ndarray, conditions: tor
         target = scheduler.get_velocity(x0, noise, t) if config.prediction_type == "v_prediction" else noise
         for group in state.optimizer.param_groups:
             group["lr"] = _lr(settings, state.step)
-        with autocast:
-            pred = forward(noisy, t, state.model.condition_encoder(conds[idx], drop))
-        loss = torch.nn.functional.mse_loss(pred.float(), target)
         state.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        step_loss = 0.0
+        for part in dist.micro_steps(trained, settings.batch_size):
+            with autocast:
+                pred = forward(noisy[part], t[part], state.model.condition_encoder(conds[idx[part]], drop[part]))
+            loss = torch.nn.functional.mse_loss(pred.float(), target[part])
+            dist.backward(loss)
+            step_loss = step_loss + loss.detach() / dist.accumulation
+        dist.step_done(state.model)
         torch.nn.utils.clip_grad_norm_(state.model.parameters(), settings.grad_clip)
         state.optimizer.step()
         ema_update(state.ema, state.model, _ema_decay(settings, state.step))
         state.step += 1
         state.seconds = resumed_seconds + time.time() - started
-        loss_sum += loss.detach()
+        loss_sum += step_loss
         logged += 1
         if bar is not None:
             bar.update(1)
         if state.step % settings.log_every == 0 or state.step == last:
-            mean = loss_sum.item() / logged  # the one host sync, every log_every steps
-            with loss_path.open("a") as fh:
-                fh.write(f"{state.step},{mean:.6f},{_lr(settings, state.step - 1):.3g},{state.seconds:.1f}\n")
+            # the one host sync, every log_every steps; the mean over every process's slices
+            mean = dist.sum(loss_sum).item() / (logged * dist.world_size)
+            if dist.is_main:
+                with loss_path.open("a") as fh:
+                    fh.write(f"{state.step},{mean:.6f},{_lr(settings, state.step - 1):.3g},{state.seconds:.1f}\n")
             if bar is not None:
                 bar.set_postfix(loss=f"{mean:.4f}")
             loss_sum, logged = torch.zeros((), dtype=torch.float64, device=device_t), 0
         if state.step % settings.checkpoint_every == 0 or state.step == last:
-            state.save(checkpoint, meta)
+            if dist.is_main:
+                state.save(checkpoint, meta)
+            dist.barrier()  # the others wait until rank 0 has written
     if bar is not None:
         bar.close()
-    if state.step >= settings.steps:
+    if state.step >= settings.steps and dist.is_main:
         save_pretrained(state.ema, out_dir)
+    dist.barrier()
     return state.ema.eval()
 
 

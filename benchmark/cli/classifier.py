@@ -100,13 +100,20 @@ def train_classifier_command(
     cache: Optional[Path] = typer.Option(None, help="ImageStore root (default $CXRBENCH_CACHE/images)."),
     resume: bool = typer.Option(True, help="Resume from OUT/checkpoint when it matches recipe and seed."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    accumulation: int = typer.Option(1, help="Gradient accumulation steps; under `accelerate launch` each process "
+                                     "gets batch_size / (processes × accumulation) images per micro-batch."),
 ) -> None:
-    """Train the reference classifier recipe on a source's training split (plus synthetic images)."""
+    """Train the reference classifier recipe on a source's training split (plus synthetic images).
+
+    Multi-GPU: `accelerate launch --num_processes N -m cxrbench.cli train-classifier ... --device cuda`
+    (DDP; the recipe's batch_size stays the global batch; rank 0 writes OUT).
+    """
     import shutil
 
     import torch
 
     from cxrbench.baselines.classifier import get_recipe, train_classifier
+    from cxrbench.baselines.distributed import Distributed
     from cxrbench.errors import ConfigError
     from cxrbench.schema import label_set as named_label_set
 
@@ -116,12 +123,15 @@ def train_classifier_command(
     if size is not None:
         overrides["image_size"] = size
     chosen = get_recipe(recipe, **overrides)
+    dist = Distributed.from_launch(accumulation)
+    echo = typer.echo if dist.is_main else (lambda message: None)
     labels = named_label_set(label_set)
     src = _source(source, root, site, n_patients)
     started = time.time()
-    train, _ = _split(src, "train", chosen.image_size, labels, cache, max_images)
-    val, _ = _split(src, "val", chosen.image_size, labels, cache, None)
-    test, _ = _split(src, "test", chosen.image_size, labels, cache, None)
+    with dist.main_first():  # rank 0 fills the ImageStore, the others then read it
+        train, _ = _split(src, "train", chosen.image_size, labels, cache, max_images)
+        val, _ = _split(src, "val", chosen.image_size, labels, cache, None)
+        test, _ = _split(src, "test", chosen.image_size, labels, cache, None)
     parts = [train]
     if synthetic is not None:
         parts = _synthetic(synthetic, train, ratio)
@@ -129,15 +139,18 @@ def train_classifier_command(
             parts = parts[1:]
     elif synthetic_only or ratio is not None:
         raise ConfigError("--ratio and --synthetic-only need --synthetic")
-    typer.echo(f"{source}: train {' + '.join(str(len(p)) for p in parts)} · val {len(val)} images at "
+    echo(f"{source}: train {' + '.join(str(len(p)) for p in parts)} · val {len(val)} images at "
                f"{chosen.image_size}px ({time.time() - started:.1f}s to load); recipe {chosen.name}@{chosen.version} "
                f"[{chosen.fingerprint()}] seed {seed}")
     checkpoint = out / "checkpoint"
-    if not resume and checkpoint.exists():
+    if not resume and checkpoint.exists() and dist.is_main:
         shutil.rmtree(checkpoint)
+    dist.barrier()
     model = train_classifier(parts, val, chosen, seed=seed, device=device, forbidden_ids=test.image_ids,
                              progress=progress, uncertainty_policy=uncertainty, label_names=labels,
-                             checkpoint_dir=checkpoint)
+                             checkpoint_dir=checkpoint, distributed=dist)
+    if not dist.is_main:
+        return
     model.info["data"] = {"source": source, "site": site, "n_patients": n_patients, "synthetic": str(synthetic) if synthetic else None}
     model.save(out)
     shutil.copyfile(checkpoint / "metrics.jsonl", out / "metrics.jsonl")

@@ -33,8 +33,14 @@ def train_generator_command(
     threads: Optional[int] = typer.Option(None, help="torch CPU threads (the result depends on it)."),
     resume: bool = typer.Option(True, help="Resume from OUT/.checkpoint when it matches."),
     stop_after: Optional[int] = typer.Option(None, help="Stop after this many steps (resumable)."),
+    accumulation: int = typer.Option(1, help="Gradient accumulation steps; under `accelerate launch` each process "
+                                     "gets batch-size / (processes × accumulation) images per micro-batch."),
 ) -> None:
-    """Train the reference conditional DDPM on a source's real training split."""
+    """Train the reference conditional DDPM on a source's real training split.
+
+    Multi-GPU: `accelerate launch --num_processes N -m cxrbench.cli train-generator ... --device cuda`
+    (DDP; --batch-size stays the global batch; rank 0 writes OUT).
+    """
     import torch
 
     from cxrbench.baselines.ddpm.conditioning import encode_conditions
@@ -43,21 +49,26 @@ def train_generator_command(
     from cxrbench.baselines.ddpm.presets import get_preset
     from cxrbench.baselines.ddpm.training import LOSS_FILE, TrainSettings, train_generator
     from cxrbench.baselines.ddpm.training_data import load_training_split
+    from cxrbench.baselines.distributed import Distributed
 
     config = get_preset(preset)
     if threads:
         torch.set_num_threads(threads)
+    dist = Distributed.from_launch(accumulation)
+    echo = typer.echo if dist.is_main else (lambda message: None)
     options = {k: v for k, v in (("site", site), ("n_patients", n_patients), ("seed", source_seed)) if v is not None}
     started = time.time()
     data = load_training_split(source, config.image_size, root=root, max_images=max_images, **options)
-    typer.echo(f"training data: {data.description}; fingerprint {data.fingerprint[:16]}… "
-               f"pixels {data.pixels_sha256[:16]}… ({time.time() - started:.0f}s to load)")
+    echo(f"training data: {data.description}; fingerprint {data.fingerprint[:16]}… "
+         f"pixels {data.pixels_sha256[:16]}… ({time.time() - started:.0f}s to load)")
     settings = TrainSettings(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps,
                              ema_decay=ema_decay, seed=seed, checkpoint_every=checkpoint_every)
     started = time.time()
     model = train_generator(config, data.images, encode_conditions(data.conditions), settings, out,
                             device=device, data_fingerprint=f"{data.fingerprint}/{data.pixels_sha256}", resume=resume,
-                            stop_after=stop_after, log=typer.echo)
+                            stop_after=stop_after, log=echo, distributed=dist)
+    if not dist.is_main:
+        return
     seconds = _checkpoint_meta(out).get("seconds", time.time() - started)
     if not is_weights_folder(out) or stop_after is not None and not _finished(out, steps):
         typer.echo(f"stopped early; run the same command again to resume from {out}/.checkpoint")
@@ -65,6 +76,8 @@ def train_generator_command(
     losses = (out / LOSS_FILE).read_text().strip().splitlines()[1:]
     final = float(losses[-1].split(",")[1]) if losses else None
     env = f"{device}, torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
+    if dist.active:
+        env += f", DDP over {dist.world_size} process(es) × {dist.accumulation} accumulation step(s)"
     command = _command_line(ctx)
     card = write_model_card(out, config, n_parameters=count_parameters(model), data=data.description,
                             data_fingerprint=data.fingerprint, pixels_sha256=data.pixels_sha256, n_images=len(data.images), command=command,

@@ -37,3 +37,18 @@ def condition_table(n: int, seed: int = 0) -> pd.DataFrame:
     df["site"] = "site-a"
     return df
 
+
+
+def two_class_images(n: int = 40, seed: int = 0):
+    """16-px uint8 images a model can learn: bright top half vs bright bottom half, told apart by
+    the first condition feature; returns (images (n, 16, 16), conditions (n, CONDITION_DIM))."""
+    from cxrbench.baselines.ddpm.conditioning import CONDITION_DIM
+
+    rng = np.random.default_rng(seed)
+    images = np.full((n, 16, 16), 40, np.uint8)
+    cls = rng.integers(0, 2, n)
+    images[cls == 0, :8] = 215
+    images[cls == 1, 8:] = 215
+    conds = np.zeros((n, CONDITION_DIM), np.float32)
+    conds[:, 0] = cls
+    return images, torch.from_numpy(conds)

@@ -6,24 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from cxrbench.baselines.ddpm.conditioning import CONDITION_DIM
 from cxrbench.baselines.ddpm.model import load_pretrained
 from cxrbench.baselines.ddpm.training import LOSS_FILE, TrainSettings, train_generator
 from cxrbench.errors import ConfigError, DataError
 
-from .ddpm_helpers import MICRO
+from .ddpm_helpers import MICRO, two_class_images
 
 
 def _data(n=40, seed=0):
-    rng = np.random.default_rng(seed)
-    # two classes a model can learn: bright top half vs bright bottom half, told apart by the condition
-    images = np.full((n, 16, 16), 40, np.uint8)
-    cls = rng.integers(0, 2, n)
-    images[cls == 0, :8] = 215
-    images[cls == 1, 8:] = 215
-    conds = np.zeros((n, CONDITION_DIM), np.float32)
-    conds[:, 0] = cls
-    return images, torch.from_numpy(conds)
+    return two_class_images(n, seed)
 
 
 def _settings(**kw):
