@@ -21,7 +21,17 @@ from cxrbench.errors import CxrbenchError, pydantic_problems
 
 #: 2: one inference procedure (seed mean over training seeds, patients and seeds both varying) behind
 #: every figure; primary / secondary endpoints; label eligibility; minimum detectable effects.
-SCHEMA_VERSION = 2
+#: 3 (additive): the submission's description, paper, links and parameter count (counted by cxrbench
+#: from its safetensors headers); the measured cost of generating the synthetic set (`generation`).
+SCHEMA_VERSION = 3
+#: versions `read_record` accepts. Later versions only add fields (`ADDED_IN`): an older record
+#: reads with their defaults and hashes without them, so it still verifies.
+READABLE_SCHEMAS = (2, 3)
+#: the fields each version added, as (section or None for the record itself, field)
+ADDED_IN: dict[int, tuple[tuple[str | None, str], ...]] = {
+    3: (("submission", "description"), ("submission", "paper"), ("submission", "links"),
+        ("submission", "parameters"), ("submission", "parameter_files"), (None, "generation")),
+}
 
 
 class RecordError(CxrbenchError):
@@ -58,6 +68,13 @@ class SubmissionRef(_Model):
     declared_training_data: list[str] = []
     training_data_within_bounds: bool = True
     bounds_note: str | None = None
+    # v3: what a reader needs first, from submission.yaml (links are plain http(s) URLs, checked there)
+    description: str = ""
+    paper: str | None = None
+    links: dict[str, str] = {}
+    #: tensor elements over the folder's safetensors files, counted by cxrbench (None: no weights shipped)
+    parameters: int | None = None
+    parameter_files: dict[str, int] = {}
 
 
 class Environment(_Model):
@@ -199,6 +216,19 @@ class SubgroupSummary(_Model):
     reason: str | None = None  # why no worst group is named
 
 
+class GenerationRun(_Model):
+    """How one replica of the synthetic set was made, measured when it was generated and kept in
+    its cache entry (`cxrbench.runner.generate`), so a record that reuses the set still carries it."""
+
+    replica: int
+    images: int  # images the measured run generated (a run resumed after a crash counts only its own)
+    seconds: float  # wall time of the submission's process for them, model loading included
+    images_per_second: float
+    device: str  # "GPU <name>" or "CPU (<n> thread(s))"
+    generated_at: str  # when (UTC, ISO 8601)
+    reused: bool = False  # served from the cache on this record's run (generated earlier, at `generated_at`)
+
+
 class StageTiming(_Model):
     stage: str
     seconds: float
@@ -220,6 +250,7 @@ class ResultRecord(_Model):
     subgroup_summaries: list[SubgroupSummary] = []
     audit: dict[str, Any] | None = None
     timings: list[StageTiming] = []
+    generation: list[GenerationRun] = []  # v3; empty when nothing was generated or it was not measured
     errors: list[str] = []
     predictions_file: str | None = None  # parquet beside the record: image_id, eval_set, seed, label probs
     predictions_sha256: str | None = None
@@ -239,8 +270,13 @@ class ResultRecord(_Model):
 
     def compute_sha256(self) -> str:
         payload = self.model_dump(mode="json", exclude={"content_sha256"})
+        for section, name in self._later_fields():  # as the record's own version wrote it
+            (payload[section] if section else payload).pop(name, None)
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(blob.encode()).hexdigest()
+
+    def _later_fields(self) -> list[tuple[str | None, str]]:
+        return [f for version, added in ADDED_IN.items() if version > self.schema_version for f in added]
 
     def seal(self) -> "ResultRecord":
         self.content_sha256 = self.compute_sha256()
@@ -248,8 +284,13 @@ class ResultRecord(_Model):
 
     def verify(self) -> None:
         """Raise RecordError when the stored hash does not match the content (edited by hand)."""
-        if self.schema_version != SCHEMA_VERSION:
-            raise RecordError(f"schema_version {self.schema_version} is not the supported {SCHEMA_VERSION}")
+        if self.schema_version not in READABLE_SCHEMAS:
+            raise RecordError(f"schema_version {self.schema_version} is not one of the supported {READABLE_SCHEMAS}")
+        for section, name in self._later_fields():  # unhashed there, so they must hold their defaults
+            model = getattr(self, section) if section else self
+            if getattr(model, name) != type(model).model_fields[name].default:
+                raise RecordError(f"{'.'.join(filter(None, (section, name)))} is set, but schema_version "
+                                  f"{self.schema_version} records have no such field")
         if not self.content_sha256:
             raise RecordError("record has no content_sha256 (it was never sealed)")
         if self.compute_sha256() != self.content_sha256:
@@ -275,8 +316,9 @@ def read_record(path: Path, *, verify: bool = True) -> ResultRecord:
         raise RecordError(f"{path}: no such record file") from None
     except json.JSONDecodeError as exc:
         raise RecordError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if isinstance(raw, dict) and raw.get("schema_version") not in (None, SCHEMA_VERSION):
-        raise RecordError(f"{path}: schema_version {raw.get('schema_version')} is not the supported {SCHEMA_VERSION}")
+    if isinstance(raw, dict) and raw.get("schema_version") not in (None, *READABLE_SCHEMAS):
+        raise RecordError(f"{path}: schema_version {raw.get('schema_version')} is not one of the supported "
+                          f"{READABLE_SCHEMAS}")
     try:
         record = ResultRecord.model_validate(raw)
     except ValidationError as exc:

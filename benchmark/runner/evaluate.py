@@ -104,10 +104,14 @@ def environment(isolation: dict | None = None) -> Environment:
                        platform=platform.platform(), libraries=libs, hardware=hardware, isolation=isolation or {})
 
 
-def _task_ref(task: TaskSpec, budget_name: str, budget: Budget) -> TaskRef:
+def _recipe(budget: Budget):
     from cxrbench.baselines.classifier import get_recipe
 
-    recipe = get_recipe(budget.recipe, image_size=budget.image_size)
+    return get_recipe(budget.recipe, image_size=budget.image_size)
+
+
+def _task_ref(task: TaskSpec, budget_name: str, budget: Budget) -> TaskRef:
+    recipe = _recipe(budget)
     return TaskRef(name=task.name, version=task.version, family=task.family, profile=task.profile,
                    budget=budget_name, supplement_ratio=task.supplement_ratio, label_set=task.label_set,
                    labels=list(task.labels), uncertainty_policy=task.scoring_uncertainty,
@@ -127,7 +131,8 @@ def _submission_ref(sub: Submission, task: TaskSpec) -> SubmissionRef:
     outside = [d for d in m.training_data if d not in allowed]
     return SubmissionRef(
         name=m.name, version=m.version, kind=m.kind, sha256=sub.sha256(), authors=m.authors, license=m.license,
-        declared_training_data=m.training_data, training_data_within_bounds=not outside,
+        declared_training_data=m.training_data, training_data_within_bounds=not outside, description=m.description,
+        paper=m.paper, links=m.links, parameters=sub.parameters, parameter_files=sub.parameter_files,
         bounds_note=(f"declares training data outside this task's bounds: {', '.join(outside)} "
                      f"(allowed: {', '.join(allowed) or 'none'})") if outside else None)
 
@@ -241,7 +246,8 @@ class TaskRun:
                 limits = self.limits(b.classifier_timeout_s)
                 p = submitted_predictions(self.sub, real_train=real_train, eval_sets=eval_sets, labels=labels,
                                           cache=self.cache, limits=limits, device=self.opts.device,
-                                          denied=(self.opts.out_dir,))
+                                          denied=(self.opts.out_dir,), recipe=_recipe(b),
+                                          train_uncertainty=task.train_uncertainty)
                 preds = {0: p}
                 self.progress.advance(bar, len(self.seeds))
                 base_train = real_train
@@ -379,6 +385,7 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
     for spec in specs:
         if (why := kind_mismatch(sub.kind, spec)) is not None:
             raise ConfigError(f"{sub.name} is a {sub.kind}: {why}")
+        sub.check_task_labels(spec.name, spec.labels)
     if sub.entry_point and not opts.unsafe_no_sandbox:  # own code or a diffusers/timm adapter
         from cxrbench.submissions.bwrap import unavailable_reason
 
