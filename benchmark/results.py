@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cxrbench.data.atomic import atomic_write_bytes
 from cxrbench.errors import CxrbenchError, pydantic_problems
@@ -58,6 +59,29 @@ class TaskRef(_Model):
     spec_sha256: str
 
 
+#: a link a reader may follow: a plain http(s) URL (nothing that could break out of a Markdown link)
+PLAIN_URL = re.compile(r"^https?://[^\s<>()\[\]{}\"'`\\]{1,290}$")
+LINK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._+-]{0,39}$")
+
+
+def check_url(url: str, what: str) -> str:
+    """`url` if it is a plain http(s) URL; ValueError naming `what` otherwise."""
+    if not PLAIN_URL.match(url):
+        raise ValueError(f"{what} {url!r} is not a plain http(s) URL (e.g. https://arxiv.org/abs/...)")
+    return url
+
+
+def check_links(links: dict[str, str]) -> dict[str, str]:
+    """Named links (`code: https://...`): short plain names, plain http(s) URLs, at most 8."""
+    if len(links) > 8:
+        raise ValueError(f"{len(links)} links; give at most 8")
+    for name, url in links.items():
+        if not LINK_NAME.match(name):
+            raise ValueError(f"link name {name!r}: up to 40 letters, digits, spaces or . _ + - (e.g. code)")
+        check_url(url, f"link {name!r}:")
+    return links
+
+
 class SubmissionRef(_Model):
     name: str
     version: str
@@ -75,6 +99,13 @@ class SubmissionRef(_Model):
     #: tensor elements over the folder's safetensors files, counted by cxrbench (None: no weights shipped)
     parameters: int | None = None
     parameter_files: dict[str, int] = {}
+
+    @field_validator("paper")
+    @classmethod
+    def _paper(cls, v: str | None) -> str | None:
+        return None if v is None else check_url(v, "paper")
+
+    _links = field_validator("links")(classmethod(lambda cls, v: check_links(v)))
 
 
 class Environment(_Model):

@@ -29,7 +29,7 @@ from cxrbench.results import Environment, ResultRecord, StageTiming, SubmissionR
 from cxrbench.runner.cache import Cache
 from cxrbench.runner.classify import Predictions, reference_runs, submitted_predictions
 from cxrbench.runner.datasets import RealSet, load_real_set, pixel_fingerprint, task_refs
-from cxrbench.runner.generate import synthesize
+from cxrbench.runner.generate import generation_runs, synthesize
 from cxrbench.submissions import Limits, Submission, load_submission
 from cxrbench.tasking import Budget, TaskSpec, default_tasks, get_task, kind_mismatch
 
@@ -282,7 +282,8 @@ class TaskRun:
             status="complete", task=_task_ref(task, self.opts.budget, b), submission=_submission_ref(self.sub, task),
             split_fingerprints=fingerprints, seeds=sorted(preds), environment=environment(self.isolation()),
             eval_sets=scored.eval_sets, comparisons=scored.comparisons, subgroups=scored.subgroups,
-            subgroup_summaries=scored.subgroup_summaries, audit=audit_report, timings=self.timer.timings)
+            subgroup_summaries=scored.subgroup_summaries, audit=audit_report, timings=self.timer.timings,
+            generation=generation_runs(synthetic))
         if audit_report and audit_report.get("leakage_flag"):
             record.status = "failed"
             record.errors.append("test leakage: synthetic images near-duplicate test images (see audit.leakage); "

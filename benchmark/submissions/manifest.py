@@ -36,6 +36,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cxrbench.errors import SubmissionError, load_yaml_model
+from cxrbench.results import check_links, check_url
 from cxrbench.submissions.condition_mapping import PromptMapping
 from cxrbench.submissions.diffusers_block import DiffusersBlock, check_pipeline_folder
 from cxrbench.submissions.timm_block import TimmBlock, check_timm
@@ -43,9 +44,6 @@ from cxrbench.submissions.weights import parameter_counts
 
 MANIFEST = "submission.yaml"
 _ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-#: links a reader may follow: plain http(s) URLs (nothing that could break out of a Markdown link)
-_URL = re.compile(r"^https?://[^\s<>()\[\]{}\"'`\\]+$")
-_LINK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._+-]{0,39}$")
 #: the built-in adapters that run a zero-code block inside the sandbox, as entry points
 ADAPTERS = {"diffusers": "cxrbench.submissions.adapters.diffusers_generator:DiffusersGenerator",
             "timm": "cxrbench.submissions.adapters.timm_classifier:TimmClassifier"}
@@ -95,8 +93,8 @@ class Manifest(BaseModel):
     authors: list[str] = []
     license: str | None = None
     #: the paper that describes the model (a URL: arXiv, DOI, ...) and named links (code, model card)
-    paper: str | None = Field(default=None, max_length=300)
-    links: dict[str, str] = Field(default={}, max_length=8)
+    paper: str | None = None
+    links: dict[str, str] = {}
     #: data the generator (or a fitted classifier) learned from, as `source/site/split` keys
     training_data: list[str] = []
     weights: dict[str, str] = {}  # relative path -> sha256
@@ -115,19 +113,9 @@ class Manifest(BaseModel):
     @field_validator("paper")
     @classmethod
     def _paper(cls, v: str | None) -> str | None:
-        if v is not None and not _URL.match(v):
-            raise ValueError(f"paper {v!r} must be an http(s) URL (e.g. https://arxiv.org/abs/..., https://doi.org/...)")
-        return v
+        return None if v is None else check_url(v, "paper")  # the record's own rule, so it reads back
 
-    @field_validator("links")
-    @classmethod
-    def _links(cls, v: dict[str, str]) -> dict[str, str]:
-        for name, url in v.items():
-            if not _LINK_NAME.match(name):
-                raise ValueError(f"link name {name!r}: up to 40 letters, digits, spaces or . _ + - (e.g. code)")
-            if len(url) > 300 or not _URL.match(url):
-                raise ValueError(f"link {name!r}: {url!r} is not a plain http(s) URL")
-        return v
+    _links = field_validator("links")(classmethod(lambda cls, v: check_links(v)))
 
     @model_validator(mode="after")
     def _one_way(self) -> "Manifest":
@@ -283,7 +271,6 @@ def load_submission(path: str | Path) -> Submission:
         raise SubmissionError(f"{path}: no {MANIFEST} (see submissions/README.md for the format)")
     manifest = load_yaml_model(mpath, Manifest, SubmissionError, what="a mapping of fields (name, version, kind, ...)")
     files = submission_files(root)  # refuses FIFOs, devices, sockets, escaping symlinks, oversized folders
-    sub = Submission(root, manifest, parameter_counts(root, files))  # an unreadable header is an error here
     if manifest.entry_point:
         module = manifest.entry_point.split(":")[0]
         if not (root / (module.replace(".", "/") + ".py")).is_file():
@@ -316,4 +303,4 @@ def load_submission(path: str | Path) -> Submission:
         actual = _sha256_file(wpath)
         if actual != expected:
             raise SubmissionError(f"{mpath}: sha256 of {rel} is {actual[:12]}…, manifest says {expected[:12]}…")
-    return sub
+    return Submission(root, manifest, parameter_counts(root, files))  # an unreadable header is an error here
