@@ -105,7 +105,10 @@ class SubmissionRef(_Model):
     def _paper(cls, v: str | None) -> str | None:
         return None if v is None else check_url(v, "paper")
 
-    _links = field_validator("links")(classmethod(lambda cls, v: check_links(v)))
+    @field_validator("links")
+    @classmethod
+    def _links(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_links(v)
 
 
 class Environment(_Model):

@@ -115,7 +115,10 @@ class Manifest(BaseModel):
     def _paper(cls, v: str | None) -> str | None:
         return None if v is None else check_url(v, "paper")  # the record's own rule, so it reads back
 
-    _links = field_validator("links")(classmethod(lambda cls, v: check_links(v)))
+    @field_validator("links")
+    @classmethod
+    def _links(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_links(v)
 
     @model_validator(mode="after")
     def _one_way(self) -> "Manifest":
