@@ -40,7 +40,7 @@ from cxrbench.results import check_links, check_url
 from cxrbench.submissions.condition_mapping import PromptMapping
 from cxrbench.submissions.diffusers_block import DiffusersBlock, check_pipeline_folder
 from cxrbench.submissions.timm_block import TimmBlock, check_timm
-from cxrbench.submissions.weights import parameter_counts
+from cxrbench.submissions.weights import parameter_counts, reference_parameter_counts
 
 MANIFEST = "submission.yaml"
 _ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -98,6 +98,8 @@ class Manifest(BaseModel):
     #: data the generator (or a fitted classifier) learned from, as `source/site/split` keys
     training_data: list[str] = []
     weights: dict[str, str] = {}  # relative path -> sha256
+    #: a shipped cxrbench weights preset its code loads (e.g. tiny-32), counted into its parameters
+    reference_weights: str | None = None
     batch_size: int = Field(default=256, ge=1, le=65536)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     diffusers: DiffusersBlock | None = None
@@ -306,4 +308,10 @@ def load_submission(path: str | Path) -> Submission:
         actual = _sha256_file(wpath)
         if actual != expected:
             raise SubmissionError(f"{mpath}: sha256 of {rel} is {actual[:12]}…, manifest says {expected[:12]}…")
-    return Submission(root, manifest, parameter_counts(root, files))  # an unreadable header is an error here
+    counts = parameter_counts(root, files)  # an unreadable header is an error here
+    if manifest.reference_weights:
+        try:
+            counts.update(reference_parameter_counts(manifest.reference_weights))
+        except SubmissionError as exc:
+            raise SubmissionError(f"{mpath}: {exc}") from None
+    return Submission(root, manifest, counts)

@@ -168,3 +168,17 @@ def test_paper_and_links_must_be_plain_http_urls(tmp_path, extra, message):
     good = make(tmp_path / "ok", GOOD + "paper: https://arxiv.org/abs/2401.00001\n"
                                        "links: {code: https://github.com/a/b, model card: https://huggingface.co/a/b}\n")
     assert load_submission(good).manifest.links["model card"] == "https://huggingface.co/a/b"
+
+
+def test_reference_weights_preset_counts_cxrbenchs_own_files(tmp_path):
+    from safetensors.torch import load_file
+
+    from cxrbench.baselines.ddpm.generator import resolve_weights
+
+    sub = load_submission(REPO / "submissions" / "reference-ddpm")
+    folder = resolve_weights("tiny-32")
+    independent = sum(t.numel() for f in ("unet", "condition_encoder")
+                      for t in load_file(folder / f / "diffusion_pytorch_model.safetensors").values())
+    assert sub.parameters == independent and all(k.startswith("cxrbench:tiny-32/") for k in sub.parameter_files)
+    with pytest.raises(SubmissionError, match=r"submission.yaml: reference_weights 'huge-1024' is not a cxrbench preset"):
+        load_submission(make(tmp_path, GOOD + "reference_weights: huge-1024\n"))
