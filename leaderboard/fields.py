@@ -1,7 +1,8 @@
 """The one place that reads a Comparison's numbers (for the leaderboard and the CLI tables).
 
-Record schema v2: `delta`, `ci_low`, `ci_high`, `p_value`, `mde`, `verdict`, `stars`, `endpoint`, all
-computed once by the score stage; nothing here recomputes a statistic or a star.
+Record schema v2 and v3 (v3 adds the measured generation cost, read by `generation_cost`): `delta`,
+`ci_low`, `ci_high`, `p_value`, `mde`, `verdict`, `stars`, `endpoint`, all computed once by the score
+stage; nothing here recomputes a statistic or a star.
 """
 
 from __future__ import annotations

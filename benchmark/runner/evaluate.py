@@ -104,14 +104,10 @@ def environment(isolation: dict | None = None) -> Environment:
                        platform=platform.platform(), libraries=libs, hardware=hardware, isolation=isolation or {})
 
 
-def _recipe(budget: Budget):
+def _task_ref(task: TaskSpec, budget_name: str, budget: Budget) -> TaskRef:
     from cxrbench.baselines.classifier import get_recipe
 
-    return get_recipe(budget.recipe, image_size=budget.image_size)
-
-
-def _task_ref(task: TaskSpec, budget_name: str, budget: Budget) -> TaskRef:
-    recipe = _recipe(budget)
+    recipe = get_recipe(budget.recipe, image_size=budget.image_size)
     return TaskRef(name=task.name, version=task.version, family=task.family, profile=task.profile,
                    budget=budget_name, supplement_ratio=task.supplement_ratio, label_set=task.label_set,
                    labels=list(task.labels), uncertainty_policy=task.scoring_uncertainty,
@@ -218,6 +214,7 @@ class TaskRun:
                     forbidden_ids=forbidden, device=self.opts.device)
 
     def run(self) -> tuple[ResultRecord, pd.DataFrame]:
+        from cxrbench.baselines.classifier import get_recipe
         from cxrbench.runner.score import score_task
 
         task, b = self.task, self.budget
@@ -246,8 +243,8 @@ class TaskRun:
                 limits = self.limits(b.classifier_timeout_s)
                 p = submitted_predictions(self.sub, real_train=real_train, eval_sets=eval_sets, labels=labels,
                                           cache=self.cache, limits=limits, device=self.opts.device,
-                                          denied=(self.opts.out_dir,), recipe=_recipe(b),
-                                          train_uncertainty=task.train_uncertainty)
+                                          denied=(self.opts.out_dir,), train_uncertainty=task.train_uncertainty,
+                                          recipe=get_recipe(b.recipe, image_size=b.image_size))
                 preds = {0: p}
                 self.progress.advance(bar, len(self.seeds))
                 base_train = real_train
