@@ -10,18 +10,29 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cxrbench.data.atomic import atomic_write_bytes
 from cxrbench.errors import CxrbenchError, pydantic_problems
 
 #: 2: one inference procedure (seed mean over training seeds, patients and seeds both varying) behind
 #: every figure; primary / secondary endpoints; label eligibility; minimum detectable effects.
-SCHEMA_VERSION = 2
+#: 3 (additive): the submission's description, paper, links and parameter count (counted by cxrbench
+#: from its safetensors headers); the measured cost of generating the synthetic set (`generation`).
+SCHEMA_VERSION = 3
+#: versions `read_record` accepts. Later versions only add fields (`ADDED_IN`): an older record
+#: reads with their defaults and hashes without them, so it still verifies.
+READABLE_SCHEMAS = (2, 3)
+#: the fields each version added, as (section or None for the record itself, field)
+ADDED_IN: dict[int, tuple[tuple[str | None, str], ...]] = {
+    3: (("submission", "description"), ("submission", "paper"), ("submission", "links"),
+        ("submission", "parameters"), ("submission", "parameter_files"), (None, "generation")),
+}
 
 
 class RecordError(CxrbenchError):
@@ -48,6 +59,29 @@ class TaskRef(_Model):
     spec_sha256: str
 
 
+#: a link a reader may follow: a plain http(s) URL (nothing that could break out of a Markdown link)
+PLAIN_URL = re.compile(r"^https?://[^\s<>()\[\]{}\"'`\\]{1,290}$")
+LINK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._+-]{0,39}$")
+
+
+def check_url(url: str, what: str) -> str:
+    """`url` if it is a plain http(s) URL; ValueError naming `what` otherwise."""
+    if not PLAIN_URL.match(url):
+        raise ValueError(f"{what} {url!r} is not a plain http(s) URL (e.g. https://arxiv.org/abs/...)")
+    return url
+
+
+def check_links(links: dict[str, str]) -> dict[str, str]:
+    """Named links (`code: https://...`): short plain names, plain http(s) URLs, at most 8."""
+    if len(links) > 8:
+        raise ValueError(f"{len(links)} links; give at most 8")
+    for name, url in links.items():
+        if not LINK_NAME.match(name):
+            raise ValueError(f"link name {name!r}: up to 40 letters, digits, spaces or . _ + - (e.g. code)")
+        check_url(url, f"link {name!r}:")
+    return links
+
+
 class SubmissionRef(_Model):
     name: str
     version: str
@@ -58,6 +92,23 @@ class SubmissionRef(_Model):
     declared_training_data: list[str] = []
     training_data_within_bounds: bool = True
     bounds_note: str | None = None
+    # v3: what a reader needs first, from submission.yaml (links are plain http(s) URLs, checked there)
+    description: str = ""
+    paper: str | None = None
+    links: dict[str, str] = {}
+    #: tensor elements over the folder's safetensors files, counted by cxrbench (None: no weights shipped)
+    parameters: int | None = None
+    parameter_files: dict[str, int] = {}
+
+    @field_validator("paper")
+    @classmethod
+    def _paper(cls, v: str | None) -> str | None:
+        return None if v is None else check_url(v, "paper")
+
+    @field_validator("links")
+    @classmethod
+    def _links(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_links(v)
 
 
 class Environment(_Model):
@@ -199,6 +250,19 @@ class SubgroupSummary(_Model):
     reason: str | None = None  # why no worst group is named
 
 
+class GenerationRun(_Model):
+    """How one replica of the synthetic set was made, measured when it was generated and kept in
+    its cache entry (`cxrbench.runner.generate`), so a record that reuses the set still carries it."""
+
+    replica: int
+    images: int  # images the measured run generated (a run resumed after a crash counts only its own)
+    seconds: float  # wall time of the submission's process for them, model loading included
+    images_per_second: float
+    device: str  # "GPU <name>" or "CPU (<n> thread(s))"
+    generated_at: str  # when (UTC, ISO 8601)
+    reused: bool = False  # served from the cache on this record's run (generated earlier, at `generated_at`)
+
+
 class StageTiming(_Model):
     stage: str
     seconds: float
@@ -220,6 +284,7 @@ class ResultRecord(_Model):
     subgroup_summaries: list[SubgroupSummary] = []
     audit: dict[str, Any] | None = None
     timings: list[StageTiming] = []
+    generation: list[GenerationRun] = []  # v3; empty when nothing was generated or it was not measured
     errors: list[str] = []
     predictions_file: str | None = None  # parquet beside the record: image_id, eval_set, seed, label probs
     predictions_sha256: str | None = None
@@ -239,8 +304,13 @@ class ResultRecord(_Model):
 
     def compute_sha256(self) -> str:
         payload = self.model_dump(mode="json", exclude={"content_sha256"})
+        for section, name in self._later_fields():  # as the record's own version wrote it
+            (payload[section] if section else payload).pop(name, None)
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(blob.encode()).hexdigest()
+
+    def _later_fields(self) -> list[tuple[str | None, str]]:
+        return [f for version, added in ADDED_IN.items() if version > self.schema_version for f in added]
 
     def seal(self) -> "ResultRecord":
         self.content_sha256 = self.compute_sha256()
@@ -248,8 +318,13 @@ class ResultRecord(_Model):
 
     def verify(self) -> None:
         """Raise RecordError when the stored hash does not match the content (edited by hand)."""
-        if self.schema_version != SCHEMA_VERSION:
-            raise RecordError(f"schema_version {self.schema_version} is not the supported {SCHEMA_VERSION}")
+        if self.schema_version not in READABLE_SCHEMAS:
+            raise RecordError(f"schema_version {self.schema_version} is not one of the supported {READABLE_SCHEMAS}")
+        for section, name in self._later_fields():  # unhashed there, so they must hold their defaults
+            model = getattr(self, section) if section else self
+            if getattr(model, name) != type(model).model_fields[name].default:
+                raise RecordError(f"{'.'.join(filter(None, (section, name)))} is set, but schema_version "
+                                  f"{self.schema_version} records have no such field")
         if not self.content_sha256:
             raise RecordError("record has no content_sha256 (it was never sealed)")
         if self.compute_sha256() != self.content_sha256:
@@ -275,8 +350,9 @@ def read_record(path: Path, *, verify: bool = True) -> ResultRecord:
         raise RecordError(f"{path}: no such record file") from None
     except json.JSONDecodeError as exc:
         raise RecordError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if isinstance(raw, dict) and raw.get("schema_version") not in (None, SCHEMA_VERSION):
-        raise RecordError(f"{path}: schema_version {raw.get('schema_version')} is not the supported {SCHEMA_VERSION}")
+    if isinstance(raw, dict) and raw.get("schema_version") not in (None, *READABLE_SCHEMAS):
+        raise RecordError(f"{path}: schema_version {raw.get('schema_version')} is not one of the supported "
+                          f"{READABLE_SCHEMAS}")
     try:
         record = ResultRecord.model_validate(raw)
     except ValidationError as exc:

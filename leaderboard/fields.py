@@ -1,7 +1,8 @@
 """The one place that reads a Comparison's numbers (for the leaderboard and the CLI tables).
 
-Record schema v2: `delta`, `ci_low`, `ci_high`, `p_value`, `mde`, `verdict`, `stars`, `endpoint`, all
-computed once by the score stage; nothing here recomputes a statistic or a star.
+Record schema v2 and v3 (v3 adds the measured generation cost, read by `generation_cost`): `delta`,
+`ci_low`, `ci_high`, `p_value`, `mde`, `verdict`, `stars`, `endpoint`, all computed once by the score
+stage; nothing here recomputes a statistic or a star.
 """
 
 from __future__ import annotations
@@ -21,19 +22,37 @@ def row(c) -> dict:
 
 
 def generation_cost(record) -> dict:
-    """What generating the task's synthetic set cost: seconds (None when no generate stage ran),
-    whether it was served from the cache (then the seconds are not a cost), the number of
-    synthetic images (the audit's one-replica count × N/100 replicas), and the device."""
+    """What generating the task's synthetic set cost, as the pages show it.
+
+    `generate_seconds` / `generate_cached`: the record's own generate stage (None: no stage ran).
+    `measured`, `images_per_second`, `device`, `measured_at`, `reused`: from the record's
+    `generation` (schema v3: the wall time, device and images/s stored with each replica when it was
+    generated, carried by every record that reuses it, dated by `measured_at`); for a record without
+    it, from its generate stage, a measurement only when that stage was not served from the cache.
+    `n_synthetic`: the task's synthetic images (the audit's one-replica count × N/100 replicas)."""
     gen = [t for t in record.timings if t.stage == "generate"]
     per_replica = (record.audit or {}).get("n_synthetic")
     ratio = record.task.supplement_ratio
+    n_synthetic = int(per_replica * ratio / 100) if per_replica and ratio else None
+    stage_seconds = float(sum(t.seconds for t in gen)) if gen else None
+    cached = bool(gen) and all(t.cached for t in gen)
+    runs = getattr(record, "generation", None) or []
+    if runs:
+        images, seconds = sum(r.images for r in runs), sum(r.seconds for r in runs)
+        measured = images > 0 and seconds > 0
+        return dict(generate_seconds=stage_seconds, generate_cached=cached, n_synthetic=n_synthetic or images,
+                    device=" + ".join(sorted({r.device for r in runs})), measured=measured,
+                    images_per_second=images / seconds if measured else None, measured_images=images,
+                    measured_seconds=seconds, measured_at=min(r.generated_at for r in runs),
+                    reused=all(r.reused for r in runs))
     hw = record.environment.hardware or {}
     gpu = hw.get("gpu")  # the runner records torch.cuda.get_device_name(0) when a GPU was used
     device = f"GPU {gpu}" if gpu else f"CPU ({hw['cpus']} cores)" if hw.get("cpus") else "CPU"
-    return dict(generate_seconds=float(sum(t.seconds for t in gen)) if gen else None,
-                generate_cached=bool(gen) and all(t.cached for t in gen),
-                n_synthetic=int(per_replica * ratio / 100) if per_replica and ratio else None,
-                device=device)
+    measured = bool(not cached and stage_seconds and n_synthetic)
+    return dict(generate_seconds=stage_seconds, generate_cached=cached, n_synthetic=n_synthetic, device=device,
+                measured=measured, images_per_second=n_synthetic / stage_seconds if measured else None,
+                measured_images=n_synthetic if measured else None, measured_seconds=stage_seconds if measured else None,
+                measured_at=record.created_at if measured else None, reused=cached)
 
 
 def label_row(d) -> dict:

@@ -248,20 +248,23 @@ def submission_tasks(tables: Tables, entry: str) -> pd.DataFrame:
 
 
 COST_COLUMNS = ["entry", "task", "ratio", "budget", "n_synthetic", "generate_seconds", "images_per_second",
-                "device", "device_hours", "measured", "eval_set", "delta", "delta_ci_low", "delta_ci_high", "marker"]
+                "device", "device_hours", "measured", "measured_images", "measured_seconds", "measured_at", "reused",
+                "eval_set", "delta", "delta_ci_low",
+                "delta_ci_high", "marker"]
 
 
 def costs(tables: Tables) -> pd.DataFrame:
     """Generation cost next to utility, per record that generated a synthetic set.
 
-    `measured` is False when the generate stage was served from the cache (its seconds are then
-    not what generating cost) or the record does not say how many images it generated."""
+    `measured` (`fields.generation_cost`): the record carries a generation time measured when its
+    synthetic set was made (v3 records, also when the set came from the cache), or its own generate
+    stage ran uncached. Device-hours = the task's synthetic images at the measured rate."""
     d = primary(tables)
-    r = tables.records[["file", "generate_seconds", "generate_cached", "n_synthetic", "device"]]
+    r = tables.records[["file", "generate_seconds", "generate_cached", "n_synthetic", "device", "measured",
+                        "images_per_second", "measured_images", "measured_seconds", "measured_at", "reused"]]
     d = d.merge(r, on="file")
     d = d[d["generate_seconds"].notna() & (d["ratio"] > 0)].copy()  # N = 0: nothing generated
-    d["measured"] = (~d["generate_cached"].astype(bool)) & (d["generate_seconds"] > 0) & d["n_synthetic"].notna()
-    d["images_per_second"] = np.where(d["measured"], d["n_synthetic"] / d["generate_seconds"].where(d["measured"], 1),
-                                      np.nan)
-    d["device_hours"] = np.where(d["measured"], d["generate_seconds"] / 3600, np.nan)
+    d["measured"] = d["measured"].fillna(False).astype(bool)
+    d["images_per_second"] = pd.to_numeric(d["images_per_second"]).where(d["measured"])
+    d["device_hours"] = (pd.to_numeric(d["n_synthetic"]) / d["images_per_second"] / 3600).where(d["measured"])
     return d[COST_COLUMNS].sort_values(["task", "entry"]).reset_index(drop=True)

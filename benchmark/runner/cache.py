@@ -177,6 +177,14 @@ class Cache:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
 
+    def meta(self, stage: str, key: str) -> dict:
+        """The metadata an entry was built with (`building(meta=...)`); {} when absent or unreadable."""
+        try:
+            meta = json.loads((self.path(stage, key) / MARKER).read_text())
+        except (OSError, ValueError):
+            return {}
+        return meta if isinstance(meta, dict) else {}
+
     def scratch(self, stage: str, key: str) -> Path:
         """A persistent work-in-progress folder for a stage that resumes piecewise (e.g. generation shards)."""
         path = self.root / stage / key[:2] / f".{key}.partial"

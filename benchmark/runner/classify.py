@@ -4,7 +4,8 @@
   seed and predict every eval set; cached by a hash of exactly those inputs, so the real-only
   baseline is trained once and shared by every task and submission that compares against it.
 - `submitted_predictions`: a classifier submission's probabilities on the eval sets, from its
-  sandboxed code (optionally fitted on the real training split) or from its precomputed file.
+  sandboxed code or `timm:` block (optionally fitted on the real training split, offered the
+  task's recipe) or from its precomputed file.
 """
 
 from __future__ import annotations
@@ -130,15 +131,24 @@ def reference_runs(jobs: list[dict], *, workers: int = 1, threads: int = 1, on_d
     return results  # type: ignore[return-value]
 
 
+#: the seed a fitting classifier submission gets (its one run is recorded as seed 0)
+FIT_SEED = 0
+
+
 def submitted_predictions(submission: Submission, *, real_train: RealSet | None, eval_sets: dict[str, RealSet],
                           labels: tuple[str, ...], cache: Cache, limits: Limits, device: str = "cpu",
-                          denied: tuple = ()) -> Predictions:
+                          denied: tuple = (), recipe=None, train_uncertainty: str | None = None) -> Predictions:
     """A classifier submission's probabilities on each eval set (images only; labels stay here).
 
-    `denied`: folders besides the cache that the sandbox must not see (the results folder)."""
+    `denied`: folders besides the cache that the sandbox must not see (the results folder);
+    `recipe`, `train_uncertainty`: the task's reference recipe and training-label policy, offered
+    to a submission that fits on `real_train` (a `timm:` block with `fit` trains with them)."""
+    fits = real_train is not None and submission.may_fit
     key = cache.key("submitted-predictions", {
         "submission": submission.sha256(), "eval": {k: v.content_key for k, v in sorted(eval_sets.items())},
         "real_train": real_train.content_key if real_train is not None else None, "labels": list(labels),
+        "fit": {"recipe": recipe.identity() if recipe is not None else None, "train_uncertainty": train_uncertainty,
+                "seed": FIT_SEED, "code": code_digest("cxrbench.baselines.classifier")} if fits else None,
     })
     if not cache.has("submitted-predictions", key):
         if submission.manifest.precomputed:
@@ -153,7 +163,10 @@ def submitted_predictions(submission: Submission, *, real_train: RealSet | None,
                 out[name] = check_probabilities(table.loc[ids, list(labels)].to_numpy(np.float64), len(es), len(labels),
                                                 f"{submission.name} {name}")
         else:
-            out = _run_classifier(submission, real_train, eval_sets, labels, cache, limits, device, denied)
+            fit = None if not fits else {"recipe": recipe.model_dump() if recipe is not None else None,
+                                         "uncertainty_policy": train_uncertainty, "seed": FIT_SEED}
+            out = _run_classifier(submission, real_train if fits else None, eval_sets, labels, cache, limits, device,
+                                  denied, fit)
         with cache.building("submitted-predictions", key, {"submission": submission.name}) as tmp:
             for name, es in eval_sets.items():
                 _save_probs(tmp / f"{_fname(name)}.parquet", es, out[name], labels)
@@ -165,7 +178,8 @@ def submitted_predictions(submission: Submission, *, real_train: RealSet | None,
                        key, cached)
 
 
-def _run_classifier(submission, real_train, eval_sets, labels, cache, limits, device, denied) -> dict[str, np.ndarray]:
+def _run_classifier(submission, real_train, eval_sets, labels, cache, limits, device, denied,
+                    fit_options: dict | None) -> dict[str, np.ndarray]:
     files, shards, names = {}, [], {}
     for i, (name, es) in enumerate(eval_sets.items()):
         shard = f"eval-{i}"
@@ -187,7 +201,7 @@ def _run_classifier(submission, real_train, eval_sets, labels, cache, limits, de
 
     outputs = {shard: (("float32", "float64"), (len(eval_sets[name]), len(labels))) for shard, name in names.items()}
     run_worker(submission.root, submission.entry_point,
-               {"mode": "predict", "shards": shards, "label_names": list(labels), "fit": fit},
+               {"mode": "predict", "shards": shards, "label_names": list(labels), "fit": fit, **(fit_options or {})},
                files, limits, denied=[cache.root, *denied], outputs=outputs, device=device, on_shard=accept,
                compile_cache=compile_cache_dir(cache, submission))
     missing = [n for n in eval_sets if n not in got]

@@ -29,7 +29,7 @@ from cxrbench.results import Environment, ResultRecord, StageTiming, SubmissionR
 from cxrbench.runner.cache import Cache
 from cxrbench.runner.classify import Predictions, reference_runs, submitted_predictions
 from cxrbench.runner.datasets import RealSet, load_real_set, pixel_fingerprint, task_refs
-from cxrbench.runner.generate import synthesize
+from cxrbench.runner.generate import generation_runs, synthesize
 from cxrbench.submissions import Limits, Submission, load_submission
 from cxrbench.tasking import Budget, TaskSpec, default_tasks, get_task, kind_mismatch
 
@@ -127,7 +127,8 @@ def _submission_ref(sub: Submission, task: TaskSpec) -> SubmissionRef:
     outside = [d for d in m.training_data if d not in allowed]
     return SubmissionRef(
         name=m.name, version=m.version, kind=m.kind, sha256=sub.sha256(), authors=m.authors, license=m.license,
-        declared_training_data=m.training_data, training_data_within_bounds=not outside,
+        declared_training_data=m.training_data, training_data_within_bounds=not outside, description=m.description,
+        paper=m.paper, links=m.links, parameters=sub.parameters, parameter_files=sub.parameter_files,
         bounds_note=(f"declares training data outside this task's bounds: {', '.join(outside)} "
                      f"(allowed: {', '.join(allowed) or 'none'})") if outside else None)
 
@@ -213,6 +214,7 @@ class TaskRun:
                     forbidden_ids=forbidden, device=self.opts.device)
 
     def run(self) -> tuple[ResultRecord, pd.DataFrame]:
+        from cxrbench.baselines.classifier import get_recipe
         from cxrbench.runner.score import score_task
 
         task, b = self.task, self.budget
@@ -241,7 +243,8 @@ class TaskRun:
                 limits = self.limits(b.classifier_timeout_s)
                 p = submitted_predictions(self.sub, real_train=real_train, eval_sets=eval_sets, labels=labels,
                                           cache=self.cache, limits=limits, device=self.opts.device,
-                                          denied=(self.opts.out_dir,))
+                                          denied=(self.opts.out_dir,), train_uncertainty=task.train_uncertainty,
+                                          recipe=get_recipe(b.recipe, image_size=b.image_size))
                 preds = {0: p}
                 self.progress.advance(bar, len(self.seeds))
                 base_train = real_train
@@ -276,7 +279,8 @@ class TaskRun:
             status="complete", task=_task_ref(task, self.opts.budget, b), submission=_submission_ref(self.sub, task),
             split_fingerprints=fingerprints, seeds=sorted(preds), environment=environment(self.isolation()),
             eval_sets=scored.eval_sets, comparisons=scored.comparisons, subgroups=scored.subgroups,
-            subgroup_summaries=scored.subgroup_summaries, audit=audit_report, timings=self.timer.timings)
+            subgroup_summaries=scored.subgroup_summaries, audit=audit_report, timings=self.timer.timings,
+            generation=generation_runs(synthetic))
         if audit_report and audit_report.get("leakage_flag"):
             record.status = "failed"
             record.errors.append("test leakage: synthetic images near-duplicate test images (see audit.leakage); "
@@ -379,6 +383,7 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
     for spec in specs:
         if (why := kind_mismatch(sub.kind, spec)) is not None:
             raise ConfigError(f"{sub.name} is a {sub.kind}: {why}")
+        sub.check_task_labels(spec.name, spec.labels)
     if sub.entry_point and not opts.unsafe_no_sandbox:  # own code or a diffusers/timm adapter
         from cxrbench.submissions.bwrap import unavailable_reason
 

@@ -4,19 +4,26 @@ The study's replica scheme: N% supplementation = each real training row conditio
 synthetic images. Replica r of row i has request id `<image_id>#r<r>` and a seed derived from
 (generation seed, image id, r) alone, so the 100% set is the first replica of the 1000% set and
 every replica is cached once and shared by every task and ratio that needs it.
+
+What generating a replica cost (the submission's wall time, its device, images/s) is measured
+when it is generated and kept in its cache entry's metadata, so every record that reuses the
+replica carries the measurement (`GenerationRun`, with the date it was made).
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cxrbench.errors import SubmissionError
+from cxrbench.results import GenerationRun
 from cxrbench.runner.cache import Cache, code_digest
 from cxrbench.runner.datasets import CONDITION_COLUMNS, RealSet, condition_rows
 from cxrbench.submissions import Limits, Submission, run_worker
@@ -34,6 +41,13 @@ class SyntheticReplica:
     conditions: pd.DataFrame
     pixels: np.ndarray  # uint8 (N, S, S), memory-mapped
     key: str
+    #: what generating it cost, measured then (None: precomputed images, or no measurement in its entry)
+    generation: GenerationRun | None = None
+
+
+def generation_runs(replicas: list[SyntheticReplica]) -> list[GenerationRun]:
+    """The measured generation cost of each replica that has one (what a record carries)."""
+    return [r.generation for r in replicas if r.generation is not None]
 
 
 def replica_seed(generation_seed: int, image_id: str, replica: int) -> int:
@@ -70,7 +84,8 @@ def synthesize(submission: Submission, conditioning: RealSet, replica: int, *, s
     `denied`: folders besides the cache that the sandbox must not see (the results folder)."""
     table = requests_for(conditioning, replica, generation_seed)
     key = replica_key(submission, conditioning, replica, size, generation_seed, cache)
-    if not cache.has("synthetic", key):
+    reused = cache.has("synthetic", key)
+    if not reused:
         if submission.manifest.precomputed:
             images = _from_precomputed(submission, table, size)
             with cache.building("synthetic", key, {"submission": submission.name}) as tmp:
@@ -83,7 +98,29 @@ def synthesize(submission: Submission, conditioning: RealSet, replica: int, *, s
     stored = pd.read_parquet(entry / "requests.parquet")
     return SyntheticReplica(replica=replica, request_ids=stored["request_id"].to_numpy(),
                             seeds=stored["seed"].to_numpy(), conditions=stored[list(CONDITION_COLUMNS)],
-                            pixels=pixels, key=key)
+                            pixels=pixels, key=key, generation=_measured(cache.meta("synthetic", key), replica, reused))
+
+
+def _measured(meta: dict, replica: int, reused: bool) -> GenerationRun | None:
+    """The measurement stored with a replica's entry (entries from before it was measured have none)."""
+    from pydantic import ValidationError
+
+    try:
+        return GenerationRun(replica=replica, reused=reused, **meta["generation"])
+    except (KeyError, TypeError, ValidationError):
+        return None
+
+
+def device_description(device: str, threads: int | None) -> str:
+    """The device a measurement was made on, as the leaderboard shows it."""
+    if device.startswith("cuda"):
+        import torch
+
+        return f"GPU {torch.cuda.get_device_name(torch.device(device))}"
+    import os
+
+    n = threads or os.cpu_count() or 1
+    return f"CPU ({n} thread{'s' if n != 1 else ''})"
 
 
 def _run_generator(submission: Submission, table: pd.DataFrame, size: int, key: str, cache: Cache,
@@ -104,17 +141,25 @@ def _run_generator(submission: Submission, table: pd.DataFrame, size: int, key: 
         if progress:
             progress(len(images))
 
+    meta = {"submission": submission.name, "n": len(table)}
     if todo:
         request = {"mode": "generate", "size": size, "shards": todo}
         outputs = {s["name"]: (("uint8",), (s["stop"] - s["start"], size, size)) for s in todo}
+        started = time.perf_counter()
         run_worker(submission.root, submission.entry_point, request,
                    {"conditions.parquet": lambda p: table.to_parquet(p)}, limits,
                    denied=[cache.root, *denied], outputs=outputs, device=device, on_shard=accept,
                    compile_cache=compile_cache_dir(cache, submission))
+        seconds = time.perf_counter() - started
+        images = len(table) - done
+        meta["generation"] = {"images": images, "seconds": round(seconds, 3),
+                              "images_per_second": round(images / seconds, 4) if seconds > 0 else 0.0,
+                              "device": device_description(device, limits.threads),
+                              "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     missing = [s["name"] for s in shards if not (scratch / f"{s['name']}.npy").is_file()]
     if missing:
         raise SubmissionError(f"{submission.name}: generator finished without producing {len(missing)} shard(s)")
-    with cache.building("synthetic", key, {"submission": submission.name, "n": len(table)}) as tmp:
+    with cache.building("synthetic", key, meta) as tmp:
         out = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8, shape=(len(table), size, size))
         for s in shards:
             out[s["start"]:s["stop"]] = _resumed_shard(scratch / f"{s['name']}.npy", s, size, submission.name)

@@ -14,9 +14,14 @@ kind: generator                 # or: classifier
 entry_point: generator:MyGenerator
 authors: [Ada Lovelace]
 license: Apache-2.0
+paper: https://arxiv.org/abs/2401.00001          # optional; shown on the leaderboard
+links: {code: https://github.com/ada/my-generator, model card: https://huggingface.co/ada/my-generator}
 training_data: [phantom/site-a/train]
 weights: {weights/model.safetensors: <sha256>}
 ```
+
+The parameter count the leaderboard shows is cxrbench's own, from the safetensors headers of the
+folder's weights (`weights.py`); a manifest cannot state it.
 """
 
 from __future__ import annotations
@@ -31,9 +36,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cxrbench.errors import SubmissionError, load_yaml_model
+from cxrbench.results import check_links, check_url
 from cxrbench.submissions.condition_mapping import PromptMapping
 from cxrbench.submissions.diffusers_block import DiffusersBlock, check_pipeline_folder
 from cxrbench.submissions.timm_block import TimmBlock, check_timm
+from cxrbench.submissions.weights import parameter_counts, reference_parameter_counts
 
 MANIFEST = "submission.yaml"
 _ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -85,9 +92,14 @@ class Manifest(BaseModel):
     precomputed: Precomputed | None = None
     authors: list[str] = []
     license: str | None = None
+    #: the paper that describes the model (a URL: arXiv, DOI, ...) and named links (code, model card)
+    paper: str | None = None
+    links: dict[str, str] = {}
     #: data the generator (or a fitted classifier) learned from, as `source/site/split` keys
     training_data: list[str] = []
     weights: dict[str, str] = {}  # relative path -> sha256
+    #: a shipped cxrbench weights preset its code loads (e.g. tiny-32), counted into its parameters
+    reference_weights: str | None = None
     batch_size: int = Field(default=256, ge=1, le=65536)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     diffusers: DiffusersBlock | None = None
@@ -99,6 +111,16 @@ class Manifest(BaseModel):
         if v is not None and not _ENTRY.match(v):
             raise ValueError(f"entry_point {v!r} must look like 'module:Class' (e.g. generator:MyGenerator)")
         return v
+
+    @field_validator("paper")
+    @classmethod
+    def _paper(cls, v: str | None) -> str | None:
+        return None if v is None else check_url(v, "paper")  # the record's own rule, so it reads back
+
+    @field_validator("links")
+    @classmethod
+    def _links(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_links(v)
 
     @model_validator(mode="after")
     def _one_way(self) -> "Manifest":
@@ -122,9 +144,16 @@ class Manifest(BaseModel):
 class Submission:
     """A validated submission directory."""
 
-    def __init__(self, root: Path, manifest: Manifest):
+    def __init__(self, root: Path, manifest: Manifest, parameter_files: dict[str, int] | None = None):
         self.root = root
         self.manifest = manifest
+        #: {relative path: tensor elements} of its safetensors files, counted by `load_submission`
+        self.parameter_files = dict(parameter_files or {})
+
+    @property
+    def parameters(self) -> int | None:
+        """Tensor elements over the folder's safetensors files (None: it ships no weights)."""
+        return sum(self.parameter_files.values()) if self.parameter_files else None
 
     @property
     def name(self) -> str:
@@ -141,6 +170,22 @@ class Submission:
         if m.entry_point:
             return m.entry_point
         return next((ADAPTERS[b] for b in ADAPTERS if getattr(m, b) is not None), None)
+
+    @property
+    def may_fit(self) -> bool:
+        """Whether it may train on a task's real training rows: its own code may (`fit`, optional);
+        a `timm:` block only with `fit`; precomputed predictions never."""
+        m = self.manifest
+        if m.timm is not None:
+            return m.timm.fit is not None
+        return bool(m.entry_point)
+
+    def check_task_labels(self, task: str, labels) -> None:
+        """SubmissionError (one line) when a `timm:` head does not predict one of a task's labels."""
+        block = self.manifest.timm
+        if block is not None and (missing := block.missing_label(labels)) is not None:
+            raise SubmissionError(f"{self.root / MANIFEST}: field 'timm.labels' lacks {missing!r}, a label of task "
+                                  f"{task} (the head predicts {', '.join(block.labels)})")
 
     def sha256(self) -> str:
         """Content hash over every file in the directory (paths and bytes), caches excluded.
@@ -230,8 +275,7 @@ def load_submission(path: str | Path) -> Submission:
     if not mpath.is_file():
         raise SubmissionError(f"{path}: no {MANIFEST} (see submissions/README.md for the format)")
     manifest = load_yaml_model(mpath, Manifest, SubmissionError, what="a mapping of fields (name, version, kind, ...)")
-    sub = Submission(root, manifest)
-    submission_files(root)  # refuses FIFOs, devices, sockets, escaping symlinks, oversized folders
+    files = submission_files(root)  # refuses FIFOs, devices, sockets, escaping symlinks, oversized folders
     if manifest.entry_point:
         module = manifest.entry_point.split(":")[0]
         if not (root / (module.replace(".", "/") + ".py")).is_file():
@@ -264,4 +308,10 @@ def load_submission(path: str | Path) -> Submission:
         actual = _sha256_file(wpath)
         if actual != expected:
             raise SubmissionError(f"{mpath}: sha256 of {rel} is {actual[:12]}…, manifest says {expected[:12]}…")
-    return sub
+    counts = parameter_counts(root, files)  # an unreadable header is an error here
+    if manifest.reference_weights:
+        try:
+            counts.update(reference_parameter_counts(manifest.reference_weights))
+        except SubmissionError as exc:
+            raise SubmissionError(f"{mpath}: {exc}") from None
+    return Submission(root, manifest, counts)

@@ -11,7 +11,16 @@ timm:
   mean: [0.5]                     # normalisation of [0, 1] pixels; default: the architecture's own
   std: [0.5]
   activation: sigmoid             # sigmoid (multi-label logits), softmax, or none (already probabilities)
+  fit:                            # optional: first train on the task's real training rows
+    init: checkpoint              # from the checkpoint (default), or random (timm's seeded init; no checkpoint)
 ```
+
+With `fit`, the model is trained inside the sandbox by the reference recipe's own training loop
+(`train_classifier`: the task budget's recipe, its optimiser, schedule, epochs, EMA, augmentation
+and loss), on exactly the rows the real-only baseline gets, then predicts. Only the architecture,
+its weights and the block's input convention (size, channels, normalisation) are the submission's.
+The head keeps its rows for the task's labels, in the task's order; outputs are sigmoids (the
+recipe's loss).
 
 The head must predict every label of a task it is scored on; the architecture must exist in the
 installed timm; the checkpoint's tensors must have exactly the names and shapes of the model
@@ -28,12 +37,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from cxrbench.errors import SubmissionError
 from cxrbench.schema import PATHOLOGIES
+from cxrbench.submissions.weights import header_shapes
+
+
+class TimmFit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: starting weights: the block's checkpoint, or timm's random init (seeded by the recipe's seed)
+    init: Literal["checkpoint", "random"] = "checkpoint"
 
 
 class TimmBlock(BaseModel):
     model_config = ConfigDict(extra="forbid")
     architecture: str
-    checkpoint: str
+    checkpoint: str | None = None  # required unless fit.init is random
     labels: list[str] = Field(min_length=1)
     input_size: int = Field(default=224, ge=8, le=1024)
     channels: Literal[1, 3] = 3
@@ -42,6 +58,12 @@ class TimmBlock(BaseModel):
     activation: Literal["sigmoid", "softmax", "none"] = "sigmoid"
     #: extra keyword arguments of timm.create_model (e.g. drop_rate, global_pool)
     model_args: dict = {}
+    fit: TimmFit | None = None
+
+    @field_validator("fit", mode="before")
+    @classmethod
+    def _fit_shorthand(cls, v):
+        return {} if v is True else None if v is False else v  # `fit: true` = the defaults
 
     @field_validator("labels")
     @classmethod
@@ -66,7 +88,16 @@ class TimmBlock(BaseModel):
             raise ValueError("std values must be > 0")
         if {"num_classes", "in_chans", "pretrained"} & set(self.model_args):
             raise ValueError("model_args may not set num_classes, in_chans or pretrained (labels and channels do)")
+        if self.checkpoint is None and (self.fit is None or self.fit.init != "random"):
+            raise ValueError("give a checkpoint (or fit: {init: random} to train the architecture from scratch)")
+        if self.fit is not None and self.activation != "sigmoid":
+            raise ValueError(f"activation {self.activation!r} with fit: a fitted head is trained with the recipe's "
+                             f"sigmoid loss (set activation: sigmoid)")
         return self
+
+    def missing_label(self, task_labels) -> str | None:
+        """The first task label the head does not predict (None: it predicts all of them)."""
+        return next((n for n in task_labels if n not in self.labels), None)
 
     def normalisation(self, pretrained_cfg: dict) -> tuple[list[float], list[float]]:
         """Per-channel mean and std for this block (the architecture's own, grey-averaged, by default)."""
@@ -77,19 +108,22 @@ class TimmBlock(BaseModel):
         return ([mean[0]] * self.channels if len(mean) == 1 else mean), ([std[0]] * self.channels if len(std) == 1 else std)
 
 
-def build_model(block: TimmBlock, meta: bool = False):
-    """The timm model the block describes (random init; on the meta device: no memory, no init)."""
+def build_model(block: TimmBlock, meta: bool = False, **defaults):
+    """The timm model the block describes (random init; on the meta device: no memory, no init).
+
+    `defaults`: create_model arguments that the block's `model_args` may override (a recipe's drop_rate)."""
     import timm
     import torch
 
-    kwargs = dict(pretrained=False, num_classes=len(block.labels), in_chans=block.channels, **block.model_args)
+    kwargs = dict(defaults, pretrained=False, num_classes=len(block.labels), in_chans=block.channels)
+    kwargs.update(block.model_args)
     if meta:
         with torch.device("meta"):
             return timm.create_model(block.architecture, **kwargs)
     return timm.create_model(block.architecture, **kwargs)
 
 
-def check_timm(root: Path, block: TimmBlock, manifest_path: Path) -> Path:
+def check_timm(root: Path, block: TimmBlock, manifest_path: Path) -> Path | None:
     """Check the architecture and the checkpoint's tensors against the block; SubmissionError names the fault."""
     import timm
 
@@ -97,6 +131,13 @@ def check_timm(root: Path, block: TimmBlock, manifest_path: Path) -> Path:
         near = timm.list_models(f"*{block.architecture.split('_')[0][:6]}*")[:4]
         raise SubmissionError(f"{manifest_path}: timm.architecture {block.architecture!r} is not a model timm "
                               f"{timm.__version__} knows" + (f" (similar: {', '.join(near)})" if near else ""))
+    try:
+        model = build_model(block, meta=True)
+    except Exception as exc:  # noqa: BLE001 - timm raises many types for bad model_args
+        raise SubmissionError(f"{manifest_path}: timm cannot build {block.architecture} with these fields: "
+                              f"{type(exc).__name__}: {exc}") from None
+    if block.checkpoint is None:  # fit from timm's random init
+        return None
     path = (root / block.checkpoint).resolve()
     if root not in path.parents:
         raise SubmissionError(f"{manifest_path}: timm.checkpoint {block.checkpoint!r} points outside the submission "
@@ -106,12 +147,7 @@ def check_timm(root: Path, block: TimmBlock, manifest_path: Path) -> Path:
     if path.suffix != ".safetensors":
         raise SubmissionError(f"{path}: the checkpoint must be safetensors (pickles are never loaded); convert with "
                               f"safetensors.torch.save_file(model.state_dict(), 'model.safetensors')")
-    try:
-        model = build_model(block, meta=True)
-    except Exception as exc:  # noqa: BLE001 - timm raises many types for bad model_args
-        raise SubmissionError(f"{manifest_path}: timm cannot build {block.architecture} with these fields: "
-                              f"{type(exc).__name__}: {exc}") from None
-    shapes = _header_shapes(path)
+    shapes = header_shapes(path)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     what = f"{block.architecture} with {len(block.labels)} label(s) and {block.channels} channel(s)"
     missing = [k for k in expected if k not in shapes]
@@ -126,13 +162,3 @@ def check_timm(root: Path, block: TimmBlock, manifest_path: Path) -> Path:
         raise SubmissionError(f"{path}: tensor {k!r} has shape {shapes[k]}, {what} expects {expected[k]} "
                               f"({len(wrong)} tensor(s) misshapen)")
     return path
-
-
-def _header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), "pt") as fh:
-            return {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
-    except Exception as exc:  # safetensors raises its own error types for corrupt headers
-        raise SubmissionError(f"{path}: unreadable safetensors file ({exc})") from None

@@ -64,10 +64,13 @@ def _load_entry(submission_dir: Path, entry_point: str, device: str, label_names
     cls = getattr(module, cls_name, None)
     if cls is None:
         raise AttributeError(f"entry point {entry_point!r}: module {module_name!r} has no attribute {cls_name!r}")
-    params = inspect.signature(cls).parameters
-    offered = (("submission_dir", submission_dir), ("device", device), ("label_names", label_names))
-    kwargs = {k: v for k, v in offered if k in params}
-    return cls(**kwargs)
+    return cls(**_accepted(cls, {"submission_dir": submission_dir, "device": device, "label_names": label_names}))
+
+
+def _accepted(fn, offered: dict) -> dict:
+    """The offered keyword arguments that `fn` declares (each one optional for the submission)."""
+    params = inspect.signature(fn).parameters
+    return {k: v for k, v in offered.items() if k in params}
 
 
 _PROTOCOL = None  # the original stdout, kept for events; fd 1 then points at stderr
@@ -120,7 +123,10 @@ def run(workdir: Path) -> None:
         if req.get("fit") and hasattr(obj, "fit"):
             train_x = np.load(workdir / "train_images.npy", mmap_mode="r")
             train_y = np.load(workdir / "train_labels.npy")
-            obj.fit(train_x, train_y, list(labels))
+            # the task's reference recipe (its fields), training-label policy and seed, for a fit that wants them
+            offered = {"recipe": req.get("recipe"), "uncertainty_policy": req.get("uncertainty_policy"),
+                       "seed": int(req.get("seed", 0))}
+            obj.fit(train_x, train_y, list(labels), **_accepted(obj.fit, offered))
             _emit(event="fitted", n=len(train_x))
         for shard in req["shards"]:
             images = np.load(workdir / f"{shard['name']}.images.npy", mmap_mode="r")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,11 @@ def table(df: pd.DataFrame, name: str, **kwargs) -> None:
     config.update({c: st.column_config.NumberColumn(format="%.2g") for c in ("p", "p_holm", "p_value") if c in df})
     st.dataframe(df, hide_index=True, column_config=config, width="stretch", **kwargs)
     download(df, name)
+
+
+def plain(text) -> str:
+    """Submitter-written text shown as itself in Markdown (no links, emphasis or headings of its own)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$])", r"\\\1", str(text))
 
 
 def pick(label: str, values: list, key: str, index: int = 0):

@@ -9,7 +9,7 @@ import streamlit as st
 from cxrbench.leaderboard import frames
 from cxrbench.leaderboard.frames import family_rank
 from cxrbench.leaderboard.loader import read_verified
-from cxrbench.leaderboard.views import Context, pick, table
+from cxrbench.leaderboard.views import Context, pick, plain, table
 from cxrbench.results import RecordError
 
 
@@ -46,9 +46,7 @@ def render(ctx: Context) -> None:
     c1, c2 = st.columns(2)
     with c1:
         st.subheader("Manifest")
-        st.markdown(f"**{s.name}** @ `{s.version}` · {s.kind}  \n"
-                    f"authors: {', '.join(s.authors) or '—'} · license: {s.license or '—'}  \n"
-                    f"declared training data: {', '.join(s.declared_training_data) or '—'}")
+        st.markdown(manifest_markdown(record))
         st.subheader("Hashes")
         hashes = pd.DataFrame([("record content_sha256", record.content_sha256), ("submission sha256", s.sha256),
                                ("task spec sha256", t.spec_sha256), ("predictions sha256", record.predictions_sha256)]
@@ -72,14 +70,7 @@ def render(ctx: Context) -> None:
     if cost.empty:
         st.caption("No generate stage in this record (no synthetic images in this task).")
     else:
-        c = cost.iloc[0]
-        if c["measured"]:
-            st.markdown(f"{int(c['n_synthetic']):,} synthetic images in {c['generate_seconds']:.1f} s on "
-                        f"{c['device']}: **{c['images_per_second']:.3g} images/s**, {c['device_hours']:.3g} "
-                        f"{'GPU' if str(c['device']).startswith('GPU') else 'CPU'}-hours for the task")
-        else:
-            st.markdown(f"Not measured: the synthetic set was served from the cache "
-                        f"({c['generate_seconds']:.1f} s recorded, device {c['device']}).")
+        st.markdown(cost_markdown(cost.iloc[0]))
     st.subheader("Generator audit")
     audit = ctx.tables.audit[ctx.tables.audit["file"] == row["file"]][["metric", "value"]]
     if audit.empty:
@@ -92,3 +83,44 @@ def render(ctx: Context) -> None:
                            for e in record.eval_sets])
     table(scores, f"scores-{s.name}")
 
+
+
+def parameters_text(s) -> str:
+    """The parameter count line: cxrbench's own count from the shipped safetensors headers."""
+    if s.parameters is None:
+        return "— (no safetensors weights in the submission folder, or a record from before they were counted)"
+    n = len(s.parameter_files)
+    return f"**{s.parameters / 1e6:,.3g} M** ({s.parameters:,}, counted by cxrbench from {n} safetensors file(s))"
+
+
+def manifest_markdown(record) -> str:
+    """The submission's manifest as a reader needs it first: who, what, links, size, training data."""
+    s = record.submission
+    lines = [f"**{plain(s.name)}** @ `{plain(s.version)}` · {s.kind}"]
+    if s.description:
+        lines.append(plain(s.description))
+    lines.append(f"authors: {plain(', '.join(s.authors)) or '—'} · license: {plain(s.license or '—')}")
+    # paper and links are plain http(s) URLs (checked when the manifest and the record are read)
+    links = ([f"[paper]({s.paper})"] if s.paper else []) + [f"[{name}]({url})" for name, url in s.links.items()]
+    lines.append(f"links: {' · '.join(links) or '—'}")
+    lines.append(f"parameters: {parameters_text(s)}")
+    lines.append(f"declared training data: {plain(', '.join(s.declared_training_data)) or '—'}")
+    return "  \n".join(lines)
+
+
+def cost_markdown(c) -> str:
+    """One record's generation cost: measured when its synthetic set was generated (also when this
+    record reused the set from the cache), or why there is no measurement."""
+    if not c["measured"]:
+        return (f"Not measured: the synthetic set was served from the cache and its cache entry holds no "
+                f"measurement (made before cxrbench stored one; {c['generate_seconds']:.1f} s recorded, device "
+                f"{c['device']}). Regenerating it (`cxrbench evaluate --force`) measures it.")
+    kind = "GPU" if str(c["device"]).startswith("GPU") else "CPU"
+    when = str(c["measured_at"] or "")[:10]
+    how = (f"measured when the set was generated on {when}; this record reused it from the cache"
+           if c["reused"] else f"measured in this run ({when})")
+    n, done = int(c["n_synthetic"]), int(c["measured_images"])
+    timed = (f"in {c['measured_seconds']:.1f} s" if done == n
+             else f"(timed on {done:,} of them: {c['measured_seconds']:.1f} s)")
+    return (f"{n:,} synthetic images {timed} on {c['device']}: **{c['images_per_second']:.3g} images/s**, "
+            f"{c['device_hours']:.3g} {kind}-hours for the task ({how}).")

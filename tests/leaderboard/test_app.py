@@ -167,6 +167,37 @@ def test_submission_page_at_a_glance_tasks_training_data_audit_and_cost(app_test
     assert audit["fidelity.precision"] == pytest.approx(0.7)
 
 
+def test_submission_page_shows_parameters_links_and_a_reused_sets_measured_cost(app_test, store):
+    """Schema v3: cxrbench's parameter count and the manifest's links; the generation cost measured
+    when the synthetic set was made, shown (dated) for a record whose set came from the cache."""
+    from cxrbench.results import GenerationRun, write_record
+
+    path = record_path(store, make_record("phantom/supplement-300", "noise"))
+    rec = read_record(path)
+    rec.submission.description = "Smooth *noise* [not a link](https://evil.example)"
+    rec.submission.paper = "https://arxiv.org/abs/2401.00001"
+    rec.submission.links = {"code": "https://github.com/cxrbench/noise"}
+    rec.submission.parameters, rec.submission.parameter_files = 1_234_567, {"model.safetensors": 1_234_567}
+    for t in rec.timings:
+        t.cached = t.cached or t.stage == "generate"  # this run reused the set...
+    rec.generation = [GenerationRun(replica=r, images=1902, seconds=19.02, images_per_second=100.0,  # ...made then
+                                    device="GPU NVIDIA H200", generated_at="2026-11-30T10:00:00+00:00", reused=True)
+                      for r in range(3)]
+    write_record(rec, path)
+    at = app_test("submission")
+    at.selectbox(key="submission-entry").set_value("noise@1.0").run()
+    at.selectbox(key="submission-task").set_value("phantom/supplement-300 (quick)").run()
+    text = "\n".join(m.value for m in at.markdown)
+    assert "**1.23 M** (1,234,567, counted by cxrbench from 1 safetensors file(s))" in text
+    assert "[paper](https://arxiv.org/abs/2401.00001) · [code](https://github.com/cxrbench/noise)" in text
+    assert r"Smooth \*noise\* \[not a link\]\(https://evil\.example\)" in text  # the submitter's text, inert
+    assert ("5,706 synthetic images in 57.1 s on GPU NVIDIA H200: **100 images/s**, 0.0158 GPU-hours for the task "
+            "(measured when the set was generated on 2026-11-30; this record reused it from the cache)") in text
+    cost = app_test("cost").dataframe[0].value
+    row = cost[(cost["entry"] == "noise@1.0") & (cost["task"] == "phantom/supplement-300")].iloc[0]
+    assert row["measured"] and row["reused"] and row["images_per_second"] == pytest.approx(100.0)
+
+
 def test_utility_vs_cost_page(app_test):
     at = app_test("cost")
     df = at.dataframe[0].value

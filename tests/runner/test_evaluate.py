@@ -56,6 +56,13 @@ def test_oracle_generator_end_to_end_then_cached(tiny_tasks, run_opts, tmp_path)
     assert "tiny/supplement-100 · generate done in" in log.getvalue() and "(cached)" in log.getvalue()
     assert all(t.cached for t in again.timings if t.stage in ("generate", "train+predict"))
     assert again.eval_sets == supp.eval_sets and again.comparisons == supp.comparisons
+    # what generating the set cost is measured when it is made and carried by the record that reuses it
+    made, = supp.generation
+    assert (made.replica, made.images, made.reused) == (0, supp.audit["n_synthetic"], False)
+    assert made.seconds > 0 and made.images_per_second == pytest.approx(made.images / made.seconds, rel=1e-3)
+    assert made.device == "CPU (1 thread)" and made.generated_at[:4] == supp.created_at[:4]
+    reused, = again.generation
+    assert reused.reused and reused.model_dump(exclude={"reused"}) == made.model_dump(exclude={"reused"})
 
 
 def test_crashing_generator_fails_its_task_only(tiny_tasks, run_opts, tmp_path):
@@ -104,6 +111,8 @@ def test_resume_after_a_kill_reuses_finished_shards(tiny_tasks, run_opts, tmp_pa
     rec2 = evaluate(sub, ["tiny/supplement-100"], run_opts)[0].record
     assert calls == [total_shards - total_shards // 2]
     assert rec2.eval_sets == rec.eval_sets
+    # the cost measured on resuming counts only the images that run made
+    assert rec2.generation[0].images == len(images) - (total_shards // 2) * 8 < rec.generation[0].images
 
 
 def test_precomputed_generator_and_classifier(tiny_tasks, run_opts, tmp_path):

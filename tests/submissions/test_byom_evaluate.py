@@ -112,6 +112,40 @@ def test_timm_classifier(opts, tmp_path):
     assert record.submission.name == "tiny-timm"
 
 
+def test_timm_classifier_fitted_with_the_recipe_through_the_cli(opts, tmp_path):
+    """`fit`: the block's architecture trained by the reference recipe inside the sandbox, then scored;
+    run as a user runs it (`cxrbench evaluate` on a folder holding only submission.yaml and weights)."""
+    from safetensors.torch import load_file
+    from typer.testing import CliRunner
+
+    from cxrbench.cli import app
+    from cxrbench.results import read_record
+
+    root = tmp_path / "timm-fit"
+    timm_checkpoint(root / "model.safetensors", labels=FIVE[::-1])
+    write_submission(root, "tiny-timm-fit", "classifier", {"timm": {
+        "architecture": "test_resnet", "checkpoint": "model.safetensors", "labels": FIVE[::-1],
+        "input_size": 32, "channels": 1, "mean": [0.5], "std": [0.25], "fit": {"init": "checkpoint"}}})
+    assert sorted(p.name for p in root.iterdir()) == ["model.safetensors", "submission.yaml"]
+    out = CliRunner().invoke(app, ["evaluate", str(root), "--task", "byom/classify", "--out", str(opts.out_dir),
+                                   "--cache", str(opts.cache_root), "--device", "cpu"])
+    assert out.exit_code == 0, out.output
+    path = opts.out_dir / "byom__classify@1" / "tiny-timm-fit@1.json"
+    record = read_record(path)
+    assert record.status == "complete", record.errors
+    assert record.submission.parameters == sum(t.numel() for t in load_file(root / "model.safetensors").values())
+    fitted = pd.read_parquet(path.with_suffix(".predictions.parquet")).query("model == 'submission'")
+
+    # the same block without fit scores the checkpoint as it is: different predictions
+    write_submission(root, "tiny-timm-fit", "classifier", {"timm": {
+        "architecture": "test_resnet", "checkpoint": "model.safetensors", "labels": FIVE[::-1],
+        "input_size": 32, "channels": 1, "mean": [0.5], "std": [0.25]}}, version="2")
+    plain = evaluate(root, ["byom/classify"], opts)[0]
+    as_shipped = pd.read_parquet(plain.path.with_suffix(".predictions.parquet")).query("model == 'submission'")
+    assert fitted["image_id"].tolist() == as_shipped["image_id"].tolist()
+    assert np.abs(fitted[FIVE].to_numpy() - as_shipped[FIVE].to_numpy()).max() > 1e-3
+
+
 def test_precomputed_chexgenbench_table_matched_by_prompt(opts, tmp_path):
     """A CheXGenBench-style `prompt, img_savename` table: requests are matched by their prompt."""
     from PIL import Image

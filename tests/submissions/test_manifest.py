@@ -59,8 +59,15 @@ def test_missing_folder_and_manifest(tmp_path):
         load_submission(tmp_path)
 
 
+def _safetensors(**shapes) -> bytes:
+    import torch
+    from safetensors.torch import save
+
+    return save({name: torch.zeros(shape) for name, shape in shapes.items()})
+
+
 def test_weights_sha_checked_and_pickles_refused(tmp_path):
-    data = b"not really weights"
+    data = _safetensors(w=(2, 3))
     good = hashlib.sha256(data).hexdigest()
     root = make(tmp_path, GOOD + f"weights: {{w/model.safetensors: {good}}}\n", {"w/model.safetensors": data})
     load_submission(root)
@@ -131,3 +138,47 @@ def test_symlink_inside_counts_by_target_and_caps(tmp_path, monkeypatch):
     monkeypatch.setattr(manifest, "MAX_BYTES", 10)
     with pytest.raises(SubmissionError, match="GiB of files"):
         load_submission(root)
+
+
+def test_parameters_are_counted_from_the_safetensors_headers_not_the_manifest(tmp_path):
+    root = make(tmp_path, GOOD + "description: toy\n", {"a/x.safetensors": _safetensors(w=(4, 5), b=(5,)),
+                                                          "y.safetensors": _safetensors(e=(3, 2, 2))})
+    sub = load_submission(root)
+    assert sub.parameter_files == {"a/x.safetensors": 25, "y.safetensors": 12} and sub.parameters == 37
+    (tmp_path / "none").mkdir()
+    assert load_submission(make(tmp_path / "none", GOOD)).parameters is None  # ships no weights
+    (root / "submission.yaml").write_text(GOOD + "parameters: 7\n")
+    with pytest.raises(SubmissionError, match="parameters.*unknown field"):
+        load_submission(root)
+    (root / "submission.yaml").write_text(GOOD)
+    (root / "z.safetensors").write_bytes(b"not a header")
+    with pytest.raises(SubmissionError, match=r"z.safetensors: unreadable safetensors file"):
+        load_submission(root)
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("paper: javascript:alert(1)\n", r"field 'paper': .*is not a plain http\(s\) URL"),
+    ("links: {code: 'https://x.org/a b'}\n", r"field 'links': .*link 'code'"),
+    ("links: {'[x](y)': https://x.org}\n", r"field 'links': .*link name"),
+])
+def test_paper_and_links_must_be_plain_http_urls(tmp_path, extra, message):
+    with pytest.raises(SubmissionError, match=message):
+        load_submission(make(tmp_path, GOOD + extra))
+    (tmp_path / "ok").mkdir()
+    good = make(tmp_path / "ok", GOOD + "paper: https://arxiv.org/abs/2401.00001\n"
+                                       "links: {code: https://github.com/a/b, model card: https://huggingface.co/a/b}\n")
+    assert load_submission(good).manifest.links["model card"] == "https://huggingface.co/a/b"
+
+
+def test_reference_weights_preset_counts_cxrbenchs_own_files(tmp_path):
+    from safetensors.torch import load_file
+
+    from cxrbench.baselines.ddpm.generator import resolve_weights
+
+    sub = load_submission(REPO / "submissions" / "reference-ddpm")
+    folder = resolve_weights("tiny-32")
+    independent = sum(t.numel() for f in ("unet", "condition_encoder")
+                      for t in load_file(folder / f / "diffusion_pytorch_model.safetensors").values())
+    assert sub.parameters == independent and all(k.startswith("cxrbench:tiny-32/") for k in sub.parameter_files)
+    with pytest.raises(SubmissionError, match=r"submission.yaml: reference_weights 'huge-1024' is not a cxrbench preset"):
+        load_submission(make(tmp_path, GOOD + "reference_weights: huge-1024\n"))

@@ -26,8 +26,8 @@ def examples() -> dict[str, dict]:
     return {b["name"]: b for b in blocks if isinstance(b, dict) and ("diffusers" in b or "timm" in b)}
 
 
-def test_the_readme_has_the_four_examples():
-    assert set(examples()) == {"my-ddpm", "my-class-ddpm", "my-t2i", "my-timm"}
+def test_the_readme_has_the_five_examples():
+    assert set(examples()) == {"my-ddpm", "my-class-ddpm", "my-t2i", "my-timm", "my-timm-fit"}
 
 
 @pytest.mark.parametrize("name", ["my-ddpm", "my-class-ddpm", "my-t2i"])
@@ -51,14 +51,36 @@ def test_diffusers_examples_generate(tmp_path, name):
     assert images.dtype == np.uint8 and images.shape == (5, 32, 32) and images.std() > 0
 
 
+def _timm_example(tmp_path, name: str):
+    """The README's timm example `name` with a tiny timm model (test_resnet at 32 px, not resnet18 at 224)."""
+    manifest = examples()[name]
+    block = manifest["timm"]
+    block.update(architecture="test_resnet", input_size=32)
+    timm_checkpoint(tmp_path / block["checkpoint"], labels=block["labels"], channels=block["channels"])
+    (tmp_path / "submission.yaml").write_text(yaml.safe_dump(manifest))
+    return load_submission(tmp_path), block
+
+
 def test_timm_example_predicts(tmp_path):
     from cxrbench.submissions.adapters.timm_classifier import TimmClassifier
 
-    manifest = examples()["my-timm"]
-    block = manifest["timm"]
-    block.update(architecture="test_resnet", input_size=32)  # a tiny timm model instead of resnet18 at 224
-    timm_checkpoint(tmp_path / block["checkpoint"], labels=block["labels"], channels=block["channels"])
-    (tmp_path / "submission.yaml").write_text(yaml.safe_dump(manifest))
-    load_submission(tmp_path)
+    _, block = _timm_example(tmp_path, "my-timm")
     probs = TimmClassifier(tmp_path, label_names=block["labels"]).predict(np.zeros((3, 32, 32), np.uint8))
     assert probs.shape == (3, 5) and ((probs > 0) & (probs < 1)).all()
+
+
+def test_timm_fit_example_fits_with_the_recipe_then_predicts(tmp_path):
+    from cxrbench.baselines.classifier import get_recipe
+    from cxrbench.submissions.adapters.timm_classifier import TimmClassifier
+
+    sub, block = _timm_example(tmp_path, "my-timm-fit")
+    assert sub.may_fit
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (24, 32, 32), dtype=np.uint8)
+    labels = (rng.random((24, 5)) < 0.4).astype(np.float32)
+    clf = TimmClassifier(tmp_path, label_names=block["labels"])
+    before = clf.predict(images[:3])
+    clf.fit(images, labels, block["labels"], recipe=get_recipe("quick", image_size=32, max_epochs=2).model_dump(),
+            uncertainty_policy="zeros", seed=0)
+    after = clf.predict(images[:3])
+    assert after.shape == (3, 5) and ((after > 0) & (after < 1)).all() and np.abs(after - before).max() > 1e-4

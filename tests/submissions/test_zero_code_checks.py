@@ -192,6 +192,49 @@ def test_timm_head_missing_a_task_label(tmp_path):
     np.testing.assert_allclose(clf.predict(images), TimmClassifier(tmp_path, label_names=FIVE).predict(images)[:, ::-1])
 
 
+def test_timm_fit_fields(tmp_path):
+    timm_checkpoint(tmp_path / "model.safetensors")
+    assert load_submission(timm_sub(tmp_path, fit=True)).manifest.timm.fit.init == "checkpoint"  # `fit: true`
+    fails(timm_sub(tmp_path, fit={"init": "imagenet"}), r"field 'timm.fit.init': ")
+    fails(timm_sub(tmp_path, fit={}, activation="softmax"), r"activation 'softmax' with fit: a fitted head is trained "
+                                                           r"with the recipe's sigmoid loss")
+    fails(timm_sub(tmp_path, checkpoint=None), r"give a checkpoint \(or fit: \{init: random\}")
+    (tmp_path / "model.safetensors").unlink()
+    sub = load_submission(timm_sub(tmp_path, checkpoint=None, fit={"init": "random"}))  # the architecture alone
+    assert sub.may_fit and sub.parameters is None
+    fails(timm_sub(tmp_path, architecture="resnet1000x", checkpoint=None, fit={"init": "random"}),
+          r"timm.architecture 'resnet1000x' is not a model timm")
+
+
+def test_timm_head_missing_a_task_label_stops_evaluate_before_anything_runs(tmp_path):
+    from cxrbench.runner.evaluate import RunOptions, evaluate
+
+    timm_checkpoint(tmp_path / "model.safetensors")
+    root = timm_sub(tmp_path, fit={})
+    opts = RunOptions(out_dir=tmp_path / "runs", cache_root=tmp_path / "cache")
+    with pytest.raises(SubmissionError, match=r"submission.yaml: field 'timm.labels' lacks 'No Finding', a label of "
+                                              r"task phantom/classify \(the head predicts Atelectasis, ") as info:
+        evaluate(root, ["phantom/classify"], opts)
+    assert "\n" not in str(info.value) and not (tmp_path / "runs").exists() and not (tmp_path / "cache").exists()
+
+
+def test_timm_fit_keeps_the_checkpoints_head_rows_for_the_task_labels(tmp_path):
+    """Before training, the cut head predicts what the full head predicts for those labels."""
+    import torch
+
+    from cxrbench.baselines.classifier.loader import iterate_images
+    from cxrbench.submissions.adapters.timm_classifier import TimmClassifier
+
+    timm_checkpoint(tmp_path / "model.safetensors")
+    timm_sub(tmp_path, fit={})
+    clf = TimmClassifier(tmp_path, label_names=FIVE[3:] + FIVE[:1])
+    images = np.random.default_rng(0).integers(0, 255, (4, 32, 32), dtype=np.uint8)
+    x = next(iterate_images(images, 4, 32, "cpu"))
+    cut = clf._fitted_head(clf._model(), tuple(FIVE[3:] + FIVE[:1])).eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(cut(x).numpy(), clf.model(x)[:, [3, 4, 0]].numpy(), rtol=1e-5, atol=1e-6)
+
+
 # -- precomputed tables ---------------------------------------------------------------------
 def test_table_names_the_first_unmatched_request(tmp_path):
     from cxrbench.submissions.synthetic_table import table_paths

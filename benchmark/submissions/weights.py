@@ -1,0 +1,50 @@
+"""What a submission ships as weights, read from safetensors headers only (no tensor is loaded).
+
+The parameter count a record carries is computed here by cxrbench from the files themselves,
+never taken from the manifest: every `.safetensors` file in the submission folder (a diffusers
+pipeline's components, a timm checkpoint, declared `weights`) counts once, plus the shipped
+cxrbench weights preset a submission's code says it loads (`reference_weights: tiny-32`).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from cxrbench.errors import SubmissionError
+
+
+def header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """{tensor name: shape} from a safetensors header (no tensor is read); SubmissionError if unreadable."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as fh:
+            return {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
+    except Exception as exc:  # safetensors raises its own error types for corrupt headers
+        raise SubmissionError(f"{path}: unreadable safetensors file ({exc})") from None
+
+
+def parameter_counts(root: Path, files: list[tuple[Path, str, str]]) -> dict[str, int]:
+    """{relative path: number of tensor elements} of each regular `.safetensors` file among `files`
+    (`manifest.submission_files`; links are skipped: their targets inside the folder count)."""
+    return {rel.as_posix(): sum(math.prod(shape) for shape in header_shapes(root / rel).values())
+            for rel, kind, _ in files if kind == "file" and rel.suffix == ".safetensors"}
+
+
+def reference_parameter_counts(preset: str) -> dict[str, int]:
+    """{`cxrbench:<preset>/<file>`: tensor elements} of a shipped reference-DDPM weights folder;
+    SubmissionError when cxrbench ships no such preset."""
+    from cxrbench.baselines.ddpm.generator import resolve_weights
+    from cxrbench.baselines.ddpm.model import weight_files
+    from cxrbench.baselines.ddpm.presets import PRESETS
+    from cxrbench.errors import ConfigError
+
+    if preset not in PRESETS:
+        raise SubmissionError(f"reference_weights {preset!r} is not a cxrbench preset (presets: {', '.join(PRESETS)})")
+    try:
+        folder = resolve_weights(preset)
+    except ConfigError as exc:
+        raise SubmissionError(f"reference_weights {preset!r}: {exc}") from None
+    return {f"cxrbench:{preset}/{path.relative_to(folder).as_posix()}":
+            sum(math.prod(shape) for shape in header_shapes(path).values()) for path in weight_files(folder)}

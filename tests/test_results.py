@@ -1,0 +1,63 @@
+"""results.py: schema v3 is additive: v2 records still verify; v3 fields cannot ride on a v2 record."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "leaderboard"))
+from leaderboard_fixtures import make_record  # noqa: E402
+
+from cxrbench.results import SCHEMA_VERSION, RecordError, read_record, write_record  # noqa: E402
+
+
+def _as_v2(record) -> dict:
+    """The record as a schema-v2 writer sealed it: no v3 fields, hashed without them."""
+    raw = record.model_dump(mode="json")
+    for name in ("description", "paper", "links", "parameters", "parameter_files"):
+        raw["submission"].pop(name)
+    raw.pop("generation")
+    raw["schema_version"] = 2
+    from cxrbench.results import ResultRecord
+
+    v2 = ResultRecord.model_validate(raw)
+    raw["content_sha256"] = v2.compute_sha256()
+    return raw
+
+
+def test_v2_records_verify_and_cannot_carry_v3_fields(tmp_path):
+    import hashlib
+
+    rec = make_record("phantom/supplement-100", "noise")
+    raw = _as_v2(rec)
+    body = {k: v for k, v in raw.items() if k != "content_sha256"}
+    # the v2 hash is the one a v2 writer computed (same canonical JSON, no v3 keys)
+    assert raw["content_sha256"] == hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"))
+                                                   .encode()).hexdigest()
+    path = tmp_path / "v2.json"
+    path.write_text(json.dumps(raw))
+    old = read_record(path)
+    assert old.schema_version == 2 and old.submission.parameters is None and old.generation == []
+    raw["submission"]["parameters"] = 10**9  # unhashed in a v2 record, so refused outright
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match=r"submission.parameters is set, but schema_version 2 records"):
+        read_record(path)
+
+
+def test_v3_record_round_trip_and_its_links_are_checked(tmp_path):
+    rec = make_record("phantom/supplement-100", "noise")
+    rec.submission.links = {"code": "https://github.com/a/b"}
+    rec.submission.parameters = 42
+    path = write_record(rec, tmp_path / "v3.json")
+    back = read_record(path)
+    assert back.schema_version == SCHEMA_VERSION == 3 and back.submission.links == {"code": "https://github.com/a/b"}
+    raw = json.loads(path.read_text())
+    raw["submission"]["parameters"] = 43  # a v3 field is hashed
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match="content_sha256 does not match"):
+        read_record(path)
+    raw["submission"]["links"] = {"code": "javascript:alert(1)"}
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match=r"link 'code': 'javascript:alert\(1\)' is not a plain http\(s\) URL"):
+        read_record(path)
