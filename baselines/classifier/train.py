@@ -51,6 +51,7 @@ def train_classifier(
     label_names: tuple[str, ...] | None = None,
     checkpoint_dir: str | Path | None = None,
     distributed: Distributed | None = None,
+    build_model=None,
 ) -> TrainedClassifier:
     """Train the recipe on `train` (real and/or synthetic parts), early-stopping on `val` (real).
 
@@ -63,6 +64,8 @@ def train_classifier(
     becomes NaN or infinite stops with a DataError naming the epoch (divergence).
     `distributed` (`Distributed.from_launch()`): the processes of a DDP job; every process returns
     the same classifier, rank 0 alone writes the checkpoints. None = this process alone.
+    `build_model(num_classes, drop_rate=...)`: a model in place of the recipe's backbone (a timm
+    block's architecture trained with the recipe), built under the run's seed like the backbone.
     """
     parts = [train] if isinstance(train, LabeledImages) else list(train)
     label_names = tuple(label_names or val.label_names)
@@ -96,8 +99,12 @@ def train_classifier(
 
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        model = create_backbone(recipe.backbone, len(label_names), pretrained=recipe.pretrained,
-                                drop_rate=recipe.drop_rate).to(device)
+        if build_model is None:
+            model = create_backbone(recipe.backbone, len(label_names), pretrained=recipe.pretrained,
+                                    drop_rate=recipe.drop_rate)
+        else:
+            model = build_model(len(label_names), drop_rate=recipe.drop_rate)
+        model = model.to(device)
         optimizer = _optimizer(model, recipe)
         warmup = recipe.warmup_epochs * steps_per_epoch
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, warmup, total_steps, recipe.schedule))

@@ -90,10 +90,7 @@ class TimmClassifier:
         """Train with the reference recipe (`recipe`: its fields, from the runner) on the task's rows."""
         if self.block.fit is None:
             return
-        from unittest import mock
-
         from cxrbench.baselines.classifier import LabeledImages, train_classifier
-        from cxrbench.baselines.classifier import train as recipe_loop
         from cxrbench.baselines.classifier.recipe import recipe_from_dict
 
         if recipe is None:
@@ -115,16 +112,13 @@ class TimmClassifier:
                                  image_ids=np.array([f"{prefix}-{i}" for i in np.flatnonzero(mask)]),
                                  label_names=names)
 
-        def backbone(name, num_classes, *, pretrained=None, drop_rate=0.0):
+        def build_model(num_classes, *, drop_rate=0.0):
             # called by train_classifier under its seed: the block's model in place of recipe.backbone
             return self._fitted_head(self._model(drop_rate=drop_rate), names)
 
-        # train_classifier builds its backbone by name; the block's architecture stands in for it here
-        # (one process, one call). TODO(merge): pass the model in once train_classifier takes one.
-        with mock.patch.object(recipe_loop, "create_backbone", backbone):
-            trained = train_classifier(part(train, "train"), part(monitor, "monitor"), recipe, seed=seed,
-                                       device=str(self.device), progress=False,
-                                       uncertainty_policy=uncertainty_policy, label_names=names)
+        trained = train_classifier(part(train, "train"), part(monitor, "monitor"), recipe, seed=seed,
+                                   device=str(self.device), progress=False, uncertainty_policy=uncertainty_policy,
+                                   label_names=names, build_model=build_model)
         self.model = trained.model.eval()
         self.columns = [names.index(n) for n in self.label_names]
         self.activation = "sigmoid"
