@@ -85,8 +85,10 @@ def command(worker: list[str], *, work: Path, submission: Path, compile_cache: P
         host = Path("/etc") / name
         if host.exists():
             args += ["--ro-bind", str(host), str(host)]
-    for root in python_roots():
-        if not any(root == f"/{d}" or root.startswith(f"/{d}/") for d in SYSTEM_DIRS):
+    roots = [r for r in python_roots() if not any(r == f"/{d}" or r.startswith(f"/{d}/") for d in SYSTEM_DIRS)]
+    under_tmp = [r for r in roots if r == "/tmp" or r.startswith("/tmp/")]
+    for root in roots:
+        if root not in under_tmp:
             args += ["--ro-bind", root, root]
     cpu = Path("/sys/devices/system/cpu")
     if cpu.is_dir():  # OpenMP and torch read the CPU topology
@@ -100,6 +102,9 @@ def command(worker: list[str], *, work: Path, submission: Path, compile_cache: P
             args += ["--ro-bind", str(drv), str(drv)]
     args += ["--ro-bind", str(submission), str(SUBMISSION), "--bind", str(work), str(WORK),
              "--bind", str(work / "tmp"), "/tmp"]
+    # an installation under /tmp (a clone or venv there) is bound after the private /tmp, on top of it
+    for root in under_tmp:
+        args += ["--ro-bind", root, root]
     if compile_cache is not None:
         args += ["--bind", str(compile_cache), str(COMPILE_CACHE)]
     for key, value in sorted(env.items()):

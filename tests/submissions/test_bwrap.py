@@ -50,6 +50,17 @@ def test_cuda_binds_only_nvidia_nodes_and_no_address_space_limit(tmp_path, monke
     assert cpu.describe()["memory_limit"] in ("rlimit+watchdog", "cgroup")
 
 
+def test_an_installation_under_tmp_is_bound_over_the_private_tmp(tmp_path, monkeypatch):
+    """A clone or venv under /tmp (`make demo` in /tmp/clone) must stay visible: its bind comes
+    after the sandbox's own /tmp, which would otherwise hide it (measured: bwrap execvp failed)."""
+    monkeypatch.setattr(bwrap, "python_roots", lambda: ["/opt/py", "/tmp/clone/.venv", "/tmp/clone/benchmark"])
+    cmd = _cmd(tmp_path)
+    dests = [cmd[i + 2] for i, a in enumerate(cmd) if a in ("--bind", "--ro-bind")]
+    tmp_at = dests.index("/tmp")
+    assert dests.index("/tmp/clone/.venv") > tmp_at and dests.index("/tmp/clone/benchmark") > tmp_at
+    assert dests.index("/opt/py") < tmp_at
+
+
 def test_cache_inside_the_view_is_detected(tmp_path):
     visible = bwrap.visible_roots(tmp_path / "sub", tmp_path / "work", None)
     assert bwrap.overlaps(tmp_path / "sub" / "cache", visible) == str(tmp_path / "sub")
