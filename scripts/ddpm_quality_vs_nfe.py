@@ -14,6 +14,7 @@ biased upward at small n).
 
     OMP_NUM_THREADS=1 python scripts/ddpm_quality_vs_nfe.py --weights tiny-32 \
         --runs ddim:200,ddim:10,dpmpp-2m:10,unipc:10 --out docs/ddpm_quality_tiny32.json
+    python scripts/ddpm_quality_vs_nfe.py --table docs/ddpm_quality_tiny32.json   # the docs/ddpm.md table
 """
 
 from __future__ import annotations
@@ -50,8 +51,29 @@ def summary(report, seconds: float | None = None, n: int | None = None) -> dict:
     return row
 
 
+NAMES = {"ddim": "DDIM", "dpmpp-2m": "DPM-Solver++ 2M", "unipc": "UniPC", "ddpm": "DDPM"}
+
+
+def table(result: dict) -> str:
+    """The markdown table of docs/ddpm.md from one results JSON."""
+    def close(row):
+        return " / ".join(f"{v:.3f}" for v in row["share_close"].values())
+
+    lines = ["| sampler | steps | guidance | NFE | FD ↓ | precision | recall | adherence ↑ | share close "
+             "(reference / pixel) | memorization flag | images/s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    val = result["real_val"]
+    lines.append(f"| real validation split (n={val['n']}) | – | – | – | {val['fd']:.2f} | {val['precision']:.3f} | "
+                 f"{val['recall']:.3f} | {val['adherence_macro']:.3f} | {close(val)} | {val['memorization_flag']} | – |")
+    for r in sorted(result["runs"], key=lambda r: (r["guidance"], r["sampler"], r["steps"])):
+        lines.append(f"| {NAMES.get(r['sampler'], r['sampler'])} | {r['steps']} | {r['guidance']:g} | {r['nfe']} | "
+                     f"{r['fd']:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | {r['adherence_macro']:.3f} | "
+                     f"{close(r)} | {r['memorization_flag']} | {r['images_per_s']:.1f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--table", default=None, help="print the markdown table of a results JSON and exit")
     ap.add_argument("--weights", default="tiny-32", help="weights folder or shipped preset")
     ap.add_argument("--n", type=int, default=None, help="first N training rows (default: all)")
     ap.add_argument("--n-patients", type=int, default=1000)
@@ -60,6 +82,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=None, help="JSON file; runs already in it are kept and skipped")
     args = ap.parse_args()
+    if args.table:
+        print(table(json.loads(Path(args.table).read_text())))
+        return
     torch.set_num_threads(args.threads)
 
     from cxrbench.audit import FeatureCache, RealImages, audit
