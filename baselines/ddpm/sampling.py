@@ -108,7 +108,12 @@ class Sampler:
         self.compile_mode = mode
         self._pixels = to_device(torch.arange(self.config.image_size ** 2, dtype=torch.int64), self.device)
         self._set_plan(settings.sampler, self.steps)
-        # dtype and memory format are final before compiling
+        # dtype and memory format are final before compiling; `Module.to` casts in place, so a
+        # cast works on a copy: two Samplers of one model (fp32 and bf16, the benchmark's fp16
+        # baseline and bf16 path) must not change each other's weights
+        first = next(model.parameters())
+        if (first.dtype, first.device) != (self.dtype, self.device) or self.channels_last:
+            model = copy.deepcopy(model)
         model = model.eval().requires_grad_(False).to(self.device, dtype=self.dtype)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)

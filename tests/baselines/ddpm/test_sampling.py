@@ -83,6 +83,16 @@ def test_each_image_depends_only_on_seed_and_condition(micro_model, name):
     assert not np.array_equal(whole[0], sampler.sample(cond[[1]], seeds[[0]])[0])
 
 
+def test_samplers_of_one_model_in_other_dtypes_leave_it_alone(micro_model):
+    """`Module.to` casts in place: a bf16 Sampler must not turn an fp32 one's weights into bf16."""
+    before = {k: v.clone() for k, v in micro_model.state_dict().items()}
+    cond = encode_conditions(condition_table(2, seed=1))
+    fp32 = Sampler(micro_model, SamplerSettings(sampler="ddim", steps=2, buckets=(2,)))
+    Sampler(micro_model, SamplerSettings(sampler="ddim", steps=2, buckets=(2,), dtype=torch.bfloat16))
+    assert all(torch.equal(v, before[k]) and v.dtype == before[k].dtype for k, v in micro_model.state_dict().items())
+    assert fp32.sample_batch(cond, SEEDS[:2]).dtype == torch.float32
+
+
 def test_bad_settings_are_refused(micro_model):
     with pytest.raises(ConfigError, match="unknown sampler 'euler'"):
         Sampler(micro_model, SamplerSettings(sampler="euler"))
