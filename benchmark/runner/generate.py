@@ -78,6 +78,11 @@ def synthesize(submission: Submission, conditioning: RealSet, replica: int, *, s
                 table.to_parquet(tmp / "requests.parquet")
         else:
             _run_generator(submission, table, size, key, cache, limits, device, progress, denied)
+    return load_replica(cache, key, replica)
+
+
+def load_replica(cache: Cache, key: str, replica: int) -> SyntheticReplica:
+    """A finished replica from its cache entry (pixels memory-mapped)."""
     entry = cache.path("synthetic", key)
     pixels = np.load(entry / "images.npy", mmap_mode="r")
     stored = pd.read_parquet(entry / "requests.parquet")
