@@ -173,7 +173,8 @@ class TaskRun:
              deps: tuple[str, ...] = ()) -> str:
         on_gpu = self.opts.device.startswith("cuda") and stage != "score"
         plan.add(Job(key=key, stage=stage, entry=entry, label=f"{self.task.name} · {stage} {what}", fn=fn,
-                     kwargs=kwargs, deps=deps, resources=Resources(num_cpus=1, num_gpus=1 if on_gpu else 0),
+                     kwargs=kwargs, deps=deps, resources=Resources(num_cpus=self.opts.threads or 1,
+                                                                  num_gpus=1 if on_gpu else 0),
                      threads=self.opts.threads or 1))
         self.keys.setdefault(stage, []).append(key)
         return key
@@ -475,15 +476,16 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
         raise CxrbenchError(f"no {opts.profile} tasks with a {opts.budget!r} budget for a {sub.kind} submission")
     # Baselines first, so their (shared, cached) runs come before the tasks that compare with them.
     specs.sort(key=lambda s: (s.supplement_ratio, s.name))
-    cache = Cache(opts.cache_root, force=opts.force, report=lambda msg: console.print(f"[bold yellow]{escape(msg)}[/]"))
-    if opts.threads and opts.device == "cpu":
-        import torch
-
-        torch.set_num_threads(opts.threads)
     executor = get_executor(opts.executor, workers=opts.jobs if opts.executor == "local" else opts.ray_workers,
                             threads=opts.threads or 1, device=opts.device, address=opts.address)
     outcomes: list[TaskOutcome] = []
     with executor:  # connects first: an unreachable cluster fails before anything is computed or written
+        cache = Cache(opts.cache_root, force=opts.force,
+                      report=lambda msg: console.print(f"[bold yellow]{escape(msg)}[/]"))
+        if opts.threads and opts.device == "cpu":
+            import torch
+
+            torch.set_num_threads(opts.threads)
         plan, runs = Plan(), []
         for spec in specs:
             run = TaskRun(sub, spec, opts, cache)
@@ -498,7 +500,7 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
         def write_ready() -> None:
             """Write each task's record as soon as its last job finished (a long plan keeps them coming)."""
             for i, run in enumerate(runs):
-                if i not in written and all(k in finished for k in run.job_keys()):
+                if i not in written and (run.error is not None or all(k in finished for k in run.job_keys())):
                     written.add(i)
                     outcomes.append(_finish(run, finished, console))
 

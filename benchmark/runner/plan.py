@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -114,9 +115,9 @@ def run_job(job: Job, cache: Cache, remote: bool = False) -> JobResult:
     start = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     if remote and job.threads:
-        import torch
-
-        torch.set_num_threads(job.threads)
+        os.environ["OMP_NUM_THREADS"] = str(job.threads)  # read when torch starts its thread pool
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(job.threads)
     if _fault(job, "kill", remote):
         os.kill(os.getpid(), signal.SIGKILL)
     try:
