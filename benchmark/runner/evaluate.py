@@ -30,12 +30,13 @@ from rich.progress import Progress
 
 from cxrbench import __version__
 from cxrbench.errors import ConfigError, CxrbenchError, DataError
-from cxrbench.results import Environment, ResultRecord, StageTiming, SubmissionRef, TaskRef, write_record
+from cxrbench.results import Environment, ResultRecord, StageTiming, SubmissionRef, TaskRef
 from cxrbench.runner.cache import Cache, stable_hash
 from cxrbench.runner.classify import submitted_predictions
 from cxrbench.runner.executors import Event, Outcome, get_executor, run_plan
 from cxrbench.runner.plan import Job, Plan, Resources
 from cxrbench.runner.progress import PlanProgress
+from cxrbench.runner.records import copy_gallery, prediction_table, record_path, write_outputs  # noqa: F401 (record_path: public here)
 from cxrbench.runner.datasets import RealSet, load_real_set, pixel_fingerprint, task_refs
 from cxrbench.runner.generate import synthesize
 from cxrbench.submissions import Limits, Submission, load_submission
@@ -349,7 +350,7 @@ class TaskRun:
             record.status = "failed"
             record.errors.append("test leakage: synthetic images near-duplicate test images (see audit.leakage); "
                                  "a generator that reproduces test images cannot be scored")
-        return record, _prediction_table(eval_sets, preds, base_preds, task.labels)
+        return record, prediction_table(eval_sets, preds, base_preds, task.labels)
 
 
 def _noop(**_) -> None:
@@ -380,67 +381,6 @@ def _check_disjoint(train: RealSet | None, val: RealSet | None, eval_sets: dict[
             if shared:
                 raise DataError(f"{len(shared)} patient(s) of eval set {name} are in the {part_name} data "
                                 f"(e.g. {sorted(shared)[0]}): the split is not patient-level")
-
-
-def _prediction_table(eval_sets, preds, base_preds, labels) -> pd.DataFrame:
-    frames = []
-    for model, runs in (("submission", preds), ("baseline", base_preds)):
-        for seed, by_set in runs.items():
-            for name, probs in by_set.items():
-                rows = eval_sets[name].rows
-                f = pd.DataFrame(np.asarray(probs, np.float32), columns=list(labels))
-                f.insert(0, "seed", seed)
-                f.insert(0, "model", model)
-                f.insert(0, "patient_id", rows["patient_id"].astype(str).to_numpy())
-                f.insert(0, "image_id", rows["image_id"].astype(str).to_numpy())
-                f.insert(0, "eval_set", name)
-                frames.append(f)
-    return pd.concat(frames, ignore_index=True)
-
-
-def record_path(out_dir: Path, record: ResultRecord) -> Path:
-    task = record.task.name.replace("/", "__")
-    return out_dir / f"{task}@{record.task.version}" / f"{record.submission.name}@{record.submission.version}.json"
-
-
-def _keeps_complete(path: Path) -> bool:
-    """A complete, intact record is already at `path` (a failed rerun must not replace it)."""
-    from cxrbench.results import RecordError, read_record
-
-    try:
-        return path.is_file() and read_record(path).status == "complete"
-    except RecordError:
-        return False
-
-
-def _write(out_dir: Path, record: ResultRecord, predictions: pd.DataFrame | None) -> Path:
-    from cxrbench.data.atomic import atomic_write
-
-    path = record_path(out_dir, record)
-    if record.status == "failed" and _keeps_complete(path):
-        path = path.with_suffix(".failed.json")  # beside the good record, which stays
-    if predictions is not None:
-        ppath = path.with_suffix(".predictions.parquet")
-        import hashlib
-        import io
-
-        buf = io.BytesIO()
-        predictions.to_parquet(buf, index=False)
-        data = buf.getvalue()
-        atomic_write(ppath, lambda fh: fh.write(data))
-        record.predictions_file = ppath.name
-        record.predictions_sha256 = hashlib.sha256(data).hexdigest()
-    write_record(record, path)
-    return path
-
-
-def _copy_gallery(gallery: Path | None, record_file: Path) -> None:
-    """The audit's PNG galleries beside the record, in `<record stem>.gallery/` (the record names
-    the files relative to that folder, so it never carries a path of this machine)."""
-    import shutil
-
-    if gallery is not None and gallery.is_dir():
-        shutil.copytree(gallery, record_file.with_suffix(".gallery"), dirs_exist_ok=True)
 
 
 def _failed_record(run: TaskRun, error: str) -> ResultRecord:
@@ -530,9 +470,9 @@ def _finish(run: TaskRun, finished: dict[str, Outcome], console: Console) -> Tas
         console.print(f"[bold red]{spec.name}: failed:[/] {escape(str(exc))}")
         run.cache.discard_partials()
         record, predictions = _failed_record(run, str(exc)), None
-    path = _write(run.opts.out_dir, record, predictions)
+    path = write_outputs(run.opts.out_dir, record, predictions)
     if record.status == "failed" and path.name.endswith(".failed.json"):
         console.print(f"[yellow]{spec.name}: the complete record {path.with_name(path.name[:-12] + '.json')} "
                       f"is kept; this failure is in {path.name}[/]")
-    _copy_gallery(run.audit_gallery, path)
+    copy_gallery(run.audit_gallery, path)
     return TaskOutcome(record, path, spec)
