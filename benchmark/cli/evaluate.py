@@ -75,6 +75,13 @@ def evaluate(
     jobs: int = typer.Option(0, "--jobs", "-j", help="Reference-classifier runs trained at once, one process each "
                              "(0 = one per CPU core on a CPU, 1 on a GPU). Predictions do not depend on it."),
     data_profile: str = typer.Option("phantom", "--data", help="Data profile: phantom (default), chexpert, mimic, csv."),
+    executor: str = typer.Option("local", "--executor", help="Who runs the jobs: local (this process; --jobs "
+                                 "training processes) or ray (Ray tasks; needs `pip install 'cxrbench[ray]'`). "
+                                 "Predictions do not depend on it (docs/scale-out.md)."),
+    address: str = typer.Option(None, "--address", help="With --executor ray: the Ray cluster to join (auto, or "
+                                "HOST:PORT of its head). Default: start a Ray instance on this machine."),
+    ray_workers: int = typer.Option(0, "--ray-workers", help="With --executor ray and no --address: CPUs of the "
+                                    "local Ray instance, i.e. CPU jobs at once (0 = all; GPUs are always all)."),
     unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox",
                                            help="DANGEROUS: run submission code without bubblewrap isolation "
                                                 "(only where bwrap cannot run; records say so, the leaderboard marks them)."),
@@ -101,6 +108,10 @@ def evaluate(
       cxrbench evaluate submissions/reference-ddpm                  # phantom, quick budget, CPU
 
       cxrbench evaluate submissions/phantom-oracle -t phantom/supplement-300 --seeds 5
+
+      cxrbench evaluate submissions/reference-ddpm -p standard --executor ray   # every GPU of this machine
+
+      cxrbench evaluate submissions/reference-ddpm -p standard --executor ray --address auto   # a Ray cluster
     """
     from cxrbench.runner.evaluate import RunOptions
     from cxrbench.runner.evaluate import evaluate as run_evaluate
@@ -113,8 +124,16 @@ def evaluate(
         import os
 
         jobs = 1 if device != "cpu" else max(1, min(8, (os.cpu_count() or 1) // max(threads, 1)))
+    from cxrbench.errors import ConfigError
+    from cxrbench.runner.executors import EXECUTORS
+
+    if executor not in EXECUTORS:
+        raise ConfigError(f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
+    if executor != "ray" and (address or ray_workers):
+        raise ConfigError("--address and --ray-workers need --executor ray")
     opts = RunOptions(budget=profile, out_dir=out_dir, cache_root=cache, force=force, device=device,
-                      profile=data_profile, threads=threads, jobs=jobs, unsafe_no_sandbox=unsafe_no_sandbox)
+                      profile=data_profile, threads=threads, jobs=jobs, unsafe_no_sandbox=unsafe_no_sandbox,
+                      executor=executor, address=address, ray_workers=ray_workers)
     if seeds:
         from cxrbench.tasking import get_task
 

@@ -20,14 +20,9 @@ from cxrbench.runner.generate import SyntheticReplica
 def audit_replica(replica: SyntheticReplica, conditioning: RealSet, eval_sets: dict[str, RealSet], *, profile: str,
                   cache: Cache, device: str = "cpu") -> tuple[dict, Path]:
     """The audit report (as a dict) of one synthetic replica, and the folder with its galleries."""
-    from cxrbench.audit import AUDIT_VERSION, FeatureCache, RealImages, audit, reference_classifier, reference_extractor
-    from cxrbench.audit.reference import provenance
+    from cxrbench.audit import FeatureCache, RealImages, audit, reference_classifier, reference_extractor
 
-    key = cache.key("audit", {
-        "synthetic": replica.key, "train": conditioning.content_key, "audit": AUDIT_VERSION,
-        "eval": {k: v.content_key for k, v in sorted(eval_sets.items())},
-        "space": provenance(profile)["weights_sha256"],
-    })
+    key = audit_key(cache, replica.key, conditioning, eval_sets, profile)
     entry = cache.path("audit", key)
     if not cache.has("audit", key):
         classifier = reference_classifier(profile, device)
@@ -43,3 +38,16 @@ def audit_replica(replica: SyntheticReplica, conditioning: RealSet, eval_sets: d
             (tmp / "report.json").write_text(json.dumps(report.to_dict(), indent=1))
     return json.loads((entry / "report.json").read_text()), entry / "gallery"
 
+
+
+def audit_key(cache: Cache, replica_key: str, conditioning: RealSet, eval_sets: dict[str, RealSet],
+              profile: str) -> str:
+    """The cache key of one replica's audit; ConfigError where the profile ships no reference space."""
+    from cxrbench.audit import AUDIT_VERSION
+    from cxrbench.audit.reference import provenance
+
+    return cache.key("audit", {
+        "synthetic": replica_key, "train": conditioning.content_key, "audit": AUDIT_VERSION,
+        "eval": {k: v.content_key for k, v in sorted(eval_sets.items())},
+        "space": provenance(profile)["weights_sha256"],
+    })

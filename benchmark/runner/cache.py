@@ -114,8 +114,9 @@ class Cache:
         return {**self.__dict__, "report": _warn}
 
     def __init__(self, root: str | Path | None = None, *, force: bool = False,
-                 report: Callable[[str], None] | None = None):
+                 report: Callable[[str], None] | None = None, lease_ttl: float | None = None):
         self.root = Path(root).resolve() if root else default_root()
+        self.lease_ttl = lease_ttl  # None: cxrbench.runner.lease.DEFAULT_TTL_S
         self.force = force
         self._forced: set[Path] = set()
         self._verified: set[Path] = set()
@@ -146,6 +147,13 @@ class Cache:
         self.report(message)
         self._discard(path)
         return False
+
+    def discard(self, stage: str, key: str) -> None:
+        """Remove an entry that is not to be trusted (its builder's report did not match it)."""
+        path = self.path(stage, key)
+        self._verified.discard(path)
+        self._forced.discard(path)
+        self._discard(path)
 
     def _discard(self, path: Path) -> None:
         trash = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.corrupt"
@@ -208,3 +216,40 @@ class Cache:
                 shutil.rmtree(path, ignore_errors=True)
                 gone.append(path)
         return gone
+
+    @contextmanager
+    def claim(self, stage: str, key: str) -> Iterator[bool]:
+        """Hold the build lease of an entry (`cxrbench.runner.lease`): yields True when this worker
+        must build it, False when another worker finished it meanwhile (read it instead)."""
+        from cxrbench.runner.lease import lease
+
+        final = self.path(stage, key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        started = __import__("time").time()
+
+        def done() -> bool:
+            if self.has(stage, key):
+                return True
+            # under --force, an entry another worker rebuilt during this run counts as done
+            marker = final / MARKER
+            if self.force and marker.is_file() and marker.stat().st_mtime >= started and entry_problem(final) is None:
+                self.accept(stage, key)
+                return True
+            return False
+
+        with lease(final.parent / f".{key}.lease", done=done, on_wait=self.report,
+                   **({"ttl": self.lease_ttl} if self.lease_ttl else {})) as mine:
+            yield mine
+
+    def digest(self, stage: str, key: str) -> str | None:
+        """sha256 of an entry's CHECKSUMS.json (its content identity), or None when it has none."""
+        try:
+            return hashlib.sha256((self.path(stage, key) / CHECKSUMS).read_bytes()).hexdigest()
+        except OSError:
+            return None
+
+    def accept(self, stage: str, key: str) -> None:
+        """Another process built and this one verified the entry: use it (also under `force`)."""
+        path = self.path(stage, key)
+        self._forced.add(path)
+        self._verified.discard(path)  # verify once more when next used

@@ -65,13 +65,9 @@ def reference_run(*, real_train: RealSet | None, synthetic: list[SyntheticReplic
     from cxrbench.baselines.classifier import get_recipe, train_classifier
 
     recipe = get_recipe(recipe_name, image_size=image_size)
-    key = cache.key("classifier-run", {
-        "real_train": real_train.content_key if real_train is not None else None,
-        "synthetic": [r.key for r in synthetic], "val": val.content_key,
-        "eval": {k: v.content_key for k, v in sorted(eval_sets.items())}, "labels": list(labels),
-        "recipe": recipe.identity(), "seed": seed, "train_uncertainty": train_uncertainty,
-        "code": code_digest("cxrbench.baselines.classifier"),
-    })
+    key = run_key(cache, real_train=real_train, synthetic_keys=[r.key for r in synthetic], val=val,
+                  eval_sets=eval_sets, labels=labels, recipe_name=recipe_name, image_size=image_size, seed=seed,
+                  train_uncertainty=train_uncertainty)
     if not cache.has("classifier-run", key):
         if not train:
             return None
@@ -93,42 +89,30 @@ def reference_run(*, real_train: RealSet | None, synthetic: list[SyntheticReplic
         cached = False
     else:
         cached = True
-    entry = cache.path("classifier-run", key)
+    return load_predictions(cache, "classifier-run", key, eval_sets, labels, cached)
+
+
+def run_key(cache: Cache, *, real_train: RealSet | None, synthetic_keys: list[str], val: RealSet,
+            eval_sets: dict[str, RealSet], labels: tuple[str, ...], recipe_name: str, image_size: int, seed: int,
+            train_uncertainty: str, **_) -> str:
+    """The cache key of one reference-recipe run (`reference_run`'s inputs, replicas by their keys)."""
+    from cxrbench.baselines.classifier import get_recipe
+
+    return cache.key("classifier-run", {
+        "real_train": real_train.content_key if real_train is not None else None,
+        "synthetic": list(synthetic_keys), "val": val.content_key,
+        "eval": {k: v.content_key for k, v in sorted(eval_sets.items())}, "labels": list(labels),
+        "recipe": get_recipe(recipe_name, image_size=image_size).identity(), "seed": seed,
+        "train_uncertainty": train_uncertainty, "code": code_digest("cxrbench.baselines.classifier"),
+    })
+
+
+def load_predictions(cache: Cache, stage: str, key: str, eval_sets: dict[str, RealSet], labels: tuple[str, ...],
+                     cached: bool = True) -> Predictions:
+    """The probabilities of a finished `classifier-run` or `submitted-predictions` entry, per eval set."""
+    entry = cache.path(stage, key)
     out = {name: _load_probs(entry / f"{_fname(name)}.parquet", es, labels) for name, es in eval_sets.items()}
     return Predictions(out, key, cached)
-
-
-def _worker_init(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def reference_runs(jobs: list[dict], *, workers: int = 1, threads: int = 1, on_done=None) -> list[Predictions]:
-    """`reference_run(**job)` for every job, results in job order, training up to `workers` at once.
-
-    Cached runs are read here; the others train in spawned worker processes with `threads` CPU
-    threads each, so a run's weights and predictions are those of a serial run (each run is
-    seeded and single-process either way). `on_done` is called once per finished job.
-    """
-    done = on_done or (lambda: None)
-    results: list[Predictions | None] = []
-    for job in jobs:
-        results.append(reference_run(**job, train=workers <= 1))
-        if results[-1] is not None:
-            done()
-    todo = [i for i, r in enumerate(results) if r is None]
-    if todo:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_worker_init, initargs=(threads,)) as pool:
-            futures = {pool.submit(reference_run, **jobs[i]): i for i in todo}
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                done()
-    return results  # type: ignore[return-value]
 
 
 #: the seed a fitting classifier submission gets (its one run is recorded as seed 0)
@@ -144,12 +128,8 @@ def submitted_predictions(submission: Submission, *, real_train: RealSet | None,
     `recipe`, `train_uncertainty`: the task's reference recipe and training-label policy, offered
     to a submission that fits on `real_train` (a `timm:` block with `fit` trains with them)."""
     fits = real_train is not None and submission.may_fit
-    key = cache.key("submitted-predictions", {
-        "submission": submission.sha256(), "eval": {k: v.content_key for k, v in sorted(eval_sets.items())},
-        "real_train": real_train.content_key if real_train is not None else None, "labels": list(labels),
-        "fit": {"recipe": recipe.identity() if recipe is not None else None, "train_uncertainty": train_uncertainty,
-                "seed": FIT_SEED, "code": code_digest("cxrbench.baselines.classifier")} if fits else None,
-    })
+    key = submitted_key(cache, submission=submission, real_train=real_train, eval_sets=eval_sets, labels=labels,
+                        recipe=recipe, train_uncertainty=train_uncertainty)
     if not cache.has("submitted-predictions", key):
         if submission.manifest.precomputed:
             table = _read_precomputed(submission, labels)
@@ -173,9 +153,19 @@ def submitted_predictions(submission: Submission, *, real_train: RealSet | None,
         cached = False
     else:
         cached = True
-    entry = cache.path("submitted-predictions", key)
-    return Predictions({n: _load_probs(entry / f"{_fname(n)}.parquet", es, labels) for n, es in eval_sets.items()},
-                       key, cached)
+    return load_predictions(cache, "submitted-predictions", key, eval_sets, labels, cached)
+
+
+def submitted_key(cache: Cache, *, submission: Submission, real_train: RealSet | None, eval_sets: dict[str, RealSet],
+                  labels: tuple[str, ...], recipe=None, train_uncertainty: str | None = None, **_) -> str:
+    """The cache key of a classifier submission's predictions (with the recipe it fits with, if it fits)."""
+    fits = real_train is not None and submission.may_fit
+    return cache.key("submitted-predictions", {
+        "submission": submission.sha256(), "eval": {k: v.content_key for k, v in sorted(eval_sets.items())},
+        "real_train": real_train.content_key if real_train is not None else None, "labels": list(labels),
+        "fit": {"recipe": recipe.identity() if recipe is not None else None, "train_uncertainty": train_uncertainty,
+                "seed": FIT_SEED, "code": code_digest("cxrbench.baselines.classifier")} if fits else None,
+    })
 
 
 def _run_classifier(submission, real_train, eval_sets, labels, cache, limits, device, denied,

@@ -1,5 +1,10 @@
 """`evaluate`: one submission over tasks, generate → train → predict → score, with caching.
 
+Plan → executor → assemble: each task adds its jobs to one plan (`cxrbench.runner.plan`; a job's
+key is the cache key of the entry it writes, so jobs shared by tasks, like the real-only
+baseline, run once), an executor runs the plan (`local` here, or `ray`), and each task's
+record is assembled from the cache as soon as its last job has finished.
+
 Each task runs on its own: a failure (bad data, a submission that crashes, hangs or returns
 garbage) becomes a `failed` record naming the problem, and the next task still runs. Every stage
 is cached by a hash of its inputs and written atomically, so a rerun after a crash or `kill -9`
@@ -8,11 +13,11 @@ resumes where it stopped and produces the same record.
 
 from __future__ import annotations
 
+import json
 import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,15 +26,19 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress
 
 from cxrbench import __version__
 from cxrbench.errors import ConfigError, CxrbenchError, DataError
-from cxrbench.results import Environment, ResultRecord, StageTiming, SubmissionRef, TaskRef, write_record
-from cxrbench.runner.cache import Cache
-from cxrbench.runner.classify import Predictions, reference_runs, submitted_predictions
+from cxrbench.results import Environment, ResultRecord, StageTiming, SubmissionRef, TaskRef
+from cxrbench.runner.cache import Cache, stable_hash
+from cxrbench.runner.classify import submitted_predictions
+from cxrbench.runner.executors import Event, Outcome, get_executor, run_plan
+from cxrbench.runner.plan import Job, Plan, Resources
+from cxrbench.runner.progress import PlanProgress
+from cxrbench.runner.records import copy_gallery, prediction_table, record_path, write_outputs  # noqa: F401 (record_path: public here)
 from cxrbench.runner.datasets import RealSet, load_real_set, pixel_fingerprint, task_refs
-from cxrbench.runner.generate import generation_runs, synthesize
+from cxrbench.runner.generate import synthesize
 from cxrbench.submissions import Limits, Submission, load_submission
 from cxrbench.tasking import Budget, TaskSpec, default_tasks, get_task, kind_mismatch
 
@@ -51,21 +60,23 @@ class RunOptions:
     jobs: int = 1
     #: run submission code without bubblewrap (`--unsafe-no-sandbox`); records say "isolation: none"
     unsafe_no_sandbox: bool = False
+    #: who runs the plan's jobs: `local` (this process, `jobs` training processes) or `ray`
+    executor: str = "local"
+    #: Ray cluster to join (`auto`, HOST:PORT); None starts a local Ray instance of `ray_workers` CPUs (0 = all)
+    address: str | None = None
+    ray_workers: int = 0
 
 
 @dataclass
 class TaskOutcome:
     record: ResultRecord
     path: Path
+    spec: TaskSpec | None = None
 
 
 @dataclass
 class _Timer:
     timings: list[StageTiming] = field(default_factory=list)
-    #: called with one line per finished stage; set when the console is not a terminal (a CI log,
-    #: `2> run.log`), where rich redraws nothing until the end and a long run would look hung
-    log: Callable[[str], None] | None = None
-    label: str = ""
 
     @contextmanager
     def stage(self, name: str):
@@ -74,8 +85,6 @@ class _Timer:
         self.timings.append(entry)
         yield entry
         entry.seconds = round(time.perf_counter() - start, 3)
-        if self.log is not None:
-            self.log(f"{self.label} · {name} done in {entry.seconds:.1f} s" + (" (cached)" if entry.cached else ""))
 
 
 def environment(isolation: dict | None = None) -> Environment:
@@ -134,16 +143,19 @@ def _submission_ref(sub: Submission, task: TaskSpec) -> SubmissionRef:
 
 
 class TaskRun:
-    """Everything one (task, submission) needs; `run()` returns the record."""
+    """Everything one (task, submission) needs: `plan()` adds its jobs to a plan, `assemble()`
+    builds the record from their cache entries once the executor has run them."""
 
-    def __init__(self, sub: Submission, task: TaskSpec, opts: RunOptions, cache: Cache, progress: Progress):
-        self.sub, self.task, self.opts, self.cache, self.progress = sub, task, opts, cache, progress
+    def __init__(self, sub: Submission, task: TaskSpec, opts: RunOptions, cache: Cache, progress: Progress | None = None):
+        self.sub, self.task, self.opts, self.cache = sub, task, opts, cache
         self.budget = task.budget(opts.budget)
         self.seeds = list(opts.seeds or self.budget.seeds)
-        console = progress.console
-        self.timer = _Timer(log=None if console.is_terminal else console.print, label=task.name)
+        self.timer = _Timer()
         self.store_root = cache.root / "images"
         self.audit_gallery: Path | None = None
+        self.keys: dict[str, list[str]] = {}  # stage → this task's job keys
+        self.error: str | None = None  # why planning failed
+        self.audit_skipped: str | None = None
 
     def limits(self, timeout_s: float) -> Limits:
         return Limits(timeout_s=timeout_s, memory_gb=self.budget.memory_limit_gb, threads=self.opts.threads,
@@ -159,41 +171,70 @@ class TaskRun:
     def _real(self, ref, max_images=None) -> RealSet:
         return load_real_set(ref, self.budget, self.store_root, max_images=max_images)
 
-    def generate(self, conditioning: RealSet) -> list:
-        """Every replica the task needs (cached per replica; a rerun resumes finished shards)."""
-        task, b = self.task, self.budget
-        total = len(conditioning) * task.replicas
-        bar = self.progress.add_task(f"generate {task.name}", total=total)
-        synthetic = []
-        with self.timer.stage("generate") as t:
-            t.cached = all(self.cache.has("synthetic", k) for k in self._replica_keys(conditioning))
-            limits = self.limits(b.generator_timeout_s)
-            for r in range(task.replicas):
-                synthetic.append(synthesize(self.sub, conditioning, r, size=b.image_size,
-                                            generation_seed=task.generation_seed, cache=self.cache, limits=limits,
-                                            device=self.opts.device, progress=lambda n: self.progress.advance(bar, n),
-                                            denied=(self.opts.out_dir,)))
-            self.progress.update(bar, completed=total)
-        return synthetic
+    def _job(self, plan: Plan, key: str, stage: str, entry: str | None, what: str, fn, kwargs: dict,
+             deps: tuple[str, ...] = ()) -> str:
+        on_gpu = self.opts.device.startswith("cuda") and stage != "score"
+        plan.add(Job(key=key, stage=stage, entry=entry, label=f"{self.task.name} · {stage} {what}", fn=fn,
+                     kwargs=kwargs, deps=deps, resources=Resources(num_cpus=self.opts.threads or 1,
+                                                                  num_gpus=1 if on_gpu else 0),
+                     threads=self.opts.threads or 1))
+        self.keys.setdefault(stage, []).append(key)
+        return key
 
-    def _replica_keys(self, conditioning: RealSet) -> list[str]:
+    def plan_generate(self, plan: Plan, conditioning: RealSet) -> list[str]:
+        """One job per replica (a rerun resumes a replica's finished shards)."""
         from cxrbench.runner.generate import replica_key
 
-        return [replica_key(self.sub, conditioning, r, self.budget.image_size, self.task.generation_seed, self.cache)
-                for r in range(self.task.replicas)]
+        task, b = self.task, self.budget
+        keys = []
+        for r in range(task.replicas):
+            key = replica_key(self.sub, conditioning, r, b.image_size, task.generation_seed, self.cache)
+            keys.append(self._job(plan, key, "generate", "synthetic", f"replica {r}", synthesize, dict(
+                submission=self.sub, conditioning=conditioning, replica=r, size=b.image_size,
+                generation_seed=task.generation_seed, limits=self.limits(b.generator_timeout_s),
+                device=self.opts.device, denied=(self.opts.out_dir.resolve(),))))
+        return keys
 
-    def audit(self, replica, conditioning: RealSet, eval_sets: dict[str, RealSet]) -> dict | None:
+    def plan_audit(self, plan: Plan, replica_key: str, conditioning: RealSet, eval_sets: dict[str, RealSet]) -> None:
         """The generator audit of the first replica; skipped (with the reason) where no reference space ships."""
-        from cxrbench.runner.audit_stage import audit_replica
+        from cxrbench.runner import jobs
+        from cxrbench.runner.audit_stage import audit_key
 
-        with self.timer.stage("audit"):
-            try:
-                report, gallery = audit_replica(replica, conditioning, eval_sets, profile=self.task.profile,
-                                                cache=self.cache, device=self.opts.device)
-            except ConfigError as exc:
-                return {"skipped": str(exc)}
-        self.audit_gallery = gallery
-        return report
+        try:
+            key = audit_key(self.cache, replica_key, conditioning, eval_sets, self.task.profile)
+        except ConfigError as exc:
+            self.audit_skipped = str(exc)
+            return
+        self._job(plan, key, "audit", "audit", "replica 0", jobs.audit, dict(
+            replica_key=replica_key, conditioning=conditioning, eval_sets=eval_sets, profile=self.task.profile,
+            device=self.opts.device), deps=(replica_key,))
+
+    def generate(self, conditioning: RealSet) -> list:
+        """Every replica the task needs, generated here (`cxrbench audit`)."""
+        from cxrbench.runner.generate import load_replica
+
+        plan = Plan()
+        keys = self.plan_generate(plan, conditioning)
+        _run_here(plan, self.cache)
+        return [load_replica(self.cache, k, r) for r, k in enumerate(keys)]
+
+    def audit(self, replica, conditioning: RealSet, eval_sets: dict[str, RealSet]) -> dict:
+        """The audit of `replica`, run here (`cxrbench audit`)."""
+        plan = Plan()
+        plan.add(Job(key=replica.key, stage="generate", entry="synthetic", label="replica", fn=_noop, kwargs={}))
+        self.audit_skipped = None
+        self.plan_audit(plan, replica.key, conditioning, eval_sets)
+        _run_here(plan, self.cache)
+        return self._audit_report()
+
+    def _audit_report(self) -> dict | None:
+        if getattr(self, "audit_skipped", None):
+            return {"skipped": self.audit_skipped}
+        if not self.keys.get("audit"):
+            return None
+        entry = self.cache.path("audit", self.keys["audit"][0])
+        self.audit_gallery = entry / "gallery"
+        return json.loads((entry / "report.json").read_text())
 
     def data(self) -> tuple[RealSet | None, RealSet, dict[str, RealSet], np.ndarray]:
         """The task's real training rows, validation set and eval sets (checked disjoint by patient),
@@ -213,65 +254,102 @@ class TaskRun:
                     image_size=b.image_size, train_uncertainty=self.task.train_uncertainty, cache=self.cache,
                     forbidden_ids=forbidden, device=self.opts.device)
 
-    def run(self) -> tuple[ResultRecord, pd.DataFrame]:
-        from cxrbench.baselines.classifier import get_recipe
-        from cxrbench.runner.score import score_task
+    def plan(self, plan: Plan) -> None:
+        """Load the task's data (timed as the `data` stage) and add every job it needs to `plan`."""
+        from cxrbench.runner import jobs
+        from cxrbench.runner.classify import run_key, submitted_key
+        from cxrbench.runner.score_inputs import against_for
 
         task, b = self.task, self.budget
-        labels = task.labels
         with self.timer.stage("data"):
             real_train, val, eval_sets, forbidden = self.data()
-
-        synthetic, audit_report = [], None
+        self.eval_sets, self.real_train, self.val = eval_sets, real_train, val
+        synthetic: list[str] = []
+        self.audit_skipped = None
         if self.sub.kind == "generator" and task.uses_generator:
             conditioning = self._real(task.conditions_from, b.max_train_images)
             _check_disjoint(conditioning, None, eval_sets)
-            synthetic = self.generate(conditioning)
-            audit_report = self.audit(synthetic[0], conditioning, eval_sets)
+            synthetic = self.plan_generate(plan, conditioning)
+            self.plan_audit(plan, synthetic[0], conditioning, eval_sets)
 
         common = self.common(val, eval_sets, forbidden)
-        preds: dict[int, Predictions] = {}
-        base_preds: dict[int, Predictions] = {}
+        del common["cache"]
         baseline = get_task(task.baseline) if task.baseline else None
         base_train = None
         if baseline is not None:
             base_train = self._real(baseline.real_train, b.max_train_images) if baseline.real_train else None
-        n_runs = len(self.seeds) * (2 if baseline is not None or self.sub.kind == "classifier" else 1)
-        bar = self.progress.add_task(f"train  {task.name}", total=n_runs)
-        with self.timer.stage("train+predict") as t:
-            if self.sub.kind == "classifier":
-                limits = self.limits(b.classifier_timeout_s)
-                p = submitted_predictions(self.sub, real_train=real_train, eval_sets=eval_sets, labels=labels,
-                                          cache=self.cache, limits=limits, device=self.opts.device,
-                                          denied=(self.opts.out_dir,), train_uncertainty=task.train_uncertainty,
-                                          recipe=get_recipe(b.recipe, image_size=b.image_size))
-                preds = {0: p}
-                self.progress.advance(bar, len(self.seeds))
-                base_train = real_train
-            jobs = [] if self.sub.kind == "classifier" else [
-                dict(real_train=real_train, synthetic=synthetic, seed=seed,
-                     replicas_of_real=task.family == "supplement", **common) for seed in self.seeds]
-            n_sub = len(jobs)
-            if baseline is not None or self.sub.kind == "classifier":
-                jobs += [dict(real_train=base_train, synthetic=[], seed=seed, **common) for seed in self.seeds]
-            runs = reference_runs(jobs, workers=self.opts.jobs, threads=self.opts.threads or 1,
-                                  on_done=lambda: self.progress.advance(bar))
-            if self.sub.kind != "classifier":
-                preds = dict(zip(self.seeds, runs[:n_sub]))
-            base_preds = dict(zip(self.seeds, runs[n_sub:]))
-            t.cached = all(p.cached for p in (*preds.values(), *base_preds.values()))
+        self.runs: dict[int, tuple[str, str]] = {}
+        self.base_runs: dict[int, tuple[str, str]] = {}
+        if self.sub.kind == "classifier":
+            from cxrbench.baselines.classifier import get_recipe
 
-        with self.timer.stage("score"):
-            from cxrbench.runner.score_inputs import against_for
+            kwargs = dict(submission=self.sub, real_train=real_train, eval_sets=eval_sets, labels=task.labels,
+                          limits=self.limits(b.classifier_timeout_s), device=self.opts.device,
+                          denied=(self.opts.out_dir.resolve(),), train_uncertainty=task.train_uncertainty,
+                          recipe=get_recipe(b.recipe, image_size=b.image_size))
+            key = self._job(plan, submitted_key(self.cache, **kwargs), "predict", "submitted-predictions",
+                            "submission", submitted_predictions, kwargs)
+            self.runs = {0: ("submitted-predictions", key)}
+            base_train = real_train
+        else:
+            for seed in self.seeds:
+                run = dict(real_train=real_train, seed=seed, replicas_of_real=task.family == "supplement", **common)
+                key = run_key(self.cache, synthetic_keys=synthetic, **run)
+                self.runs[seed] = ("classifier-run", self._job(
+                    plan, key, "train", "classifier-run", f"seed {seed}", jobs.train,
+                    dict(synthetic_keys=synthetic, **run), deps=tuple(synthetic)))
+        if baseline is not None or self.sub.kind == "classifier":
+            for seed in self.seeds:
+                run = dict(real_train=base_train, seed=seed, **common)
+                key = run_key(self.cache, synthetic_keys=[], **run)
+                self.base_runs[seed] = ("classifier-run", self._job(
+                    plan, key, "train", "classifier-run", f"seed {seed} (real-only baseline)", jobs.train,
+                    dict(synthetic_keys=[], **run)))
+        labels_only = {name: jobs.without_pixels(es) for name, es in eval_sets.items()}
+        score_kwargs = dict(eval_sets=labels_only, labels=task.labels, runs=self.runs, base_runs=self.base_runs,
+                            against=against_for(task, b, self.sub.kind), primary_eval_set=task.primary.eval_set,
+                            eligibility=task.eligibility)
+        deps = tuple(k for _, k in (*self.runs.values(), *self.base_runs.values()))
+        score_key = stable_hash({"score": task.sha256(), "runs": deps, "against": score_kwargs["against"]})
+        self._job(plan, score_key, "score", None, "", jobs.score, score_kwargs, deps=deps)
 
-            against = against_for(task, b, self.sub.kind)
-            scored = score_task(eval_sets=eval_sets, labels=labels, preds={s: p.by_eval_set for s, p in preds.items()},
-                                base_preds={s: p.by_eval_set for s, p in base_preds.items()}, against=against,
-                                primary_eval_set=task.primary.eval_set, eligibility=task.eligibility)
+    def _generation_runs(self, outcomes: dict[str, Outcome]) -> list:
+        """The measured cost of each replica this task trained on (reused: its job was a cache hit)."""
+        from cxrbench.runner.generate import _measured
+
+        runs = [_measured(self.cache.meta("synthetic", key), r, outcomes[key].cached)
+                for r, key in enumerate(self.keys.get("generate", []))]
+        return [g for g in runs if g is not None]
+
+    def job_keys(self) -> list[str]:
+        return [k for keys in self.keys.values() for k in keys]
+
+    def assemble(self, outcomes: dict[str, Outcome]) -> tuple[ResultRecord, pd.DataFrame]:
+        """The record and predictions table from the finished jobs (CxrbenchError: the first failure)."""
+        from cxrbench.runner.classify import load_predictions
+
+        task, b = self.task, self.budget
+        for key in self.job_keys():
+            if outcomes[key].error:
+                raise CxrbenchError(outcomes[key].error)
+        for stage, name in (("generate", "generate"), ("audit", "audit"), ("train+predict", None), ("score", "score")):
+            keys = self.keys.get(name, []) if name else [*self.keys.get("predict", []), *self.keys.get("train", [])]
+            if keys:
+                self.timer.timings.append(StageTiming(stage=stage, seconds=round(sum(outcomes[k].seconds for k in keys), 3),
+                                                      cached=all(outcomes[k].cached for k in keys)))
+        audit_report = self._audit_report()
+        scored = outcomes[self.keys["score"][0]].value
+        eval_sets = self.eval_sets
+
+        def load(entries):
+            return {s: load_predictions(self.cache, stage, key, eval_sets, task.labels).by_eval_set
+                    for s, (stage, key) in entries.items()}
+
+        preds, base_preds = load(self.runs), load(self.base_runs)
         fingerprints = {f"{name}": es.fingerprint for name, es in eval_sets.items()}
-        fingerprints["val"] = val.fingerprint
-        if real_train is not None:
-            fingerprints["real_train"] = real_train.fingerprint
+        fingerprints["val"] = self.val.fingerprint
+        if self.real_train is not None:
+            fingerprints["real_train"] = self.real_train.fingerprint
         pixels = pixel_fingerprint(task_refs(task), b)
         if pixels is not None:
             fingerprints["pixels"] = pixels
@@ -280,13 +358,27 @@ class TaskRun:
             split_fingerprints=fingerprints, seeds=sorted(preds), environment=environment(self.isolation()),
             eval_sets=scored.eval_sets, comparisons=scored.comparisons, subgroups=scored.subgroups,
             subgroup_summaries=scored.subgroup_summaries, audit=audit_report, timings=self.timer.timings,
-            generation=generation_runs(synthetic))
+            generation=self._generation_runs(outcomes))
         if audit_report and audit_report.get("leakage_flag"):
             record.status = "failed"
             record.errors.append("test leakage: synthetic images near-duplicate test images (see audit.leakage); "
                                  "a generator that reproduces test images cannot be scored")
-        return record, _prediction_table(eval_sets, {s: p.by_eval_set for s, p in preds.items()},
-                                         {s: p.by_eval_set for s, p in base_preds.items()}, labels)
+        return record, prediction_table(eval_sets, preds, base_preds, task.labels)
+
+
+def _noop(**_) -> None:
+    """A job that is already done (its entry exists): stands in for a dependency in a small plan."""
+
+
+def _run_here(plan: Plan, cache: Cache) -> None:
+    """Run a small plan in this process; the first failure is raised."""
+    from cxrbench.runner.executors.local import LocalExecutor
+
+    with LocalExecutor() as executor:
+        outcomes = run_plan(plan, executor, cache)
+    for outcome in outcomes.values():
+        if outcome.error:
+            raise CxrbenchError(outcome.error)
 
 
 def _check_disjoint(train: RealSet | None, val: RealSet | None, eval_sets: dict[str, RealSet]) -> None:
@@ -302,67 +394,6 @@ def _check_disjoint(train: RealSet | None, val: RealSet | None, eval_sets: dict[
             if shared:
                 raise DataError(f"{len(shared)} patient(s) of eval set {name} are in the {part_name} data "
                                 f"(e.g. {sorted(shared)[0]}): the split is not patient-level")
-
-
-def _prediction_table(eval_sets, preds, base_preds, labels) -> pd.DataFrame:
-    frames = []
-    for model, runs in (("submission", preds), ("baseline", base_preds)):
-        for seed, by_set in runs.items():
-            for name, probs in by_set.items():
-                rows = eval_sets[name].rows
-                f = pd.DataFrame(np.asarray(probs, np.float32), columns=list(labels))
-                f.insert(0, "seed", seed)
-                f.insert(0, "model", model)
-                f.insert(0, "patient_id", rows["patient_id"].astype(str).to_numpy())
-                f.insert(0, "image_id", rows["image_id"].astype(str).to_numpy())
-                f.insert(0, "eval_set", name)
-                frames.append(f)
-    return pd.concat(frames, ignore_index=True)
-
-
-def record_path(out_dir: Path, record: ResultRecord) -> Path:
-    task = record.task.name.replace("/", "__")
-    return out_dir / f"{task}@{record.task.version}" / f"{record.submission.name}@{record.submission.version}.json"
-
-
-def _keeps_complete(path: Path) -> bool:
-    """A complete, intact record is already at `path` (a failed rerun must not replace it)."""
-    from cxrbench.results import RecordError, read_record
-
-    try:
-        return path.is_file() and read_record(path).status == "complete"
-    except RecordError:
-        return False
-
-
-def _write(out_dir: Path, record: ResultRecord, predictions: pd.DataFrame | None) -> Path:
-    from cxrbench.data.atomic import atomic_write
-
-    path = record_path(out_dir, record)
-    if record.status == "failed" and _keeps_complete(path):
-        path = path.with_suffix(".failed.json")  # beside the good record, which stays
-    if predictions is not None:
-        ppath = path.with_suffix(".predictions.parquet")
-        import hashlib
-        import io
-
-        buf = io.BytesIO()
-        predictions.to_parquet(buf, index=False)
-        data = buf.getvalue()
-        atomic_write(ppath, lambda fh: fh.write(data))
-        record.predictions_file = ppath.name
-        record.predictions_sha256 = hashlib.sha256(data).hexdigest()
-    write_record(record, path)
-    return path
-
-
-def _copy_gallery(gallery: Path | None, record_file: Path) -> None:
-    """The audit's PNG galleries beside the record, in `<record stem>.gallery/` (the record names
-    the files relative to that folder, so it never carries a path of this machine)."""
-    import shutil
-
-    if gallery is not None and gallery.is_dir():
-        shutil.copytree(gallery, record_file.with_suffix(".gallery"), dirs_exist_ok=True)
 
 
 def _failed_record(run: TaskRun, error: str) -> ResultRecord:
@@ -399,27 +430,63 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
         raise CxrbenchError(f"no {opts.profile} tasks with a {opts.budget!r} budget for a {sub.kind} submission")
     # Baselines first, so their (shared, cached) runs come before the tasks that compare with them.
     specs.sort(key=lambda s: (s.supplement_ratio, s.name))
-    cache = Cache(opts.cache_root, force=opts.force, report=lambda msg: console.print(f"[bold yellow]{msg}[/]"))
-    if opts.threads and opts.device == "cpu":
-        import torch
+    executor = get_executor(opts.executor, workers=opts.jobs if opts.executor == "local" else opts.ray_workers,
+                            threads=opts.threads or 1, device=opts.device, address=opts.address)
+    outcomes: list[TaskOutcome] = []
+    with executor:  # connects first: an unreachable cluster fails before anything is computed or written
+        cache = Cache(opts.cache_root, force=opts.force,
+                      report=lambda msg: console.print(f"[bold yellow]{escape(msg)}[/]"))
+        if opts.threads and opts.device == "cpu":
+            import torch
 
-        torch.set_num_threads(opts.threads)
-    outcomes = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
+            torch.set_num_threads(opts.threads)
+        plan, runs = Plan(), []
         for spec in specs:
-            run = TaskRun(sub, spec, opts, cache, progress)
+            run = TaskRun(sub, spec, opts, cache)
             try:
-                record, predictions = run.run()
+                run.plan(plan)
             except CxrbenchError as exc:
-                console.print(f"[bold red]{spec.name}: failed:[/] {escape(str(exc))}")
-                cache.discard_partials()
-                record, predictions = _failed_record(run, str(exc)), None
-            path = _write(opts.out_dir, record, predictions)
-            if record.status == "failed" and path.name.endswith(".failed.json"):
-                console.print(f"[yellow]{spec.name}: the complete record {path.with_name(path.name[:-12] + '.json')} "
-                              f"is kept; this failure is in {path.name}[/]")
-            _copy_gallery(run.audit_gallery, path)
-            outcomes.append(TaskOutcome(record, path))
-    return outcomes
+                run.error = str(exc)
+            runs.append(run)
+        finished: dict[str, Outcome] = {}
+        written: set[int] = set()
+
+        def write_ready() -> None:
+            """Write each task's record as soon as its last job finished (a long plan keeps them coming)."""
+            for i, run in enumerate(runs):
+                if i not in written and (run.error is not None or all(k in finished for k in run.job_keys())):
+                    written.add(i)
+                    outcomes.append(_finish(run, finished, console))
+
+        view = PlanProgress(plan, console, title=f"{sub.name} · {len(specs)} task(s) · {executor.name}")
+
+        def on_event(event: Event) -> None:
+            view(event)
+            if event.outcome is not None:
+                finished[event.job.key] = event.outcome
+                write_ready()
+
+        with view:
+            write_ready()  # tasks that failed while planning
+            run_plan(plan, executor, cache, on_event=on_event)
+    order = {id(r.task): i for i, r in enumerate(runs)}
+    return sorted(outcomes, key=lambda o: order[id(o.spec)])
+
+
+def _finish(run: TaskRun, finished: dict[str, Outcome], console: Console) -> TaskOutcome:
+    """Assemble, write and report one task's record (a failure becomes a failed record)."""
+    spec = run.task
+    try:
+        if run.error is not None:
+            raise CxrbenchError(run.error)
+        record, predictions = run.assemble(finished)
+    except CxrbenchError as exc:
+        console.print(f"[bold red]{spec.name}: failed:[/] {escape(str(exc))}")
+        run.cache.discard_partials()
+        record, predictions = _failed_record(run, str(exc)), None
+    path = write_outputs(run.opts.out_dir, record, predictions)
+    if record.status == "failed" and path.name.endswith(".failed.json"):
+        console.print(f"[yellow]{spec.name}: the complete record {path.with_name(path.name[:-12] + '.json')} "
+                      f"is kept; this failure is in {path.name}[/]")
+    copy_gallery(run.audit_gallery, path)
+    return TaskOutcome(record, path, spec)

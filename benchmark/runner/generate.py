@@ -45,11 +45,6 @@ class SyntheticReplica:
     generation: GenerationRun | None = None
 
 
-def generation_runs(replicas: list[SyntheticReplica]) -> list[GenerationRun]:
-    """The measured generation cost of each replica that has one (what a record carries)."""
-    return [r.generation for r in replicas if r.generation is not None]
-
-
 def replica_seed(generation_seed: int, image_id: str, replica: int) -> int:
     """The seed of one synthetic image: a function of its identity only (non-negative int63)."""
     digest = hashlib.sha256(f"{generation_seed}:{image_id}:{replica}".encode()).digest()
@@ -93,6 +88,12 @@ def synthesize(submission: Submission, conditioning: RealSet, replica: int, *, s
                 table.to_parquet(tmp / "requests.parquet")
         else:
             _run_generator(submission, table, size, key, cache, limits, device, progress, denied)
+    return load_replica(cache, key, replica, reused)
+
+
+def load_replica(cache: Cache, key: str, replica: int, reused: bool = True) -> SyntheticReplica:
+    """A finished replica from its cache entry (pixels memory-mapped); `reused`: it was not made by
+    this run, so its generation cost (kept in the entry) is carried as measured then."""
     entry = cache.path("synthetic", key)
     pixels = np.load(entry / "images.npy", mmap_mode="r")
     stored = pd.read_parquet(entry / "requests.parquet")

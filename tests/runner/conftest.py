@@ -34,16 +34,30 @@ CLASSIFY = TINY.replace("name: tiny/supplement", "name: tiny/classify").replace(
         "conditions_from: {source: phantom, site: site-a, split: train}", "conditions_from: null")
 
 
-@pytest.fixture
-def tiny_tasks(tmp_path, monkeypatch):
-    folder = tmp_path / "tasks"
+def _use_tiny_tasks(folder: Path, monkeypatch):
     folder.mkdir()
     (folder / "tiny.yaml").write_text(TINY)
     (folder / "tiny-classify.yaml").write_text(CLASSIFY)
     tasking.load_tasks.cache_clear()
     real = tasking.load_tasks
     monkeypatch.setattr(tasking, "load_tasks", lambda folder_=None: real(str(folder)))
-    yield folder
+    return real
+
+
+@pytest.fixture
+def tiny_tasks(tmp_path, monkeypatch):
+    real = _use_tiny_tasks(tmp_path / "tasks", monkeypatch)
+    yield tmp_path / "tasks"
+    real.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def tiny_tasks_module(tmp_path_factory):
+    """`tiny_tasks` for a whole module (tests that share one expensive reference run)."""
+    folder = tmp_path_factory.mktemp("tiny") / "tasks"
+    with pytest.MonkeyPatch.context() as mp:
+        real = _use_tiny_tasks(folder, mp)
+        yield folder
     real.cache_clear()
 
 

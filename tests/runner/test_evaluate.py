@@ -53,7 +53,7 @@ def test_oracle_generator_end_to_end_then_cached(tiny_tasks, run_opts, tmp_path)
     # log) gets one line per finished stage instead of a progress bar drawn only at the end
     log = io.StringIO()
     again = evaluate(sub, ["tiny/supplement-100"], run_opts, console=Console(file=log, width=200))[0].record
-    assert "tiny/supplement-100 · generate done in" in log.getvalue() and "(cached)" in log.getvalue()
+    assert "tiny/supplement-100 · generate replica 0 done in" in log.getvalue() and "(cached)" in log.getvalue()
     assert all(t.cached for t in again.timings if t.stage in ("generate", "train+predict"))
     assert again.eval_sets == supp.eval_sets and again.comparisons == supp.comparisons
     # what generating the set cost is measured when it is made and carried by the record that reuses it

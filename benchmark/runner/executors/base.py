@@ -1,0 +1,116 @@
+"""The driver loop every executor shares: submit ready jobs, check each result, retry, report events.
+
+An executor only knows how to start a job somewhere (`submit`) and how to wait for some to
+finish (`wait`); what counts as done, cached, failed or retried is decided here, once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cxrbench.runner.cache import Cache
+from cxrbench.runner.plan import Job, JobResult, Plan, verify
+
+
+@dataclass
+class Outcome:
+    """How a job ended: `value` for a job without an entry, `error` when it failed."""
+
+    job: Job
+    cached: bool = False
+    error: str | None = None
+    value: Any = None
+    seconds: float = 0.0
+    attempts: int = 0
+
+
+@dataclass
+class Event:
+    """What the progress view and the log see: kind is queued, started, retry, done or failed."""
+
+    kind: str
+    job: Job
+    outcome: Outcome | None = None
+    message: str | None = None
+    at: float = 0.0
+
+
+class Executor:
+    """Runs jobs somewhere. `parallelism` jobs are handed to it at once."""
+
+    name = "base"
+    parallelism = 1
+
+    def start(self) -> None:
+        """Connect or start workers; raises ConfigError (before anything is computed) when it cannot."""
+
+    def close(self) -> None:
+        """Release workers (a Ray instance started here is shut down)."""
+
+    def submit(self, job: Job, cache: Cache) -> Any:
+        """Start `job`; return a handle for `wait`."""
+        raise NotImplementedError
+
+    def wait(self, handles: list) -> list[tuple[Any, JobResult]]:
+        """Block until at least one of `handles` finished; return (handle, result) for each finished."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Executor:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+#: a job whose reported result does not check out is run once more, then fails with the reason
+ATTEMPTS = 2
+
+
+def run_plan(plan: Plan, executor: Executor, cache: Cache,
+             on_event: Callable[[Event], None] | None = None) -> dict[str, Outcome]:
+    """Run every job of `plan` whose entry is not cached, dependencies first; an outcome per key.
+
+    A failed job fails the jobs that depend on it (they are not run) but not the others."""
+    emit = on_event or (lambda e: None)
+    outcomes: dict[str, Outcome] = {}
+    pending = list(plan)
+    inflight: dict[Any, tuple[Job, int]] = {}
+    for job in pending:
+        emit(Event("queued", job, at=time.time()))
+
+    def finish(outcome: Outcome) -> None:
+        outcomes[outcome.job.key] = outcome
+        emit(Event("failed" if outcome.error else "done", outcome.job, outcome, outcome.error, time.time()))
+
+    while pending or inflight:
+        for job in list(pending):
+            if len(inflight) >= executor.parallelism:
+                break
+            if any(d not in outcomes for d in job.deps):
+                continue
+            pending.remove(job)
+            failed = next((outcomes[d] for d in job.deps if outcomes[d].error), None)
+            if failed is not None:
+                finish(Outcome(job, error=f"not run: {failed.job.label} failed ({failed.error})"))
+            elif job.entry is not None and cache.has(job.entry, job.key):
+                finish(Outcome(job, cached=True))
+            else:
+                inflight[executor.submit(job, cache)] = (job, 1)
+                emit(Event("started", job, at=time.time()))
+        if not inflight:
+            continue
+        for handle, result in executor.wait(list(inflight)):
+            job, attempt = inflight.pop(handle)
+            problem = result.error or verify(job, result, cache)
+            if problem and result.error is None and job.entry is not None:
+                cache.discard(job.entry, job.key)  # an entry its report does not match is not used
+            if problem and result.error is None and attempt < ATTEMPTS:
+                emit(Event("retry", job, message=problem, at=time.time()))
+                inflight[executor.submit(job, cache)] = (job, attempt + 1)
+                continue
+            finish(Outcome(job, error=problem, value=result.value, seconds=result.seconds, attempts=attempt))
+    return outcomes

@@ -1,0 +1,76 @@
+"""The `local` executor: today's behaviour. Jobs run in this process one after another; with
+`--jobs N` (N > 1) training jobs run in up to N spawned processes of `threads` CPU threads each,
+while generation, audit and scoring stay here. Predictions do not depend on N: each training run
+is seeded and single-process either way."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from cxrbench.runner.cache import Cache
+from cxrbench.runner.executors.base import Executor
+from cxrbench.runner.plan import Job, JobResult, run_job
+
+#: stages whose jobs may go to the process pool (they run no submission code and are CPU-bound)
+POOLED = ("train",)
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+@dataclass(eq=False)
+class _Handle:
+    job: Job
+    cache: Cache
+    future: Any = None  # a pool future; None: runs in this process when waited for
+
+
+class LocalExecutor(Executor):
+    name = "local"
+
+    def __init__(self, workers: int = 1, threads: int = 1):
+        self.workers, self.threads = max(1, workers), threads
+        self.parallelism = self.workers
+        self._pool = None
+        self._inline: deque[_Handle] = deque()
+
+    def _get_pool(self):
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_worker_init, initargs=(self.threads,))
+        return self._pool
+
+    def submit(self, job: Job, cache: Cache) -> _Handle:
+        handle = _Handle(job, cache)
+        if self.workers > 1 and job.stage in POOLED:
+            handle.future = self._get_pool().submit(run_job, job, cache)
+        else:
+            self._inline.append(handle)
+        return handle
+
+    def wait(self, handles: list) -> list[tuple[Any, JobResult]]:
+        from concurrent.futures import FIRST_COMPLETED
+        from concurrent.futures import wait as wait_futures
+
+        futures = [h for h in handles if h.future is not None]
+        finished = [(h, h.future.result()) for h in futures if h.future.done()]
+        if finished:
+            return finished
+        if self._inline:
+            handle = self._inline.popleft()
+            return [(handle, run_job(handle.job, handle.cache))]
+        done, _ = wait_futures([h.future for h in futures], return_when=FIRST_COMPLETED)
+        return [(h, h.future.result()) for h in futures if h.future in done]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None

@@ -1,0 +1,99 @@
+"""The `ray` executor: each job is a Ray Core task declaring its resources (`num_gpus=1` for
+generation, training and audit on CUDA, one CPU otherwise), on a local Ray instance or a cluster.
+
+Ray retries a task whose worker process died (`max_retries`); the driver loop retries once more
+a job whose reported entry does not check out. Workers read and write the same cache as the
+driver, so on a cluster the cache root must be on a filesystem every node mounts.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from cxrbench.errors import ConfigError
+from cxrbench.runner.cache import Cache
+from cxrbench.runner.executors.base import Executor
+from cxrbench.runner.plan import Job, JobResult, run_job
+
+INSTALL = "--executor ray needs Ray, which is not installed: pip install 'cxrbench[ray]'"
+#: seconds to wait for a Ray head at HOST:PORT before saying it is unreachable
+CONNECT_TIMEOUT_S = 5.0
+#: times Ray reruns a task whose worker process died (killed, out of memory, node lost)
+MAX_RETRIES = 2
+
+
+def _on_worker(job: Job, cache: Cache) -> JobResult:
+    return run_job(job, cache, remote=True)
+
+
+def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Raise ConfigError unless something listens at HOST:PORT (Ray itself can wait minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"--address {address!r}: expected auto or HOST:PORT of a Ray head (e.g. 10.0.0.1:6379)")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ConfigError(f"--address {address}: no Ray head reachable there within {timeout_s:.0f} s ({exc}); "
+                          f"start one with `ray start --head --port {port}` or check the address") from None
+
+
+class RayExecutor(Executor):
+    name = "ray"
+
+    def __init__(self, address: str | None = None, workers: int = 0, device: str = "cpu"):
+        self.address, self.workers, self.device = address, workers, device
+        self._started_here = False
+        self._remote = None
+
+    def start(self) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError(INSTALL) from None
+        if self.address and self.address != "auto" and not self.address.startswith("ray://"):
+            check_reachable(self.address)
+        # results and errors come back as data; worker logs would only tear the progress view
+        options: dict = dict(log_to_driver=False, configure_logging=False)
+        try:
+            if ray.is_initialized():
+                pass  # a Ray session this process already holds (a notebook, the tests): used, kept
+            elif self.address:
+                ray.init(address=self.address, **options)
+            else:
+                ray.init(num_cpus=self.workers or None, include_dashboard=False, **options)
+                self._started_here = True
+        except ConnectionError as exc:
+            raise ConfigError(f"--address {self.address}: cannot connect to Ray ({exc})") from None
+        resources = ray.cluster_resources()
+        slots = resources.get("GPU", 0) if self.device == "cuda" else resources.get("CPU", 1)
+        self.parallelism = max(1, int(slots))
+        self._remote = ray.remote(_on_worker)
+
+    def submit(self, job: Job, cache: Cache) -> Any:
+        return self._remote.options(num_cpus=job.resources.num_cpus, num_gpus=job.resources.num_gpus,
+                                    max_retries=MAX_RETRIES, name=job.label[:200]).remote(job, cache)
+
+    def wait(self, handles: list) -> list[tuple[Any, JobResult]]:
+        import ray
+        from ray.exceptions import RayTaskError
+
+        ready, _ = ray.wait(handles, num_returns=1)
+        more, _ = ray.wait(handles, num_returns=len(handles), timeout=0)
+        out = []
+        for ref in {*ready, *more}:
+            try:
+                out.append((ref, ray.get(ref)))
+            except RayTaskError as exc:  # a bug, not a CxrbenchError: raise it as it was raised
+                raise exc.as_instanceof_cause() from None
+            except ray.exceptions.RayError as exc:  # the worker died on every attempt
+                out.append((ref, JobResult(key="", error=f"Ray worker lost {MAX_RETRIES + 1} times: {exc}")))
+        return out
+
+    def close(self) -> None:
+        if self._started_here:
+            import ray
+
+            ray.shutdown()
+            self._started_here = False

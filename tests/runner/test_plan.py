@@ -1,0 +1,101 @@
+"""The driver loop (`run_plan`): dependencies first, cached jobs skipped, a result whose hash does
+not match its job key is retried once and then fails with that reason, failures stop dependents."""
+
+import io
+
+import pytest
+from rich.console import Console
+
+from cxrbench.errors import SubmissionError
+from cxrbench.runner.cache import Cache
+from cxrbench.runner.executors import run_plan
+from cxrbench.runner.executors.local import LocalExecutor
+from cxrbench.runner.plan import FAULTS_ENV, Job, Plan
+from cxrbench.runner.progress import PlanProgress
+
+
+def _write(*, cache, key, text, calls):
+    calls.append(key)
+    with cache.building("thing", key) as tmp:
+        (tmp / "value.txt").write_text(text)
+
+
+def _crash(*, cache, key, calls, **_):
+    calls.append(key)
+    raise SubmissionError("generator exited with signal 9")
+
+
+def _sum(*, cache, keys):
+    return sum(int((cache.path("thing", k) / "value.txt").read_text()) for k in keys)
+
+
+def _plan(calls, first=_write):
+    plan = Plan()
+    a, b = "aa" + "0" * 62, "bb" + "0" * 62
+    plan.add(Job(a, "generate", "thing", "job a", first, dict(key=a, text="2", calls=calls)))
+    plan.add(Job(b, "train", "thing", "job b", _write, dict(key=b, text="3", calls=calls), deps=(a,)))
+    plan.add(Job("score-key", "score", None, "job score", _sum, dict(keys=[a, b]), deps=(a, b)))
+    return plan, a, b
+
+
+def _run(plan, cache, terminal=False):
+    log = io.StringIO()
+    with LocalExecutor() as ex, PlanProgress(plan, Console(file=log, width=200, force_terminal=terminal)) as view:
+        outcomes = run_plan(plan, ex, cache, on_event=view)
+    return outcomes, log.getvalue()
+
+
+def test_jobs_run_after_their_dependencies_and_cached_ones_are_skipped(tmp_path):
+    calls = []
+    plan, a, b = _plan(calls)
+    outcomes, log = _run(plan, Cache(tmp_path))
+    assert calls == [a, b] and outcomes["score-key"].value == 5
+    # one line per finished job where stderr is not a terminal, with the plan's count
+    lines = log.strip().splitlines()
+    assert [line.split(" done in ")[0] for line in lines] == ["[1/3] job a", "[2/3] job b", "[3/3] job score"]
+    calls.clear()
+    outcomes, log = _run(plan, Cache(tmp_path))
+    assert calls == [] and outcomes[a].cached and outcomes["score-key"].value == 5
+    assert log.splitlines()[0].startswith("[1/3] job a done in 0.0 s (cached)")
+
+
+def test_a_terminal_gets_the_progress_view_instead_of_lines(tmp_path):
+    _, log = _run(_plan([])[0], Cache(tmp_path), terminal=True)
+    assert "[1/3]" not in log and "jobs/min" in log and "generate" in log
+
+
+def test_a_wrong_result_hash_is_retried_once(tmp_path, monkeypatch):
+    monkeypatch.setenv(FAULTS_ENV, str(tmp_path))
+    (tmp_path / "wrong-hash-train").touch()
+    calls = []
+    plan, a, b = _plan(calls)
+    outcomes, log = _run(plan, Cache(tmp_path / "cache"))
+    assert outcomes[b].error is None and outcomes[b].attempts == 2 and outcomes["score-key"].value == 5
+    assert "[1/3] job b retried: result hash 000000000000… from worker" in log
+    assert "does not match the entry of job key bb0000000000…" in log
+
+
+def test_a_result_hash_that_never_matches_fails_the_job_and_its_dependents(tmp_path, monkeypatch):
+    monkeypatch.setenv(FAULTS_ENV, str(tmp_path))
+    (tmp_path / "wrong-hash-generate.always").touch()
+    calls = []
+    plan, a, b = _plan(calls)
+    outcomes, log = _run(plan, Cache(tmp_path / "cache"))
+    assert calls == [a, a]  # retried once, then given up
+    assert "does not match the entry of job key aa0000000000" in outcomes[a].error
+    assert outcomes[b].error.startswith("not run: job a failed (result hash")
+    assert outcomes["score-key"].error.startswith("not run: job a failed")
+    assert "[1/3] job a failed: result hash" in log
+
+
+def test_a_job_error_is_its_outcome_not_a_crash(tmp_path):
+    calls = []
+    plan, a, b = _plan(calls, first=_crash)
+    outcomes, _ = _run(plan, Cache(tmp_path))
+    assert outcomes[a].error == "generator exited with signal 9" and outcomes[a].attempts == 1
+    assert calls == [a]
+
+
+def test_a_dependency_outside_the_plan_is_refused():
+    with pytest.raises(ValueError, match="not in the plan"):
+        Plan().add(Job("k", "train", "thing", "orphan", _write, {}, deps=("missing",)))
