@@ -55,7 +55,7 @@ def remove_stale_temp_files(path: str | os.PathLike) -> list[Path]:
         parts = name[len(prefix):-len(".tmp")].split(".")
         if len(parts) == 2 and parts[0].isdigit():
             pid = int(parts[0])
-            if pid == os.getpid() or _running(pid):
+            if pid == os.getpid() or pid_running(pid):
                 continue
         elif len(parts) != 1:  # another file's temporary (a name with more dots), not ours
             continue
@@ -67,7 +67,8 @@ def remove_stale_temp_files(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def _running(pid: int) -> bool:
+def pid_running(pid: int) -> bool:
+    """Whether a process of this host with that pid exists (another user's counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from cxrbench.data.atomic import pid_running
+
 #: seconds without a heartbeat after which a lease is stale (overridable for tests and slow filesystems)
 DEFAULT_TTL_S = float(os.environ.get("CXRBENCH_LEASE_TTL", "60"))
 
@@ -38,16 +40,6 @@ def _read(path: Path) -> dict | None:
         return None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def stale_reason(path: Path, ttl: float) -> str | None:
     """Why the lease at `path` may be taken over (None: it is held by a live owner, or is gone)."""
     try:
@@ -55,7 +47,7 @@ def stale_reason(path: Path, ttl: float) -> str | None:
     except FileNotFoundError:
         return None
     owner = _read(path)
-    if owner and owner.get("host") == socket.gethostname() and not _pid_alive(int(owner.get("pid", 0))):
+    if owner and owner.get("host") == socket.gethostname() and not pid_running(int(owner.get("pid", 0))):
         return f"its owner (pid {owner.get('pid')} on this host) is dead"
     if age > ttl:
         who = f"{owner.get('host')}:{owner.get('pid')}" if owner else "an unknown owner"
