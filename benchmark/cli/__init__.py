@@ -7,6 +7,7 @@ and assembles them, and turns CxrbenchError into one clear line.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 
@@ -86,6 +87,15 @@ def main() -> None:
     except typer.Abort:
         err.print("aborted")
         sys.exit(130)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # a full disk is the machine's problem, not a bug: one line, and what survives it
+        where = f" writing {exc.filename}" if exc.filename else ""
+        err.print(f"[bold red]error:[/] {escape(f'no space left on the device{where}: {exc.strerror or exc}')}; "
+                  "free some space and run the same command again (finished runs are in the cache, "
+                  "whose entries are written whole or not at all)")
+        sys.exit(2)
     except Exception as exc:  # click usage errors and the like
         import click
 

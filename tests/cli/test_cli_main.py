@@ -43,3 +43,31 @@ def test_flags_show_no_value_placeholder(command):
     assert "--help" in out.output and "<bool>" not in out.output
     if command != ["tasks", "ls"]:  # options with values keep their type
         assert any(t in out.output for t in ("<str>", "<path>", "<int>"))
+
+
+def test_full_disk_is_one_line_not_a_traceback(monkeypatch, capsys):
+    import errno
+
+    import cxrbench.cli as cli
+
+    def full(**_):
+        raise OSError(errno.ENOSPC, "No space left on device", "runs/x/record.json")
+
+    monkeypatch.setattr(cli, "app", full)
+    code, err = run_main(monkeypatch, capsys, "evaluate", "x")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("error: no space left on the device writing runs/x/record.json")
+    assert "run the same command again" in lines[0]
+
+
+def test_other_os_errors_are_not_disguised_as_a_full_disk(monkeypatch):
+    import cxrbench.cli as cli
+
+    def broken(**_):
+        raise PermissionError(13, "Permission denied", "/root/x")
+
+    monkeypatch.setattr(cli, "app", broken)
+    monkeypatch.setattr(sys, "argv", ["cxrbench", "evaluate", "x"])
+    with pytest.raises(PermissionError):
+        cli.main()
