@@ -7,6 +7,8 @@ Showing B − A for a pair stored as A − B only negates Δ and swaps its CI bo
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from cxrbench.leaderboard import fields
@@ -47,12 +49,27 @@ def eval_set_table(comparisons, flipped: bool = False) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=EVAL_COLUMNS + ["against", "method"])[EVAL_COLUMNS]
 
 
+_MACRO_COUNT = re.compile(r"macro over the (\d+) labels")
+
+
 def methods(comparisons) -> list[str]:
-    """The distinct method descriptions of the comparisons (shown once, under the table)."""
-    return list(dict.fromkeys(c.method for c in comparisons if c.method))
+    """The distinct method descriptions of the comparisons, shown once under the table: eval sets
+    whose methods differ only in how many labels are eligible for the macro share one line that
+    names each set's count."""
+    counts: dict[str, list[str]] = {}
+    for c in comparisons:
+        if not c.method:
+            continue
+        found = _MACRO_COUNT.search(c.method)
+        generic = _MACRO_COUNT.sub("macro over the eligible labels", c.method)
+        counts.setdefault(generic, [])
+        if found:
+            counts[generic].append(f"{c.eval_set} {found.group(1)}")
+    return [generic.replace("macro over the eligible labels", f"macro over the eligible labels ({', '.join(n)})")
+            if n else generic for generic, n in counts.items()]
 
 
 def label_table(comparisons, flipped: bool = False) -> pd.DataFrame:
-    """One row per eval set × label: Δ AUROC (A − B), DeLong p and Holm-corrected p."""
+    """One row per eval set × label: Δ AUROC (A − B), its p and the Holm-corrected p."""
     rows = [{"eval_set": c.eval_set, **_orient(fields.label_row(d), flipped)} for c in comparisons for d in c.labels]
     return pd.DataFrame(rows, columns=LABEL_COLUMNS)

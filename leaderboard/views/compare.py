@@ -54,7 +54,8 @@ def render(ctx: Context) -> None:
         return
     st.caption(f"Δ = macro AUROC of **{a}** − **{b}** on {task} ({rows.loc[a, 'budget']}), paired on the same test "
                "images, from the predictions stored with both records: the numbers `cxrbench compare` prints. "
-               "Per label: DeLong, Holm-corrected across labels.")
+               "Per label: the same seed × patient test on each label, Holm-corrected over the labels of each "
+               "eval set.")
     folder = ctx.root / rows.loc[a, "file"]
     stored = compare_frames.stored_pair(pairwise, a, b, sha)
     if stored is not None:

@@ -40,7 +40,8 @@ def render_labels(ctx: Context) -> None:
     df = frames.per_label(ctx.tables, task, ev)
     if not need(df, f"label scores for {task} on {ev}"):
         return
-    st.caption("AUROC per label; delta and Holm-corrected DeLong p (markers) are against the real-only baseline.")
+    st.caption("AUROC per label; delta and its Holm-corrected p (markers; seed × patient test, Holm over the "
+               "labels of each eval set) are against the real-only baseline.")
     wide = df.pivot_table(index="label", columns="entry", values="auroc", aggfunc="first").reset_index()
     table(wide, f"labels-wide-{task.replace('/', '_')}")
     with st.expander("Long table with CIs, deltas and p-values"):

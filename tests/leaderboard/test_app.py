@@ -196,6 +196,10 @@ def test_submission_page_shows_parameters_links_and_a_reused_sets_measured_cost(
     cost = app_test("cost").dataframe[0].value
     row = cost[(cost["entry"] == "noise@1.0") & (cost["task"] == "phantom/supplement-300")].iloc[0]
     assert row["measured"] and row["reused"] and row["images_per_second"] == pytest.approx(100.0)
+    # the measured rate and time lead; this record's own (cached, ~0 s) stage comes last
+    cols = list(cost.columns)
+    assert cols.index("images_per_second") < cols.index("measured_seconds") < cols.index("reused")
+    assert cols[-1] == "generate_seconds" and str(cost["n_synthetic"].dtype) == "Int64"
 
 
 def test_utility_vs_cost_page(app_test):

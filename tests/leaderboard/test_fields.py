@@ -38,3 +38,17 @@ def test_overview_shows_mde_and_inconclusive_verdicts():
     df, _ = frames.overview(tables, pd.DataFrame(columns=["task"]), "supplement", "internal_test")
     assert list(df.columns[:8]) == frames.OVERVIEW_PRIMARY
     assert df["mde"].tolist() == pytest.approx([0.025, 0.025]) and set(df["verdict"]) == {"inconclusive"}
+
+
+def test_compare_methods_are_one_line_naming_each_eval_sets_label_count():
+    from cxrbench.leaderboard.compare_frames import methods
+
+    text = "t-test; paired seeds (8 vs 8); macro over the {} labels with ≥ 20 positive; Holm"
+    comps = [SimpleNamespace(eval_set="internal_test", method=text.format(12)),
+             SimpleNamespace(eval_set="external:site-b", method=text.format(13)),
+             SimpleNamespace(eval_set="external:site-c", method=None),
+             SimpleNamespace(eval_set="external:site-d", method="another procedure")]
+    assert methods(comps) == [
+        "t-test; paired seeds (8 vs 8); macro over the eligible labels (internal_test 12, external:site-b 13) "
+        "with ≥ 20 positive; Holm",
+        "another procedure"]
