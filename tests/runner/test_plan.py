@@ -64,23 +64,25 @@ def test_a_terminal_gets_the_progress_view_instead_of_lines(tmp_path):
     assert "[1/3]" not in log and "jobs/min" in log and "generate" in log
 
 
-def test_a_wrong_result_hash_is_retried_once(tmp_path, monkeypatch):
+def _run_with_fault(tmp_path, monkeypatch, fault: str):
+    """Run the small plan with one injected worker fault (a marker file under FAULTS_ENV)."""
     monkeypatch.setenv(FAULTS_ENV, str(tmp_path))
-    (tmp_path / "wrong-hash-train").touch()
+    (tmp_path / fault).touch()
     calls = []
     plan, a, b = _plan(calls)
     outcomes, log = _run(plan, Cache(tmp_path / "cache"))
+    return calls, a, b, outcomes, log
+
+
+def test_a_wrong_result_hash_is_retried_once(tmp_path, monkeypatch):
+    calls, a, b, outcomes, log = _run_with_fault(tmp_path, monkeypatch, "wrong-hash-train")
     assert outcomes[b].error is None and outcomes[b].attempts == 2 and outcomes["score-key"].value == 5
     assert "[1/3] job b retried: result hash 000000000000… from worker" in log
     assert "does not match the entry of job key bb0000000000…" in log
 
 
 def test_a_result_hash_that_never_matches_fails_the_job_and_its_dependents(tmp_path, monkeypatch):
-    monkeypatch.setenv(FAULTS_ENV, str(tmp_path))
-    (tmp_path / "wrong-hash-generate.always").touch()
-    calls = []
-    plan, a, b = _plan(calls)
-    outcomes, log = _run(plan, Cache(tmp_path / "cache"))
+    calls, a, b, outcomes, log = _run_with_fault(tmp_path, monkeypatch, "wrong-hash-generate.always")
     assert calls == [a, a]  # retried once, then given up
     assert "does not match the entry of job key aa0000000000" in outcomes[a].error
     assert outcomes[b].error.startswith("not run: job a failed (result hash")
