@@ -207,11 +207,13 @@ def test_precomputed_generator_as_a_datasets_folder(tiny_tasks, run_opts, tmp_pa
 
 
 def test_parallel_runs_give_the_same_predictions(tiny_tasks, run_opts, tmp_path):
-    """--jobs 2 trains the seeds in two worker processes: byte-identical predictions to a serial run."""
+    """--jobs 2 trains the seeds in two worker processes while the (sandboxed) generation runs on
+    this process's job thread: byte-identical predictions and synthetic images to a serial run."""
     sub = _sub(tmp_path, "oracle", ORACLE)
-    serial = evaluate(sub, ["tiny/supplement-0"], run_opts)[0]
+    serial = evaluate(sub, ["tiny/supplement-100"], run_opts)[0]
     run_opts.jobs, run_opts.cache_root, run_opts.out_dir = 2, tmp_path / "cache2", tmp_path / "runs2"
-    parallel = evaluate(sub, ["tiny/supplement-0"], run_opts)[0]
+    parallel = evaluate(sub, ["tiny/supplement-100"], run_opts)[0]
     assert parallel.record.status == "complete", parallel.record.errors
     assert parallel.record.predictions_sha256 == serial.record.predictions_sha256
     assert parallel.record.eval_sets == serial.record.eval_sets
+    assert parallel.record.comparisons == serial.record.comparisons

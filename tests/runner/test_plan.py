@@ -2,6 +2,8 @@
 not match its job key is retried once and then fails with that reason, failures stop dependents."""
 
 import io
+import time
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -101,3 +103,34 @@ def test_a_job_error_is_its_outcome_not_a_crash(tmp_path):
 def test_a_dependency_outside_the_plan_is_refused():
     with pytest.raises(ValueError, match="not in the plan"):
         Plan().add(Job("k", "train", "thing", "orphan", _write, {}, deps=("missing",)))
+
+
+def _mark(*, cache, key, folder):
+    with cache.building("thing", key) as tmp:
+        (tmp / "value.txt").write_text("1")
+    (Path(folder) / key[:2]).touch()
+
+
+def _wait_for_marks(*, cache, key, folder, marks, timeout_s=60.0):
+    """An inline job that finishes only once the pool has run `marks` jobs besides it."""
+    deadline = time.monotonic() + timeout_s
+    while not all((Path(folder) / m).exists() for m in marks):
+        if time.monotonic() > deadline:
+            raise SubmissionError("the pool ran nothing while this inline job ran")
+        time.sleep(0.05)
+    with cache.building("thing", key) as tmp:
+        (tmp / "value.txt").write_text("1")
+
+
+def test_the_pool_keeps_training_while_an_inline_job_runs(tmp_path):
+    """`--jobs 2`: while a generation job runs in this process, finished training jobs are
+    replaced at once (the generation does not hold the driver loop)."""
+    keys = [f"{c}{c}" + "0" * 62 for c in "gtuv"]
+    plan = Plan()
+    plan.add(Job(keys[0], "generate", "thing", "generation", _wait_for_marks,
+                 dict(key=keys[0], folder=str(tmp_path), marks=["tt", "uu", "vv"])))
+    for k in keys[1:]:
+        plan.add(Job(k, "train", "thing", f"train {k[:2]}", _mark, dict(key=k, folder=str(tmp_path))))
+    with LocalExecutor(workers=2) as ex:
+        outcomes = run_plan(plan, ex, Cache(tmp_path / "cache"))
+    assert all(o.error is None for o in outcomes.values()), [o.error for o in outcomes.values()]

@@ -1,11 +1,16 @@
-"""The `local` executor: today's behaviour. Jobs run in this process one after another; with
+"""The `local` executor. With `--jobs 1` jobs run in this process one after another. With
 `--jobs N` (N > 1) training jobs run in up to N spawned processes of `threads` CPU threads each,
-while generation, audit and scoring stay here. Predictions do not depend on N: each training run
-is seeded and single-process either way."""
+while generation, audit and scoring stay in this process, one at a time, on a background thread:
+so the pool keeps training while a generator samples (its sandboxed worker is a process of its
+own) instead of idling until the generation returns. Predictions do not depend on N: each
+training run is seeded and single-process either way."""
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +32,48 @@ def _worker_init(threads: int) -> None:
 class _Handle:
     job: Job
     cache: Cache
-    future: Any = None  # a pool future; None: runs in this process when waited for
+    future: Any = None  # a pool or inline-thread future; None: runs in this process when waited for
+
+
+class _InlineThread:
+    """One daemon thread that runs this process's jobs in submission order (one at a time, as
+    before: a generator or audit never shares this process with another). Daemon: an interrupted
+    `evaluate` exits without waiting for it; the sandboxed worker it drives dies with it
+    (`bwrap --die-with-parent`)."""
+
+    def __init__(self):
+        self._jobs: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._serve, name="cxrbench inline jobs", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Job, cache: Cache) -> Future:
+        future: Future = Future()
+        self._jobs.put((future, job, cache))
+        return future
+
+    def _serve(self) -> None:
+        while True:
+            item = self._jobs.get()
+            if item is None:
+                return
+            future, job, cache = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(run_job(job, cache))
+            except BaseException as exc:  # re-raised by the driver's `result()`, as an inline run would
+                future.set_exception(exc)
+
+    def close(self) -> None:
+        """Cancel what has not started (an interrupted plan); a running job finishes or dies with us."""
+        while True:
+            try:
+                item = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[0].cancel()
+        self._jobs.put(None)
 
 
 class LocalExecutor(Executor):
@@ -37,6 +83,7 @@ class LocalExecutor(Executor):
         self.workers, self.threads = max(1, workers), threads
         self.parallelism = self.workers
         self._pool = None
+        self._thread: _InlineThread | None = None
         self._inline: deque[_Handle] = deque()
 
     def _get_pool(self):
@@ -52,6 +99,9 @@ class LocalExecutor(Executor):
         handle = _Handle(job, cache)
         if self.workers > 1 and job.stage in POOLED:
             handle.future = self._get_pool().submit(run_job, job, cache)
+        elif self.workers > 1:
+            self._thread = self._thread or _InlineThread()
+            handle.future = self._thread.submit(job, cache)
         else:
             self._inline.append(handle)
         return handle
@@ -71,6 +121,9 @@ class LocalExecutor(Executor):
         return [(h, h.future.result()) for h in futures if h.future in done]
 
     def close(self) -> None:
+        if self._thread is not None:
+            self._thread.close()
+            self._thread = None
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
