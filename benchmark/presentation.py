@@ -63,6 +63,8 @@ def primary(comparisons: list[Comparison]) -> Comparison | None:
 
 
 def labels_up_down(c: Comparison) -> str:
+    if c.labels and all(lab.p_holm is None for lab in c.labels):
+        return "—"  # per-label Holm flags withheld (too few seeds; the comparison's method says why)
     up = sum(1 for lab in c.labels if lab.significant and (lab.delta or 0) > 0)
     down = sum(1 for lab in c.labels if lab.significant and (lab.delta or 0) < 0)
     return f"{up}↑ {down}↓"
