@@ -21,6 +21,7 @@ from cxrbench.errors import ConfigError, load_yaml_model
 from cxrbench.schema import LABEL_SETS
 
 Family = Literal["supplement", "synthetic_only", "cross_source", "real_only"]
+SyntheticSets = Literal["shared", "per_seed"]
 ALLOWED_RATIOS = (0, 100, 200, 300, 500, 1000)
 
 
@@ -97,6 +98,11 @@ class TaskFamilyFile(_Strict):
     train_uncertainty: Literal["ignore", "zeros", "ones"] = "zeros"  # cxrbench.schema.UNCERTAINTY_POLICIES
     baseline_family: str | None = None  # family file whose ratio-0 task is the real-only baseline
     generation_seed: int = 0
+    #: which synthetic images each classifier seed trains on: `shared` (every seed the same set:
+    #: inference conditional on that set) or `per_seed` (seed s its own set, replicas
+    #: s·R … s·R + R − 1 of the same replica stream: the seed spread then holds the set-to-set
+    #: variance, so a comparison answers for the generator, not for one draw of its images)
+    synthetic_sets: SyntheticSets = "shared"
     primary: Endpoint = Endpoint()
     eligibility: Eligibility = Eligibility()
     budgets: dict[str, Budget]
@@ -149,6 +155,7 @@ class TaskSpec(_Strict):
     train_uncertainty: str
     baseline: str | None  # name of the real-only task compared against; None for a baseline itself
     generation_seed: int
+    synthetic_sets: SyntheticSets = "shared"
     primary: Endpoint
     eligibility: Eligibility
     budgets: dict[str, Budget]
@@ -167,6 +174,15 @@ class TaskSpec(_Strict):
     def uses_generator(self) -> bool:
         return self.replicas > 0
 
+    def replicas_for_seed(self, seed: int) -> list[int]:
+        """The replica numbers classifier seed `seed` trains on (see `synthetic_sets`)."""
+        first = seed * self.replicas if self.synthetic_sets == "per_seed" else 0
+        return list(range(first, first + self.replicas))
+
+    def replicas_for_seeds(self, seeds) -> list[int]:
+        """Every replica a run with these classifier seeds needs, in order."""
+        return sorted({r for s in seeds for r in self.replicas_for_seed(s)})
+
     def budget(self, name: str) -> Budget:
         try:
             return self.budgets[name]
@@ -176,6 +192,8 @@ class TaskSpec(_Strict):
     def sha256(self) -> str:
         """Hash of everything in the spec that can change a number in a result."""
         payload = self.model_dump(mode="json", exclude={"description", "superseded_by"})
+        if payload["synthetic_sets"] == "shared":  # added after version 3: specs without it keep their hash
+            del payload["synthetic_sets"]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

@@ -154,6 +154,7 @@ class TaskRun:
         self.store_root = cache.root / "images"
         self.audit_gallery: Path | None = None
         self.keys: dict[str, list[str]] = {}  # stage → this task's job keys
+        self.replica_of: dict[str, int] = {}  # generate job key → its replica number
         self.error: str | None = None  # why planning failed
         self.audit_skipped: str | None = None
 
@@ -181,18 +182,20 @@ class TaskRun:
         self.keys.setdefault(stage, []).append(key)
         return key
 
-    def plan_generate(self, plan: Plan, conditioning: RealSet) -> list[str]:
-        """One job per replica (a rerun resumes a replica's finished shards)."""
+    def plan_generate(self, plan: Plan, conditioning: RealSet, replicas: list[int] | None = None) -> dict[int, str]:
+        """One job per replica (a rerun resumes a replica's finished shards): replica → key.
+        `replicas`: default, every replica this run's seeds train on."""
         from cxrbench.runner.generate import replica_key
 
         task, b = self.task, self.budget
-        keys = []
-        for r in range(task.replicas):
+        keys = {}
+        for r in (task.replicas_for_seeds(self.seeds) if replicas is None else replicas):
             key = replica_key(self.sub, conditioning, r, b.image_size, task.generation_seed, self.cache)
-            keys.append(self._job(plan, key, "generate", "synthetic", f"replica {r}", synthesize, dict(
+            keys[r] = self._job(plan, key, "generate", "synthetic", f"replica {r}", synthesize, dict(
                 submission=self.sub, conditioning=conditioning, replica=r, size=b.image_size,
                 generation_seed=task.generation_seed, limits=self.limits(b.generator_timeout_s),
-                device=self.opts.device, denied=(self.opts.out_dir.resolve(),))))
+                device=self.opts.device, denied=(self.opts.out_dir.resolve(),)))
+            self.replica_of[key] = r
         return keys
 
     def plan_audit(self, plan: Plan, replica_key: str, conditioning: RealSet, eval_sets: dict[str, RealSet]) -> None:
@@ -210,13 +213,13 @@ class TaskRun:
             device=self.opts.device), deps=(replica_key,))
 
     def generate(self, conditioning: RealSet) -> list:
-        """Every replica the task needs, generated here (`cxrbench audit`)."""
+        """The replicas the first seed trains on, generated here (`cxrbench audit`)."""
         from cxrbench.runner.generate import load_replica
 
         plan = Plan()
-        keys = self.plan_generate(plan, conditioning)
+        keys = self.plan_generate(plan, conditioning, self.task.replicas_for_seed(self.seeds[0]))
         _run_here(plan, self.cache)
-        return [load_replica(self.cache, k, r) for r, k in enumerate(keys)]
+        return [load_replica(self.cache, k, r) for r, k in keys.items()]
 
     def audit(self, replica, conditioning: RealSet, eval_sets: dict[str, RealSet]) -> dict:
         """The audit of `replica`, run here (`cxrbench audit`)."""
@@ -264,13 +267,16 @@ class TaskRun:
         with self.timer.stage("data"):
             real_train, val, eval_sets, forbidden = self.data()
         self.eval_sets, self.real_train, self.val = eval_sets, real_train, val
-        synthetic: list[str] = []
+        replica_keys: dict[int, str] = {}
         self.audit_skipped = None
         if self.sub.kind == "generator" and task.uses_generator:
             conditioning = self._real(task.conditions_from, b.max_train_images)
             _check_disjoint(conditioning, None, eval_sets)
-            synthetic = self.plan_generate(plan, conditioning)
-            self.plan_audit(plan, synthetic[0], conditioning, eval_sets)
+            replica_keys = self.plan_generate(plan, conditioning)
+            self.plan_audit(plan, replica_keys[min(replica_keys)], conditioning, eval_sets)
+
+        def synthetic_for(seed: int) -> list[str]:
+            return [replica_keys[r] for r in task.replicas_for_seed(seed)] if replica_keys else []
 
         common = self.common(val, eval_sets, forbidden)
         del common["cache"]
@@ -294,10 +300,12 @@ class TaskRun:
         else:
             for seed in self.seeds:
                 run = dict(real_train=real_train, seed=seed, replicas_of_real=task.family == "supplement", **common)
+                synthetic = synthetic_for(seed)
                 key = run_key(self.cache, synthetic_keys=synthetic, **run)
                 self.runs[seed] = ("classifier-run", self._job(
                     plan, key, "train", "classifier-run", f"seed {seed}", jobs.train,
-                    dict(synthetic_keys=synthetic, **run), deps=tuple(synthetic)))
+                    dict(synthetic_keys=synthetic, synthetic_replicas=task.replicas_for_seed(seed)[:len(synthetic)],
+                         **run), deps=tuple(synthetic)))
         if baseline is not None or self.sub.kind == "classifier":
             for seed in self.seeds:
                 run = dict(real_train=base_train, seed=seed, **common)
@@ -317,8 +325,8 @@ class TaskRun:
         """The measured cost of each replica this task trained on (reused: its job was a cache hit)."""
         from cxrbench.runner.generate import _measured
 
-        runs = [_measured(self.cache.meta("synthetic", key), r, outcomes[key].cached)
-                for r, key in enumerate(self.keys.get("generate", []))]
+        runs = [_measured(self.cache.meta("synthetic", key), self.replica_of[key], outcomes[key].cached)
+                for key in self.keys.get("generate", [])]
         return [g for g in runs if g is not None]
 
     def job_keys(self) -> list[str]:

@@ -39,10 +39,11 @@ def file_name(image_id: str) -> str:
 
 
 def generation_requests(spec: TaskSpec, budget_name: str, cache: Cache) -> pd.DataFrame:
-    """Every request of the task's synthetic set: one per conditioning row and replica."""
+    """Every request of the task's synthetic set: one per conditioning row and replica (with
+    `synthetic_sets: per_seed`, the replicas of every seed of the budget)."""
     b = spec.budget(budget_name)
     conditioning = load_real_set(spec.conditions_from, b, cache.root / "images", max_images=b.max_train_images)
-    return pd.concat([requests_for(conditioning, r, spec.generation_seed) for r in range(spec.replicas)],
+    return pd.concat([requests_for(conditioning, r, spec.generation_seed) for r in spec.replicas_for_seeds(b.seeds)],
                      ignore_index=True)
 
 

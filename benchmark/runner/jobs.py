@@ -12,12 +12,14 @@ from cxrbench.runner.cache import Cache
 from cxrbench.runner.datasets import RealSet
 
 
-def train(*, cache: Cache, synthetic_keys: list[str], **run) -> None:
-    """Train and predict one reference-recipe run on real rows plus the named replicas."""
+def train(*, cache: Cache, synthetic_keys: list[str], synthetic_replicas: list[int] | None = None, **run) -> None:
+    """Train and predict one reference-recipe run on real rows plus the named replicas (numbered
+    `synthetic_replicas`; default 0, 1, ...)."""
     from cxrbench.runner.classify import reference_run
     from cxrbench.runner.generate import load_replica
 
-    reference_run(synthetic=[load_replica(cache, k, r) for r, k in enumerate(synthetic_keys)], cache=cache, **run)
+    numbers = synthetic_replicas if synthetic_replicas is not None else range(len(synthetic_keys))
+    reference_run(synthetic=[load_replica(cache, k, r) for r, k in zip(numbers, synthetic_keys)], cache=cache, **run)
 
 
 def audit(*, cache: Cache, replica_key: str, conditioning: RealSet, eval_sets: dict[str, RealSet], profile: str,

@@ -217,3 +217,43 @@ def test_parallel_runs_give_the_same_predictions(tiny_tasks, run_opts, tmp_path)
     assert parallel.record.predictions_sha256 == serial.record.predictions_sha256
     assert parallel.record.eval_sets == serial.record.eval_sets
     assert parallel.record.comparisons == serial.record.comparisons
+
+
+PER_SEED = """
+synthetic_sets: per_seed
+baseline_family: tiny/supplement
+"""
+
+
+def test_per_seed_synthetic_sets_give_each_seed_its_own_replica(tiny_tasks, run_opts, tmp_path):
+    """`synthetic_sets: per_seed`: classifier seed s trains on replica s (for 100%), so seed 0's run
+    is the shared design's very run and seed 1's is new; the record lists both replicas' costs."""
+    import cxrbench.tasking as tasking
+    from cxrbench.runner.cache import Cache
+    from cxrbench.runner.export import generation_requests
+
+    text = (tiny_tasks / "tiny.yaml").read_text().replace("name: tiny/supplement", "name: tiny/persets").replace("ratios: [0, 100, 200]", "ratios: [100]")
+    (tiny_tasks / "persets.yaml").write_text(text + PER_SEED)
+    spec = tasking.get_task("tiny/persets-100")
+    assert spec.replicas_for_seed(0) == [0] and spec.replicas_for_seed(1) == [1]
+    assert tasking.get_task("tiny/supplement-200").replicas_for_seed(1) == [0, 1]
+    sub = _sub(tmp_path, "oracle", ORACLE)
+    shared = evaluate(sub, ["tiny/supplement-100"], run_opts)[0].record
+    log = io.StringIO()
+    per_seed = evaluate(sub, ["tiny/persets-100"], run_opts, console=Console(file=log, width=200))[0].record
+    assert per_seed.status == "complete", per_seed.errors
+    lines = log.getvalue().splitlines()
+
+    def line(what):
+        return next(x for x in lines if f"tiny/persets-100 · {what} done in" in x)
+
+    assert "(cached)" in line("generate replica 0") and "(cached)" not in line("generate replica 1")
+    assert "(cached)" in line("train seed 0") and "(cached)" not in line("train seed 1")
+    assert [g.replica for g in per_seed.generation] == [0, 1] and [g.replica for g in shared.generation] == [0]
+    assert per_seed.seeds == shared.seeds == [0, 1]
+    first = lambda rec: next(c for c in rec.comparisons if c.endpoint == "primary")  # noqa: E731
+    assert first(per_seed).delta != first(shared).delta  # seed 1 trained on other images
+    # a precomputed generator is asked for every seed's set
+    requests = generation_requests(spec, "quick", Cache(run_opts.cache_root))
+    assert sorted({r.rsplit("#r", 1)[1] for r in requests["request_id"]}) == ["0", "1"]
+    assert requests["request_id"].is_unique and requests["seed"].is_unique
