@@ -38,8 +38,9 @@ STUDY_EFFECT = 0.02
 SUBGROUP_MIN_LABEL_SHARE = 0.5
 #: Per-label Holm flags need at least this many seeds in every multi-seed arm. Below it the
 #: per-label t-tests (S − 1 degrees of freedom) are liberal in the far tail that Holm's smallest
-#: thresholds use: family-wise 7.7-9.3 % at 4 seeds, 4.7-6.0 % at 5, 3.3-6.3 % at 8 under the
-#: seeds-only null (docs/stats.md). Fewer seeds: per-label Δ, CI and p are kept, no Holm flag.
+#: thresholds use: family-wise 4.6-8.2 % at 4 seeds, 4.2-6.6 % at 5, 3.0-4.8 % at 8 under the
+#: seeds-only null, 500 repetitions (docs/stats.md). Fewer seeds: per-label Δ, CI and p are kept,
+#: no Holm flag.
 MIN_SEEDS_LABEL_TESTS = 5
 
 
