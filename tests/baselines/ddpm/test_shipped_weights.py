@@ -43,7 +43,9 @@ def test_trained_on_the_current_phantom_renderer():
     card = (TINY / "MODEL_CARD.md").read_text()
     recorded = re.search(r"training pixels sha256 \| `([0-9a-f]{64})`", card)
     assert recorded, "the model card lists no training pixels sha256"
-    data = load_training_split("phantom", 32, site="site-a", n_patients=1000)
+    population = re.search(r"trained on \| phantom\(n_patients=(\d+), site='site-a'\)", card)
+    assert population, "the model card does not say which phantom population it was trained on"
+    data = load_training_split("phantom", 32, site="site-a", n_patients=int(population.group(1)))
     assert data.pixels_sha256 == recorded.group(1), (
         "tiny-32 was trained on other phantom pixels than the current renderer draws: retrain it "
         "with the command in its MODEL_CARD.md")
