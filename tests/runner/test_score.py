@@ -34,13 +34,19 @@ def informative(y, strength, rng):
     return 1 / (1 + np.exp(-(strength * signal + rng.normal(0, 1, y.shape))))
 
 
-def test_scores_match_sklearn_and_detect_a_real_improvement(eval_set):
-    rng = np.random.default_rng(1)
+def _two_arms(eval_set, strength_a, strength_b, n_seeds, rng_seed):
+    """Score arm A (signal `strength_a`) against arm B on `n_seeds` seeds; (scored, A's predictions)."""
+    rng = np.random.default_rng(rng_seed)
     y = eval_set.labels(LABELS)
-    good = {s: {"internal_test": informative(y, 2.0, rng)} for s in range(5)}
-    weak = {s: {"internal_test": informative(y, 0.5, rng)} for s in range(5)}
-    out = score_task(eval_sets={"internal_test": eval_set}, labels=LABELS, preds=good, base_preds=weak,
-                     against="baseline", primary_eval_set="internal_test", eligibility=RULE)
+    a = {s: {"internal_test": informative(y, strength_a, rng)} for s in range(n_seeds)}
+    b = {s: {"internal_test": informative(y, strength_b, rng)} for s in range(n_seeds)}
+    return score_task(eval_sets={"internal_test": eval_set}, labels=LABELS, preds=a, base_preds=b,
+                      against="baseline", primary_eval_set="internal_test", eligibility=RULE), a
+
+
+def test_scores_match_sklearn_and_detect_a_real_improvement(eval_set):
+    y = eval_set.labels(LABELS)
+    out, good = _two_arms(eval_set, 2.0, 0.5, n_seeds=5, rng_seed=1)
     es = out.eval_sets[0]
     want = []
     for j, lab in enumerate(LABELS):
@@ -66,12 +72,7 @@ def test_per_label_holm_flags_need_five_seeds(eval_set):
     8.2 % under the null, docs/stats.md): per-label Δ, CI and p stay, the Holm flags do not."""
     from cxrbench.presentation import labels_up_down
 
-    rng = np.random.default_rng(1)
-    y = eval_set.labels(LABELS)
-    good = {s: {"internal_test": informative(y, 2.0, rng)} for s in range(4)}
-    weak = {s: {"internal_test": informative(y, 0.5, rng)} for s in range(4)}
-    comp = score_task(eval_sets={"internal_test": eval_set}, labels=LABELS, preds=good, base_preds=weak,
-                      against="baseline", primary_eval_set="internal_test", eligibility=RULE).comparisons[0]
+    comp = _two_arms(eval_set, 2.0, 0.5, n_seeds=4, rng_seed=1)[0].comparisons[0]
     assert comp.p_value < 0.01 and comp.verdict == "better"  # the macro endpoint is unaffected
     assert all(d.p_value < 0.05 and d.ci_low > 0 and d.p_holm is None and not d.significant for d in comp.labels)
     assert comp.significant_labels == [] and labels_up_down(comp) == "—"
@@ -79,12 +80,7 @@ def test_per_label_holm_flags_need_five_seeds(eval_set):
 
 
 def test_no_difference_is_not_significant(eval_set):
-    rng = np.random.default_rng(2)
-    y = eval_set.labels(LABELS)
-    a = {s: {"internal_test": informative(y, 1.0, rng)} for s in range(3)}
-    b = {s: {"internal_test": informative(y, 1.0, rng)} for s in range(3)}
-    comp = score_task(eval_sets={"internal_test": eval_set}, labels=LABELS, preds=a, base_preds=b,
-                      against="baseline", primary_eval_set="internal_test", eligibility=RULE).comparisons[0]
+    comp = _two_arms(eval_set, 1.0, 1.0, n_seeds=3, rng_seed=2)[0].comparisons[0]
     assert comp.ci_low < 0 < comp.ci_high
     assert comp.p_value > 0.05 and not comp.significant_labels and comp.stars == ""
     # 300 patients cannot see +0.02: not "no difference" but inconclusive
