@@ -304,7 +304,7 @@ class TaskRun:
                 key = run_key(self.cache, synthetic_keys=synthetic, **run)
                 self.runs[seed] = ("classifier-run", self._job(
                     plan, key, "train", "classifier-run", f"seed {seed}", jobs.train,
-                    dict(synthetic_keys=synthetic, synthetic_replicas=task.replicas_for_seed(seed)[:len(synthetic)],
+                    dict(synthetic_keys=synthetic, synthetic_replicas=task.replicas_for_seed(seed) if synthetic else [],
                          **run), deps=tuple(synthetic)))
         if baseline is not None or self.sub.kind == "classifier":
             for seed in self.seeds:

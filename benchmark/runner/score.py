@@ -98,7 +98,7 @@ def score_eval_set(name: str, es: RealSet, labels: tuple[str, ...], stack: np.nd
                  for r in per_seed_full] if elig.included else [])
     finite = [v for v in per_seed if v is not None]
     return EvalSetScore(
-        eval_set=name, site=es.ref.site or es.ref.source, n_images=len(es), n_patients=len(set(patients)),
+        eval_set=name, site=es.ref.site or es.ref.source, n_images=len(es), n_patients=int(len(set(patients))),
         macro_auroc=_f(res.macro.estimate) if res else None, macro_ci_low=_f(res.macro.ci_low) if res else None,
         macro_ci_high=_f(res.macro.ci_high) if res else None, macro_se=_f(res.macro.se) if res else None,
         per_seed_macro_auroc=per_seed, seed_sd=_f(np.std(finite, ddof=1)) if len(finite) > 1 else None,
@@ -190,7 +190,7 @@ def score_subgroups(name: str, es: RealSet, labels: tuple[str, ...], stack: np.n
             groups[group] = (rows, elig, res)
             scores.append(SubgroupScore(
                 eval_set=name, attribute=attribute, group=str(group), n=int(rows.sum()),
-                n_patients=len(set(patients[rows])), n_pos=int(np.nansum(y[rows] == 1)),
+                n_patients=int(len(set(patients[rows]))), n_pos=int(np.nansum(y[rows] == 1)),
                 macro_auroc=_f(res.macro.estimate) if res else None, ci_low=_f(res.macro.ci_low) if res else None,
                 ci_high=_f(res.macro.ci_high) if res else None, n_labels=len(elig.included),
                 macro_labels=list(elig.included),

@@ -208,7 +208,7 @@ def test_precomputed_generator_as_a_datasets_folder(tiny_tasks, run_opts, tmp_pa
 
 def test_parallel_runs_give_the_same_predictions(tiny_tasks, run_opts, tmp_path):
     """--jobs 2 trains the seeds in two worker processes while the (sandboxed) generation runs on
-    this process's job thread: byte-identical predictions and synthetic images to a serial run."""
+    this process's job thread: byte-identical predictions and the same comparisons as a serial run."""
     sub = _sub(tmp_path, "oracle", ORACLE)
     serial = evaluate(sub, ["tiny/supplement-100"], run_opts)[0]
     run_opts.jobs, run_opts.cache_root, run_opts.out_dir = 2, tmp_path / "cache2", tmp_path / "runs2"
