@@ -80,7 +80,7 @@ def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: 
                                 f"one (pixels fingerprint differs); rerun it with this release")
     out = []
     for name, ref in spec.eval_sets.items():
-        es = load_real_set(ref, budget, store, max_images=budget.max_eval_images)
+        es = load_real_set(ref, budget.for_eval_set(name), store, max_images=budget.max_eval_images)
         for rec in (a, b):
             if rec.split_fingerprints.get(name) != es.fingerprint:
                 raise CxrbenchError(f"{rec.key}: eval set {name} fingerprint differs from the local frozen split")

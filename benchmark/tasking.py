@@ -53,6 +53,9 @@ class Budget(_Strict):
     #: count, and the split is a hash of the patient id, so test patients never meet training ones);
     #: test films are cheap to render and decide the power of every comparison
     n_eval_patients: int | None = Field(default=None, ge=10)
+    #: phantom: patients drawn for the named eval sets instead of `n_eval_patients` (e.g. a larger
+    #: internal test set, where the primary endpoint is scored)
+    eval_patients: dict[str, int] = Field(default_factory=dict)
     max_train_images: int | None = Field(default=None, ge=10)
     max_val_images: int | None = Field(default=None, ge=10)
     max_eval_images: int | None = Field(default=None, ge=10)
@@ -62,6 +65,20 @@ class Budget(_Strict):
     generator_timeout_s: int = Field(default=1800, ge=10)
     classifier_timeout_s: int = Field(default=1800, ge=10)
     memory_limit_gb: float = Field(default=16, gt=0)
+
+    @field_validator("eval_patients")
+    @classmethod
+    def _eval_patients(cls, v: dict[str, int]) -> dict[str, int]:
+        small = {k: n for k, n in v.items() if n < 10}
+        if small:
+            raise ValueError(f"eval_patients {small}: at least 10 patients per eval set")
+        return v
+
+    def for_eval_set(self, name: str) -> "Budget":
+        """This budget as eval set `name` is drawn at (its own patient count, if it has one)."""
+        if name not in self.eval_patients:
+            return self
+        return self.model_copy(update={"n_eval_patients": self.eval_patients[name]})
 
 
 class Endpoint(_Strict):
@@ -131,6 +148,11 @@ class TaskFamilyFile(_Strict):
                 raise ValueError(f"eval set {name!r} must use a test split, not {ref.split!r}")
         if self.val.split != "val":
             raise ValueError("val must use the val split")
+        for budget_name, budget in self.budgets.items():
+            unknown = sorted(set(budget.eval_patients) - set(self.eval_sets))
+            if unknown:
+                raise ValueError(f"budget {budget_name}: eval_patients names {unknown}, not eval sets of this task "
+                                 f"({', '.join(self.eval_sets)})")
         if self.primary.eval_set not in self.eval_sets:
             raise ValueError(f"primary endpoint eval_set {self.primary.eval_set!r} is not one of the eval sets "
                              f"({', '.join(self.eval_sets)})")
@@ -194,6 +216,9 @@ class TaskSpec(_Strict):
         payload = self.model_dump(mode="json", exclude={"description", "superseded_by"})
         if payload["synthetic_sets"] == "shared":  # added after version 3: specs without it keep their hash
             del payload["synthetic_sets"]
+        for budget in payload["budgets"].values():  # likewise for budgets without per-set patient counts
+            if not budget["eval_patients"]:
+                del budget["eval_patients"]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

@@ -45,12 +45,12 @@ POOL_PATIENTS = {"site-a": 9000, "site-b": 4000, "site-c": 4000}
 FRESH_SEED = 1
 
 
-def fresh_pool(site: str, size: int = 32):
+def fresh_pool(site: str, size: int = 32, n_patients: int | None = None):
     """Rows and pixels of fresh phantom patients of `site` (source seed 1), and their labels."""
     from cxrbench.data.phantom.source import PhantomSource
     from cxrbench.schema import LABEL_SETS
 
-    src = PhantomSource(site, n_patients=POOL_PATIENTS[site], seed=FRESH_SEED)
+    src = PhantomSource(site, n_patients=n_patients or POOL_PATIENTS[site], seed=FRESH_SEED)
     rows = src.rows()
     pixels = np.concatenate([src.load_batch(rows.iloc[i:i + 4096], size) for i in range(0, len(rows), 4096)])
     return rows, pixels, rows[list(LABEL_SETS[LABELS_SET])].to_numpy(np.float32)
@@ -89,13 +89,19 @@ def train(args) -> None:
     out = Path(args.pools)
     out.mkdir(parents=True, exist_ok=True)
     pools = {}
-    for site in POOL_PATIENTS:
+    sizes = POOL_PATIENTS | {site: int(n) for site, n in (kv.split("=") for kv in args.pool_patients.split(",") if kv)}
+    for site, n_patients in sizes.items():
         path = out / f"pool-{site}.npz"
         if not path.exists():
-            rows, pixels, y = fresh_pool(site)
+            rows, pixels, y = fresh_pool(site, n_patients=n_patients)
             np.savez(path, pixels=pixels, y=y, patients=rows["patient_id"].to_numpy().astype("U"))
         pools[site] = np.load(path)["pixels"]
     spec = get_task("phantom/supplement-100")
+    # The runs predict their own fresh pools; the task's eval sets only enter the runs' cache keys. Pin
+    # them to the quick budget's common population (as in task version 3), so the pools' runs stay the
+    # same cache entries whatever size a task version gives its internal test set.
+    quick = spec.budget("quick").model_copy(update={"eval_patients": {}})
+    spec = spec.model_copy(update={"budgets": {**spec.budgets, "quick": quick}, "synthetic_sets": "shared"})
     opts = RunOptions(budget="quick")
     cache = Cache(None)
     jobs = []
@@ -409,6 +415,8 @@ def main(argv=None) -> None:
     t.add_argument("--real-seeds", type=int, default=15)
     t.add_argument("--arm-seeds", type=int, default=8)
     t.add_argument("--arms", default="oracle,noise-g0,noise-g1")
+    t.add_argument("--pool-patients", default="", help="fresh patients per pool, e.g. site-a=40000 "
+                   f"(default {', '.join(f'{k}={v}' for k, v in POOL_PATIENTS.items())})")
     a = sub.add_parser("analyse", help="repetitions of the reported tests on the pools")
     a.add_argument("--pools", default="runs/calibration")
     a.add_argument("--reps", type=int, default=200)

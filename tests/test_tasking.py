@@ -124,5 +124,28 @@ def test_quick_phantom_design_meets_its_target_mde():
 
     for name in ("phantom/supplement-100", "phantom/synthetic_only-100", "phantom/cross_source-100"):
         d = budget_design(get_task(name), "quick")
-        assert d.test_patients > 2500 and d.seeds == 8 and not d.extrapolated
+        assert d.test_patients > 7500 and d.seeds == 5 and not d.extrapolated
         assert d.mde is not None and d.meets_target, (name, d)
+
+
+def test_eval_patients_draws_one_eval_set_from_a_larger_population(tmp_path):
+    """`eval_patients` enlarges the named eval set only; the others keep `n_eval_patients`, and a
+    name that is not an eval set of the task is refused with the names it could be."""
+    from cxrbench.runner.datasets import real_rows
+
+    spec = get_task("phantom/supplement-100")
+    b = spec.budget("quick")
+    assert b.eval_patients == {"internal_test": 40000}
+    internal = real_rows(spec.eval_sets["internal_test"], b.for_eval_set("internal_test"))[1]
+    small = real_rows(spec.eval_sets["internal_test"], b)[1]  # the same split at n_eval_patients
+    external = real_rows(spec.eval_sets["external:site-b"], b.for_eval_set("external:site-b"))[1]
+    assert b.for_eval_set("external:site-b") is b
+    assert internal["patient_id"].nunique() > 2.5 * small["patient_id"].nunique()
+    assert set(small["patient_id"]) <= set(internal["patient_id"])  # patient k is the same at any count
+    text = (REPO_TASKS / "phantom-supplement.yaml").read_text().replace(
+        "eval_patients: {internal_test: 40000}", "eval_patients: {internal: 40000}")
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"eval_patients names \['internal'\], not eval sets"):
+        parse_task_file(path)
+    assert len(external) > 0

@@ -53,7 +53,7 @@ def audit(
         run = TaskRun(sub, spec, opts, Cache(cache), progress)
         b = run.budget
         conditioning = run._real(spec.conditions_from, b.max_train_images)
-        eval_sets = {name: run._real(ref, b.max_eval_images) for name, ref in spec.eval_sets.items()}
+        eval_sets = {name: run._real(ref, b.max_eval_images, name) for name, ref in spec.eval_sets.items()}
         replica = run.generate(conditioning)[0]
         report = run.audit(replica, conditioning, eval_sets)
     if "skipped" in report:

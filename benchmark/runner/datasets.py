@@ -168,7 +168,8 @@ def task_split_fingerprints(spec, budget_name: str) -> dict[str, str]:
     """Every slice fingerprint a record of `spec` at this budget must carry (keys as in records),
     plus `pixels` (see `pixel_fingerprint`) for generated sources."""
     budget = spec.budget(budget_name)
-    out = {name: slice_fingerprint(ref, budget, max_images=budget.max_eval_images) for name, ref in spec.eval_sets.items()}
+    out = {name: slice_fingerprint(ref, budget.for_eval_set(name), max_images=budget.max_eval_images)
+           for name, ref in spec.eval_sets.items()}
     out["val"] = slice_fingerprint(spec.val, budget, max_images=budget.max_val_images)
     if spec.real_train is not None:
         out["real_train"] = slice_fingerprint(spec.real_train, budget, max_images=budget.max_train_images)

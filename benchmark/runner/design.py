@@ -54,7 +54,7 @@ def budget_design(spec: TaskSpec, budget_name: str) -> BudgetDesign:
     ref = spec.eval_sets[spec.primary.eval_set]
     note = None
     try:
-        _, rows = real_rows(ref, b, max_images=b.max_eval_images)
+        _, rows = real_rows(ref, b.for_eval_set(spec.primary.eval_set), max_images=b.max_eval_images)
         patients = int(rows["patient_id"].nunique())
     except ConfigError as exc:  # a credentialed dataset that is not configured here
         patients, note = None, str(exc)

@@ -169,8 +169,9 @@ class TaskRun:
             return {"mode": "no submission code"}
         return isolation(self.limits(0), self.opts.device)
 
-    def _real(self, ref, max_images=None) -> RealSet:
-        return load_real_set(ref, self.budget, self.store_root, max_images=max_images)
+    def _real(self, ref, max_images=None, eval_set: str | None = None) -> RealSet:
+        budget = self.budget.for_eval_set(eval_set) if eval_set else self.budget
+        return load_real_set(ref, budget, self.store_root, max_images=max_images)
 
     def _job(self, plan: Plan, key: str, stage: str, entry: str | None, what: str, fn, kwargs: dict,
              deps: tuple[str, ...] = ()) -> str:
@@ -245,7 +246,7 @@ class TaskRun:
         task, b = self.task, self.budget
         real_train = self._real(task.real_train, b.max_train_images) if task.real_train else None
         val = self._real(task.val, b.max_val_images)
-        eval_sets = {name: self._real(ref, b.max_eval_images) for name, ref in task.eval_sets.items()}
+        eval_sets = {name: self._real(ref, b.max_eval_images, name) for name, ref in task.eval_sets.items()}
         _check_disjoint(real_train, val, eval_sets)
         forbidden = np.concatenate([es.rows["image_id"].astype(str).to_numpy() for es in eval_sets.values()])
         return real_train, val, eval_sets, forbidden

@@ -61,7 +61,7 @@ def write_eval_images(spec: TaskSpec, budget_name: str, out_dir: Path, cache: Ca
     b = spec.budget(budget_name)
     rows, counts = [], {}
     for name, ref in spec.eval_sets.items():
-        es = load_real_set(ref, b, cache.root / "images", max_images=b.max_eval_images)
+        es = load_real_set(ref, b.for_eval_set(name), cache.root / "images", max_images=b.max_eval_images)
         folder = out_dir / "eval" / file_name(name.replace(":", "__"))
         folder.mkdir(parents=True, exist_ok=True)
         for image_id, pixels in zip(es.rows["image_id"].astype(str), es.pixels):

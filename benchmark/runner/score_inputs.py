@@ -40,7 +40,7 @@ def label_sets(spec, budget) -> dict[str, RealSet]:
 
     out = {}
     for name, ref in spec.eval_sets.items():
-        _, rows = real_rows(ref, budget, max_images=budget.max_eval_images)
+        _, rows = real_rows(ref, budget.for_eval_set(name), max_images=budget.max_eval_images)
         out[name] = RealSet(ref=ref, rows=rows, pixels=np.zeros((len(rows), 0, 0), np.uint8),
                             fingerprint=_slice_fingerprint(rows))
     return out

@@ -188,7 +188,8 @@ class Submission:
                                   f"{task} (the head predicts {', '.join(block.labels)})")
 
     def sha256(self) -> str:
-        """Content hash over every file in the directory (paths and bytes), caches excluded.
+        """Content hash over every file in the directory (paths and bytes), caches excluded, and over
+        the shipped weights named by `reference_weights`.
 
         Symlinks inside the folder count by their target's path, never followed; see `submission_files`."""
         h = hashlib.sha256()
@@ -199,6 +200,11 @@ class Submission:
             else:
                 _hash_regular(self.root / rel, h)
             h.update(b"\0")
+        if self.manifest.reference_weights:  # shipped weights its code loads count like its own files
+            from cxrbench.submissions.weights import reference_weights_digest
+
+            for name, digest in reference_weights_digest(self.manifest.reference_weights):
+                h.update(f"{name}\0{digest}\0".encode())
         return h.hexdigest()
 
 

@@ -48,3 +48,22 @@ def reference_parameter_counts(preset: str) -> dict[str, int]:
         raise SubmissionError(f"reference_weights {preset!r}: {exc}") from None
     return {f"cxrbench:{preset}/{path.relative_to(folder).as_posix()}":
             sum(math.prod(shape) for shape in header_shapes(path).values()) for path in weight_files(folder)}
+
+
+def reference_weights_digest(preset: str) -> list[tuple[str, str]]:
+    """(`cxrbench:<preset>/<file>`, sha256) of the tensors and configs of a shipped weights folder a
+    submission's code loads: they enter the submission's content hash, so new shipped weights never meet images
+    cached from the old ones."""
+    import hashlib
+
+    from cxrbench.baselines.ddpm.generator import resolve_weights
+    from cxrbench.errors import ConfigError
+
+    reference_parameter_counts(preset)  # the same errors for an unknown or missing preset
+    try:
+        folder = resolve_weights(preset)
+    except ConfigError as exc:
+        raise SubmissionError(f"reference_weights {preset!r}: {exc}") from None
+    return [(f"cxrbench:{preset}/{path.relative_to(folder).as_posix()}", hashlib.sha256(path.read_bytes()).hexdigest())
+            for path in sorted(folder.rglob("*")) if path.is_file() and path.suffix in (".json", ".safetensors")
+            and ".checkpoint" not in path.parts]  # tensors and configs; not the card or the loss curve
