@@ -90,7 +90,8 @@ def train(args) -> None:
     out.mkdir(parents=True, exist_ok=True)
     pools = {}
     sizes = POOL_PATIENTS | {site: int(n) for site, n in (kv.split("=") for kv in args.pool_patients.split(",") if kv)}
-    for site, n_patients in sizes.items():
+    for site in args.sites.split(","):
+        n_patients = sizes[site]
         path = out / f"pool-{site}.npz"
         if not path.exists():
             rows, pixels, y = fresh_pool(site, n_patients=n_patients)
@@ -415,6 +416,7 @@ def main(argv=None) -> None:
     t.add_argument("--real-seeds", type=int, default=15)
     t.add_argument("--arm-seeds", type=int, default=8)
     t.add_argument("--arms", default="oracle,noise-g0,noise-g1")
+    t.add_argument("--sites", default="site-a,site-b,site-c", help="the fresh pools each run predicts")
     t.add_argument("--pool-patients", default="", help="fresh patients per pool, e.g. site-a=40000 "
                    f"(default {', '.join(f'{k}={v}' for k, v in POOL_PATIENTS.items())})")
     a = sub.add_parser("analyse", help="repetitions of the reported tests on the pools")

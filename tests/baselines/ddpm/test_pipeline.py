@@ -26,13 +26,14 @@ TINY = WEIGHTS_ROOT / "tiny-32"
 #: Measured with the flat-layout loader on the shipped `model.safetensors` before the migration
 #: (commit 2850f95): sha256 over sorted (name, shape, dtype, bytes) of its 189 tensors, and of
 #: the uint8 images of `condition_table(12, seed=4)`, seeds 100..111, batch 16, fp32, 1 thread.
-TINY_TENSORS = "207195785c9e73b5a3c1ae9eca345b82b0ef41256da5bf2e150b4ce33f200248"
+# the tiny-32 shipped with reference-ddpm 0.3 (5,000 patients, 12,000 steps); new weights, new digests
+TINY_TENSORS = "aeb48559bca53f1a4754068a0d87fe5974007bddc438333828eb9c3026178635"
 TINY_SAMPLES = {
-    ("dpmpp-2m", 10, 0.0): "e56724cfed90ac1476dfb1da4aa2b889dd7fa396771c6ee137ea93e21d4480c8",
-    ("ddim", 8, 1.5): "99324687ec92d7d02d06124f999dd2a9e76145c10d16bd3c6839f8e70f16d3ed",
+    ("dpmpp-2m", 10, 0.0): "9178eb4e5cead6b075976eeaf12286c68e6724360ea7a7046a69e70c3cbb3108",
+    ("ddim", 8, 1.5): "72d603d166c8126eaf015ea38596c99ea3effce74667a66a29be6da095c706e1",
     # DDPM draws its per-step noise on the device from (seed, step, pixel) since issue 16 (identity
     # "ddpm:counter-noise"): new images by design; this hash is the counter-noise sampler's
-    ("ddpm", 6, 0.0): "37110559efb22301fafc5b2115e43b7a883b69a93150bf825b10ce88f1324ca0",
+    ("ddpm", 6, 0.0): "5c11ae9e1a54e55cb81a4acb3cb93f2c364e3f13ba07dbef3011430d19f14a1b",
 }
 
 
