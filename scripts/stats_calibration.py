@@ -136,6 +136,8 @@ def train(args) -> None:
 
 def _load(pools: Path, arm: str, site: str) -> np.ndarray:
     files = sorted((pools / arm).glob("seed*.npz"))
+    if not files:  # an arm these pools do not hold: its designs are skipped
+        return np.zeros((0, 0, 0), np.float32)
     return np.stack([np.load(f)[site] for f in files])
 
 
@@ -338,6 +340,8 @@ def analyse(args) -> dict:
     pool = np.load(pools / "pool-site-a.npz")
     elig = eligible_labels(pool["y"], pool["patients"], labels)
     for arm in ARMS:
+        if len(_load(pools, arm, "site-a")) < 2:
+            continue
         macros = [np.mean([auroc(pool["y"][:, j], s[:, j]).macro for j, n in enumerate(labels) if n in elig.included])
                   for s in _load(pools, arm, "site-a")]
         out["seed_sd"][arm] = {"n_runs": len(macros), "mean_macro_auroc": float(np.mean(macros)),

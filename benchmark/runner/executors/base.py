@@ -50,6 +50,10 @@ class Executor:
     def close(self) -> None:
         """Release workers (a Ray instance started here is shut down)."""
 
+    def accepts(self, job: Job, running: list[Job]) -> bool:
+        """Whether `job` may be handed over now, beside the jobs `running` (at most `parallelism`)."""
+        return len(running) < self.parallelism
+
     def submit(self, job: Job, cache: Cache) -> Any:
         """Start `job`; return a handle for `wait`."""
         raise NotImplementedError
@@ -92,11 +96,14 @@ def run_plan(plan: Plan, executor: Executor, cache: Cache,
                 break
             if any(d not in outcomes for d in job.deps):
                 continue
-            pending.remove(job)
             failed = next((outcomes[d] for d in job.deps if outcomes[d].error), None)
+            cached = failed is None and job.entry is not None and cache.has(job.entry, job.key)
+            if failed is None and not cached and not executor.accepts(job, [j for j, _ in inflight.values()]):
+                continue  # a later job may still fit (e.g. a training run beside a queued generation)
+            pending.remove(job)
             if failed is not None:
                 finish(Outcome(job, error=f"not run: {failed.job.label} failed ({failed.error})"))
-            elif job.entry is not None and cache.has(job.entry, job.key):
+            elif cached:
                 finish(Outcome(job, cached=True))
             else:
                 inflight[executor.submit(job, cache)] = (job, 1)

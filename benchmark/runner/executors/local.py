@@ -95,6 +95,14 @@ class LocalExecutor(Executor):
                                              initializer=_worker_init, initargs=(self.threads,))
         return self._pool
 
+    def accepts(self, job: Job, running: list[Job]) -> bool:
+        """Besides the total, one inline job at a time: the thread runs them one after another, so a
+        second one handed over would only wait in its queue while holding a slot the pool could use."""
+        if len(running) >= self.parallelism:
+            return False
+        inline = self.workers > 1 and job.stage not in POOLED
+        return not (inline and any(j.stage not in POOLED for j in running))
+
     def submit(self, job: Job, cache: Cache) -> _Handle:
         handle = _Handle(job, cache)
         if self.workers > 1 and job.stage in POOLED:
