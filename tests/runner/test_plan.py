@@ -122,21 +122,30 @@ def _wait_for_marks(*, cache, key, folder, marks, timeout_s=60.0):
         (tmp / "value.txt").write_text("1")
 
 
+def _pool_plan(folder: Path, gens: list[str], trains: list[str]) -> Plan:
+    """A first generation that finishes only once every training job ran, the other generations, then
+    the training jobs (the order a plan with a generation per seed has)."""
+    plan = Plan()
+    plan.add(Job(gens[0], "generate", "thing", "generation 0", _wait_for_marks,
+                 dict(key=gens[0], folder=str(folder), marks=[k[:2] for k in trains])))
+    for k in gens[1:]:
+        plan.add(Job(k, "generate", "thing", f"generation {k[:2]}", _mark, dict(key=k, folder=str(folder))))
+    for k in trains:
+        plan.add(Job(k, "train", "thing", f"train {k[:2]}", _mark, dict(key=k, folder=str(folder))))
+    return plan
+
+
+TRAINS = [f"{c}{c}" + "0" * 62 for c in "tuv"]
+
+
 def test_queued_inline_jobs_do_not_hold_the_pool(tmp_path):
     """`--jobs 2` with a generation per seed: five generation jobs come first in the plan, but only
     one is handed to the inline thread at a time, so the other slot keeps training (before the fix
     a second, merely queued generation held it and every training run waited for all five)."""
     gens = [f"g{i}" + "0" * 62 for i in range(3)]
-    trains = [f"{c}{c}" + "0" * 62 for c in "tuv"]
-    plan = Plan()
-    plan.add(Job(gens[0], "generate", "thing", "generation 0", _wait_for_marks,
-                 dict(key=gens[0], folder=str(tmp_path), marks=["tt", "uu", "vv"])))
-    for k in gens[1:]:
-        plan.add(Job(k, "generate", "thing", f"generation {k[:2]}", _mark, dict(key=k, folder=str(tmp_path))))
-    for k in trains:
-        plan.add(Job(k, "train", "thing", f"train {k[:2]}", _mark, dict(key=k, folder=str(tmp_path))))
+    plan = _pool_plan(tmp_path, gens, TRAINS)
     with LocalExecutor(workers=2) as ex:
-        gen0, gen1, train0 = plan.jobs[gens[0]], plan.jobs[gens[1]], plan.jobs[trains[0]]
+        gen0, gen1, train0 = plan.jobs[gens[0]], plan.jobs[gens[1]], plan.jobs[TRAINS[0]]
         assert ex.accepts(gen1, []) and not ex.accepts(gen1, [gen0]) and ex.accepts(train0, [gen0])
         outcomes = run_plan(plan, ex, Cache(tmp_path / "cache"))
     assert all(o.error is None for o in outcomes.values()), [o.error for o in outcomes.values()]
@@ -145,12 +154,7 @@ def test_queued_inline_jobs_do_not_hold_the_pool(tmp_path):
 def test_the_pool_keeps_training_while_an_inline_job_runs(tmp_path):
     """`--jobs 2`: while a generation job runs in this process, finished training jobs are
     replaced at once (the generation does not hold the driver loop)."""
-    keys = [f"{c}{c}" + "0" * 62 for c in "gtuv"]
-    plan = Plan()
-    plan.add(Job(keys[0], "generate", "thing", "generation", _wait_for_marks,
-                 dict(key=keys[0], folder=str(tmp_path), marks=["tt", "uu", "vv"])))
-    for k in keys[1:]:
-        plan.add(Job(k, "train", "thing", f"train {k[:2]}", _mark, dict(key=k, folder=str(tmp_path))))
+    plan = _pool_plan(tmp_path, ["gg" + "0" * 62], TRAINS)
     with LocalExecutor(workers=2) as ex:
         outcomes = run_plan(plan, ex, Cache(tmp_path / "cache"))
     assert all(o.error is None for o in outcomes.values()), [o.error for o in outcomes.values()]
