@@ -32,20 +32,26 @@ def parameter_counts(root: Path, files: list[tuple[Path, str, str]]) -> dict[str
             for rel, kind, _ in files if kind == "file" and rel.suffix == ".safetensors"}
 
 
-def reference_parameter_counts(preset: str) -> dict[str, int]:
-    """{`cxrbench:<preset>/<file>`: tensor elements} of a shipped reference-DDPM weights folder;
-    SubmissionError when cxrbench ships no such preset."""
+def _shipped_folder(preset: str) -> Path:
+    """The shipped weights folder of a reference-DDPM preset; SubmissionError when there is none."""
     from cxrbench.baselines.ddpm.generator import resolve_weights
-    from cxrbench.baselines.ddpm.model import weight_files
     from cxrbench.baselines.ddpm.presets import PRESETS
     from cxrbench.errors import ConfigError
 
     if preset not in PRESETS:
         raise SubmissionError(f"reference_weights {preset!r} is not a cxrbench preset (presets: {', '.join(PRESETS)})")
     try:
-        folder = resolve_weights(preset)
+        return resolve_weights(preset)
     except ConfigError as exc:
         raise SubmissionError(f"reference_weights {preset!r}: {exc}") from None
+
+
+def reference_parameter_counts(preset: str) -> dict[str, int]:
+    """{`cxrbench:<preset>/<file>`: tensor elements} of a shipped reference-DDPM weights folder;
+    SubmissionError when cxrbench ships no such preset."""
+    from cxrbench.baselines.ddpm.model import weight_files
+
+    folder = _shipped_folder(preset)
     return {f"cxrbench:{preset}/{path.relative_to(folder).as_posix()}":
             sum(math.prod(shape) for shape in header_shapes(path).values()) for path in weight_files(folder)}
 
@@ -56,14 +62,7 @@ def reference_weights_digest(preset: str) -> list[tuple[str, str]]:
     cached from the old ones."""
     import hashlib
 
-    from cxrbench.baselines.ddpm.generator import resolve_weights
-    from cxrbench.errors import ConfigError
-
-    reference_parameter_counts(preset)  # the same errors for an unknown or missing preset
-    try:
-        folder = resolve_weights(preset)
-    except ConfigError as exc:
-        raise SubmissionError(f"reference_weights {preset!r}: {exc}") from None
+    folder = _shipped_folder(preset)
     return [(f"cxrbench:{preset}/{path.relative_to(folder).as_posix()}", hashlib.sha256(path.read_bytes()).hexdigest())
             for path in sorted(folder.rglob("*")) if path.is_file() and path.suffix in (".json", ".safetensors")
             and ".checkpoint" not in path.parts]  # tensors and configs; not the card or the loss curve
