@@ -47,7 +47,7 @@ sandbox:
 install: sandbox $(STAMP)
 
 demo: sandbox $(RT_STAMP)
-	$(BIN)/cxrbench evaluate submissions/reference-ddpm-fast -t phantom/supplement-100 --profile quick
+	$(BIN)/cxrbench evaluate submissions/phantom-oracle -t phantom/supplement-100 --profile quick
 
 # One BLAS/OpenMP thread per process: the models under test are tiny, and a second thread on a
 # busy 2-core machine makes them several times slower (measured), not faster.
