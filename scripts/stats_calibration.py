@@ -86,6 +86,8 @@ def train(args) -> None:
     from cxrbench.tasking import get_task
 
     torch.set_num_threads(1)
+    if args.baselines_at:
+        _pin_baselines_digest(args.baselines_at, args.arms.split(","))
     out = Path(args.pools)
     out.mkdir(parents=True, exist_ok=True)
     pools = {}
@@ -132,6 +134,31 @@ def train(args) -> None:
             np.savez(path, **{site: model.predict(px).astype(np.float32) for site, px in pools.items()})
             print(f"{arm} seed {seed}: {time.perf_counter() - started:.1f} s (run {preds.key[:12]}, "
                   f"{'cached' if preds.cached else 'trained'})", flush=True)
+
+
+def _pin_baselines_digest(commit: str, arms: list[str]) -> None:
+    """Replica keys get `code_digest("cxrbench.baselines")` as of `commit` (the digest of its Python files and
+    shipped weights, read from git). Only for arms whose generator imports nothing from cxrbench.baselines."""
+    import hashlib
+    import subprocess
+
+    import cxrbench.runner.generate as generate
+    from cxrbench.runner.cache import code_digest
+
+    for arm in arms:
+        folder, _ = arm_spec(arm)
+        code = "".join(p.read_text() for p in Path(folder).glob("*.py")) if folder else ""
+        if "cxrbench.baselines" in code or "reference_weights" in (Path(folder) / "submission.yaml").read_text():
+            raise SystemExit(f"--baselines-at: arm {arm} ({folder}) loads cxrbench.baselines; its sets must be regenerated")
+    git = lambda *a: subprocess.run(["git", *a], check=True, capture_output=True).stdout  # noqa: E731
+    paths = sorted(p for p in git("ls-tree", "-r", "--name-only", commit, "baselines").decode().split("\n")
+                   if p.endswith((".py", ".safetensors")) and not any(part.startswith(".") for part in p.split("/")))
+    h = hashlib.sha256()
+    for path in sorted(paths, key=lambda p: Path(p).relative_to("baselines")):
+        h.update(str(Path(path).relative_to("baselines")).encode() + b"\0" + git("show", f"{commit}:{path}"))
+    pinned = h.hexdigest()[:16]
+    generate.code_digest = lambda package: pinned if package == "cxrbench.baselines" else code_digest(package)
+    print(f"replica keys use cxrbench.baselines as of {commit}: {pinned} (today {code_digest('cxrbench.baselines')})")
 
 
 def _load(pools: Path, arm: str, site: str) -> np.ndarray:
@@ -421,6 +448,10 @@ def main(argv=None) -> None:
     t.add_argument("--arm-seeds", type=int, default=8)
     t.add_argument("--arms", default="oracle,noise-g0,noise-g1")
     t.add_argument("--sites", default="site-a,site-b,site-c", help="the fresh pools each run predicts")
+    t.add_argument("--baselines-at", default=None, metavar="COMMIT",
+                   help="key the noise and oracle sets by cxrbench.baselines as of COMMIT: their generators never "
+                        "load it (the replica key includes it for generators that may), so the runs trained before "
+                        "a weights change are found again instead of retrained")
     t.add_argument("--pool-patients", default="", help="fresh patients per pool, e.g. site-a=40000 "
                    f"(default {', '.join(f'{k}={v}' for k, v in POOL_PATIENTS.items())})")
     a = sub.add_parser("analyse", help="repetitions of the reported tests on the pools")
