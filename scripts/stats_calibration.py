@@ -147,7 +147,9 @@ def _pin_baselines_digest(commit: str, arms: list[str]) -> None:
 
     for arm in arms:
         folder, _ = arm_spec(arm)
-        code = "".join(p.read_text() for p in Path(folder).glob("*.py")) if folder else ""
+        if folder is None:  # real-only: no synthetic set
+            continue
+        code = "".join(p.read_text() for p in Path(folder).glob("*.py"))
         if "cxrbench.baselines" in code or "reference_weights" in (Path(folder) / "submission.yaml").read_text():
             raise SystemExit(f"--baselines-at: arm {arm} ({folder}) loads cxrbench.baselines; its sets must be regenerated")
     git = lambda *a: subprocess.run(["git", *a], check=True, capture_output=True).stdout  # noqa: E731
