@@ -48,6 +48,9 @@ sandbox:
 
 install: sandbox $(STAMP)
 
+# The positive control: a sandboxed generator whose five per-seed sets take seconds, so the demo fits
+# 10 minutes on 2 cores (8.5 measured, README). The reference DDPM's five sets take ~8 CPU-minutes:
+# `cxrbench evaluate submissions/reference-ddpm-fast -t phantom/supplement-100` is the next command.
 demo: sandbox $(RT_STAMP)
 	$(WRITE_PYC) $(BIN)/cxrbench evaluate submissions/phantom-oracle -t phantom/supplement-100 --profile quick
 

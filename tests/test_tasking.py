@@ -128,6 +128,16 @@ def test_quick_phantom_design_meets_its_target_mde():
         assert d.mde is not None and d.meets_target, (name, d)
 
 
+def test_standard_phantom_design_meets_its_target_at_the_extrapolated_variance():
+    """Version 5 sized the standard budget (12 seeds, ~40,000 internal test patients) on the quick
+    recipe's components, the only ones measured: its design says so (extrapolated) and meets 0.01."""
+    from cxrbench.runner.design import budget_design
+
+    d = budget_design(get_task("phantom/supplement-100"), "standard")
+    assert d.test_patients > 35000 and d.seeds == 12 and d.extrapolated
+    assert d.mde is not None and d.mde <= 0.01 and d.meets_target, d
+
+
 def test_eval_patients_draws_one_eval_set_from_a_larger_population(tmp_path):
     """`eval_patients` enlarges the named eval set only; the others keep `n_eval_patients`, and a
     name that is not an eval set of the task is refused with the names it could be."""
