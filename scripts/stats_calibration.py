@@ -311,6 +311,8 @@ def analyse(args) -> dict:
                 >= 2 * args.generator_seeds,
                 "oracle": oracle.shape[0] >= S and real.shape[0] >= S}
         for design, kind in designs.items():
+            if args.designs and not any(kind == d or kind.startswith(d + "-") for d in args.designs.split(",")):
+                continue
             if not need.get(kind, oracle.shape[0] >= S and real.shape[0] >= 2 * S):
                 print(f"{design}: skipped, too few runs in the pools", flush=True)
                 continue
@@ -470,6 +472,8 @@ def main(argv=None) -> None:
     a.add_argument("--components-out", default=None, help="write the variance components (tasks/phantom.variance.json)")
     a.add_argument("--blend", type=float, nargs="*", default=[0.03, 0.06, 0.1, 0.2],
                    help="weights of the oracle run in the graded-effect blends")
+    a.add_argument("--designs", default="", help="only these designs, e.g. null-per-seed-sets,oracle,blend "
+                   "(null-seeds, null-generators, null-per-seed-sets, oracle, blend); default: all")
     a.add_argument("--out", default=None)
     m = sub.add_parser("table", help="print the Markdown tables of docs/stats.md from analyse's JSON")
     m.add_argument("json")
