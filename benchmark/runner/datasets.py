@@ -100,15 +100,23 @@ def _limit_patients(rows: pd.DataFrame, max_images: int | None) -> pd.DataFrame:
     return rows[rows["_order"].isin(keep)].drop(columns="_order").reset_index(drop=True)
 
 
-def real_rows(ref: DataRef, budget: Budget, *, max_images: int | None = None) -> tuple[object, pd.DataFrame]:
-    """The source and the rows of `ref`'s frozen split (optionally capped to whole patients), sorted by id."""
+@lru_cache(maxsize=16)
+def _split_parts(source_name: str, options: tuple, site: str | None) -> tuple[object, dict[str, pd.DataFrame]]:
+    """The source and its rows by frozen split (of one site, for a multi-site source), computed once
+    per population: the split hashes every patient id, and a task asks for several slices of each."""
     from cxrbench.data.splits import split_rows
 
+    source, rows = _source_rows(source_name, options)
+    if site and source_name != "phantom":
+        rows = rows[rows["site"] == site]
+    return source, split_rows(rows)
+
+
+def real_rows(ref: DataRef, budget: Budget, *, max_images: int | None = None) -> tuple[object, pd.DataFrame]:
+    """The source and the rows of `ref`'s frozen split (optionally capped to whole patients), sorted by id."""
     options = _source_options(ref, budget)
-    source, rows = _source_rows(ref.source, tuple(sorted(options.items())))
-    if ref.site and ref.source != "phantom":
-        rows = rows[rows["site"] == ref.site]
-    part = split_rows(rows).get(ref.split)
+    source, parts = _split_parts(ref.source, tuple(sorted(options.items())), ref.site)
+    part = parts.get(ref.split)
     if part is None or len(part) == 0:
         raise DataError(f"{ref.key}: the frozen split has no images (source {ref.source}, site {ref.site})")
     part = part.sort_values("image_id", kind="stable").reset_index(drop=True)
