@@ -139,11 +139,10 @@ def train(args) -> None:
 def _pin_baselines_digest(commit: str, arms: list[str]) -> None:
     """Replica keys get `code_digest("cxrbench.baselines")` as of `commit` (the digest of its Python files and
     shipped weights, read from git). Only for arms whose generator imports nothing from cxrbench.baselines."""
-    import hashlib
     import subprocess
 
-    import cxrbench.runner.generate as generate
-    from cxrbench.runner.cache import code_digest
+    from cxrbench.runner import generate
+    from cxrbench.runner.cache import code_digest, tree_digest
 
     for arm in arms:
         folder, _ = arm_spec(arm)
@@ -152,13 +151,10 @@ def _pin_baselines_digest(commit: str, arms: list[str]) -> None:
         code = "".join(p.read_text() for p in Path(folder).glob("*.py"))
         if "cxrbench.baselines" in code or "reference_weights" in (Path(folder) / "submission.yaml").read_text():
             raise SystemExit(f"--baselines-at: arm {arm} ({folder}) loads cxrbench.baselines; its sets must be regenerated")
-    git = lambda *a: subprocess.run(["git", *a], check=True, capture_output=True).stdout  # noqa: E731
-    paths = sorted(p for p in git("ls-tree", "-r", "--name-only", commit, "baselines").decode().split("\n")
-                   if p.endswith((".py", ".safetensors")) and not any(part.startswith(".") for part in p.split("/")))
-    h = hashlib.sha256()
-    for path in sorted(paths, key=lambda p: Path(p).relative_to("baselines")):
-        h.update(str(Path(path).relative_to("baselines")).encode() + b"\0" + git("show", f"{commit}:{path}"))
-    pinned = h.hexdigest()[:16]
+    git = lambda *a: subprocess.run(["git", *a], check=True, capture_output=True).stdout
+    listed = git("ls-tree", "-r", "--name-only", commit, "baselines").decode().splitlines()
+    pinned = tree_digest([p.removeprefix("baselines/") for p in listed],
+                         lambda rel: git("show", f"{commit}:baselines/{rel}"))
     generate.code_digest = lambda package: pinned if package == "cxrbench.baselines" else code_digest(package)
     print(f"replica keys use cxrbench.baselines as of {commit}: {pinned} (today {code_digest('cxrbench.baselines')})")
 

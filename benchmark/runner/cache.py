@@ -19,10 +19,10 @@ import os
 import shutil
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cxrbench import __version__
@@ -45,11 +45,18 @@ def code_digest(package: str) -> str:
     import importlib
 
     root = Path(importlib.import_module(package).__file__).parent
+    files = {path.relative_to(root).as_posix(): path for path in [*root.rglob("*.py"), *root.rglob("*.safetensors")]}
+    return tree_digest(files, lambda rel: files[rel].read_bytes())
+
+
+def tree_digest(paths: Iterable[str], read: Callable[[str], bytes]) -> str:
+    """What `code_digest` hashes, for any tree: its `.py` and `.safetensors` files by relative POSIX
+    path (`read(path)` gives the bytes), in path-component order; dot folders are skipped."""
     h = hashlib.sha256()
-    for path in sorted([*root.rglob("*.py"), *root.rglob("*.safetensors")]):
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
-            continue  # work in progress (checkpoints), never shipped
-        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    chosen = [p for p in paths if p.endswith((".py", ".safetensors"))
+              and not any(part.startswith(".") for part in PurePosixPath(p).parts)]  # work in progress, never shipped
+    for rel in sorted(chosen, key=lambda p: PurePosixPath(p).parts):
+        h.update(rel.encode() + b"\0" + read(rel))
     return h.hexdigest()[:16]
 
 
