@@ -29,7 +29,7 @@ $(RT_STAMP): pyproject.toml
 	$(PIP) --upgrade pip
 	$(PIP) $(TORCH)
 	$(PIP) -e . $(TORCH)
-	$(WRITE_PYC) $(BIN)/python -c "import cxrbench, cxrbench.cli, cxrbench.runner.evaluate, cxrbench.runner.jobs, cxrbench.audit, cxrbench.baselines.classifier, cxrbench.baselines.ddpm, cxrbench.leaderboard, torch; print('cxrbench', cxrbench.__version__, 'torch', torch.__version__)"
+	$(WRITE_PYC) $(BIN)/python -c "import cxrbench.version, cxrbench.cli, cxrbench.runner.evaluate, cxrbench.runner.jobs, cxrbench.audit, cxrbench.baselines.classifier, cxrbench.baselines.ddpm, cxrbench.leaderboard, torch; print('cxrbench', cxrbench.version.__version__, 'torch', torch.__version__)"
 	touch $(RT_STAMP)
 
 $(STAMP): $(RT_STAMP)

@@ -1,35 +1,25 @@
-"""Package discovery: the product card's top-level folders map onto one import package.
+"""Package discovery for one import package in four PEP 420 namespace roots.
 
-benchmark/ → cxrbench, baselines/ → cxrbench.baselines, leaderboard/ → cxrbench.leaderboard,
-tasks/ → cxrbench.tasks. Everything else lives in pyproject.toml.
+Each of the product card's top-level folders holds a part of `cxrbench` under its own name
+(benchmark/cxrbench/, baselines/cxrbench/baselines/, leaderboard/cxrbench/leaderboard/,
+tasks/cxrbench/tasks/), so every folder is named after the package it is. Written here because
+pyproject's `packages.find` maps a namespace found in several `where` folders to the last one only.
 """
 
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_namespace_packages, setup
 
-ROOTS = {"cxrbench": "benchmark", "cxrbench.baselines": "baselines",
-         "cxrbench.leaderboard": "leaderboard", "cxrbench.tasks": "tasks"}
+ROOTS = ("benchmark", "baselines", "leaderboard", "tasks")
 HERE = Path(__file__).parent
 
-
-def discover() -> tuple[list[str], dict[str, str]]:
-    """Every folder below a root whose name path Python can import, with or without __init__.py.
-
-    Data-only folders (shipped weights, task fingerprints, published results) are listed too, as
-    namespace packages: left out, setuptools still installs their package data but warns once per
-    folder ("Package would be ignored"), which flooded `make install` with ~290 lines.
-    """
-    packages, package_dir = [], {}
-    for package, folder in ROOTS.items():
-        package_dir[package] = folder
-        packages.append(package)
-        for sub in sorted(p for p in (HERE / folder).rglob("*") if p.is_dir()):
-            rel = sub.relative_to(HERE / folder).parts
-            if all(part.isidentifier() and part != "__pycache__" for part in rel):
-                packages.append(".".join((package, *rel)))
-    return packages, package_dir
-
-
-packages, package_dir = discover()
-setup(packages=packages, package_dir=package_dir)
+packages: set[str] = set()
+package_dir: dict[str, str] = {}
+for root in ROOTS:
+    for package in find_namespace_packages(where=str(HERE / root), include=["cxrbench.*"], exclude=["*__pycache__*"]):
+        packages.add(package)
+        package_dir[package] = "/".join((root, *package.split(".")))
+# the namespace itself has no __init__.py; its top-level modules (version, results, ...) live in benchmark/
+packages.add("cxrbench")
+package_dir["cxrbench"] = "benchmark/cxrbench"
+setup(packages=sorted(packages), package_dir=package_dir)

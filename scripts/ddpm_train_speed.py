@@ -3,7 +3,7 @@ both timed in this process, interleaved, on the same data; and whether they give
 
     OMP_NUM_THREADS=1 .venv/bin/python scripts/ddpm_train_speed.py --before 2850f95 [--preset tiny-32]
 
-The earlier `training.py` is read with `git show REF:baselines/ddpm/training.py` and imported as a
+The earlier `training.py` is read with `git show REF:baselines/cxrbench/baselines/ddpm/training.py` and imported as a
 module beside the current one (it imports the rest of the package as it is now). Prints one JSON
 line: steps/s of each (best of `--rounds`), the ratio, and whether the EMA weights are identical.
 """
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_before(ref: str):
-    source = subprocess.run(["git", "show", f"{ref}:baselines/ddpm/training.py"], cwd=ROOT, check=True,
+    source = subprocess.run(["git", "show", f"{ref}:baselines/cxrbench/baselines/ddpm/training.py"], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout
     path = Path(tempfile.mkdtemp()) / "training_before.py"
     path.write_text(source)

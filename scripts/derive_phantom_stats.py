@@ -2,7 +2,7 @@
 
 Reads `../shared/data/metadata/chexpert_train.csv.gz` (CheXpert's train.csv: Path, Sex, Age,
 Frontal/Lateral, AP/PA + 14 labels) and writes the small table of figures the phantom samples
-from, `benchmark/data/phantom/chexpert_stats.json`. Only aggregate figures are written (pattern
+from, `benchmark/cxrbench/data/phantom/chexpert_stats.json`. Only aggregate figures are written (pattern
 counts, rates, histograms); no row of the source file is copied. Run:
 
     .venv/bin/python scripts/derive_phantom_stats.py [--csv PATH] [--out PATH]
@@ -22,7 +22,7 @@ from cxrbench.schema import PATHOLOGIES
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "metadata" / "chexpert_train.csv.gz"
-DEFAULT_OUT = REPO / "benchmark" / "data" / "phantom" / "chexpert_stats.json"
+DEFAULT_OUT = REPO / "benchmark" / "cxrbench" / "data" / "phantom" / "chexpert_stats.json"
 MIN_PATTERN_COUNT = 2  # singletons (0.2 % of frontal images) are dropped: they would identify nothing but add rows
 MAX_STUDIES = 20  # histogram of studies per patient; the tail is merged into the last bin
 AGE_MIN, AGE_MAX = 18, 90  # CheXpert codes ages > 89 as 90; the handful of ages < 18 are clipped

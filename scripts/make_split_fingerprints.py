@@ -1,4 +1,4 @@
-"""Regenerate the committed split fingerprints in tasks/fingerprints/ from the real metadata.
+"""Regenerate the committed split fingerprints in tasks/cxrbench/tasks/fingerprints/ from the real metadata.
 
     .venv/bin/python scripts/make_split_fingerprints.py [--shared ../shared/data]
 

@@ -1,4 +1,4 @@
-"""Write tasks/<profile>.fingerprints.json: the slice fingerprints every record must carry.
+"""Write tasks/cxrbench/tasks/<profile>.fingerprints.json: the slice fingerprints every record must carry.
 
     python scripts/make_task_fingerprints.py phantom
     CXRBENCH_CHEXPERT_ROOT=/data/chexpert python scripts/make_task_fingerprints.py chexpert
@@ -34,6 +34,6 @@ def build(profile: str) -> dict:
 
 if __name__ == "__main__":
     profile = sys.argv[1] if len(sys.argv) > 1 else "phantom"
-    out = Path(__file__).resolve().parents[1] / "tasks" / f"{profile}.fingerprints.json"
+    out = Path(__file__).resolve().parents[1] / "tasks" / "cxrbench" / "tasks" / f"{profile}.fingerprints.json"
     out.write_text(json.dumps(build(profile), indent=1, sort_keys=True) + "\n")
     print(out)

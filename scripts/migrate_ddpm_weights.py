@@ -2,7 +2,7 @@
 `model.safetensors`) to the diffusers pipeline layout, in place, without retraining: the same
 tensors, new files. The model card's sha256 rows are rewritten for the new files.
 
-    python scripts/migrate_ddpm_weights.py baselines/weights/tiny-32
+    python scripts/migrate_ddpm_weights.py baselines/cxrbench/baselines/weights/tiny-32
 """
 
 from __future__ import annotations

@@ -152,9 +152,14 @@ def _pin_baselines_digest(commit: str, arms: list[str]) -> None:
         if "cxrbench.baselines" in code or "reference_weights" in (Path(folder) / "submission.yaml").read_text():
             raise SystemExit(f"--baselines-at: arm {arm} ({folder}) loads cxrbench.baselines; its sets must be regenerated")
     git = lambda *a: subprocess.run(["git", *a], check=True, capture_output=True).stdout
-    listed = git("ls-tree", "-r", "--name-only", commit, "baselines").decode().splitlines()
-    pinned = tree_digest([p.removeprefix("baselines/") for p in listed],
-                         lambda rel: git("show", f"{commit}:baselines/{rel}"))
+    # the package's folder at that commit: baselines/cxrbench/baselines/, or baselines/ before the namespace layout
+    root = "baselines/cxrbench/baselines"
+    listed = git("ls-tree", "-r", "--name-only", commit, root).decode().splitlines()
+    if not listed:
+        root = "baselines"
+        listed = git("ls-tree", "-r", "--name-only", commit, root).decode().splitlines()
+    pinned = tree_digest([p.removeprefix(f"{root}/") for p in listed],
+                         lambda rel: git("show", f"{commit}:{root}/{rel}"))
     generate.code_digest = lambda package: pinned if package == "cxrbench.baselines" else code_digest(package)
     print(f"replica keys use cxrbench.baselines as of {commit}: {pinned} (today {code_digest('cxrbench.baselines')})")
 
@@ -465,7 +470,7 @@ def main(argv=None) -> None:
                    help="seeds per arm in the two-noise-sets null (each noise set has at least this many runs)")
     a.add_argument("--sites", default="site-a,site-b,site-c")
     a.add_argument("--seed", type=int, default=0)
-    a.add_argument("--components-out", default=None, help="write the variance components (tasks/phantom.variance.json)")
+    a.add_argument("--components-out", default=None, help="write the variance components (tasks/cxrbench/tasks/phantom.variance.json)")
     a.add_argument("--blend", type=float, nargs="*", default=[0.03, 0.06, 0.1, 0.2],
                    help="weights of the oracle run in the graded-effect blends")
     a.add_argument("--designs", default="", help="only these designs, e.g. null-per-seed-sets,oracle,blend "

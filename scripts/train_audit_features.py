@@ -1,4 +1,4 @@
-"""Train the audit's reference feature extractor and write it under benchmark/audit/weights/.
+"""Train the audit's reference feature extractor and write it under benchmark/cxrbench/audit/weights/.
 
 The audit's fixed feature space is the penultimate layer of the reference classifier recipe
 (`cxrbench.baselines.classifier`, backbone `cxr_small`, 256 features) trained on the phantom
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = REPO / "benchmark" / "audit" / "weights" / "phantom-site-a"
+DEFAULT_OUT = REPO / "benchmark" / "cxrbench" / "audit" / "weights" / "phantom-site-a"
 #: The recipe of the shipped weights, pinned field by field: the classifier presets evolve, the
 #: audit's feature space must not (this is `quick` v1 as it was: cxr_small, 256 features).
 AUDIT_RECIPE = dict(
@@ -107,7 +107,7 @@ def _git_commit() -> str | None:
 
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "baselines/classifier", "benchmark/data"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "baselines/cxrbench/baselines/classifier", "benchmark/cxrbench/data"],
                                cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None

@@ -1,4 +1,4 @@
-"""The install layout: three top-level folders map onto one import package."""
+"""The install layout: four top-level folders hold one import package as PEP 420 namespace roots."""
 
 import subprocess
 import sys
@@ -11,17 +11,26 @@ from cxrbench import schema
 from cxrbench.errors import SchemaError
 
 REPO = Path(__file__).resolve().parents[1]
-ROOTS = {"benchmark": "cxrbench", "baselines": "cxrbench.baselines", "leaderboard": "cxrbench.leaderboard", "tasks": "cxrbench.tasks"}
+ROOTS = ("benchmark", "baselines", "leaderboard", "tasks")  # each holds a cxrbench/ folder
 
 
 def test_every_package_folder_is_importable():
-    """setup.py discovers the packages; each must import from the installed distribution."""
+    """Every folder with an __init__.py imports under the name of its path below its root."""
     import importlib
 
-    for folder, package in ROOTS.items():
-        for init in (REPO / folder).rglob("__init__.py"):
-            rel = init.parent.relative_to(REPO / folder)
-            importlib.import_module(".".join([package, *rel.parts]) if rel.parts else package)
+    for root in ROOTS:
+        for init in (REPO / root / "cxrbench").rglob("__init__.py"):
+            rel = init.parent.relative_to(REPO / root)
+            module = importlib.import_module(".".join(rel.parts))
+            assert Path(module.__file__).resolve() == init.resolve()
+
+
+def test_cxrbench_is_a_namespace_in_every_root():
+    """No cxrbench/__init__.py: static tools merge the four roots only for a PEP 420 namespace."""
+    import cxrbench
+
+    assert not any((REPO / root / "cxrbench" / "__init__.py").exists() for root in ROOTS)
+    assert {str(Path(p).resolve()) for p in cxrbench.__path__ if Path(p).is_dir()} >= {str(REPO / "benchmark" / "cxrbench")}
 
 
 def test_imports_and_task_files():

@@ -20,7 +20,7 @@ def test_committed_task_fingerprints_are_current():
     sys.path.insert(0, str(REPO / "scripts"))
     from make_task_fingerprints import build
 
-    committed = json.loads((REPO / "tasks" / "phantom.fingerprints.json").read_text())
+    committed = json.loads((REPO / "tasks" / "cxrbench" / "tasks" / "phantom.fingerprints.json").read_text())
     assert build("phantom") == committed
 
 
@@ -28,7 +28,7 @@ def test_publish_hook_returns_them_and_published_records_match():
     spec = get_task("phantom/supplement-100")
     fps = split_fingerprints(spec, "quick")
     assert set(fps) == {"internal_test", "external:site-b", "external:site-c", "val", "real_train", "pixels"}
-    for path in (REPO / "leaderboard" / "results").rglob("*.json"):
+    for path in (REPO / "leaderboard" / "cxrbench" / "leaderboard" / "results").rglob("*.json"):
         if path.name == "pairwise.json":
             continue
         record = read_record(path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cxrbench.tasking import default_tasks, get_task, load_tasks, parse_task_file
 
-REPO_TASKS = Path(__file__).resolve().parents[1] / "tasks"
+REPO_TASKS = Path(__file__).resolve().parents[1] / "tasks" / "cxrbench" / "tasks"
 
 
 def test_shipped_tasks_expand_with_baselines():

@@ -1,4 +1,4 @@
-"""TaskSpec: one versioned benchmark task, declared in `tasks/*.yaml` and validated here.
+"""TaskSpec: one versioned benchmark task, declared in `tasks/cxrbench/tasks/*.yaml` and validated here.
 
 A YAML file declares a task *family* on one data profile and the supplementation ratios it
 covers; `load_tasks()` expands it into one TaskSpec per ratio (`phantom/supplement-100`, ...).
@@ -301,7 +301,7 @@ def default_tasks(kind: str, profile: str, budget: str) -> list[TaskSpec]:
 def split_fingerprints(spec: TaskSpec, budget: str) -> dict[str, str] | None:
     """The committed slice fingerprints a record of `spec` at `budget` must carry, or None if none ship.
 
-    `tasks/<profile>.fingerprints.json` (made by `scripts/make_task_fingerprints.py`; a test
+    `tasks/cxrbench/tasks/<profile>.fingerprints.json` (made by `scripts/make_task_fingerprints.py`; a test
     recomputes it) lets `cxrbench publish` reject a record scored on different data.
     """
     import json

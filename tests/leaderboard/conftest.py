@@ -9,7 +9,7 @@ import pytest
 
 from leaderboard_fixtures import fill_store, make_record, study_records
 
-APP = Path(__file__).resolve().parents[2] / "leaderboard" / "app.py"
+APP = Path(__file__).resolve().parents[2] / "leaderboard" / "cxrbench" / "leaderboard" / "app.py"
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 Nothing here is a measurement. The numbers are drawn from a seeded RNG so that pages have
 something to show (curves rise with N, the oracle beats the reference which beats noise); the
-shipped records in leaderboard/results/ come from `cxrbench evaluate`, never from here.
+shipped records in leaderboard/cxrbench/leaderboard/results/ come from `cxrbench evaluate`, never from here.
 """
 
 from __future__ import annotations

@@ -378,7 +378,7 @@ def test_compare_page_computes_with_cxrbench_compare_when_nothing_is_stored(app_
     monkeypatch.setattr(cxrbench.compare, "compare_records", fake_compare)
     from streamlit.testing.v1 import AppTest
 
-    app = Path(__file__).resolve().parents[2] / "leaderboard" / "app.py"  # (not `from conftest`: several exist)
+    app = Path(__file__).resolve().parents[2] / "leaderboard" / "cxrbench" / "leaderboard" / "app.py"  # (not `from conftest`: several exist)
     at = AppTest.from_file(str(app), default_timeout=60)
     at.query_params["page"] = "compare"
     at.run()

@@ -47,11 +47,11 @@ def test_app_renders_tables_and_charts_in_chromium(store, tmp_path):
 @pytest.mark.skipif(not os.environ.get("CXRBENCH_UPDATE_SCREENSHOTS"),
                     reason="CXRBENCH_UPDATE_SCREENSHOTS=1 retakes docs/img/ from the published records")
 def test_retake_docs_screenshots_from_the_published_records(tmp_path):
-    """The README's and docs/leaderboard.md's screenshots: the shipped store (leaderboard/results/),
+    """The README's and docs/leaderboard.md's screenshots: the shipped store (leaderboard/cxrbench/leaderboard/results/),
     the records `cxrbench evaluate` produced, never the fixtures."""
     import shutil
 
-    with serve(REPO / "leaderboard" / "results", cache_dir=tmp_path / "cache", timeout=240) as url:
+    with serve(REPO / "leaderboard" / "cxrbench" / "leaderboard" / "results", cache_dir=tmp_path / "cache", timeout=240) as url:
         for page, name in SCREENSHOTS.items():
             shot = tmp_path / name
             _, state = chromium(f"{url}/?page={page}", screenshot=shot, timeout=240)

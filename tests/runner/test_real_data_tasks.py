@@ -66,7 +66,7 @@ def test_committed_chexpert_fingerprints_are_what_the_real_metadata_gives(chexpe
     sys.path.insert(0, str(REPO / "scripts"))
     from make_task_fingerprints import build
 
-    committed = json.loads((REPO / "tasks" / "chexpert.fingerprints.json").read_text())
+    committed = json.loads((REPO / "tasks" / "cxrbench" / "tasks" / "chexpert.fingerprints.json").read_text())
     assert build("chexpert") == committed
     fps = split_fingerprints(get_task("chexpert/supplement-100"), "quick")
     assert set(fps) == {"internal_test", "val", "real_train"}  # no `pixels`: the files are the pixels

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperOption
 
-from cxrbench import __version__
+from cxrbench.version import __version__
 from cxrbench.errors import CxrbenchError
 
 app = typer.Typer(

@@ -79,7 +79,7 @@ def ls(
             needs = {"phantom": "nothing", "csv": "--root FILE.csv --mapping FILE.yaml"}.get(name, "--root PATH")
             table.add_row(name, what, needs)
         out.print(table)
-        prints = Table(title="committed split fingerprints (tasks/fingerprints/)")
+        prints = Table(title="committed split fingerprints (tasks/cxrbench/tasks/fingerprints/)")
         for column in ("source", "scheme", "level", "patients train/val/test", "images train/val/test", "sha256"):
             prints.add_column(column)
         for fp in list_committed():

@@ -120,7 +120,7 @@ class Fingerprint(BaseModel):
 
 
 def fingerprint_dir() -> Path:
-    """Committed fingerprints (`tasks/fingerprints/`), shipped as `cxrbench.tasks` package data."""
+    """Committed fingerprints (`tasks/cxrbench/tasks/fingerprints/`), shipped as `cxrbench.tasks` package data."""
     from cxrbench.tasks import fingerprints_dir
 
     return fingerprints_dir()

@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from cxrbench import __version__
+from cxrbench.version import __version__
 
 DEFAULT_ROOT = ".cxrbench-cache"
 CHECKSUMS = "CHECKSUMS.json"

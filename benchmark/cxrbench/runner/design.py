@@ -1,7 +1,7 @@
 """The design of a task's budget: test patients, seeds and the primary endpoint's design MDE.
 
 Shown by `cxrbench tasks show`; the variance components come from the profile's measured
-`tasks/<profile>.variance.json` for that budget, else from the phantom's `quick` components
+`tasks/cxrbench/tasks/<profile>.variance.json` for that budget, else from the phantom's `quick` components
 (marked as extrapolated: a different recipe or dataset has its own seed variance).
 """
 

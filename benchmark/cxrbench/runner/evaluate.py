@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 
-from cxrbench import __version__
+from cxrbench.version import __version__
 from cxrbench.errors import ConfigError, CxrbenchError, DataError
 from cxrbench.results import Environment, ResultRecord, StageTiming, SubmissionRef, TaskRef
 from cxrbench.runner.cache import Cache, stable_hash

@@ -9,7 +9,7 @@ S training seeds), as the seed × patient model of `seed_patient` gives it:
 with c the test error shared by all seeds and w its seed-specific part, both measured at P₀
 patients (test-set variances scale as 1/P), and σ²_seed the variance of a per-seed Δ between
 training seeds. `scripts/stats_calibration.py analyse` measures them on the phantom and writes
-`tasks/<profile>.variance.json`.
+`tasks/cxrbench/tasks/<profile>.variance.json`.
 """
 
 from __future__ import annotations

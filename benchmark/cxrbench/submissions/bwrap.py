@@ -48,12 +48,13 @@ def python_roots() -> list[str]:
              os.path.dirname(os.path.realpath(sys.executable))}
     roots.update(site.getsitepackages())
     import cxrbench
+    import cxrbench.baselines
+    import cxrbench.leaderboard
+    import cxrbench.tasks
 
-    pkg = Path(cxrbench.__file__).resolve().parent
-    roots.add(str(pkg))
-    for sub in ("baselines", "leaderboard", "tasks"):
-        mod = sys.modules.get(f"cxrbench.{sub}") or __import__(f"cxrbench.{sub}", fromlist=["_"])
-        roots.add(str(Path(mod.__file__).resolve().parent))
+    # `cxrbench` is a namespace package in four folders: bind each folder of each part
+    for package in (cxrbench, cxrbench.baselines, cxrbench.leaderboard, cxrbench.tasks):
+        roots.update(str(Path(p).resolve()) for p in package.__path__)
     existing = sorted({os.path.realpath(r) for r in roots if r and os.path.isdir(r)} |
                       {r for r in roots if r and os.path.isdir(r)})
     # drop folders already inside another bound one (shorter first), keeping /usr-style system roots

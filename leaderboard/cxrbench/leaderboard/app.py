@@ -1,6 +1,6 @@
 """The Streamlit leaderboard: `cxrbench leaderboard` (or `streamlit run` this file).
 
-Reads the store named by $CXRBENCH_RESULTS (default: the shipped leaderboard/results/). Loading is
+Reads the store named by $CXRBENCH_RESULTS (default: the shipped leaderboard/cxrbench/leaderboard/results/). Loading is
 cached twice: on disk across runs (see loader.py) and in the server process per store state.
 """
 

@@ -2,7 +2,7 @@
 
 Layout (one reviewable JSON file per record, its predictions beside it):
 
-    leaderboard/results/<profile>/<budget>/<task>@<task version>/<submission>@<version>.json
+    leaderboard/cxrbench/leaderboard/results/<profile>/<budget>/<task>@<task version>/<submission>@<version>.json
                                                                  <predictions_file named by the record>
                                                                  pairwise.json
 
@@ -27,7 +27,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._@+=-]")
 
 
 def default_results_dir() -> Path:
-    """The shipped store (`leaderboard/results/`), or `$CXRBENCH_RESULTS` when set."""
+    """The shipped store (`leaderboard/cxrbench/leaderboard/results/`), or `$CXRBENCH_RESULTS` when set."""
     env = os.environ.get("CXRBENCH_RESULTS")
     return Path(env) if env else Path(__file__).resolve().parent / "results"
 

@@ -15,7 +15,7 @@ from cxrbench.baselines.ddpm.presets import PRESETS
 from cxrbench.baselines.ddpm.sampling import Sampler, SamplerSettings
 from cxrbench.errors import ConfigError, SubmissionError
 
-#: Shipped weights, one folder per preset: baselines/weights/<preset>/
+#: Shipped weights, one folder per preset: baselines/cxrbench/baselines/weights/<preset>/
 WEIGHTS_ROOT = Path(__file__).resolve().parents[1] / "weights"
 
 
