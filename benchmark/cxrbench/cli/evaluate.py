@@ -85,6 +85,13 @@ def evaluate(
     unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox",
                                            help="DANGEROUS: run submission code without bubblewrap isolation "
                                                 "(only where bwrap cannot run; records say so, the leaderboard marks them)."),
+    evaluator_key: str = typer.Option(None, "--evaluator-key", envvar="CXRBENCH_EVALUATOR_KEY", show_envvar=True,
+                                      help="Evaluator key file (`cxrbench keys new`): score on the held-out eval sets "
+                                           "it derives and sign the records. Without one: the public dev sets."),
+    eval_sets: str = typer.Option(None, "--eval-sets", help="held-out (the default with a key) or dev (the public "
+                                  "sets; with a key the records are still signed)."),
+    private_evals: Path = typer.Option(None, "--private-evals", help="YAML naming private eval sets on this machine "
+                                       "(eval set: {csv: FILE, mapping: FILE}); needs a key (docs/verification.md)."),
 ) -> None:
     """Score a generator or classifier submission: generate → train → predict → score, per task.
 
@@ -100,8 +107,12 @@ def evaluate(
     as '__' (phantom/supplement-100 → OUT/phantom__supplement-100@<task version>/...); a failed
     rerun never replaces a complete record: it goes to <submission>@<version>.failed.json beside it.
 
+    With an evaluator key the eval sets are held out: drawn from the key (phantom) or read from
+    private CSV sources, never the public dev sets; records carry only the key's public
+    fingerprint and are signed with it (docs/verification.md).
+
     Exit codes: 0 every task complete; 3 at least one task failed (the others still ran; see the
-    records' errors); 2 nothing ran (bad submission, task, or no bubblewrap).
+    records' errors); 2 nothing ran (bad submission, task, key, or no bubblewrap).
 
     Examples:
 
@@ -112,6 +123,8 @@ def evaluate(
       cxrbench evaluate submissions/reference-ddpm -p standard --executor ray   # every GPU of this machine
 
       cxrbench evaluate submissions/reference-ddpm -p standard --executor ray --address auto   # a Ray cluster
+
+      cxrbench evaluate submissions/reference-ddpm --evaluator-key ~/.config/cxrbench/evaluator.key   # held-out
     """
     from cxrbench.runner.evaluate import RunOptions
     from cxrbench.runner.evaluate import evaluate as run_evaluate
@@ -131,9 +144,12 @@ def evaluate(
         raise ConfigError(f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
     if executor != "ray" and (address or ray_workers):
         raise ConfigError("--address and --ray-workers need --executor ray")
+    from cxrbench.trust.populations import population_from_options
+
+    population = population_from_options(evaluator_key, eval_sets, private_evals)
     opts = RunOptions(budget=profile, out_dir=out_dir, cache_root=cache, force=force, device=device,
                       profile=data_profile, threads=threads, jobs=jobs, unsafe_no_sandbox=unsafe_no_sandbox,
-                      executor=executor, address=address, ray_workers=ray_workers)
+                      executor=executor, address=address, ray_workers=ray_workers, population=population)
     if seeds:
         from cxrbench.tasking import get_task
 

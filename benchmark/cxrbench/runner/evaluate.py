@@ -37,10 +37,11 @@ from cxrbench.runner.executors import Event, Outcome, get_executor, run_plan
 from cxrbench.runner.plan import Job, Plan, Resources
 from cxrbench.runner.progress import PlanProgress
 from cxrbench.runner.records import copy_gallery, prediction_table, record_path, write_outputs  # noqa: F401 (record_path: public here)
-from cxrbench.runner.datasets import RealSet, load_real_set, pixel_fingerprint, task_refs
+from cxrbench.runner.datasets import RealSet, load_eval_set, load_real_set, pixel_fingerprint, task_refs
 from cxrbench.runner.generate import synthesize
 from cxrbench.submissions import Limits, Submission, load_submission
 from cxrbench.tasking import Budget, TaskSpec, default_tasks, get_task, kind_mismatch
+from cxrbench.trust.populations import EvalPopulation
 
 
 @dataclass
@@ -65,6 +66,9 @@ class RunOptions:
     #: Ray cluster to join (`auto`, HOST:PORT); None starts a local Ray instance of `ray_workers` CPUs (0 = all)
     address: str | None = None
     ray_workers: int = 0
+    #: the eval populations (public dev sets, or held-out ones from an evaluator key) and the key
+    #: that signs the records (`cxrbench.trust`)
+    population: EvalPopulation = field(default_factory=EvalPopulation)
 
 
 @dataclass
@@ -169,9 +173,8 @@ class TaskRun:
             return {"mode": "no submission code"}
         return isolation(self.limits(0), self.opts.device)
 
-    def _real(self, ref, max_images=None, eval_set: str | None = None) -> RealSet:
-        budget = self.budget.for_eval_set(eval_set) if eval_set else self.budget
-        return load_real_set(ref, budget, self.store_root, max_images=max_images)
+    def _real(self, ref, max_images=None) -> RealSet:
+        return load_real_set(ref, self.budget, self.store_root, max_images=max_images)
 
     def _job(self, plan: Plan, key: str, stage: str, entry: str | None, what: str, fn, kwargs: dict,
              deps: tuple[str, ...] = ()) -> str:
@@ -242,14 +245,18 @@ class TaskRun:
 
     def data(self) -> tuple[RealSet | None, RealSet, dict[str, RealSet], np.ndarray]:
         """The task's real training rows, validation set and eval sets (checked disjoint by patient),
-        and the eval image ids that no training input may be."""
-        task, b = self.task, self.budget
+        and the eval image ids that no training input may be. Eval sets come from the run's
+        population, sealed (held-out: opaque ids) once checked."""
+        task, b, population = self.task, self.budget, self.opts.population
+        population.check_task(task.name, task.eval_sets)
         real_train = self._real(task.real_train, b.max_train_images) if task.real_train else None
         val = self._real(task.val, b.max_val_images)
-        eval_sets = {name: self._real(ref, b.max_eval_images, name) for name, ref in task.eval_sets.items()}
+        eval_sets = {name: load_eval_set(name, ref, b, self.store_root, population)
+                     for name, ref in task.eval_sets.items()}
         _check_disjoint(real_train, val, eval_sets)
+        self.unsealed_eval_sets = eval_sets  # real ids: what the generator's conditioning rows are checked against
         forbidden = np.concatenate([es.rows["image_id"].astype(str).to_numpy() for es in eval_sets.values()])
-        return real_train, val, eval_sets, forbidden
+        return real_train, val, {name: population.seal(es) for name, es in eval_sets.items()}, forbidden
 
     def common(self, val: RealSet, eval_sets: dict[str, RealSet], forbidden: np.ndarray) -> dict:
         """The arguments every reference-recipe run of this task shares (`reference_run(**common, ...)`)."""
@@ -272,7 +279,7 @@ class TaskRun:
         self.audit_skipped = None
         if self.sub.kind == "generator" and task.uses_generator:
             conditioning = self._real(task.conditions_from, b.max_train_images)
-            _check_disjoint(conditioning, None, eval_sets)
+            _check_disjoint(conditioning, None, self.unsealed_eval_sets)
             replica_keys = self.plan_generate(plan, conditioning)
             self.plan_audit(plan, replica_keys[min(replica_keys)], conditioning, eval_sets)
 
@@ -290,10 +297,15 @@ class TaskRun:
         if self.sub.kind == "classifier":
             from cxrbench.baselines.classifier import get_recipe
 
+            if self.opts.population.held_out and self.sub.manifest.precomputed:
+                raise ConfigError(f"{self.sub.name} is a precomputed predictions file: held-out eval images are "
+                                  f"never published, so only a classifier's code can score them (evaluate without "
+                                  f"an evaluator key for the dev sets)")
             kwargs = dict(submission=self.sub, real_train=real_train, eval_sets=eval_sets, labels=task.labels,
                           limits=self.limits(b.classifier_timeout_s), device=self.opts.device,
                           denied=(self.opts.out_dir.resolve(),), train_uncertainty=task.train_uncertainty,
-                          recipe=get_recipe(b.recipe, image_size=b.image_size))
+                          recipe=get_recipe(b.recipe, image_size=b.image_size),
+                          pooled=self.opts.population.held_out)
             key = self._job(plan, submitted_key(self.cache, **kwargs), "predict", "submitted-predictions",
                             "submission", submitted_predictions, kwargs)
             self.runs = {0: ("submitted-predictions", key)}
@@ -367,7 +379,7 @@ class TaskRun:
             split_fingerprints=fingerprints, seeds=sorted(preds), environment=environment(self.isolation()),
             eval_sets=scored.eval_sets, comparisons=scored.comparisons, subgroups=scored.subgroups,
             subgroup_summaries=scored.subgroup_summaries, audit=audit_report, timings=self.timer.timings,
-            generation=self._generation_runs(outcomes))
+            generation=self._generation_runs(outcomes), evaluation=self.opts.population.record_section(eval_sets))
         if audit_report and audit_report.get("leakage_flag"):
             record.status = "failed"
             record.errors.append("test leakage: synthetic images near-duplicate test images (see audit.leakage); "
@@ -410,7 +422,7 @@ def _failed_record(run: TaskRun, error: str) -> ResultRecord:
     b = task.budgets.get(opts.budget) or next(iter(task.budgets.values()))
     return ResultRecord(status="failed", task=_task_ref(task, opts.budget, b), submission=_submission_ref(sub, task),
                         split_fingerprints={}, seeds=list(opts.seeds or b.seeds), environment=environment(run.isolation()),
-                        timings=run.timer.timings, errors=[error])
+                        timings=run.timer.timings, errors=[error], evaluation=opts.population.record_section())
 
 
 def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: RunOptions | None = None,
@@ -431,6 +443,9 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
             raise ConfigError(f"{why}. Submission code runs only under bubblewrap; install it (`make sandbox`, "
                               f"or apt-get install bubblewrap), or pass --unsafe-no-sandbox to run it without "
                               f"isolation (the records then say so and the leaderboard marks them)")
+    if sub.manifest.entry_point and opts.unsafe_no_sandbox and opts.population.key is not None:
+        raise ConfigError("--unsafe-no-sandbox with an evaluator key is refused: submission code running without "
+                          "isolation could read the key and every held-out label; run it under bubblewrap")
     if sub.manifest.entry_point and opts.unsafe_no_sandbox:
         console.print("[bold red]WARNING: --unsafe-no-sandbox: submission code runs WITHOUT isolation. It can read "
                       "and change anything this user can (the cache, other results, your files). Records say "
@@ -493,7 +508,7 @@ def _finish(run: TaskRun, finished: dict[str, Outcome], console: Console) -> Tas
         console.print(f"[bold red]{spec.name}: failed:[/] {escape(str(exc))}")
         run.cache.discard_partials()
         record, predictions = _failed_record(run, str(exc)), None
-    path = write_outputs(run.opts.out_dir, record, predictions)
+    path = write_outputs(run.opts.out_dir, record, predictions, signer=run.opts.population.key)
     if record.status == "failed" and path.name.endswith(".failed.json"):
         console.print(f"[yellow]{spec.name}: the complete record {path.with_name(path.name[:-12] + '.json')} "
                       f"is kept; this failure is in {path.name}[/]")

@@ -42,7 +42,8 @@ def _keeps_complete(path: Path) -> bool:
         return False
 
 
-def write_outputs(out_dir: Path, record: ResultRecord, predictions: pd.DataFrame | None) -> Path:
+def write_outputs(out_dir: Path, record: ResultRecord, predictions: pd.DataFrame | None, *, signer=None) -> Path:
+    """The record (sealed, and signed by `signer`, an evaluator key, when given) and its predictions."""
     from cxrbench.data.atomic import atomic_write
 
     path = record_path(out_dir, record)
@@ -59,7 +60,7 @@ def write_outputs(out_dir: Path, record: ResultRecord, predictions: pd.DataFrame
         atomic_write(ppath, lambda fh: fh.write(data))
         record.predictions_file = ppath.name
         record.predictions_sha256 = hashlib.sha256(data).hexdigest()
-    write_record(record, path)
+    write_record(record, path, signer=signer)
     return path
 
 
