@@ -19,7 +19,6 @@ for them, and an untrusted held-out record is refused (nothing here could check 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -38,8 +37,9 @@ from cxrbench.leaderboard.store import (
     task_folder,
 )
 from cxrbench.data.atomic import atomic_write_bytes as write_atomic
+from cxrbench.data.file_digest import file_sha256
 from cxrbench.leaderboard.trusted_keys import read_trusted
-from cxrbench.results import Comparison, RecordError, ResultRecord, read_record
+from cxrbench.results import Comparison, RecordError, ResultRecord, read_predictions, read_record
 from cxrbench.trust.populations import EvalPopulation
 from cxrbench.trust.signing import check_signature
 
@@ -93,12 +93,9 @@ Rescorer = Callable[[ResultRecord, Path, EvalPopulation], "str | None"]
 def recomputed_difference(record: ResultRecord, record_file: Path, population: EvalPopulation) -> str | None:
     """Recompute every scored number from the record's predictions and our own labels of its eval
     population (`cxrbench.runner.score_inputs`); the first field that differs, or None."""
-    import pandas as pd
-
     from cxrbench.runner.score_inputs import verify_numbers
 
-    table = pd.read_parquet(Path(record_file).parent / record.predictions_file)
-    return verify_numbers(record, table, population)
+    return verify_numbers(record, read_predictions(record, Path(record_file).parent), population)
 
 
 # --------------------------------------------------------------------------------- validation
@@ -190,7 +187,7 @@ def check_complete(record: ResultRecord, record_file: Path) -> list[str]:
         pred = Path(record_file).parent / record.predictions_file
         if not pred.is_file():
             problems.append(f"predictions file {pred} is missing (it must sit beside the record)")
-        elif _sha256(pred) != record.predictions_sha256:
+        elif file_sha256(pred) != record.predictions_sha256:
             problems.append(f"predictions file {pred.name} does not match predictions_sha256 (altered or replaced)")
     return problems
 
@@ -307,7 +304,7 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: R
         problems += check_against_task(record, expected)
     target = record_path(store, record)
     if target.exists():
-        same = _sha256(target) == _sha256(file)
+        same = file_sha256(target) == file_sha256(file)
         raise RecordError(f"{record.key} ({record.task.budget}) is already published at {target}"
                           + (" (identical)" if same else
                              "; records are immutable: remove the old file in a pull request to replace it"))
@@ -334,7 +331,7 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: R
                 diff = f"cannot be recomputed ({exc})"
             if diff is not None:
                 raise RecordError(f"numbers do not follow from the record's predictions: {diff}")
-    table = _predictions(record, file)
+    table = read_predictions(record, Path(file).parent)
     refusal, note = check_arm(store, record, table)
     if refusal is not None:
         raise RecordError(refusal)
@@ -348,26 +345,21 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: R
     return StoredRecord(record=record, path=target), standing
 
 
-def _predictions(record: ResultRecord, file: Path):
-    import pandas as pd
-
-    try:
-        return pd.read_parquet(Path(file).parent / str(record.predictions_file))
-    except Exception as exc:  # noqa: BLE001 - a reader failure is the file's fault
-        raise RecordError(f"predictions file {record.predictions_file} cannot be read ({exc})") from None
-
-
 def _peers(record: ResultRecord, store: Path) -> list[StoredRecord]:
-    """The intact records already published for the same task@version and budget."""
-    out = []
-    for path in record_files(task_folder(store, record)):
+    """The intact records already published for the same task@version, budget and eval population
+    (the dev folder also holds the held-out folders: those are other test patients)."""
+    from cxrbench.leaderboard.standing import population_of
+
+    folder, out = task_folder(store, record), []
+    for path in record_files(folder):
+        if path.parent != folder:
+            continue
         try:
-            out.append(StoredRecord(read_verified(path), path))
+            peer = read_verified(path)
         except RecordError:
             continue
+        if population_of(peer) == population_of(record):
+            out.append(StoredRecord(peer, path))
     return out
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
