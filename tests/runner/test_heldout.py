@@ -15,7 +15,6 @@ from cxrbench.runner.evaluate import evaluate
 from cxrbench.trust.keys import new_key
 from cxrbench.trust.populations import EvalPopulation
 from cxrbench.trust.signing import check_signature
-from conftest import CLASSIFY
 
 #: The attack: inside predict() it re-derives the task's eval rows from public code and seeds,
 #: renders them with the shipped phantom source, looks each image up by its bytes and returns its
@@ -57,12 +56,12 @@ class Cheat:
 
 
 @pytest.fixture
-def cheat(tmp_path):
+def cheat(tiny_tasks, tmp_path):
     root = tmp_path / "cheat"
     root.mkdir()
     (root / "submission.yaml").write_text('name: cheat\nversion: "1"\nkind: classifier\nentry_point: cheat:Cheat\n')
     (root / "cheat.py").write_text(CHEAT)
-    (root / "task.yaml").write_text(CLASSIFY)
+    (root / "task.yaml").write_text((tiny_tasks / "tiny-classify.yaml").read_text())
     return root
 
 

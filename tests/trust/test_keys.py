@@ -84,3 +84,14 @@ def test_keys_cli_makes_shows_and_refuses(tmp_path):
     os.chmod(tmp_path / "k", 0o644)
     refused = subprocess.run([*cli, "keys", "show", str(tmp_path / "k")], capture_output=True, text=True)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "chmod 600" in refused.stderr
+
+
+def test_evaluate_with_a_missing_key_is_one_line_and_runs_nothing(tmp_path):
+    cli = [sys.executable, "-m", "cxrbench.cli", "evaluate", "submissions/noise", "--out", str(tmp_path / "runs"),
+           "--evaluator-key", str(tmp_path / "absent.key")]
+    from pathlib import Path
+
+    out = subprocess.run(cli, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert "does not exist; make one with `cxrbench keys new PATH`" in out.stderr
+    assert not (tmp_path / "runs").exists()
