@@ -124,26 +124,27 @@ def read_private_evals(path: Path) -> tuple[PrivateEvalSet, ...]:
         internal_test: {csv: test.csv, mapping: mapping.yaml}   # paths relative to this file
 
     ConfigError names the file and the entry at fault (never a row of the CSV)."""
-    import yaml
+    from pydantic import BaseModel, ConfigDict, RootModel
+
+    from cxrbench.errors import load_yaml_model
+
+    class Entry(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        csv: str
+        mapping: str
 
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: private eval sets file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(raw, dict) or not raw:
-        raise ConfigError(f"{path}: expected eval set names, each with `csv:` and `mapping:` files")
+    declared = load_yaml_model(path, RootModel[dict[str, Entry]], ConfigError,
+                               what="eval set names, each with `csv:` and `mapping:` files").root
+    if not declared:
+        raise ConfigError(f"{path}: names no eval set")
     out = []
-    for name, entry in raw.items():
-        if not isinstance(entry, dict) or set(entry) != {"csv", "mapping"}:
-            raise ConfigError(f"{path}: eval set {name!r} needs exactly `csv:` and `mapping:` (files on this machine)")
-        files = {k: (path.parent / str(v)).resolve() for k, v in entry.items()}
+    for name, entry in declared.items():
+        files = {k: (path.parent / v).resolve() for k, v in entry.model_dump().items()}
         for k, f in files.items():
             if not f.is_file():
                 raise ConfigError(f"{path}: eval set {name!r}: {k} file {f} not found")
-        out.append(PrivateEvalSet(name=str(name), csv=files["csv"], mapping=files["mapping"]))
+        out.append(PrivateEvalSet(name=name, csv=files["csv"], mapping=files["mapping"]))
     return tuple(out)
 
 
