@@ -109,3 +109,20 @@ def test_private_sets_file_errors_are_one_line(tmp_path):
         read_private_evals(bad)
     with pytest.raises(ConfigError, match="private eval sets are held-out sets"):
         EvalPopulation(private=read_private_evals(_private_csv(tmp_path / "s")[0]))
+
+
+def test_a_generators_audit_withholds_the_gallery_of_private_films(tiny_tasks, run_opts, tmp_path):
+    declared, _, _ = _private_csv(tmp_path / "secure")
+    gen = tmp_path / "oracle"
+    gen.mkdir()
+    (gen / "submission.yaml").write_text('name: oracle\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n')
+    (gen / "gen.py").write_text("from cxrbench.data.phantom import render\nclass Gen:\n"
+                                "    def generate(self, c, s, size):\n        return render(c, s, size)\n")
+    run_opts.population = EvalPopulation(key=new_key(tmp_path / "k"), held_out=True,
+                                         private=read_private_evals(declared))
+    run_opts.seeds = [0]
+    out = evaluate(gen, ["tiny/supplement-100"], run_opts)[0]
+    assert out.record.status == "complete", out.record.errors
+    assert out.record.audit["leakage"]["gallery"] is None
+    gallery = out.path.with_suffix(".gallery")
+    assert (gallery / "memorization.png").is_file() and not (gallery / "leakage.png").exists()

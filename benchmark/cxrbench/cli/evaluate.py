@@ -176,19 +176,28 @@ def compare(
     record_a: Path = typer.Argument(..., help="Result record JSON of submission A."),
     record_b: Path = typer.Argument(..., help="Result record JSON of submission B (same task)."),
     cache: Path = typer.Option(None, "--cache", help="Cache folder (default .cxrbench-cache or $CXRBENCH_CACHE)."),
+    evaluator_key: str = typer.Option(None, "--evaluator-key", envvar="CXRBENCH_EVALUATOR_KEY", show_envvar=True,
+                                      help="The key whose held-out sets both records were scored on (their labels "
+                                           "need it)."),
+    private_evals: Path = typer.Option(None, "--private-evals", help="Their private eval sets, as given to evaluate."),
 ) -> None:
     """Paired tests between two submissions on the same task, from their saved predictions.
 
     Re-reads both records' per-image predictions (no retraining) and the task's labels, then
     reports the seed-mean Δ macro AUROC (A − B) per eval set with the same CI, p-value, MDE and
     verdict as `evaluate` (patients and seeds both vary), and per-label tests with Holm correction.
-    Refused when the records differ in task version, eval-set fingerprints, seeds or labels.
+    Refused when the records differ in task version, eval population, eval-set fingerprints,
+    seeds or labels.
     """
     from cxrbench.compare import compare_records
     from cxrbench.results import read_record
+    from cxrbench.trust.populations import population_from_options
 
     a, b = read_record(record_a), read_record(record_b)
-    comparisons = compare_records(a, b, record_a.parent, record_b.parent, cache_root=cache)
+    held_out = a.evaluation.eval_sets == "held-out"
+    population = population_from_options(evaluator_key if held_out else None, a.evaluation.eval_sets,
+                                         private_evals if held_out else None)
+    comparisons = compare_records(a, b, record_a.parent, record_b.parent, cache_root=cache, population=population)
     from cxrbench.presentation import delta_ci, num, p_text, verdict_text
 
     table = Table(title=f"{a.submission.name} − {b.submission.name} on {a.task.name}")

@@ -111,6 +111,8 @@ def assemble(run: TaskRun, outcomes: dict[str, Outcome]) -> tuple[ResultRecord, 
             raise CxrbenchError(outcomes[key].error)
     run.timer.timings.extend(stage_timings(run, outcomes))
     report = audit_report(run)
+    if report and run.opts.population.private and isinstance(report.get("leakage"), dict):
+        report["leakage"]["gallery"] = None  # it shows private eval films: withheld (`records.copy_gallery`)
     scored = outcomes[run.keys["score"][0]].value
 
     def load(entries: dict[int, tuple[str, str]]) -> dict:

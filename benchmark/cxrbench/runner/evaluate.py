@@ -29,7 +29,7 @@ from cxrbench.runner.options import RunOptions
 from cxrbench.runner.plan import Plan
 from cxrbench.runner.planning import TaskRun
 from cxrbench.runner.progress import PlanProgress
-from cxrbench.runner.records import copy_gallery, record_path, write_outputs
+from cxrbench.runner.records import EVAL_GALLERY, copy_gallery, record_path, write_outputs
 from cxrbench.submissions import load_submission
 from cxrbench.tasking import TaskSpec, default_tasks, get_task, kind_mismatch
 
@@ -131,5 +131,5 @@ def _finish(run: TaskRun, finished: dict[str, Outcome], console: Console) -> Tas
     if record.status == "failed" and path.name.endswith(".failed.json"):
         console.print(f"[yellow]{spec.name}: the complete record {path.with_name(path.name[:-12] + '.json')} "
                       f"is kept; this failure is in {path.name}[/]")
-    copy_gallery(run.audit_gallery, path)
+    copy_gallery(run.audit_gallery, path, withhold=(EVAL_GALLERY,) if run.opts.population.private else ())
     return TaskOutcome(record, path, spec)

@@ -64,10 +64,16 @@ def write_outputs(out_dir: Path, record: ResultRecord, predictions: pd.DataFrame
     return path
 
 
-def copy_gallery(gallery: Path | None, record_file: Path) -> None:
+#: the gallery that shows eval images (synthetic films next to their nearest test films)
+EVAL_GALLERY = "leakage.png"
+
+
+def copy_gallery(gallery: Path | None, record_file: Path, *, withhold: tuple[str, ...] = ()) -> None:
     """The audit's PNG galleries beside the record, in `<record stem>.gallery/` (the record names
-    the files relative to that folder, so it never carries a path of this machine)."""
+    the files relative to that folder, so it never carries a path of this machine); `withhold`:
+    galleries left out (a private eval set's films never leave the cache)."""
     import shutil
 
     if gallery is not None and gallery.is_dir():
-        shutil.copytree(gallery, record_file.with_suffix(".gallery"), dirs_exist_ok=True)
+        shutil.copytree(gallery, record_file.with_suffix(".gallery"), dirs_exist_ok=True,
+                        ignore=lambda _, names: [n for n in names if n in withhold])
