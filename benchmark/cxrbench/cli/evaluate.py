@@ -101,9 +101,10 @@ def evaluate(
     and a verdict; external sites and per-label deltas (Holm) are secondary (docs/stats.md).
 
     Every stage is cached; a rerun after a crash resumes. Each record goes to
-    OUT/<task>@<task version>/<submission>@<version>.json, with the '/' of the task name written
-    as '__' (phantom/supplement-100 → OUT/phantom__supplement-100@<task version>/...); a failed
-    rerun never replaces a complete record: it goes to <submission>@<version>.failed.json beside it.
+    OUT/<profile>/<budget>/<task>@<task version>/<submission>@<version>.json, the layout of the
+    leaderboard's store, with <task> the task name without its profile (phantom/supplement-100 at
+    the quick budget → OUT/phantom/quick/supplement-100@<task version>/...); a failed rerun never
+    replaces a complete record: it goes to <submission>@<version>.failed.json beside it.
 
     Exit codes: 0 every task complete; 3 at least one task failed (the others still ran; see the
     records' errors); 2 nothing ran (bad submission, task, or no bubblewrap).
