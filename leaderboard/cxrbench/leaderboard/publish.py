@@ -39,6 +39,7 @@ from cxrbench.leaderboard.store import (
 from cxrbench.data.atomic import atomic_write_bytes as write_atomic
 from cxrbench.data.file_digest import file_sha256
 from cxrbench.leaderboard.trusted_keys import read_trusted
+from cxrbench.reproducibility import check, same_submission
 from cxrbench.results import Comparison, RecordError, ResultRecord, read_predictions, read_record
 from cxrbench.trust.populations import EvalPopulation
 from cxrbench.trust.signing import check_signature
@@ -272,8 +273,11 @@ def publish(files: list[Path], store: Path, *, resolve_task: TaskResolver = ship
             continue
         report.published.append(stored.path)
         report.standings[stored.path] = standing
+        peers = [p for p in _peers(stored.record, Path(store)) if p.path != stored.path]
+        report.notes += [f"{stored.entry} on {stored.record.task.name}: a run of the same submission files as the "
+                         f"published {p.entry}{_reproduction(stored.record, p.path, p.record)}"
+                         for p in peers if same_submission(stored.record, p.record)]
         if comparer is not None:
-            peers = [p for p in _peers(stored.record, Path(store)) if p.path != stored.path]
             if peers:
                 try:
                     update_pairwise(stored, peers, comparer)
@@ -307,7 +311,8 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: R
         same = file_sha256(target) == file_sha256(file)
         raise RecordError(f"{record.key} ({record.task.budget}) is already published at {target}"
                           + (" (identical)" if same else
-                             "; records are immutable: remove the old file in a pull request to replace it"))
+                             "; records are immutable: remove the old file in a pull request to replace it"
+                             + _reproduction(record, target)))
     problems += check_store_consistency(record, _peers(record, store))
     if record.predictions_file and (target.parent / record.predictions_file).exists():
         problems.append(f"predictions file name {record.predictions_file!r} is already used in {target.parent}")
@@ -343,6 +348,17 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: R
     if standing.signer_name is not None:  # signed by a trusted key: its reference arm is the evaluator's own
         register_arm(store, record, table, entry)
     return StoredRecord(record=record, path=target), standing
+
+
+def _reproduction(record: ResultRecord, published_file: Path, published: ResultRecord | None = None) -> str:
+    """`; reproduction: ...` (the contract's check against a published run of the same submission), or ''."""
+    try:
+        published = published or read_record(published_file)
+    except RecordError:
+        return ""
+    if not same_submission(record, published):
+        return ""
+    return "; reproduction: " + " | ".join(check(record, published).lines())
 
 
 def _peers(record: ResultRecord, store: Path) -> list[StoredRecord]:

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
-from cxrbench.results import Comparison, ResultRecord
+from cxrbench.results import Comparison, record_path, task_folder
+
+__all__ = ["PAIRWISE_FILE", "default_results_dir", "record_path", "task_folder"]  # the layout is results.py's
 
 PAIRWISE_FILE = "pairwise.json"
 #: the store's trusted public keys (`trusted_keys.py`) and the verified baseline arms (`baselines.py`)
@@ -32,33 +33,12 @@ TRUSTED_KEYS_FILE = "trusted_keys.json"
 BASELINES_FILE = "baselines.json"
 #: JSON files of the store that are not records
 NOT_RECORDS = frozenset({PAIRWISE_FILE, TRUSTED_KEYS_FILE, BASELINES_FILE})
-_UNSAFE = re.compile(r"[^A-Za-z0-9._@+=-]")
 
 
 def default_results_dir() -> Path:
     """The shipped store (`leaderboard/cxrbench/leaderboard/results/`), or `$CXRBENCH_RESULTS` when set."""
     env = os.environ.get("CXRBENCH_RESULTS")
     return Path(env) if env else Path(__file__).resolve().parent / "results"
-
-
-def _safe(part: str) -> str:
-    return _UNSAFE.sub("_", part.replace("/", "__"))
-
-
-def task_folder(root: Path, record: ResultRecord) -> Path:
-    """The folder of one task (at one version and budget) and eval population in the store."""
-    task = record.task
-    short = task.name[len(task.profile) + 1:] if task.name.startswith(task.profile + "/") else task.name
-    folder = Path(root) / _safe(task.profile) / _safe(task.budget) / f"{_safe(short)}@{task.version}"
-    if record.evaluation.eval_sets == "held-out":
-        folder = folder / f"held-out-{_safe(record.evaluation.evaluator_key or 'unknown')}"
-    return folder
-
-
-def record_path(root: Path, record: ResultRecord) -> Path:
-    """Where a record is stored: one file per (task@version, budget, submission@version)."""
-    sub = record.submission
-    return task_folder(root, record) / f"{_safe(sub.name)}@{_safe(sub.version)}.json"
 
 
 def scan(root: Path) -> list[tuple[str, int, int]]:
