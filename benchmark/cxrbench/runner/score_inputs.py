@@ -148,3 +148,21 @@ def verify_numbers(record: ResultRecord, table: pd.DataFrame, population: EvalPo
         if (diff := first_difference(claimed, computed, field)) is not None:
             return diff
     return None
+
+
+def arm_macros(record: ResultRecord, table: pd.DataFrame, population: EvalPopulation, model: str) -> dict[str, dict[str, float]]:
+    """eval set → seed → macro AUROC of one arm (`model` rows) of a record's predictions, by the
+    scorer's own `score_eval_set` on the labels of `population` (the reference-arm check)."""
+    from cxrbench.runner.score import score_eval_set, seed_stack
+    from cxrbench.tasking import get_task
+
+    spec = get_task(record.task.name)
+    labels = list(record.task.labels)
+    eval_sets = label_sets(spec, spec.budget(record.task.budget), population)
+    arm = _per_seed(table, model, eval_sets, labels)
+    out: dict[str, dict[str, float]] = {}
+    for name, es in eval_sets.items():
+        if arm:
+            score = score_eval_set(name, es, tuple(labels), seed_stack(arm, name), spec.eligibility)
+            out[name] = {str(s): m for s, m in zip(sorted(arm), score.per_seed_macro_auroc) if m is not None}
+    return out

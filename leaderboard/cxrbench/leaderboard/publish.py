@@ -41,6 +41,7 @@ from cxrbench.data.file_digest import file_sha256
 from cxrbench.leaderboard.trusted_keys import read_trusted
 from cxrbench.reproducibility import check, same_submission
 from cxrbench.results import Comparison, RecordError, ResultRecord, read_predictions, read_record
+from cxrbench.trust.baseline_arm import reference_arm
 from cxrbench.trust.populations import EvalPopulation
 from cxrbench.trust.signing import check_signature
 
@@ -319,6 +320,7 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: R
     if problems:
         raise RecordError("; ".join(problems))
     entry = submission_label(record.submission.name, record.submission.version)
+    population: EvalPopulation | None = None  # whose labels score it here (None: not rescored)
     if rescore is not None:
         from cxrbench.runner.score_inputs import population_for
 
@@ -337,7 +339,15 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: R
             if diff is not None:
                 raise RecordError(f"numbers do not follow from the record's predictions: {diff}")
     table = read_predictions(record, Path(file).parent)
-    refusal, note = check_arm(store, record, table)
+    macros = None  # the reference arm's macro AUROC from its predictions, where our labels allow
+    if population is not None and (arm := reference_arm(record)) is not None:
+        from cxrbench.runner.score_inputs import arm_macros
+
+        try:
+            macros = arm_macros(record, table, population, arm[1])
+        except (CxrbenchError, ValueError) as exc:
+            raise RecordError(f"its reference arm cannot be scored ({exc})") from None
+    refusal, note = check_arm(store, record, table, macros)
     if refusal is not None:
         raise RecordError(refusal)
     if note is not None and note not in notes:  # one line per unverified arm, not per record
@@ -346,7 +356,7 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: R
     write_atomic(target.parent / record.predictions_file, (file.parent / record.predictions_file).read_bytes())
     write_atomic(target, file.read_bytes())
     if standing.signer_name is not None:  # signed by a trusted key: its reference arm is the evaluator's own
-        register_arm(store, record, table, entry)
+        register_arm(store, record, table, entry, macros)
     return StoredRecord(record=record, path=target), standing
 
 
