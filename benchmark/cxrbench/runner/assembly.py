@@ -103,14 +103,13 @@ def split_fingerprints(run: TaskRun) -> dict[str, str]:
 
 def assemble(run: TaskRun, outcomes: dict[str, Outcome]) -> tuple[ResultRecord, pd.DataFrame]:
     """The record and predictions table from the finished jobs (CxrbenchError: the first failure)."""
-    from cxrbench.runner.classify import load_predictions
-
     task = run.task
     for key in run.job_keys():
         if outcomes[key].error:
             raise CxrbenchError(outcomes[key].error)
     run.timer.timings.extend(stage_timings(run, outcomes))
     report = audit_report(run)
+<<<<<<< HEAD
     if report and run.opts.population.private and isinstance(report.get("leakage"), dict):
         report["leakage"]["gallery"] = None  # it shows private eval films: withheld (`records.copy_gallery`)
     scored = outcomes[run.keys["score"][0]].value
@@ -120,6 +119,10 @@ def assemble(run: TaskRun, outcomes: dict[str, Outcome]) -> tuple[ResultRecord, 
                 for s, (stage, key) in entries.items()}
 
     preds, base_preds = load(run.runs), load(run.base_runs)
+=======
+    score = outcomes[run.keys["score"][0]].value
+    scored, preds, base_preds = score.scored, score.preds, score.base_preds
+>>>>>>> main
     record = ResultRecord(
         status="complete", task=task_ref(task, run.opts.budget, run.budget), submission=submission_ref(run.sub, task),
         split_fingerprints=split_fingerprints(run), seeds=sorted(preds), environment=environment(run.isolation()),
