@@ -109,20 +109,10 @@ def assemble(run: TaskRun, outcomes: dict[str, Outcome]) -> tuple[ResultRecord, 
             raise CxrbenchError(outcomes[key].error)
     run.timer.timings.extend(stage_timings(run, outcomes))
     report = audit_report(run)
-<<<<<<< HEAD
     if report and run.opts.population.private and isinstance(report.get("leakage"), dict):
         report["leakage"]["gallery"] = None  # it shows private eval films: withheld (`records.copy_gallery`)
-    scored = outcomes[run.keys["score"][0]].value
-
-    def load(entries: dict[int, tuple[str, str]]) -> dict:
-        return {s: load_predictions(run.cache, stage, key, run.eval_sets, task.labels).by_eval_set
-                for s, (stage, key) in entries.items()}
-
-    preds, base_preds = load(run.runs), load(run.base_runs)
-=======
     score = outcomes[run.keys["score"][0]].value
     scored, preds, base_preds = score.scored, score.preds, score.base_preds
->>>>>>> main
     record = ResultRecord(
         status="complete", task=task_ref(task, run.opts.budget, run.budget), submission=submission_ref(run.sub, task),
         split_fingerprints=split_fingerprints(run), seeds=sorted(preds), environment=environment(run.isolation()),

@@ -127,11 +127,7 @@ FIT_SEED = 0
 def submitted_predictions(submission: Submission, *, real_train: RealSet | None, eval_sets: dict[str, RealSet],
                           labels: tuple[str, ...], cache: Cache, limits: Limits, device: str = "cpu",
                           denied: tuple = (), recipe=None, train_uncertainty: str | None = None,
-<<<<<<< HEAD
-                          pooled: bool = False) -> Predictions:
-=======
-                          key: str | None = None) -> Predictions:
->>>>>>> main
+                          pooled: bool = False, key: str | None = None) -> Predictions:
     """A classifier submission's probabilities on each eval set (images only; labels stay here).
 
     `denied`: folders besides the cache that the sandbox must not see (the results folder);

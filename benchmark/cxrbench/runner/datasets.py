@@ -8,7 +8,7 @@ classifier) and nothing else leaves.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -180,10 +180,34 @@ def _with_pixels(ref: DataRef, source, part: pd.DataFrame, size: int, store_root
     arr = ImageStore(store_root).get(source, part, size, on_error="raise")
     if list(arr.image_ids) != part["image_id"].astype(str).tolist():
         raise DataError(f"{ref.key}: image store returned images out of order")
-<<<<<<< HEAD
     fingerprint = slice_fingerprint_of(part)
-    return RealSet(ref=ref, rows=part, pixels=arr.pixels, fingerprint=fingerprint,
-                   content_key=_content_key(part, fingerprint, source, size))
+    content_key = _content_key(part, fingerprint, source, size)
+    stored = None
+    if arr.path is not None and len(part):
+        stored = StoredSlice(rows=_stored_rows(Path(store_root), content_key, part), pixels=arr.path,
+                             count=len(part), size=size)
+    return RealSet(ref=ref, rows=part, pixels=arr.pixels, fingerprint=fingerprint, content_key=content_key,
+                   stored=stored)
+
+
+def _stored_rows(store_root: Path, content_key: str, rows: pd.DataFrame) -> Path:
+    """The slice's rows as parquet, written once (the content key names exactly these rows)."""
+    from cxrbench.data.atomic import atomic_write
+
+    path = store_root / SLICES_FOLDER / f"{content_key}.parquet"
+    if not path.is_file():
+        atomic_write(path, lambda fh: rows.to_parquet(fh, index=False))
+    return path
+
+
+def with_rows(real: RealSet, rows: pd.DataFrame, fingerprint: str, content_key: str) -> RealSet:
+    """The same pixels under other rows (a held-out set's, with opaque ids): a stored slice gets its
+    own rows file, so it travels to a job by reference as these rows."""
+    stored = real.stored
+    if stored is not None:
+        store_root = stored.rows.parent.parent  # <store>/slices/<key>.parquet
+        stored = replace(stored, rows=_stored_rows(store_root, content_key, rows))
+    return replace(real, rows=rows, fingerprint=fingerprint, content_key=content_key, stored=stored)
 
 
 #: the data reference of a private eval set's rows (a CSV source on the evaluator's machine)
@@ -225,26 +249,6 @@ def load_eval_set(name: str, ref: DataRef, budget: Budget, store_root: Path, pop
         raise DataError(f"private eval set {name}: an image cannot be read (details withheld from records and "
                         f"logs): check it on this machine with `cxrbench data ls csv --root CSV --mapping "
                         f"MAPPING`") from None
-=======
-    fingerprint = _slice_fingerprint(part)
-    content_key = _content_key(part, fingerprint, source, budget.image_size)
-    stored = None
-    if arr.path is not None and len(part):
-        stored = StoredSlice(rows=_stored_rows(Path(store_root), content_key, part), pixels=arr.path,
-                             count=len(part), size=budget.image_size)
-    return RealSet(ref=ref, rows=part, pixels=arr.pixels, fingerprint=fingerprint, content_key=content_key,
-                   stored=stored)
-
-
-def _stored_rows(store_root: Path, content_key: str, rows: pd.DataFrame) -> Path:
-    """The slice's rows as parquet, written once (the content key names exactly these rows)."""
-    from cxrbench.data.atomic import atomic_write
-
-    path = store_root / SLICES_FOLDER / f"{content_key}.parquet"
-    if not path.is_file():
-        atomic_write(path, lambda fh: rows.to_parquet(fh, index=False))
-    return path
->>>>>>> main
 
 
 def condition_rows(rows: pd.DataFrame) -> pd.DataFrame:

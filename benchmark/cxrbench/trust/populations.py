@@ -17,7 +17,7 @@ generator is conditioned on stay the public ones:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,7 +94,7 @@ class EvalPopulation:
         """A held-out eval set as it may leave the scorer: opaque ids, keyed fingerprint (dev: unchanged)."""
         if not self.held_out:
             return eval_set
-        from cxrbench.runner.datasets import slice_fingerprint_of
+        from cxrbench.runner.datasets import slice_fingerprint_of, with_rows
 
         assert self.key is not None
         rows = eval_set.rows.copy()
@@ -102,8 +102,8 @@ class EvalPopulation:
             if column in rows:
                 rows[column] = [self.key.opaque_id(kind, str(v)) for v in rows[column]]
         fingerprint = slice_fingerprint_of(rows)  # over opaque ids: a hash only the key holder can reproduce
-        return replace(eval_set, rows=rows, fingerprint=fingerprint,
-                       content_key=self.key.keyed_hash(f"{eval_set.content_key}\0held-out".encode()))
+        return with_rows(eval_set, rows, fingerprint,
+                         self.key.keyed_hash(f"{eval_set.content_key}\0held-out".encode()))
 
     def record_section(self, sealed: dict[str, RealSet] | None = None):
         """The record's `evaluation` section; `sealed`: the run's eval sets after `seal` (for private ones' counts)."""
