@@ -18,7 +18,7 @@ def _as_v2(record) -> dict:
     for name in ("description", "paper", "links", "parameters", "parameter_files"):
         raw["submission"].pop(name)
     raw.pop("generation")
-    raw.pop("evaluation"), raw.pop("signature")
+    raw.pop("evaluation"), raw.pop("signature"), raw.pop("scored_labels"), raw.pop("smoke_limit")
     raw["schema_version"] = 2
     from cxrbench.results import ResultRecord
 
@@ -76,7 +76,9 @@ def test_v4_evaluation_is_hashed_and_cannot_ride_on_a_v3_record(tmp_path):
         read_record(path)
     # a v3 record (no evaluation, hashed without it) still verifies, and cannot claim held-out sets
     raw = rec.model_dump(mode="json")
-    raw.pop("evaluation"), raw.pop("signature")
+    raw.pop("evaluation"), raw.pop("signature"), raw.pop("scored_labels"), raw.pop("smoke_limit")
+    for run in raw["generation"]:
+        run.pop("set_images")
     raw["schema_version"] = 3
     from cxrbench.results import ResultRecord
 
@@ -87,4 +89,24 @@ def test_v4_evaluation_is_hashed_and_cannot_ride_on_a_v3_record(tmp_path):
     raw["evaluation"] = {"eval_sets": "held-out", "evaluator_key": "f" * 24}
     path.write_text(json.dumps(raw))
     with pytest.raises(RecordError, match="evaluation is set, but schema_version 3 records"):
+        read_record(path)
+
+
+def test_v4_fields_of_list_items_cannot_ride_on_a_v3_record(tmp_path):
+    """`generation[].set_images` (v4) lives in each item of a list: a v3 record holds none of it."""
+    rec = make_record("phantom/supplement-300", "noise")
+    raw = rec.model_dump(mode="json")
+    raw.pop("evaluation"), raw.pop("signature"), raw.pop("scored_labels"), raw.pop("smoke_limit")
+    for run in raw["generation"]:
+        run.pop("set_images")
+    raw["schema_version"] = 3
+    from cxrbench.results import ResultRecord
+
+    raw["content_sha256"] = ResultRecord.model_validate(raw).compute_sha256()
+    path = tmp_path / "v3.json"
+    path.write_text(json.dumps(raw))
+    assert [g.set_images for g in read_record(path).generation] == [None, None, None]
+    raw["generation"][1]["set_images"] = 1902
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match=r"generation\[\].set_images is set, but schema_version 3 records"):
         read_record(path)

@@ -110,7 +110,7 @@ def _measured(meta: dict, replica: int, reused: bool) -> GenerationRun | None:
     from pydantic import ValidationError
 
     try:
-        return GenerationRun(replica=replica, reused=reused, **meta["generation"])
+        return GenerationRun(replica=replica, reused=reused, set_images=meta.get("n"), **meta["generation"])
     except (KeyError, TypeError, ValidationError):
         return None
 

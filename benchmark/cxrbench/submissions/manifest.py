@@ -39,7 +39,9 @@ from cxrbench.data.file_digest import file_sha256, update_with_file
 from cxrbench.errors import SubmissionError, load_yaml_model
 from cxrbench.results import check_links, check_url
 from cxrbench.submissions.condition_mapping import PromptMapping
+from cxrbench.schema import PATHOLOGIES
 from cxrbench.submissions.diffusers_block import DiffusersBlock, check_pipeline_folder
+from cxrbench.submissions.label_map import LabelMapField, check_label_map, closest, output_labels, scored_labels
 from cxrbench.submissions.timm_block import TimmBlock, check_timm
 from cxrbench.submissions.weights import parameter_counts, reference_parameter_counts
 
@@ -56,8 +58,10 @@ class Precomputed(BaseModel):
     #: `images/<request_id>.png`, or a Hugging Face `datasets` folder with `request_id`, `image`;
     #: with `table`, the folder the table's image paths are relative to.
     synthetic: str | None = None
-    #: classifier: a parquet with `image_id` + one probability column per label.
+    #: classifier: a parquet (or CSV) with `image_id` + one probability column per label it predicts
+    #: (cxrbench names, or its own through `label_map`)
     predictions: str | None = None
+    label_map: LabelMapField = None
     #: generator: a CheXGenBench-style CSV/parquet of one row per image (a prompt or a request id,
     #: and an image path), matched to the requests by `key` (`synthetic_table.py`)
     table: str | None = None
@@ -69,8 +73,15 @@ class Precomputed(BaseModel):
     #: generator: resize stored images to the task's size (longest side, padded square); none = must match
     resize: Literal["none", "bilinear", "bicubic", "area", "nearest"] = "none"
 
+    @field_validator("label_map")
+    @classmethod
+    def _label_map(cls, v: LabelMapField) -> LabelMapField:
+        return check_label_map(v)
+
     @model_validator(mode="after")
     def _table(self) -> "Precomputed":
+        if self.label_map is not None and not self.predictions:
+            raise ValueError("precomputed.label_map names the columns of precomputed.predictions; give the predictions")
         if self.table is not None and not self.synthetic:
             raise ValueError("precomputed.table needs precomputed.synthetic (the folder its image paths are relative to)")
         if self.table is None and (self.key != "request_id" or self.prompt is not None or self.key_column):
@@ -98,6 +109,9 @@ class Manifest(BaseModel):
     links: dict[str, str] = {}
     #: data the generator (or a fitted classifier) learned from, as `source/site/split` keys
     training_data: list[str] = []
+    #: classifier with an entry_point: the cxrbench labels its `predict` can return (default: all 14);
+    #: a task scores it on those among its own, in the task's order (`label_names`)
+    labels: list[str] | None = None
     weights: dict[str, str] = {}  # relative path -> sha256
     #: a shipped cxrbench weights preset its code loads (e.g. tiny-32), counted into its parameters
     reference_weights: str | None = None
@@ -118,6 +132,17 @@ class Manifest(BaseModel):
     def _paper(cls, v: str | None) -> str | None:
         return None if v is None else check_url(v, "paper")  # the record's own rule, so it reads back
 
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            if not v:
+                raise ValueError("labels is empty; list the cxrbench labels the classifier predicts")
+            unknown = [n for n in v if n not in PATHOLOGIES]
+            if unknown:
+                raise ValueError(f"{unknown[0]!r} is not a cxrbench label{closest(unknown[0], PATHOLOGIES)}")
+        return v
+
     @field_validator("links")
     @classmethod
     def _links(cls, v: dict[str, str]) -> dict[str, str]:
@@ -134,6 +159,9 @@ class Manifest(BaseModel):
             raise ValueError("a diffusers block makes a generator: set kind: generator")
         if self.timm is not None and self.kind != "classifier":
             raise ValueError("a timm block makes a classifier: set kind: classifier")
+        if self.labels is not None and not (self.kind == "classifier" and self.entry_point):
+            raise ValueError("labels is for a classifier's entry_point (a timm block lists timm.labels; precomputed "
+                             "predictions are read by their columns)")
         if pre is not None:
             if self.kind == "generator" and pre.predictions:
                 raise ValueError("a generator's precomputed files are `synthetic`, not `predictions`")
@@ -182,12 +210,34 @@ class Submission:
             return m.timm.fit is not None
         return bool(m.entry_point)
 
-    def check_task_labels(self, task: str, labels) -> None:
-        """SubmissionError (one line) when a `timm:` head does not predict one of a task's labels."""
-        block = self.manifest.timm
-        if block is not None and (missing := block.missing_label(labels)) is not None:
-            raise SubmissionError(f"{self.root / MANIFEST}: field 'timm.labels' lacks {missing!r}, a label of task "
-                                  f"{task} (the head predicts {', '.join(block.labels)})")
+    def predicted_labels(self) -> list[str | None]:
+        """The cxrbench label each output of a classifier predicts (None: not scored): its timm head's
+        outputs, its precomputed predictions' columns (both through their label map), or the labels
+        its entry point declares (default all 14). A generator: every label."""
+        m = self.manifest
+        if m.kind == "generator":
+            return list(PATHOLOGIES)
+        if m.timm is not None:
+            return m.timm.predicted()
+        if m.precomputed is not None and m.precomputed.predictions:
+            path = self.root / m.precomputed.predictions
+            columns = [c for c in prediction_columns(path) if c != "image_id"]
+            try:
+                return output_labels(columns, m.precomputed.label_map)
+            except ValueError as exc:
+                raise SubmissionError(f"{path}: {exc}") from None
+        return list(m.labels or PATHOLOGIES)
+
+    def scored_labels(self, task: str, labels) -> tuple[str, ...]:
+        """The labels of task `task` (`labels`, its label set) this submission is scored on: those it
+        predicts, in the task's order. SubmissionError (one line) when it predicts none of them."""
+        predicted = self.predicted_labels()
+        scored = scored_labels(labels, predicted)
+        if not scored:
+            mine = ", ".join(n for n in predicted if n) or "nothing"
+            raise SubmissionError(f"{self.root / MANIFEST}: {self.name} predicts none of task {task}'s labels "
+                                  f"({', '.join(labels)}); it predicts {mine}")
+        return scored
 
     def pin(self) -> str:
         """Hash the folder now and answer every later `sha256()` with that hash: one evaluation hashes
@@ -222,6 +272,20 @@ class Submission:
 #: caps on what `evaluate` hashes and shows the sandbox
 MAX_FILES = 20_000
 MAX_BYTES = 64 << 30
+
+
+def prediction_columns(path: Path) -> list[str]:
+    """The column names of a predictions file (parquet: its schema; CSV: its header), without reading rows."""
+    try:
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        import pandas as pd
+
+        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    except Exception as exc:  # noqa: BLE001 - any reader failure is the file's fault
+        raise SubmissionError(f"{path}: cannot read predictions ({exc})") from None
 
 
 def submission_files(root: Path) -> list[tuple[Path, str, str]]:
@@ -294,6 +358,8 @@ def load_submission(path: str | Path) -> Submission:
         check_pipeline_folder(root, manifest.diffusers, mpath)
     if manifest.timm is not None:
         check_timm(root, manifest.timm, mpath)
+    submission = Submission(root, manifest)
+    submission.predicted_labels()  # a predictions file's columns against its label map, before anything runs
     if manifest.precomputed and manifest.precomputed.table:
         from cxrbench.submissions.synthetic_table import read_table
 

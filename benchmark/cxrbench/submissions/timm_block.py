@@ -6,6 +6,7 @@ timm:
   architecture: resnet18          # any name timm.create_model knows (timm.list_models())
   checkpoint: model.safetensors   # the state dict of that model, inside the submission
   labels: [Atelectasis, Cardiomegaly, Consolidation, Edema, Pleural Effusion]   # the head's outputs, in order
+  label_map: null                 # or torchxrayvision, or {their name: cxrbench label or null} (label_map.py)
   input_size: 224                 # images are resized to this (antialiased bilinear)
   channels: 1                     # 1, or 3 (the grey image repeated)
   mean: [0.5]                     # normalisation of [0, 1] pixels; default: the architecture's own
@@ -22,8 +23,9 @@ its weights and the block's input convention (size, channels, normalisation) are
 The head keeps its rows for the task's labels, in the task's order; outputs are sigmoids (the
 recipe's loss).
 
-The head must predict every label of a task it is scored on; the architecture must exist in the
-installed timm; the checkpoint's tensors must have exactly the names and shapes of the model
+The head may predict any subset of the cxrbench labels, under their names or its own through
+`label_map` (`label_map.py`); a task scores it on the labels it predicts among the task's. The
+architecture must exist in the installed timm; the checkpoint's tensors must have exactly the names and shapes of the model
 the block describes. All of this is checked from the safetensors header before anything runs.
 The adapter that runs it is `adapters/timm_classifier.py` (inside the sandbox).
 """
@@ -36,7 +38,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cxrbench.errors import SubmissionError
-from cxrbench.schema import PATHOLOGIES
+from cxrbench.submissions.label_map import LabelMapField, check_label_map, output_labels, scored_labels
 from cxrbench.submissions.weights import header_shapes
 
 
@@ -50,7 +52,8 @@ class TimmBlock(BaseModel):
     model_config = ConfigDict(extra="forbid")
     architecture: str
     checkpoint: str | None = None  # required unless fit.init is random
-    labels: list[str] = Field(min_length=1)
+    labels: list[str] = Field(min_length=1)  # the head's outputs, in order (cxrbench names, or mapped)
+    label_map: LabelMapField = None
     input_size: int = Field(default=224, ge=8, le=1024)
     channels: Literal[1, 3] = 3
     mean: list[float] | None = None
@@ -65,19 +68,14 @@ class TimmBlock(BaseModel):
     def _fit_shorthand(cls, v):
         return {} if v is True else None if v is False else v  # `fit: true` = the defaults
 
-    @field_validator("labels")
+    @field_validator("label_map")
     @classmethod
-    def _cxrbench_labels(cls, v: list[str]) -> list[str]:
-        bad = [n for n in v if n not in PATHOLOGIES]
-        if bad:
-            raise ValueError(f"{bad[0]!r} is not a cxrbench label (labels: {', '.join(PATHOLOGIES)})")
-        dup = [n for n in v if v.count(n) > 1]
-        if dup:
-            raise ValueError(f"label {dup[0]!r} is listed twice")
-        return v
+    def _label_map(cls, v: LabelMapField) -> LabelMapField:
+        return check_label_map(v)
 
     @model_validator(mode="after")
     def _normalisation(self) -> "TimmBlock":
+        output_labels(self.labels, self.label_map)  # ValueError: a near-miss name, a stray map entry, ...
         if (self.mean is None) != (self.std is None):
             raise ValueError("give both mean and std, or neither (the architecture's own)")
         for name in ("mean", "std"):
@@ -95,9 +93,17 @@ class TimmBlock(BaseModel):
                              f"sigmoid loss (set activation: sigmoid)")
         return self
 
-    def missing_label(self, task_labels) -> str | None:
-        """The first task label the head does not predict (None: it predicts all of them)."""
-        return next((n for n in task_labels if n not in self.labels), None)
+    def predicted(self) -> list[str | None]:
+        """The cxrbench label each head output predicts (None: not scored)."""
+        return output_labels(self.labels, self.label_map)
+
+    def output_of(self, label: str) -> int:
+        """The head output that predicts cxrbench label `label`."""
+        return self.predicted().index(label)
+
+    def scored_labels(self, task_labels) -> tuple[str, ...]:
+        """The task's labels this head predicts, in the task's order."""
+        return scored_labels(task_labels, self.predicted())
 
     def normalisation(self, pretrained_cfg: dict) -> tuple[list[float], list[float]]:
         """Per-channel mean and std for this block (the architecture's own, grey-averaged, by default)."""

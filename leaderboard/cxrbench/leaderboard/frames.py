@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
 
 from cxrbench.leaderboard.ranking import rank_table
+from cxrbench.presentation import VERDICT_WORDS
 from cxrbench.results import stars
 from cxrbench.leaderboard.tables import TABLES, Tables
 from cxrbench.tasking import FAMILIES
@@ -77,7 +79,7 @@ def with_deltas(tables: Tables) -> pd.DataFrame:
     out = sc.merge(comp[["file", "eval_set", "against", "endpoint", "delta", "delta_ci_low", "delta_ci_high", "mde",
                          "p", "verdict", "stars", "n_significant_labels"]], on=["file", "eval_set"], how="left")
     out["marker"] = out["stars"].fillna("")
-    out["verdict"] = out["verdict"].fillna("")
+    out["verdict"] = out["verdict"].fillna("").map(lambda v: VERDICT_WORDS.get(v, v))  # in words, never `no_detectable…`
     return out.drop(columns=["stars"])
 
 
@@ -110,6 +112,7 @@ def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set:
         ranked = ranked.assign(
             task=task, ratio=int(grp["ratio"].iloc[0]), budget=budget,
             delta=ranked["entry"].map(extra["delta"]), mde=ranked["entry"].map(extra["mde"]),
+            delta_ci_low=ranked["entry"].map(extra["delta_ci_low"]), delta_ci_high=ranked["entry"].map(extra["delta_ci_high"]),
             p=ranked["entry"].map(extra["p"]), marker=ranked["entry"].map(extra["marker"]),
             verdict=ranked["entry"].map(extra["verdict"]),
             internal=ranked["entry"].map(internal), external_mean=ranked["entry"].map(external),
@@ -125,8 +128,9 @@ def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set:
 
 
 #: the overview's columns: the first set is always shown (fits 1,400 px), the second on request
-OVERVIEW_PRIMARY = ["task", "rank", "entry", "macro_auroc", "delta", "mde", "marker", "verdict"]
-OVERVIEW_SECONDARY = ["ci_low", "ci_high", "p", "internal", "external_mean", "gap", "within_bounds", "ratio", "budget"]
+OVERVIEW_PRIMARY = ["task", "rank", "entry", "delta", "delta_ci_low", "delta_ci_high", "p", "marker", "verdict",
+                    "macro_auroc", "mde"]
+OVERVIEW_SECONDARY = ["ci_low", "ci_high", "internal", "external_mean", "gap", "within_bounds", "ratio", "budget"]
 
 
 def is_generator_baseline(df: pd.DataFrame) -> pd.Series:
@@ -194,17 +198,30 @@ def deltas(tables: Tables, family: str | None = None) -> pd.DataFrame:
 
 
 def per_label(tables: Tables, task: str, eval_set: str) -> pd.DataFrame:
-    """AUROC per label × entry on one task and eval set, with Δ vs real-only and Holm p-values."""
+    """Per label × entry on one task and eval set: Δ AUROC vs real-only with its CI and Holm-adjusted p
+    (over the labels of the eval set; the marker is its stars), then the AUROC with its CI."""
     r = tables.records[tables.records["task"] == task][["file", "entry"]]
     lab = tables.labels[tables.labels["eval_set"] == eval_set].merge(r, on="file")
     lab = lab.assign(marker=[stars(p) for p in lab["p_holm"]])
-    return lab[["label", "entry", "auroc", "ci_low", "ci_high", "n", "n_pos", "delta", "p_holm", "marker"]]
+    return lab[["label", "entry", "delta", "delta_ci_low", "delta_ci_high", "p_holm", "marker", "auroc", "ci_low",
+                "ci_high", "n", "n_pos"]]
+
+
+def group_order(group: str) -> tuple:
+    """Subgroups in their natural order: age bands by age (`<40`, `40-60`, `60-80`, `>=80`), others by name."""
+    digits = re.search(r"\d+", str(group))
+    if digits is None:
+        return (1, str(group))
+    start = int(digits.group())
+    return (0, start - 0.5 if str(group).startswith("<") else start, str(group))
 
 
 def subgroups(tables: Tables, task: str, eval_set: str, attribute: str) -> pd.DataFrame:
     r = tables.records[tables.records["task"] == task][["file", "entry"]]
     sg = tables.subgroups[(tables.subgroups["eval_set"] == eval_set) & (tables.subgroups["attribute"] == attribute)]
-    return sg.merge(r, on="file")[["entry", "group", "n", "n_pos", "macro_auroc", "ci_low", "ci_high"]]
+    out = sg.merge(r, on="file")[["entry", "group", "n", "n_pos", "macro_auroc", "ci_low", "ci_high"]]
+    return out.sort_values(["group", "entry"], key=lambda c: c.map(group_order) if c.name == "group" else c,
+                           kind="stable").reset_index(drop=True)
 
 
 def subgroup_gaps(sg: pd.DataFrame) -> pd.DataFrame:

@@ -66,12 +66,14 @@ class TimmClassifier:
         self.root = Path(submission_dir)
         self.batch_size = manifest.batch_size
         self.device = torch.device(device)
-        head = self.block.labels
-        self.label_names = list(label_names) if label_names is not None else head
-        if (missing := self.block.missing_label(self.label_names)) is not None:
-            raise ValueError(f"timm.labels (the head's outputs) lack the task label {missing!r}: the head predicts "
-                             f"{', '.join(head)}")
-        self.columns = [head.index(n) for n in self.label_names]
+        predicted = self.block.predicted()
+        self.label_names = (list(label_names) if label_names is not None
+                            else [n for n in predicted if n is not None])
+        missing = [n for n in self.label_names if n not in predicted]
+        if missing:
+            raise ValueError(f"timm.labels (the head's outputs) predict no {missing[0]!r}: the head predicts "
+                             f"{', '.join(n for n in predicted if n)}")
+        self.columns = [self.block.output_of(n) for n in self.label_names]
         self.activation = self.block.activation
         self.model = self._model() if self.block.checkpoint is not None else None
 
@@ -126,7 +128,7 @@ class TimmClassifier:
     def _fitted_head(self, model: BlockInput, names: tuple[str, ...]) -> BlockInput:
         """The head cut to the task's labels in the task's order (the checkpoint's rows kept)."""
         old = model.get_classifier()
-        rows = [self.block.labels.index(n) for n in names]
+        rows = [self.block.output_of(n) for n in names]
         if rows == list(range(len(self.block.labels))):
             return model
         model.model.reset_classifier(len(rows))

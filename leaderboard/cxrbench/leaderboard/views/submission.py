@@ -9,7 +9,7 @@ import streamlit as st
 from cxrbench.leaderboard import frames
 from cxrbench.leaderboard.frames import family_rank
 from cxrbench.leaderboard.loader import read_verified
-from cxrbench.leaderboard.views import Context, pick, plain, table
+from cxrbench.leaderboard.views import Context, code, pick, plain, table
 from cxrbench.results import RecordError
 
 
@@ -96,7 +96,7 @@ def parameters_text(s) -> str:
 def manifest_markdown(record) -> str:
     """The submission's manifest as a reader needs it first: who, what, links, size, training data."""
     s = record.submission
-    lines = [f"**{plain(s.name)}** @ `{plain(s.version)}` · {s.kind}"]
+    lines = [f"**{plain(s.name)}** @ {code(s.version)} · {s.kind}"]
     if s.description:
         lines.append(plain(s.description))
     lines.append(f"authors: {plain(', '.join(s.authors)) or '—'} · license: {plain(s.license or '—')}")
@@ -105,6 +105,9 @@ def manifest_markdown(record) -> str:
     lines.append(f"links: {' · '.join(links) or '—'}")
     lines.append(f"parameters: {parameters_text(s)}")
     lines.append(f"declared training data: {plain(', '.join(s.declared_training_data)) or '—'}")
+    if record.scored_labels and record.scored_labels != record.task.labels:
+        lines.append(f"scored on {len(record.scored_labels)} of the task's {len(record.task.labels)} labels (the ones "
+                     f"it predicts): {plain(', '.join(record.scored_labels))}")
     return "  \n".join(lines)
 
 
