@@ -16,11 +16,19 @@ DOCS = ("README.md", "submissions/README.md")
 
 
 def shell_lines(text: str) -> list[str]:
-    """The lines of the fenced shell blocks (```bash, ```sh, ``` with commands), continuations joined."""
-    lines = []
-    for block in re.findall(r"```(?:bash|sh|shell|console)?\n(.*?)```", text, flags=re.S):
-        joined = re.sub(r"\\\n\s*", " ", block)
-        lines += [line.strip().removeprefix("$ ") for line in joined.splitlines()]
+    """The lines of the fenced shell blocks (```bash, ```sh, ```shell, ```console), continuations joined."""
+    lines, block, language = [], None, None
+    for line in text.splitlines():
+        fence = re.match(r"^\s*```(\w*)", line)
+        if fence and block is None:
+            block, language = [], fence.group(1)
+        elif fence:
+            if language in ("bash", "sh", "shell", "console"):
+                joined = re.sub(r"\\\n\s*", " ", "\n".join(block))
+                lines += [cmd.strip().removeprefix("$ ") for cmd in joined.splitlines()]
+            block = None
+        elif block is not None:
+            block.append(line)
     return lines
 
 

@@ -243,3 +243,21 @@ def test_precomputed_chexgenbench_table_matched_by_prompt(opts, tmp_path):
         expected.append(by_prompt[text][seen.get(text, 0)])
         seen[text] = seen.get(text, 0) + 1
     assert images[:, 16, 16].tolist() == expected
+
+
+def test_timm_classifier_by_hub_id_runs_in_the_sandbox(opts, tmp_path, monkeypatch):
+    """`architecture: hf-hub:org/name@revision` from a local Hub cache (offline): the parent resolves the
+    snapshot before the sandbox starts, the sandbox sees it read-only, the record is complete."""
+    from hub_cache import add_snapshot, timm_hub_folder
+
+    cache = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    timm_checkpoint(tmp_path / "src.safetensors", labels=FIVE)
+    commit = add_snapshot(cache, "cxr-lab/tiny-resnet", timm_hub_folder(tmp_path / "src", tmp_path / "src.safetensors",
+                                                                        "test_resnet", len(FIVE)))
+    root = tmp_path / "hub-timm"
+    write_submission(root, "tiny-hub-timm", "classifier", {"timm": {
+        "architecture": f"hf-hub:cxr-lab/tiny-resnet@{commit}", "labels": FIVE, "input_size": 32, "channels": 1}})
+    record = _complete(evaluate(root, ["byom/classify-competition5"], opts)[0])
+    assert any(name.startswith(f"hf://cxr-lab/tiny-resnet@{commit[:12]}/") for name in record.submission.parameter_files)

@@ -228,7 +228,7 @@ def _run_shards(submission, real_train, counts: dict[str, int], files: dict, sha
     run_worker(submission.root, submission.entry_point,
                {"mode": "predict", "shards": shards, "label_names": list(labels), "fit": fit, **(fit_options or {})},
                files, limits, denied=[cache.root, *denied], outputs=outputs, device=device, on_shard=accept,
-               compile_cache=compile_cache_dir(cache, submission))
+               compile_cache=compile_cache_dir(cache, submission), hub=submission.hub)
     missing = [n for n in names.values() if n not in got]
     if missing:
         raise SubmissionError(f"{submission.name}: no predictions came back for {what or ', '.join(missing)}")

@@ -41,9 +41,10 @@ from cxrbench.results import check_links, check_url
 from cxrbench.submissions.condition_mapping import PromptMapping
 from cxrbench.schema import PATHOLOGIES
 from cxrbench.submissions.diffusers_block import DiffusersBlock, check_pipeline_folder
+from cxrbench.submissions.hub import HubSnapshot, is_hub_id, parse, resolve
 from cxrbench.submissions.label_map import LabelMapField, check_label_map, closest, output_labels, scored_labels
 from cxrbench.submissions.timm_block import TimmBlock, check_timm
-from cxrbench.submissions.weights import parameter_counts, reference_parameter_counts
+from cxrbench.submissions.weights import hub_parameter_counts, parameter_counts, reference_parameter_counts
 
 MANIFEST = "submission.yaml"
 _ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -173,9 +174,12 @@ class Manifest(BaseModel):
 class Submission:
     """A validated submission directory."""
 
-    def __init__(self, root: Path, manifest: Manifest, parameter_files: dict[str, int] | None = None):
+    def __init__(self, root: Path, manifest: Manifest, parameter_files: dict[str, int] | None = None,
+                 hub: dict[str, HubSnapshot] | None = None):
         self.root = root
         self.manifest = manifest
+        #: {block field: its Hub id resolved to a local snapshot} (`hub.py`), resolved by `load_submission`
+        self.hub = dict(hub or {})
         #: {relative path: tensor elements} of its safetensors files, counted by `load_submission`
         self.parameter_files = dict(parameter_files or {})
         self._pinned_sha256: str | None = None
@@ -266,7 +270,14 @@ class Submission:
 
             for name, digest in reference_weights_digest(self.manifest.reference_weights):
                 h.update(f"{name}\0{digest}\0".encode())
+        for field, snapshot in sorted(self.hub.items()):  # a Hub id counts by its commit and its files
+            h.update(f"{field}\0".encode())
+            snapshot.update(h)
         return h.hexdigest()
+
+    def folder_of(self, field: str, value: str) -> Path:
+        """The folder a block's field names: its Hub snapshot, or the folder inside the submission."""
+        return self.hub[field].folder if field in self.hub else (self.root / value).resolve()
 
 
 #: caps on what `evaluate` hashes and shows the sandbox
@@ -354,11 +365,12 @@ def load_submission(path: str | Path) -> Submission:
             raise SubmissionError(f"{mpath}: precomputed path {rel!r} points outside the submission directory")
         if not target.exists():
             raise SubmissionError(f"{mpath}: precomputed path {rel!r} does not exist")
+    hub = resolve_hub_ids(manifest, mpath)  # before any check reads a folder, and before any sandbox starts
     if manifest.diffusers is not None:
-        check_pipeline_folder(root, manifest.diffusers, mpath)
+        check_pipeline_folder(root, manifest.diffusers, mpath, hub.get("diffusers.pipeline"))
     if manifest.timm is not None:
-        check_timm(root, manifest.timm, mpath)
-    submission = Submission(root, manifest)
+        check_timm(root, manifest.timm, mpath, hub.get("timm.architecture"))
+    submission = Submission(root, manifest, hub=hub)
     submission.predicted_labels()  # a predictions file's columns against its label map, before anything runs
     if manifest.precomputed and manifest.precomputed.table:
         from cxrbench.submissions.synthetic_table import read_table
@@ -376,9 +388,25 @@ def load_submission(path: str | Path) -> Submission:
         if actual != expected:
             raise SubmissionError(f"{mpath}: sha256 of {rel} is {actual[:12]}…, manifest says {expected[:12]}…")
     counts = parameter_counts(root, files)  # an unreadable header is an error here
+    counts.update(hub_parameter_counts(hub))
     if manifest.reference_weights:
         try:
             counts.update(reference_parameter_counts(manifest.reference_weights))
         except SubmissionError as exc:
             raise SubmissionError(f"{mpath}: {exc}") from None
-    return Submission(root, manifest, counts)
+    return Submission(root, manifest, counts, hub)
+
+
+def resolve_hub_ids(manifest: Manifest, manifest_path: Path) -> dict[str, HubSnapshot]:
+    """Each Hub id of a block (`hf://...`, `hf-hub:...`) as a local snapshot; SubmissionError, one line
+    naming the field, the id and its revision, when it cannot be had."""
+    fields = {"diffusers.pipeline": manifest.diffusers.pipeline if manifest.diffusers else None,
+              "timm.architecture": manifest.timm.architecture if manifest.timm else None}
+    out = {}
+    for field, value in fields.items():
+        if is_hub_id(value):
+            try:
+                out[field] = resolve(parse(value))
+            except SubmissionError as exc:
+                raise SubmissionError(f"{manifest_path}: field {field!r}: {exc}") from None
+    return out

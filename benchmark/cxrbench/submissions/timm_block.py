@@ -3,7 +3,9 @@
 ```yaml
 kind: classifier
 timm:
-  architecture: resnet18          # any name timm.create_model knows (timm.list_models())
+  architecture: resnet18          # any name timm.create_model knows (timm.list_models()), or a Hub
+                                  # id hf-hub:org/name@revision (its config.json names the architecture,
+                                  # its model.safetensors is the checkpoint; `hub.py`)
   checkpoint: model.safetensors   # the state dict of that model, inside the submission
   labels: [Atelectasis, Cardiomegaly, Consolidation, Edema, Pleural Effusion]   # the head's outputs, in order
   label_map: null                 # or torchxrayvision, or {their name: cxrbench label or null} (label_map.py)
@@ -73,6 +75,21 @@ class TimmBlock(BaseModel):
     def _label_map(cls, v: LabelMapField) -> LabelMapField:
         return check_label_map(v)
 
+    @field_validator("architecture")
+    @classmethod
+    def _hub_id(cls, v: str) -> str:
+        from cxrbench.submissions.hub import is_hub_id, parse
+
+        if is_hub_id(v):
+            parse(v)  # ValueError: not org/name@revision
+        return v
+
+    @property
+    def from_hub(self) -> bool:
+        from cxrbench.submissions.hub import is_hub_id
+
+        return is_hub_id(self.architecture)
+
     @model_validator(mode="after")
     def _normalisation(self) -> "TimmBlock":
         output_labels(self.labels, self.label_map)  # ValueError: a near-miss name, a stray map entry, ...
@@ -86,7 +103,9 @@ class TimmBlock(BaseModel):
             raise ValueError("std values must be > 0")
         if {"num_classes", "in_chans", "pretrained"} & set(self.model_args):
             raise ValueError("model_args may not set num_classes, in_chans or pretrained (labels and channels do)")
-        if self.checkpoint is None and (self.fit is None or self.fit.init != "random"):
+        if self.from_hub and self.checkpoint is not None:
+            raise ValueError("a Hub architecture brings its own checkpoint (its model.safetensors): leave out checkpoint")
+        if self.checkpoint is None and not self.from_hub and (self.fit is None or self.fit.init != "random"):
             raise ValueError("give a checkpoint (or fit: {init: random} to train the architecture from scratch)")
         if self.fit is not None and self.activation != "sigmoid":
             raise ValueError(f"activation {self.activation!r} with fit: a fitted head is trained with the recipe's "
@@ -114,34 +133,60 @@ class TimmBlock(BaseModel):
         return ([mean[0]] * self.channels if len(mean) == 1 else mean), ([std[0]] * self.channels if len(std) == 1 else std)
 
 
-def build_model(block: TimmBlock, meta: bool = False, **defaults):
+#: what a timm Hub repository holds (`timm.models.push_to_hf_hub`): its config and its weights
+HUB_CONFIG, HUB_WEIGHTS = "config.json", "model.safetensors"
+
+
+def hub_architecture(folder: Path) -> tuple[str, dict]:
+    """(architecture, pretrained_cfg) from a timm Hub snapshot's config.json."""
+    import json
+
+    try:
+        config = json.loads((folder / HUB_CONFIG).read_text())
+        return str(config["architecture"]), dict(config.get("pretrained_cfg") or {})
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SubmissionError(f"{folder / HUB_CONFIG}: not a timm Hub config (needs 'architecture'; "
+                              f"{type(exc).__name__}: {exc})") from None
+
+
+def build_model(block: TimmBlock, meta: bool = False, folder: Path | None = None, **defaults):
     """The timm model the block describes (random init; on the meta device: no memory, no init).
 
+    `folder`: the Hub snapshot of a `hf-hub:` architecture (its config.json names the architecture).
     `defaults`: create_model arguments that the block's `model_args` may override (a recipe's drop_rate)."""
     import timm
     import torch
 
+    architecture = hub_architecture(folder)[0] if block.from_hub and folder is not None else block.architecture
     kwargs = dict(defaults, pretrained=False, num_classes=len(block.labels), in_chans=block.channels)
     kwargs.update(block.model_args)
     if meta:
         with torch.device("meta"):
-            return timm.create_model(block.architecture, **kwargs)
-    return timm.create_model(block.architecture, **kwargs)
+            return timm.create_model(architecture, **kwargs)
+    return timm.create_model(architecture, **kwargs)
 
 
-def check_timm(root: Path, block: TimmBlock, manifest_path: Path) -> Path | None:
-    """Check the architecture and the checkpoint's tensors against the block; SubmissionError names the fault."""
+def check_timm(root: Path, block: TimmBlock, manifest_path: Path, snapshot=None) -> Path | None:
+    """Check the architecture and the checkpoint's tensors against the block (a `hf-hub:` architecture:
+    those of its Hub snapshot `snapshot`); SubmissionError names the fault."""
     import timm
 
-    if not timm.is_model(block.architecture):
-        near = timm.list_models(f"*{block.architecture.split('_')[0][:6]}*")[:4]
-        raise SubmissionError(f"{manifest_path}: timm.architecture {block.architecture!r} is not a model timm "
+    architecture = hub_architecture(snapshot.folder)[0] if snapshot is not None else block.architecture
+    if not timm.is_model(architecture):
+        near = timm.list_models(f"*{architecture.split('_')[0][:6]}*")[:4]
+        raise SubmissionError(f"{manifest_path}: timm.architecture {architecture!r} is not a model timm "
                               f"{timm.__version__} knows" + (f" (similar: {', '.join(near)})" if near else ""))
     try:
-        model = build_model(block, meta=True)
+        model = build_model(block, meta=True, folder=snapshot.folder if snapshot is not None else None)
     except Exception as exc:  # noqa: BLE001 - timm raises many types for bad model_args
-        raise SubmissionError(f"{manifest_path}: timm cannot build {block.architecture} with these fields: "
+        raise SubmissionError(f"{manifest_path}: timm cannot build {architecture} with these fields: "
                               f"{type(exc).__name__}: {exc}") from None
+    if snapshot is not None:
+        path = snapshot.folder / HUB_WEIGHTS
+        if not path.is_file():
+            raise SubmissionError(f"{block.architecture}: the snapshot holds no {HUB_WEIGHTS} (timm's safetensors "
+                                  f"weights; pickles are never loaded)")
+        return _check_tensors(path, model, block, architecture)
     if block.checkpoint is None:  # fit from timm's random init
         return None
     path = (root / block.checkpoint).resolve()
@@ -153,9 +198,14 @@ def check_timm(root: Path, block: TimmBlock, manifest_path: Path) -> Path | None
     if path.suffix != ".safetensors":
         raise SubmissionError(f"{path}: the checkpoint must be safetensors (pickles are never loaded); convert with "
                               f"safetensors.torch.save_file(model.state_dict(), 'model.safetensors')")
+    return _check_tensors(path, model, block, architecture)
+
+
+def _check_tensors(path: Path, model, block: TimmBlock, architecture: str) -> Path:
+    """The checkpoint's tensors have exactly the names and shapes of the model (from its header)."""
     shapes = header_shapes(path)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    what = f"{block.architecture} with {len(block.labels)} label(s) and {block.channels} channel(s)"
+    what = f"{architecture} with {len(block.labels)} label(s) and {block.channels} channel(s)"
     missing = [k for k in expected if k not in shapes]
     if missing:
         raise SubmissionError(f"{path}: {len(missing)} tensor(s) of {what} missing (e.g. {missing[0]!r})")
