@@ -19,19 +19,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cxrbench.data.atomic import atomic_write_bytes
 from cxrbench.errors import CxrbenchError, pydantic_problems
+from cxrbench.training_population import Group, TrainingSource
 
 #: 2: one inference procedure (seed mean over training seeds, patients and seeds both varying) behind
 #: every figure; primary / secondary endpoints; label eligibility; minimum detectable effects.
 #: 3 (additive): the submission's description, paper, links and parameter count (counted by cxrbench
 #: from its safetensors headers); the measured cost of generating the synthetic set (`generation`).
-SCHEMA_VERSION = 3
+#: 4 (additive): the declared training population (`training_population`, `real_patients`), the
+#: task's own real patients and the group they put the submission in; the task's ranking rule for it.
+SCHEMA_VERSION = 4
 #: versions `read_record` accepts. Later versions only add fields (`ADDED_IN`): an older record
 #: reads with their defaults and hashes without them, so it still verifies.
-READABLE_SCHEMAS = (2, 3)
+READABLE_SCHEMAS = (2, 3, 4)
 #: the fields each version added, as (section or None for the record itself, field)
 ADDED_IN: dict[int, tuple[tuple[str | None, str], ...]] = {
     3: (("submission", "description"), ("submission", "paper"), ("submission", "links"),
         ("submission", "parameters"), ("submission", "parameter_files"), (None, "generation")),
+    4: (("submission", "training_population"), ("submission", "real_patients"),
+        ("submission", "task_real_patients"), ("submission", "data_group"), ("task", "more_real_data")),
 }
 
 
@@ -57,6 +62,8 @@ class TaskRef(_Model):
     recipe: str  # classifier recipe name@version
     baseline: str | None  # the real-only task this one is compared against
     spec_sha256: str
+    #: v4: rank generators trained on more real patients than the task's own rows apart ("separate")
+    more_real_data: Literal["separate", "together"] = "separate"
 
 
 #: a link a reader may follow: a plain http(s) URL (nothing that could break out of a Markdown link)
@@ -99,6 +106,11 @@ class SubmissionRef(_Model):
     #: tensor elements over the folder's safetensors files, counted by cxrbench (None: no weights shipped)
     parameters: int | None = None
     parameter_files: dict[str, int] = {}
+    # v4: what it learned from (`cxrbench.training_population`), as declared and checked
+    training_population: list[TrainingSource] = []
+    real_patients: int | None = None  # declared real patients, summed over `training_population`
+    task_real_patients: int | None = None  # patients of the real rows the task lets it learn from
+    data_group: Group | None = None  # task rows | more real data | outside bounds | no real data
 
     @field_validator("paper")
     @classmethod

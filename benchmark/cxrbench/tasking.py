@@ -124,6 +124,9 @@ class TaskFamilyFile(_Strict):
     eligibility: Eligibility = Eligibility()
     budgets: dict[str, Budget]
     superseded_by: str | None = None
+    #: generators declaring more real patients than the task's own rows: ranked in their own group
+    #: ("separate", the default) or with the rest ("together"); how records are ranked, not scored
+    more_real_data: Literal["separate", "together"] = "separate"
 
     @field_validator("ratios")
     @classmethod
@@ -182,6 +185,7 @@ class TaskSpec(_Strict):
     eligibility: Eligibility
     budgets: dict[str, Budget]
     superseded_by: str | None = None
+    more_real_data: Literal["separate", "together"] = "separate"
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -213,7 +217,8 @@ class TaskSpec(_Strict):
 
     def sha256(self) -> str:
         """Hash of everything in the spec that can change a number in a result."""
-        payload = self.model_dump(mode="json", exclude={"description", "superseded_by"})
+        # ranking rules change no number: outside the hash, like the description
+        payload = self.model_dump(mode="json", exclude={"description", "superseded_by", "more_real_data"})
         if payload["synthetic_sets"] == "shared":  # added after version 3: specs without it keep their hash
             del payload["synthetic_sets"]
         for budget in payload["budgets"].values():  # likewise for budgets without per-set patient counts

@@ -17,6 +17,7 @@ GOOD = """name: toy
 version: "1"
 kind: generator
 entry_point: gen:Gen
+training_data: []
 """
 
 
@@ -97,7 +98,7 @@ def test_hash_ignores_pycache_and_tracks_content(tmp_path):
     assert sub.sha256() != h
 
 
-GEN_MANIFEST = 'name: toy\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n'
+GEN_MANIFEST = 'name: toy\nversion: "1"\nkind: generator\nentry_point: gen:Gen\ntraining_data: []\n'
 
 
 @pytest.mark.parametrize("plant, message", [

@@ -65,6 +65,9 @@ class RunOptions:
     #: Ray cluster to join (`auto`, HOST:PORT); None starts a local Ray instance of `ray_workers` CPUs (0 = all)
     address: str | None = None
     ray_workers: int = 0
+    #: the audit's feature space (`cxrbench.audit.spaces`; None: the profile's default) and its weights
+    audit_features: str | None = None
+    feature_weights: str | None = None
 
 
 @dataclass
@@ -121,25 +124,23 @@ def _task_ref(task: TaskSpec, budget_name: str, budget: Budget) -> TaskRef:
                    budget=budget_name, supplement_ratio=task.supplement_ratio, label_set=task.label_set,
                    labels=list(task.labels), uncertainty_policy=task.scoring_uncertainty,
                    image_size=budget.image_size, recipe=f"{recipe.name}@{recipe.version}",
-                   baseline=task.baseline, spec_sha256=task.sha256())
+                   baseline=task.baseline, spec_sha256=task.sha256(), more_real_data=task.more_real_data)
 
 
-def _allowed_training_data(task: TaskSpec, kind: str) -> list[str]:
-    if kind == "generator":
-        return [task.conditions_from.key] if task.conditions_from else []
-    return [task.real_train.key] if task.real_train else []
+def _submission_ref(sub: Submission, task: TaskSpec, budget: Budget | None) -> SubmissionRef:
+    from cxrbench.runner.population import allowed_keys, population_fields
 
-
-def _submission_ref(sub: Submission, task: TaskSpec) -> SubmissionRef:
     m = sub.manifest
-    allowed = _allowed_training_data(task, m.kind)
-    outside = [d for d in m.training_data if d not in allowed]
+    allowed = allowed_keys(task, m.kind)
+    keys = m.training_keys
+    outside = [d for d in keys if d not in allowed]
     return SubmissionRef(
         name=m.name, version=m.version, kind=m.kind, sha256=sub.sha256(), authors=m.authors, license=m.license,
-        declared_training_data=m.training_data, training_data_within_bounds=not outside, description=m.description,
+        declared_training_data=keys, training_data_within_bounds=not outside, description=m.description,
         paper=m.paper, links=m.links, parameters=sub.parameters, parameter_files=sub.parameter_files,
         bounds_note=(f"declares training data outside this task's bounds: {', '.join(outside)} "
-                     f"(allowed: {', '.join(allowed) or 'none'})") if outside else None)
+                     f"(allowed: {', '.join(allowed) or 'none'})") if outside else None,
+        **population_fields(keys, m.training_population, m.kind, task, budget))
 
 
 class TaskRun:
@@ -204,14 +205,15 @@ class TaskRun:
         from cxrbench.runner import jobs
         from cxrbench.runner.audit_stage import audit_key
 
+        features, weights = self.opts.audit_features, self.opts.feature_weights
         try:
-            key = audit_key(self.cache, replica_key, conditioning, eval_sets, self.task.profile)
+            key = audit_key(self.cache, replica_key, conditioning, eval_sets, self.task.profile, features, weights)
         except ConfigError as exc:
             self.audit_skipped = str(exc)
             return
         self._job(plan, key, "audit", "audit", "replica 0", jobs.audit, dict(
             replica_key=replica_key, conditioning=conditioning, eval_sets=eval_sets, profile=self.task.profile,
-            device=self.opts.device), deps=(replica_key,))
+            device=self.opts.device, features=features, feature_weights=weights), deps=(replica_key,))
 
     def generate(self, conditioning: RealSet) -> list:
         """The replicas the first seed trains on, generated here (`cxrbench audit`)."""
@@ -363,7 +365,7 @@ class TaskRun:
         if pixels is not None:
             fingerprints["pixels"] = pixels
         record = ResultRecord(
-            status="complete", task=_task_ref(task, self.opts.budget, b), submission=_submission_ref(self.sub, task),
+            status="complete", task=_task_ref(task, self.opts.budget, b), submission=_submission_ref(self.sub, task, b),
             split_fingerprints=fingerprints, seeds=sorted(preds), environment=environment(self.isolation()),
             eval_sets=scored.eval_sets, comparisons=scored.comparisons, subgroups=scored.subgroups,
             subgroup_summaries=scored.subgroup_summaries, audit=audit_report, timings=self.timer.timings,
@@ -408,7 +410,7 @@ def _check_disjoint(train: RealSet | None, val: RealSet | None, eval_sets: dict[
 def _failed_record(run: TaskRun, error: str) -> ResultRecord:
     sub, task, opts = run.sub, run.task, run.opts
     b = task.budgets.get(opts.budget) or next(iter(task.budgets.values()))
-    return ResultRecord(status="failed", task=_task_ref(task, opts.budget, b), submission=_submission_ref(sub, task),
+    return ResultRecord(status="failed", task=_task_ref(task, opts.budget, b), submission=_submission_ref(sub, task, b),
                         split_fingerprints={}, seeds=list(opts.seeds or b.seeds), environment=environment(run.isolation()),
                         timings=run.timer.timings, errors=[error])
 

@@ -23,13 +23,13 @@ def train(*, cache: Cache, synthetic_keys: list[str], synthetic_replicas: list[i
 
 
 def audit(*, cache: Cache, replica_key: str, conditioning: RealSet, eval_sets: dict[str, RealSet], profile: str,
-          device: str) -> None:
+          device: str, features: str | None = None, feature_weights: str | None = None) -> None:
     """Audit the first replica (its entry holds report.json and the galleries)."""
     from cxrbench.runner.audit_stage import audit_replica
     from cxrbench.runner.generate import load_replica
 
     audit_replica(load_replica(cache, replica_key, 0), conditioning, eval_sets, profile=profile, cache=cache,
-                  device=device)
+                  device=device, features=features, feature_weights=feature_weights)
 
 
 def score(*, cache: Cache, eval_sets: dict[str, RealSet], labels: tuple[str, ...], runs: dict[int, tuple[str, str]],

@@ -286,6 +286,14 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: R
             diff = f"cannot be recomputed ({exc})"
         if diff is not None:
             raise RecordError(f"numbers do not follow from the record's predictions: {diff}")
+        from cxrbench.runner.population import population_difference
+
+        try:  # the group a submission is ranked in, from its declaration and our own task rows
+            diff = population_difference(record)
+        except CxrbenchError as exc:
+            diff = f"cannot be recomputed ({exc})"
+        if diff is not None:
+            raise RecordError(f"training population: {diff}")
     # the predictions keep the name the (sealed) record gives them, beside the record
     write_atomic(target.parent / record.predictions_file, (file.parent / record.predictions_file).read_bytes())
     write_atomic(target, file.read_bytes())

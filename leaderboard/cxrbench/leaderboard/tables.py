@@ -21,7 +21,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                 "budget", "label_set", "baseline", "submission", "submission_version", "entry", "kind",
                 "within_bounds", "bounds_note", "isolated", "created_at", "n_seeds", "total_seconds", "status",
                 "generate_seconds", "generate_cached", "n_synthetic", "device", "measured", "images_per_second",
-                "measured_images", "measured_seconds", "measured_at", "reused", "declared_training_data"),
+                "measured_images", "measured_seconds", "measured_at", "reused", "declared_training_data", "trained_on",
+                "data_group", "rank_group", "feature_space"),
     "evals": ("file", "eval_set", "site", "n_images", "n_patients", "macro_auroc", "ci_low", "ci_high",
               "seed_sd", "n_macro_labels"),
     "labels": ("file", "eval_set", "label", "auroc", "ci_low", "ci_high", "n", "n_pos", "delta",
@@ -64,7 +65,10 @@ def record_rows(record: ResultRecord, file: str) -> dict[str, list[dict[str, Any
         # False only for runs with --unsafe-no-sandbox (older records carry no isolation: unknown → True)
         isolated=record.environment.isolation.get("mode") != "none", created_at=record.created_at,
         n_seeds=len(record.seeds), total_seconds=float(sum(x.seconds for x in record.timings)), status=record.status,
-        declared_training_data="; ".join(s.declared_training_data), **fields.generation_cost(record)))
+        declared_training_data="; ".join(s.declared_training_data), **fields.generation_cost(record),
+        **fields.training_population(record),
+        # the audit's figures belong to this space (name@version); never compared across spaces
+        feature_space=(record.audit or {}).get("feature_space")))
     deltas = {(c.eval_set, d.label): d for c in record.comparisons for d in c.labels}
     for ev in record.eval_sets:
         rows["evals"].append(dict(file=file, eval_set=ev.eval_set, site=ev.site, n_images=ev.n_images,
