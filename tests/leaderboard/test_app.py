@@ -236,7 +236,7 @@ def test_empty_store(tmp_path, monkeypatch):
 
     app = Path(cxrbench.leaderboard.__file__).with_name("app.py")
     monkeypatch.setenv("CXRBENCH_RESULTS", str(tmp_path / "empty"))
-    monkeypatch.setenv("CXRBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("CXRBENCH_CACHE", str(tmp_path / "cache"))
     at = AppTest.from_file(str(app), default_timeout=60).run()
     assert not at.exception
     assert any("No published records" in i.value for i in at.info)

@@ -25,9 +25,9 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from cxrbench.cache_location import default_cache_root
 from cxrbench.version import __version__
 
-DEFAULT_ROOT = ".cxrbench-cache"
 CHECKSUMS = "CHECKSUMS.json"
 MARKER = "COMPLETE"
 
@@ -61,7 +61,7 @@ def tree_digest(paths: Iterable[str], read: Callable[[str], bytes]) -> str:
 
 
 def default_root() -> Path:
-    return Path(os.environ.get("CXRBENCH_CACHE", DEFAULT_ROOT)).resolve()
+    return default_cache_root().resolve()
 
 
 def file_sha256(path: Path) -> str:
