@@ -110,7 +110,7 @@ class TaskFamilyFile(_Strict):
     conditions_from: DataRef | None  # training rows that condition the generator
     val: DataRef
     eval_sets: dict[str, DataRef]
-    label_set: Literal["all14", "competition5"] = "all14"  # cxrbench.schema.LABEL_SETS
+    label_set: Literal["all14", "competition5", "nih10"] = "all14"  # cxrbench.schema.LABEL_SETS
     scoring_uncertainty: Literal["ignore"] = "ignore"  # the study's policy: drop -1 per label
     train_uncertainty: Literal["ignore", "zeros", "ones"] = "zeros"  # cxrbench.schema.UNCERTAINTY_POLICIES
     baseline_family: str | None = None  # family file whose ratio-0 task is the real-only baseline
