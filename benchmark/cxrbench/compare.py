@@ -7,27 +7,13 @@ with a record).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cxrbench.errors import CxrbenchError
-from cxrbench.results import Comparison, RecordError, ResultRecord
-
-
-def load_predictions(record: ResultRecord, folder: Path) -> pd.DataFrame:
-    """The record's predictions table, checked against the sha256 the record carries."""
-    if not record.predictions_file:
-        raise RecordError(f"{record.key}: record has no predictions file (failed run?)")
-    path = Path(folder) / record.predictions_file
-    if not path.is_file():
-        raise RecordError(f"{path}: predictions file named by {record.key} is missing")
-    data = path.read_bytes()
-    if record.predictions_sha256 and hashlib.sha256(data).hexdigest() != record.predictions_sha256:
-        raise RecordError(f"{path}: sha256 does not match the record (altered or from another run)")
-    return pd.read_parquet(path)
+from cxrbench.results import Comparison, RecordError, ResultRecord, read_predictions
 
 
 def _stack(table: pd.DataFrame, eval_set: str, image_ids: list[str], labels: list[str]) -> np.ndarray:
@@ -71,7 +57,7 @@ def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: 
                             f"(version {a.task.version}); rerun them")
     budget = spec.budget(a.task.budget)
     labels = list(spec.labels)
-    pa, pb = load_predictions(a, folder_a), load_predictions(b, folder_b)
+    pa, pb = read_predictions(a, folder_a), read_predictions(b, folder_b)
     store = Cache(cache_root).root / "images"
     pixels = pixel_fingerprint(task_refs(spec), budget)
     for rec in (a, b):

@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cxrbench.cache_location import default_cache_root
+from cxrbench.data.file_digest import file_sha256
 from cxrbench.version import __version__
 
 CHECKSUMS = "CHECKSUMS.json"
@@ -62,11 +63,6 @@ def tree_digest(paths: Iterable[str], read: Callable[[str], bytes]) -> str:
 
 def default_root() -> Path:
     return default_cache_root().resolve()
-
-
-def file_sha256(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def entry_checksums(entry: Path) -> dict[str, dict]:

@@ -28,12 +28,14 @@ from cxrbench.submissions import bwrap
 from cxrbench.submissions.limits import Limits, TreeLimits, check_tree
 from cxrbench.submissions.protocol import StreamReader, load_shard, parse_event
 
-__all__ = ["Limits", "check_images", "check_probabilities", "isolation", "run_worker"]
+__all__ = ["Limits", "check_probabilities", "isolation", "run_worker"]
 
 #: (allowed dtypes, shape) of each output shard the parent asked for
 OutputSpec = dict[str, tuple[tuple[str, ...], tuple[int, ...]]]
 WATCH_EVERY_S = 0.2
-ENV_KEEP = ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "TZ")
+ENV_KEEP = ("LANG", "LC_ALL", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "TZ")
+#: the submission's PATH: the system's program folders (the host's PATH names the user's own folders)
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 UNSANDBOXED_READ = ["/usr", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev", "/opt"]
 
 
@@ -116,7 +118,7 @@ def run_worker(
 
 def _environment(limits: Limits, work: Path, compile_cache: Path | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in ENV_KEEP}
-    env.update(HOME=str(work), TMPDIR=str(work / "tmp"), USER="sandbox", LOGNAME="sandbox", PYTHONDONTWRITEBYTECODE="1",
+    env.update(PATH=SANDBOX_PATH, HOME=str(work), TMPDIR=str(work / "tmp"), USER="sandbox", LOGNAME="sandbox", PYTHONDONTWRITEBYTECODE="1",
                PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                MPLCONFIGDIR=str(work / "tmp"),
                TORCHINDUCTOR_CACHE_DIR=str(compile_cache if compile_cache else work / "tmp" / "inductor"))
@@ -237,15 +239,6 @@ def _unshare_works() -> bool:
         except (OSError, subprocess.SubprocessError):
             _UNSHARE = False
     return _UNSHARE
-
-
-def check_images(images: np.ndarray, n: int, size: int, where: str) -> np.ndarray:
-    """Parent-side check of a generator's output shard."""
-    if images.dtype != np.uint8:
-        raise SubmissionError(f"{where}: images have dtype {images.dtype}; expected uint8")
-    if images.shape != (n, size, size):
-        raise SubmissionError(f"{where}: images have shape {images.shape}; expected ({n}, {size}, {size})")
-    return images
 
 
 def check_probabilities(probs: np.ndarray, n: int, n_labels: int, where: str) -> np.ndarray:
