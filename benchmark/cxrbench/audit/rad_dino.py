@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cxrbench.audit.features import check_images
+from cxrbench.data.preprocess import check_images
 from cxrbench.audit.weights_folder import default_dir, missing_weights, safetensors_digest
 from cxrbench.errors import ConfigError
 

@@ -102,7 +102,7 @@ class Manifest(BaseModel):
     #: (`cxrbench.training_population`); required for a generator; a classifier may give bare keys
     training_data: list[str | TrainingSource] | None = None
     weights: dict[str, str] = {}  # relative path -> sha256
-    #: a shipped cxrbench weights preset its code loads (e.g. tiny-32), counted into its parameters
+    #: shipped cxrbench weights its code loads (e.g. tiny-32, tiny-32-p1k), counted into its parameters and hash
     reference_weights: str | None = None
     batch_size: int = Field(default=256, ge=1, le=65536)
     device: Literal["auto", "cpu", "cuda"] = "auto"
