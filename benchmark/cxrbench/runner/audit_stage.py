@@ -19,13 +19,15 @@ from cxrbench.runner.generate import SyntheticReplica
 
 
 def audit_replica(replica: SyntheticReplica, conditioning: RealSet, eval_sets: dict[str, RealSet], *, profile: str,
-                  cache: Cache, device: str = "cpu", features: str | None = None,
+                  cache: Cache, device: str = "cpu", key: str | None = None, features: str | None = None,
                   feature_weights: str | None = None) -> tuple[dict, Path]:
-    """The audit report (as a dict) of one synthetic replica, and the folder with its galleries."""
+    """The audit report (as a dict) of one synthetic replica, and the folder with its galleries
+    (`key`: the audit's cache key when the caller has it, else computed here)."""
     from cxrbench.audit import FeatureCache, RealImages, audit
     from cxrbench.audit.spaces import load_space, space_for
 
-    key = audit_key(cache, replica.key, conditioning, eval_sets, profile, features, feature_weights)
+    if key is None:
+        key = audit_key(cache, replica.key, conditioning, eval_sets, profile, features, feature_weights)
     entry = cache.path("audit", key)
     if not cache.has("audit", key):
         space = load_space(space_for(profile, features), weights=feature_weights, device=device, profile=profile)
