@@ -1,4 +1,4 @@
-"""results.py: schemas v3 and v4 are additive: older records still verify; newer fields cannot ride on them."""
+"""results.py: schemas v3, v4 and v5 are additive: older records still verify; newer fields cannot ride on them."""
 
 import json
 import sys
@@ -17,6 +17,7 @@ def _as_version(record, version: int) -> dict:
     from cxrbench.results import ADDED_IN, ResultRecord
 
     raw = record.model_dump(mode="json")
+    raw.pop("signature")  # the envelope: never part of the sealed content
     for added in (fields for v, fields in ADDED_IN.items() if v > version):
         for section, name in added:
             (raw[section] if section else raw).pop(name)
@@ -67,27 +68,48 @@ def test_v3_record_round_trip_and_its_links_are_checked(tmp_path):
         read_record(path)
 
 
-def test_v3_records_verify_and_cannot_carry_v4_population_fields(tmp_path):
+def test_v4_evaluation_is_hashed_and_cannot_ride_on_a_v3_record(tmp_path):
     rec = make_record("phantom/supplement-100", "noise")
+    path = write_record(rec, tmp_path / "v4.json")
+    raw = json.loads(path.read_text())
+    assert raw["evaluation"] == {"eval_sets": "dev", "evaluator_key": None, "private_eval_sets": {}}
+    assert "signature" not in raw  # an unsigned record carries no signature envelope at all
+    raw["evaluation"]["eval_sets"] = "held-out"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match="content_sha256 does not match"):
+        read_record(path)
+    # a v3 record (no evaluation, hashed without it) still verifies, and cannot claim held-out sets
     raw = _as_version(rec, 3)
-    path = tmp_path / "v3.json"
     path.write_text(json.dumps(raw))
     old = read_record(path)
-    assert old.schema_version == 3 and old.submission.data_group is None and old.task.more_real_data == "separate"
-    raw["submission"]["data_group"] = "task rows"  # unhashed in a v3 record, so refused outright
+    assert old.evaluation.eval_sets == "dev" and json.loads(old.to_json()) == raw  # re-written as it was
+    raw["evaluation"] = {"eval_sets": "held-out", "evaluator_key": "f" * 24}
     path.write_text(json.dumps(raw))
-    with pytest.raises(RecordError, match=r"submission.data_group is set, but schema_version 3 records"):
+    with pytest.raises(RecordError, match="evaluation is set, but schema_version 3 records"):
         read_record(path)
 
 
-def test_v4_population_is_hashed(tmp_path):
+def test_v4_records_verify_and_cannot_carry_v5_population_fields(tmp_path):
+    rec = make_record("phantom/supplement-100", "noise")
+    raw = _as_version(rec, 4)
+    path = tmp_path / "v4.json"
+    path.write_text(json.dumps(raw))
+    old = read_record(path)
+    assert old.schema_version == 4 and old.submission.data_group is None and old.task.more_real_data == "separate"
+    raw["submission"]["data_group"] = "task rows"  # unhashed in a v4 record, so refused outright
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match=r"submission.data_group is set, but schema_version 4 records"):
+        read_record(path)
+
+
+def test_v5_population_is_hashed(tmp_path):
     from cxrbench.training_population import TrainingSource
 
     rec = make_record("phantom/supplement-100", "noise")
     rec.submission.training_population = [TrainingSource(data="phantom/site-a/train", patients=712, population=1000)]
     rec.submission.real_patients, rec.submission.task_real_patients = 712, 712
     rec.submission.data_group = "task rows"
-    path = write_record(rec, tmp_path / "v4.json")
+    path = write_record(rec, tmp_path / "v5.json")
     assert read_record(path).submission.training_population[0].patients == 712
     raw = json.loads(path.read_text())
     raw["submission"]["data_group"] = "no real data"

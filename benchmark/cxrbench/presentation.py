@@ -73,7 +73,7 @@ def labels_up_down(c: Comparison) -> str:
 def trained_on(record) -> dict:
     """What a record's submission learned from, in words, with its group and ranking group.
 
-    `trained_on`: the declared real patients against the task's own rows (schema 4; for an older
+    `trained_on`: the declared real patients against the task's own rows (schema 5; for an older
     record its declared keys); `data_group` as the record says (or "no real data" for an older one
     that declared none); `rank_group` is "more real data" where the task ranks those apart
     (`TaskRef.more_real_data`), "" for the main ranking."""

@@ -1,5 +1,5 @@
 """A submission's declared training population against a task's own real rows: the record's
-`training_population`, `real_patients`, `task_real_patients` and `data_group` (schema 4).
+`training_population`, `real_patients`, `task_real_patients` and `data_group` (schema 5).
 
 The runner fills them when it writes a record and `cxrbench publish` recomputes them, so a group
 cannot be edited into a record.
@@ -47,10 +47,10 @@ def population_fields(keys: list[str], declared: list[TrainingSource], kind: str
 
 
 def population_difference(record) -> str | None:
-    """The first population field of a (schema ≥ 4) record that cxrbench computes otherwise, or None."""
+    """The first population field of a (schema ≥ 5) record that cxrbench computes otherwise, or None."""
     from cxrbench.tasking import get_task
 
-    if record.schema_version < 4:
+    if record.schema_version < 5:
         return None
     s = record.submission
     for entry in s.training_population:
