@@ -47,6 +47,7 @@ def audit(
     from cxrbench.audit import AuditReport, cli_table
     from cxrbench.errors import SubmissionError
     from cxrbench.runner.cache import Cache
+    from cxrbench.runner.datasets import load_eval_set
     from cxrbench.runner.evaluate import RunOptions, TaskRun
     from cxrbench.submissions import load_submission
     from cxrbench.tasking import get_task
@@ -65,7 +66,8 @@ def audit(
         run = TaskRun(sub, spec, opts, Cache(cache), progress)
         b = run.budget
         conditioning = run._real(spec.conditions_from, b.max_train_images)
-        eval_sets = {name: run._real(ref, b.max_eval_images, name) for name, ref in spec.eval_sets.items()}
+        eval_sets = {name: load_eval_set(name, ref, b, run.store_root, opts.population)
+                     for name, ref in spec.eval_sets.items()}
         replica = run.generate(conditioning)[0]
         report = run.audit(replica, conditioning, eval_sets)
     if "skipped" in report:  # no feature space to measure in: a bad request, one line (exit 2)
