@@ -33,12 +33,14 @@ def run_options(*, tasks: list[str] | None = None, budget: str = "quick", seeds:
                 threads: int = 1, jobs: int = 0, data: str = "phantom", executor: str = "local",
                 address: str | None = None, ray_workers: int = 0, unsafe_no_sandbox: bool = False,
                 limit: int | None = None, evaluator_key: str | None = None, eval_sets: str | None = None,
-                private_evals: str | Path | None = None) -> RunOptions:
+                private_evals: str | Path | None = None, features: str | None = None,
+                feature_weights: str | None = None) -> RunOptions:
     """The options of one evaluation, checked, from the CLI's flags (same names, same defaults).
 
     `seeds`: how many classifier seeds (the first N of the first task's budget list, then the next
     integers); `jobs=0`: one training process per CPU core (1 on a GPU); `device="auto"`: CUDA when
-    present; `limit`: a smoke test on at most N images per set (records marked, never publishable)."""
+    present; `limit`: a smoke test on at most N images per set (records marked, never publishable);
+    `features`, `feature_weights`: the audit's feature space and its weights (docs/audit.md)."""
     from cxrbench.runner.executors import EXECUTORS
     from cxrbench.trust.populations import population_from_options
 
@@ -57,7 +59,8 @@ def run_options(*, tasks: list[str] | None = None, budget: str = "quick", seeds:
     population = population_from_options(evaluator_key, eval_sets, Path(private_evals) if private_evals else None)
     opts = RunOptions(budget=budget, out_dir=Path(out), cache_root=Path(cache) if cache else None, force=force,
                       device=device, profile=data, threads=threads, jobs=jobs, unsafe_no_sandbox=unsafe_no_sandbox,
-                      executor=executor, address=address, ray_workers=ray_workers, population=population, limit=limit)
+                      executor=executor, address=address, ray_workers=ray_workers, population=population, limit=limit,
+                      audit_features=features, feature_weights=feature_weights)
     if seeds:
         from cxrbench.tasking import get_task
 

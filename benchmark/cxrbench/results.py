@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cxrbench.data.atomic import atomic_write_bytes
 from cxrbench.errors import CxrbenchError, pydantic_problems
+from cxrbench.training_population import Group, TrainingSource
 from cxrbench.tasking import Family
 
 if TYPE_CHECKING:
@@ -29,19 +30,24 @@ if TYPE_CHECKING:
 #: 3 (additive): the submission's description, paper, links and parameter count (counted by cxrbench
 #: from its safetensors headers); the measured cost of generating the synthetic set (`generation`).
 #: 4 (additive): `evaluation`, the eval populations a record was scored on (public `dev` sets, or
-#: `held-out` sets derived from an evaluator key, named by the key's public fingerprint);
-#: `scored_labels`, the labels a classifier was scored on (those of the task's it predicts);
-#: `generation[].set_images`, the size of a generated replica (a resumed run measures only its part);
-#: `smoke_limit`, the images per set of a `--limit` smoke test (never publishable).
-SCHEMA_VERSION = 4
+#: `held-out` sets derived from an evaluator key, named by the key's public fingerprint).
+#: 5 (additive): the declared training population (`training_population`, `real_patients`), the
+#: task's own real patients and the group they put the submission in; the task's ranking rule for it.
+#: 6 (additive): `scored_labels`, the labels a classifier was scored on (those of the task's it
+#: predicts); `generation[].set_images`, the size of a generated replica (a resumed run measures only
+#: its part); `smoke_limit`, the images per set of a `--limit` smoke test (never publishable).
+SCHEMA_VERSION = 6
 #: versions `read_record` accepts. Later versions only add fields (`ADDED_IN`): an older record
 #: reads with their defaults and hashes without them, so it still verifies.
-READABLE_SCHEMAS = (2, 3, 4)
+READABLE_SCHEMAS = (2, 3, 4, 5, 6)
 #: the fields each version added, as (section or None for the record itself, field)
 ADDED_IN: dict[int, tuple[tuple[str | None, str], ...]] = {
     3: (("submission", "description"), ("submission", "paper"), ("submission", "links"),
         ("submission", "parameters"), ("submission", "parameter_files"), (None, "generation")),
-    4: ((None, "evaluation"), (None, "scored_labels"), ("generation[]", "set_images"), (None, "smoke_limit")),
+    4: ((None, "evaluation"),),
+    5: (("submission", "training_population"), ("submission", "real_patients"),
+        ("submission", "task_real_patients"), ("submission", "data_group"), ("task", "more_real_data")),
+    6: ((None, "scored_labels"), ("generation[]", "set_images"), (None, "smoke_limit")),
 }
 
 
@@ -91,6 +97,8 @@ class TaskRef(_Model):
     recipe: str  # classifier recipe name@version
     baseline: str | None  # the real-only task this one is compared against
     spec_sha256: str
+    #: v5: rank generators trained on more real patients than the task's own rows apart ("separate")
+    more_real_data: Literal["separate", "together"] = "separate"
 
 
 #: a link a reader may follow: a plain http(s) URL (nothing that could break out of a Markdown link)
@@ -133,6 +141,11 @@ class SubmissionRef(_Model):
     #: tensor elements over the folder's safetensors files, counted by cxrbench (None: no weights shipped)
     parameters: int | None = None
     parameter_files: dict[str, int] = {}
+    # v5: what it learned from (`cxrbench.training_population`), as declared and checked
+    training_population: list[TrainingSource] = []
+    real_patients: int | None = None  # declared real patients, summed over `training_population`
+    task_real_patients: int | None = None  # patients of the real rows the task lets it learn from
+    data_group: Group | None = None  # task rows | more real data | outside bounds | no real data
 
     @field_validator("paper")
     @classmethod
@@ -290,7 +303,7 @@ class GenerationRun(_Model):
 
     replica: int
     images: int  # images the measured run generated (a run resumed after a crash counts only its own)
-    set_images: int | None = None  # v4: images in the replica (more than `images` when the run resumed)
+    set_images: int | None = None  # v6: images in the replica (more than `images` when the run resumed)
     seconds: float  # wall time of the submission's process for them, model loading included
     images_per_second: float
     device: str  # "GPU <name>" or "CPU (<n> thread(s))"
@@ -353,10 +366,10 @@ class ResultRecord(_Model):
     generation: list[GenerationRun] = []  # v3; empty when nothing was generated or it was not measured
     errors: list[str] = []
     evaluation: Evaluation = Field(default_factory=Evaluation)  # v4
-    #: v4: the labels it was scored on, in the task's order: the task's, or those of them a classifier
+    #: v6: the labels it was scored on, in the task's order: the task's, or those of them a classifier
     #: predicts (empty in older records: the task's)
     scored_labels: list[str] = []
-    #: v4: `--limit N`: a smoke test on N images per set (its numbers mean nothing; never publishable)
+    #: v6: `--limit N`: a smoke test on N images per set (its numbers mean nothing; never publishable)
     smoke_limit: int | None = None
     predictions_file: str | None = None  # parquet beside the record: image_id, eval_set, seed, label probs
     predictions_sha256: str | None = None

@@ -17,7 +17,7 @@ def _oracle(tmp_path):
     root = tmp_path / "oracle"
     root.mkdir()
     (root / "submission.yaml").write_text('name: oracle\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n'
-                                          'training_data: [phantom/site-a/train]\n')
+                                          'training_data: []\n')
     (root / "gen.py").write_text(ORACLE)
     return root
 

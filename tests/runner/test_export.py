@@ -77,7 +77,7 @@ def test_requests_with_prompts_then_a_table_of_another_template_is_refused_befor
     pd.DataFrame({"prompt": report, "img_savename": [f"{i}.png" for i in range(len(got))]}).to_csv(
         root / "prompt_INFO.csv", index=False)
     (root / "submission.yaml").write_text(
-        'name: tabled\nversion: "1"\nkind: generator\ntraining_data: [phantom/site-a/train]\n'
+        'name: tabled\nversion: "1"\nkind: generator\ntraining_data: []\n'
         'precomputed: {synthetic: images, table: prompt_INFO.csv, key: prompt, prompt: {template: "{findings}"}}\n')
     # ... declared as matched under "{findings}": refused while planning, before any job runs
     record = evaluate(root, ["tiny/supplement-100"], run_opts)[0].record

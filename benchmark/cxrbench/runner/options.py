@@ -37,3 +37,6 @@ class RunOptions:
     #: `--limit N`: a smoke test on at most N images per set (whole patients), records marked
     #: `smoke_limit` and written beside real ones (never publishable)
     limit: int | None = None
+    #: the audit's feature space (`cxrbench.audit.spaces`; None: the profile's default) and its weights
+    audit_features: str | None = None
+    feature_weights: str | None = None

@@ -35,8 +35,12 @@ def render(ctx: Context) -> None:
         "**delta** is the macro-AUROC change vs the task's real-only baseline (for classifier tasks: the reference "
         "recipe), with its 95% CI (**delta_ci_low** … **delta_ci_high**) and **p** (markers: * p<0.05, ** p<0.01, "
         "*** p<0.001); **verdict** is the record's own (better, worse, no detectable difference, inconclusive); "
-        "**mde** is the smallest Δ the comparison could detect. More columns (the macro AUROC's CI, internal, "
-        "external, **gap** = internal − mean external, **within_bounds**) under *More columns*.")
+        "**mde** is the smallest Δ the comparison could detect. "
+        "**trained_on** is the real data the generator declares it learned from, against the task's own real rows; "
+        "**group** *more real data* holds generators that saw more real patients than those rows: they may help "
+        "through those patients rather than through synthesis, so they are ranked among themselves. More columns "
+        "(the macro AUROC's CI, internal, external, **gap** = internal − mean external, **within_bounds**) under "
+        "*More columns*.")
     fallback = sorted(t for t, m in methods.items() if m == CI_OVERLAP)
     if fallback:
         st.warning(f"Ranked by {CI_OVERLAP} for {len(fallback)} task(s): {', '.join(fallback)}. "
