@@ -24,6 +24,7 @@ from cxrbench.schema import LABEL_SETS
 Family = Literal["supplement", "synthetic_only", "cross_source", "real_only"]
 FAMILIES: tuple[str, ...] = get_args(Family)
 SyntheticSets = Literal["shared", "per_seed"]
+LabelSetName = Literal["all14", "competition5", "nih10"]  # the names of cxrbench.schema.LABEL_SETS
 ALLOWED_RATIOS = (0, 100, 200, 300, 500, 1000)
 
 
@@ -110,7 +111,7 @@ class _TaskDefinition(_Strict):
     conditions_from: DataRef | None  # training rows that condition the generator
     val: DataRef
     eval_sets: dict[str, DataRef]
-    label_set: Literal["all14", "competition5", "nih10"] = "all14"  # cxrbench.schema.LABEL_SETS
+    label_set: LabelSetName = "all14"  # cxrbench.schema.LABEL_SETS
     scoring_uncertainty: Literal["ignore"] = "ignore"  # the study's policy: drop -1 per label
     train_uncertainty: Literal["ignore", "zeros", "ones"] = "zeros"  # cxrbench.schema.UNCERTAINTY_POLICIES
     generation_seed: int = 0
@@ -136,7 +137,7 @@ class TaskFamilyFile(_TaskDefinition):
     baseline_family: str | None = None  # family file whose ratio-0 task is the real-only baseline
     #: the same tasks scored on other label sets, named `<task>-<label set>` (phantom/classify-competition5,
     #: phantom/supplement-100-competition5); not run by default (`cxrbench evaluate -t NAME`)
-    label_set_variants: list[Literal["all14", "competition5"]] = []
+    label_set_variants: list[LabelSetName] = []
 
     @field_validator("ratios")
     @classmethod
