@@ -30,7 +30,8 @@ def test_overview_ranks_as_intervals_with_ci_fallback_note(app_test, store):
     at = app_test()
     assert at.sidebar.radio(key="page").value == "Overview"
     df = at.dataframe[0].value
-    assert list(df.columns) == OVERVIEW_PRIMARY  # fits 1,400 px; the rest behind "More columns"
+    # fits 1,400 px; the rest behind "More columns"; no generator is ranked apart, so no column of blank groups
+    assert list(df.columns) == [c for c in OVERVIEW_PRIMARY if c != "group"]
     assert set(df["task"]) == {f"phantom/supplement-{n}" for n in (100, 200, 300, 500, 1000)}  # N = 0 not ranked
     baseline = [m.value for m in at.markdown if "Real-only baseline" in m.value]
     assert baseline and "phantom/supplement-0" in baseline[0] and "internal_test 0.7" in baseline[0]
@@ -46,7 +47,7 @@ def test_overview_ranks_as_intervals_with_ci_fallback_note(app_test, store):
     assert not at.exception and len(at.dataframe[0].value) == 20
     at.multiselect(key="overview-columns").set_value(["gap", "within_bounds"]).run()
     df = at.dataframe[0].value
-    assert list(df.columns) == OVERVIEW_PRIMARY + ["gap", "within_bounds"]
+    assert list(df.columns) == [c for c in OVERVIEW_PRIMARY if c != "group"] + ["gap", "within_bounds"]
     assert df["gap"].notna().all()
 
 
@@ -97,7 +98,7 @@ def test_synthetic_only_page(app_test):
     df = at.dataframe[0].value
     assert set(df["ratio"]) == {100, 200, 300, 500, 1000}
     row = df[(df["entry"] == "oracle@1.0") & (df["ratio"] == 1000) & (df["eval_set"] == "internal_test")].iloc[0]
-    assert row["real_only"] == pytest.approx(row["synthetic_only"] - row["delta_vs_real_only"])
+    assert row["real_only"] == pytest.approx(row["synthetic_only"] - row["delta"])
     assert row["verdict"] in get_args(Verdict)  # the record's own verdict, one vocabulary everywhere
     assert charts(at)
 
@@ -178,7 +179,8 @@ def test_submission_page_shows_hashes_environment_timings(app_test, store):
 def test_submission_page_at_a_glance_tasks_training_data_audit_and_cost(app_test):
     at = app_test("submission")
     at.selectbox(key="submission-entry").set_value("noise@1.0").run()
-    tasks = at.dataframe[0].value
+    main, tasks = at.dataframe[0].value, at.dataframe[1].value  # the table that fits 1,400 px; every column
+    assert list(main.columns[:6]) == ["task", "eval_set", "delta", "delta_ci_low", "delta_ci_high", "p"]
     assert len(tasks) == 14 and set(tasks["budget"]) == {"quick"}  # every task it was scored on
     assert tasks["task"].iloc[0] == "phantom/supplement-0" and {"delta", "mde", "marker", "verdict"} <= set(tasks.columns)
     assert any("declared training data: `phantom/site-a/train`" in m.value for m in at.markdown)
@@ -218,7 +220,7 @@ def test_submission_page_shows_parameters_links_and_a_reused_sets_measured_cost(
             "(measured when the set was generated on 2026-11-30; this record reused it from the cache)") in text
     at = app_test("cost")
     at.selectbox(key="cost-task").set_value("phantom/supplement-300").run()
-    cost = at.dataframe[0].value
+    cost = at.dataframe[1].value  # every column (the first table: those that fit 1,400 px)
     row = cost[(cost["entry"] == "noise@1.0") & (cost["task"] == "phantom/supplement-300")].iloc[0]
     assert row["measured"] and row["reused"] and row["images_per_second"] == pytest.approx(100.0)
     # the measured rate and time lead; this record's own (cached, ~0 s) stage comes last
@@ -230,9 +232,11 @@ def test_submission_page_shows_parameters_links_and_a_reused_sets_measured_cost(
 def test_utility_vs_cost_page(app_test):
     at = app_test("cost")
     assert at.selectbox(key="cost-task").value == "phantom/supplement-100"  # one task at a time: one axis
-    assert set(at.dataframe[0].value["task"]) == {"phantom/supplement-100"}
+    assert list(at.dataframe[0].value.columns[:7]) == ["entry", "delta", "delta_ci_low", "delta_ci_high", "p", "marker",
+                                                       "verdict"]
+    assert set(at.dataframe[1].value["task"]) == {"phantom/supplement-100"}
     at.selectbox(key="cost-task").set_value("phantom/supplement-1000").run()
-    df = at.dataframe[0].value
+    df = at.dataframe[1].value
     assert df["measured"].all() and set(df["task"]) == {"phantom/supplement-1000"}
     row = df[(df["entry"] == "oracle@1.0") & (df["task"] == "phantom/supplement-1000")].iloc[0]
     assert row["n_synthetic"] == 19020 and row["images_per_second"] == pytest.approx(19020 / 40)

@@ -133,9 +133,11 @@ def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set:
 
 
 #: the overview's columns: the first set is always shown (fits 1,400 px), the second on request
+#: what the Overview shows (fits 1,400 px without scrolling sideways); the rest under "More columns"
 OVERVIEW_PRIMARY = ["task", "group", "rank", "entry", "delta", "delta_ci_low", "delta_ci_high", "p", "marker",
-                    "verdict", "macro_auroc", "mde", "trained_on"]
-OVERVIEW_SECONDARY = ["ci_low", "ci_high", "internal", "external_mean", "gap", "within_bounds", "ratio", "budget"]
+                    "verdict", "macro_auroc"]
+OVERVIEW_SECONDARY = ["mde", "trained_on", "ci_low", "ci_high", "internal", "external_mean", "gap", "within_bounds",
+                      "ratio", "budget"]
 
 
 def is_generator_baseline(df: pd.DataFrame) -> pd.Series:
@@ -184,9 +186,9 @@ def synthetic_vs_real(tables: Tables) -> pd.DataFrame:
     sup = d[d["family"] == "supplement"][["entry", "ratio", "eval_set", "macro_auroc"]]
     out = syn.merge(sup.rename(columns={"macro_auroc": "real_plus_synthetic"}),
                     on=["entry", "ratio", "eval_set"], how="left")
-    out = out.rename(columns={"macro_auroc": "synthetic_only", "delta": "delta_vs_real_only"})
-    out["real_only"] = out["synthetic_only"] - out["delta_vs_real_only"]
-    cols = ["entry", "ratio", "eval_set", "synthetic_only", "ci_low", "ci_high", "real_only", "delta_vs_real_only",
+    out = out.rename(columns={"macro_auroc": "synthetic_only"})  # `delta`: vs the real-only baseline
+    out["real_only"] = out["synthetic_only"] - out["delta"]
+    cols = ["entry", "ratio", "eval_set", "synthetic_only", "ci_low", "ci_high", "real_only", "delta",
             "delta_ci_low", "delta_ci_high", "p", "marker", "verdict", "real_plus_synthetic"]
     return out[cols].sort_values(["eval_set", "entry", "ratio"], key=_eval_set_key).reset_index(drop=True)
 
@@ -271,15 +273,15 @@ def submission_tasks(tables: Tables, entry: str) -> pd.DataFrame:
     """Every task one submission was scored on, with its primary-endpoint result."""
     d = primary(tables)
     d = d[d["entry"] == entry].sort_values(["family", "ratio"], key=lambda c: c.map(family_rank) if c.name == "family" else c)
-    return d[["task", "budget", "eval_set", "macro_auroc", "ci_low", "ci_high", "delta", "mde", "marker", "verdict",
-              "trained_on", "within_bounds"]].reset_index(drop=True)
+    return d[["task", "budget", "eval_set", "macro_auroc", "ci_low", "ci_high", "delta", "delta_ci_low", "delta_ci_high",
+              "p", "mde", "marker", "verdict", "trained_on", "within_bounds"]].reset_index(drop=True)
 
 
 # The measured generation (when the set was made) first; `generate_seconds`, this record's own stage
 # (about 0 s when the set came from the cache), last, so a reused set never reads as free.
 COST_COLUMNS = ["entry", "task", "ratio", "budget", "n_synthetic", "images_per_second", "measured_seconds",
                 "device", "device_hours", "measured_at", "reused", "measured", "measured_images",
-                "eval_set", "delta", "delta_ci_low", "delta_ci_high", "marker", "generate_seconds"]
+                "eval_set", "delta", "delta_ci_low", "delta_ci_high", "p", "marker", "verdict", "generate_seconds"]
 
 
 def costs(tables: Tables) -> pd.DataFrame:

@@ -42,9 +42,15 @@ def is_count(column: str) -> bool:
             or column.startswith("n_") or column.endswith("_images"))
 
 
-def table(df: pd.DataFrame, name: str, **kwargs) -> None:
+def table(df: pd.DataFrame, name: str, main: list[str] | None = None, **kwargs) -> None:
     """Show a table (4-decimal AUROCs, integer counts, the `PINNED` columns first and pinned) and a CSV
-    download of exactly what is shown."""
+    download of exactly what is shown. `main`: only those columns (chosen to fit 1,400 px without
+    scrolling sideways), and every column under an "All columns" expander below."""
+    if main is not None:
+        table(df[[c for c in main if c in df.columns]], name, **kwargs)
+        with st.expander("All columns"):
+            table(df, f"{name}-all", **kwargs)
+        return
     first = [c for c in df.columns if c in PINNED]
     df = df[first + [c for c in df.columns if c not in PINNED]]
     config: dict = {}
@@ -54,7 +60,7 @@ def table(df: pd.DataFrame, name: str, **kwargs) -> None:
         elif c in P_VALUES:
             fmt = "%.2g"
         elif df[c].dtype.kind == "f":
-            fmt = "%.1f" if c.endswith("seconds") else "%.4f"
+            fmt = "%.1f" if c.endswith(("seconds", "per_second")) else "%.4f"  # times and rates: 0.1 is enough
         else:
             fmt = None
         config[c] = (st.column_config.NumberColumn(format=fmt, pinned=c in first) if fmt

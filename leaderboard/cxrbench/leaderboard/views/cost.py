@@ -32,4 +32,9 @@ def render(ctx: Context) -> None:
         if len(measured) < len(df):
             st.caption(f"{len(df) - len(measured)} record(s) without a generation time measured by generation are "
                        "in the table only (`measured` = False).")
-    table(df, f"utility-vs-cost-{task.replace('/', '_')}")
+    table(df, f"utility-vs-cost-{task.replace('/', '_')}", main=COST_MAIN)
+
+
+#: what the cost page's table shows first (fits 1,400 px); every column under "All columns"
+COST_MAIN = ["entry", "delta", "delta_ci_low", "delta_ci_high", "p", "marker", "verdict", "images_per_second",
+             "device_hours", "measured"]  # the device: in the chart's legend

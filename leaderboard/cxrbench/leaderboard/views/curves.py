@@ -23,9 +23,7 @@ def render_deltas(ctx: Context) -> None:
     if not need(df, "comparisons against a real-only baseline"):
         return
     st.altair_chart(charts.delta_chart(df, ctx.palette), width="content")
-    table(df[DELTA_MAIN], "delta-vs-real-only")
-    with st.expander("All columns"):
-        table(df, "delta-vs-real-only-all")
+    table(df, "delta-vs-real-only", main=DELTA_MAIN)
 
 
 #: what the Δ page's table shows first (fits 1,400 px); the rest under "All columns"
@@ -67,12 +65,10 @@ def render_synthetic(ctx: Context) -> None:
     ref = df.groupby("eval_set", as_index=False)["real_only"].mean().rename(columns={"real_only": "macro_auroc"})
     st.altair_chart(charts.curve_chart(pts, ref, domain=ctx.palette), width="content")
     st.caption(PAIRED_NOTE)
-    table(df[SYNTHETIC_MAIN], "synthetic-only-vs-real")
-    with st.expander("All columns"):
-        table(df, "synthetic-only-vs-real-all")
+    table(df, "synthetic-only-vs-real", main=SYNTHETIC_MAIN)
 
 
-SYNTHETIC_MAIN = ["entry", "ratio", "eval_set", "synthetic_only", "real_only", "delta_vs_real_only", "delta_ci_low",
+SYNTHETIC_MAIN = ["entry", "ratio", "eval_set", "synthetic_only", "real_only", "delta", "delta_ci_low",
                   "delta_ci_high", "p", "verdict"]
 
 

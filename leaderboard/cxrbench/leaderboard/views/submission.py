@@ -33,7 +33,7 @@ def render(ctx: Context) -> None:
         st.warning("Declared training data is outside the rules of: "
                    + ", ".join(mine.loc[~mine["within_bounds"].astype(bool), "task"]))
     st.subheader(f"Scored on {len(mine)} task(s)")
-    table(frames.submission_tasks(ctx.tables, entry), f"tasks-{entry}")
+    table(frames.submission_tasks(ctx.tables, entry), f"tasks-{entry}", main=SUBMISSION_TASKS_MAIN)
     task = pick("Record", list(mine["task"] + " (" + mine["budget"] + ")"), key="submission-task")
     row = mine.iloc[list(mine["task"] + " (" + mine["budget"] + ")").index(task)]
     try:  # one record in full, read on demand (and re-verified: it may have changed since the load)
@@ -133,3 +133,8 @@ def cost_markdown(c) -> str:
              else f"(timed on {done:,} of them: {c['measured_seconds']:.1f} s)")
     return (f"{n:,} synthetic images {timed} on {c['device']}: **{c['images_per_second']:.3g} images/s**, "
             f"{c['device_hours']:.3g} {kind}-hours for the task ({how}).")
+
+
+#: what the submission page's task table shows first (fits 1,400 px); every column under "All columns"
+SUBMISSION_TASKS_MAIN = ["task", "eval_set", "delta", "delta_ci_low", "delta_ci_high", "p", "marker", "verdict",
+                         "macro_auroc"]
