@@ -27,8 +27,8 @@ def test_app_renders_tables_and_charts_in_chromium(store, tmp_path):
     """On the fixture store: Overview shows its table (and a warning for one tampered record, not an
     exception box); the curve and audit pages draw their charts; the compare page its two tables."""
     tamper(record_path(store, make_record("phantom/supplement-300", "noise")))
-    folder = store / "phantom" / "quick" / "supplement-100@1"
-    store_pair(folder, read_record(folder / "oracle@1.0.json"), read_record(folder / "noise@1.0.json"))
+    folder = store / "phantom" / "quick" / "supplement-100@1"  # compare opens on its top two: their stored test
+    store_pair(folder, read_record(folder / "oracle@1.0.json"), read_record(folder / "reference-ddpm@1.0.json"))
     with serve(store, cache_dir=tmp_path / "cache") as url:
         dom, state = chromium(url, screenshot=tmp_path / "overview.png")
         assert state["tables"] >= 1 and state["exceptions"] == 0, state

@@ -9,17 +9,11 @@ from typer.testing import CliRunner
 
 from cxrbench.cli import app
 from cxrbench.results import read_record
-
-ORACLE = "from cxrbench.data.phantom import render\nclass Gen:\n    def generate(self, c, s, size):\n        return render(c, s, size)\n"
+from test_evaluate import ORACLE, _sub
 
 
 def _oracle(tmp_path):
-    root = tmp_path / "oracle"
-    root.mkdir()
-    (root / "submission.yaml").write_text('name: oracle\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n'
-                                          'training_data: []\n')
-    (root / "gen.py").write_text(ORACLE)
-    return root
+    return _sub(tmp_path, "oracle", ORACLE)
 
 
 def test_dry_run_plans_without_running_then_sees_the_cache(tiny_tasks, run_opts, tmp_path):

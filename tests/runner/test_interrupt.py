@@ -168,6 +168,9 @@ def _cache_is_consistent(cache: Path) -> None:
 def _same_record(a, b) -> None:
     assert a.predictions_sha256 == b.predictions_sha256
     assert a.eval_sets == b.eval_sets and a.comparisons == b.comparisons and a.subgroups == b.subgroups
+    # a resumed replica is listed at its true size; `images` counts only what the measured run made
+    assert [g.set_images for g in a.generation] == [g.set_images for g in b.generation]
+    assert all(g.set_images and g.images <= g.set_images for g in a.generation), a.generation
 
 
 def _resume_command(line: str, root: Path, name: str, extra: list[str]) -> None:

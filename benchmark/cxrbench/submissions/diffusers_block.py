@@ -92,11 +92,9 @@ class DiffusersBlock(BaseModel):
     @field_validator("pipeline")
     @classmethod
     def _hub_id(cls, v: str) -> str:
-        from cxrbench.submissions.hub import is_hub_id, parse
+        from cxrbench.submissions.hub import checked
 
-        if is_hub_id(v):
-            parse(v)  # ValueError: not org/name@revision
-        return v
+        return checked(v)  # ValueError: not org/name@revision
 
     @field_validator("conditioning", mode="before")
     @classmethod

@@ -58,6 +58,14 @@ def parse(value: str) -> HubRef:
     return HubRef(repo, revision or None)
 
 
+def checked(value: str) -> str:
+    """A manifest field that may hold a Hub id: unchanged, or ValueError when it is a malformed one
+    (the pydantic validator of `diffusers.pipeline` and `timm.architecture`)."""
+    if is_hub_id(value):
+        parse(value)
+    return value
+
+
 @dataclass(frozen=True)
 class HubSnapshot:
     """A Hub id resolved to a snapshot in the local cache: its commit and its folder."""

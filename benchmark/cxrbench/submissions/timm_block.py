@@ -78,11 +78,9 @@ class TimmBlock(BaseModel):
     @field_validator("architecture")
     @classmethod
     def _hub_id(cls, v: str) -> str:
-        from cxrbench.submissions.hub import is_hub_id, parse
+        from cxrbench.submissions.hub import checked
 
-        if is_hub_id(v):
-            parse(v)  # ValueError: not org/name@revision
-        return v
+        return checked(v)  # ValueError: not org/name@revision
 
     @property
     def from_hub(self) -> bool:

@@ -200,7 +200,7 @@ def deltas(tables: Tables, family: str | None = None) -> pd.DataFrame:
     if family:
         d = d[d["family"] == family]
     cols = ["task", "family", "ratio", "entry", "eval_set", "against", "macro_auroc", "delta", "delta_ci_low",
-            "delta_ci_high", "p", "marker", "n_significant_labels"]
+            "delta_ci_high", "p", "marker", "verdict", "n_significant_labels"]
     return d[cols].sort_values(["family", "ratio", "entry", "eval_set"], key=_eval_set_key).reset_index(drop=True)
 
 

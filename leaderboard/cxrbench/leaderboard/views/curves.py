@@ -27,7 +27,7 @@ def render_deltas(ctx: Context) -> None:
 
 
 #: what the Δ page's table shows first (fits 1,400 px); the rest under "All columns"
-DELTA_MAIN = ["task", "entry", "eval_set", "delta", "delta_ci_low", "delta_ci_high", "p", "marker"]
+DELTA_MAIN = ["task", "entry", "eval_set", "delta", "delta_ci_low", "delta_ci_high", "p", "marker", "verdict"]
 
 
 def _curve_page(ctx: Context, family: str, title: str, caption: str, table_of) -> None:
