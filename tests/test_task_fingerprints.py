@@ -30,7 +30,7 @@ def test_publish_hook_returns_them_and_published_records_match():
     assert set(fps) == {"internal_test", "external:site-b", "external:site-c", "val", "real_train", "pixels"}
     from cxrbench.leaderboard.store import record_files
 
-    for path in record_files(REPO / "leaderboard" / "cxrbench" / "leaderboard" / "results"):
+    for path in record_files(REPO / "leaderboard" / "cxrbench" / "leaderboard" / "results"):  # records only
         record = read_record(path)
         spec = get_task(record.task.name)
         want = split_fingerprints(spec, record.task.budget)
