@@ -27,7 +27,7 @@ NOISE = ("import numpy as np\nclass Gen:\n    def generate(self, c, s, size):\n"
 def _generator(root, name, body):
     root.mkdir(parents=True)
     (root / "submission.yaml").write_text(f'name: {name}\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n'
-                                          'training_data: [phantom/site-a/train]\n')
+                                          'training_data: []\n')
     (root / "gen.py").write_text(body)
     return root
 
