@@ -142,7 +142,7 @@ def test_precomputed_classifier_cannot_score_held_out_sets(tiny_tasks, run_opts,
     root.mkdir()
     (root / "submission.yaml").write_text('name: pre\nversion: "1"\nkind: classifier\n'
                                           'precomputed: {predictions: p.csv}\n')
-    (root / "p.csv").write_text("image_id\n")
+    (root / "p.csv").write_text("image_id,Cardiomegaly\n")  # a valid table: the key is what is refused
     run_opts.population = EvalPopulation(key=key, held_out=True)
     rec = evaluate(root, ["tiny/classify"], run_opts)[0].record
     assert rec.status == "failed" and "held-out eval images are never published" in rec.errors[0]
