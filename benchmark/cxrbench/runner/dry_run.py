@@ -47,7 +47,7 @@ class DryRun:
 
 
 class _Rates:
-    """Images per second of one recipe on this machine (training step; forward pass), timed once."""
+    """Images per second of one recipe on the machine the dry run runs on (training step; forward pass), timed once."""
 
     def __init__(self, device: str):
         self.device, self._rates = device, {}
