@@ -78,13 +78,15 @@ def generation_runs(run: TaskRun, outcomes: dict[str, Outcome]) -> list[Generati
 
 
 def stage_timings(run: TaskRun, outcomes: dict[str, Outcome]) -> list[StageTiming]:
-    """Seconds per recorded stage, summed over the task's jobs (cached: every job was a cache hit)."""
+    """Seconds per recorded stage, summed over the task's jobs (cached: every job was a cache hit or
+    built by another worker), with what happened to them on any node (retries, lease takeovers, ...)."""
     timings = []
     for stage, planned in _RECORDED_STAGES:
         keys = [k for name in planned for k in run.keys.get(name, [])]
         if keys:
+            events = [f"{run.labels.get(k, k[:12])}: {e}" for k in keys for e in outcomes[k].events]
             timings.append(StageTiming(stage=stage, seconds=round(sum(outcomes[k].seconds for k in keys), 3),
-                                       cached=all(outcomes[k].cached for k in keys)))
+                                       cached=all(outcomes[k].cached for k in keys), events=events))
     return timings
 
 

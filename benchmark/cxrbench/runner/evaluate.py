@@ -23,6 +23,7 @@ from cxrbench.errors import ConfigError, CxrbenchError
 from cxrbench.results import ResultRecord
 from cxrbench.runner.assembly import assemble, failed_record
 from cxrbench.runner.cache import Cache
+from cxrbench.runner.cache_usage import record_entries
 from cxrbench.runner.environment import environment
 from cxrbench.runner.executors import Event, Outcome, get_executor, run_plan
 from cxrbench.runner.options import RunOptions
@@ -30,6 +31,7 @@ from cxrbench.runner.plan import Plan
 from cxrbench.runner.planning import TaskRun
 from cxrbench.runner.progress import PlanProgress
 from cxrbench.runner.records import copy_gallery, record_path, write_outputs
+from cxrbench.runner.storage import check_writable, space_warning, storage_failure
 from cxrbench.submissions import load_submission
 from cxrbench.tasking import TaskSpec, default_tasks, get_task, kind_mismatch
 
@@ -81,6 +83,7 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
             import torch
 
             torch.set_num_threads(opts.threads)
+        check_writable(cache.root)  # a read-only cache: one line before anything is planned
         plan, runs = Plan(), []
         for spec in specs:
             run = TaskRun(sub, spec, opts, cache)
@@ -88,7 +91,14 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
                 run.plan(plan)
             except CxrbenchError as exc:
                 run.error = str(exc)
+            except OSError as exc:  # the image store could not be written: this task fails, not the run
+                if (line := storage_failure(exc, cache.root)) is None:
+                    raise
+                run.error = line
             runs.append(run)
+        needed = sum(job.estimate for job in plan if job.entry is not None and not cache.has(job.entry, job.key))
+        if (warning := space_warning(cache.root, needed)) is not None:
+            console.print(f"[bold yellow]warning:[/] {escape(warning)}")
         finished: dict[str, Outcome] = {}
         written: set[int] = set()
 
@@ -126,6 +136,8 @@ def _finish(run: TaskRun, finished: dict[str, Outcome], console: Console) -> Tas
         run.cache.discard_partials()
         record, predictions = failed_record(run, str(exc)), None
     path = write_outputs(run.opts.out_dir, record, predictions)
+    if record.status == "complete":  # `cxrbench cache gc --keep-published` keeps what it was made from
+        record_entries(run.cache.root, record, run.entries)
     if record.status == "failed" and path.name.endswith(".failed.json"):
         console.print(f"[yellow]{spec.name}: the complete record {path.with_name(path.name[:-12] + '.json')} "
                       f"is kept; this failure is in {path.name}[/]")

@@ -1,8 +1,10 @@
 """The `ray` executor: each job is a Ray Core task declaring its resources (`num_gpus=1` for
 generation, training and audit on CUDA, one CPU otherwise), on a local Ray instance or a cluster.
 
-Ray retries a task whose worker process died (`max_retries`); the driver loop retries once more
-a job whose reported entry does not check out. Workers read and write the same cache as the
+A task whose worker process died (killed, out of memory, node lost) comes back to the driver loop
+as a lost job, which submits it again (`LOST_ATTEMPTS`) and says so in the progress output and the
+record; Ray's own retries stay off, since those would be invisible. The driver loop also retries
+once a job whose reported entry does not check out. Workers read and write the same cache as the
 driver, so on a cluster the cache root must be on a filesystem every node mounts.
 """
 
@@ -19,8 +21,6 @@ from cxrbench.runner.plan import Job, JobResult, run_job
 INSTALL = "--executor ray needs Ray, which is not installed: pip install 'cxrbench[ray]'"
 #: seconds to wait for a Ray head at HOST:PORT before saying it is unreachable
 CONNECT_TIMEOUT_S = 5.0
-#: times Ray reruns a task whose worker process died (killed, out of memory, node lost)
-MAX_RETRIES = 2
 
 
 def _on_worker(job: Job, cache: Cache) -> JobResult:
@@ -73,7 +73,7 @@ class RayExecutor(Executor):
 
     def submit(self, job: Job, cache: Cache) -> Any:
         return self._remote.options(num_cpus=job.resources.num_cpus, num_gpus=job.resources.num_gpus,
-                                    max_retries=MAX_RETRIES, name=job.label[:200]).remote(job, cache)
+                                    max_retries=0, name=job.label[:200]).remote(job, cache)
 
     def wait(self, handles: list) -> list[tuple[Any, JobResult]]:
         import ray
@@ -87,8 +87,8 @@ class RayExecutor(Executor):
                 out.append((ref, ray.get(ref)))
             except RayTaskError as exc:  # a bug, not a CxrbenchError: raise it as it was raised
                 raise exc.as_instanceof_cause() from None
-            except ray.exceptions.RayError as exc:  # the worker died on every attempt
-                out.append((ref, JobResult(key="", error=f"Ray worker lost {MAX_RETRIES + 1} times: {exc}")))
+            except ray.exceptions.RayError as exc:  # the worker died: the driver loop runs the job again
+                out.append((ref, JobResult(key="", error=f"its Ray worker was lost ({_first_line(exc)})", lost=True)))
         return out
 
     def close(self) -> None:
@@ -97,3 +97,7 @@ class RayExecutor(Executor):
 
             ray.shutdown()
             self._started_here = False
+
+
+def _first_line(exc: BaseException) -> str:
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)[:300]
