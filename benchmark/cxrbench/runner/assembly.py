@@ -57,6 +57,17 @@ def submission_ref(sub: Submission, task: TaskSpec) -> SubmissionRef:
                      f"(allowed: {', '.join(allowed) or 'none'})") if outside else None)
 
 
+def training_processes(budget: Budget) -> dict:
+    """Each reference run trains in one process; whether another process count (DDP) would give
+    another model beyond float reduction order (`Distributed.result_depends_on_process_count`)."""
+    from cxrbench.baselines.classifier import get_recipe
+    from cxrbench.baselines.distributed import Distributed
+
+    recipe = get_recipe(budget.recipe, image_size=budget.image_size)
+    return {"processes": 1, "result_depends_on_process_count": Distributed.result_depends_on_process_count(
+        recipe.drop_rate)}
+
+
 def audit_report(run: TaskRun) -> dict | None:
     """The audit's report (or why it was skipped); None when the task planned no audit."""
     if run.audit_skipped:
@@ -117,7 +128,8 @@ def assemble(run: TaskRun, outcomes: dict[str, Outcome]) -> tuple[ResultRecord, 
     scored, preds, base_preds = score.scored, score.preds, score.base_preds
     record = ResultRecord(
         status="complete", task=task_ref(task, run.opts.budget, run.budget), submission=submission_ref(run.sub, task),
-        split_fingerprints=split_fingerprints(run), seeds=sorted(preds), environment=environment(run.isolation()),
+        split_fingerprints=split_fingerprints(run), seeds=sorted(preds),
+        environment=environment(run.isolation(), training_processes(run.budget)),
         eval_sets=scored.eval_sets, comparisons=scored.comparisons, subgroups=scored.subgroups,
         subgroup_summaries=scored.subgroup_summaries, audit=report, timings=run.timer.timings,
         generation=generation_runs(run, outcomes), evaluation=run.opts.population.record_section(run.eval_sets))

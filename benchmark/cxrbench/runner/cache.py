@@ -156,6 +156,7 @@ class Cache:
         self.problems: list[str] = []
         self.report = report or _warn
         self.built_by: dict[tuple[str, str], str] = {}  # entries this process waited for: who built them
+        self.identity: str | None = None  # the cache's id (`node_check`), set by the driver for its workers
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -24,6 +24,7 @@ from cxrbench.results import ResultRecord
 from cxrbench.runner.assembly import assemble, failed_record
 from cxrbench.runner.cache import Cache
 from cxrbench.runner.cache_usage import record_entries
+from cxrbench.runner.node_check import cache_identity
 from cxrbench.runner.environment import environment
 from cxrbench.runner.executors import Event, Outcome, get_executor, run_plan
 from cxrbench.runner.options import RunOptions
@@ -87,6 +88,7 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
 
             torch.set_num_threads(opts.threads)
         check_writable(cache.root)  # a read-only cache: one line before anything is planned
+        cache.identity = cache_identity(cache.root)  # each worker checks it sees this very cache
         plan, runs = Plan(), []
         for spec in specs:
             run = TaskRun(sub, spec, opts, cache)

@@ -23,6 +23,7 @@ from typing import Any
 
 from cxrbench.errors import CxrbenchError
 from cxrbench.runner.cache import Cache, collecting, entry_problem
+from cxrbench.runner.node_check import node_problem
 from cxrbench.runner.storage import storage_failure
 
 #: stages in the order a task needs them (progress shows them in this order)
@@ -133,6 +134,9 @@ def run_job(job: Job, cache: Cache, remote: bool = False) -> JobResult:
 
     def result(**fields) -> JobResult:
         return JobResult(job.key, seconds=time.perf_counter() - start, worker=worker, events=events, **fields)
+
+    if remote and (problem := node_problem(cache.root, getattr(cache, "identity", None), job.sandboxed)) is not None:
+        return result(error=problem, lost=True)  # the node's fault, not the job's: run it again
 
     with collecting(events):
         try:

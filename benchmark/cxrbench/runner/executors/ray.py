@@ -27,16 +27,30 @@ def _on_worker(job: Job, cache: Cache) -> JobResult:
     return run_job(job, cache, remote=True)
 
 
+#: what an HTTP/2 client sends first (RFC 9113 3.4), then an empty SETTINGS frame
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
 def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
-    """Raise ConfigError unless something listens at HOST:PORT (Ray itself can wait minutes)."""
+    """Raise ConfigError unless a gRPC server (a Ray head's GCS) answers at HOST:PORT: Ray itself
+    retries for minutes against a silent address or another kind of server."""
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
         raise ConfigError(f"--address {address!r}: expected auto or HOST:PORT of a Ray head (e.g. 10.0.0.1:6379)")
     try:
-        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+        conn = socket.create_connection((host, int(port)), timeout=timeout_s)
     except OSError as exc:
         raise ConfigError(f"--address {address}: no Ray head reachable there within {timeout_s:.0f} s ({exc}); "
                           f"start one with `ray start --head --port {port}` or check the address") from None
+    with conn:  # a gRPC server answers the HTTP/2 preface with a SETTINGS frame (type 4)
+        try:
+            conn.sendall(_HTTP2_PREFACE)
+            answer = conn.recv(9)
+        except OSError:
+            answer = b""
+    if len(answer) < 4 or answer[3] != 4:
+        raise ConfigError(f"--address {address}: something listens there, but not a Ray head (no gRPC answer within "
+                          f"{timeout_s:.0f} s); give the head's GCS port (`ray start --head --port PORT`)")
 
 
 class RayExecutor(Executor):
