@@ -6,9 +6,10 @@ as an NFS client does within `acregmax`: a stand-in for a shared NFS cache where
 
 One mount is one NFS client: mount SOURCE once per node. Changes made through a mount are seen
 at once through it (its own cache entries are dropped); changes made through another mount or
-directly in SOURCE show in `stat` only when the cached attributes expire. Contents are always read
-from SOURCE (an `open` on NFS revalidates the file: close-to-open), and a missing file is never
-cached (as with the mount option `lookupcache=positive`). Needs libfuse 3 (Debian: fuse3) and
+directly in SOURCE show in `stat` only when the cached attributes expire, or when the file is
+opened (an `open` on NFS revalidates the file: close-to-open); contents are read from SOURCE
+after each open, and a missing file is never cached (as with the mount option
+`lookupcache=positive`). Needs libfuse 3 (Debian: fuse3) and
 `pip install mfusepy`.
 """
 
@@ -68,6 +69,7 @@ class DelayedAttributes(fuse.Operations):
             raise fuse.FuseOSError(errno.EACCES)
 
     def open(self, path, flags):
+        self._forget(path)  # an NFS open revalidates the file's attributes (close-to-open)
         return os.open(self._real(path), flags)
 
     def create(self, path, mode, fi=None):
@@ -148,9 +150,10 @@ def main() -> None:
     parser.add_argument("mountpoint")
     parser.add_argument("--delay", type=float, default=3.0, help="seconds a file's attributes are served from cache")
     args = parser.parse_args()
-    # direct_io and no kernel attribute cache: every read and stat reaches this process, which decides
+    # no kernel attribute cache: every stat reaches this process, which decides; file contents go
+    # through the page cache, which FUSE drops at each open (close-to-open, as NFS; mmap works)
     fuse.FUSE(DelayedAttributes(args.source, args.delay), args.mountpoint, foreground=True, nothreads=False,
-              allow_other=True, direct_io=True, attr_timeout=0, entry_timeout=0, negative_timeout=0)
+              allow_other=True, attr_timeout=0, entry_timeout=0, negative_timeout=0)
 
 
 if __name__ == "__main__":

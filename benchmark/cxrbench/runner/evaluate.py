@@ -82,7 +82,7 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
     outcomes: list[TaskOutcome] = []
     with executor:  # connects first: an unreachable cluster fails before anything is computed or written
         cache = Cache(opts.cache_root, force=opts.force,
-                      report=lambda msg: console.print(f"[bold yellow]{escape(msg)}[/]"))
+                      report=lambda msg: console.print(f"[bold yellow]{escape(msg)}[/]", soft_wrap=True))
         if opts.threads and opts.device == "cpu":
             import torch
 
@@ -103,7 +103,7 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
             runs.append(run)
         needed = sum(job.estimate for job in plan if job.entry is not None and not cache.has(job.entry, job.key))
         if (warning := space_warning(cache.root, needed)) is not None:
-            console.print(f"[bold yellow]warning:[/] {escape(warning)}")
+            console.print(f"[bold yellow]warning:[/] {escape(warning)}", soft_wrap=True)
         finished: dict[str, Outcome] = {}
         written: set[int] = set()
 
@@ -137,7 +137,7 @@ def _finish(run: TaskRun, finished: dict[str, Outcome], console: Console) -> Tas
             raise CxrbenchError(run.error)
         record, predictions = assemble(run, finished)
     except CxrbenchError as exc:
-        console.print(f"[bold red]{spec.name}: failed:[/] {escape(str(exc))}")
+        console.print(f"[bold red]{spec.name}: failed:[/] {escape(str(exc))}", soft_wrap=True)  # one line
         run.cache.discard_partials()
         record, predictions = failed_record(run, str(exc)), None
     path = write_outputs(run.opts.out_dir, record, predictions, signer=run.opts.population.key)

@@ -59,6 +59,7 @@ class RayExecutor(Executor):
     def __init__(self, address: str | None = None, workers: int = 0, device: str = "cpu"):
         self.address, self.workers, self.device = address, workers, device
         self._started_here = False
+        self._sigterm_set_here = False
         self._remote = None
 
     def start(self) -> None:
@@ -78,12 +79,28 @@ class RayExecutor(Executor):
             else:
                 ray.init(num_cpus=self.workers or None, include_dashboard=False, **options)
                 self._started_here = True
+                self._end_with_this_process()
         except ConnectionError as exc:
             raise ConfigError(f"--address {self.address}: cannot connect to Ray ({exc})") from None
         resources = ray.cluster_resources()
         slots = resources.get("GPU", 0) if self.device == "cuda" else resources.get("CPU", 1)
         self.parallelism = max(1, int(slots))
         self._remote = ray.remote(_on_worker)
+
+    def _end_with_this_process(self) -> None:
+        """The Ray instance started here ends with this process: SIGTERM becomes an exit that runs
+        `close()` (ray.shutdown), and a reaper ends Ray's processes if this one is killed outright."""
+        import os
+        import signal
+        import threading
+
+        from cxrbench.runner.executors import ray_reaper
+
+        ray_reaper.start([p for p in ray_reaper.descendants([os.getpid()]) if p != os.getpid()])
+        # a caller's own handler (the CLI's clean shutdown) is kept; handlers can be set on the main thread only
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+            self._sigterm_set_here = True
 
     def submit(self, job: Job, cache: Cache) -> Any:
         return self._remote.options(num_cpus=job.resources.num_cpus, num_gpus=job.resources.num_gpus,
@@ -111,6 +128,15 @@ class RayExecutor(Executor):
 
             ray.shutdown()
             self._started_here = False
+        if self._sigterm_set_here:
+            import signal
+
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            self._sigterm_set_here = False
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _first_line(exc: BaseException) -> str:
