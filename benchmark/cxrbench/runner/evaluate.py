@@ -22,11 +22,12 @@ from rich.markup import escape
 from cxrbench.errors import ConfigError, CxrbenchError
 from cxrbench.results import ResultRecord
 from cxrbench.runner.assembly import assemble, failed_record
-from cxrbench.runner.cache import Cache
+from cxrbench.runner.cache import Cache, default_root
 from cxrbench.runner.cache_usage import record_entries
 from cxrbench.runner.node_check import cache_identity
 from cxrbench.runner.environment import environment
 from cxrbench.runner.executors import Event, Outcome, get_executor, run_plan
+from cxrbench.runner.interrupt import as_interrupted
 from cxrbench.runner.options import RunOptions
 from cxrbench.runner.plan import Plan
 from cxrbench.runner.planning import TaskRun
@@ -80,6 +81,29 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
     executor = get_executor(opts.executor, workers=opts.jobs if opts.executor == "local" else opts.ray_workers,
                             threads=opts.threads or 1, device=opts.device, address=opts.address)
     outcomes: list[TaskOutcome] = []
+    finished: dict[str, Outcome] = {}
+    try:
+        _run(sub, specs, opts, console, executor, outcomes, finished)
+    except KeyboardInterrupt as exc:  # SIGINT / SIGTERM (`cxrbench.runner.interrupt`): the executor has stopped
+        stopped = as_interrupted(exc)
+        stopped.kept = _kept(finished, outcomes, opts)
+        raise stopped from None
+    return outcomes
+
+
+def _kept(finished: dict[str, Outcome], outcomes: list[TaskOutcome], opts: RunOptions) -> str:
+    """What an interrupted run leaves for its rerun, in words."""
+    built = sum(1 for o in finished.values() if not o.cached and o.error is None and o.job.entry is not None)
+    root = Path(opts.cache_root).resolve() if opts.cache_root else default_root()
+    records = f"{len(outcomes)} record(s) under {opts.out_dir}" if outcomes else "no record yet"
+    return (f"{built} job result(s) finished in this run are in the cache {root} (entries are written whole "
+            f"or not at all), {records}")
+
+
+def _run(sub, specs: list[TaskSpec], opts: RunOptions, console: Console, executor, outcomes: list[TaskOutcome],
+         finished: dict[str, Outcome]) -> None:
+    """Plan every task, run the plan, write each record when its jobs are done: into `outcomes`
+    (task order) and `finished` (job key → outcome), which the caller keeps if this is interrupted."""
     with executor:  # connects first: an unreachable cluster fails before anything is computed or written
         cache = Cache(opts.cache_root, force=opts.force,
                       report=lambda msg: console.print(f"[bold yellow]{escape(msg)}[/]", soft_wrap=True))
@@ -104,7 +128,6 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
         needed = sum(job.estimate for job in plan if job.entry is not None and not cache.has(job.entry, job.key))
         if (warning := space_warning(cache.root, needed)) is not None:
             console.print(f"[bold yellow]warning:[/] {escape(warning)}", soft_wrap=True)
-        finished: dict[str, Outcome] = {}
         written: set[int] = set()
 
         def write_ready() -> None:
@@ -126,7 +149,7 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
             write_ready()  # tasks that failed while planning
             run_plan(plan, executor, cache, on_event=on_event)
     order = {id(r.task): i for i, r in enumerate(runs)}
-    return sorted(outcomes, key=lambda o: order[id(o.spec)])
+    outcomes.sort(key=lambda o: order[id(o.spec)])
 
 
 def _finish(run: TaskRun, finished: dict[str, Outcome], console: Console) -> TaskOutcome:
