@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,16 +22,20 @@ ONE_LINE = re.compile(r"^cache write failed \((no space left on the device|short
                       r"over quota)\) at \S+: needs about [\d.]+ [kMG]?B, [\d.]+ (bytes|[kMG]B) free$")
 
 
-@pytest.fixture
-def small_tmpfs(tmp_path):
-    """A 2 MB tmpfs (root may mount one; elsewhere the tests skip)."""
-    where = tmp_path / "tmpfs"
+def _mount_tmpfs(where: Path, options: str) -> Path:
+    """A tmpfs at `where` (root may mount one; elsewhere the test skips)."""
     where.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], capture_output=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.decode().strip() or 'not root'})")
-    yield where
-    subprocess.run(["umount", "-l", str(where)], check=False)
+    return where
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 2 MB tmpfs."""
+    yield _mount_tmpfs(tmp_path / "tmpfs", "size=2m")
+    subprocess.run(["umount", "-l", str(tmp_path / "tmpfs")], check=False)
 
 
 def _write(*, cache, key, size):
@@ -81,11 +86,7 @@ def test_read_only_and_io_errors_are_one_line_too(tmp_path):
 
 
 def test_a_read_only_cache_is_one_line_before_anything_runs(tmp_path):
-    where = tmp_path / "ro"
-    where.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(where)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.decode().strip() or 'not root'})")
+    where = _mount_tmpfs(tmp_path / "ro", "size=1m,ro")
     try:
         with pytest.raises(ConfigError, match=r"^cache \S+ cannot be written \(read-only file system\): every stage"):
             check_writable(where)

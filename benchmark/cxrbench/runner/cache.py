@@ -64,6 +64,17 @@ def tree_digest(paths: Iterable[str], read: Callable[[str], bytes]) -> str:
     return h.hexdigest()[:16]
 
 
+def remove_entry(path: Path, why: str) -> None:
+    """Rename an entry aside (`.<name>.<rand>.<why>`), then delete it: a reader sees it whole or
+    not at all. Gone already: nothing to do."""
+    aside = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.{why}"
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 def default_root() -> Path:
     return default_cache_root().resolve()
 
@@ -203,12 +214,10 @@ class Cache:
         self._discard(path)
 
     def _discard(self, path: Path) -> None:
-        trash = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.corrupt"
         try:
-            os.replace(path, trash)
+            remove_entry(path, "corrupt")
         except OSError:
-            return
-        shutil.rmtree(trash, ignore_errors=True)
+            pass
 
     @contextmanager
     def building(self, stage: str, key: str, meta: dict | None = None) -> Iterator[Path]:
@@ -233,12 +242,7 @@ class Cache:
         run) or when it is corrupt; one that another builder published meanwhile is kept when its
         checksums equal these (nothing to do), and a CorruptEntryError names both when they differ."""
         if final.exists() and ((self.force and final not in self._forced) or entry_problem(final) is not None):
-            trash = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.old"
-            try:
-                os.replace(final, trash)
-            except FileNotFoundError:
-                pass
-            shutil.rmtree(trash, ignore_errors=True)
+            remove_entry(final, "old")
         try:
             os.rename(tmp, final)  # a directory is never renamed onto a non-empty one: a race is seen here
             return

@@ -10,14 +10,12 @@ exists; work in progress of a live builder is never touched.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cxrbench.runner.cache import MARKER, stable_hash
+from cxrbench.runner.cache import MARKER, remove_entry, stable_hash
 from cxrbench.runner.lease import dead_owner, read_lease
 from cxrbench.runner.storage import directory_bytes
 
@@ -157,12 +155,7 @@ def remove(removal: Removal) -> None:
     """Rename aside, then delete: a reader sees the entry whole or not at all."""
     path = removal.path
     if path.is_dir() and not path.name.startswith("."):
-        aside = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.gc"
-        try:
-            os.replace(path, aside)
-        except FileNotFoundError:
-            return
-        shutil.rmtree(aside, ignore_errors=True)
+        remove_entry(path, "gc")
     elif path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
     else:
