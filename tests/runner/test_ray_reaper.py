@@ -72,3 +72,20 @@ def test_killing_a_ray_driver_leaves_no_ray_process_after_10_s():
         driver.send_signal(sig)
         driver.wait(60)
         assert _gone_within(ray_processes, 10) == [], sig
+
+
+def test_only_the_drivers_ray_processes_are_reaped():
+    from cxrbench.runner.executors.ray_reaper import ray_children
+
+    other = subprocess.Popen(["sleep", "60"])
+    ray_like = subprocess.Popen(["bash", "-c", "exec -a ray::IDLE sleep 60"])
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and ray_like.pid not in ray_children(os.getpid()):
+            time.sleep(0.1)
+        found = ray_children(os.getpid())
+        assert ray_like.pid in found and other.pid not in found
+    finally:
+        for proc in (other, ray_like):
+            proc.kill()
+            proc.wait()

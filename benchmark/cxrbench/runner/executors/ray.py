@@ -100,7 +100,7 @@ class RayExecutor(Executor):
 
         from cxrbench.runner.executors import ray_reaper
 
-        ray_reaper.start([p for p in ray_reaper.descendants([os.getpid()]) if p != os.getpid()])
+        ray_reaper.start(ray_reaper.ray_children(os.getpid()))
 
     def submit(self, job: Job, cache: Cache) -> Any:
         ref = self._remote.options(num_cpus=job.resources.num_cpus, num_gpus=job.resources.num_gpus,

@@ -44,6 +44,28 @@ def descendants(roots: list[int]) -> list[int]:
     return found
 
 
+def ray_children(parent: int) -> list[int]:
+    """The processes `parent` started that are Ray's (gcs_server, raylet, Ray's Python services),
+    with their descendants: other children of the driver are not the reaper's business."""
+    own = [pid for pid in descendants([parent]) if pid != parent and _parent(pid) == parent and _is_ray(pid)]
+    return descendants(own)
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _is_ray(pid: int) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return False
+    return b"/ray/" in command or b"ray." in command or command.startswith(b"ray::")
+
+
 def _signal(pids: list[int], sig: int) -> None:
     for pid in pids:
         try:
