@@ -17,7 +17,8 @@ STORE = Path(__file__).resolve().parents[2] / "leaderboard" / "cxrbench" / "lead
 
 def test_dev_and_held_out_arms_are_shipped():
     arms = read_baselines(STORE)["arms"]
-    assert set(arms["quick/phantom/supplement-0@5"]) == {"dev", "held-out:f9c6b48b65c238f590b89e7b"}
+    for baseline in ("quick/phantom/supplement-0@5", "quick/phantom/cross_source-0@5"):
+        assert set(arms[baseline]) == {"dev", "held-out:f9c6b48b65c238f590b89e7b"}, baseline
 
 
 def test_shipped_arms_agree_with_the_published_reference_runs():
@@ -34,4 +35,5 @@ def test_shipped_arms_agree_with_the_published_reference_runs():
             allowed = paired_tolerance(ours, theirs) or AUROC_FLOOR
             assert abs(fmean(ours) - fmean(theirs)) <= allowed, (path, ev.eval_set, fmean(ours), fmean(theirs), allowed)
         checked.add((record.task.name, record.evaluation.eval_sets))
-    assert ("phantom/supplement-0", "dev") in checked and ("phantom/supplement-0", "held-out") in checked
+    assert checked == {(task, population) for task in ("phantom/supplement-0", "phantom/cross_source-0")
+                       for population in ("dev", "held-out")}
