@@ -97,3 +97,14 @@ def test_an_http2_server_passes_the_ray_head_check():
 def test_other_bad_executor_options_are_one_line(tmp_path, monkeypatch, capsys, extra, message):
     code, err = run_main(monkeypatch, capsys, *_args(tmp_path, *extra))
     assert code == 2 and err.strip() == f"error: {message}"
+
+
+def test_a_lost_ray_node_is_one_short_line_in_the_progress():
+    from cxrbench.runner.executors.ray import _first_line
+
+    node_death = ("Task failed because the node it was running on is dead or unavailable. Node IP: 10.0.0.2, node ID: "
+                  + "f" * 56 + ". This can happen if the node was preempted, had a hardware failure, or its raylet "
+                  "crashed unexpectedly. To see node death information, use `ray list nodes`.\nmore")
+    assert _first_line(RuntimeError(node_death)) == node_death.split(" This can")[0]
+    assert _first_line(RuntimeError("worker died\ndetails")) == "worker died"
+    assert len(_first_line(RuntimeError("x" * 500))) == 200

@@ -146,5 +146,11 @@ class RayExecutor(Executor):
             ray.shutdown()
 
 
-def _first_line(exc: BaseException) -> str:
-    return next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)[:300]
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of a Ray error, cut after its last whole sentence within `limit` characters
+    (Ray's node-death message goes on with advice that would swamp a progress line)."""
+    line = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    if len(line) <= limit:
+        return line
+    cut = line[:limit].rfind(". ")
+    return line[:cut + 1] if cut > 0 else line[:limit]
