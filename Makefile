@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 TORCH   := torch==2.14.1 torchvision==0.29.1
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test test-all bench gpu-check install sandbox clean
+.PHONY: demo test test-all bench lint gpu-check install sandbox clean
 
 # -qq: errors only (pip then still fails the recipe). Plain -q also prints pip's warnings about this
 # machine's local index folders and setuptools' note on editable installs.
@@ -61,6 +61,18 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m ''
+
+# ruff (lint and format), mypy on the whole package (strict on stats/ and results.py), the import
+# contracts of pyproject's [tool.importlinter], and every test's markers declared (--strict-markers
+# at collection). grimp, import-linter's engine, follows only one portion of a namespace installed
+# by an editable import hook, so the four roots go on PYTHONPATH for it.
+ROOTS_PATH := benchmark:baselines:leaderboard:tasks
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	PYTHONPATH=$(ROOTS_PATH) $(BIN)/lint-imports
+	$(BIN)/python -m pytest --collect-only -q -m '' >/dev/null
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q -m perf tests/perf --benchmark-columns=min,mean,median,stddev,rounds

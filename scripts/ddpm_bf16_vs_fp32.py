@@ -1,9 +1,16 @@
 """bf16 vs fp32 on a CPU with the shipped tiny-32: speed and pixel differences (DPM-Solver++ 10 steps, 64 images)."""
-import time, numpy as np, torch, sys
+import sys
+import time
+
+import numpy as np
+import torch
+
 sys.path.insert(0, "tests/baselines/ddpm")
 torch.set_num_threads(1)
 from ddpm_helpers import condition_table
+
 from cxrbench.baselines.ddpm import ReferenceGenerator
+
 t=condition_table(64, seed=3); seeds=np.arange(64)
 res={}
 for dt in ("float32","bfloat16"):

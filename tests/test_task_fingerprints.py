@@ -6,7 +6,6 @@ changed the data of a shipped task: bump the task's version, rerun
 """
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 

@@ -257,7 +257,7 @@ def get_task(name: str) -> TaskSpec:
     import difflib
 
     close = difflib.get_close_matches(name, list(tasks), n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else f"; see `cxrbench tasks ls`"
+    hint = f"; did you mean {', '.join(close)}?" if close else "; see `cxrbench tasks ls`"
     raise ConfigError(f"unknown task {name!r}{hint}")
 
 

@@ -6,12 +6,10 @@ import shutil
 
 import numpy as np
 import pytest
-
 from rich.console import Console
 
 from cxrbench.results import read_record
 from cxrbench.runner.evaluate import evaluate
-
 
 
 def _sub(tmp_path, name, body, kind="generator", entry="gen:Gen"):

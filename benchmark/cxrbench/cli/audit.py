@@ -37,13 +37,14 @@ def audit(
 
     Example: cxrbench audit submissions/phantom-oracle --out runs/audit/oracle
     """
+    from rich.progress import Progress
+
     from cxrbench.audit import AuditReport, cli_table
     from cxrbench.errors import SubmissionError
     from cxrbench.runner.cache import Cache
     from cxrbench.runner.evaluate import RunOptions, TaskRun
     from cxrbench.submissions import load_submission
     from cxrbench.tasking import get_task
-    from rich.progress import Progress
 
     sub = load_submission(submission)
     sub.pin()  # hashed once for the replica keys and the audit

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from cxrbench.data.atomic import atomic_write_bytes as write_atomic
+from cxrbench.data.file_digest import file_sha256
 from cxrbench.errors import ConfigError, CxrbenchError
 from cxrbench.leaderboard.loader import read_verified
 from cxrbench.leaderboard.store import (
@@ -27,8 +29,6 @@ from cxrbench.leaderboard.store import (
     submission_label,
     task_folder,
 )
-from cxrbench.data.atomic import atomic_write_bytes as write_atomic
-from cxrbench.data.file_digest import file_sha256
 from cxrbench.reproducibility import check, same_submission
 from cxrbench.results import Comparison, RecordError, ResultRecord, read_predictions, read_record
 
@@ -92,13 +92,9 @@ def shipped_task(record: ResultRecord) -> ExpectedTask:
     from cxrbench import tasking
 
     spec = tasking.get_task(record.task.name)
-    fingerprints = None
-    hook = getattr(tasking, "split_fingerprints", None)  # the integrator's shipped fingerprints, if any
-    if hook is not None:
-        fingerprints = hook(spec, record.task.budget)
     return ExpectedTask(name=spec.name, version=spec.version, spec_sha256=spec.sha256(),
                         eval_sets=tuple(spec.eval_sets), labels=tuple(spec.labels),
-                        split_fingerprints=fingerprints, family=spec.family)
+                        split_fingerprints=tasking.split_fingerprints(spec, record.task.budget), family=spec.family)
 
 
 def check_against_task(record: ResultRecord, expected: ExpectedTask) -> list[str]:
@@ -192,17 +188,13 @@ def check_store_consistency(record: ResultRecord, peers: list[StoredRecord]) -> 
 
 
 # --------------------------------------------------------------------------------- pairwise tests
-def default_comparer() -> Comparer | None:
-    """`cxrbench.compare.compare_records` adapted to stored records, or None when it does not exist."""
-    try:
-        from cxrbench.compare import compare_records
-    except ImportError:
-        return None
+def default_comparer() -> Comparer:
+    """`cxrbench.compare.compare_records` adapted to stored records."""
+    from cxrbench.compare import compare_records
 
     def compare(a: StoredRecord, b: StoredRecord) -> list[Comparison]:
         # each record's predictions sit in its own folder under the name the record gives
-        result = compare_records(a.record, b.record, a.path.parent, b.path.parent)
-        return [result] if isinstance(result, Comparison) else list(result)
+        return compare_records(a.record, b.record, a.path.parent, b.path.parent)
 
     return compare
 
@@ -227,15 +219,14 @@ def publish(files: list[Path], store: Path, *, resolve_task: TaskResolver = ship
             rescore: Rescorer | None = recomputed_difference) -> PublishReport:
     """Validate each record file and copy the good ones into `store`; see the module docstring.
 
-    `compare=True` uses `cxrbench.compare` when it exists; pass a function to inject one, or
-    False/None to skip the paired tests. `rescore` recomputes the record's numbers from its
+    `compare=True` uses `cxrbench.compare`; pass a function to inject one, or False/None to skip
+    the paired tests. `rescore` recomputes the record's numbers from its
     predictions (None skips that: only for fixtures whose numbers are made up).
     """
     report = PublishReport()
     comparer = default_comparer() if compare is True else (compare or None)
     if comparer is None:
-        why = "cxrbench.compare is not available" if compare is True else "skipped on request"
-        report.notes.append(f"paired tests between submissions were not computed ({why}); the leaderboard "
+        report.notes.append("paired tests between submissions were not computed (skipped on request); the leaderboard "
                             "ranks these tasks by bootstrap-CI overlap")
     for file in map(Path, files):
         try:

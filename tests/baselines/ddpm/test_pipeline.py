@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from diffusers import DDIMScheduler, DiffusionPipeline
+from golden import assert_images_close
 
 import cxrbench.baselines.ddpm.pipeline as cxr_pipeline
 from cxrbench.baselines.ddpm import ReferenceGenerator
@@ -18,8 +19,6 @@ from cxrbench.baselines.ddpm.pipeline import CxrDDPMPipeline
 from cxrbench.baselines.ddpm.presets import PRESETS
 from cxrbench.baselines.ddpm.schedules import sampler_scheduler
 from cxrbench.errors import ConfigError
-
-from golden import assert_images_close
 
 from .ddpm_helpers import MICRO, condition_table, random_model
 from .shipped_samples import CASES, draw, goldens, name

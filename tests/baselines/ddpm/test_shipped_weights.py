@@ -5,7 +5,6 @@ import hashlib
 import json
 
 import numpy as np
-import pytest
 
 from cxrbench.baselines.ddpm import ReferenceGenerator
 from cxrbench.baselines.ddpm.generator import WEIGHTS_ROOT
