@@ -77,12 +77,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q -m perf tests/perf --benchmark-columns=min,mean,median,stddev,rounds
 
-# One call on a bare GPU machine (no network, no .venv): installs from carried wheels (.whl/,
-# made by ../shared/tools/gpu-wheels.sh), runs the GPU tests and the sampler benchmark, writes
-# one JSON summary; < 8 min. Runs anywhere: without CUDA the GPU stages report "no CUDA".
-GPU_PY ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
-gpu-check:
-	$(GPU_PY) scripts/gpu_check.py
+# One call on a CUDA machine: the GPU tests, the sampler benchmark and the loop's host-traffic
+# test, one JSON summary (gpu-check.json); < 8 min. Runs anywhere: without CUDA the GPU stages
+# report "no CUDA".
+gpu-check: $(STAMP)
+	$(BIN)/python tools/gpu_check.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .cxrbench-cache

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from cxrbench.results import Environment, ResultRecord
 
 #: macro AUROC (seed mean, per eval set) and Δ macro AUROC (per comparison) across CPUs, instruction
-#: sets and thread counts: one run's spread measured 0.0011 (`scripts/reproducibility.py`)
+#: sets and thread counts: one run's spread measured 0.0011 (`docs/experiments/reproducibility.py`)
 AUROC_TOLERANCE = 0.002
 #: uint8 images (synthetic sets, golden samples) across instruction sets: at most this many grey levels ...
 GREY_LEVELS = 1

@@ -291,7 +291,7 @@ def default_tasks(kind: str, profile: str, budget: str) -> list[TaskSpec]:
 def split_fingerprints(spec: TaskSpec, budget: str) -> dict[str, str] | None:
     """The committed slice fingerprints a record of `spec` at `budget` must carry, or None if none ship.
 
-    `tasks/cxrbench/tasks/<profile>.fingerprints.json` (made by `scripts/make_task_fingerprints.py`; a test
+    `tasks/cxrbench/tasks/<profile>.fingerprints.json` (made by `cxrbench tasks fingerprint`; a test
     recomputes it) lets `cxrbench publish` reject a record scored on different data.
     """
     import json

@@ -2,11 +2,11 @@
 one acquisition setting changed at a time.
 
 The classifier (reference recipe `quick` at 64 px, 12 full epochs, as in
-`scripts/phantom_learning_curve.py`) sees site-a only, so changing how an external site is drawn
+`docs/experiments/phantom_learning_curve.py`) sees site-a only, so changing how an external site is drawn
 needs no retraining: each variant re-renders the same test patients (same rows, same seeds) with a
 modified `Site` and scores macro AUROC on them.
 
-    .venv/bin/python scripts/phantom_site_shift.py --n-train 5000 --out /tmp/site_shift.json
+    .venv/bin/python docs/experiments/phantom_site_shift.py --n-train 5000 --out /tmp/site_shift.json
 """
 
 from __future__ import annotations
