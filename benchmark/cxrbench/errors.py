@@ -23,6 +23,26 @@ class SubmissionError(CxrbenchError):
     """A submission crashed, hung, or returned outputs of the wrong count, shape, dtype or range."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the run (`cxrbench.runner.interrupt`). A KeyboardInterrupt, so no
+    `except Exception` swallows it and every `finally` on the way out runs; exit status 128 + signal.
+    `kept` says what the run leaves behind (filled in on the way out)."""
+
+    def __init__(self, signum: int, kept: str = ""):
+        super().__init__(signum)
+        self.signum, self.kept = signum, kept
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    @property
+    def signal_name(self) -> str:
+        import signal
+
+        return signal.Signals(self.signum).name
+
+
 def printable(text: object) -> str:
     """`text` with every character that is not printable written as a Python escape (`\\x1b`,
     `\\u202e`, `\\udcff`): control characters, line breaks, bidi overrides, lone surrogates (an

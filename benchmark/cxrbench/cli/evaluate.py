@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import typer
@@ -72,6 +74,14 @@ EXIT_TASK_FAILED = 3
 EXIT_NOT_REPRODUCED = 4
 
 
+def resume_command(argv: list[str] | None = None) -> str:
+    """This very command, as a user types it again to resume (without --force, which would recompute)."""
+    import shlex
+
+    args = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--force"]
+    return shlex.join(["cxrbench", *args])
+
+
 def evaluate(
     submission: Path = typer.Argument(..., help="Submission folder (with submission.yaml), e.g. submissions/reference-ddpm"),
     task: list[str] = typer.Option(None, "--task", "-t", help="Task name (repeatable), e.g. phantom/supplement-100. "
@@ -90,12 +100,19 @@ def evaluate(
                                  "training processes) or ray (Ray tasks; needs `pip install 'cxrbench[ray]'`). "
                                  "Predictions do not depend on it (docs/scale-out.md)."),
     address: str = typer.Option(None, "--address", help="With --executor ray: the Ray cluster to join (auto, or "
-                                "HOST:PORT of its head). Default: start a Ray instance on this machine."),
+                                "HOST:PORT of its head). Default: start a Ray instance on the local machine."),
     ray_workers: int = typer.Option(0, "--ray-workers", help="With --executor ray and no --address: CPUs of the "
                                     "local Ray instance, i.e. CPU jobs at once (0 = all; GPUs are always all)."),
     unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox",
                                            help="DANGEROUS: run submission code without bubblewrap isolation "
                                                 "(only where bwrap cannot run; records say so, the leaderboard marks them)."),
+    evaluator_key: str = typer.Option(None, "--evaluator-key", envvar="CXRBENCH_EVALUATOR_KEY", show_envvar=True,
+                                      help="Evaluator key file (`cxrbench keys new`): score on the held-out eval sets "
+                                           "it derives and sign the records. Without one: the public dev sets."),
+    eval_sets: str = typer.Option(None, "--eval-sets", help="held-out (the default with a key) or dev (the public "
+                                  "sets; with a key the records are still signed)."),
+    private_evals: Path = typer.Option(None, "--private-evals", help="YAML naming private eval sets on this machine "
+                                       "(eval set: {csv: FILE, mapping: FILE}); needs a key (docs/verification.md)."),
     profile: str = deprecated_profile_option(),
 ) -> None:
     """Score a generator or classifier submission: generate → train → predict → score, per task.
@@ -113,8 +130,14 @@ def evaluate(
     the quick budget → OUT/phantom/quick/supplement-100@<task version>/...); a failed rerun never
     replaces a complete record: it goes to <submission>@<version>.failed.json beside it.
 
+    With an evaluator key the eval sets are held out: drawn from the key (phantom) or read from
+    private CSV sources, never the public dev sets; records carry only the key's public
+    fingerprint and are signed with it (docs/verification.md).
+
     Exit codes: 0 every task complete; 3 at least one task failed (the others still ran; see the
-    records' errors); 2 nothing ran (bad submission, task, or no bubblewrap).
+    records' errors); 2 nothing ran (bad submission, task, key, or no bubblewrap); 130 / 143
+    stopped by SIGINT / SIGTERM: every worker, sandbox and Ray task it started is stopped, the cache
+    keeps only whole entries, and the last line says what was kept and the command that resumes.
 
     Examples:
 
@@ -122,9 +145,11 @@ def evaluate(
 
       cxrbench evaluate submissions/phantom-oracle -t phantom/supplement-300 --seeds 5
 
-      cxrbench evaluate submissions/reference-ddpm -b standard --executor ray   # every GPU of this machine
+      cxrbench evaluate submissions/reference-ddpm -b standard --executor ray   # every GPU of the local machine
 
       cxrbench evaluate submissions/reference-ddpm -b standard --executor ray --address auto   # a Ray cluster
+
+      cxrbench evaluate submissions/reference-ddpm --evaluator-key ~/.config/cxrbench/evaluator.key   # held-out
     """
     from cxrbench.runner.evaluate import RunOptions
     from cxrbench.runner.evaluate import evaluate as run_evaluate
@@ -136,8 +161,6 @@ def evaluate(
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if jobs <= 0:
-        import os
-
         jobs = 1 if device != "cpu" else max(1, min(8, (os.cpu_count() or 1) // max(threads, 1)))
     from cxrbench.errors import ConfigError
     from cxrbench.runner.executors import EXECUTORS
@@ -146,16 +169,33 @@ def evaluate(
         raise ConfigError(f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
     if executor != "ray" and (address or ray_workers):
         raise ConfigError("--address and --ray-workers need --executor ray")
+    from cxrbench.trust.populations import population_from_options
+
+    population = population_from_options(evaluator_key, eval_sets, private_evals)
     opts = RunOptions(budget=budget, out_dir=out_dir, cache_root=cache, force=force, device=device,
                       profile=data_profile, threads=threads, jobs=jobs, unsafe_no_sandbox=unsafe_no_sandbox,
-                      executor=executor, address=address, ray_workers=ray_workers)
+                      executor=executor, address=address, ray_workers=ray_workers, population=population)
     if seeds:
         from cxrbench.tasking import get_task
 
         # The first N seeds of the budget's list, extended with the next integers.
         first = get_task(task[0]).budget(budget).seeds if task else list(range(8))
         opts.seeds = (list(first) + [s for s in range(1000) if s not in first])[:seeds]
-    outcomes = run_evaluate(submission, task or None, opts)
+    from cxrbench.errors import Interrupted
+    from cxrbench.runner.interrupt import adopt_orphans, resume_line, signals_raise, stop_descendants
+
+    try:
+        with signals_raise():
+            adopt_orphans()
+            outcomes = run_evaluate(submission, task or None, opts)
+    except Interrupted as exc:
+        stop_descendants()  # whatever the executor's own stop left (e.g. agents of a local Ray)
+        Console(stderr=True, soft_wrap=True).print(escape(resume_line(exc, resume_command())), style="bold yellow")
+        # every worker is stopped and the line is out; a job still unwinding in a background thread
+        # (inside torch) must not run into the interpreter's teardown, so leave now
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(exc.exit_code)
     records = [o.record for o in outcomes]
     out.print(results_table(records))
     for line in failures(records):
@@ -170,38 +210,57 @@ def compare(
     record_a: Path = typer.Argument(..., help="Result record JSON of submission A."),
     record_b: Path = typer.Argument(..., help="Result record JSON of submission B (same task)."),
     cache: Path = typer.Option(None, "--cache", help="Cache folder (default .cxrbench-cache or $CXRBENCH_CACHE)."),
+    evaluator_key: str = typer.Option(None, "--evaluator-key", envvar="CXRBENCH_EVALUATOR_KEY", show_envvar=True,
+                                      help="The key whose held-out sets both records were scored on (their labels "
+                                           "need it)."),
+    private_evals: Path = typer.Option(None, "--private-evals", help="Their private eval sets, as given to evaluate."),
 ) -> None:
     """Paired tests between two submissions on the same task, from their saved predictions.
 
     Re-reads both records' per-image predictions (no retraining) and the task's labels, then
     reports the seed-mean Δ macro AUROC (A − B) per eval set with the same CI, p-value, MDE and
     verdict as `evaluate` (patients and seeds both vary), and per-label tests with Holm correction.
-    Refused when the records differ in task version, eval-set fingerprints, seeds or labels.
+    Refused when the records differ in task version, eval population, eval-set fingerprints,
+    seeds or labels.
 
     Two records of the same submission (same files, task and seeds; e.g. yours and the published
     one) are also checked against the reproducibility contract (docs/reproducibility.md): each
     macro AUROC and Δ that differs by more than its tolerance is named, with both values and both
-    environments (CPU, instruction set, threads, library versions); exit code 4 then.
+    environments (CPU, instruction set, threads, library versions); exit code 4 then. The paired
+    tests need both predictions files; without one (a published record's stay in the publisher's
+    store) only this check runs.
     """
     from cxrbench.compare import compare_records
     from cxrbench.reproducibility import check, same_submission
-    from cxrbench.results import read_record
+    from cxrbench.results import RecordError, read_record
+    from cxrbench.trust.populations import population_from_options
 
     a, b = read_record(record_a), read_record(record_b)
+    held_out = a.evaluation.eval_sets == "held-out"
+    population = population_from_options(evaluator_key if held_out else None, a.evaluation.eval_sets,
+                                         private_evals if held_out else None)
     reproduction = check(a, b) if same_submission(a, b) else None
-    comparisons = compare_records(a, b, record_a.parent, record_b.parent, cache_root=cache)
+    try:
+        comparisons = compare_records(a, b, record_a.parent, record_b.parent, cache_root=cache, population=population)
+    except RecordError as exc:
+        if reproduction is None:  # two submissions: the paired tests are the point
+            raise
+        # two runs of one submission (a published record's predictions stay in the publisher's store)
+        out.print(f"[dim]paired tests not computed: {escape(str(exc))}[/]", soft_wrap=True)
+        comparisons = []
     from cxrbench.presentation import delta_ci, num, p_text, verdict_text
 
-    table = Table(title=f"{a.submission.name} − {b.submission.name} on {a.task.name}")
-    for col in ("eval set", "endpoint", "Δ macro AUROC [95% CI]", "p", "MDE", "verdict", "labels ↑ (Holm)",
-                "labels ↓ (Holm)"):
-        table.add_column(col)
-    for c in comparisons:
-        up = [lab.label for lab in c.labels if lab.significant and (lab.delta or 0) > 0]
-        down = [lab.label for lab in c.labels if lab.significant and (lab.delta or 0) < 0]
-        table.add_row(c.eval_set, c.endpoint, delta_ci(c, 4), p_text(c.p_value), num(c.mde), verdict_text(c),
-                      ", ".join(up) or "—", ", ".join(down) or "—")
-    out.print(table)
+    if comparisons:
+        table = Table(title=f"{a.submission.name} − {b.submission.name} on {a.task.name}")
+        for col in ("eval set", "endpoint", "Δ macro AUROC [95% CI]", "p", "MDE", "verdict", "labels ↑ (Holm)",
+                    "labels ↓ (Holm)"):
+            table.add_column(col)
+        for c in comparisons:
+            up = [lab.label for lab in c.labels if lab.significant and (lab.delta or 0) > 0]
+            down = [lab.label for lab in c.labels if lab.significant and (lab.delta or 0) < 0]
+            table.add_row(c.eval_set, c.endpoint, delta_ci(c, 4), p_text(c.p_value), num(c.mde), verdict_text(c),
+                          ", ".join(up) or "—", ", ".join(down) or "—")
+        out.print(table)
     if reproduction is not None:
         style = "green" if reproduction.ok else "bold red"
         for line in reproduction.lines():

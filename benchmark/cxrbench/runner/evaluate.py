@@ -22,14 +22,15 @@ from rich.markup import escape
 from cxrbench.errors import ConfigError, CxrbenchError
 from cxrbench.results import ResultRecord
 from cxrbench.runner.assembly import assemble, failed_record
-from cxrbench.runner.cache import Cache
+from cxrbench.runner.cache import Cache, default_root
 from cxrbench.runner.environment import environment
 from cxrbench.runner.executors import Event, Outcome, get_executor, run_plan
+from cxrbench.runner.interrupt import as_interrupted
 from cxrbench.runner.options import RunOptions
 from cxrbench.runner.plan import Plan
 from cxrbench.runner.planning import TaskRun
 from cxrbench.runner.progress import PlanProgress
-from cxrbench.runner.records import copy_gallery, record_path, write_outputs
+from cxrbench.runner.records import EVAL_GALLERY, copy_gallery, record_path, write_outputs
 from cxrbench.submissions import load_submission
 from cxrbench.tasking import TaskSpec, default_tasks, get_task, kind_mismatch
 
@@ -63,6 +64,9 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
             raise ConfigError(f"{why}. Submission code runs only under bubblewrap; install it (`make sandbox`, "
                               f"or apt-get install bubblewrap), or pass --unsafe-no-sandbox to run it without "
                               f"isolation (the records then say so and the leaderboard marks them)")
+    if sub.manifest.entry_point and opts.unsafe_no_sandbox and opts.population.key is not None:
+        raise ConfigError("--unsafe-no-sandbox with an evaluator key is refused: submission code running without "
+                          "isolation could read the key and every held-out label; run it under bubblewrap")
     if sub.manifest.entry_point and opts.unsafe_no_sandbox:
         console.print("[bold red]WARNING: --unsafe-no-sandbox: submission code runs WITHOUT isolation. It can read "
                       "and change anything this user can (the cache, other results, your files). Records say "
@@ -74,6 +78,29 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
     executor = get_executor(opts.executor, workers=opts.jobs if opts.executor == "local" else opts.ray_workers,
                             threads=opts.threads or 1, device=opts.device, address=opts.address)
     outcomes: list[TaskOutcome] = []
+    finished: dict[str, Outcome] = {}
+    try:
+        _run(sub, specs, opts, console, executor, outcomes, finished)
+    except KeyboardInterrupt as exc:  # SIGINT / SIGTERM (`cxrbench.runner.interrupt`): the executor has stopped
+        stopped = as_interrupted(exc)
+        stopped.kept = _kept(finished, outcomes, opts)
+        raise stopped from None
+    return outcomes
+
+
+def _kept(finished: dict[str, Outcome], outcomes: list[TaskOutcome], opts: RunOptions) -> str:
+    """What an interrupted run leaves for its rerun, in words."""
+    built = sum(1 for o in finished.values() if not o.cached and o.error is None and o.job.entry is not None)
+    root = Path(opts.cache_root).resolve() if opts.cache_root else default_root()
+    records = f"{len(outcomes)} record(s) under {opts.out_dir}" if outcomes else "no record yet"
+    return (f"{built} job result(s) finished in this run are in the cache {root} (entries are written whole "
+            f"or not at all), {records}")
+
+
+def _run(sub, specs: list[TaskSpec], opts: RunOptions, console: Console, executor, outcomes: list[TaskOutcome],
+         finished: dict[str, Outcome]) -> None:
+    """Plan every task, run the plan, write each record when its jobs are done: into `outcomes`
+    (task order) and `finished` (job key → outcome), which the caller keeps if this is interrupted."""
     with executor:  # connects first: an unreachable cluster fails before anything is computed or written
         cache = Cache(opts.cache_root, force=opts.force,
                       report=lambda msg: console.print(f"[bold yellow]{escape(msg)}[/]"))
@@ -89,7 +116,6 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
             except CxrbenchError as exc:
                 run.error = str(exc)
             runs.append(run)
-        finished: dict[str, Outcome] = {}
         written: set[int] = set()
 
         def write_ready() -> None:
@@ -111,7 +137,7 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
             write_ready()  # tasks that failed while planning
             run_plan(plan, executor, cache, on_event=on_event)
     order = {id(r.task): i for i, r in enumerate(runs)}
-    return sorted(outcomes, key=lambda o: order[id(o.spec)])
+    outcomes.sort(key=lambda o: order[id(o.spec)])
 
 
 def _finish(run: TaskRun, finished: dict[str, Outcome], console: Console) -> TaskOutcome:
@@ -125,9 +151,9 @@ def _finish(run: TaskRun, finished: dict[str, Outcome], console: Console) -> Tas
         console.print(f"[bold red]{spec.name}: failed:[/] {escape(str(exc))}")
         run.cache.discard_partials()
         record, predictions = failed_record(run, str(exc)), None
-    path = write_outputs(run.opts.out_dir, record, predictions)
+    path = write_outputs(run.opts.out_dir, record, predictions, signer=run.opts.population.key)
     if record.status == "failed" and path.name.endswith(".failed.json"):
         console.print(f"[yellow]{spec.name}: the complete record {path.with_name(path.name[:-12] + '.json')} "
                       f"is kept; this failure is in {path.name}[/]")
-    copy_gallery(run.audit_gallery, path)
+    copy_gallery(run.audit_gallery, path, withhold=(EVAL_GALLERY,) if run.opts.population.private else ())
     return TaskOutcome(record, path, spec)
