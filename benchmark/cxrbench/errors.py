@@ -63,11 +63,11 @@ def pydantic_problems(exc, most: int = 3) -> str:
     """A pydantic error as one line a user can act on: `field 'a.b': message; ...`."""
     parts = []
     for e in exc.errors()[:most]:
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        loc = ".".join(str(p) for p in e["loc"])
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown field (typo?)"
-        parts.append(f"field {loc!r}: {msg}")
+        parts.append(f"field {loc!r}: {msg}" if loc else msg)  # a whole-model rule names its fields itself
     more = exc.error_count() - most
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 

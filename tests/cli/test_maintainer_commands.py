@@ -53,7 +53,7 @@ def test_markdown_export_of_the_published_store(tmp_path):
     assert lines[0].startswith("| task | submission | internal macro AUROC")
     rows = [line for line in lines if line.startswith("| phantom/")]
     assert len([r for r in rows if "Δ" not in r]) >= 25  # a row per published record, then the pairwise rows
-    assert any(line.startswith("| generator | Fréchet distance") for line in lines)
+    assert any(line.startswith("| feature space | generator | Fréchet distance") for line in lines)
 
 
 def test_export_needs_a_format():

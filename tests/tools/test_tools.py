@@ -1,4 +1,5 @@
-"""Smoke tests of the release tools in tools/ (each run as a user runs it, on small inputs).
+"""Smoke tests of the release tools in tools/ (each run as a user runs it, on small inputs, or its
+building function checked against the shipped file).
 tools/derive_phantom_stats.py is checked by tests/data/phantom/test_population.py (it needs the
 real CheXpert metadata)."""
 
@@ -17,17 +18,30 @@ def _tool(name: str, *args: str, timeout: float = 600) -> subprocess.CompletedPr
                           text=True, timeout=timeout, check=True)
 
 
-def test_normal_quantiles_nodes_are_the_shipped_ones():
-    """A few nodes of the table (the whole table takes a minute or two of mpmath: the slow test below)."""
+def _load(tool: str):
     import importlib.util
 
+    spec = importlib.util.spec_from_file_location(tool, REPO / "tools" / f"{tool}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_nih_release_digests_are_the_shipped_ones():
+    pytest.importorskip("torchxrayvision", reason="the NIH CSV the tool reads ships with torchxrayvision")
+    from cxrbench.data.sources.nih import RELEASES_FILE
+
+    tool = _load("nih_release_digests")
+    assert tool.build(tool.bundled_csv()) == json.loads(RELEASES_FILE.read_text())
+
+
+def test_normal_quantiles_nodes_are_the_shipped_ones():
+    """A few nodes of the table (the whole table takes a minute or two of mpmath: the slow test below)."""
     from safetensors.torch import load_file
 
     from cxrbench.baselines.ddpm.noise import QUANTILES_FILE
 
-    spec = importlib.util.spec_from_file_location("normal_quantiles", REPO / "tools" / "normal_quantiles.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = _load("normal_quantiles")
     shipped = load_file(QUANTILES_FILE)["magnitude"]
     for octave, node in ((0, 0), (5, 17), (20, 64), (32, 1), (32, 64)):
         assert tool.node_value(octave, node) == int(shipped[octave, node]), (octave, node)

@@ -62,6 +62,16 @@ def results_table(records) -> Table:
     return table
 
 
+def population_lines(records) -> list[str]:
+    """What the submission learned from against each task's own real rows, one line per distinct answer."""
+    from cxrbench.presentation import trained_on
+
+    by_text: dict[str, list[str]] = {}
+    for rec in records:
+        by_text.setdefault(trained_on(rec)["trained_on"], []).append(rec.task.name)
+    return [f"trained on: {text} · {', '.join(tasks)}" for text, tasks in by_text.items()]
+
+
 def failures(records) -> list[str]:
     """Every error of every failed record, in full, as plain text lines (printed below the table)."""
     return [f"{rec.task.name} failed: {msg}" for rec in records if rec.status != "complete"
@@ -103,6 +113,10 @@ def evaluate(
                                 "HOST:PORT of its head). Default: start a Ray instance on the local machine."),
     ray_workers: int = typer.Option(0, "--ray-workers", help="With --executor ray and no --address: CPUs of the "
                                     "local Ray instance, i.e. CPU jobs at once (0 = all; GPUs are always all)."),
+    features: str = typer.Option(None, "--features", help="The audit's feature space: phantom (the phantom's "
+                                 "default), rad-dino or xrv-densenet (needed on real data; docs/audit.md)."),
+    feature_weights: str = typer.Option(None, "--feature-weights", help="The audit space's weights folder (rad-dino: "
+                                        "or a hub id in the local Hugging Face cache)."),
     unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox",
                                            help="DANGEROUS: run submission code without bubblewrap isolation "
                                                 "(only where bwrap cannot run; records say so, the leaderboard marks them)."),
@@ -174,7 +188,8 @@ def evaluate(
     population = population_from_options(evaluator_key, eval_sets, private_evals)
     opts = RunOptions(budget=budget, out_dir=out_dir, cache_root=cache, force=force, device=device,
                       profile=data_profile, threads=threads, jobs=jobs, unsafe_no_sandbox=unsafe_no_sandbox,
-                      executor=executor, address=address, ray_workers=ray_workers, population=population)
+                      executor=executor, address=address, ray_workers=ray_workers, population=population,
+                      audit_features=features, feature_weights=feature_weights)
     if seeds:
         from cxrbench.tasking import get_task
 
@@ -198,6 +213,8 @@ def evaluate(
         os._exit(exc.exit_code)
     records = [o.record for o in outcomes]
     out.print(results_table(records))
+    for line in population_lines(records):
+        out.print(escape(line), soft_wrap=True)
     for line in failures(records):
         out.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
     for o in outcomes:

@@ -8,7 +8,17 @@ import json
 from pathlib import Path
 
 from cxrbench.leaderboard.store import PAIRWISE_FILE, record_files
-from cxrbench.presentation import delta_ci, delta_short, macro_text, num, p_text, primary, site_name, verdict_text
+from cxrbench.presentation import (
+    delta_ci,
+    delta_short,
+    macro_text,
+    num,
+    p_text,
+    primary,
+    site_name,
+    trained_on,
+    verdict_text,
+)
 from cxrbench.results import Comparison, ResultRecord, read_record
 
 
@@ -22,8 +32,8 @@ def results_markdown(folder: Path) -> str:
 
 def _records_table(records: list[ResultRecord]) -> str:
     lines = ["| task | submission | internal macro AUROC (seed mean ± sd) | Δ primary [95% CI] | p | MDE | verdict "
-             "| external macro AUROC | Δ external |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| generator trained on | external macro AUROC | Δ external |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         comp = primary(r.comparisons)
         scores = {s.eval_set: s for s in r.eval_sets}
@@ -32,7 +42,7 @@ def _records_table(records: list[ResultRecord]) -> str:
         cells = ([delta_ci(comp), p_text(comp.p_value), num(comp.mde), verdict_text(comp)] if comp
                  else ["baseline", "", "", ""])
         lines.append(f"| {r.task.name} | {r.submission.name} | {macro_text(scores['internal_test'])} | "
-                     + " | ".join(cells) + f" | {ext_s} | {ext_d} |")
+                     + " | ".join(cells) + f" | {trained_on(r)['trained_on']} | {ext_s} | {ext_d} |")
     return "\n".join(lines)
 
 
@@ -59,11 +69,12 @@ def _audit_table(records: list[ResultRecord]) -> str:
     audits = {r.submission.name: r.audit for r in records if r.audit and "fidelity" in r.audit}
     if not audits:
         return ""
-    lines = ["| generator | Fréchet distance | precision | recall | adherence (macro AUROC) | memorization flag "
-             "| leakage flag |", "|---|---|---|---|---|---|---|"]
-    for name, a in sorted(audits.items()):
+    lines = ["| feature space | generator | Fréchet distance | precision | recall | adherence (macro AUROC) "
+             "| memorization flag | leakage flag |", "|---|---|---|---|---|---|---|---|"]
+    # by space: a Fréchet distance compares only with others measured in the same space
+    for name, a in sorted(audits.items(), key=lambda item: (item[1]["feature_space"], item[0])):
         fid, adh = a["fidelity"], a.get("adherence") or {}
-        lines.append(f"| {name} | {num(fid.get('frechet_distance'), 2)} | {num(fid.get('precision'))} | "
+        lines.append(f"| {a['feature_space']} | {name} | {num(fid.get('frechet_distance'), 2)} | {num(fid.get('precision'))} | "
                      f"{num(fid.get('recall'))} | {num(adh.get('macro_auroc'))} | {a['memorization_flag']} | "
                      f"{a['leakage_flag']} |")
     return "\n".join(lines)
