@@ -125,7 +125,7 @@ def evaluate(
                                            "it derives and sign the records. Without one: the public dev sets."),
     eval_sets: str = typer.Option(None, "--eval-sets", help="held-out (the default with a key) or dev (the public "
                                   "sets; with a key the records are still signed)."),
-    private_evals: Path = typer.Option(None, "--private-evals", help="YAML naming private eval sets on this machine "
+    private_evals: Path = typer.Option(None, "--private-evals", help="YAML naming private eval sets on the evaluator's machine "
                                        "(eval set: {csv: FILE, mapping: FILE}); needs a key (docs/verification.md)."),
     profile: str = deprecated_profile_option(),
 ) -> None:
@@ -199,18 +199,19 @@ def evaluate(
     from cxrbench.errors import Interrupted
     from cxrbench.runner.interrupt import adopt_orphans, resume_line, signals_raise, stop_descendants
 
-    try:
-        with signals_raise():
+    with signals_raise():  # inside it, a second signal is ignored while the first one's cleanup runs
+        try:
             adopt_orphans()
             outcomes = run_evaluate(submission, task or None, opts)
-    except Interrupted as exc:
-        stop_descendants()  # whatever the executor's own stop left (e.g. agents of a local Ray)
-        Console(stderr=True, soft_wrap=True).print(escape(resume_line(exc, resume_command())), style="bold yellow")
-        # every worker is stopped and the line is out; a job still unwinding in a background thread
-        # (inside torch) must not run into the interpreter's teardown, so leave now
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(exc.exit_code)
+        except Interrupted as exc:
+            stop_descendants()  # whatever the executor's own stop left (e.g. agents of a local Ray)
+            Console(stderr=True, soft_wrap=True).print(escape(resume_line(exc, resume_command())),
+                                                       style="bold yellow")
+            # every worker is stopped and the line is out; a job still unwinding in a background
+            # thread (inside torch) must not run into the interpreter's teardown, so leave now
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exc.exit_code)
     records = [o.record for o in outcomes]
     out.print(results_table(records))
     for line in population_lines(records):
