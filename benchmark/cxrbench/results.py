@@ -19,11 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cxrbench.data.atomic import atomic_write_bytes
 from cxrbench.errors import CxrbenchError, pydantic_problems
-from cxrbench.training_population import Group, TrainingSource
 from cxrbench.tasking import Family
+from cxrbench.training_population import Group, TrainingSource
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from cxrbench.trust.keys import EvaluatorKey
 
 #: 2: one inference procedure (seed mean over training seeds, patients and seeds both varying) behind
 #: every figure; primary / secondary endpoints; label eligibility; minimum detectable effects.
@@ -420,7 +422,7 @@ def record_path(root: Path, record: ResultRecord) -> Path:
     return task_folder(root, record) / f"{_path_part(sub.name)}@{_path_part(sub.version)}.json"
 
 
-def write_record(record: ResultRecord, path: Path, *, signer=None) -> Path:
+def write_record(record: ResultRecord, path: Path, *, signer: EvaluatorKey | None = None) -> Path:
     """Seal and write a record atomically (temp file + fsync + rename); `signer` (an evaluator key,
     `cxrbench.trust.keys`) signs it after sealing."""
     record.seal()

@@ -24,8 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from phantom_learning_curve import labeled, macro_auroc, patient_slice  # noqa: E402
 
 from cxrbench.baselines.classifier import get_recipe, train_classifier  # noqa: E402
-from cxrbench.data.phantom import PhantomSource  # noqa: E402
-from cxrbench.data.phantom import acquisition  # noqa: E402
+from cxrbench.data.phantom import PhantomSource, acquisition  # noqa: E402
 from cxrbench.data.phantom import sites as S  # noqa: E402
 
 

@@ -5,6 +5,7 @@ rows with tiny stand-in JPEGs (the images cannot ship). Data tests skip without 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np

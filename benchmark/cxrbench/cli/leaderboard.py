@@ -33,7 +33,6 @@ def publish_cmd(
     from cxrbench.errors import CxrbenchError
     from cxrbench.leaderboard.publish import publish
     from cxrbench.leaderboard.store import default_results_dir
-
     from cxrbench.trust.populations import population_from_options
 
     store = results or default_results_dir()
