@@ -55,6 +55,13 @@ def test_markdown_export_of_the_published_store(tmp_path):
     assert len([r for r in rows if "Δ" not in r]) >= 25  # a row per published record, then the pairwise rows
     assert any(line.startswith("| feature space | generator | Fréchet distance") for line in lines)
 
+    held_out = sorted(store.rglob("held-out-*"))[0].name.removeprefix("held-out-")
+    out = CliRunner().invoke(app, ["leaderboard", "export", "--markdown", str(store), "--population",
+                                   f"held-out:{held_out}"])
+    assert out.exit_code == 0, out.output
+    rows = [line for line in out.output.splitlines() if line.startswith("| phantom/")]
+    assert rows and all("| phantom-oracle |" in r for r in rows)  # that key's records only, never the dev ones
+
 
 def test_export_needs_a_format():
     out = CliRunner().invoke(app, ["leaderboard", "export"])

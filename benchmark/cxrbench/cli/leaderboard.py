@@ -99,6 +99,8 @@ def export_cmd(
     folder: Optional[Path] = typer.Argument(None, help="Records to tabulate: a store or a runs folder (default: the "
                                             "leaderboard's results/)."),
     markdown: bool = typer.Option(False, "--markdown", help="Markdown tables (the only format so far)."),
+    population: str = typer.Option("dev", "--population", help="Whose eval sets: dev, or held-out:<key fingerprint> "
+                                   "(the records of one population, never two mixed)."),
 ) -> None:
     """Print the records' tables: one row per complete record (primary Δ with CI, p, MDE, verdict,
     external sites), the submission-vs-submission comparisons and the generator audits.
@@ -111,7 +113,7 @@ def export_cmd(
 
     if not markdown:
         raise ConfigError("choose a format: --markdown")
-    typer.echo(results_markdown(folder or default_results_dir()), nl=False)
+    typer.echo(results_markdown(folder or default_results_dir(), population), nl=False)
 
 
 def register(app: typer.Typer) -> None:

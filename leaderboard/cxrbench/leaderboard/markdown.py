@@ -1,12 +1,14 @@
 """Result records as Markdown tables (`cxrbench leaderboard export --markdown`; the README's
 results section is made from the published store with it): one row per complete record, the
-submission-vs-submission comparisons of `pairwise.json`, and the generator audits."""
+submission-vs-submission comparisons of `pairwise.json`, and the generator audits; the records of
+one eval population at a time (`dev`, or `held-out:<key fingerprint>`), never two mixed."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from cxrbench.leaderboard.standing import population_of
 from cxrbench.leaderboard.store import PAIRWISE_FILE, record_files
 from cxrbench.presentation import (
     delta_ci,
@@ -22,11 +24,12 @@ from cxrbench.presentation import (
 from cxrbench.results import Comparison, ResultRecord, read_record
 
 
-def results_markdown(folder: Path) -> str:
-    """Every table for the records under `folder`, as one Markdown text."""
-    records = [r for r in map(read_record, record_files(folder)) if r.status == "complete"]
+def results_markdown(folder: Path, population: str = "dev") -> str:
+    """Every table for the records of `population` under `folder`, as one Markdown text."""
+    records = [r for r in map(read_record, record_files(folder))
+               if r.status == "complete" and population_of(r) == population]
     records.sort(key=lambda r: (r.task.family, r.task.supplement_ratio, r.submission.name))
-    parts = [_records_table(records), _pairwise_table(Path(folder)), _audit_table(records)]
+    parts = [_records_table(records), _pairwise_table(Path(folder), population), _audit_table(records)]
     return "\n\n".join(part for part in parts if part) + "\n"
 
 
@@ -46,7 +49,7 @@ def _records_table(records: list[ResultRecord]) -> str:
     return "\n".join(lines)
 
 
-def _pairwise_table(folder: Path) -> str:
+def _pairwise_table(folder: Path, population: str) -> str:
     """Submission vs submission on each task (`pairwise.json`, written by `cxrbench publish`)."""
     files = sorted(folder.rglob(PAIRWISE_FILE))
     if not files:
@@ -54,7 +57,7 @@ def _pairwise_table(folder: Path) -> str:
     lines = ["| task | A − B (primary endpoint) | Δ [95% CI] | p | MDE | verdict |", "|---|---|---|---|---|---|"]
     for path in files:
         data = json.loads(path.read_text())
-        if data["task"].endswith("-0"):
+        if data.get("population", "dev") != population or data["task"].endswith("-0"):
             continue  # real-only baselines: every generator's record is the same runs
         for pair in data["pairs"]:
             for raw in pair["comparisons"]:
