@@ -15,7 +15,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 
 from cxrbench.data.atomic import atomic_write_bytes
 from cxrbench.errors import CxrbenchError, pydantic_problems
@@ -327,7 +335,7 @@ class StageTiming(_Model):
     events: list[str] = []
 
     @model_serializer(mode="wrap")
-    def _without_empty_events(self, handler):
+    def _without_empty_events(self, handler: SerializerFunctionWrapHandler) -> Any:
         data = handler(self)
         if not data.get("events"):
             data.pop("events", None)
