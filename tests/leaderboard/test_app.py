@@ -5,13 +5,13 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
+from leaderboard_fixtures import make_record, store_pair, tamper
 
-from cxrbench.leaderboard.store import record_path
-from cxrbench.results import Verdict, read_record
 from cxrbench.leaderboard import charts as charts_module
 from cxrbench.leaderboard.charts import PALETTE, entry_colour
 from cxrbench.leaderboard.frames import OVERVIEW_PRIMARY
-from leaderboard_fixtures import make_record, store_pair, tamper
+from cxrbench.leaderboard.store import record_path
+from cxrbench.results import Verdict, read_record
 
 
 def charts(at):
@@ -391,7 +391,6 @@ def test_colours_hash_from_the_entry_so_a_new_record_recolours_nobody():
 
 
 def test_compare_page_shows_the_stored_paired_test_either_way_round(app_test, store):
-    from cxrbench.leaderboard import fields
 
     folder = store / "phantom" / "quick" / "supplement-100@1"
     comps = store_pair(folder, read_record(folder / "oracle@1.0.json"), read_record(folder / "noise@1.0.json"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -14,7 +15,7 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "
 #: the colours an entry may get: Okabe & Ito's, then Paul Tol's muted scheme (also colour-blind safe)
 PALETTE = OKABE_ITO + ["#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
                        "#AA4499"]
-WHISKER = dict(strokeWidth=1.2, opacity=0.85)  # CIs as thin lines, no caps
+WHISKER: dict[str, Any] = dict(strokeWidth=1.2, opacity=0.85)  # CIs as thin lines, no caps
 
 
 def entry_colour(entry: str) -> str:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from cxrbench.leaderboard.ranking import rank_table
+from cxrbench.leaderboard.tables import TABLES, Tables
 from cxrbench.presentation import VERDICT_WORDS
 from cxrbench.results import stars
-from cxrbench.leaderboard.tables import TABLES, Tables
 from cxrbench.tasking import FAMILIES
 
 INTERNAL = "internal_test"
