@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 from leaderboard_fixtures import FAKE_SHA, make_record, tamper, write_evaluated
 

@@ -2,8 +2,8 @@ import pandas as pd
 
 from cxrbench.leaderboard.ranking import (
     CI_OVERLAP,
-    partly_paired,
     PAIRED,
+    partly_paired,
     rank_intervals,
     rank_table,
     wins_from_pairwise,

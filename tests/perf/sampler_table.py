@@ -36,7 +36,10 @@ def format_table(info: dict) -> list[str]:
                      f"{e['achieved_tflops']:.4f}", f"{frac:.1%}" if isinstance(frac, (int, float)) else "—",
                      f"{e['speedup_vs_baseline']:.2f}"))
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
-    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
     return [head, line(cols), line(["-" * w for w in widths]), *map(line, rows),
             "(× study: images/s over the study's recipe, eager DDIM-200, measured in this run; compile time "
             "excluded from every rate)"]

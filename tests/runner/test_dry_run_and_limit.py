@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from test_evaluate import ORACLE, _sub
 from typer.testing import CliRunner
 
 from cxrbench.cli import app
 from cxrbench.results import read_record
-from test_evaluate import ORACLE, _sub
 
 
 def _oracle(tmp_path):

@@ -148,8 +148,8 @@ def test_torchxrayvision_style_classifier_scored_on_its_intersection(opts, tmp_p
 def test_precomputed_predictions_with_their_own_column_names(opts, tmp_path):
     """A predictions file whose columns are torchxrayvision's names (a subset, plus one it does not
     score): renamed by the map, scored on the labels it has; the record names them."""
-    from cxrbench.runner.export import export_task
     from cxrbench.runner.cache import Cache
+    from cxrbench.runner.export import export_task
     from cxrbench.tasking import get_task
 
     export = tmp_path / "export"

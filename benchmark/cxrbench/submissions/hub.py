@@ -125,7 +125,11 @@ def resolve(ref: HubRef, *, cache_dir: Path | None = None) -> HubSnapshot:
     """The local snapshot of `ref` (downloaded when online; SubmissionError, one line, otherwise)."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (
-        GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError,
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
     )
 
     local_only, cache_dir = offline(), Path(cache_dir or hub_cache())

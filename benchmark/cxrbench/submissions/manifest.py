@@ -39,8 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cxrbench.data.file_digest import file_sha256, update_with_file
 from cxrbench.errors import SubmissionError, load_yaml_model, pydantic_problems
 from cxrbench.results import check_links, check_url
-from cxrbench.submissions.condition_mapping import PromptMapping
 from cxrbench.schema import PATHOLOGIES
+from cxrbench.submissions.condition_mapping import PromptMapping
 from cxrbench.submissions.diffusers_block import DiffusersBlock, check_pipeline_folder
 from cxrbench.submissions.hub import HubSnapshot, is_hub_id, parse, resolve
 from cxrbench.submissions.label_map import LabelMapField, check_label_map, closest, output_labels, scored_labels

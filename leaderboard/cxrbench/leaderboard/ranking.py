@@ -81,7 +81,7 @@ def rank_table(scores: pd.DataFrame, pairs: pd.DataFrame | None) -> tuple[pd.Dat
     wins = wins_from_pairwise(inside) if covered else set()
     missing = needed - covered
     if missing:
-        wins |= {(w, l) for w, l in wins_from_ci(scores) if frozenset((w, l)) in missing}
+        wins |= {(winner, loser) for winner, loser in wins_from_ci(scores) if frozenset((winner, loser)) in missing}
     method = PAIRED if not missing else CI_OVERLAP if not covered else partly_paired(len(missing), len(needed))
     ranks = rank_intervals(entries, wins)
     out = scores.copy()

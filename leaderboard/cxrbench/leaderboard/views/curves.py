@@ -7,7 +7,6 @@ import streamlit as st
 from cxrbench.leaderboard import charts, frames
 from cxrbench.leaderboard.views import Context, need, table
 
-
 #: why per-arm CIs may overlap where a Δ is significant (shown under every chart of per-arm scores)
 PAIRED_NOTE = ("Overlapping CIs of two points do not mean \"no difference\": both arms are scored on the same "
                "test images and training seeds, so their difference is tested paired. The paired Δ (its CI and p, "
