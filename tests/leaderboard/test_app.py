@@ -80,7 +80,8 @@ def test_filters_budget_label_set_and_eval_sets(app_test):
 def test_delta_page_marks_p_values(app_test):
     at = app_test("delta")
     main, df = at.dataframe[0].value, at.dataframe[1].value
-    assert list(main.columns) == ["task", "entry", "eval_set", "delta", "delta_ci_low", "delta_ci_high", "p", "marker"]
+    assert list(main.columns) == ["task", "entry", "eval_set", "delta", "delta_ci_low", "delta_ci_high", "p", "marker",
+                                 "verdict"]
     spec = charts(at)[0]  # a panel per family x eval set with comparisons, each scaled to its own data
     assert spec["resolve"]["scale"]["y"] == "independent" and spec["facet"]["field"] == "panel"
     panels = {row["panel"] for row in chart_rows(at)}
