@@ -61,10 +61,10 @@ ADDED_IN: dict[int, tuple[tuple[str | None, str], ...]] = {
 }
 
 
-def later_parts(record, section: str | None) -> list:
+def later_parts(record: Any, section: str | None) -> list[Any]:
     """Where a field of `ADDED_IN` lives in `record` (a model or its JSON dict): the record itself,
     one section, or each item of a list section (`generation[]`)."""
-    def get(obj, name):  # a section an even older version lacks is already gone from the JSON
+    def get(obj: Any, name: str) -> Any:  # a section an even older version lacks is already gone from the JSON
         return obj.get(name) if isinstance(obj, dict) else getattr(obj, name)
 
     if section is None:
@@ -73,7 +73,7 @@ def later_parts(record, section: str | None) -> list:
     return [] if part is None else list(part) if section.endswith("[]") else [part]
 
 
-def drop_later_fields(record: "ResultRecord", payload: dict) -> dict:
+def drop_later_fields(record: "ResultRecord", payload: dict[str, Any]) -> dict[str, Any]:
     """`payload` (the record as JSON) without the fields its schema version does not have."""
     for section, name in record._later_fields():
         for part in later_parts(payload, section):
