@@ -50,7 +50,8 @@ class _Rates:
     """Images per second of one recipe on the machine the dry run runs on (training step; forward pass), timed once."""
 
     def __init__(self, device: str):
-        self.device, self._rates = device, {}
+        self.device = device
+        self._rates: dict[tuple, tuple[float, float]] = {}
 
     def __call__(self, recipe) -> tuple[float, float]:
         key = (recipe.name, recipe.version, recipe.backbone, recipe.image_size, recipe.batch_size)
