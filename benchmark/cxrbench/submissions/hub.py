@@ -24,6 +24,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 from cxrbench.data.file_digest import update_with_file
 from cxrbench.errors import SubmissionError
@@ -44,7 +45,7 @@ class HubRef:
         return f"{self.repo_id}@{self.revision or 'main'}"
 
 
-def is_hub_id(value: str | None) -> bool:
+def is_hub_id(value: str | None) -> TypeGuard[str]:
     return isinstance(value, str) and value.startswith(PREFIXES)
 
 
