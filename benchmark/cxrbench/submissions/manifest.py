@@ -444,7 +444,7 @@ def resolve_hub_ids(manifest: Manifest, manifest_path: Path) -> dict[str, HubSna
               "timm.architecture": manifest.timm.architecture if manifest.timm else None}
     out = {}
     for field, value in fields.items():
-        if value is not None and is_hub_id(value):
+        if is_hub_id(value):
             try:
                 out[field] = resolve(parse(value))
             except SubmissionError as exc:
