@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -55,7 +56,7 @@ class _Rates:
 
     def __init__(self, opts: RunOptions, cache_root: Path):
         self.opts, self.cache_root = opts, cache_root
-        self.rates: dict[tuple, tuple[object, StepRates]] = {}
+        self.rates: dict[tuple, tuple[Any, StepRates]] = {}  # recipe key -> (recipe, its rates)
 
     def __call__(self, recipe) -> StepRates:
         key = (recipe.name, recipe.version, recipe.backbone, recipe.image_size, recipe.batch_size)
