@@ -1,4 +1,4 @@
-"""results.py: schema v3 is additive: v2 records still verify; v3 fields cannot ride on a v2 record."""
+"""results.py: schema versions are additive: older records still verify; later fields cannot ride on them."""
 
 import json
 import sys
@@ -12,18 +12,28 @@ from leaderboard_fixtures import make_record  # noqa: E402
 from cxrbench.results import SCHEMA_VERSION, RecordError, read_record, write_record  # noqa: E402
 
 
-def _as_v2(record) -> dict:
-    """The record as a schema-v2 writer sealed it: no v3 fields, hashed without them."""
-    raw = record.model_dump(mode="json")
-    for name in ("description", "paper", "links", "parameters", "parameter_files"):
-        raw["submission"].pop(name)
-    raw.pop("generation")
-    raw["schema_version"] = 2
-    from cxrbench.results import ResultRecord
+def _as_version(record, version: int) -> dict:
+    """The record as a writer of schema `version` sealed it: no later fields, hashed without them."""
+    from cxrbench.results import ADDED_IN, ResultRecord
 
-    v2 = ResultRecord.model_validate(raw)
-    raw["content_sha256"] = v2.compute_sha256()
+    raw = record.model_dump(mode="json")
+    for later, added in ADDED_IN.items():
+        for section, name in added if later > version else ():
+            if section is None:
+                raw.pop(name)
+            elif section.endswith("[]"):
+                for item in raw[section[:-2]]:
+                    item.pop(name)
+            else:
+                raw[section].pop(name)
+    raw["schema_version"] = version
+    old = ResultRecord.model_validate(raw)
+    raw["content_sha256"] = old.compute_sha256()
     return raw
+
+
+def _as_v2(record) -> dict:
+    return _as_version(record, 2)
 
 
 def test_v2_records_verify_and_cannot_carry_v3_fields(tmp_path):
@@ -51,7 +61,7 @@ def test_v3_record_round_trip_and_its_links_are_checked(tmp_path):
     rec.submission.parameters = 42
     path = write_record(rec, tmp_path / "v3.json")
     back = read_record(path)
-    assert back.schema_version == SCHEMA_VERSION == 3 and back.submission.links == {"code": "https://github.com/a/b"}
+    assert back.schema_version == SCHEMA_VERSION >= 3 and back.submission.links == {"code": "https://github.com/a/b"}
     raw = json.loads(path.read_text())
     raw["submission"]["parameters"] = 43  # a v3 field is hashed
     path.write_text(json.dumps(raw))
@@ -60,4 +70,21 @@ def test_v3_record_round_trip_and_its_links_are_checked(tmp_path):
     raw["submission"]["links"] = {"code": "javascript:alert(1)"}
     path.write_text(json.dumps(raw))
     with pytest.raises(RecordError, match=r"link 'code': 'javascript:alert\(1\)' is not a plain http\(s\) URL"):
+        read_record(path)
+
+
+def test_v3_records_verify_and_cannot_carry_v4_fields(tmp_path):
+    """v4 added a field to every comparison (`verdict_reason`): a v3 record hashes without it, and a v3
+    record that carries one is refused."""
+    rec = make_record("phantom/supplement-100", "noise")
+    assert rec.comparisons
+    raw = _as_version(rec, 3)
+    assert all("verdict_reason" not in c for c in raw["comparisons"]) and "fits" not in raw["submission"]
+    path = tmp_path / "v3.json"
+    path.write_text(json.dumps(raw))
+    old = read_record(path)
+    assert old.schema_version == 3 and all(c.verdict_reason is None for c in old.comparisons)
+    raw["comparisons"][0]["verdict_reason"] = "too few seeds (1); use ≥ 3, ≥ 5 for per-label tests"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match=r"comparisons\[\].verdict_reason is set, but schema_version 3 records"):
         read_record(path)

@@ -30,16 +30,33 @@ def load_predictions(record: ResultRecord, folder: Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def _stack(table: pd.DataFrame, eval_set: str, image_ids: list[str], labels: list[str]) -> np.ndarray:
+def _arm(table: pd.DataFrame, eval_set: str, labels: list[str], fixed: bool):
+    """The submission's per-seed predictions on one eval set, labelled by image id and seed (each seed
+    put in the first seed's image order by id; `compare_on` then aligns the arm with the eval set)."""
+    from cxrbench.stats.arms import Arm, check_ids
+
     part = table[(table["model"] == "submission") & (table["eval_set"] == eval_set)]
-    stacks = []
-    for _, seed_part in part.groupby("seed", sort=True):
-        seed_part = seed_part.set_index("image_id")
-        missing = set(image_ids) - set(seed_part.index)
-        if missing:
-            raise RecordError(f"predictions for {eval_set} miss {len(missing)} image(s), e.g. {sorted(missing)[0]}")
-        stacks.append(seed_part.loc[image_ids, labels].to_numpy(np.float64))
-    return np.stack(stacks)
+    seeds = sorted(int(s) for s in part["seed"].unique())
+    if not seeds:
+        raise RecordError(f"predictions hold no row of the submission on {eval_set}")
+    ids, stacks = None, []
+    for seed in seeds:
+        rows = part[part["seed"] == seed]
+        seed_ids = rows["image_id"].astype(str).to_numpy()
+        check_ids(seed_ids, f"predictions for {eval_set}, seed {seed}")
+        ids = seed_ids if ids is None else ids
+        position = pd.Index(seed_ids).get_indexer(ids)
+        if (position < 0).any() or len(seed_ids) != len(ids):
+            other = ids[position < 0] if (position < 0).any() else seed_ids[~pd.Index(seed_ids).isin(ids)]
+            raise RecordError(f"predictions for {eval_set}: seed {seed} and seed {seeds[0]} differ in image "
+                              f"{str(other[0])!r}")
+        stacks.append(rows[labels].to_numpy(np.float64)[position])
+    return Arm(np.stack(stacks), ids, tuple(seeds), fixed=fixed)
+
+
+def _fixed(record: ResultRecord) -> bool:
+    """A frozen classifier's record: one fixed model (no training-seed variance)."""
+    return record.submission.kind == "classifier" and not record.submission.fits
 
 
 def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: Path, *,
@@ -84,9 +101,7 @@ def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: 
         for rec in (a, b):
             if rec.split_fingerprints.get(name) != es.fingerprint:
                 raise CxrbenchError(f"{rec.key}: eval set {name} fingerprint differs from the local frozen split")
-        ids = es.rows["image_id"].astype(str).tolist()
-        out.append(compare_on(name, es, tuple(labels), _stack(pa, name, ids, labels), _stack(pb, name, ids, labels),
+        out.append(compare_on(name, es, tuple(labels), _arm(pa, name, labels, _fixed(a)), _arm(pb, name, labels, _fixed(b)),
                               against=f"{b.submission.name}@{b.submission.version}", rule=spec.eligibility,
-                              paired_seeds=len(a.seeds) > 1,
                               endpoint="primary" if name == spec.primary.eval_set else "secondary"))
     return out

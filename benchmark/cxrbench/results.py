@@ -24,14 +24,20 @@ from cxrbench.errors import CxrbenchError, pydantic_problems
 #: every figure; primary / secondary endpoints; label eligibility; minimum detectable effects.
 #: 3 (additive): the submission's description, paper, links and parameter count (counted by cxrbench
 #: from its safetensors headers); the measured cost of generating the synthetic set (`generation`).
-SCHEMA_VERSION = 3
+#: 4 (additive): why a comparison's verdict is what it is (`verdict_reason`: no test with too few
+#: seeds, zero variance); whether the benchmark trained a classifier submission per seed (`fits`).
+#: Comparisons of version-4 records test at the seed spread's degrees of freedom, with an MDE from
+#: the test's power (docs/stats.md); earlier records used Welch–Satterthwaite and (t + t)·se.
+SCHEMA_VERSION = 4
 #: versions `read_record` accepts. Later versions only add fields (`ADDED_IN`): an older record
 #: reads with their defaults and hashes without them, so it still verifies.
-READABLE_SCHEMAS = (2, 3)
-#: the fields each version added, as (section or None for the record itself, field)
+READABLE_SCHEMAS = (2, 3, 4)
+#: the fields each version added, as (section or None for the record itself, field); a section
+#: ending in "[]" is a list whose every item gained the field
 ADDED_IN: dict[int, tuple[tuple[str | None, str], ...]] = {
     3: (("submission", "description"), ("submission", "paper"), ("submission", "links"),
         ("submission", "parameters"), ("submission", "parameter_files"), (None, "generation")),
+    4: (("comparisons[]", "verdict_reason"), ("submission", "fits")),
 }
 
 
@@ -99,6 +105,9 @@ class SubmissionRef(_Model):
     #: tensor elements over the folder's safetensors files, counted by cxrbench (None: no weights shipped)
     parameters: int | None = None
     parameter_files: dict[str, int] = {}
+    #: v4: a classifier that the benchmark trains on the task's real rows, once per classifier seed
+    #: (False: a frozen classifier, one fixed model, or a generator)
+    fits: bool = False
 
     @field_validator("paper")
     @classmethod
@@ -207,6 +216,8 @@ class Comparison(_Model):
     alpha: float = 0.05
     significant: bool = False
     verdict: Verdict = "inconclusive"
+    #: v4: why, when that is not the test itself: no test (too few seeds, zero variance), no eligible label
+    verdict_reason: str | None = None
     n_seeds: int = 0
     n_seeds_against: int = 0
     paired_seeds: bool = False
@@ -305,7 +316,8 @@ class ResultRecord(_Model):
     def compute_sha256(self) -> str:
         payload = self.model_dump(mode="json", exclude={"content_sha256"})
         for section, name in self._later_fields():  # as the record's own version wrote it
-            (payload[section] if section else payload).pop(name, None)
+            for part in _parts(payload, section):
+                part.pop(name, None)
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -321,10 +333,10 @@ class ResultRecord(_Model):
         if self.schema_version not in READABLE_SCHEMAS:
             raise RecordError(f"schema_version {self.schema_version} is not one of the supported {READABLE_SCHEMAS}")
         for section, name in self._later_fields():  # unhashed there, so they must hold their defaults
-            model = getattr(self, section) if section else self
-            if getattr(model, name) != type(model).model_fields[name].default:
-                raise RecordError(f"{'.'.join(filter(None, (section, name)))} is set, but schema_version "
-                                  f"{self.schema_version} records have no such field")
+            for model in _parts(self, section):
+                if getattr(model, name) != type(model).model_fields[name].default:
+                    raise RecordError(f"{'.'.join(filter(None, (section, name)))} is set, but schema_version "
+                                      f"{self.schema_version} records have no such field")
         if not self.content_sha256:
             raise RecordError("record has no content_sha256 (it was never sealed)")
         if self.compute_sha256() != self.content_sha256:
@@ -332,6 +344,17 @@ class ResultRecord(_Model):
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=False, allow_nan=False) + "\n"
+
+
+def _parts(owner, section: str | None) -> list:
+    """The objects (models or JSON dicts) that a later version's field lives in: the record itself,
+    one section, or every item of a list section ("comparisons[]")."""
+    get = (lambda key: owner[key]) if isinstance(owner, dict) else (lambda key: getattr(owner, key))
+    if section is None:
+        return [owner]
+    if section.endswith("[]"):
+        return list(get(section[:-2]))
+    return [get(section)]
 
 
 def write_record(record: ResultRecord, path: Path) -> Path:

@@ -32,7 +32,7 @@ from cxrbench.version import __version__
 from cxrbench.errors import ConfigError, CxrbenchError, DataError
 from cxrbench.results import Environment, ResultRecord, StageTiming, SubmissionRef, TaskRef
 from cxrbench.runner.cache import Cache, stable_hash
-from cxrbench.runner.classify import submitted_predictions
+from cxrbench.runner.classify import fits_on, submitted_predictions
 from cxrbench.runner.executors import Event, Outcome, get_executor, run_plan
 from cxrbench.runner.plan import Job, Plan, Resources
 from cxrbench.runner.progress import PlanProgress
@@ -130,14 +130,14 @@ def _allowed_training_data(task: TaskSpec, kind: str) -> list[str]:
     return [task.real_train.key] if task.real_train else []
 
 
-def _submission_ref(sub: Submission, task: TaskSpec) -> SubmissionRef:
+def _submission_ref(sub: Submission, task: TaskSpec, fits: bool = False) -> SubmissionRef:
     m = sub.manifest
     allowed = _allowed_training_data(task, m.kind)
     outside = [d for d in m.training_data if d not in allowed]
     return SubmissionRef(
         name=m.name, version=m.version, kind=m.kind, sha256=sub.sha256(), authors=m.authors, license=m.license,
         declared_training_data=m.training_data, training_data_within_bounds=not outside, description=m.description,
-        paper=m.paper, links=m.links, parameters=sub.parameters, parameter_files=sub.parameter_files,
+        paper=m.paper, links=m.links, parameters=sub.parameters, parameter_files=sub.parameter_files, fits=fits,
         bounds_note=(f"declares training data outside this task's bounds: {', '.join(outside)} "
                      f"(allowed: {', '.join(allowed) or 'none'})") if outside else None)
 
@@ -157,6 +157,7 @@ class TaskRun:
         self.replica_of: dict[str, int] = {}  # generate job key → its replica number
         self.error: str | None = None  # why planning failed
         self.audit_skipped: str | None = None
+        self.fits = False  # a classifier the benchmark trains per seed (set by `plan`)
 
     def limits(self, timeout_s: float) -> Limits:
         return Limits(timeout_s=timeout_s, memory_gb=self.budget.memory_limit_gb, threads=self.opts.threads,
@@ -294,9 +295,12 @@ class TaskRun:
                           limits=self.limits(b.classifier_timeout_s), device=self.opts.device,
                           denied=(self.opts.out_dir.resolve(),), train_uncertainty=task.train_uncertainty,
                           recipe=get_recipe(b.recipe, image_size=b.image_size))
-            key = self._job(plan, submitted_key(self.cache, **kwargs), "predict", "submitted-predictions",
-                            "submission", submitted_predictions, kwargs)
-            self.runs = {0: ("submitted-predictions", key)}
+            # a fitted classifier is trained on every seed of the recipe it is compared with; a frozen one is one model
+            for seed in (self.seeds if fits_on(self.sub, real_train) else [0]):
+                seeded = dict(kwargs, seed=seed)
+                self.runs[seed] = ("submitted-predictions", self._job(
+                    plan, submitted_key(self.cache, **seeded), "predict", "submitted-predictions",
+                    f"submission seed {seed}", submitted_predictions, seeded))
             base_train = real_train
         else:
             for seed in self.seeds:
@@ -315,9 +319,11 @@ class TaskRun:
                     plan, key, "train", "classifier-run", f"seed {seed} (real-only baseline)", jobs.train,
                     dict(synthetic_keys=[], **run)))
         labels_only = {name: jobs.without_pixels(es) for name, es in eval_sets.items()}
+        self.fits = self.sub.kind == "classifier" and fits_on(self.sub, real_train)
         score_kwargs = dict(eval_sets=labels_only, labels=task.labels, runs=self.runs, base_runs=self.base_runs,
                             against=against_for(task, b, self.sub.kind), primary_eval_set=task.primary.eval_set,
-                            eligibility=task.eligibility)
+                            eligibility=task.eligibility,
+                            fixed_submission=self.sub.kind == "classifier" and not self.fits)
         deps = tuple(k for _, k in (*self.runs.values(), *self.base_runs.values()))
         score_key = stable_hash({"score": task.sha256(), "runs": deps, "against": score_kwargs["against"]})
         self._job(plan, score_key, "score", None, "", jobs.score, score_kwargs, deps=deps)
@@ -363,7 +369,8 @@ class TaskRun:
         if pixels is not None:
             fingerprints["pixels"] = pixels
         record = ResultRecord(
-            status="complete", task=_task_ref(task, self.opts.budget, b), submission=_submission_ref(self.sub, task),
+            status="complete", task=_task_ref(task, self.opts.budget, b),
+            submission=_submission_ref(self.sub, task, fits=self.fits),
             split_fingerprints=fingerprints, seeds=sorted(preds), environment=environment(self.isolation()),
             eval_sets=scored.eval_sets, comparisons=scored.comparisons, subgroups=scored.subgroups,
             subgroup_summaries=scored.subgroup_summaries, audit=audit_report, timings=self.timer.timings,
@@ -437,6 +444,8 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
                       "`isolation: none` and the leaderboard marks them.[/]")
     if not specs:
         raise CxrbenchError(f"no {opts.profile} tasks with a {opts.budget!r} budget for a {sub.kind} submission")
+    if (warning := few_seeds_warning(sub, specs, opts)) is not None:
+        console.print(f"[bold yellow]WARNING: {escape(warning)}[/]")
     # Baselines first, so their (shared, cached) runs come before the tasks that compare with them.
     specs.sort(key=lambda s: (s.supplement_ratio, s.name))
     executor = get_executor(opts.executor, workers=opts.jobs if opts.executor == "local" else opts.ray_workers,
@@ -480,6 +489,21 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
             run_plan(plan, executor, cache, on_event=on_event)
     order = {id(r.task): i for i, r in enumerate(runs)}
     return sorted(outcomes, key=lambda o: order[id(o.spec)])
+
+
+def few_seeds_warning(sub: Submission, specs: list[TaskSpec], opts: RunOptions) -> str | None:
+    """Why no significance will be reported, when a task compares arms trained on too few seeds."""
+    from cxrbench.stats.seed_patient import MIN_SEEDS, MIN_SEEDS_LABEL_TESTS
+
+    few = [spec.name for spec in specs if (spec.baseline or (sub.kind == "classifier" and spec.real_train))
+           and len(opts.seeds or spec.budget(opts.budget).seeds) < MIN_SEEDS]
+    if not few:
+        return None
+    n = len(opts.seeds or specs[0].budget(opts.budget).seeds)
+    return (f"{n} classifier seed(s): {', '.join(few)} will report Δ without a p-value, stars or Holm flags "
+            f"(verdict inconclusive). The spread over fewer than {MIN_SEEDS} training seeds estimates their "
+            f"variance with under 2 degrees of freedom, too few for a test that holds its level; use --seeds "
+            f"{MIN_SEEDS} or more ({MIN_SEEDS_LABEL_TESTS} for per-label tests).")
 
 
 def _finish(run: TaskRun, finished: dict[str, Outcome], console: Console) -> TaskOutcome:

@@ -33,7 +33,8 @@ def audit(*, cache: Cache, replica_key: str, conditioning: RealSet, eval_sets: d
 
 
 def score(*, cache: Cache, eval_sets: dict[str, RealSet], labels: tuple[str, ...], runs: dict[int, tuple[str, str]],
-          base_runs: dict[int, tuple[str, str]], against: str | None, primary_eval_set: str, eligibility):
+          base_runs: dict[int, tuple[str, str]], against: str | None, primary_eval_set: str, eligibility,
+          fixed_submission: bool = False):
     """Every number of a record from the finished predictions (`runs`: seed → (cache stage, key))."""
     from cxrbench.runner.classify import load_predictions
     from cxrbench.runner.score import score_task
@@ -43,7 +44,8 @@ def score(*, cache: Cache, eval_sets: dict[str, RealSet], labels: tuple[str, ...
                 for s, (stage, key) in entries.items()}
 
     return score_task(eval_sets=eval_sets, labels=labels, preds=by_seed(runs), base_preds=by_seed(base_runs),
-                      against=against, primary_eval_set=primary_eval_set, eligibility=eligibility)
+                      against=against, primary_eval_set=primary_eval_set, eligibility=eligibility,
+                      fixed_submission=fixed_submission)
 
 
 def without_pixels(real: RealSet) -> RealSet:

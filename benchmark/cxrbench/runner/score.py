@@ -4,15 +4,18 @@ One inference procedure behind every figure (`cxrbench.stats.seed_patient`, docs
 - the estimand is the **seed mean**: the mean over classifier training seeds of the macro AUROC
   (or of one label's AUROC); Δ = seed mean of the submission − seed mean of its baseline;
 - its variance has a patient-clustered test-set part (leave-one-patient-out jackknife) and a
-  training-seed part; t-test with Welch–Satterthwaite dof; CI = Δ ± t·se, so a CI excludes 0
-  exactly when p < 0.05, on every surface;
+  training-seed part; a difference is t-tested at the seed part's degrees of freedom; CI = Δ ± t·se,
+  so a CI excludes 0 exactly when p < 0.05, on every surface;
+- arms are put side by side by image id and seed (`cxrbench.stats.arms`), never by row position;
+- a trained arm with fewer than MIN_SEEDS seeds gives no test (no p, stars or Holm flags: verdict
+  `inconclusive` with the reason); per-label Holm flags need MIN_SEEDS_LABEL_TESTS seeds;
 - labels enter an eval set's macro only with enough positive and negative *patients* there
   (the task's `eligibility`), decided once before any inference; the record lists the rest;
 - the task's primary endpoint (`primary` in its YAML) is one comparison; the other eval sets and
   the per-label deltas (Holm over the labels of one eval set) are secondary;
-- each comparison carries its minimum detectable effect (80% power, α = 0.05) for its own design,
-  and a verdict: better / worse (p < α), inconclusive (not significant, MDE > STUDY_EFFECT),
-  no_detectable_difference (not significant, MDE ≤ STUDY_EFFECT).
+- each comparison carries its minimum detectable effect (the Δ its test detects with 80% power at
+  α = 0.05) and a verdict: better / worse (p < α), inconclusive (no test, with the reason; or not
+  significant with MDE > STUDY_EFFECT), no_detectable_difference (not significant, MDE ≤ STUDY_EFFECT).
 Rows labelled -1 (uncertain) or NaN (not mentioned) are dropped per label, as the study did.
 """
 
@@ -36,12 +39,6 @@ STUDY_EFFECT = 0.02
 #: A subgroup is compared ("worst group") only when at least this share of the eval set's macro
 #: labels are eligible inside it.
 SUBGROUP_MIN_LABEL_SHARE = 0.5
-#: Per-label Holm flags need at least this many seeds in every multi-seed arm. Below it the
-#: per-label t-tests (S − 1 degrees of freedom) are liberal in the far tail that Holm's smallest
-#: thresholds use: family-wise 4.6-8.2 % at 4 seeds, 4.2-6.6 % at 5, 3.0-4.8 % at 8 under the
-#: seeds-only null, 500 repetitions (docs/stats.md). Fewer seeds: per-label Δ, CI and p are kept,
-#: no Holm flag.
-MIN_SEEDS_LABEL_TESTS = 5
 
 
 def _f(x) -> float | None:
@@ -108,34 +105,66 @@ def score_eval_set(name: str, es: RealSet, labels: tuple[str, ...], stack: np.nd
         labels=label_scores, method=METHOD)
 
 
-def verdict(delta: float | None, p: float | None, mde: float | None, alpha: float = ALPHA) -> str:
-    """better / worse when significant; else inconclusive unless the design could see STUDY_EFFECT."""
-    if p is not None and math.isfinite(p) and p < alpha and delta is not None:
-        return "better" if delta > 0 else "worse"
-    if mde is None or not math.isfinite(mde) or mde > STUDY_EFFECT:
-        return "inconclusive"
-    return "no_detectable_difference"
+def verdict(delta: float | None, p: float | None, mde: float | None, reason: str | None = None,
+            alpha: float = ALPHA) -> tuple[str, str | None]:
+    """(verdict, why): better / worse when significant; inconclusive when there is no test (`reason`
+    says why: too few seeds, zero variance) or the design could not see STUDY_EFFECT; else
+    no_detectable_difference."""
+    if p is None or not math.isfinite(p):
+        return "inconclusive", reason or "no test"
+    if p < alpha and delta is not None:
+        return ("better" if delta > 0 else "worse"), None
+    if mde is None or not math.isfinite(mde):
+        return "inconclusive", reason or "MDE undefined"
+    return ("inconclusive" if mde > STUDY_EFFECT else "no_detectable_difference"), None
 
 
-def compare_on(name: str, es: RealSet, labels: tuple[str, ...], stack_a: np.ndarray, stack_b: np.ndarray,
-               against: str, *, rule: EligibilityRule, paired_seeds: bool, endpoint: str = "secondary"
-               ) -> Comparison:
-    """Model A (stack_a, seeds × images × labels) against model B on the same images."""
+def _method(res, rule: EligibilityRule, arm_a, arm_b, paired: bool, label_tests: bool, no_test: str | None) -> str:
+    from cxrbench.stats.seed_patient import DELTA_METHOD, MIN_SEEDS_LABEL_TESTS
+
+    parts = [DELTA_METHOD, f"{'paired' if paired else 'unpaired'} seeds ({res.n_seeds_a} vs {res.n_seeds_b})"]
+    parts += [f"arm {n} is one fixed model (a frozen classifier): it has no training-seed variance"
+              for n, arm in (("A", arm_a), ("B", arm_b)) if arm.fixed]
+    parts.append(f"macro over the {len(res.macro_labels)} labels with ≥ {rule.min_positive_patients} positive and "
+                 f"≥ {rule.min_negative_patients} negative patients")
+    if no_test is not None:
+        parts.append(f"no test: {no_test}")
+    elif label_tests:
+        parts.append("per-label tests Holm-corrected over those labels")
+    else:
+        parts.append(f"per-label Δ with CI and p only, no Holm flags (fewer than {MIN_SEEDS_LABEL_TESTS} seeds in a "
+                     "trained arm: the per-label tests do not hold their family-wise level there)")
+    return "; ".join(parts)
+
+
+def compare_on(name: str, es: RealSet, labels: tuple[str, ...], arm_a, arm_b, against: str, *,
+               rule: EligibilityRule, endpoint: str = "secondary") -> Comparison:
+    """Arm A (`cxrbench.stats.arms.Arm`: scores, image ids, seeds) against arm B on eval set `es`.
+
+    Both arms are aligned to `es`'s rows by image id, and paired by seed when both are recipes
+    trained on the same seeds; StatsError names the first image id, shape or score that disagrees.
+    """
     from cxrbench.stats import holm
-    from cxrbench.stats.seed_patient import METHOD, seed_mean_delta
+    from cxrbench.stats.arms import align, pair
+    from cxrbench.stats.seed_patient import MIN_SEEDS, MIN_SEEDS_LABEL_TESTS, seed_mean_delta, too_few_seeds
 
     y = es.labels(labels)
     patients = es.rows["patient_id"].astype(str).to_numpy()
+    ids = es.rows["image_id"].astype(str).to_numpy()
+    stack_a, stack_b, paired = pair(arm_a, arm_b, align(arm_a, ids, labels, name="arm A"),
+                                    align(arm_b, ids, labels, name="arm B"))
     elig = _eligibility(es, labels, rule)
     base = dict(eval_set=name, against=against, endpoint=endpoint, n_seeds=int(stack_a.shape[0]),
-                n_seeds_against=int(stack_b.shape[0]), paired_seeds=bool(paired_seeds))
+                n_seeds_against=int(stack_b.shape[0]), paired_seeds=bool(paired))
     if not elig.included:
-        return Comparison(**base, delta=None, method="no label is eligible on this eval set: nothing compared")
+        return Comparison(**base, delta=None, verdict_reason="no label is eligible on this eval set",
+                          method="no label is eligible on this eval set: nothing compared")
     res = seed_mean_delta(y, stack_a, stack_b, patients, labels=labels, eligible=elig.mask(labels),
-                          paired_seeds=paired_seeds)
+                          paired_seeds=paired, fixed_a=arm_a.fixed, fixed_b=arm_b.fixed)
+    trained = [len(arm.seeds) for arm in (arm_a, arm_b) if not arm.fixed]
+    no_test = too_few_seeds(min(trained)) if trained and min(trained) < MIN_SEEDS else None
+    label_tests = no_test is None and all(n >= MIN_SEEDS_LABEL_TESTS for n in trained)
     names = list(res.per_label)
-    arms = [n for n in (res.n_seeds_a, res.n_seeds_b) if n > 1]
-    label_tests = all(n >= MIN_SEEDS_LABEL_TESTS for n in arms)
     adjusted = dict(zip(names, holm(np.array([res.per_label[n].p_value for n in names], dtype=float)))) \
         if label_tests else dict.fromkeys(names, float("nan"))
     label_deltas = []
@@ -148,17 +177,12 @@ def compare_on(name: str, es: RealSet, labels: tuple[str, ...], stack_a: np.ndar
                                        significant=bool(np.isfinite(adjusted[n]) and adjusted[n] < ALPHA)))
     m = res.macro
     significant = bool(np.isfinite(m.p_value) and m.p_value < ALPHA)
+    word, why = verdict(_f(m.estimate), _f(m.p_value), _f(m.mde), m.reason)
     return Comparison(
         **base, delta=_f(m.estimate), se=_f(m.se), ci_low=_f(m.ci_low), ci_high=_f(m.ci_high), p_value=_f(m.p_value),
         dof=_f(m.dof), var_test=_f(m.var_test), var_seed=_f(m.var_seed), mde=_f(m.mde), alpha=ALPHA,
-        significant=significant, verdict=verdict(_f(m.estimate), _f(m.p_value), _f(m.mde)),
-        macro_labels=list(res.macro_labels),
-        method=(f"{METHOD}; {'paired' if paired_seeds else 'unpaired'} seeds ({res.n_seeds_a} vs {res.n_seeds_b}); "
-                f"macro over the {len(res.macro_labels)} labels with ≥ {rule.min_positive_patients} positive and "
-                f"≥ {rule.min_negative_patients} negative patients; "
-                + ("per-label tests Holm-corrected over those labels" if label_tests else
-                   f"per-label Δ with CI and p only, no Holm flags (fewer than {MIN_SEEDS_LABEL_TESTS} seeds in an "
-                   "arm: the per-label tests do not hold their family-wise level there)")),
+        significant=significant, verdict=word, verdict_reason=why, macro_labels=list(res.macro_labels),
+        method=_method(res, rule, arm_a, arm_b, paired, label_tests, no_test),
         labels=label_deltas, significant_labels=[d.label for d in label_deltas if d.significant])
 
 
@@ -225,22 +249,27 @@ def _summary(name, attribute, groups, macro_labels, stack, y, labels) -> Subgrou
 
 def score_task(*, eval_sets: dict[str, RealSet], labels: tuple[str, ...], preds: dict[int, dict[str, np.ndarray]],
                base_preds: dict[int, dict[str, np.ndarray]], against: str | None, primary_eval_set: str,
-               eligibility: EligibilityRule) -> Scored:
-    """Every number of a record, from per-seed predictions of the submission and of its baseline.
+               eligibility: EligibilityRule, fixed_submission: bool = False) -> Scored:
+    """Every number of a record, from per-seed predictions of the submission and of its baseline
+    (each array in its eval set's row order, checked when it was loaded).
 
-    Seeds are paired when both arms were trained with the same seed list (reference-recipe runs);
-    a submitted classifier (one fixed set of predictions) is compared unpaired.
+    Seeds are paired when both arms are recipes trained on the same seeds (reference-recipe runs, a
+    fitted classifier); `fixed_submission`: the submission is one fixed model (a frozen classifier,
+    one set of predictions), compared unpaired and without a seed part.
     """
+    from cxrbench.stats.arms import Arm
+
     out = Scored([], [], [], [])
-    paired = sorted(preds) == sorted(base_preds) and len(preds) > 1
     for name, es in eval_sets.items():
         stack = seed_stack(preds, name)
         score = score_eval_set(name, es, labels, stack, eligibility)
         out.eval_sets.append(score)
         if base_preds and against:
+            ids = es.rows["image_id"].astype(str).to_numpy()
             out.comparisons.append(compare_on(
-                name, es, labels, stack, seed_stack(base_preds, name), against, rule=eligibility,
-                paired_seeds=paired, endpoint="primary" if name == primary_eval_set else "secondary"))
+                name, es, labels, Arm(stack, ids, tuple(sorted(preds)), fixed=fixed_submission),
+                Arm(seed_stack(base_preds, name), ids, tuple(sorted(base_preds))), against, rule=eligibility,
+                endpoint="primary" if name == primary_eval_set else "secondary"))
         sub, summ = score_subgroups(name, es, labels, stack, eligibility, score.macro_labels)
         out.subgroups += sub
         out.subgroup_summaries += summ

@@ -76,7 +76,8 @@ def rescore(record: ResultRecord, table: pd.DataFrame, eval_sets: dict[str, Real
     if sorted(preds) != sorted(record.seeds):
         raise RecordError(f"predictions hold seeds {sorted(preds)}, the record says {sorted(record.seeds)}")
     return score_task(eval_sets=eval_sets, labels=tuple(labels), preds=preds, base_preds=base, against=against,
-                      primary_eval_set=primary_eval_set, eligibility=eligibility)
+                      primary_eval_set=primary_eval_set, eligibility=eligibility,
+                      fixed_submission=record.submission.kind == "classifier" and not record.submission.fits)
 
 
 def first_difference(claimed: Any, computed: Any, path: str = "") -> str | None:

@@ -73,10 +73,14 @@ def with_deltas(tables: Tables) -> pd.DataFrame:
     sc = scores(tables)
     comp = tables.comparisons.rename(columns={"ci_low": "delta_ci_low", "ci_high": "delta_ci_high", "p_value": "p"})
     out = sc.merge(comp[["file", "eval_set", "against", "endpoint", "delta", "delta_ci_low", "delta_ci_high", "mde",
-                         "p", "verdict", "stars", "n_significant_labels"]], on=["file", "eval_set"], how="left")
+                         "p", "verdict", "verdict_reason", "stars", "n_significant_labels"]], on=["file", "eval_set"],
+                   how="left")
     out["marker"] = out["stars"].fillna("")
-    out["verdict"] = out["verdict"].fillna("")
-    return out.drop(columns=["stars"])
+    # the record's reason travels with its verdict (no test: too few seeds, zero variance)
+    reason = out["verdict_reason"].where(out["verdict_reason"].notna(), None)
+    out["verdict"] = [f"{v}: {r}" if isinstance(r, str) and r else (v if isinstance(v, str) else "")
+                      for v, r in zip(out["verdict"], reason)]
+    return out.drop(columns=["stars", "verdict_reason"])
 
 
 def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set: str) -> tuple[pd.DataFrame, dict[str, str]]:
