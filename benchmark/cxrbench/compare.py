@@ -17,17 +17,23 @@ from cxrbench.errors import CxrbenchError
 from cxrbench.results import Comparison, RecordError, ResultRecord
 
 
-def load_predictions(record: ResultRecord, folder: Path) -> pd.DataFrame:
-    """The record's predictions table, checked against the sha256 the record carries."""
+def load_predictions(record: ResultRecord, folder: Path, record_file: Path | None = None) -> pd.DataFrame:
+    """The record's predictions table: its own file (sha256 equal to the record's), or one that
+    `cxrbench reproduce` regenerated and checked (every number of the record within the tolerance)."""
     if not record.predictions_file:
         raise RecordError(f"{record.key}: record has no predictions file (failed run?)")
     path = Path(folder) / record.predictions_file
     if not path.is_file():
-        raise RecordError(f"{path}: predictions file named by {record.key} is missing")
-    data = path.read_bytes()
-    if record.predictions_sha256 and hashlib.sha256(data).hexdigest() != record.predictions_sha256:
-        raise RecordError(f"{path}: sha256 does not match the record (altered or from another run)")
-    return pd.read_parquet(path)
+        raise RecordError(f"{record.key}: its predictions ({record.predictions_file}) are not beside the record; "
+                          f"regenerate them with `cxrbench reproduce {record_file or path.with_name('RECORD.json')}`")
+    table = pd.read_parquet(path)
+    if record.predictions_sha256 and hashlib.sha256(path.read_bytes()).hexdigest() != record.predictions_sha256:
+        from cxrbench.runner.score_inputs import verify_numbers
+
+        if (diff := verify_numbers(record, table)) is not None:
+            raise RecordError(f"{path}: sha256 does not match the record, and the file does not give its numbers "
+                              f"({diff}); regenerate it with `cxrbench reproduce`")
+    return table
 
 
 def _arm(table: pd.DataFrame, eval_set: str, labels: list[str], fixed: bool):
@@ -60,7 +66,7 @@ def _fixed(record: ResultRecord) -> bool:
 
 
 def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: Path, *,
-                    cache_root: Path | None = None) -> list[Comparison]:
+                    cache_root: Path | None = None, files: tuple[Path, Path] | None = None) -> list[Comparison]:
     """Δ (A − B) per eval set, by the same procedure as a record's own comparisons (paired seeds)."""
     from cxrbench.runner.cache import Cache
     from cxrbench.runner.datasets import load_real_set, pixel_fingerprint, task_refs
@@ -82,6 +88,13 @@ def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: 
         if sb is not None and sa.macro_labels != sb.macro_labels:
             raise CxrbenchError(f"{sa.eval_set}: the records' macros use different eligible labels "
                                 f"({len(sa.macro_labels)} vs {len(sb.macro_labels)}); they were scored on other data")
+    absent = [str(f) for rec, folder, f in ((a, folder_a, files[0] if files else None),
+                                             (b, folder_b, files[1] if files else None))
+              if rec.predictions_file and not (Path(folder) / rec.predictions_file).is_file()]
+    if absent:
+        raise RecordError(f"the per-image predictions of {len(absent)} record(s) are not beside them (published records "
+                          f"ship without them); regenerate them first: cxrbench reproduce {' '.join(absent)}"
+                          if files else f"predictions missing beside {len(absent)} record(s): run `cxrbench reproduce`")
     spec = get_task(a.task.name)
     if spec.version != a.task.version or spec.sha256() != a.task.spec_sha256:
         raise CxrbenchError(f"{a.task.name}: the shipped task (version {spec.version}) differs from the records' "

@@ -162,12 +162,13 @@ def compare(
     reports the seed-mean Δ macro AUROC (A − B) per eval set with the same CI, p-value, MDE and
     verdict as `evaluate` (patients and seeds both vary), and per-label tests with Holm correction.
     Refused when the records differ in task version, eval-set fingerprints, seeds or labels.
+    Published records ship without their predictions: `cxrbench reproduce RECORD...` regenerates them.
     """
     from cxrbench.compare import compare_records
     from cxrbench.results import read_record
 
     a, b = read_record(record_a), read_record(record_b)
-    comparisons = compare_records(a, b, record_a.parent, record_b.parent, cache_root=cache)
+    comparisons = compare_records(a, b, record_a.parent, record_b.parent, cache_root=cache, files=(record_a, record_b))
     from cxrbench.presentation import delta_ci, num, p_text, verdict_text
 
     table = Table(title=f"{a.submission.name} − {b.submission.name} on {a.task.name}")
@@ -182,6 +183,44 @@ def compare(
     out.print(table)
 
 
+def reproduce(
+    records: list[Path] = typer.Argument(..., help="Result record JSON file(s), e.g. a published record."),
+    submission: Path = typer.Option(None, "--submission", help="The submission folder (default: submissions/<name>, "
+                                    "checked against the record's sha256)."),
+    cache: Path = typer.Option(None, "--cache", help="Cache folder (default .cxrbench-cache or $CXRBENCH_CACHE)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Reference-classifier runs trained at once."),
+    tolerance: float = typer.Option(None, "--tolerance", help="Accept predictions that differ in their bytes when "
+                                    "every number of the record agrees within this (default: publish's, 1e-9)."),
+    unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox", help="DANGEROUS: run submission code "
+                                           "without bubblewrap isolation."),
+) -> None:
+    """Regenerate a record's per-image predictions from its task, submission and seeds, and check them.
+
+    Reruns `evaluate` for exactly the record's task (version and spec hash), submission (content hash),
+    budget and classifier seeds, then accepts the predictions when their sha256 is the record's
+    (bit-identical) or when they give every number of the record within the tolerance, and writes
+    them beside the record. Then `cxrbench compare` and `cxrbench publish` can use the record.
+    Takes as long as the original run (training, and generation for a generator).
+
+    Example:
+
+      cxrbench reproduce leaderboard/cxrbench/leaderboard/results/phantom/quick/supplement-100@5/noise@1.json
+    """
+    from cxrbench.reproduce import reproduce as run_reproduce
+
+    if len(records) > 1 and submission is not None:
+        from cxrbench.errors import ConfigError
+
+        raise ConfigError("--submission names one folder: give one record with it")
+    for record in records:
+        done = run_reproduce(record, submission=submission, cache_root=cache, device=device, jobs=jobs,
+                             tolerance=tolerance, unsafe_no_sandbox=unsafe_no_sandbox)
+        out.print(f"{escape(str(record))}: {done.note}; predictions written to {escape(str(done.predictions))}",
+                  soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate)
     app.command("compare")(compare)
+    app.command("reproduce")(reproduce)

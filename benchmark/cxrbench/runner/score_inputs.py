@@ -80,13 +80,13 @@ def rescore(record: ResultRecord, table: pd.DataFrame, eval_sets: dict[str, Real
                       fixed_submission=record.submission.kind == "classifier" and not record.submission.fits)
 
 
-def first_difference(claimed: Any, computed: Any, path: str = "") -> str | None:
+def first_difference(claimed: Any, computed: Any, path: str = "", tolerance: float = TOLERANCE) -> str | None:
     """The first place two JSON-like values differ, as `path: record X, recomputed Y` (None: equal)."""
     if isinstance(claimed, dict) and isinstance(computed, dict):
         for key in list(claimed) + [k for k in computed if k not in claimed]:
             if key not in claimed or key not in computed:
                 return f"{path}.{key}: present in only one of record and recomputation"
-            if (diff := first_difference(claimed[key], computed[key], f"{path}.{key}")) is not None:
+            if (diff := first_difference(claimed[key], computed[key], f"{path}.{key}", tolerance)) is not None:
                 return diff
         return None
     if isinstance(claimed, list) and isinstance(computed, list):
@@ -96,19 +96,20 @@ def first_difference(claimed: Any, computed: Any, path: str = "") -> str | None:
             tag = next((a[k] for k in ("eval_set", "label", "group") if isinstance(a, dict) and k in a), i)
             if isinstance(a, dict) and "attribute" in a:
                 tag = f"{a.get('eval_set')}/{a['attribute']}/{a.get('group', '')}".rstrip("/")
-            if (diff := first_difference(a, b, f"{path}[{tag}]")) is not None:
+            if (diff := first_difference(a, b, f"{path}[{tag}]", tolerance)) is not None:
                 return diff
         return None
     if isinstance(claimed, bool) or isinstance(computed, bool) or not (
             isinstance(claimed, (int, float)) and isinstance(computed, (int, float))):
         return None if claimed == computed else f"{path}: record {claimed!r}, recomputed {computed!r}"
-    if math.isclose(float(claimed), float(computed), rel_tol=TOLERANCE, abs_tol=TOLERANCE):
+    if math.isclose(float(claimed), float(computed), rel_tol=tolerance, abs_tol=tolerance):
         return None
     return f"{path}: record {claimed!r}, recomputed {computed!r}"
 
 
-def verify_numbers(record: ResultRecord, table: pd.DataFrame) -> str | None:
-    """None when every scored number of `record` is what its predictions give; else the first difference."""
+def verify_numbers(record: ResultRecord, table: pd.DataFrame, tolerance: float = TOLERANCE) -> str | None:
+    """None when every scored number of `record` is what its predictions give (within `tolerance`,
+    relative or absolute); else the first difference."""
     from cxrbench.tasking import get_task
 
     spec = get_task(record.task.name)
@@ -122,6 +123,6 @@ def verify_numbers(record: ResultRecord, table: pd.DataFrame) -> str | None:
     for field in SCORED_FIELDS:
         claimed = [item.model_dump(mode="json") for item in getattr(record, field)]
         computed = [item.model_dump(mode="json") for item in getattr(scored, field)]
-        if (diff := first_difference(claimed, computed, field)) is not None:
+        if (diff := first_difference(claimed, computed, field, tolerance)) is not None:
             return diff
     return None
