@@ -52,7 +52,7 @@ install: sandbox $(STAMP)
 # 10 minutes on 2 cores (8.5 measured, README). The reference DDPM's five sets take ~8 CPU-minutes:
 # `cxrbench evaluate submissions/reference-ddpm-fast -t phantom/supplement-100` is the next command.
 demo: sandbox $(RT_STAMP)
-	$(WRITE_PYC) $(BIN)/cxrbench evaluate submissions/phantom-oracle -t phantom/supplement-100 --profile quick
+	$(WRITE_PYC) $(BIN)/cxrbench evaluate submissions/phantom-oracle -t phantom/supplement-100 --budget quick
 
 # One BLAS/OpenMP thread per process: the models under test are tiny, and a second thread on a
 # busy 2-core machine makes them several times slower (measured), not faster.

@@ -7,33 +7,13 @@ with a record).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cxrbench.errors import CxrbenchError
-from cxrbench.results import Comparison, RecordError, ResultRecord
-
-
-def load_predictions(record: ResultRecord, folder: Path, record_file: Path | None = None) -> pd.DataFrame:
-    """The record's predictions table: its own file (sha256 equal to the record's), or one that
-    `cxrbench reproduce` regenerated and checked (every number of the record within the tolerance)."""
-    if not record.predictions_file:
-        raise RecordError(f"{record.key}: record has no predictions file (failed run?)")
-    path = Path(folder) / record.predictions_file
-    if not path.is_file():
-        raise RecordError(f"{record.key}: its predictions ({record.predictions_file}) are not beside the record; "
-                          f"regenerate them with `cxrbench reproduce {record_file or path.with_name('RECORD.json')}`")
-    table = pd.read_parquet(path)
-    if record.predictions_sha256 and hashlib.sha256(path.read_bytes()).hexdigest() != record.predictions_sha256:
-        from cxrbench.runner.score_inputs import verify_numbers
-
-        if (diff := verify_numbers(record, table)) is not None:
-            raise RecordError(f"{path}: sha256 does not match the record, and the file does not give its numbers "
-                              f"({diff}); regenerate it with `cxrbench reproduce`")
-    return table
+from cxrbench.results import Comparison, RecordError, ResultRecord, read_predictions
 
 
 def _arm(table: pd.DataFrame, eval_set: str, labels: list[str], fixed: bool):
@@ -101,7 +81,11 @@ def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: 
                             f"(version {a.task.version}); rerun them")
     budget = spec.budget(a.task.budget)
     labels = list(spec.labels)
-    pa, pb = load_predictions(a, folder_a), load_predictions(b, folder_b)
+    from cxrbench.runner.score_inputs import verify_numbers
+
+    # a file `cxrbench reproduce` regenerated is accepted when it gives every number of its record
+    pa = read_predictions(a, folder_a, regenerated=lambda table: verify_numbers(a, table))
+    pb = read_predictions(b, folder_b, regenerated=lambda table: verify_numbers(b, table))
     store = Cache(cache_root).root / "images"
     pixels = pixel_fingerprint(task_refs(spec), budget)
     for rec in (a, b):

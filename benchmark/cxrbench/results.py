@@ -13,12 +13,16 @@ import math
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cxrbench.data.atomic import atomic_write_bytes
 from cxrbench.errors import CxrbenchError, pydantic_problems
+from cxrbench.tasking import Family
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: 2: one inference procedure (seed mean over training seeds, patients and seeds both varying) behind
 #: every figure; primary / secondary endpoints; label eligibility; minimum detectable effects.
@@ -52,7 +56,7 @@ class _Model(BaseModel):
 class TaskRef(_Model):
     name: str  # e.g. "phantom/supplement-100"
     version: int
-    family: Literal["supplement", "synthetic_only", "cross_source", "real_only"]
+    family: Family
     profile: str  # data profile: phantom | chexpert | mimic | csv
     budget: str  # quick | standard
     supplement_ratio: int  # N in N%; 0 for the real-only baseline
@@ -386,3 +390,30 @@ def read_record(path: Path, *, verify: bool = True) -> ResultRecord:
         except RecordError as exc:
             raise RecordError(f"{path}: {exc}") from None
     return record
+
+
+def read_predictions(record: ResultRecord, folder: Path, *, regenerated=None) -> "pd.DataFrame":
+    """The per-image predictions table a record names (in `folder`, beside the record), checked
+    against the sha256 the record carries; RecordError when it is missing or altered.
+
+    `regenerated(table) -> str | None`: accepts a file whose sha256 differs (predictions that
+    `cxrbench reproduce` regenerated) when it returns None: the first difference otherwise."""
+    import io
+
+    import pandas as pd
+
+    if not record.predictions_file:
+        raise RecordError(f"{record.key}: record has no predictions file (failed run?)")
+    path = Path(folder) / record.predictions_file
+    if not path.is_file():
+        raise RecordError(f"{path}: predictions file named by {record.key} is missing; regenerate it with "
+                          f"`cxrbench reproduce {path.parent / (path.name.removesuffix('.predictions.parquet') + '.json')}`")
+    data = path.read_bytes()
+    table = pd.read_parquet(io.BytesIO(data))
+    if record.predictions_sha256 and hashlib.sha256(data).hexdigest() != record.predictions_sha256:
+        if regenerated is None:
+            raise RecordError(f"{path}: sha256 does not match the record (altered or from another run)")
+        if (diff := regenerated(table)) is not None:
+            raise RecordError(f"{path}: sha256 does not match the record, and the file does not give its numbers "
+                              f"({diff}); regenerate it with `cxrbench reproduce`")
+    return table

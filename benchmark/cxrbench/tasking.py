@@ -13,14 +13,16 @@ import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cxrbench.errors import ConfigError, load_yaml_model
 from cxrbench.schema import LABEL_SETS
 
+#: the task families, in the order the leaderboard shows them
 Family = Literal["supplement", "synthetic_only", "cross_source", "real_only"]
+FAMILIES: tuple[str, ...] = get_args(Family)
 SyntheticSets = Literal["shared", "per_seed"]
 ALLOWED_RATIOS = (0, 100, 200, 300, 500, 1000)
 
@@ -90,22 +92,20 @@ class Endpoint(_Strict):
     estimand: Literal["seed_mean_delta"] = "seed_mean_delta"
 
 
-class Eligibility(_Strict):
+class EligibilityRule(_Strict):
     """A label enters an eval set's macro only with this many positive and negative patients there."""
 
     min_positive_patients: int = Field(default=20, ge=1)
     min_negative_patients: int = Field(default=20, ge=1)
 
 
-class TaskFamilyFile(_Strict):
-    """The YAML schema of one file in tasks/."""
+class _TaskDefinition(_Strict):
+    """The fields a family file declares and every task expanded from it carries unchanged."""
 
-    name: str  # e.g. phantom/supplement
     version: int = Field(ge=1)
     family: Family
     description: str
     profile: str
-    ratios: list[int]
     real_train: DataRef | None  # real images the classifier trains on (None: synthetic only)
     conditions_from: DataRef | None  # training rows that condition the generator
     val: DataRef
@@ -113,7 +113,6 @@ class TaskFamilyFile(_Strict):
     label_set: Literal["all14", "competition5"] = "all14"  # cxrbench.schema.LABEL_SETS
     scoring_uncertainty: Literal["ignore"] = "ignore"  # the study's policy: drop -1 per label
     train_uncertainty: Literal["ignore", "zeros", "ones"] = "zeros"  # cxrbench.schema.UNCERTAINTY_POLICIES
-    baseline_family: str | None = None  # family file whose ratio-0 task is the real-only baseline
     generation_seed: int = 0
     #: which synthetic images each classifier seed trains on: `shared` (every seed the same set:
     #: inference conditional on that set) or `per_seed` (seed s its own set, replicas
@@ -121,9 +120,17 @@ class TaskFamilyFile(_Strict):
     #: variance, so a comparison answers for the generator, not for one draw of its images)
     synthetic_sets: SyntheticSets = "shared"
     primary: Endpoint = Endpoint()
-    eligibility: Eligibility = Eligibility()
+    eligibility: EligibilityRule = EligibilityRule()
     budgets: dict[str, Budget]
     superseded_by: str | None = None
+
+
+class TaskFamilyFile(_TaskDefinition):
+    """The YAML schema of one file in tasks/: a family over several supplementation ratios."""
+
+    name: str  # e.g. phantom/supplement
+    ratios: list[int]
+    baseline_family: str | None = None  # family file whose ratio-0 task is the real-only baseline
 
     @field_validator("ratios")
     @classmethod
@@ -159,29 +166,12 @@ class TaskFamilyFile(_Strict):
         return self
 
 
-class TaskSpec(_Strict):
+class TaskSpec(_TaskDefinition):
     """One runnable task: a family file at one supplementation ratio."""
 
     name: str  # phantom/supplement-100
-    version: int
-    family: Family
-    description: str
-    profile: str
     supplement_ratio: int
-    real_train: DataRef | None
-    conditions_from: DataRef | None
-    val: DataRef
-    eval_sets: dict[str, DataRef]
-    label_set: str
-    scoring_uncertainty: str
-    train_uncertainty: str
     baseline: str | None  # name of the real-only task compared against; None for a baseline itself
-    generation_seed: int
-    synthetic_sets: SyntheticSets = "shared"
-    primary: Endpoint
-    eligibility: Eligibility
-    budgets: dict[str, Budget]
-    superseded_by: str | None = None
 
     @property
     def labels(self) -> tuple[str, ...]:

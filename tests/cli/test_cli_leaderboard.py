@@ -26,7 +26,7 @@ def _port_open(port: int) -> bool:
 
 def test_sigterm_stops_streamlit(tmp_path):
     port = free_port()
-    env = {**os.environ, "CXRBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    env = {**os.environ, "CXRBENCH_CACHE": str(tmp_path / "cache")}
     proc = subprocess.Popen([sys.executable, "-m", "cxrbench.cli", "leaderboard", "--results", str(tmp_path / "empty"),
                              "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

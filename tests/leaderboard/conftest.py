@@ -26,7 +26,7 @@ def store(study_store_template, tmp_path, monkeypatch) -> Path:
     """A private copy of the study store, which the app is pointed at through the environment."""
     root = Path(shutil.copytree(study_store_template, tmp_path / "results"))
     monkeypatch.setenv("CXRBENCH_RESULTS", str(root))
-    monkeypatch.setenv("CXRBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("CXRBENCH_CACHE", str(tmp_path / "cache"))
     return root
 
 

@@ -210,13 +210,14 @@ def test_cli_publish_exit_codes(tmp_path):
 
 def test_default_comparer_passes_store_folders_to_compare_records(evaluated, tmp_path, monkeypatch):
     """publish(compare=True) calls cxrbench.compare.compare_records(a, b, folder_a, folder_b); the
-    predictions must be findable (and hash-checked) there by the real load_predictions."""
+    predictions must be findable (and hash-checked) there by the real read_predictions."""
     import cxrbench.compare as compare_module
+    from cxrbench.results import read_predictions
 
     seen = []
 
     def fake_compare_records(a, b, folder_a, folder_b):
-        preds = [compare_module.load_predictions(a, folder_a), compare_module.load_predictions(b, folder_b)]
+        preds = [read_predictions(a, folder_a), read_predictions(b, folder_b)]
         seen.append((a.submission.name, b.submission.name, len(preds[0]), len(preds[1])))
         return fake_compare(type("S", (), {"record": a})(), type("S", (), {"record": b, "entry": f"{b.submission.name}@1.0"})())
 

@@ -6,10 +6,10 @@ import pytest
 from cxrbench.runner.datasets import RealSet
 from cxrbench.runner.score import score_task
 from cxrbench.schema import PATHOLOGIES
-from cxrbench.tasking import DataRef, Eligibility
+from cxrbench.tasking import DataRef, EligibilityRule
 from sklearn.metrics import roc_auc_score
 
-RULE = Eligibility(min_positive_patients=20, min_negative_patients=20)
+RULE = EligibilityRule(min_positive_patients=20, min_negative_patients=20)
 
 LABELS = ("Cardiomegaly", "Edema", "Pleural Effusion")
 

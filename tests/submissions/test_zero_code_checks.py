@@ -249,3 +249,16 @@ def test_table_names_the_first_unmatched_request(tmp_path):
     write_submission(tmp_path, "tab", "generator", {"precomputed": {"synthetic": "images", "table": "t.csv",
                                                                     "key": "prompt"}})
     fails(tmp_path, r"t.csv: no column 'prompt'")
+
+
+def test_a_bare_mode_is_shorthand_for_the_mapping(tmp_path, ddpm_folder):
+    from cxrbench.submissions.diffusers_block import DiffusersBlock
+
+    short = load_submission(diffusers_sub(_with(tmp_path, ddpm_folder), conditioning="unconditional"))
+    assert short.manifest.diffusers.conditioning.mode == "unconditional"
+    assert DiffusersBlock(pipeline="p", conditioning="unconditional") == DiffusersBlock(pipeline="p", conditioning=UNCOND)
+    # a bare mode that needs a mapping still says which one
+    with pytest.raises(ValueError, match="mode class_labels needs a class_labels mapping"):
+        DiffusersBlock(pipeline="p", conditioning="class_labels")
+    with pytest.raises(ValueError, match="'unconditional', 'class_labels' or 'prompt'"):
+        DiffusersBlock(pipeline="p", conditioning="uncond")

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from cxrbench.data.atomic import atomic_write
+from cxrbench.data.preprocess import check_images
 from cxrbench.errors import DataError
 
 
@@ -27,26 +28,6 @@ class FeatureExtractor(Protocol):
     version: str
 
     def __call__(self, images: np.ndarray) -> np.ndarray: ...
-
-
-def check_images(images: np.ndarray, what: str, *, size: int | None = None) -> np.ndarray:
-    """Validate an image set: a non-empty uint8 array (N, S, S) of square images.
-
-    Raises DataError naming the set (`what`) and what is wrong with it.
-    """
-    if not isinstance(images, np.ndarray):
-        raise DataError(f"{what}: expected a numpy array of images, got {type(images).__name__}")
-    if images.ndim != 3:
-        raise DataError(f"{what}: expected grayscale images of shape (N, S, S), got shape {images.shape}")
-    if images.shape[0] == 0:
-        raise DataError(f"{what}: the image set is empty")
-    if images.dtype != np.uint8:
-        raise DataError(f"{what}: expected dtype uint8 (0-255 pixels), got {images.dtype}")
-    if images.shape[1] != images.shape[2]:
-        raise DataError(f"{what}: images must be square, got {images.shape[1]}x{images.shape[2]}")
-    if size is not None and images.shape[1] != size:
-        raise DataError(f"{what}: images are {images.shape[1]}x{images.shape[2]}, expected {size}x{size}")
-    return images
 
 
 def content_hash(images: np.ndarray, chunk: int = 4096) -> str:

@@ -18,8 +18,7 @@ from scipy.stats import beta
 
 from cxrbench.calibration.model import World, draw_runs, draw_test_set
 from cxrbench.stats.arms import Arm
-
-ALPHA = 0.05
+from cxrbench.stats.power import ALPHA
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def _eval_set(test):
 def repetition(world: World, design: Design, delta: float, rng: np.random.Generator) -> dict:
     """One simulated record's primary comparison: A (the submission) against B (the baseline), true Δ `delta`."""
     from cxrbench.runner.score import compare_on
-    from cxrbench.tasking import Eligibility
+    from cxrbench.tasking import EligibilityRule
 
     test = draw_test_set(world, design.patients, rng)
     sd_b = world.seed_sd
@@ -67,7 +66,7 @@ def repetition(world: World, design: Design, delta: float, rng: np.random.Genera
     ids = test.rows["image_id"].to_numpy()
     seeds = tuple(range(design.seeds))
     comp = compare_on("internal_test", _eval_set(test), world.labels, Arm(a, ids, seeds), Arm(b, ids, seeds),
-                      "baseline", rule=Eligibility(min_positive_patients=20, min_negative_patients=20),
+                      "baseline", rule=EligibilityRule(min_positive_patients=20, min_negative_patients=20),
                       endpoint="primary")
     return {"p": comp.p_value, "delta": comp.delta, "se": comp.se, "dof": comp.dof, "mde": comp.mde,
             "ci": (comp.ci_low, comp.ci_high), "verdict": comp.verdict, "stars": comp.stars,

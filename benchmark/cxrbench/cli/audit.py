@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from cxrbench.cli._budget import budget_option, deprecated_profile_option, resolve_budget
+
 ORDER = 2
 out = Console()
 
@@ -17,15 +19,16 @@ out = Console()
 def audit(
     submission: Path = typer.Argument(..., help="Generator submission folder, e.g. submissions/reference-ddpm"),
     task: str = typer.Option("phantom/supplement-100", "--task", "-t", help="Task whose training rows condition the images."),
-    profile: str = typer.Option("quick", "--profile", "-p", help="Budget: quick or standard."),
+    budget: str = budget_option("Budget: quick or standard."),
     out_dir: Path = typer.Option(Path("runs/audit"), "--out", help="Where the report JSON and the galleries go."),
     cache: Path = typer.Option(None, "--cache", help="Cache folder (default .cxrbench-cache or $CXRBENCH_CACHE)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda (nearest neighbours run on the GPU when given)."),
+    profile: str = deprecated_profile_option(),
 ) -> None:
     """Audit a generator's synthetic images before (or beside) scoring them downstream.
 
     Generates (or reuses from the cache) the task's first replica, then measures, in the
-    profile's shipped reference feature space and in pixel space: Fréchet distance and k-NN
+    data profile's shipped reference feature space and in pixel space: Fréchet distance and k-NN
     precision/recall against the real training images (overall and per finding); adherence
     (AUROC of the reference classifier against the conditioned labels); diversity (feature
     spread, duplicate rate); memorization (nearest real training image, share closer than a
@@ -48,7 +51,7 @@ def audit(
     spec = get_task(task)
     if not spec.uses_generator:
         raise typer.BadParameter(f"{task} uses no synthetic images; pick a task with N > 0")
-    opts = RunOptions(budget=profile, cache_root=cache, device=device)
+    opts = RunOptions(budget=resolve_budget(budget, profile), cache_root=cache, device=device)
     with Progress(console=Console(stderr=True)) as progress:
         run = TaskRun(sub, spec, opts, Cache(cache), progress)
         b = run.budget

@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cxrbench.cli._budget import budget_option, deprecated_profile_option, resolve_budget
+
 
 ORDER = 1
 out = Console(width=None if Console().is_terminal else 160)
@@ -65,7 +67,7 @@ def evaluate(
     submission: Path = typer.Argument(..., help="Submission folder (with submission.yaml), e.g. submissions/reference-ddpm"),
     task: list[str] = typer.Option(None, "--task", "-t", help="Task name (repeatable), e.g. phantom/supplement-100. "
                                    "Default: every task of the submission's kind at this budget (`cxrbench tasks ls`)."),
-    profile: str = typer.Option("quick", "--profile", "-p", help="Budget: `quick` (CPU, minutes) or `standard` (GPU)."),
+    budget: str = budget_option(),
     seeds: int = typer.Option(None, "--seeds", help="Number of classifier training seeds (default: the budget's)."),
     out_dir: Path = typer.Option(Path("runs"), "--out", help="Where result records (JSON) and predictions (parquet) go."),
     cache: Path = typer.Option(None, "--cache", help="Cache folder (default .cxrbench-cache or $CXRBENCH_CACHE)."),
@@ -85,6 +87,7 @@ def evaluate(
     unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox",
                                            help="DANGEROUS: run submission code without bubblewrap isolation "
                                                 "(only where bwrap cannot run; records say so, the leaderboard marks them)."),
+    profile: str = deprecated_profile_option(),
 ) -> None:
     """Score a generator or classifier submission: generate → train → predict → score, per task.
 
@@ -109,12 +112,14 @@ def evaluate(
 
       cxrbench evaluate submissions/phantom-oracle -t phantom/supplement-300 --seeds 5
 
-      cxrbench evaluate submissions/reference-ddpm -p standard --executor ray   # every GPU of this machine
+      cxrbench evaluate submissions/reference-ddpm -b standard --executor ray   # every GPU of this machine
 
-      cxrbench evaluate submissions/reference-ddpm -p standard --executor ray --address auto   # a Ray cluster
+      cxrbench evaluate submissions/reference-ddpm -b standard --executor ray --address auto   # a Ray cluster
     """
     from cxrbench.runner.evaluate import RunOptions
     from cxrbench.runner.evaluate import evaluate as run_evaluate
+
+    budget = resolve_budget(budget, profile)
 
     if device == "auto":
         import torch
@@ -131,14 +136,14 @@ def evaluate(
         raise ConfigError(f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
     if executor != "ray" and (address or ray_workers):
         raise ConfigError("--address and --ray-workers need --executor ray")
-    opts = RunOptions(budget=profile, out_dir=out_dir, cache_root=cache, force=force, device=device,
+    opts = RunOptions(budget=budget, out_dir=out_dir, cache_root=cache, force=force, device=device,
                       profile=data_profile, threads=threads, jobs=jobs, unsafe_no_sandbox=unsafe_no_sandbox,
                       executor=executor, address=address, ray_workers=ray_workers)
     if seeds:
         from cxrbench.tasking import get_task
 
         # The first N seeds of the budget's list, extended with the next integers.
-        first = get_task(task[0]).budget(profile).seeds if task else list(range(8))
+        first = get_task(task[0]).budget(budget).seeds if task else list(range(8))
         opts.seeds = (list(first) + [s for s in range(1000) if s not in first])[:seeds]
     outcomes = run_evaluate(submission, task or None, opts)
     records = [o.record for o in outcomes]

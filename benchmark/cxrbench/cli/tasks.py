@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cxrbench.cli._budget import budget_option, deprecated_profile_option, resolve_budget
+
 ORDER = 5
 out = Console()
 tasks_app = typer.Typer(help="Tasks: list them, show one, export what an offline (precomputed) submission needs.",
@@ -81,8 +83,9 @@ def show(name: str = typer.Argument(..., help="Task name, e.g. phantom/supplemen
 def requests(
     name: str = typer.Argument(..., help="Task name, e.g. phantom/supplement-300"),
     out_dir: Path = typer.Option(..., "--out", help="Folder to write requests.parquet into."),
-    profile: str = typer.Option("quick", "--profile", help="Budget (sets the image size and data size)."),
+    budget: str = budget_option("Budget (sets the image size and data size)."),
     cache: Path = typer.Option(None, "--cache", help="Cache folder."),
+    profile: str = deprecated_profile_option(),
 ) -> None:
     """Export the generation requests of a task (request_id, seed, condition columns).
 
@@ -97,8 +100,9 @@ def requests(
     spec = get_task(name)
     if not spec.uses_generator:
         raise typer.BadParameter(f"{name} uses no synthetic images (ratio 0)")
-    n = write_requests(spec, profile, out_dir, Cache(cache))
-    out.print(f"{n} requests ({spec.replicas} per training row, {spec.budget(profile).image_size} px) → "
+    budget = resolve_budget(budget, profile)
+    n = write_requests(spec, budget, out_dir, Cache(cache))
+    out.print(f"{n} requests ({spec.replicas} per training row, {spec.budget(budget).image_size} px) → "
               f"{escape(str(out_dir / REQUESTS_FILE))}", soft_wrap=True)
 
 
@@ -106,8 +110,9 @@ def requests(
 def export(
     name: str = typer.Argument(..., help="Task name, e.g. phantom/classify or phantom/supplement-300"),
     out_dir: Path = typer.Option(..., "--out", help="Folder to write into (created)."),
-    profile: str = typer.Option("quick", "--profile", help="Budget (sets the image size and data size)."),
+    budget: str = budget_option("Budget (sets the image size and data size)."),
     cache: Path = typer.Option(None, "--cache", help="Cache folder."),
+    profile: str = deprecated_profile_option(),
 ) -> None:
     """Export what an offline (precomputed) submission needs: eval images and generation requests.
 
@@ -122,7 +127,7 @@ def export(
     from cxrbench.tasking import get_task
 
     spec = get_task(name)
-    done = export_task(spec, profile, out_dir, Cache(cache))
+    done = export_task(spec, resolve_budget(budget, profile), out_dir, Cache(cache))
     sets = ", ".join(f"{n} {k}" for k, n in done.eval_images.items())
     out.print(f"{sum(done.eval_images.values())} eval images ({sets}; {done.image_size} px, no labels) → "
               f"{escape(str(out_dir / 'eval'))}, indexed by {escape(str(out_dir / EVAL_IMAGES_FILE))}", soft_wrap=True)

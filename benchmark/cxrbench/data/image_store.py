@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cxrbench.cache_location import default_cache_root
 from cxrbench.data.atomic import atomic_write, atomic_write_text
 from cxrbench.data.preprocess import check_size
 from cxrbench.errors import ConfigError, DataError
@@ -59,7 +60,7 @@ class ImageArray:
 
 def default_root() -> Path:
     """`$CXRBENCH_CACHE/images`, else `.cxrbench-cache/images` in the working directory."""
-    return Path(os.environ.get("CXRBENCH_CACHE", ".cxrbench-cache")) / "images"
+    return default_cache_root() / "images"
 
 
 class ImageStore:

@@ -23,6 +23,27 @@ def check_size(size: int) -> int:
     return int(size)
 
 
+def check_images(images: np.ndarray, what: str, *, n: int | None = None, size: int | None = None,
+                 error: type[Exception] = DataError) -> np.ndarray:
+    """Validate an image set: a uint8 array (N, S, S) of square images, non-empty, of side `size`
+    when given; with `n`, exactly (n, size, size). Raises `error` naming the set (`what`) and the fault."""
+    if not isinstance(images, np.ndarray):
+        raise error(f"{what}: expected a numpy array of images, got {type(images).__name__}")
+    if images.dtype != np.uint8:
+        raise error(f"{what}: dtype {images.dtype}; expected uint8 (0-255 pixels)")
+    if n is not None and images.shape != (n, size, size):
+        raise error(f"{what}: shape {images.shape}; expected ({n}, {size}, {size})")
+    if images.ndim != 3:
+        raise error(f"{what}: expected grayscale images of shape (N, S, S), got shape {images.shape}")
+    if images.shape[0] == 0:
+        raise error(f"{what}: the image set is empty")
+    if images.shape[1] != images.shape[2]:
+        raise error(f"{what}: images must be square, got {images.shape[1]}x{images.shape[2]}")
+    if size is not None and images.shape[1] != size:
+        raise error(f"{what}: images are {images.shape[1]}x{images.shape[2]}, expected {size}x{size}")
+    return images
+
+
 def to_uint8(pixels: np.ndarray) -> np.ndarray:
     """Bring a 2-D grayscale array to uint8: uint8 as is, wider integers and floats min–max scaled."""
     arr = np.asarray(pixels)

@@ -25,9 +25,10 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from cxrbench.cache_location import default_cache_root
+from cxrbench.data.file_digest import file_sha256
 from cxrbench.version import __version__
 
-DEFAULT_ROOT = ".cxrbench-cache"
 CHECKSUMS = "CHECKSUMS.json"
 MARKER = "COMPLETE"
 
@@ -61,12 +62,7 @@ def tree_digest(paths: Iterable[str], read: Callable[[str], bytes]) -> str:
 
 
 def default_root() -> Path:
-    return Path(os.environ.get("CXRBENCH_CACHE", DEFAULT_ROOT)).resolve()
-
-
-def file_sha256(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+    return default_cache_root().resolve()
 
 
 def entry_checksums(entry: Path) -> dict[str, dict]:

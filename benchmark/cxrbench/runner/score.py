@@ -30,9 +30,9 @@ from cxrbench.results import (
     Comparison, EvalSetScore, ExcludedLabel, LabelDelta, LabelScore, SubgroupScore, SubgroupSummary,
 )
 from cxrbench.runner.datasets import RealSet
-from cxrbench.tasking import Eligibility as EligibilityRule
+from cxrbench.stats.seed_patient import ALPHA
+from cxrbench.tasking import EligibilityRule
 
-ALPHA = 0.05
 #: The effect the benchmark exists to detect: the study's +0.02 macro AUROC at 1000%. A
 #: non-significant Δ whose MDE is larger is "inconclusive", never "no difference".
 STUDY_EFFECT = 0.02

@@ -8,7 +8,7 @@ from cxrbench.stats.auroc import AurocResult, LabelAuroc, auroc
 from cxrbench.stats.bootstrap import (
     AurocBootstrap,
     BootstrapResult,
-    LabelDelta,
+    BootstrapLabelDelta,
     LabelInterval,
     bootstrap_auroc,
     paired_bootstrap,
@@ -75,7 +75,7 @@ __all__ = [
     "DelongComparison",
     "DelongTable",
     "LabelAuroc",
-    "LabelDelta",
+    "BootstrapLabelDelta",
     "StatsError",
     "adjust",
     "auroc",

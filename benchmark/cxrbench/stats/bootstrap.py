@@ -31,8 +31,9 @@ P_VALUE_METHOD = (
 
 
 @dataclass(frozen=True)
-class LabelDelta(Record):
-    """One label's AUROCs, Δ = auc_a − auc_b, its percentile CI and shifted-null p."""
+class BootstrapLabelDelta(Record):
+    """One label of `paired_bootstrap`: AUROCs, Δ = auc_a − auc_b, its percentile CI and shifted-null p
+    (a record's per-label Δ is `cxrbench.results.LabelDelta`)."""
 
     label: str
     auc_a: float
@@ -68,7 +69,7 @@ class BootstrapResult(Record):
     bias_correction: float  # BCa z0
     acceleration: float  # BCa a, from the cluster jackknife
     macro_labels: tuple[str, ...]
-    per_label: tuple[LabelDelta, ...]
+    per_label: tuple[BootstrapLabelDelta, ...]
     n_images: int
     n_patients: int
     n_replicates: int
@@ -257,13 +258,13 @@ def paired_bootstrap(y_true, score_a, score_b, patient_ids, *, labels: Sequence[
     for j, name in enumerate(prep.names):
         if not prep.defined[j]:
             nan = float("nan")
-            per_label.append(LabelDelta(name, nan, nan, nan, nan, nan, nan, int(prep.n_pos[j]),
+            per_label.append(BootstrapLabelDelta(name, nan, nan, nan, nan, nan, nan, int(prep.n_pos[j]),
                                         int(prep.n_neg[j]), prep.reasons[j]))
             continue
         dj = boot[0, j] - boot[1, j]
         lo, hi = percentile_ci(dj, confidence)
         obs = float(full[0, j] - full[1, j])
-        per_label.append(LabelDelta(name, float(full[0, j]), float(full[1, j]), obs, lo, hi,
+        per_label.append(BootstrapLabelDelta(name, float(full[0, j]), float(full[1, j]), obs, lo, hi,
                                     shifted_null_p(dj, obs), int(prep.n_pos[j]),
                                     int(prep.n_neg[j])))
     finite = delta_star[np.isfinite(delta_star)]

@@ -7,7 +7,7 @@ diffusers:
   scheduler: DDIMScheduler        # optional: a diffusers scheduler class, built from the folder's config
   steps: 50
   guidance_scale: 1.0             # diffusers' convention: 1 = no classifier-free guidance
-  conditioning:
+  conditioning:                   # `conditioning: unconditional` is short for {mode: unconditional}
     mode: prompt                  # unconditional | class_labels | prompt
     prompt: {template: "{view} chest radiograph of a {patient}. {findings}", negative_prompt: "blurry"}
   output: {channel: mean, resize: bilinear, value_range: [-1, 1]}
@@ -25,7 +25,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cxrbench.errors import SubmissionError
 from cxrbench.submissions.condition_mapping import ClassLabelMapping, PromptMapping
@@ -87,6 +87,12 @@ class DiffusersBlock(BaseModel):
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     conditioning: Conditioning
     output: OutputMapping = OutputMapping()
+
+    @field_validator("conditioning", mode="before")
+    @classmethod
+    def _mode_shorthand(cls, value):
+        """`conditioning: unconditional` (a bare mode) means `{mode: unconditional}`."""
+        return {"mode": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _fits(self) -> "DiffusersBlock":

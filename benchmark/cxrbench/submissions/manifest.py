@@ -35,6 +35,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cxrbench.data.file_digest import file_sha256, update_with_file
 from cxrbench.errors import SubmissionError, load_yaml_model
 from cxrbench.results import check_links, check_url
 from cxrbench.submissions.condition_mapping import PromptMapping
@@ -198,7 +199,7 @@ class Submission:
             if kind == "link":
                 h.update(b"->" + target.encode())
             else:
-                _hash_regular(self.root / rel, h)
+                update_with_file(h, self.root / rel, regular_only=True, error=SubmissionError)
             h.update(b"\0")
         if self.manifest.reference_weights:  # shipped weights its code loads count like its own files
             from cxrbench.submissions.weights import reference_weights_digest
@@ -256,22 +257,6 @@ def _kind(mode: int) -> str:
     return "a device file" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "an unsupported file type"
 
 
-def _hash_regular(path: Path, h) -> None:
-    """Hash a file opened without following links or blocking, after checking it is still regular."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise SubmissionError(f"{path}: changed into a non-regular file while being hashed")
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    _hash_regular(path, h)
-    return h.hexdigest()
-
-
 def load_submission(path: str | Path) -> Submission:
     """Read and check a submission directory; SubmissionError says what to fix."""
     root = Path(path).resolve()
@@ -311,7 +296,7 @@ def load_submission(path: str | Path) -> Submission:
             raise SubmissionError(f"{mpath}: declared weights file {rel!r} is missing")
         if not wpath.name.endswith(".safetensors"):
             raise SubmissionError(f"{mpath}: weights file {rel!r} must be safetensors (pickles are never loaded)")
-        actual = _sha256_file(wpath)
+        actual = file_sha256(wpath, regular_only=True, error=SubmissionError)
         if actual != expected:
             raise SubmissionError(f"{mpath}: sha256 of {rel} is {actual[:12]}…, manifest says {expected[:12]}…")
     counts = parameter_counts(root, files)  # an unreadable header is an error here

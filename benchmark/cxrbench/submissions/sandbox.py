@@ -28,7 +28,7 @@ from cxrbench.submissions import bwrap
 from cxrbench.submissions.limits import Limits, TreeLimits, check_tree
 from cxrbench.submissions.protocol import StreamReader, load_shard, parse_event
 
-__all__ = ["Limits", "check_images", "check_probabilities", "isolation", "run_worker"]
+__all__ = ["Limits", "check_probabilities", "isolation", "run_worker"]
 
 #: (allowed dtypes, shape) of each output shard the parent asked for
 OutputSpec = dict[str, tuple[tuple[str, ...], tuple[int, ...]]]
@@ -237,15 +237,6 @@ def _unshare_works() -> bool:
         except (OSError, subprocess.SubprocessError):
             _UNSHARE = False
     return _UNSHARE
-
-
-def check_images(images: np.ndarray, n: int, size: int, where: str) -> np.ndarray:
-    """Parent-side check of a generator's output shard."""
-    if images.dtype != np.uint8:
-        raise SubmissionError(f"{where}: images have dtype {images.dtype}; expected uint8")
-    if images.shape != (n, size, size):
-        raise SubmissionError(f"{where}: images have shape {images.shape}; expected ({n}, {size}, {size})")
-    return images
 
 
 def check_probabilities(probs: np.ndarray, n: int, n_labels: int, where: str) -> np.ndarray:

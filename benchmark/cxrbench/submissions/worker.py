@@ -108,6 +108,8 @@ def run(workdir: Path) -> None:
     if mode == "generate":
         import pandas as pd
 
+        from cxrbench.data.preprocess import check_images
+
         table = pd.read_parquet(workdir / "conditions.parquet")
         for shard in req["shards"]:
             rows = table.iloc[shard["start"]:shard["stop"]].reset_index(drop=True)
@@ -115,7 +117,7 @@ def run(workdir: Path) -> None:
             rows = rows.drop(columns=["request_id"])
             images = obj.generate(rows, seeds, int(req["size"]))
             images = np.asarray(images)
-            _check_images(images, len(rows), int(req["size"]))
+            check_images(images, "generate() returned", n=len(rows), size=int(req["size"]), error=ValueError)
             _save(out / f"{shard['name']}.npy", images)
             _emit(event="shard", name=shard["name"], n=len(rows))
     elif mode == "predict":
@@ -141,13 +143,6 @@ def run(workdir: Path) -> None:
     else:
         raise ValueError(f"unknown mode {mode!r}")
     _emit(event="done")
-
-
-def _check_images(images: np.ndarray, n: int, size: int) -> None:
-    if images.dtype != np.uint8:
-        raise ValueError(f"generate returned dtype {images.dtype}; expected uint8 images")
-    if images.shape != (n, size, size):
-        raise ValueError(f"generate returned shape {images.shape}; expected ({n}, {size}, {size})")
 
 
 def main() -> None:

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from cxrbench.leaderboard.ranking import rank_table
 from cxrbench.results import stars
 from cxrbench.leaderboard.tables import TABLES, Tables
+from cxrbench.tasking import FAMILIES
 
 INTERNAL = "internal_test"
-FAMILY_ORDER = ("supplement", "synthetic_only", "cross_source", "real_only")
 
 
 def family_rank(family: str) -> int:
     """Display order of task families: the study's supplement family first."""
-    return FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER)
+    return FAMILIES.index(family) if family in FAMILIES else len(FAMILIES)
 
 
 @dataclass(frozen=True)
@@ -167,7 +166,8 @@ def real_only_reference(tables: Tables, baseline_tasks: set[str] | None = None) 
 
 
 def synthetic_vs_real(tables: Tables) -> pd.DataFrame:
-    """Synthetic-only N% next to real + N% of the same entry, with Δ vs real-only and its p-value."""
+    """Synthetic-only N% next to real + N% of the same entry, with Δ vs real-only, its p-value and the
+    record's own verdict (`cxrbench.results.Verdict`: the one vocabulary of every surface)."""
     d = with_deltas(tables)
     syn = d[d["family"] == "synthetic_only"]
     sup = d[d["family"] == "supplement"][["entry", "ratio", "eval_set", "macro_auroc"]]
@@ -175,9 +175,6 @@ def synthetic_vs_real(tables: Tables) -> pd.DataFrame:
                     on=["entry", "ratio", "eval_set"], how="left")
     out = out.rename(columns={"macro_auroc": "synthetic_only", "delta": "delta_vs_real_only"})
     out["real_only"] = out["synthetic_only"] - out["delta_vs_real_only"]
-    out["verdict"] = np.select(
-        [out["delta_ci_low"] > 0, out["delta_ci_high"] < 0, out["delta_ci_low"].notna()],
-        ["better than real", "worse than real", "not distinguishable from real"], default="")
     cols = ["entry", "ratio", "eval_set", "synthetic_only", "ci_low", "ci_high", "real_only", "delta_vs_real_only",
             "delta_ci_low", "delta_ci_high", "p", "marker", "verdict", "real_plus_synthetic"]
     return out[cols].sort_values(["eval_set", "entry", "ratio"], key=_eval_set_key).reset_index(drop=True)

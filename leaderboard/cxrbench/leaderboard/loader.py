@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 from pyarrow import feather
 
+from cxrbench.cache_location import cache_from_env
 from cxrbench.leaderboard import fields
 from cxrbench.leaderboard.store import scan
 from cxrbench.leaderboard.tables import TABLES, Tables, build_tables, concat_tables, record_rows
@@ -49,8 +50,7 @@ def store_signature(root: Path) -> tuple:
 
 
 def default_cache_dir(root: Path) -> Path:
-    base = os.environ.get("CXRBENCH_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cxrbench")
+    base = cache_from_env() or Path(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cxrbench")
     tag = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
     return Path(base) / "leaderboard" / tag
 

@@ -12,7 +12,6 @@ predictions) and the results are stored in the task's `pairwise.json` for the ra
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -29,7 +28,8 @@ from cxrbench.leaderboard.store import (
     task_folder,
 )
 from cxrbench.data.atomic import atomic_write_bytes as write_atomic
-from cxrbench.results import Comparison, RecordError, ResultRecord, read_record
+from cxrbench.data.file_digest import file_sha256
+from cxrbench.results import Comparison, RecordError, ResultRecord, read_predictions, read_record
 
 
 @dataclass(frozen=True)
@@ -80,12 +80,9 @@ Rescorer = Callable[[ResultRecord, Path], "str | None"]
 def recomputed_difference(record: ResultRecord, record_file: Path) -> str | None:
     """Recompute every scored number from the record's predictions and our own labels
     (`cxrbench.runner.score_inputs`); the first field that differs, or None."""
-    import pandas as pd
-
     from cxrbench.runner.score_inputs import verify_numbers
 
-    table = pd.read_parquet(Path(record_file).parent / record.predictions_file)
-    return verify_numbers(record, table)
+    return verify_numbers(record, read_predictions(record, Path(record_file).parent))
 
 
 # --------------------------------------------------------------------------------- validation
@@ -172,7 +169,7 @@ def check_complete(record: ResultRecord, record_file: Path) -> list[str]:
         pred = Path(record_file).parent / record.predictions_file
         if not pred.is_file():
             problems.append(f"predictions file {pred} is missing (it must sit beside the record)")
-        elif _sha256(pred) != record.predictions_sha256:
+        elif file_sha256(pred) != record.predictions_sha256:
             problems.append(f"predictions file {pred.name} does not match predictions_sha256 (altered or replaced)")
     return problems
 
@@ -270,7 +267,7 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: R
         problems += check_against_task(record, expected)
     target = record_path(store, record)
     if target.exists():
-        same = _sha256(target) == _sha256(file)
+        same = file_sha256(target) == file_sha256(file)
         raise RecordError(f"{record.key} ({record.task.budget}) is already published at {target}"
                           + (" (identical)" if same else
                              "; records are immutable: remove the old file in a pull request to replace it"))
@@ -303,6 +300,3 @@ def _peers(record: ResultRecord, store: Path) -> list[StoredRecord]:
     return out
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()

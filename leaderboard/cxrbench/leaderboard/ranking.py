@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.stats.multiplicity import holm
+from cxrbench.stats.seed_patient import ALPHA
 
-ALPHA = 0.05
 PAIRED = "paired tests, Holm-corrected"
 CI_OVERLAP = "bootstrap-CI overlap (no paired tests stored)"
 

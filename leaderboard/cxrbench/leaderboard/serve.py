@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cxrbench.cache_location import CACHE_ENV
+
 APP = Path(__file__).with_name("app.py")
 
 
@@ -34,7 +36,7 @@ def start(results: Path, address: str, port: int, *extra: str, cache_dir: Path |
     """Start Streamlit on the store `results` in a new process group (session)."""
     env = {**os.environ, "CXRBENCH_RESULTS": str(results)}
     if cache_dir:
-        env["CXRBENCH_CACHE_DIR"] = str(cache_dir)
+        env[CACHE_ENV] = str(cache_dir)
     return subprocess.Popen(streamlit_command(address, port, *extra), env=env, start_new_session=True, **popen)
 
 

@@ -74,7 +74,7 @@ class ReferenceGenerator:
     @property
     def identity(self) -> str:
         """What determines the pixels: weights hash, sampler, steps, guidance, device type, dtype."""
-        from cxrbench.baselines.ddpm.model_card import file_sha256
+        from cxrbench.data.file_digest import file_sha256
 
         weights = "in-memory"
         if self.source:

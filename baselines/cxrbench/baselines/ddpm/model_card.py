@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
 from cxrbench.baselines.ddpm.model import CONFIG_FILE, PIPELINE_INDEX, WEIGHTS_FILE
 from cxrbench.baselines.ddpm.presets import GeneratorConfig
+from cxrbench.data.file_digest import file_sha256
 
 CARD_FILE = "MODEL_CARD.md"
 LOAD_SECTION = """## Load
@@ -26,14 +26,6 @@ pipe = DiffusionPipeline.from_pretrained(folder, custom_pipeline=cxr.__file__, t
 ```
 """
 _HASH_ROW = re.compile(r"^\| `[^`]+` sha256 \| `[0-9a-f]{64}` \|$")
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def card_hashes(directory: str | Path) -> dict[str, str]:

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from cxrbench.baselines.ddpm.conditioning import CONDITION_COLUMNS, condition_matrix
 from cxrbench.data.atomic import atomic_write, atomic_write_text
+from cxrbench.data.file_digest import file_sha256
 from cxrbench.errors import ConfigError, DataError
 
 MANIFEST = "manifest.json"
@@ -78,7 +79,7 @@ def write_synthetic_set(out_dir: str | Path, conditions: pd.DataFrame, seeds: np
                                 f"{(hi - lo, size, size)}")
             table = _shard_table(conditions.iloc[lo:hi], seeds[lo:hi], images, lo)
             atomic_write(path, lambda fh, t=table: pq.write_table(t, fh))
-        shards.append({"file": f"shards/{path.name}", "rows": hi - lo, "sha256": _sha256(path)})
+        shards.append({"file": f"shards/{path.name}", "rows": hi - lo, "sha256": file_sha256(path)})
         if progress is not None:
             progress(hi, len(seeds))
     manifest = {**plan, "complete": True, "shards": shards}
@@ -97,10 +98,6 @@ def _shard_table(conditions: pd.DataFrame, seeds: np.ndarray, images: np.ndarray
     return table.append_column("image", pixels)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def read_synthetic_set(out_dir: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
     """uint8 images (N, S, S) and the table (index, seed, conditions) of a *complete* set;
     DataError for a missing or incomplete one, or a shard whose hash changed."""
@@ -115,7 +112,7 @@ def read_synthetic_set(out_dir: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
     tables = []
     for shard in manifest["shards"]:
         path = out / shard["file"]
-        if not path.exists() or _sha256(path) != shard["sha256"]:
+        if not path.exists() or file_sha256(path) != shard["sha256"]:
             raise DataError(f"{path}: shard missing or changed since the set was completed")
         tables.append(pq.read_table(path))
     table = pa.concat_tables(tables)

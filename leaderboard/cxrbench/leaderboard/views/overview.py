@@ -7,11 +7,12 @@ import streamlit as st
 from cxrbench.leaderboard import frames
 from cxrbench.leaderboard.ranking import CI_OVERLAP, PAIRED
 from cxrbench.leaderboard.views import Context, need, pick, table
+from cxrbench.tasking import FAMILIES
 
 
 def render(ctx: Context) -> None:
     st.header("Overview")
-    families = [f for f in frames.FAMILY_ORDER if f in set(ctx.tables.records["family"])]
+    families = [f for f in FAMILIES if f in set(ctx.tables.records["family"])]
     c1, c2 = st.columns(2)
     with c1:
         family = pick("Task family", families, key="overview-family")

@@ -1,0 +1,261 @@
+"""Planning one (task, submission): load the task's data and add the jobs it needs to a plan.
+
+A `TaskRun` holds what one task of an evaluation needs: its budget, seeds, data and the keys of
+the jobs it planned (a job's key is the cache key of the entry it writes, so jobs shared by tasks,
+like the real-only baseline, run once). `cxrbench.runner.assembly` builds the record from those
+jobs' cache entries once the executor has run them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rich.progress import Progress
+
+from cxrbench.errors import ConfigError, CxrbenchError, DataError
+from cxrbench.results import StageTiming
+from cxrbench.runner.cache import Cache, stable_hash
+from cxrbench.runner.classify import fits_on, submitted_predictions
+from cxrbench.runner.datasets import RealSet, load_real_set
+from cxrbench.runner.executors import run_plan
+from cxrbench.runner.generate import synthesize
+from cxrbench.runner.options import RunOptions
+from cxrbench.runner.plan import Job, Plan, Resources
+from cxrbench.submissions import Limits, Submission
+from cxrbench.tasking import TaskSpec, get_task
+
+
+@dataclass
+class _Timer:
+    timings: list[StageTiming] = field(default_factory=list)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[StageTiming]:
+        start = time.perf_counter()
+        entry = StageTiming(stage=name, seconds=0.0)
+        self.timings.append(entry)
+        yield entry
+        entry.seconds = round(time.perf_counter() - start, 3)
+
+
+class TaskRun:
+    """Everything one (task, submission) needs: `plan()` adds its jobs to a plan;
+    `cxrbench.runner.assembly.assemble` builds the record from their cache entries."""
+
+    def __init__(self, sub: Submission, task: TaskSpec, opts: RunOptions, cache: Cache, progress: Progress | None = None):
+        self.sub, self.task, self.opts, self.cache = sub, task, opts, cache
+        self.budget = task.budget(opts.budget)
+        self.seeds = list(opts.seeds or self.budget.seeds)
+        self.timer = _Timer()
+        self.store_root = cache.root / "images"
+        self.audit_gallery: Path | None = None
+        self.keys: dict[str, list[str]] = {}  # stage → this task's job keys
+        self.replica_of: dict[str, int] = {}  # generate job key → its replica number
+        self.error: str | None = None  # why planning failed
+        self.audit_skipped: str | None = None
+        self.fits = False  # a classifier the benchmark trains per seed (set by `plan`)
+        # set by `plan()`: the task's data, and seed → (cache stage, key) of each arm's runs
+        self.eval_sets: dict[str, RealSet] = {}
+        self.real_train: RealSet | None = None
+        self.val: RealSet | None = None
+        self.runs: dict[int, tuple[str, str]] = {}
+        self.base_runs: dict[int, tuple[str, str]] = {}
+
+    def limits(self, timeout_s: float) -> Limits:
+        return Limits(timeout_s=timeout_s, memory_gb=self.budget.memory_limit_gb, threads=self.opts.threads,
+                      sandboxed=not self.opts.unsafe_no_sandbox)
+
+    def isolation(self) -> dict:
+        from cxrbench.submissions.sandbox import isolation
+
+        if self.sub.manifest.precomputed or (self.sub.kind == "generator" and not self.task.uses_generator):
+            return {"mode": "no submission code"}
+        return isolation(self.limits(0), self.opts.device)
+
+    def _real(self, ref, max_images=None, eval_set: str | None = None) -> RealSet:
+        budget = self.budget.for_eval_set(eval_set) if eval_set else self.budget
+        return load_real_set(ref, budget, self.store_root, max_images=max_images)
+
+    def _job(self, plan: Plan, key: str, stage: str, entry: str | None, what: str, fn, kwargs: dict,
+             deps: tuple[str, ...] = ()) -> str:
+        on_gpu = self.opts.device.startswith("cuda") and stage != "score"
+        plan.add(Job(key=key, stage=stage, entry=entry, label=f"{self.task.name} · {stage} {what}", fn=fn,
+                     kwargs=kwargs, deps=deps, resources=Resources(num_cpus=self.opts.threads or 1,
+                                                                  num_gpus=1 if on_gpu else 0),
+                     threads=self.opts.threads or 1))
+        self.keys.setdefault(stage, []).append(key)
+        return key
+
+    def plan_generate(self, plan: Plan, conditioning: RealSet, replicas: list[int] | None = None) -> dict[int, str]:
+        """One job per replica (a rerun resumes a replica's finished shards): replica → key.
+        `replicas`: default, every replica this run's seeds train on."""
+        from cxrbench.runner.generate import replica_key
+
+        task, b = self.task, self.budget
+        keys = {}
+        for r in (task.replicas_for_seeds(self.seeds) if replicas is None else replicas):
+            key = replica_key(self.sub, conditioning, r, b.image_size, task.generation_seed, self.cache)
+            keys[r] = self._job(plan, key, "generate", "synthetic", f"replica {r}", synthesize, dict(
+                submission=self.sub, conditioning=conditioning, replica=r, size=b.image_size,
+                generation_seed=task.generation_seed, limits=self.limits(b.generator_timeout_s),
+                device=self.opts.device, denied=(self.opts.out_dir.resolve(),)))
+            self.replica_of[key] = r
+        return keys
+
+    def plan_audit(self, plan: Plan, replica_key: str, conditioning: RealSet, eval_sets: dict[str, RealSet]) -> None:
+        """The generator audit of the first replica; skipped (with the reason) where no reference space ships."""
+        from cxrbench.runner import jobs
+        from cxrbench.runner.audit_stage import audit_key
+
+        try:
+            key = audit_key(self.cache, replica_key, conditioning, eval_sets, self.task.profile)
+        except ConfigError as exc:
+            self.audit_skipped = str(exc)
+            return
+        self._job(plan, key, "audit", "audit", "replica 0", jobs.audit, dict(
+            replica_key=replica_key, conditioning=conditioning, eval_sets=eval_sets, profile=self.task.profile,
+            device=self.opts.device), deps=(replica_key,))
+
+    def generate(self, conditioning: RealSet) -> list:
+        """The replicas the first seed trains on, generated here (`cxrbench audit`)."""
+        from cxrbench.runner.generate import load_replica
+
+        plan = Plan()
+        keys = self.plan_generate(plan, conditioning, self.task.replicas_for_seed(self.seeds[0]))
+        _run_here(plan, self.cache)
+        return [load_replica(self.cache, k, r) for r, k in keys.items()]
+
+    def audit(self, replica, conditioning: RealSet, eval_sets: dict[str, RealSet]) -> dict:
+        """The audit of `replica`, run here (`cxrbench audit`)."""
+        plan = Plan()
+        plan.add(Job(key=replica.key, stage="generate", entry="synthetic", label="replica", fn=_noop, kwargs={}))
+        self.audit_skipped = None
+        self.plan_audit(plan, replica.key, conditioning, eval_sets)
+        _run_here(plan, self.cache)
+        from cxrbench.runner.assembly import audit_report
+
+        return audit_report(self)
+
+    def data(self) -> tuple[RealSet | None, RealSet, dict[str, RealSet], np.ndarray]:
+        """The task's real training rows, validation set and eval sets (checked disjoint by patient),
+        and the eval image ids that no training input may be."""
+        task, b = self.task, self.budget
+        real_train = self._real(task.real_train, b.max_train_images) if task.real_train else None
+        val = self._real(task.val, b.max_val_images)
+        eval_sets = {name: self._real(ref, b.max_eval_images, name) for name, ref in task.eval_sets.items()}
+        _check_disjoint(real_train, val, eval_sets)
+        forbidden = np.concatenate([es.rows["image_id"].astype(str).to_numpy() for es in eval_sets.values()])
+        return real_train, val, eval_sets, forbidden
+
+    def common(self, val: RealSet, eval_sets: dict[str, RealSet], forbidden: np.ndarray) -> dict:
+        """The arguments every reference-recipe run of this task shares (`reference_run(**common, ...)`)."""
+        b = self.budget
+        return dict(val=val, eval_sets=eval_sets, labels=self.task.labels, recipe_name=b.recipe,
+                    image_size=b.image_size, train_uncertainty=self.task.train_uncertainty, cache=self.cache,
+                    forbidden_ids=forbidden, device=self.opts.device)
+
+    def plan(self, plan: Plan) -> None:
+        """Load the task's data (timed as the `data` stage) and add every job it needs to `plan`."""
+        from cxrbench.runner import jobs
+        from cxrbench.runner.classify import run_key, submitted_key
+        from cxrbench.runner.score_inputs import against_for
+
+        task, b = self.task, self.budget
+        with self.timer.stage("data"):
+            real_train, val, eval_sets, forbidden = self.data()
+        self.eval_sets, self.real_train, self.val = eval_sets, real_train, val
+        replica_keys: dict[int, str] = {}
+        self.audit_skipped = None
+        if self.sub.kind == "generator" and task.uses_generator:
+            conditioning = self._real(task.conditions_from, b.max_train_images)
+            _check_disjoint(conditioning, None, eval_sets)
+            replica_keys = self.plan_generate(plan, conditioning)
+            self.plan_audit(plan, replica_keys[min(replica_keys)], conditioning, eval_sets)
+
+        def synthetic_for(seed: int) -> list[str]:
+            return [replica_keys[r] for r in task.replicas_for_seed(seed)] if replica_keys else []
+
+        common = self.common(val, eval_sets, forbidden)
+        del common["cache"]
+        baseline = get_task(task.baseline) if task.baseline else None
+        base_train = None
+        if baseline is not None:
+            base_train = self._real(baseline.real_train, b.max_train_images) if baseline.real_train else None
+        self.runs, self.base_runs = {}, {}
+        if self.sub.kind == "classifier":
+            from cxrbench.baselines.classifier import get_recipe
+
+            kwargs = dict(submission=self.sub, real_train=real_train, eval_sets=eval_sets, labels=task.labels,
+                          limits=self.limits(b.classifier_timeout_s), device=self.opts.device,
+                          denied=(self.opts.out_dir.resolve(),), train_uncertainty=task.train_uncertainty,
+                          recipe=get_recipe(b.recipe, image_size=b.image_size))
+            # a fitted classifier is trained on every seed of the recipe it is compared with; a frozen one is one model
+            for seed in (self.seeds if fits_on(self.sub, real_train) else [0]):
+                seeded = dict(kwargs, seed=seed)
+                self.runs[seed] = ("submitted-predictions", self._job(
+                    plan, submitted_key(self.cache, **seeded), "predict", "submitted-predictions",
+                    f"submission seed {seed}", submitted_predictions, seeded))
+            base_train = real_train
+        else:
+            for seed in self.seeds:
+                run = dict(real_train=real_train, seed=seed, replicas_of_real=task.family == "supplement", **common)
+                synthetic = synthetic_for(seed)
+                key = run_key(self.cache, synthetic_keys=synthetic, **run)
+                self.runs[seed] = ("classifier-run", self._job(
+                    plan, key, "train", "classifier-run", f"seed {seed}", jobs.train,
+                    dict(synthetic_keys=synthetic, synthetic_replicas=task.replicas_for_seed(seed) if synthetic else [],
+                         **run), deps=tuple(synthetic)))
+        if baseline is not None or self.sub.kind == "classifier":
+            for seed in self.seeds:
+                run = dict(real_train=base_train, seed=seed, **common)
+                key = run_key(self.cache, synthetic_keys=[], **run)
+                self.base_runs[seed] = ("classifier-run", self._job(
+                    plan, key, "train", "classifier-run", f"seed {seed} (real-only baseline)", jobs.train,
+                    dict(synthetic_keys=[], **run)))
+        labels_only = {name: jobs.without_pixels(es) for name, es in eval_sets.items()}
+        self.fits = self.sub.kind == "classifier" and fits_on(self.sub, real_train)
+        score_kwargs = dict(eval_sets=labels_only, labels=task.labels, runs=self.runs, base_runs=self.base_runs,
+                            against=against_for(task, b, self.sub.kind), primary_eval_set=task.primary.eval_set,
+                            eligibility=task.eligibility,
+                            fixed_submission=self.sub.kind == "classifier" and not self.fits)
+        deps = tuple(k for _, k in (*self.runs.values(), *self.base_runs.values()))
+        score_key = stable_hash({"score": task.sha256(), "runs": deps, "against": score_kwargs["against"]})
+        self._job(plan, score_key, "score", None, "", jobs.score, score_kwargs, deps=deps)
+
+    def job_keys(self) -> list[str]:
+        return [k for keys in self.keys.values() for k in keys]
+
+
+def _noop(**_) -> None:
+    """A job that is already done (its entry exists): stands in for a dependency in a small plan."""
+
+
+def _run_here(plan: Plan, cache: Cache) -> None:
+    """Run a small plan in this process; the first failure is raised."""
+    from cxrbench.runner.executors.local import LocalExecutor
+
+    with LocalExecutor() as executor:
+        outcomes = run_plan(plan, executor, cache)
+    for outcome in outcomes.values():
+        if outcome.error:
+            raise CxrbenchError(outcome.error)
+
+
+def _check_disjoint(train: RealSet | None, val: RealSet | None, eval_sets: dict[str, RealSet]) -> None:
+    """No patient of a test set may appear in training or validation data (same source)."""
+    for part_name, part in (("training", train), ("validation", val)):
+        if part is None:
+            continue
+        patients = set(part.rows["patient_id"].astype(str))
+        for name, es in eval_sets.items():
+            if es.ref.source != part.ref.source:
+                continue
+            shared = patients & set(es.rows["patient_id"].astype(str))
+            if shared:
+                raise DataError(f"{len(shared)} patient(s) of eval set {name} are in the {part_name} data "
+                                f"(e.g. {sorted(shared)[0]}): the split is not patient-level")
