@@ -27,26 +27,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from cxrbench.results import (
-    Comparison, EvalSetScore, ExcludedLabel, LabelDelta, LabelScore, SubgroupScore, SubgroupSummary,
+    Comparison, EvalSetScore, ExcludedLabel, LabelScore, SubgroupScore, SubgroupSummary,
 )
+from cxrbench.runner.comparison import STUDY_EFFECT, compare_on, verdict  # noqa: F401 (public here too)
+from cxrbench.runner.comparison import json_float as _f
 from cxrbench.runner.datasets import RealSet
-from cxrbench.stats.seed_patient import ALPHA
 from cxrbench.tasking import EligibilityRule
 
-#: The effect the benchmark exists to detect: the study's +0.02 macro AUROC at 1000%. A
-#: non-significant Δ whose MDE is larger is "inconclusive", never "no difference".
-STUDY_EFFECT = 0.02
 #: A subgroup is compared ("worst group") only when at least this share of the eval set's macro
 #: labels are eligible inside it.
 SUBGROUP_MIN_LABEL_SHARE = 0.5
-
-
-def _f(x) -> float | None:
-    """JSON-safe float: NaN/inf become None (undefined)."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 @dataclass
@@ -62,7 +52,7 @@ def seed_stack(preds: dict[int, dict[str, np.ndarray]], eval_set: str) -> np.nda
     return np.stack([preds[s][eval_set] for s in sorted(preds)])
 
 
-def _eligibility(es: RealSet, labels: tuple[str, ...], rule: EligibilityRule):
+def eligibility(es: RealSet, labels: tuple[str, ...], rule: EligibilityRule):
     from cxrbench.stats.seed_patient import eligible_labels
 
     return eligible_labels(es.labels(labels), es.rows["patient_id"].astype(str).to_numpy(), labels,
@@ -77,7 +67,7 @@ def score_eval_set(name: str, es: RealSet, labels: tuple[str, ...], stack: np.nd
 
     y = es.labels(labels)
     patients = es.rows["patient_id"].astype(str).to_numpy()
-    elig = _eligibility(es, labels, rule)
+    elig = eligibility(es, labels, rule)
     per_seed_full = [auroc(y, s, labels=labels) for s in stack]
     defined = {la.label: la for la in per_seed_full[0].per_label}
     res = seed_mean(y, stack, patients, labels=labels, eligible=elig.mask(labels)) if elig.included else None
@@ -103,87 +93,6 @@ def score_eval_set(name: str, es: RealSet, labels: tuple[str, ...], stack: np.nd
         excluded_labels=[ExcludedLabel(label=n, positive_patients=elig.positive_patients[n],
                                        negative_patients=elig.negative_patients[n]) for n in elig.excluded],
         labels=label_scores, method=METHOD)
-
-
-def verdict(delta: float | None, p: float | None, mde: float | None, reason: str | None = None,
-            alpha: float = ALPHA) -> tuple[str, str | None]:
-    """(verdict, why): better / worse when significant; inconclusive when there is no test (`reason`
-    says why: too few seeds, zero variance) or the design could not see STUDY_EFFECT; else
-    no_detectable_difference."""
-    if p is None or not math.isfinite(p):
-        return "inconclusive", reason or "no test"
-    if p < alpha and delta is not None:
-        return ("better" if delta > 0 else "worse"), None
-    if mde is None or not math.isfinite(mde):
-        return "inconclusive", reason or "MDE undefined"
-    return ("inconclusive" if mde > STUDY_EFFECT else "no_detectable_difference"), None
-
-
-def _method(res, rule: EligibilityRule, arm_a, arm_b, paired: bool, label_tests: bool, no_test: str | None) -> str:
-    from cxrbench.stats.seed_patient import DELTA_METHOD, MIN_SEEDS_LABEL_TESTS
-
-    parts = [DELTA_METHOD, f"{'paired' if paired else 'unpaired'} seeds ({res.n_seeds_a} vs {res.n_seeds_b})"]
-    parts += [f"arm {n} is one fixed model (a frozen classifier): it has no training-seed variance"
-              for n, arm in (("A", arm_a), ("B", arm_b)) if arm.fixed]
-    parts.append(f"macro over the {len(res.macro_labels)} labels with ≥ {rule.min_positive_patients} positive and "
-                 f"≥ {rule.min_negative_patients} negative patients")
-    if no_test is not None:
-        parts.append(f"no test: {no_test}")
-    elif label_tests:
-        parts.append("per-label tests Holm-corrected over those labels")
-    else:
-        parts.append(f"per-label Δ with CI and p only, no Holm flags (fewer than {MIN_SEEDS_LABEL_TESTS} seeds in a "
-                     "trained arm: the per-label tests do not hold their family-wise level there)")
-    return "; ".join(parts)
-
-
-def compare_on(name: str, es: RealSet, labels: tuple[str, ...], arm_a, arm_b, against: str, *,
-               rule: EligibilityRule, endpoint: str = "secondary") -> Comparison:
-    """Arm A (`cxrbench.stats.arms.Arm`: scores, image ids, seeds) against arm B on eval set `es`.
-
-    Both arms are aligned to `es`'s rows by image id, and paired by seed when both are recipes
-    trained on the same seeds; StatsError names the first image id, shape or score that disagrees.
-    """
-    from cxrbench.stats import holm
-    from cxrbench.stats.arms import align, pair
-    from cxrbench.stats.seed_patient import MIN_SEEDS, MIN_SEEDS_LABEL_TESTS, seed_mean_delta, too_few_seeds
-
-    y = es.labels(labels)
-    patients = es.rows["patient_id"].astype(str).to_numpy()
-    ids = es.rows["image_id"].astype(str).to_numpy()
-    stack_a, stack_b, paired = pair(arm_a, arm_b, align(arm_a, ids, labels, name="arm A"),
-                                    align(arm_b, ids, labels, name="arm B"))
-    elig = _eligibility(es, labels, rule)
-    base = dict(eval_set=name, against=against, endpoint=endpoint, n_seeds=int(stack_a.shape[0]),
-                n_seeds_against=int(stack_b.shape[0]), paired_seeds=bool(paired))
-    if not elig.included:
-        return Comparison(**base, delta=None, verdict_reason="no label is eligible on this eval set",
-                          method="no label is eligible on this eval set: nothing compared")
-    res = seed_mean_delta(y, stack_a, stack_b, patients, labels=labels, eligible=elig.mask(labels),
-                          paired_seeds=paired, fixed_a=arm_a.fixed, fixed_b=arm_b.fixed)
-    trained = [len(arm.seeds) for arm in (arm_a, arm_b) if not arm.fixed]
-    no_test = too_few_seeds(min(trained)) if trained and min(trained) < MIN_SEEDS else None
-    label_tests = no_test is None and all(n >= MIN_SEEDS_LABEL_TESTS for n in trained)
-    names = list(res.per_label)
-    adjusted = dict(zip(names, holm(np.array([res.per_label[n].p_value for n in names], dtype=float)))) \
-        if label_tests else dict.fromkeys(names, float("nan"))
-    label_deltas = []
-    for n in names:
-        e = res.per_label[n]
-        a_mean, b_mean = res.arm_means[n]
-        label_deltas.append(LabelDelta(label=n, auroc=_f(a_mean), baseline_auroc=_f(b_mean), delta=_f(e.estimate),
-                                       ci_low=_f(e.ci_low), ci_high=_f(e.ci_high), p_value=_f(e.p_value),
-                                       p_holm=_f(adjusted[n]),
-                                       significant=bool(np.isfinite(adjusted[n]) and adjusted[n] < ALPHA)))
-    m = res.macro
-    significant = bool(np.isfinite(m.p_value) and m.p_value < ALPHA)
-    word, why = verdict(_f(m.estimate), _f(m.p_value), _f(m.mde), m.reason)
-    return Comparison(
-        **base, delta=_f(m.estimate), se=_f(m.se), ci_low=_f(m.ci_low), ci_high=_f(m.ci_high), p_value=_f(m.p_value),
-        dof=_f(m.dof), var_test=_f(m.var_test), var_seed=_f(m.var_seed), mde=_f(m.mde), alpha=ALPHA,
-        significant=significant, verdict=word, verdict_reason=why, macro_labels=list(res.macro_labels),
-        method=_method(res, rule, arm_a, arm_b, paired, label_tests, no_test),
-        labels=label_deltas, significant_labels=[d.label for d in label_deltas if d.significant])
 
 
 def score_subgroups(name: str, es: RealSet, labels: tuple[str, ...], stack: np.ndarray, rule: EligibilityRule,

@@ -176,9 +176,9 @@ def _dof(var_test: float, seed_parts: list[tuple[float, float]], *, seed_dof_onl
 
 
 def _undefined(estimate: float, var_test: float, var_seed: float, per_seed, reason: str,
-               within: float = 0.0) -> Estimate:
+               within: float = 0.0, se: float = float("nan")) -> Estimate:
     nan = float("nan")
-    return Estimate(float(estimate), nan, float(var_test), float(var_seed), nan, nan, nan, float(within), nan, nan,
+    return Estimate(float(estimate), se, float(var_test), float(var_seed), nan, nan, nan, float(within), nan, nan,
                     tuple(float(x) for x in per_seed), reason)
 
 
@@ -195,9 +195,12 @@ def _interval(estimate: float, var_test: float, seed_parts: list[tuple[float, fl
                     "; ".join(reasons) or None)
 
 
-def _test(estimate: float, var_test: float, seed_parts: list[tuple[float, float]], per_seed, *,
-          confidence: float, reasons: list[str], within: float = 0.0, no_test: str | None = None) -> Estimate:
-    """A difference with its t-test, CI and MDE; `no_test`: why none is reported (too few seeds)."""
+def tested_difference(estimate: float, var_test: float, seed_parts: list[tuple[float, float]], per_seed=(), *,
+                      confidence: float = 0.95, reasons: list[str] = (), within: float = 0.0,
+                      no_test: str | None = None) -> Estimate:
+    """A difference with its t-test, CI and MDE from its variance parts: `var_test` and the arms' seed parts
+    ((variance, degrees of freedom) each); `no_test`: why none is reported (too few seeds)."""
+    reasons = list(reasons)
     var_seed = float(sum(v for v, _ in seed_parts))
     var = var_test + var_seed
     if no_test is not None:  # the one reason that matters (per-arm caveats would only repeat it)
@@ -205,7 +208,7 @@ def _test(estimate: float, var_test: float, seed_parts: list[tuple[float, float]
     if not var > 0:
         why = ("zero variance: the two arms' AUROCs agree on every seed and patient (identical predictions?); "
                "no test, MDE undefined" if estimate == 0 else "zero variance with a non-zero difference; no test")
-        return _undefined(estimate, var_test, var_seed, per_seed, "; ".join([why, *reasons]), within)
+        return _undefined(estimate, var_test, var_seed, per_seed, "; ".join([why, *reasons]), within, se=0.0)
     se = float(np.sqrt(var))
     dof = _dof(var_test, seed_parts, seed_dof_only=True)
     t = estimate / se
@@ -357,8 +360,8 @@ def seed_mean_delta(y_true, stack_a, stack_b, patient_ids, *, labels: Sequence[s
                     reasons.append(f"arm {arm}: {reason}")
             var_test = max(var_test, 0.0)
             per_seed = np.concatenate([xa, xb])
-        out[name] = _test(float(xa.mean() - xb.mean()), var_test, parts, per_seed, confidence=confidence,
-                          reasons=reasons, within=within, no_test=no_test)
+        out[name] = tested_difference(float(xa.mean() - xb.mean()), var_test, parts, per_seed, confidence=confidence,
+                                      reasons=reasons, within=within, no_test=no_test)
     return SeedPatientResult(out.pop("macro"), out, tuple(n for n, _ in cols), prep.n_patients,
                              int(prep.y.shape[0]), s_a, s_b, bool(paired_seeds), confidence, means,
                              method=DELTA_METHOD)

@@ -1,0 +1,109 @@
+"""Migrate result records (and a store's pairwise.json) to schema 4: comparisons re-tested at the
+seed spread's degrees of freedom, with the MDE of that test and the reason of a verdict without one.
+
+Schema 4 changes what a comparison reports, not the predictions it was computed from. Every new
+number is a function of numbers a version-2/3 comparison holds (`cxrbench.runner.comparison`
+decides the rest, exactly as for a fresh record):
+
+- the macro Δ stores se, var_test and var_seed: the t-test at S − 1 degrees of freedom (paired),
+  its CI and MDE follow;
+- a label's Δ stores no se, but its CI half-width h = t_{0.975,ν}·se and its p = 2·T_ν(−|Δ|/se)
+  fix both ν (the Welch–Satterthwaite degrees of freedom it was tested at) and se: solved here
+  and checked by recomputing the stored CI and p (to 1e-9); then p, CI and Holm at S − 1.
+
+One-arm figures (eval sets, per-label AUROCs, subgroups) do not change. Each record is resealed
+at schema 4 and the task's pairwise.json follows (its comparisons migrated the same way, its
+content hashes updated). A record whose predictions are regenerated (`cxrbench reproduce`) checks
+the migration: `publish` recomputes every number from the predictions and must find these.
+
+    python tools/migrate_records_v4.py leaderboard/cxrbench/leaderboard/results
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+from scipy.optimize import brentq
+from scipy.special import stdtr, stdtrit
+
+from cxrbench.leaderboard.store import pairwise_to_json
+from cxrbench.results import Comparison, ResultRecord, read_record, write_record
+from cxrbench.runner.comparison import comparison_from
+from cxrbench.stats.seed_patient import SeedPatientResult, tested_difference
+from cxrbench.tasking import get_task
+
+#: the largest relative error accepted when the recovered (se, ν) recompute a label's stored CI and p
+CHECK = 1e-9
+
+
+def label_se(delta: float, ci_low: float, ci_high: float, p: float, confidence: float = 0.95) -> float:
+    """The se of a per-label Δ from its stored CI and p (both from one t with unknown ν ≥ 1)."""
+    half = (ci_high - ci_low) / 2
+    q = 0.5 + confidence / 2
+    if half == 0:  # identical predictions (the baseline task's records): zero variance, no test
+        return 0.0
+
+    def mismatch(log_dof: float) -> float:
+        dof = math.exp(log_dof)
+        return abs(delta) * stdtrit(dof, q) / half + stdtrit(dof, p / 2)  # −t_{p/2}: accurate at tiny p
+
+    lo, hi = 0.0, math.log(1e12)
+    if mismatch(lo) * mismatch(hi) > 0:
+        raise ValueError(f"no t gives Δ {delta}, CI [{ci_low}, {ci_high}] and p {p}")
+    dof = math.exp(brentq(mismatch, lo, hi, xtol=1e-14, rtol=1e-15, maxiter=500))
+    se = half / stdtrit(dof, q)
+    for got, want in ((delta - stdtrit(dof, q) * se, ci_low), (2 * stdtr(dof, -abs(delta) / se), p)):
+        if not math.isclose(got, want, rel_tol=CHECK, abs_tol=1e-15):
+            raise ValueError(f"recovered se {se} (ν {dof}) gives {got}, the record {want}")
+    return float(se)
+
+
+def migrate_comparison(c: Comparison, rule) -> Comparison:
+    """A version-2/3 comparison (paired seeds, both arms trained) as a version-4 record reports it."""
+    if not c.paired_seeds or c.delta is None or c.se is None:
+        raise ValueError(f"{c.eval_set}: only paired comparisons with a test can be migrated from their numbers")
+    dof = c.n_seeds - 1
+    macro = tested_difference(c.delta, c.var_test, [(c.var_seed, dof)])
+    per_label = {d.label: tested_difference(d.delta, 0.0, [(label_se(d.delta, d.ci_low, d.ci_high, d.p_value)**2,
+                                                            dof)]) for d in c.labels}
+    res = SeedPatientResult(macro, per_label, tuple(c.macro_labels), 0, 0, c.n_seeds, c.n_seeds_against, True, 0.95,
+                            {d.label: (d.auroc, d.baseline_auroc) for d in c.labels})
+    return comparison_from(res, name=c.eval_set, against=c.against, endpoint=c.endpoint, rule=rule)
+
+
+def migrate_record(record: ResultRecord) -> ResultRecord:
+    rule = get_task(record.task.name).eligibility
+    out = record.model_copy(deep=True)
+    out.comparisons = [migrate_comparison(c, rule) for c in record.comparisons]
+    out.schema_version = 4
+    return out
+
+
+def main(store: str) -> None:
+    files = sorted(p for p in Path(store).rglob("*.json") if p.name != "pairwise.json")
+    new_sha = {}
+    for path in files:
+        record = read_record(path)
+        if record.schema_version >= 4:
+            continue
+        migrated = migrate_record(record)
+        write_record(migrated, path)
+        new_sha[record.content_sha256] = migrated.content_sha256
+        print(f"{path}: schema {record.schema_version} → 4, {len(migrated.comparisons)} comparison(s)")
+    for path in sorted(Path(store).rglob("pairwise.json")):
+        data = json.loads(path.read_text())
+        rule = get_task(data["task"]).eligibility
+        for pair in data["pairs"]:
+            pair["comparisons"] = [migrate_comparison(Comparison.model_validate(c), rule).model_dump(mode="json")
+                                   for c in pair["comparisons"]]
+            pair["a_sha256"] = new_sha.get(pair["a_sha256"], pair["a_sha256"])
+            pair["b_sha256"] = new_sha.get(pair["b_sha256"], pair["b_sha256"])
+        path.write_text(pairwise_to_json(data))
+        print(f"{path}: {len(data['pairs'])} pair(s)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
