@@ -6,8 +6,10 @@ Runs `cxrbench.calibration.suite` (an independent generative model fed through t
     python tools/stats_calibration.py run --out docs/experiments/stats_calibration.json
     python tools/stats_calibration.py table docs/experiments/stats_calibration.json
 
-`run` takes hours on one core at the default repetitions (N = 8,000 patients with 12 seeds per
-arm is ~2 s a repetition); `--designs S5-N1000-equal,...` runs some, `--jobs` several at once.
+`run` takes hours on one core (`suite.table_reps`: 1,000 null and 500 power repetitions at 1,000
+patients, 400 and 250 at 8,000, where 12 seeds per arm take ~2 s a repetition); `--designs
+S5-N1000-equal,...` runs some, `--jobs` several at once. The slow test
+(tests/calibration/test_calibration_suite.py) runs the same designs with the same seeds.
 """
 
 from __future__ import annotations
@@ -19,19 +21,12 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from cxrbench.calibration.suite import GRID, Design, run_design
+from cxrbench.calibration.suite import GRID, Design, run_design, table_reps
 
 
-def _reps(design: Design, args) -> tuple[int, int]:
-    if design.seeds < 3:  # no p-value is reported there: a few repetitions show it
-        return args.few_seeds_reps, 0
-    big = design.patients > 2000
-    return (args.null_reps_large if big else args.null_reps), (args.power_reps_large if big else args.power_reps)
-
-
-def _one(design: Design, null_reps: int, power_reps: int, seed: int) -> dict:
+def _one(design: Design, seed: int) -> dict:
     start = time.perf_counter()
-    out = run_design(design, null_reps=null_reps, power_reps=power_reps, seed=seed,
+    out = run_design(design, **table_reps(design), seed=seed,
                      progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     out["seconds"] = round(time.perf_counter() - start, 1)
     return out
@@ -44,7 +39,7 @@ def run(args) -> None:
     results = json.loads(out_path.read_text())["designs"] if out_path.exists() and args.resume else {}
     todo = [d for d in designs if d.key not in results]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {d.key: pool.submit(_one, d, *_reps(d, args), args.seed) for d in todo}
+        futures = {d.key: pool.submit(_one, d, args.seed) for d in todo}
         for key, future in futures.items():
             results[key] = future.result()
             payload = {"made_by": "tools/stats_calibration.py run", "alpha": 0.05, "seed": args.seed,
@@ -86,11 +81,6 @@ def main(argv=None) -> None:
     r = sub.add_parser("run", help="simulate the designs and write their JSON")
     r.add_argument("--out", required=True)
     r.add_argument("--designs", default="", help="comma-separated design keys (default: the whole grid)")
-    r.add_argument("--null-reps", type=int, default=1000, help="null repetitions at 1,000 patients")
-    r.add_argument("--power-reps", type=int, default=500)
-    r.add_argument("--null-reps-large", type=int, default=500, help="null repetitions at 8,000 patients")
-    r.add_argument("--power-reps-large", type=int, default=300)
-    r.add_argument("--few-seeds-reps", type=int, default=100, help="repetitions of designs with < 3 seeds")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--jobs", type=int, default=1)
     r.add_argument("--resume", action="store_true", help="keep the designs already in --out")

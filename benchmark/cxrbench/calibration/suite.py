@@ -133,3 +133,12 @@ def _counted(n: int, progress, what: str):
 
 #: the designs of docs/stats.md's calibration table
 GRID = tuple(Design(s, n, r) for n in (1000, 8000) for s in (1, 2, 3, 5, 12) for r in (1.0, 3.0))
+
+
+def table_reps(design: Design) -> dict:
+    """Repetitions of the docs table (tools/stats_calibration.py and the slow test use the same)."""
+    if design.seeds < 3:  # no p-value is reported there: a few repetitions show it
+        return {"null_reps": 100, "power_reps": 0}
+    if design.patients > 2000:
+        return {"null_reps": 400, "power_reps": 250}
+    return {"null_reps": 1000, "power_reps": 500}
