@@ -231,6 +231,10 @@ def _save_probs(path, eval_set: RealSet, probs: np.ndarray, labels: tuple[str, .
 
 def _load_probs(path, eval_set: RealSet, labels: tuple[str, ...]) -> np.ndarray:
     table = pd.read_parquet(path)
-    if table["image_id"].tolist() != eval_set.rows["image_id"].astype(str).tolist():
-        raise SubmissionError(f"{path}: cached predictions do not match the eval set's images (stale cache?)")
+    cached, wanted = table["image_id"].astype(str).to_numpy(), eval_set.rows["image_id"].astype(str).to_numpy()
+    if cached.shape != wanted.shape or (cached != wanted).any():
+        first = int(np.argmax(cached != wanted)) if cached.shape == wanted.shape else min(len(cached), len(wanted))
+        raise SubmissionError(f"{path}: cached predictions do not match the eval set's images (stale cache?): "
+                              f"row {first} is {cached[first] if first < len(cached) else 'missing'!r}, the eval set's "
+                              f"{wanted[first] if first < len(wanted) else 'nothing'!r}")
     return table[list(labels)].to_numpy(np.float64)

@@ -19,6 +19,8 @@ import pandas as pd
 from cxrbench.results import RecordError, ResultRecord
 from cxrbench.runner.datasets import RealSet, real_rows
 from cxrbench.runner.score import Scored, score_task
+from cxrbench.stats import StatsError
+from cxrbench.stats.arms import Arm, align
 
 #: fields of a record that `score_task` produces, compared in this order
 SCORED_FIELDS = ("eval_sets", "comparisons", "subgroups", "subgroup_summaries")
@@ -54,11 +56,12 @@ def _per_seed(table: pd.DataFrame, model: str, eval_sets: dict[str, RealSet],
         out[int(seed)] = {}
         for name, es in eval_sets.items():
             rows = seed_part[seed_part["eval_set"] == name]
-            ids = es.rows["image_id"].astype(str).tolist()
-            if rows["image_id"].astype(str).tolist() != ids:
-                raise RecordError(f"predictions of {model} seed {seed} on {name} do not list the eval set's "
-                                  f"{len(ids)} images in order ({len(rows)} rows)")
-            out[int(seed)][name] = rows[labels].to_numpy(np.float64)
+            arm = Arm(rows[labels].to_numpy(np.float64)[None], rows["image_id"].astype(str).to_numpy(), (int(seed),))
+            try:  # by image id, never by row position
+                out[int(seed)][name] = align(arm, es.rows["image_id"].astype(str).to_numpy(), labels,
+                                             name=f"predictions of {model} seed {seed} on {name}")[0]
+            except StatsError as exc:
+                raise RecordError(str(exc)) from None
     return out
 
 
