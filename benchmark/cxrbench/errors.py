@@ -23,6 +23,21 @@ class SubmissionError(CxrbenchError):
     """A submission crashed, hung, or returned outputs of the wrong count, shape, dtype or range."""
 
 
+def printable(text: object) -> str:
+    """`text` with every character that is not printable written as a Python escape (`\\x1b`,
+    `\\u202e`, `\\udcff`): control characters, line breaks, bidi overrides, lone surrogates (an
+    undecodable byte of a file name). Every file name and submitted text that cxrbench prints goes
+    through here, so it can neither drive a terminal nor break a one-line message or a UTF-8 record."""
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(c if c.isprintable() else _escaped(c) for c in s)
+
+
+def _escaped(c: str) -> str:
+    o = ord(c)
+    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}"
+
 
 def pydantic_problems(exc, most: int = 3) -> str:
     """A pydantic error as one line a user can act on: `field 'a.b': message; ...`."""

@@ -4,19 +4,20 @@ Published records ship without their predictions (tens of MB per record at the q
 than a repository should hold, even as float16). A record names everything that made them: the
 task (name, version, spec hash), the submission (name, version, content hash), the budget and the
 classifier seeds; every stage is seeded. So `reproduce` re-runs `evaluate` for exactly that, in a
-folder of its own, and accepts the new predictions when
+folder of its own, and accepts the new predictions under the reproducibility contract
+(`cxrbench.reproducibility`, docs/reproducibility.md):
 
-- their sha256 is the record's `predictions_sha256` (bit-identical), or else
-- every number the record reports is what they give (`score_inputs.verify_numbers`, within the
-  reproducibility tolerance): the same result, computed on another machine or library build;
+- their sha256 is the record's `predictions_sha256` (bit-identical: same machine and software), or
+- on another CPU, instruction set, thread count or library build, every macro AUROC and Δ of the
+  new run is within the contract's tolerance of the record's;
 
-then writes them beside the record under the name it gives, which is all `cxrbench compare` and
-`cxrbench publish` need. Anything else is a CxrbenchError naming the first number that differs.
+then writes them beside the record under the name it gives, which is what `cxrbench compare` needs
+(it checks a file whose sha256 differs the same way, `within_contract`). Anything else is a
+CxrbenchError naming each figure beyond its tolerance, with both values and both environments.
 """
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,14 +69,31 @@ def _seeds(record: ResultRecord, spec) -> list[int]:
     return list(record.seeds)
 
 
-def reproduce(record_file: Path, *, submission: Path | None = None, cache_root: Path | None = None,
-              device: str = "cpu", jobs: int = 1, threads: int = 1, tolerance: float | None = None,
-              unsafe_no_sandbox: bool = False, console=None) -> Reproduction:
-    """Regenerate the predictions of the record at `record_file` and write them beside it (see module doc)."""
-    import pandas as pd
+def within_contract(record: ResultRecord, table) -> str | None:
+    """None when `table` (predictions regenerated for `record`) gives each figure of the contract, every
+    macro AUROC and Δ, within its tolerance of the record's; else the first one beyond it."""
+    from cxrbench.reproducibility import AUROC_TOLERANCE, figures
+    from cxrbench.runner.score_inputs import against_for, label_sets, rescore
+    from cxrbench.tasking import get_task
 
+    spec = get_task(record.task.name)
+    budget = spec.budget(record.task.budget)
+    scored = rescore(record, table, label_sets(spec, budget), against=against_for(spec, budget, record.submission.kind),
+                     primary_eval_set=spec.primary.eval_set, eligibility=spec.eligibility)
+    again = figures(record.model_copy(update={"eval_sets": scored.eval_sets, "comparisons": scored.comparisons}))
+    for name, value in figures(record).items():
+        if name not in again or abs(again[name] - value) > AUROC_TOLERANCE:
+            return (f"{name}: record {value:.4f}, these predictions "
+                    f"{'none' if name not in again else format(again[name], '.4f')} (tolerance {AUROC_TOLERANCE:g})")
+    return None
+
+
+def reproduce(record_file: Path, *, submission: Path | None = None, cache_root: Path | None = None,
+              device: str = "cpu", jobs: int = 1, threads: int = 1, unsafe_no_sandbox: bool = False,
+              console=None) -> Reproduction:
+    """Regenerate the predictions of the record at `record_file` and write them beside it (see module doc)."""
+    from cxrbench.reproducibility import check
     from cxrbench.runner.evaluate import RunOptions, evaluate
-    from cxrbench.runner.score_inputs import TOLERANCE, verify_numbers
     from cxrbench.tasking import get_task
 
     record_file = Path(record_file)
@@ -96,16 +114,10 @@ def reproduce(record_file: Path, *, submission: Path | None = None, cache_root: 
         outcome = evaluate(folder, [record.task.name], opts, **kwargs)[0]
         if outcome.record.status != "complete":
             raise CxrbenchError(f"{record_file}: the rerun failed: {'; '.join(outcome.record.errors)}")
-        fresh = outcome.path.with_suffix(".predictions.parquet")
-        identical = hashlib.sha256(fresh.read_bytes()).hexdigest() == record.predictions_sha256
-        note = "bit-identical predictions (sha256 equal to the record's)"
-        if not identical:
-            tol = TOLERANCE if tolerance is None else tolerance
-            diff = verify_numbers(record, pd.read_parquet(fresh), tolerance=tol)
-            if diff is not None:
-                raise CxrbenchError(f"{record_file}: regenerated predictions differ from the record's (sha256), and "
-                                    f"do not give its numbers within {tol:g}: {diff}")
-            note = f"predictions differ in their bytes but give every number of the record within {tol:g}"
+        agreement = check(record, outcome.record)
+        if not agreement.ok:
+            raise CxrbenchError(f"{record_file}: not reproduced: {'; '.join(agreement.lines())}")
+        fresh = outcome.path.parent / outcome.record.predictions_file
         target = record_file.parent / record.predictions_file
         atomic_write_bytes(target, fresh.read_bytes())
-    return Reproduction(record_file, target, identical, note)
+    return Reproduction(record_file, target, agreement.identical_predictions, agreement.lines()[0])

@@ -1,4 +1,4 @@
-"""Hostile submissions: every escape the issue-13 probes found, run through the real worker under bubblewrap.
+"""Hostile submissions: every escape the probes found, run through the real worker under bubblewrap.
 
 Each probe asserts that nothing outside the sandbox was read or changed and that the run ends in
 one clear SubmissionError (which `evaluate` turns into a `failed` record), never a hang or a
@@ -23,45 +23,12 @@ import numpy as np
 import pytest
 
 from cxrbench.errors import SubmissionError
-from cxrbench.submissions import Limits
-from cxrbench.submissions.bwrap import unavailable_reason
-from sandbox_helpers import run_generator
-
-WHY = unavailable_reason()
-pytestmark = pytest.mark.skipif(WHY is not None, reason=f"bubblewrap cannot run here: {WHY}")
-
-SIZE = 64
-GEN = """
-import json, os, sys
-import numpy as np
-
-def protocol_fd():
-    import __main__
-    return __main__._PROTOCOL.fileno()
-
-class Gen:
-    def generate(self, conditions, seeds, size):
-{body}
-        return np.zeros((len(seeds), size, size), np.uint8)
-"""
+from sandbox_helpers import GEN, SIZE, decode_image, make_sub, one_line, require_sandbox, run
 
 
-def make_sub(root: Path, body: str) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "submission.yaml").write_text('name: hostile\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n')
-    (root / "gen.py").write_text(GEN.format(body=textwrap.indent(textwrap.dedent(body), " " * 8)))
-    return root
-
-
-def run(sub_root: Path, *, n=1, timeout=20, memory_gb=16, denied=(), **limits):
-    return run_generator(sub_root, n=n, size=SIZE, limits=Limits(timeout_s=timeout, memory_gb=memory_gb, **limits),
-                         denied=denied)
-
-
-def one_line(exc: pytest.ExceptionInfo) -> str:
-    msg = str(exc.value)
-    assert "\n" not in msg and "Traceback" not in msg, msg
-    return msg
+@pytest.fixture(scope="module", autouse=True)
+def _sandbox():
+    require_sandbox()
 
 
 # ------------------------------------------------------------------ host state the probes aim at
@@ -229,10 +196,6 @@ def _accepted(servers) -> list:
     return connections
 
 
-def _decode(image: np.ndarray) -> dict:
-    return json.loads(image.reshape(-1).tobytes().rstrip(b"\0"))
-
-
 @pytest.fixture(scope="module")
 def escape_results():
     # outside /tmp: the sandbox has a private /tmp, where a path under the host's /tmp could be re-created
@@ -252,7 +215,7 @@ def _escape(host: Host):
         del os.environ["CXRBENCH_CHEXPERT_ROOT_PROBE"]
     connections = _accepted(servers)
     after = {k: v for k, v in host.state().items() if "/sub/" not in k}
-    yield _decode(got["s0"]), before, after, connections
+    yield decode_image(got["s0"]), before, after, connections
 
 
 @pytest.fixture(scope="module")
@@ -276,7 +239,7 @@ def control_results(tmp_path_factory):
         holder.kill()
         holder.wait()
     _accepted(servers)
-    return _decode(image)
+    return decode_image(image)
 
 
 @pytest.mark.parametrize("attempt", [*READ_ATTEMPTS, *WRITE_ATTEMPTS])

@@ -61,6 +61,8 @@ def failures(records) -> list[str]:
 
 #: `cxrbench evaluate` exit status when at least one task's record is `failed`
 EXIT_TASK_FAILED = 3
+#: `cxrbench compare` exit status when two records of one submission break the reproducibility contract
+EXIT_NOT_REPRODUCED = 4
 
 
 def evaluate(
@@ -99,9 +101,10 @@ def evaluate(
     and a verdict; external sites and per-label deltas (Holm) are secondary (docs/stats.md).
 
     Every stage is cached; a rerun after a crash resumes. Each record goes to
-    OUT/<task>@<task version>/<submission>@<version>.json, with the '/' of the task name written
-    as '__' (phantom/supplement-100 → OUT/phantom__supplement-100@<task version>/...); a failed
-    rerun never replaces a complete record: it goes to <submission>@<version>.failed.json beside it.
+    OUT/<profile>/<budget>/<task>@<task version>/<submission>@<version>.json, the layout of the
+    leaderboard's store, with <task> the task name without its profile (phantom/supplement-100 at
+    the quick budget → OUT/phantom/quick/supplement-100@<task version>/...); a failed rerun never
+    replaces a complete record: it goes to <submission>@<version>.failed.json beside it.
 
     Exit codes: 0 every task complete; 3 at least one task failed (the others still ran; see the
     records' errors); 2 nothing ran (bad submission, task, or no bubblewrap).
@@ -167,12 +170,19 @@ def compare(
     reports the seed-mean Δ macro AUROC (A − B) per eval set with the same CI, p-value, MDE and
     verdict as `evaluate` (patients and seeds both vary), and per-label tests with Holm correction.
     Refused when the records differ in task version, eval-set fingerprints, seeds or labels.
-    Published records ship without their predictions: `cxrbench reproduce RECORD...` regenerates them.
+Published records ship without their predictions: `cxrbench reproduce RECORD...` regenerates them.
+
+    Two records of the same submission (same files, task and seeds; e.g. yours and the published
+    one) are also checked against the reproducibility contract (docs/reproducibility.md): each
+    macro AUROC and Δ that differs by more than its tolerance is named, with both values and both
+    environments (CPU, instruction set, threads, library versions); exit code 4 then.
     """
     from cxrbench.compare import compare_records
+    from cxrbench.reproducibility import check, same_submission
     from cxrbench.results import read_record
 
     a, b = read_record(record_a), read_record(record_b)
+    reproduction = check(a, b) if same_submission(a, b) else None
     comparisons = compare_records(a, b, record_a.parent, record_b.parent, cache_root=cache, files=(record_a, record_b))
     from cxrbench.presentation import delta_ci, num, p_text, verdict_text
 
@@ -186,6 +196,12 @@ def compare(
         table.add_row(c.eval_set, c.endpoint, delta_ci(c, 4), p_text(c.p_value), num(c.mde), verdict_text(c),
                       ", ".join(up) or "—", ", ".join(down) or "—")
     out.print(table)
+    if reproduction is not None:
+        style = "green" if reproduction.ok else "bold red"
+        for line in reproduction.lines():
+            out.print(f"[{style}]reproduction:[/] {escape(line)}", soft_wrap=True)
+        if not reproduction.ok:
+            raise typer.Exit(EXIT_NOT_REPRODUCED)
 
 
 def reproduce(
@@ -195,18 +211,17 @@ def reproduce(
     cache: Path = typer.Option(None, "--cache", help="Cache folder (default .cxrbench-cache or $CXRBENCH_CACHE)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Reference-classifier runs trained at once."),
-    tolerance: float = typer.Option(None, "--tolerance", help="Accept predictions that differ in their bytes when "
-                                    "every number of the record agrees within this (default: publish's, 1e-9)."),
     unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox", help="DANGEROUS: run submission code "
                                            "without bubblewrap isolation."),
 ) -> None:
     """Regenerate a record's per-image predictions from its task, submission and seeds, and check them.
 
     Reruns `evaluate` for exactly the record's task (version and spec hash), submission (content hash),
-    budget and classifier seeds, then accepts the predictions when their sha256 is the record's
-    (bit-identical) or when they give every number of the record within the tolerance, and writes
-    them beside the record. Then `cxrbench compare` and `cxrbench publish` can use the record.
-    Takes as long as the original run (training, and generation for a generator).
+    budget and classifier seeds, then accepts the predictions under the reproducibility contract
+    (docs/reproducibility.md): their sha256 is the record's, or, on another CPU, instruction set,
+    thread count or library build, every macro AUROC and Δ is within its tolerance. They are
+    written beside the record, where `cxrbench compare` finds them. Takes as long as the original
+    run (training, and generation for a generator).
 
     Example:
 
@@ -220,7 +235,7 @@ def reproduce(
         raise ConfigError("--submission names one folder: give one record with it")
     for record in records:
         done = run_reproduce(record, submission=submission, cache_root=cache, device=device, jobs=jobs,
-                             tolerance=tolerance, unsafe_no_sandbox=unsafe_no_sandbox)
+                             unsafe_no_sandbox=unsafe_no_sandbox)
         out.print(f"{escape(str(record))}: {done.note}; predictions written to {escape(str(done.predictions))}",
                   soft_wrap=True)
 

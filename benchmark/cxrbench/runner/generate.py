@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cxrbench.errors import SubmissionError
+from cxrbench.errors import SubmissionError, printable
 from cxrbench.results import GenerationRun
 from cxrbench.runner.cache import Cache, code_digest
 from cxrbench.runner.datasets import CONDITION_COLUMNS, RealSet, condition_rows
@@ -195,34 +195,52 @@ def _shard_ok(path: Path, shard: dict, size: int, who: str) -> bool:
 
 def _from_precomputed(submission: Submission, table: pd.DataFrame, size: int) -> np.ndarray:
     """Images for the requested ids from a precomputed synthetic set (image folder, a table of
-    keys and image paths, or HF datasets)."""
-    root = submission.root / submission.manifest.precomputed.synthetic
+    keys and image paths, or HF datasets), decoded one at a time after a check of each header."""
+    from cxrbench.submissions.synthetic_table import decode_image
+
+    pre = submission.manifest.precomputed
+    out = np.zeros((len(table), size, size), np.uint8)
+    for i, (where, source) in enumerate(_precomputed_sources(submission, table)):
+        pixels = decode_image(source, size, where)
+        if pre.resize != "none":
+            pixels = resize_images([pixels], size, pre.resize)[0]
+        if pixels.shape != (size, size):
+            raise SubmissionError(f"{printable(where)}: image for {printable(table['request_id'].iloc[i])} is "
+                                  f"{pixels.shape}, expected ({size}, {size}) (or set precomputed.resize)")
+        out[i] = pixels
+    return out
+
+
+def _precomputed_sources(submission: Submission, table: pd.DataFrame):
+    """(where, file path or encoded bytes) of each requested image, in request order."""
+    from cxrbench.submissions.synthetic_table import image_files, table_paths
+
+    pre = submission.manifest.precomputed
+    root = submission.root / pre.synthetic
     wanted = table["request_id"].tolist()
-    if (root / "dataset_info.json").is_file() or (root / "state.json").is_file():
-        import datasets
-
-        ds = datasets.load_from_disk(str(root))
-        if "request_id" not in ds.column_names or "image" not in ds.column_names:
-            raise SubmissionError(f"{root}: a datasets folder needs columns request_id and image")
-        index = {rid: i for i, rid in enumerate(ds["request_id"])}
-        missing = [w for w in wanted if w not in index]
-        if missing:
-            raise SubmissionError(f"{root}: {len(missing)} requested image(s) missing, e.g. {missing[:3]} "
-                                  f"(export the requests with `cxrbench tasks requests`)")
-        images = [np.asarray(ds[index[w]]["image"].convert("L")) for w in wanted]
-    else:
-        from cxrbench.submissions.synthetic_table import read_images, table_paths
-
-        pre = submission.manifest.precomputed
+    if not ((root / "dataset_info.json").is_file() or (root / "state.json").is_file()):
         if pre.table:
             paths = table_paths(submission.root, pre, table, submission.root / "submission.yaml")
         else:
             paths = [root / "images" / f"{w.replace('/', '__')}.png" for w in wanted]
-        images = read_images(paths, table)
-    if submission.manifest.precomputed.resize != "none":
-        images = resize_images(images, size, submission.manifest.precomputed.resize)
-    bad = [(w, im.shape) for w, im in zip(wanted, images) if im.shape != (size, size)]
-    if bad:
-        raise SubmissionError(f"{root}: image for {bad[0][0]} is {bad[0][1]}, expected ({size}, {size}) "
-                              f"({len(bad)} image(s) of the wrong size)")
-    return np.stack(images).astype(np.uint8) if images else np.zeros((0, size, size), np.uint8)
+        yield from image_files(paths, table)
+        return
+    import datasets
+
+    try:  # images stay encoded here: each is decoded by decode_image, after its header is checked
+        ds = datasets.load_from_disk(str(root)).cast_column("image", datasets.Image(decode=False))
+        ids = ds["request_id"]
+    except Exception as exc:  # noqa: BLE001 - a folder datasets cannot read, whatever it raises
+        raise SubmissionError(f"{printable(root)}: not a readable datasets folder with columns request_id and "
+                              f"image ({printable(str(exc)[:200])})") from None
+    index = {rid: i for i, rid in enumerate(ids)}
+    missing = [w for w in wanted if w not in index]
+    if missing:
+        raise SubmissionError(f"{printable(root)}: {len(missing)} requested image(s) missing, e.g. "
+                              f"{printable(missing[:3])} (export the requests with `cxrbench tasks requests`)")
+    for w in wanted:
+        encoded = ds[index[w]]["image"] or {}
+        if not isinstance(encoded.get("bytes"), bytes):  # a path-only entry could name any file of this machine
+            raise SubmissionError(f"{printable(root)}: image of request {printable(w)} is not stored in the "
+                                  f"dataset (save it with its bytes, not as a path)")
+        yield f"{root} (request {w})", encoded["bytes"]

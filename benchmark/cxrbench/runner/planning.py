@@ -75,7 +75,9 @@ class TaskRun:
 
         if self.sub.manifest.precomputed or (self.sub.kind == "generator" and not self.task.uses_generator):
             return {"mode": "no submission code"}
-        return isolation(self.limits(0), self.opts.device)
+        b = self.budget
+        timeout = b.generator_timeout_s if self.sub.kind == "generator" else b.classifier_timeout_s
+        return isolation(self.limits(timeout), self.opts.device)
 
     def _real(self, ref, max_images=None, eval_set: str | None = None) -> RealSet:
         budget = self.budget.for_eval_set(eval_set) if eval_set else self.budget

@@ -1,9 +1,11 @@
 """The worker protocol, read so that the submission can neither hang nor crash the parent.
 
 - the worker writes one JSON object per line on stdout (its own prints go to stderr); the parent
-  reads stdout and stderr concurrently, non-blocking, with bounded buffers, until a deadline;
+  reads stdout and stderr concurrently, non-blocking, with bounded buffers (one line, the
+  channel's total, the kept end of stderr), until a deadline;
 - every event is validated (`parse_event`): a dict with a known `event`, a shard name the parent
-  asked for, sane types; anything else is a SubmissionError with a one-line reason;
+  asked for, sane types; anything else, including whatever the JSON decoder raises (a
+  5,000-digit number, 30,000 nested brackets), is a SubmissionError with a one-line reason;
 - a shard is read by `load_shard`: a regular file (no symlink, FIFO or device), opened without
   following links and without blocking, its `.npy` header checked (dtype, shape, no objects)
   and its size matched to exactly that before a byte of data is read.
@@ -21,9 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from cxrbench.errors import SubmissionError
+from cxrbench.errors import SubmissionError, printable
 
 MAX_LINE = 64 * 1024  # one protocol line
+#: everything a worker may write on the protocol channel: a few short lines per shard it was asked
+#: for; a flood (1 GB of newlines) is cut off here instead of keeping the parent busy until the deadline
+MAX_CHANNEL_BYTES = 16 << 20
+MAX_COUNT = 1 << 40  # a shard's image / row count
 STDERR_TAIL = 64 * 1024  # what is kept of stderr (the end, for error messages)
 EVENTS = {"shard", "fitted", "done", "error"}
 
@@ -32,8 +38,8 @@ def parse_event(line: bytes, expected: Iterable[str], seen: set[str]) -> dict:
     """One protocol line → a validated event dict (SubmissionError names what is wrong)."""
     try:
         msg = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise SubmissionError(f"malformed worker event (not JSON): {_clip(line)}") from None
+    except Exception as exc:  # noqa: BLE001 - ValueError, RecursionError, ...: all the submission's doing
+        raise SubmissionError(f"malformed worker event (not JSON: {type(exc).__name__}): {_clip(line)}") from None
     if not isinstance(msg, dict) or msg.get("event") not in EVENTS:
         raise SubmissionError(f"malformed worker event (expected an object with event in {sorted(EVENTS)}): "
                               f"{_clip(line)}")
@@ -43,16 +49,18 @@ def parse_event(line: bytes, expected: Iterable[str], seen: set[str]) -> dict:
             raise SubmissionError(f"worker reported an unknown shard {_clip(json.dumps(name).encode())}")
         if name in seen:
             raise SubmissionError(f"worker reported shard {name} twice")
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise SubmissionError(f"worker event for shard {name} has a bad count {n!r}")
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n < MAX_COUNT:
+            raise SubmissionError(f"worker event for shard {name} has a bad count {_clip(repr(n).encode())}")
         seen.add(name)
-    elif msg["event"] == "error" and not isinstance(msg.get("error"), str):
-        raise SubmissionError(f"malformed worker error event: {_clip(line)}")
+    elif msg["event"] == "error":
+        if not isinstance(msg.get("error"), str):
+            raise SubmissionError(f"malformed worker error event: {_clip(line)}")
+        msg["error"] = printable(msg["error"][:2000])  # shown in one line and kept in a UTF-8 record
     return msg
 
 
 def _clip(line: bytes, most: int = 120) -> str:
-    text = line.decode("utf-8", errors="replace").strip()
+    text = printable(line[:4 * most].decode("utf-8", errors="replace").strip())
     return text if len(text) <= most else text[:most] + "…"
 
 
@@ -65,6 +73,7 @@ class StreamReader:
             os.set_blocking(stream.fileno(), False)
             self.sel.register(stream.fileno(), selectors.EVENT_READ, name)
         self.partial = b""
+        self.channel_bytes = 0
         self.err: deque[bytes] = deque()
         self.err_bytes = 0
         self.open = 2
@@ -85,6 +94,10 @@ class StreamReader:
             if key.data == "err":
                 self._keep_err(chunk)
                 continue
+            self.channel_bytes += len(chunk)
+            if self.channel_bytes > MAX_CHANNEL_BYTES:
+                raise SubmissionError(f"worker wrote over {MAX_CHANNEL_BYTES >> 20} MiB on the protocol channel "
+                                      f"(a few short lines per shard are expected; print to stderr instead)")
             self.partial += chunk
             *done, self.partial = self.partial.split(b"\n")
             lines += [d for d in done if d.strip()]
@@ -106,7 +119,7 @@ class StreamReader:
 
     def stderr_tail(self, lines: int = 5) -> list[str]:
         text = b"".join(self.err)[-STDERR_TAIL:].decode("utf-8", errors="replace")
-        return [s for s in text.replace("\r", "\n").splitlines() if s.strip()][-lines:]
+        return [printable(s) for s in text.replace("\r", "\n").splitlines() if s.strip()][-lines:]
 
     def close(self) -> None:
         self.sel.close()
@@ -134,8 +147,9 @@ def load_shard(path: Path, dtypes: tuple[np.dtype, ...] | tuple[str, ...], shape
             version = np.lib.format.read_magic(fh)
             header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                       else np.lib.format.read_array_header_2_0)(fh, max_header_size=10_000)
-        except (ValueError, OSError, SyntaxError) as exc:
-            raise SubmissionError(f"{where}: shard {path.name} is not a valid .npy file ({exc})") from None
+        except Exception as exc:  # noqa: BLE001 - a header numpy cannot read, whatever it raises
+            raise SubmissionError(f"{where}: shard {path.name} is not a valid .npy file "
+                                  f"({printable(str(exc)[:200])})") from None
         got_shape, fortran, dtype = header
         allowed = [np.dtype(d) for d in dtypes]
         if dtype.hasobject or dtype not in allowed:

@@ -33,7 +33,9 @@ __all__ = ["Limits", "check_probabilities", "isolation", "run_worker"]
 #: (allowed dtypes, shape) of each output shard the parent asked for
 OutputSpec = dict[str, tuple[tuple[str, ...], tuple[int, ...]]]
 WATCH_EVERY_S = 0.2
-ENV_KEEP = ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "TZ")
+ENV_KEEP = ("LANG", "LC_ALL", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "TZ")
+#: the submission's PATH: the system's program folders (the host's PATH names the user's own folders)
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 UNSANDBOXED_READ = ["/usr", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev", "/opt"]
 
 
@@ -116,7 +118,7 @@ def run_worker(
 
 def _environment(limits: Limits, work: Path, compile_cache: Path | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in ENV_KEEP}
-    env.update(HOME=str(work), TMPDIR=str(work / "tmp"), USER="sandbox", LOGNAME="sandbox", PYTHONDONTWRITEBYTECODE="1",
+    env.update(PATH=SANDBOX_PATH, HOME=str(work), TMPDIR=str(work / "tmp"), USER="sandbox", LOGNAME="sandbox", PYTHONDONTWRITEBYTECODE="1",
                PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                MPLCONFIGDIR=str(work / "tmp"),
                TORCHINDUCTOR_CACHE_DIR=str(compile_cache if compile_cache else work / "tmp" / "inductor"))

@@ -19,12 +19,14 @@ per replica), so replicas never share an image.
 
 from __future__ import annotations
 
+import io
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from cxrbench.errors import SubmissionError
+from cxrbench.errors import SubmissionError, printable
 from cxrbench.submissions.condition_mapping import prompts
 
 
@@ -87,16 +89,41 @@ def table_paths(root: Path, pre, requests: pd.DataFrame, manifest_path: Path) ->
     return paths
 
 
-def read_images(paths: list[Path], requests: pd.DataFrame) -> list[np.ndarray]:
-    """Grey uint8 pixels of each file (as stored; the caller checks the size)."""
-    from PIL import Image, UnidentifiedImageError
+#: a stored image may be at most this many times the task's size on a side; anything larger (a PNG
+#: of 12,000 x 12,000 px compresses to 140 KB) is refused from its header, before a pixel is decoded
+MAX_SCALE = 8
 
-    out = []
+
+def decode_image(source: Path | bytes, size: int, where: str) -> np.ndarray:
+    """Grey uint8 pixels of one submitted image (as stored; the caller resizes or checks the size).
+
+    Its header is read first: more than `size` x MAX_SCALE pixels on a side is refused, as is a file
+    that is not a readable image. Every failure is one SubmissionError naming `where`."""
+    from PIL import Image
+
+    most = size * MAX_SCALE
+    try:
+        with warnings.catch_warnings():  # the size is judged below, with a message naming the file
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        with image:
+            width, height = image.size
+            if width > most or height > most or width * height > Image.MAX_IMAGE_PIXELS:
+                raise SubmissionError(f"{printable(where)}: image is {width} x {height} px; at most {most} px a side is "
+                                      f"read ({MAX_SCALE} x the task's {size} px; resize: in the manifest fits it)")
+            return np.asarray(image.convert("L"))
+    except SubmissionError:
+        raise
+    except Image.DecompressionBombError:
+        raise SubmissionError(f"{printable(where)}: image is over {2 * Image.MAX_IMAGE_PIXELS} px; at most {most} px a "
+                              f"side is read ({MAX_SCALE} x the task's {size} px)") from None
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is the file's fault
+        raise SubmissionError(f"{printable(where)}: not a readable image ({printable(str(exc)[:200])})") from None
+
+
+def image_files(paths: list[Path], requests: pd.DataFrame):
+    """(where, file) of each request's image, in request order; SubmissionError names the first missing one."""
     for path, rid in zip(paths, requests["request_id"].astype(str)):
         if not path.is_file():
-            raise SubmissionError(f"{path}: requested synthetic image missing (request {rid})")
-        try:
-            out.append(np.asarray(Image.open(path).convert("L")))
-        except (UnidentifiedImageError, OSError) as exc:
-            raise SubmissionError(f"{path}: not a readable image ({exc})") from None
-    return out
+            raise SubmissionError(f"{printable(path)}: requested synthetic image missing (request {printable(rid)})")
+        yield str(path), path
