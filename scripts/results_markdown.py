@@ -14,8 +14,9 @@ from cxrbench.results import read_record
 def main(folder: str) -> None:
     from cxrbench.presentation import delta_ci, delta_short, macro_text, num, p_text, primary, site_name, verdict_text
 
-    records = [read_record(p) for p in sorted(Path(folder).rglob("*.json"))
-               if not p.name.startswith(".") and p.name != "pairwise.json"]
+    from cxrbench.leaderboard.store import record_files
+
+    records = [read_record(p) for p in record_files(Path(folder))]
     records = [r for r in records if r.status == "complete"]
     records.sort(key=lambda r: (r.task.family, r.task.supplement_ratio, r.submission.name))
     print("| task | submission | internal macro AUROC (seed mean ± sd) | Δ primary [95% CI] | p | MDE | verdict "

@@ -17,6 +17,7 @@ def _as_version(record, version: int) -> dict:
     from cxrbench.results import ADDED_IN, ResultRecord
 
     raw = record.model_dump(mode="json")
+    raw.pop("signature")  # the envelope: unsigned records carry none
     for later, added in ADDED_IN.items():
         for section, name in added if later > version else ():
             if section is None:
@@ -87,4 +88,25 @@ def test_v3_records_verify_and_cannot_carry_v4_fields(tmp_path):
     raw["comparisons"][0]["verdict_reason"] = "too few seeds (1); use ≥ 3, ≥ 5 for per-label tests"
     path.write_text(json.dumps(raw))
     with pytest.raises(RecordError, match=r"comparisons\[\].verdict_reason is set, but schema_version 3 records"):
+        read_record(path)
+
+
+def test_v4_evaluation_is_hashed_and_cannot_ride_on_a_v3_record(tmp_path):
+    rec = make_record("phantom/supplement-100", "noise")
+    path = write_record(rec, tmp_path / "v4.json")
+    raw = json.loads(path.read_text())
+    assert raw["evaluation"] == {"eval_sets": "dev", "evaluator_key": None, "private_eval_sets": {}}
+    assert "signature" not in raw  # an unsigned record carries no signature envelope at all
+    raw["evaluation"]["eval_sets"] = "held-out"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match="content_sha256 does not match"):
+        read_record(path)
+    # a v3 record (no evaluation, hashed without it) still verifies, and cannot claim held-out sets
+    raw = _as_version(rec, 3)
+    path.write_text(json.dumps(raw))
+    old = read_record(path)
+    assert old.evaluation.eval_sets == "dev" and json.loads(old.to_json()) == raw  # re-written as it was
+    raw["evaluation"] = {"eval_sets": "held-out", "evaluator_key": "f" * 24}
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match="evaluation is set, but schema_version 3 records"):
         read_record(path)

@@ -73,12 +73,16 @@ def within_contract(record: ResultRecord, table) -> str | None:
     """None when `table` (predictions regenerated for `record`) gives each figure of the contract, every
     macro AUROC and Δ, within its tolerance of the record's; else the first one beyond it."""
     from cxrbench.reproducibility import AUROC_TOLERANCE, figures
-    from cxrbench.runner.score_inputs import against_for, label_sets, rescore
+    from cxrbench.runner.score_inputs import against_for, label_sets, population_for, rescore
     from cxrbench.tasking import get_task
 
     spec = get_task(record.task.name)
     budget = spec.budget(record.task.budget)
-    scored = rescore(record, table, label_sets(spec, budget), against=against_for(spec, budget, record.submission.kind),
+    population = population_for(record)
+    if population is None:
+        return f"{record.key} was scored on held-out sets: only their evaluator can recompute it"
+    scored = rescore(record, table, label_sets(spec, budget, population),
+                     against=against_for(spec, budget, record.submission.kind),
                      primary_eval_set=spec.primary.eval_set, eligibility=spec.eligibility)
     again = figures(record.model_copy(update={"eval_sets": scored.eval_sets, "comparisons": scored.comparisons}))
     for name, value in figures(record).items():
@@ -100,6 +104,9 @@ def reproduce(record_file: Path, *, submission: Path | None = None, cache_root: 
     record = read_record(record_file)
     if record.status != "complete" or not record.predictions_file:
         raise CxrbenchError(f"{record_file}: only a complete record with a predictions file can be reproduced")
+    if record.evaluation.eval_sets != "dev":
+        raise CxrbenchError(f"{record_file}: scored on held-out eval sets, which only their evaluator can draw; "
+                            f"`reproduce` regenerates records scored on the public dev sets")
     spec = get_task(record.task.name)
     if spec.version != record.task.version or spec.sha256() != record.task.spec_sha256:
         raise CxrbenchError(f"{record_file}: task {record.task.name} here is version {spec.version}, the record's is "

@@ -54,20 +54,25 @@ def _synthetic_labeled(replicas: list[SyntheticReplica], labels: tuple[str, ...]
 
 def reference_run(*, real_train: RealSet | None, synthetic: list[SyntheticReplica], val: RealSet,
                   eval_sets: dict[str, RealSet], labels: tuple[str, ...], recipe_name: str, image_size: int,
-                  train_uncertainty: str, seed: int, cache: Cache, forbidden_ids: np.ndarray,
-                  replicas_of_real: bool = False, device: str = "cpu", train: bool = True) -> Predictions | None:
+                  train_uncertainty: str, seed: int, cache: Cache, forbidden_ids: np.ndarray | None = None,
+                  replicas_of_real: bool = False, device: str = "cpu", train: bool = True,
+                  key: str | None = None) -> Predictions | None:
     """Train the reference recipe once for this exact input and predict every eval set.
 
-    `replicas_of_real`: the synthetic replicas were conditioned on `real_train`'s own rows
-    (supplement tasks), so the replica scheme is re-checked against it. `train=False`: return
-    None instead of training when the run is not cached yet.
+    `forbidden_ids`: image ids no training input may be (default: every eval set's). `replicas_of_real`:
+    the synthetic replicas were conditioned on `real_train`'s own rows (supplement tasks), so the replica
+    scheme is re-checked against it. `train=False`: return None instead of training when the run is not
+    cached yet. `key`: the run's cache key when the caller has it (a planned job), else computed here.
     """
     from cxrbench.baselines.classifier import get_recipe, train_classifier
 
     recipe = get_recipe(recipe_name, image_size=image_size)
-    key = run_key(cache, real_train=real_train, synthetic_keys=[r.key for r in synthetic], val=val,
-                  eval_sets=eval_sets, labels=labels, recipe_name=recipe_name, image_size=image_size, seed=seed,
-                  train_uncertainty=train_uncertainty)
+    if key is None:
+        key = run_key(cache, real_train=real_train, synthetic_keys=[r.key for r in synthetic], val=val,
+                      eval_sets=eval_sets, labels=labels, recipe_name=recipe_name, image_size=image_size, seed=seed,
+                      train_uncertainty=train_uncertainty)
+    if forbidden_ids is None:
+        forbidden_ids = np.concatenate([es.rows["image_id"].astype(str).to_numpy() for es in eval_sets.values()])
     if not cache.has("classifier-run", key):
         if not train:
             return None
@@ -94,7 +99,7 @@ def reference_run(*, real_train: RealSet | None, synthetic: list[SyntheticReplic
 
 def run_key(cache: Cache, *, real_train: RealSet | None, synthetic_keys: list[str], val: RealSet,
             eval_sets: dict[str, RealSet], labels: tuple[str, ...], recipe_name: str, image_size: int, seed: int,
-            train_uncertainty: str, **_) -> str:
+            train_uncertainty: str) -> str:
     """The cache key of one reference-recipe run (`reference_run`'s inputs, replicas by their keys)."""
     from cxrbench.baselines.classifier import get_recipe
 
@@ -124,16 +129,18 @@ def fits_on(submission: Submission, real_train: RealSet | None) -> bool:
 def submitted_predictions(submission: Submission, *, real_train: RealSet | None, eval_sets: dict[str, RealSet],
                           labels: tuple[str, ...], cache: Cache, limits: Limits, device: str = "cpu",
                           denied: tuple = (), recipe=None, train_uncertainty: str | None = None,
-                          seed: int = 0) -> Predictions:
+                          seed: int = 0, pooled: bool = False, key: str | None = None) -> Predictions:
     """A classifier submission's probabilities on each eval set (images only; labels stay here).
 
     `denied`: folders besides the cache that the sandbox must not see (the results folder);
     `recipe`, `train_uncertainty`: the task's reference recipe and training-label policy, offered
     to a submission that fits on `real_train` (a `timm:` block with `fit` trains with them);
-    `seed`: the classifier seed it fits with (a fixed model ignores it)."""
+    `seed`: the classifier seed it fits with (a fixed model ignores it); `pooled`: held-out sets, shown
+    as one pool in a secret order (`cxrbench.runner.eval_pool`)."""
     fits = fits_on(submission, real_train)
-    key = submitted_key(cache, submission=submission, real_train=real_train, eval_sets=eval_sets, labels=labels,
-                        recipe=recipe, train_uncertainty=train_uncertainty, seed=seed)
+    if key is None:
+        key = submitted_key(cache, submission=submission, real_train=real_train, eval_sets=eval_sets, labels=labels,
+                            recipe=recipe, train_uncertainty=train_uncertainty, seed=seed)
     if not cache.has("submitted-predictions", key):
         if submission.manifest.precomputed:
             table = _read_precomputed(submission, labels)
@@ -150,7 +157,7 @@ def submitted_predictions(submission: Submission, *, real_train: RealSet | None,
             fit = None if not fits else {"recipe": recipe.model_dump() if recipe is not None else None,
                                          "uncertainty_policy": train_uncertainty, "seed": seed}
             out = _run_classifier(submission, real_train if fits else None, eval_sets, labels, cache, limits, device,
-                                  denied, fit)
+                                  denied, fit, pooled)
         with cache.building("submitted-predictions", key, {"submission": submission.name}) as tmp:
             for name, es in eval_sets.items():
                 _save_probs(tmp / f"{_fname(name)}.parquet", es, out[name], labels)
@@ -161,8 +168,7 @@ def submitted_predictions(submission: Submission, *, real_train: RealSet | None,
 
 
 def submitted_key(cache: Cache, *, submission: Submission, real_train: RealSet | None, eval_sets: dict[str, RealSet],
-                  labels: tuple[str, ...], recipe=None, train_uncertainty: str | None = None, seed: int = 0,
-                  **_) -> str:
+                  labels: tuple[str, ...], recipe=None, train_uncertainty: str | None = None, seed: int = 0) -> str:
     """The cache key of a classifier submission's predictions (with the recipe and seed it fits with, if it fits)."""
     fits = fits_on(submission, real_train)
     return cache.key("submitted-predictions", {
@@ -174,13 +180,40 @@ def submitted_key(cache: Cache, *, submission: Submission, real_train: RealSet |
 
 
 def _run_classifier(submission, real_train, eval_sets, labels, cache, limits, device, denied,
-                    fit_options: dict | None) -> dict[str, np.ndarray]:
+                    fit_options: dict | None, pooled: bool = False) -> dict[str, np.ndarray]:
+    if pooled:
+        return _run_pooled(submission, real_train, eval_sets, labels, cache, limits, device, denied, fit_options)
     files, shards, names = {}, [], {}
     for i, (name, es) in enumerate(eval_sets.items()):
         shard = f"eval-{i}"
         names[shard] = name
         shards.append({"name": shard})
         files[f"{shard}.images.npy"] = (lambda p, px=es.pixels: np.save(p, np.asarray(px)))
+    return _run_shards(submission, real_train, {s: len(eval_sets[n]) for s, n in names.items()}, files, shards,
+                       labels, cache, limits, device, denied, fit_options, names)
+
+
+def _run_pooled(submission, real_train, eval_sets, labels, cache, limits, device, denied,
+                fit_options: dict | None) -> dict[str, np.ndarray]:
+    """The eval sets as one shuffled pool (`eval_pool`), mapped back per eval set afterwards."""
+    from cxrbench.runner.eval_pool import draw_pool
+
+    pool = draw_pool({name: len(es) for name, es in eval_sets.items()})
+    pixels = {name: es.pixels for name, es in eval_sets.items()}
+    files, shards, counts = {}, [], {}
+    for shard, start, stop in pool.shards():
+        shards.append({"name": shard})
+        counts[shard] = stop - start
+        files[f"{shard}.images.npy"] = (lambda p, a=start, b=stop: np.save(p, pool.images(pixels, a, b)))
+    got = _run_shards(submission, real_train, counts, files, shards, labels, cache, limits, device, denied,
+                      fit_options, {shard: shard for shard in counts}, what="the held-out eval pool")
+    return pool.split(np.concatenate([got[shard] for shard, _, _ in pool.shards()]))
+
+
+def _run_shards(submission, real_train, counts: dict[str, int], files: dict, shards: list[dict], labels, cache,
+                limits, device, denied, fit_options: dict | None, names: dict[str, str],
+                what: str | None = None) -> dict[str, np.ndarray]:
+    """Run the classifier's `predict` on each shard (`counts`: shard → images); outputs by `names[shard]`."""
     fit = real_train is not None
     if fit:
         files["train_images.npy"] = lambda p: np.save(p, np.asarray(real_train.pixels))
@@ -189,19 +222,19 @@ def _run_classifier(submission, real_train, eval_sets, labels, cache, limits, de
 
     def accept(shard: str, probs: np.ndarray) -> None:
         name = names[shard]
-        got[name] = check_probabilities(probs.astype(np.float64), len(eval_sets[name]), len(labels),
-                                        f"{submission.name} {name}")
+        got[name] = check_probabilities(probs.astype(np.float64), counts[shard], len(labels),
+                                        f"{submission.name} {what or name}")
 
     from cxrbench.runner.generate import compile_cache_dir
 
-    outputs = {shard: (("float32", "float64"), (len(eval_sets[name]), len(labels))) for shard, name in names.items()}
+    outputs = {shard: (("float32", "float64"), (counts[shard], len(labels))) for shard in names}
     run_worker(submission.root, submission.entry_point,
                {"mode": "predict", "shards": shards, "label_names": list(labels), "fit": fit, **(fit_options or {})},
                files, limits, denied=[cache.root, *denied], outputs=outputs, device=device, on_shard=accept,
                compile_cache=compile_cache_dir(cache, submission))
-    missing = [n for n in eval_sets if n not in got]
+    missing = [n for n in names.values() if n not in got]
     if missing:
-        raise SubmissionError(f"{submission.name}: no predictions came back for {', '.join(missing)}")
+        raise SubmissionError(f"{submission.name}: no predictions came back for {what or ', '.join(missing)}")
     return got
 
 

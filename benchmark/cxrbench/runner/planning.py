@@ -21,7 +21,7 @@ from cxrbench.errors import ConfigError, CxrbenchError, DataError
 from cxrbench.results import StageTiming
 from cxrbench.runner.cache import Cache, stable_hash
 from cxrbench.runner.classify import fits_on, submitted_predictions
-from cxrbench.runner.datasets import RealSet, load_real_set
+from cxrbench.runner.datasets import RealSet, load_eval_set, load_real_set
 from cxrbench.runner.executors import run_plan
 from cxrbench.runner.generate import synthesize
 from cxrbench.runner.options import RunOptions
@@ -60,7 +60,8 @@ class TaskRun:
         self.audit_skipped: str | None = None
         self.fits = False  # a classifier the benchmark trains per seed (set by `plan`)
         # set by `plan()`: the task's data, and seed → (cache stage, key) of each arm's runs
-        self.eval_sets: dict[str, RealSet] = {}
+        self.eval_sets: dict[str, RealSet] = {}  # sealed: as they may leave the scorer
+        self.unsealed_eval_sets: dict[str, RealSet] = {}  # real ids, for the disjointness checks
         self.real_train: RealSet | None = None
         self.val: RealSet | None = None
         self.runs: dict[int, tuple[str, str]] = {}
@@ -79,13 +80,16 @@ class TaskRun:
         timeout = b.generator_timeout_s if self.sub.kind == "generator" else b.classifier_timeout_s
         return isolation(self.limits(timeout), self.opts.device)
 
-    def _real(self, ref, max_images=None, eval_set: str | None = None) -> RealSet:
-        budget = self.budget.for_eval_set(eval_set) if eval_set else self.budget
-        return load_real_set(ref, budget, self.store_root, max_images=max_images)
+    def _real(self, ref, max_images=None) -> RealSet:
+        return load_real_set(ref, self.budget, self.store_root, max_images=max_images)
 
     def _job(self, plan: Plan, key: str, stage: str, entry: str | None, what: str, fn, kwargs: dict,
              deps: tuple[str, ...] = ()) -> str:
+        """Add one job; a job that publishes a cache entry is handed its key (`key=`), so it never
+        computes it again."""
         on_gpu = self.opts.device.startswith("cuda") and stage != "score"
+        if entry is not None:
+            kwargs = {**kwargs, "key": key}
         plan.add(Job(key=key, stage=stage, entry=entry, label=f"{self.task.name} · {stage} {what}", fn=fn,
                      kwargs=kwargs, deps=deps, resources=Resources(num_cpus=self.opts.threads or 1,
                                                                   num_gpus=1 if on_gpu else 0),
@@ -145,14 +149,18 @@ class TaskRun:
 
     def data(self) -> tuple[RealSet | None, RealSet, dict[str, RealSet], np.ndarray]:
         """The task's real training rows, validation set and eval sets (checked disjoint by patient),
-        and the eval image ids that no training input may be."""
-        task, b = self.task, self.budget
+        and the eval image ids that no training input may be. Eval sets come from the run's
+        population (`cxrbench.trust.populations`), sealed (held-out: opaque ids) once checked."""
+        task, b, population = self.task, self.budget, self.opts.population
+        population.check_task(task.name, task.eval_sets)
         real_train = self._real(task.real_train, b.max_train_images) if task.real_train else None
         val = self._real(task.val, b.max_val_images)
-        eval_sets = {name: self._real(ref, b.max_eval_images, name) for name, ref in task.eval_sets.items()}
+        eval_sets = {name: load_eval_set(name, ref, b, self.store_root, population)
+                     for name, ref in task.eval_sets.items()}
         _check_disjoint(real_train, val, eval_sets)
+        self.unsealed_eval_sets = eval_sets  # real ids: what the generator's conditioning rows are checked against
         forbidden = np.concatenate([es.rows["image_id"].astype(str).to_numpy() for es in eval_sets.values()])
-        return real_train, val, eval_sets, forbidden
+        return real_train, val, {name: population.seal(es) for name, es in eval_sets.items()}, forbidden
 
     def common(self, val: RealSet, eval_sets: dict[str, RealSet], forbidden: np.ndarray) -> dict:
         """The arguments every reference-recipe run of this task shares (`reference_run(**common, ...)`)."""
@@ -163,71 +171,89 @@ class TaskRun:
 
     def plan(self, plan: Plan) -> None:
         """Load the task's data (timed as the `data` stage) and add every job it needs to `plan`."""
-        from cxrbench.runner import jobs
-        from cxrbench.runner.classify import run_key, submitted_key
-        from cxrbench.runner.score_inputs import against_for
-
         task, b = self.task, self.budget
         with self.timer.stage("data"):
-            real_train, val, eval_sets, forbidden = self.data()
+            real_train, val, eval_sets, _ = self.data()
         self.eval_sets, self.real_train, self.val = eval_sets, real_train, val
         replica_keys: dict[int, str] = {}
         self.audit_skipped = None
         if self.sub.kind == "generator" and task.uses_generator:
             conditioning = self._real(task.conditions_from, b.max_train_images)
-            _check_disjoint(conditioning, None, eval_sets)
+            _check_disjoint(conditioning, None, self.unsealed_eval_sets)
             replica_keys = self.plan_generate(plan, conditioning)
             self.plan_audit(plan, replica_keys[min(replica_keys)], conditioning, eval_sets)
-
-        def synthetic_for(seed: int) -> list[str]:
-            return [replica_keys[r] for r in task.replicas_for_seed(seed)] if replica_keys else []
-
-        common = self.common(val, eval_sets, forbidden)
-        del common["cache"]
         baseline = get_task(task.baseline) if task.baseline else None
         base_train = None
-        if baseline is not None:
-            base_train = self._real(baseline.real_train, b.max_train_images) if baseline.real_train else None
+        if baseline is not None and baseline.real_train is not None:
+            base_train = self._real(baseline.real_train, b.max_train_images)
         self.runs, self.base_runs = {}, {}
         if self.sub.kind == "classifier":
-            from cxrbench.baselines.classifier import get_recipe
-
-            kwargs = dict(submission=self.sub, real_train=real_train, eval_sets=eval_sets, labels=task.labels,
-                          limits=self.limits(b.classifier_timeout_s), device=self.opts.device,
-                          denied=(self.opts.out_dir.resolve(),), train_uncertainty=task.train_uncertainty,
-                          recipe=get_recipe(b.recipe, image_size=b.image_size))
             # a fitted classifier is trained on every seed of the recipe it is compared with; a frozen one is one model
-            for seed in (self.seeds if fits_on(self.sub, real_train) else [0]):
-                seeded = dict(kwargs, seed=seed)
-                self.runs[seed] = ("submitted-predictions", self._job(
-                    plan, submitted_key(self.cache, **seeded), "predict", "submitted-predictions",
-                    f"submission seed {seed}", submitted_predictions, seeded))
+            self.fits = fits_on(self.sub, real_train)
+            for seed in (self.seeds if self.fits else [0]):
+                self.runs[seed] = ("submitted-predictions", self.plan_submitted(plan, real_train, seed))
             base_train = real_train
         else:
             for seed in self.seeds:
-                run = dict(real_train=real_train, seed=seed, replicas_of_real=task.family == "supplement", **common)
-                synthetic = synthetic_for(seed)
-                key = run_key(self.cache, synthetic_keys=synthetic, **run)
-                self.runs[seed] = ("classifier-run", self._job(
-                    plan, key, "train", "classifier-run", f"seed {seed}", jobs.train,
-                    dict(synthetic_keys=synthetic, synthetic_replicas=task.replicas_for_seed(seed) if synthetic else [],
-                         **run), deps=tuple(synthetic)))
+                synthetic = [replica_keys[r] for r in task.replicas_for_seed(seed)] if replica_keys else []
+                self.runs[seed] = ("classifier-run", self.plan_reference_run(
+                    plan, real_train, seed, synthetic, replicas_of_real=task.family == "supplement"))
         if baseline is not None or self.sub.kind == "classifier":
             for seed in self.seeds:
-                run = dict(real_train=base_train, seed=seed, **common)
-                key = run_key(self.cache, synthetic_keys=[], **run)
-                self.base_runs[seed] = ("classifier-run", self._job(
-                    plan, key, "train", "classifier-run", f"seed {seed} (real-only baseline)", jobs.train,
-                    dict(synthetic_keys=[], **run)))
-        labels_only = {name: jobs.without_pixels(es) for name, es in eval_sets.items()}
-        self.fits = self.sub.kind == "classifier" and fits_on(self.sub, real_train)
-        score_kwargs = dict(eval_sets=labels_only, labels=task.labels, runs=self.runs, base_runs=self.base_runs,
-                            against=against_for(task, b, self.sub.kind), primary_eval_set=task.primary.eval_set,
-                            eligibility=task.eligibility,
-                            fixed_submission=self.sub.kind == "classifier" and not self.fits)
+                self.base_runs[seed] = ("classifier-run", self.plan_reference_run(plan, base_train, seed, [],
+                                                                                  baseline=True))
+        self.plan_score(plan)
+
+    def plan_submitted(self, plan: Plan, real_train: RealSet | None, seed: int = 0) -> str:
+        """The job of a classifier submission's predictions (fitted on `real_train` with `seed` if it fits)."""
+        from cxrbench.baselines.classifier import get_recipe
+        from cxrbench.runner.classify import submitted_key
+
+        task, b = self.task, self.budget
+        if self.opts.population.held_out and self.sub.manifest.precomputed:
+            raise ConfigError(f"{self.sub.name} is a precomputed predictions file: held-out eval images are never "
+                              f"published, so only a classifier's code can score them (evaluate without an "
+                              f"evaluator key for the dev sets)")
+        inputs = dict(submission=self.sub, real_train=real_train, eval_sets=self.eval_sets, labels=task.labels,
+                      train_uncertainty=task.train_uncertainty, recipe=get_recipe(b.recipe, image_size=b.image_size),
+                      seed=seed)
+        return self._job(plan, submitted_key(self.cache, **inputs), "predict", "submitted-predictions",
+                         f"submission seed {seed}" if self.fits else "submission",
+                         submitted_predictions, dict(limits=self.limits(b.classifier_timeout_s), device=self.opts.device,
+                                                     denied=(self.opts.out_dir.resolve(),),
+                                                     pooled=self.opts.population.held_out, **inputs))
+
+    def plan_reference_run(self, plan: Plan, real_train: RealSet | None, seed: int, synthetic: list[str], *,
+                           replicas_of_real: bool = False, baseline: bool = False) -> str:
+        """The job of one reference-recipe run: `real_train` plus the `synthetic` replicas (keys), one seed.
+        Its eval sets' image ids, which no training input may be, are taken from the eval sets themselves."""
+        from cxrbench.runner import jobs
+        from cxrbench.runner.classify import run_key
+
+        task, b = self.task, self.budget
+        assert self.val is not None, "plan_reference_run before the task's data was loaded"
+        inputs = dict(real_train=real_train, val=self.val, eval_sets=self.eval_sets, labels=task.labels,
+                      recipe_name=b.recipe, image_size=b.image_size, seed=seed, train_uncertainty=task.train_uncertainty)
+        key = run_key(self.cache, synthetic_keys=synthetic, **inputs)
+        what = f"seed {seed} (real-only baseline)" if baseline else f"seed {seed}"
+        replicas = task.replicas_for_seed(seed) if synthetic else []
+        return self._job(plan, key, "train", "classifier-run", what, jobs.train,
+                         dict(synthetic_keys=synthetic, synthetic_replicas=replicas, replicas_of_real=replicas_of_real,
+                              device=self.opts.device, **inputs), deps=tuple(synthetic))
+
+    def plan_score(self, plan: Plan) -> None:
+        """The score job: every number of the record from the finished runs of both arms."""
+        from cxrbench.runner import jobs
+        from cxrbench.runner.score_inputs import against_for
+
+        task = self.task
+        against = against_for(task, self.budget, self.sub.kind)
         deps = tuple(k for _, k in (*self.runs.values(), *self.base_runs.values()))
-        score_key = stable_hash({"score": task.sha256(), "runs": deps, "against": score_kwargs["against"]})
-        self._job(plan, score_key, "score", None, "", jobs.score, score_kwargs, deps=deps)
+        key = stable_hash({"score": task.sha256(), "runs": deps, "against": against})
+        self._job(plan, key, "score", None, "", jobs.score, dict(
+            eval_sets=self.eval_sets, labels=task.labels, runs=self.runs, base_runs=self.base_runs, against=against,
+            primary_eval_set=task.primary.eval_set, eligibility=task.eligibility,
+            fixed_submission=self.sub.kind == "classifier" and not self.fits), deps=deps)
 
     def job_keys(self) -> list[str]:
         return [k for keys in self.keys.values() for k in keys]

@@ -150,6 +150,7 @@ class Submission:
         self.manifest = manifest
         #: {relative path: tensor elements} of its safetensors files, counted by `load_submission`
         self.parameter_files = dict(parameter_files or {})
+        self._pinned_sha256: str | None = None
 
     @property
     def parameters(self) -> int | None:
@@ -188,11 +189,20 @@ class Submission:
             raise SubmissionError(f"{self.root / MANIFEST}: field 'timm.labels' lacks {missing!r}, a label of task "
                                   f"{task} (the head predicts {', '.join(block.labels)})")
 
+    def pin(self) -> str:
+        """Hash the folder now and answer every later `sha256()` with that hash: one evaluation hashes
+        the submission once, and every cache key and record of it carries the same hash."""
+        self._pinned_sha256 = None
+        self._pinned_sha256 = self.sha256()
+        return self._pinned_sha256
+
     def sha256(self) -> str:
         """Content hash over every file in the directory (paths and bytes), caches excluded, and over
-        the shipped weights named by `reference_weights`.
+        the shipped weights named by `reference_weights` (the pinned hash, once `pin()` was called).
 
         Symlinks inside the folder count by their target's path, never followed; see `submission_files`."""
+        if self._pinned_sha256 is not None:
+            return self._pinned_sha256
         h = hashlib.sha256()
         for rel, kind, target in submission_files(self.root):
             h.update(str(rel).encode() + b"\0")

@@ -1,8 +1,8 @@
-"""Migrate result records (and a store's pairwise.json) to schema 4: comparisons re-tested at the
+"""Migrate result records (and a store's pairwise.json) to schema 5: comparisons re-tested at the
 seed spread's degrees of freedom, with the MDE of that test and the reason of a verdict without one.
 
-Schema 4 changes what a comparison reports, not the predictions it was computed from. Every new
-number is a function of numbers a version-2/3 comparison holds (`cxrbench.runner.comparison`
+Schema 5 changes what a comparison reports, not the predictions it was computed from. Every new
+number is a function of numbers a version-2/3/4 comparison holds (`cxrbench.runner.comparison`
 decides the rest, exactly as for a fresh record):
 
 - the macro Δ stores se, var_test and var_seed: the t-test at S − 1 degrees of freedom (paired),
@@ -12,11 +12,11 @@ decides the rest, exactly as for a fresh record):
   and checked by recomputing the stored CI and p (to 1e-9); then p, CI and Holm at S − 1.
 
 One-arm figures (eval sets, per-label AUROCs, subgroups) do not change. Each record is resealed
-at schema 4 and the task's pairwise.json follows (its comparisons migrated the same way, its
+at schema 5 and the task's pairwise.json follows (its comparisons migrated the same way, its
 content hashes updated). A record whose predictions are regenerated (`cxrbench reproduce`) checks
 the migration: `publish` recomputes every number from the predictions and must find these.
 
-    python tools/migrate_records_v4.py leaderboard/cxrbench/leaderboard/results
+    python tools/migrate_records_v5.py leaderboard/cxrbench/leaderboard/results
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from pathlib import Path
 from scipy.optimize import brentq
 from scipy.special import stdtr, stdtrit
 
-from cxrbench.leaderboard.store import pairwise_to_json
-from cxrbench.results import Comparison, ResultRecord, read_record, write_record
+from cxrbench.leaderboard.store import pairwise_files, pairwise_to_json, record_files
+from cxrbench.results import SCHEMA_VERSION, Comparison, ResultRecord, read_record, write_record
 from cxrbench.runner.comparison import comparison_from
 from cxrbench.stats.seed_patient import SeedPatientResult, tested_difference
 from cxrbench.tasking import get_task
@@ -62,7 +62,7 @@ def label_se(delta: float, ci_low: float, ci_high: float, p: float, confidence: 
 
 
 def migrate_comparison(c: Comparison, rule) -> Comparison:
-    """A version-2/3 comparison (paired seeds, both arms trained) as a version-4 record reports it."""
+    """A version-2/3/4 comparison (paired seeds, both arms trained) as a version-5 record reports it."""
     if not c.paired_seeds or c.delta is None or c.se is None:
         raise ValueError(f"{c.eval_set}: only paired comparisons with a test can be migrated from their numbers")
     dof = c.n_seeds - 1
@@ -78,22 +78,22 @@ def migrate_record(record: ResultRecord) -> ResultRecord:
     rule = get_task(record.task.name).eligibility
     out = record.model_copy(deep=True)
     out.comparisons = [migrate_comparison(c, rule) for c in record.comparisons]
-    out.schema_version = 4
+    out.schema_version = SCHEMA_VERSION
     return out
 
 
 def main(store: str) -> None:
-    files = sorted(p for p in Path(store).rglob("*.json") if p.name != "pairwise.json")
+    files = record_files(Path(store))
     new_sha = {}
     for path in files:
         record = read_record(path)
-        if record.schema_version >= 4:
+        if record.schema_version >= SCHEMA_VERSION:
             continue
         migrated = migrate_record(record)
         write_record(migrated, path)
         new_sha[record.content_sha256] = migrated.content_sha256
-        print(f"{path}: schema {record.schema_version} → 4, {len(migrated.comparisons)} comparison(s)")
-    for path in sorted(Path(store).rglob("pairwise.json")):
+        print(f"{path}: schema {record.schema_version} → {SCHEMA_VERSION}, {len(migrated.comparisons)} comparison(s)")
+    for path in pairwise_files(Path(store)):
         data = json.loads(path.read_text())
         rule = get_task(data["task"]).eligibility
         for pair in data["pairs"]:
