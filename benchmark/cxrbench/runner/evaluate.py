@@ -72,14 +72,14 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
                       "`isolation: none` and the leaderboard marks them.[/]")
     if not specs:
         raise CxrbenchError(f"no {opts.profile} tasks with a {opts.budget!r} budget for a {sub.kind} submission")
-    if (warning := few_seeds_warning(sub, specs, opts)) is not None:
-        console.print(f"[bold yellow]WARNING: {escape(warning)}[/]")
     # Baselines first, so their (shared, cached) runs come before the tasks that compare with them.
     specs.sort(key=lambda s: (s.supplement_ratio, s.name))
     executor = get_executor(opts.executor, workers=opts.jobs if opts.executor == "local" else opts.ray_workers,
                             threads=opts.threads or 1, device=opts.device, address=opts.address)
     outcomes: list[TaskOutcome] = []
     with executor:  # connects first: an unreachable cluster fails before anything is computed or written
+        if (warning := few_seeds_warning(sub, specs, opts)) is not None:  # before anything runs
+            console.print(f"[bold yellow]WARNING: {escape(warning)}[/]")
         cache = Cache(opts.cache_root, force=opts.force,
                       report=lambda msg: console.print(f"[bold yellow]{escape(msg)}[/]"))
         if opts.threads and opts.device == "cpu":
