@@ -74,20 +74,20 @@ def test_v3_record_round_trip_and_its_links_are_checked(tmp_path):
         read_record(path)
 
 
-def test_v3_records_verify_and_cannot_carry_v4_fields(tmp_path):
-    """v4 added a field to every comparison (`verdict_reason`): a v3 record hashes without it, and a v3
+def test_v5_records_verify_and_cannot_carry_v6_fields(tmp_path):
+    """v6 added a field to every comparison (`verdict_reason`): a v5 record hashes without it, and a v5
     record that carries one is refused."""
     rec = make_record("phantom/supplement-100", "noise")
     assert rec.comparisons
-    raw = _as_version(rec, 3)
+    raw = _as_version(rec, 5)
     assert all("verdict_reason" not in c for c in raw["comparisons"]) and "fits" not in raw["submission"]
-    path = tmp_path / "v3.json"
+    path = tmp_path / "v5.json"
     path.write_text(json.dumps(raw))
     old = read_record(path)
-    assert old.schema_version == 3 and all(c.verdict_reason is None for c in old.comparisons)
+    assert old.schema_version == 5 and all(c.verdict_reason is None for c in old.comparisons)
     raw["comparisons"][0]["verdict_reason"] = "too few seeds (1); use ≥ 3, ≥ 5 for per-label tests"
     path.write_text(json.dumps(raw))
-    with pytest.raises(RecordError, match=r"comparisons\[\].verdict_reason is set, but schema_version 3 records"):
+    with pytest.raises(RecordError, match=r"comparisons\[\].verdict_reason is set, but schema_version 5 records"):
         read_record(path)
 
 
@@ -109,4 +109,33 @@ def test_v4_evaluation_is_hashed_and_cannot_ride_on_a_v3_record(tmp_path):
     raw["evaluation"] = {"eval_sets": "held-out", "evaluator_key": "f" * 24}
     path.write_text(json.dumps(raw))
     with pytest.raises(RecordError, match="evaluation is set, but schema_version 3 records"):
+        read_record(path)
+
+
+def test_v4_records_verify_and_cannot_carry_v5_population_fields(tmp_path):
+    rec = make_record("phantom/supplement-100", "noise")
+    raw = _as_version(rec, 4)
+    path = tmp_path / "v4.json"
+    path.write_text(json.dumps(raw))
+    old = read_record(path)
+    assert old.schema_version == 4 and old.submission.data_group is None and old.task.more_real_data == "separate"
+    raw["submission"]["data_group"] = "task rows"  # unhashed in a v4 record, so refused outright
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match=r"submission.data_group is set, but schema_version 4 records"):
+        read_record(path)
+
+
+def test_v5_population_is_hashed(tmp_path):
+    from cxrbench.training_population import TrainingSource
+
+    rec = make_record("phantom/supplement-100", "noise")
+    rec.submission.training_population = [TrainingSource(data="phantom/site-a/train", patients=712, population=1000)]
+    rec.submission.real_patients, rec.submission.task_real_patients = 712, 712
+    rec.submission.data_group = "task rows"
+    path = write_record(rec, tmp_path / "v5.json")
+    assert read_record(path).submission.training_population[0].patients == 712
+    raw = json.loads(path.read_text())
+    raw["submission"]["data_group"] = "no real data"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match="content_sha256 does not match"):
         read_record(path)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cxrbench.data.atomic import atomic_write_bytes
 from cxrbench.errors import CxrbenchError, pydantic_problems
+from cxrbench.training_population import Group, TrainingSource
 from cxrbench.tasking import Family
 
 if TYPE_CHECKING:
@@ -30,21 +31,25 @@ if TYPE_CHECKING:
 #: from its safetensors headers); the measured cost of generating the synthetic set (`generation`).
 #: 4 (additive): `evaluation`, the eval populations a record was scored on (public `dev` sets, or
 #: `held-out` sets derived from an evaluator key, named by the key's public fingerprint).
-#: 5 (additive): why a comparison's verdict is what it is (`verdict_reason`: no test with too few
+#: 5 (additive): the declared training population (`training_population`, `real_patients`), the
+#: task's own real patients and the group they put the submission in; the task's ranking rule for it.
+#: 6 (additive): why a comparison's verdict is what it is (`verdict_reason`: no test with too few
 #: seeds, zero variance); whether the benchmark trained a classifier submission per seed (`fits`).
-#: Comparisons of version-5 records test at the seed spread's degrees of freedom, with an MDE from
+#: Comparisons of version-6 records test at the seed spread's degrees of freedom, with an MDE from
 #: the test's power (docs/stats.md); earlier records used Welch–Satterthwaite and (t + t)·se.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: versions `read_record` accepts. Later versions only add fields (`ADDED_IN`): an older record
 #: reads with their defaults and hashes without them, so it still verifies.
-READABLE_SCHEMAS = (2, 3, 4, 5)
+READABLE_SCHEMAS = (2, 3, 4, 5, 6)
 #: the fields each version added, as (section or None for the record itself, field); a section
 #: ending in "[]" is a list whose every item gained the field
 ADDED_IN: dict[int, tuple[tuple[str | None, str], ...]] = {
     3: (("submission", "description"), ("submission", "paper"), ("submission", "links"),
         ("submission", "parameters"), ("submission", "parameter_files"), (None, "generation")),
     4: ((None, "evaluation"),),
-    5: (("comparisons[]", "verdict_reason"), ("submission", "fits")),
+    5: (("submission", "training_population"), ("submission", "real_patients"),
+        ("submission", "task_real_patients"), ("submission", "data_group"), ("task", "more_real_data")),
+    6: (("comparisons[]", "verdict_reason"), ("submission", "fits")),
 }
 #: envelope fields: about the sealed content, never part of it (nor of `content_sha256`)
 ENVELOPE = ("content_sha256", "signature")
@@ -72,6 +77,8 @@ class TaskRef(_Model):
     recipe: str  # classifier recipe name@version
     baseline: str | None  # the real-only task this one is compared against
     spec_sha256: str
+    #: v5: rank generators trained on more real patients than the task's own rows apart ("separate")
+    more_real_data: Literal["separate", "together"] = "separate"
 
 
 #: a link a reader may follow: a plain http(s) URL (nothing that could break out of a Markdown link)
@@ -114,7 +121,12 @@ class SubmissionRef(_Model):
     #: tensor elements over the folder's safetensors files, counted by cxrbench (None: no weights shipped)
     parameters: int | None = None
     parameter_files: dict[str, int] = {}
-    #: v4: a classifier that the benchmark trains on the task's real rows, once per classifier seed
+    # v5: what it learned from (`cxrbench.training_population`), as declared and checked
+    training_population: list[TrainingSource] = []
+    real_patients: int | None = None  # declared real patients, summed over `training_population`
+    task_real_patients: int | None = None  # patients of the real rows the task lets it learn from
+    data_group: Group | None = None  # task rows | more real data | outside bounds | no real data
+    #: v6: a classifier that the benchmark trains on the task's real rows, once per classifier seed
     #: (False: a frozen classifier, one fixed model, or a generator)
     fits: bool = False
 

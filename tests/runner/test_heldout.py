@@ -162,3 +162,45 @@ def test_real_data_eval_sets_must_be_private_when_held_out(key):
     with pytest.raises(ConfigError, match="declare each one private"):
         EvalPopulation(key=key, held_out=True).check_task(spec.name, spec.eval_sets)
     EvalPopulation().check_task(spec.name, spec.eval_sets)  # dev: the public test split, as before
+
+
+#: A generator that answers its training rows with the task's public test films (exact copies): the
+#: leak the audit flags on the dev sets. Under a key those films are not the held-out ones.
+LEAKER = '''
+from pathlib import Path
+
+import numpy as np
+
+class Gen:
+    def __init__(self, submission_dir):
+        self.dir = Path(submission_dir)
+
+    def generate(self, conditions, seeds, size):
+        from cxrbench.runner.datasets import real_rows
+        from cxrbench.tasking import parse_task_file
+
+        spec = parse_task_file(self.dir / "task.yaml")[1]  # tiny/supplement-100
+        budget = spec.budget("quick")
+        films = []
+        for name, ref in spec.eval_sets.items():
+            source, rows = real_rows(ref, budget.for_eval_set(name), max_images=budget.max_eval_images)
+            films.append(source.load_batch(rows, size))
+        films = np.concatenate(films)
+        return films[np.arange(len(seeds)) % len(films)]
+'''
+
+
+def test_a_generator_leaking_public_test_films_cannot_reach_held_out_ones(tiny_tasks, run_opts, tmp_path, key):
+    root = tmp_path / "leaker"
+    root.mkdir()
+    (root / "submission.yaml").write_text('name: leaker\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n')
+    (root / "gen.py").write_text(LEAKER)
+    (root / "task.yaml").write_text((tiny_tasks / "tiny.yaml").read_text())
+    run_opts.seeds = [0]
+    dev = evaluate(root, ["tiny/supplement-100"], run_opts)[0].record
+    assert dev.status == "failed" and dev.audit["leakage_flag"] and "test leakage" in dev.errors[0]
+    run_opts.population = EvalPopulation(key=key, held_out=True)
+    held = evaluate(root, ["tiny/supplement-100"], run_opts)[0].record
+    assert held.status == "complete", held.errors
+    assert not held.audit["leakage_flag"]
+    assert all(space["n_near_duplicate"] == 0 for space in held.audit["leakage"]["spaces"])

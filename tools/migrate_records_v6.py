@@ -1,8 +1,8 @@
-"""Migrate result records (and a store's pairwise.json) to schema 5: comparisons re-tested at the
+"""Migrate result records (and a store's pairwise.json) to schema 6: comparisons re-tested at the
 seed spread's degrees of freedom, with the MDE of that test and the reason of a verdict without one.
 
-Schema 5 changes what a comparison reports, not the predictions it was computed from. Every new
-number is a function of numbers a version-2/3/4 comparison holds (`cxrbench.runner.comparison`
+Schema 6 changes what a comparison reports, not the predictions it was computed from. Every new
+number is a function of numbers a version-2…5 comparison holds (`cxrbench.runner.comparison`
 decides the rest, exactly as for a fresh record):
 
 - the macro Δ stores se, var_test and var_seed: the t-test at S − 1 degrees of freedom (paired),
@@ -11,12 +11,14 @@ decides the rest, exactly as for a fresh record):
   fix both ν (the Welch–Satterthwaite degrees of freedom it was tested at) and se: solved here
   and checked by recomputing the stored CI and p (to 1e-9); then p, CI and Holm at S − 1.
 
-One-arm figures (eval sets, per-label AUROCs, subgroups) do not change. Each record is resealed
-at schema 5 and the task's pairwise.json follows (its comparisons migrated the same way, its
+One-arm figures (eval sets, per-label AUROCs, subgroups) do not change. A record older than schema 5
+gains the schema-5 population fields as `cxrbench publish` recomputes them from the record's own
+declaration (keys without patient counts: no group; `task.more_real_data` from the task). Each
+record is resealed at schema 6 and the task's pairwise.json follows (its comparisons migrated the same way, its
 content hashes updated). A record whose predictions are regenerated (`cxrbench reproduce`) checks
 the migration: `publish` recomputes every number from the predictions and must find these.
 
-    python tools/migrate_records_v5.py leaderboard/cxrbench/leaderboard/results
+    python tools/migrate_records_v6.py leaderboard/cxrbench/leaderboard/results
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from scipy.special import stdtr, stdtrit
 from cxrbench.leaderboard.store import pairwise_files, pairwise_to_json, record_files
 from cxrbench.results import SCHEMA_VERSION, Comparison, ResultRecord, read_record, write_record
 from cxrbench.runner.comparison import comparison_from
+from cxrbench.runner.population import population_fields
 from cxrbench.stats.seed_patient import SeedPatientResult, tested_difference
 from cxrbench.tasking import get_task
 
@@ -62,7 +65,7 @@ def label_se(delta: float, ci_low: float, ci_high: float, p: float, confidence: 
 
 
 def migrate_comparison(c: Comparison, rule) -> Comparison:
-    """A version-2/3/4 comparison (paired seeds, both arms trained) as a version-5 record reports it."""
+    """A version-2…5 comparison (paired seeds, both arms trained) as a version-6 record reports it."""
     if not c.paired_seeds or c.delta is None or c.se is None:
         raise ValueError(f"{c.eval_set}: only paired comparisons with a test can be migrated from their numbers")
     dof = c.n_seeds - 1
@@ -75,9 +78,15 @@ def migrate_comparison(c: Comparison, rule) -> Comparison:
 
 
 def migrate_record(record: ResultRecord) -> ResultRecord:
-    rule = get_task(record.task.name).eligibility
+    task = get_task(record.task.name)
     out = record.model_copy(deep=True)
-    out.comparisons = [migrate_comparison(c, rule) for c in record.comparisons]
+    out.comparisons = [migrate_comparison(c, task.eligibility) for c in record.comparisons]
+    if record.schema_version < 5:  # the population fields publish would compute from this record
+        s = out.submission
+        for name, value in population_fields(s.declared_training_data, s.training_population, s.kind, task,
+                                             task.budgets.get(record.task.budget)).items():
+            setattr(s, name, value)
+        out.task.more_real_data = task.more_real_data
     out.schema_version = SCHEMA_VERSION
     return out
 
