@@ -14,7 +14,8 @@ decides the rest, exactly as for a fresh record):
 One-arm figures (eval sets, per-label AUROCs, subgroups) do not change. A record older than schema 5
 gains the schema-5 population fields as `cxrbench publish` recomputes them from the record's own
 declaration (keys without patient counts: no group; `task.more_real_data` from the task). Each
-record is resealed at schema 6 and the task's pairwise.json follows (its comparisons migrated the same way, its
+unsigned record is resealed at schema 6 (a signed one stays as its evaluator signed it: only
+the key's holder can re-sign it) and the task's pairwise.json follows (its comparisons migrated the same way, its
 content hashes updated). A record whose predictions are regenerated (`cxrbench reproduce`) checks
 the migration: `publish` recomputes every number from the predictions and must find these.
 
@@ -98,6 +99,9 @@ def main(store: str) -> None:
         record = read_record(path)
         if record.schema_version >= SCHEMA_VERSION:
             continue
+        if record.signature is not None:  # resealing would void the evaluator's signature: it stays as signed
+            print(f"{path}: signed at schema {record.schema_version}, kept as it is")
+            continue
         migrated = migrate_record(record)
         write_record(migrated, path)
         new_sha[record.content_sha256] = migrated.content_sha256
@@ -105,13 +109,16 @@ def main(store: str) -> None:
     for path in pairwise_files(Path(store)):
         data = json.loads(path.read_text())
         rule = get_task(data["task"]).eligibility
-        for pair in data["pairs"]:
+        pairs = [pair for pair in data["pairs"] if pair["a_sha256"] in new_sha or pair["b_sha256"] in new_sha]
+        if not pairs:  # none of its records migrated now: already at schema 6
+            continue
+        for pair in pairs:
             pair["comparisons"] = [migrate_comparison(Comparison.model_validate(c), rule).model_dump(mode="json")
                                    for c in pair["comparisons"]]
             pair["a_sha256"] = new_sha.get(pair["a_sha256"], pair["a_sha256"])
             pair["b_sha256"] = new_sha.get(pair["b_sha256"], pair["b_sha256"])
         path.write_text(pairwise_to_json(data))
-        print(f"{path}: {len(data['pairs'])} pair(s)")
+        print(f"{path}: {len(pairs)} of {len(data['pairs'])} pair(s)")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ NOISE = ("import numpy as np\nclass Gen:\n    def generate(self, c, s, size):\n"
 def _generator(root, name, body):
     root.mkdir(parents=True)
     (root / "submission.yaml").write_text(f'name: {name}\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n'
-                                          'training_data: [phantom/site-a/train]\n')
+                                          'training_data: []\n')
     (root / "gen.py").write_text(body)
     return root
 
@@ -107,8 +107,10 @@ def test_held_out_record_of_a_trusted_key_is_verified(runs):
     assert {s.standing for s in standings.values()} == {"verified"}
     assert all(f"held-out-{runs['key'].fingerprint}" in str(p) for p in report.published)
     arms = json.loads((store / "baselines.json").read_text())["arms"]
-    assert list(arms) == ["phantom/quick/tiny/supplement-0@1"]
-    assert list(arms["phantom/quick/tiny/supplement-0@1"]) == [f"held-out:{runs['key'].fingerprint}"]
+    assert list(arms) == ["quick/tiny/supplement-0@1"]
+    assert list(arms["quick/tiny/supplement-0@1"]) == [f"held-out:{runs['key'].fingerprint}"]
+    assert f"reference arm tiny/supplement-0 (held-out:{runs['key'].fingerprint}) set from oracle@1 on " \
+           "tiny/supplement-100" in report.notes
     # without the key, the trusted signature vouches for the numbers (nothing to rescore them with)
     report = publish([runs[("held-out", "oracle")]], _store(runs, "no-key"), compare=False)
     assert report.ok and any("numbers not recomputed here" in n for n in report.notes)

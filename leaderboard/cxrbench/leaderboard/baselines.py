@@ -1,6 +1,6 @@
 """The verified reference arms of a store: `baselines.json` at its root (`cxrbench.trust.baseline_arm`).
 
-For each (profile, budget, reference run@task version) and eval population: the digests of the
+For each (budget, reference run@task version) and eval population: the digests of the
 evaluator's own reference arm per (eval set, seed), taken from the first record signed by a
 trusted key, and its macro AUROC per (eval set, seed). A later record's arm passes when its
 digests are the same; when its bytes differ (another CPU, instruction set or thread count:
@@ -28,7 +28,7 @@ ArmMacros = dict[str, dict[str, float]]
 
 
 def _arm_key(record: ResultRecord, arm: str) -> str:
-    return f"{record.task.profile}/{record.task.budget}/{arm}@{record.task.version}"
+    return f"{record.task.budget}/{arm}@{record.task.version}"  # the arm names its task, profile included
 
 
 def read_baselines(store: Path) -> dict:
