@@ -27,7 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from cxrbench.results import (
-    Comparison, EvalSetScore, ExcludedLabel, LabelScore, SubgroupScore, SubgroupSummary,
+    Comparison,
+    EvalSetScore,
+    ExcludedLabel,
+    LabelScore,
+    SubgroupScore,
+    SubgroupSummary,
 )
 from cxrbench.runner.comparison import STUDY_EFFECT, compare_on, verdict  # noqa: F401 (public here too)
 from cxrbench.runner.comparison import json_float as _f
