@@ -21,7 +21,7 @@ def _sub(tmp_path, name, body):
     root = tmp_path / name
     root.mkdir()
     (root / "submission.yaml").write_text(f'name: {name}\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n'
-                                          'training_data: [phantom/site-a/train]\n')
+                                          'training_data: []\n')  # neither control learns from real rows
     (root / "gen.py").write_text(body)
     return root
 
