@@ -72,7 +72,7 @@ def _seeds(record: ResultRecord, spec) -> list[int]:
 def within_contract(record: ResultRecord, table) -> str | None:
     """None when `table` (predictions regenerated for `record`) gives each figure of the contract, every
     macro AUROC and Δ, within its tolerance of the record's; else the first one beyond it."""
-    from cxrbench.reproducibility import AUROC_TOLERANCE, figures
+    from cxrbench.reproducibility import figures, tolerance
     from cxrbench.runner.score_inputs import against_for, label_sets, population_for, rescore
     from cxrbench.tasking import get_task
 
@@ -86,9 +86,12 @@ def within_contract(record: ResultRecord, table) -> str | None:
                      primary_eval_set=spec.primary.eval_set, eligibility=spec.eligibility)
     again = figures(record.model_copy(update={"eval_sets": scored.eval_sets, "comparisons": scored.comparisons}))
     for name, value in figures(record).items():
-        if name not in again or abs(again[name] - value) > AUROC_TOLERANCE:
-            return (f"{name}: record {value:.4f}, these predictions "
-                    f"{'none' if name not in again else format(again[name], '.4f')} (tolerance {AUROC_TOLERANCE:g})")
+        if name not in again:
+            return f"{name}: record {value.value:.4f}, these predictions none"
+        limit = tolerance(value, again[name])
+        if limit is not None and abs(again[name].value - value.value) > limit:
+            return (f"{name}: record {value.value:.4f}, these predictions {again[name].value:.4f} "
+                    f"(tolerance {limit:.4f})")
     return None
 
 
