@@ -1,5 +1,5 @@
 """Degrees of freedom of the reported t-test: the seed spread's (S − 1) against Welch–Satterthwaite
-with the test part at ∞ (the rule before record schema 6), on the calibration model's nulls.
+with the test part at ∞ (the rule before record schema 7), on the calibration model's nulls.
 
 Both rules see the same repetitions (`cxrbench.calibration.model`, `seed_mean_delta` with paired
 seeds): only ν differs. Prints, per design, the primary and per-label rejection rates and Holm's

@@ -396,7 +396,7 @@ def table(args) -> None:
     print("| design | eval set | primary (macro) rejection | CI excludes 0 ⇔ p < α | per-label rejection, pooled "
           "(min–max) | any label after Holm | mean Δ | pool Δ | mean MDE |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for key, e in data["tests"].items():
+    for e in data["tests"].values():
         pool = "—" if e["pool_delta"] is None else f"{e['pool_delta']:+.4f}"
         print(f"| {e['design']} | {e['site']} | {pct(e['macro_rejection_rate'])} ± {100 * e['macro_rejection_se']:.1f} "
               f"| {'yes' if e['ci_and_p_agree'] else 'NO'} | {pct(e['per_label_pooled_rate'])} "

@@ -8,7 +8,7 @@ by default (about a CPU-minute and a half); the whole table of docs/stats.md beh
 
 import pytest
 
-from cxrbench.calibration.suite import GRID, table_reps, Design, run_design
+from cxrbench.calibration.suite import GRID, Design, run_design, table_reps
 
 FAST_PATIENTS = 600
 LEVEL = (0.025, 0.075)

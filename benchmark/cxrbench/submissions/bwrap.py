@@ -11,6 +11,7 @@ Inside, the process sees (and nothing else; `README.md`, "What your code can see
 | `/sandbox/work` (= `$HOME`, cwd) | the inputs it may see, its output shards | read-write, private |
 | `/tmp` | part of the private scratch | read-write |
 | `/sandbox/compile-cache` | this submission's persistent compile cache (`TORCHINDUCTOR_CACHE_DIR`) | read-write |
+| `/sandbox/hub/models--org--name` | the Hub cache folder of a model its manifest names by Hub id (`hub.py`) | read-only |
 | `/proc`, `/dev` | its own PID namespace's proc; null, zero, random, urandom, tty (+ `/dev/nvidia*` on CUDA) | |
 
 New user, mount, PID, IPC, UTS, network (loopback only) and cgroup namespaces; uid/gid 65534
@@ -32,6 +33,7 @@ SANDBOX = Path("/sandbox")
 SUBMISSION = SANDBOX / "submission"
 WORK = SANDBOX / "work"
 COMPILE_CACHE = SANDBOX / "compile-cache"
+HUB = SANDBOX / "hub"
 UID = 65534  # "nobody": no files of the host belong to it
 
 #: What libraries read from /etc (dynamic loader, time zone, locale, TLS roots); no accounts.
@@ -83,7 +85,7 @@ def _other_gpus_hidden(gpus: Path) -> list[str]:
 
 
 def command(worker: list[str], *, work: Path, submission: Path, compile_cache: Path | None, device: str,
-            shm_bytes: int, env: dict[str, str]) -> list[str]:
+            shm_bytes: int, env: dict[str, str], mounts=()) -> list[str]:
     """The full argv: `bwrap <options> -- <worker...>`; `env` becomes the whole environment inside."""
     args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--uid", str(UID), "--gid", str(UID), "--hostname", "sandbox", "--clearenv"]
@@ -120,6 +122,8 @@ def command(worker: list[str], *, work: Path, submission: Path, compile_cache: P
         args += ["--ro-bind", root, root]
     if compile_cache is not None:
         args += ["--bind", str(compile_cache), str(COMPILE_CACHE)]
+    for host, inside in mounts:  # the Hub snapshots a manifest names, read-only
+        args += ["--ro-bind", host, inside]
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]
     # the root itself is a tmpfs: read-only, or it would be unbounded memory to write into

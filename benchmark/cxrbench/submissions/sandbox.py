@@ -62,8 +62,12 @@ def run_worker(
     on_shard: Callable[[str, np.ndarray], None] | None = None,
     on_event: Callable[[dict], None] | None = None,
     compile_cache: Path | None = None,
+    hub: dict | None = None,
 ) -> None:
     """Run one worker to completion; `on_shard(name, array)` receives each checked output shard.
+
+    `hub`: {block field: Hub snapshot} (`Submission.hub`): each snapshot's cache folder is shown
+    read-only, and the worker is told where each id's snapshot is (`request["hub"]`: id -> folder).
 
     `files` maps file names in the scratch directory to writers (what the submission may see);
     `outputs` names every shard the worker may return with its dtype(s) and exact shape;
@@ -74,6 +78,7 @@ def run_worker(
     if limits.sandboxed and (why := bwrap.unavailable_reason()):
         raise SubmissionError(f"{why}; submission code does not run unsandboxed unless you pass "
                               f"--unsafe-no-sandbox")
+    hub_ids = _hub_ids(submission_dir, hub or {})
     with tempfile.TemporaryDirectory(prefix="cxrbench-sandbox-") as tmp:
         work = Path(tmp) / "work"
         (work / "tmp").mkdir(parents=True)
@@ -82,8 +87,9 @@ def run_worker(
             writer(work / name)
         if compile_cache is not None:
             compile_cache.mkdir(parents=True, exist_ok=True)
+        mounts = [(str(repo), str(bwrap.HUB / repo.name)) for repo in sorted({r for r, _ in hub_ids.values()})]
         if limits.sandboxed:
-            visible = bwrap.visible_roots(submission_dir, work, None)  # the compile cache is its own
+            visible = bwrap.visible_roots(submission_dir, work, None) + [host for host, _ in mounts]
             for d in denied:
                 if (clash := bwrap.overlaps(Path(d), visible)) is not None:
                     raise SubmissionError(f"{d} would be visible to the submission (it overlaps {clash}); "
@@ -94,9 +100,11 @@ def run_worker(
         else:
             sub_in, work_in, cc_in = submission_dir, work, compile_cache
             allowed_read = bwrap.python_roots() + UNSANDBOXED_READ
+        inside = dict(mounts) if limits.sandboxed else {host: host for host, _ in mounts}
         req = dict(request)
         req.update(submission_dir=str(sub_in), entry_point=entry_point, device=device,
-                   allowed_read=allowed_read + ([str(cc_in)] if cc_in else []),
+                   hub={value: str(Path(inside[str(repo)]) / rel) for value, (repo, rel) in hub_ids.items()},
+                   allowed_read=allowed_read + list(inside.values()) + ([str(cc_in)] if cc_in else []),
                    allowed_write=["/dev/null", "/dev/shm", str(work_in)] + ([str(cc_in)] if cc_in else []),
                    denied=[] if limits.sandboxed else [str(d) for d in denied])
         (work / "request.json").write_text(json.dumps(req))
@@ -107,7 +115,7 @@ def run_worker(
             if limits.sandboxed:
                 shm = max(64 << 20, limits.memory_bytes // 4)
                 cmd = bwrap.command(worker, work=work, submission=submission_dir, compile_cache=compile_cache,
-                                    device=device, shm_bytes=shm, env=env)
+                                    device=device, shm_bytes=shm, env=env, mounts=mounts)
                 popen_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
             else:
                 cmd = (["unshare", "--net", "--"] if not limits.network and _unshare_works() else []) + worker
@@ -115,6 +123,23 @@ def run_worker(
             _drive(cmd, popen_env, work, tree, limits, outputs, submission_dir.name, on_shard, on_event)
         finally:
             tree.close()
+
+
+def _hub_ids(submission_dir: Path, hub: dict) -> dict[str, tuple[Path, Path]]:
+    """{Hub id as the manifest writes it: (its repository's cache folder, the snapshot inside it)}. The
+    whole repository folder is shown: the snapshot's files are links into its `blobs/`."""
+    from cxrbench.errors import load_yaml_model
+    from cxrbench.submissions.manifest import MANIFEST, Manifest
+
+    if not hub:
+        return {}
+    manifest = load_yaml_model(submission_dir / MANIFEST, Manifest, SubmissionError)
+    out = {}
+    for field, snapshot in hub.items():
+        block, name = field.split(".")
+        repo = snapshot.folder.parent.parent  # <cache>/models--org--name/snapshots/<commit>
+        out[getattr(getattr(manifest, block), name)] = (repo, snapshot.folder.relative_to(repo))
+    return out
 
 
 def _environment(limits: Limits, work: Path, compile_cache: Path | None) -> dict[str, str]:
