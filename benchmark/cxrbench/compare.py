@@ -25,13 +25,12 @@ def _arm(table: pd.DataFrame, eval_set: str, labels: list[str], fixed: bool):
     seeds = sorted(int(s) for s in part["seed"].unique())
     if not seeds:
         raise RecordError(f"predictions hold no row of the submission on {eval_set}")
-    ids, stacks = None, []
+    ids, stacks = part.loc[part["seed"] == seeds[0], "image_id"].astype(str).to_numpy(), []
     for seed in seeds:
         rows = part[part["seed"] == seed]
         seed_ids = rows["image_id"].astype(str).to_numpy()
         check_ids(seed_ids, f"predictions for {eval_set}, seed {seed}")
-        ids = seed_ids if ids is None else ids
-        position = pd.Index(seed_ids).get_indexer(ids)
+        position = pd.Index(seed_ids).get_indexer(pd.Index(ids))
         if (position < 0).any() or len(seed_ids) != len(ids):
             other = ids[position < 0] if (position < 0).any() else seed_ids[~pd.Index(seed_ids).isin(ids)]
             raise RecordError(f"predictions for {eval_set}: seed {seed} and seed {seeds[0]} differ in image "

@@ -124,7 +124,7 @@ def reproduce(record_file: Path, *, submission: Path | None = None, cache_root: 
                           unsafe_no_sandbox=unsafe_no_sandbox)
         kwargs = {"console": console} if console is not None else {}
         outcome = evaluate(folder, [record.task.name], opts, **kwargs)[0]
-        if outcome.record.status != "complete":
+        if outcome.record.status != "complete" or not outcome.record.predictions_file:
             raise CxrbenchError(f"{record_file}: the rerun failed: {'; '.join(outcome.record.errors)}")
         agreement = check(record, outcome.record)
         if not agreement.ok:

@@ -31,6 +31,8 @@ from cxrbench.tasking import Family
 from cxrbench.training_population import Group, TrainingSource
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
 
     from cxrbench.trust.keys import EvaluatorKey
@@ -244,6 +246,7 @@ class LabelDelta(_Model):
 
 
 Verdict = Literal["better", "worse", "no_detectable_difference", "inconclusive"]
+Endpoint = Literal["primary", "secondary"]
 
 
 def stars(p: float | None) -> str:
@@ -258,7 +261,7 @@ class Comparison(_Model):
 
     eval_set: str
     against: str  # task or submission the delta is taken against
-    endpoint: Literal["primary", "secondary"] = "secondary"
+    endpoint: Endpoint = "secondary"
     metric: str = "macro_auroc"
     estimand: str = "seed_mean_delta"
     delta: float | None  # seed-mean macro AUROC of A − of B
@@ -522,7 +525,8 @@ def read_record(path: Path, *, verify: bool = True) -> ResultRecord:
     return record
 
 
-def read_predictions(record: ResultRecord, folder: Path, *, regenerated=None) -> "pd.DataFrame":
+def read_predictions(record: ResultRecord, folder: Path, *,
+                     regenerated: "Callable[[pd.DataFrame], str | None] | None" = None) -> "pd.DataFrame":
     """The per-image predictions table a record names (in `folder`, beside the record), checked
     against the sha256 the record carries; RecordError when it is missing or altered.
 

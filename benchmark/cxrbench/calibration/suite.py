@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from scipy.stats import beta
@@ -116,7 +117,7 @@ def run_design(design: Design, *, null_reps: int, power_reps: int, seed: int = 0
     world = world or World()
     rng = np.random.default_rng([seed, design.seeds, design.patients, int(design.seed_sd_ratio * 100)])
     null = [repetition(world, design, 0.0, rng) for _ in _counted(null_reps, progress, f"{design.key} null")]
-    out = {"design": asdict(design), "key": design.key, "null": summarise(null, 0.0)}
+    out: dict[str, Any] = {"design": asdict(design), "key": design.key, "null": summarise(null, 0.0)}
     mde = out["null"].get("mean_mde")
     if power_reps and mde:
         alt = [repetition(world, design, mde, rng) for _ in _counted(power_reps, progress, f"{design.key} power")]

@@ -13,9 +13,9 @@ import math
 
 import numpy as np
 
-from cxrbench.results import Comparison, LabelDelta
+from cxrbench.results import Comparison, Endpoint, LabelDelta, Verdict
 from cxrbench.runner.datasets import RealSet
-from cxrbench.stats.seed_patient import ALPHA
+from cxrbench.stats.power import ALPHA
 from cxrbench.tasking import EligibilityRule
 
 #: The effect the benchmark exists to detect: the study's +0.02 macro AUROC at 1000%. A
@@ -34,7 +34,7 @@ def json_float(x) -> float | None:
 _f = json_float
 
 def verdict(delta: float | None, p: float | None, mde: float | None, reason: str | None = None,
-            alpha: float = ALPHA) -> tuple[str, str | None]:
+            alpha: float = ALPHA) -> tuple[Verdict, str | None]:
     """(verdict, why): better / worse when significant; inconclusive when there is no test (`reason`
     says why: too few seeds, zero variance) or the design could not see STUDY_EFFECT; else
     no_detectable_difference."""
@@ -66,7 +66,7 @@ def _method(res, rule: EligibilityRule, fixed: tuple[bool, bool], label_tests: b
 
 
 def compare_on(name: str, es: RealSet, labels: tuple[str, ...], arm_a, arm_b, against: str, *,
-               rule: EligibilityRule, endpoint: str = "secondary") -> Comparison:
+               rule: EligibilityRule, endpoint: Endpoint = "secondary") -> Comparison:
     """Arm A (`cxrbench.stats.arms.Arm`: scores, image ids, seeds) against arm B on eval set `es`.
 
     Both arms are aligned to `es`'s rows by image id, and paired by seed when both are recipes
@@ -82,10 +82,9 @@ def compare_on(name: str, es: RealSet, labels: tuple[str, ...], arm_a, arm_b, ag
     stack_a, stack_b, paired = pair(arm_a, arm_b, align(arm_a, ids, labels, name="arm A"),
                                     align(arm_b, ids, labels, name="arm B"))
     elig = eligibility(es, labels, rule)
-    base = dict(eval_set=name, against=against, endpoint=endpoint, n_seeds=int(stack_a.shape[0]),
-                n_seeds_against=int(stack_b.shape[0]), paired_seeds=bool(paired))
     if not elig.included:
-        return Comparison(**base, delta=None, verdict_reason="no label is eligible on this eval set",
+        return Comparison(eval_set=name, against=against, endpoint=endpoint, n_seeds=int(stack_a.shape[0]),
+                          n_seeds_against=int(stack_b.shape[0]), paired_seeds=bool(paired), delta=None, verdict_reason="no label is eligible on this eval set",
                           method="no label is eligible on this eval set: nothing compared")
     res = seed_mean_delta(y, stack_a, stack_b, patients, labels=labels, eligible=elig.mask(labels),
                           paired_seeds=paired, fixed_a=arm_a.fixed, fixed_b=arm_b.fixed)
@@ -93,7 +92,7 @@ def compare_on(name: str, es: RealSet, labels: tuple[str, ...], arm_a, arm_b, ag
                            fixed=(arm_a.fixed, arm_b.fixed))
 
 
-def comparison_from(res, *, name: str, against: str, endpoint: str, rule: EligibilityRule,
+def comparison_from(res, *, name: str, against: str, endpoint: Endpoint, rule: EligibilityRule,
                     fixed: tuple[bool, bool] = (False, False)) -> Comparison:
     """The record's Comparison from the estimates of `seed_mean_delta` (a `SeedPatientResult`): Δ with
     CI, p, MDE, verdict and reason; per-label Δ with Holm flags when every trained arm has

@@ -46,7 +46,7 @@ def check_ids(ids: np.ndarray, name: str) -> None:
         raise StatsError(f"{name}: image id {found[0]!r} appears twice (rows {found[1]} and {found[2]})")
 
 
-def align(arm: Arm, image_ids, labels: Sequence[str], *, name: str) -> np.ndarray:
+def align(arm: Arm, image_ids: np.ndarray | Sequence[str], labels: Sequence[str], *, name: str) -> np.ndarray:
     """`arm`'s scores as (S, N, L) in the order of `image_ids` (the eval set's rows); StatsError on any mismatch."""
     ref = np.asarray(image_ids).astype(str)
     scores = np.asarray(arm.scores, dtype=np.float64)
