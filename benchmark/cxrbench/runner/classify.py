@@ -190,7 +190,7 @@ def _run_classifier(submission, real_train, eval_sets, labels, cache, limits, de
     from cxrbench.runner.generate import compile_cache_dir
 
     outputs = {shard: (("float32", "float64"), (len(eval_sets[name]), len(labels))) for shard, name in names.items()}
-    run_worker(submission.root, submission.entry_point,
+    run_worker(submission,
                {"mode": "predict", "shards": shards, "label_names": list(labels), "fit": fit, **(fit_options or {})},
                files, limits, denied=[cache.root, *denied], outputs=outputs, device=device, on_shard=accept,
                compile_cache=compile_cache_dir(cache, submission))
