@@ -1,11 +1,11 @@
-"""How much does one classifier run move across machines of the same kind? (issue 12, item 9)
+"""How much does one classifier run move across machines of the same kind?
 
 Trains seed 0 of the quick recipe on phantom/supplement-0's real training rows under settings that
 differ between machines and runs — CPU thread count, and the vector instruction set ATen
 dispatches to (`ATEN_CPU_CAPABILITY`, e.g. default vs avx2: other rounding in convolutions) —
 each in a fresh process, and prints the internal-test macro AUROC of each and the spread.
 
-    python scripts/reproducibility.py                  # the table of docs/stats.md
+    python scripts/reproducibility.py                  # the table of docs/reproducibility.md
     python scripts/reproducibility.py --one 2 avx2     # (internal) one setting: threads, capability
 """
 

@@ -104,3 +104,4 @@ def test_build_is_quiet_and_ships_every_module_and_data_file(tmp_path):
     assert (lib / "tasks" / "fingerprints").is_dir() and any((lib / "tasks").glob("*.yaml"))
     assert any((lib / "leaderboard" / "results").rglob("*.json"))
     assert any((lib / "baselines" / "weights").rglob("*.safetensors"))
+    assert (lib / "baselines" / "ddpm" / "normal_quantiles.safetensors").is_file()  # the counter noise's table

@@ -338,6 +338,29 @@ class ResultRecord(_Model):
         return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=False, allow_nan=False) + "\n"
 
 
+_UNSAFE_IN_PATH = re.compile(r"[^A-Za-z0-9._@+=-]")
+
+
+def _path_part(part: str) -> str:
+    return _UNSAFE_IN_PATH.sub("_", part.replace("/", "__"))
+
+
+def task_folder(root: Path, record: ResultRecord) -> Path:
+    """The folder of one task (at one version and budget) in a results folder."""
+    task = record.task
+    short = task.name[len(task.profile) + 1:] if task.name.startswith(task.profile + "/") else task.name
+    return Path(root) / _path_part(task.profile) / _path_part(task.budget) / f"{_path_part(short)}@{task.version}"
+
+
+def record_path(root: Path, record: ResultRecord) -> Path:
+    """Where a record lives in a results folder (`cxrbench evaluate --out` and the leaderboard's store
+    alike): `<profile>/<budget>/<task>@<task version>/<submission>@<version>.json`, `<task>` being the
+    task name without its profile prefix (any other '/' written as '__'). The budget is part of the
+    path because `quick` and `standard` numbers of one task are not comparable."""
+    sub = record.submission
+    return task_folder(root, record) / f"{_path_part(sub.name)}@{_path_part(sub.version)}.json"
+
+
 def write_record(record: ResultRecord, path: Path) -> Path:
     """Seal and write a record atomically (temp file + fsync + rename)."""
     record.seal()

@@ -113,7 +113,7 @@ def _call(real, test_images, **over):
 
 @pytest.mark.parametrize("over, message", [
     (dict(synthetic_images=np.zeros((0, 32, 32), np.uint8)), "synthetic images: the image set is empty"),
-    (dict(synthetic_images=np.zeros((20, 32, 32), np.float32)), "synthetic images: expected dtype uint8"),
+    (dict(synthetic_images=np.zeros((20, 32, 32), np.float32)), "synthetic images: dtype float32; expected uint8"),
     (dict(synthetic_images=np.zeros((20, 64, 64), np.uint8)), "real training images: images are 32x32, expected 64x64"),
     (dict(real_test_images=np.zeros((5, 16, 16), np.uint8)), "real test images: images are 16x16, expected 32x32"),
     (dict(synthetic_conditions="labels"), "expected a DataFrame"),

@@ -52,10 +52,11 @@ def test_help_names_the_record_path_the_runner_writes(tmp_path):
     out = CliRunner().invoke(app, ["evaluate", "--help"], env={"COLUMNS": "200"})
     text = " ".join(out.output.split())
     template = re.search(r"OUT/(<.+?\.json)", text).group(1)
-    assert template == "<task>@<task version>/<submission>@<version>.json"
-    assert "'/' of the task name written as '__'" in text
+    assert template == "<profile>/<budget>/<task>@<task version>/<submission>@<version>.json"
+    assert "<task> the task name without its profile" in text
     rec = make_record("phantom/supplement-100", "reference-ddpm", version="0.2")
-    expected = (template.replace("<task>", rec.task.name.replace("/", "__"))
+    expected = (template.replace("<profile>", rec.task.profile).replace("<budget>", rec.task.budget)
+                .replace("<task>", rec.task.name.removeprefix(rec.task.profile + "/"))
                 .replace("<task version>", str(rec.task.version)).replace("<submission>", rec.submission.name)
                 .replace("<version>", rec.submission.version))
     assert record_path(tmp_path, rec) == tmp_path / Path(expected)

@@ -94,20 +94,20 @@ class Gen:
     result = runner.invoke(app, ["evaluate", str(good), "-t", "tiny/supplement-100", "-t", "tiny/supplement-0",
                                  "--out", str(results), "--cache", str(cache), "--seeds", "1"])
     assert result.exit_code == 3, result.output
-    failed = results / "tiny__supplement-100@1" / "hostile@1.failed.json"
+    failed = results / "phantom/quick/tiny__supplement-100@1" / "hostile@1.failed.json"
     assert failed.is_file()
     assert "malformed worker event" in failed.read_text() and "Traceback" not in failed.read_text()
     # the complete record of the first run is still the one under the final name
-    assert _tree_digest(results)["tiny__supplement-100@1/hostile@1.json"] == before_results["tiny__supplement-100@1/hostile@1.json"]
+    assert _tree_digest(results)["phantom/quick/tiny__supplement-100@1/hostile@1.json"] == before_results["phantom/quick/tiny__supplement-100@1/hostile@1.json"]
     after_cache = _tree_digest(cache)
     assert {k: v for k, v in after_cache.items() if k in before_cache} == before_cache
-    assert (results / "tiny__supplement-0@1" / "hostile@1.json").is_file()  # the other task still ran
+    assert (results / "phantom/quick/tiny__supplement-0@1" / "hostile@1.json").is_file()  # the other task still ran
     # a flipped byte in a cached classifier run is reported with its path and rebuilt, not scored
     import io
 
     from rich.console import Console
 
-    baseline = (results / "tiny__supplement-0@1" / "hostile@1.json").read_text()
+    baseline = (results / "phantom/quick/tiny__supplement-0@1" / "hostile@1.json").read_text()
     parquets = [p for p in (cache / "classifier-run").rglob("*.parquet") if "/." not in str(p)]
     for parquet in parquets:
         data = bytearray(parquet.read_bytes())

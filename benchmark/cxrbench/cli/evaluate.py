@@ -61,6 +61,8 @@ def failures(records) -> list[str]:
 
 #: `cxrbench evaluate` exit status when at least one task's record is `failed`
 EXIT_TASK_FAILED = 3
+#: `cxrbench compare` exit status when two records of one submission break the reproducibility contract
+EXIT_NOT_REPRODUCED = 4
 
 
 def evaluate(
@@ -99,9 +101,10 @@ def evaluate(
     and a verdict; external sites and per-label deltas (Holm) are secondary (docs/stats.md).
 
     Every stage is cached; a rerun after a crash resumes. Each record goes to
-    OUT/<task>@<task version>/<submission>@<version>.json, with the '/' of the task name written
-    as '__' (phantom/supplement-100 → OUT/phantom__supplement-100@<task version>/...); a failed
-    rerun never replaces a complete record: it goes to <submission>@<version>.failed.json beside it.
+    OUT/<profile>/<budget>/<task>@<task version>/<submission>@<version>.json, the layout of the
+    leaderboard's store, with <task> the task name without its profile (phantom/supplement-100 at
+    the quick budget → OUT/phantom/quick/supplement-100@<task version>/...); a failed rerun never
+    replaces a complete record: it goes to <submission>@<version>.failed.json beside it.
 
     Exit codes: 0 every task complete; 3 at least one task failed (the others still ran; see the
     records' errors); 2 nothing ran (bad submission, task, or no bubblewrap).
@@ -167,11 +170,18 @@ def compare(
     reports the seed-mean Δ macro AUROC (A − B) per eval set with the same CI, p-value, MDE and
     verdict as `evaluate` (patients and seeds both vary), and per-label tests with Holm correction.
     Refused when the records differ in task version, eval-set fingerprints, seeds or labels.
+
+    Two records of the same submission (same files, task and seeds; e.g. yours and the published
+    one) are also checked against the reproducibility contract (docs/reproducibility.md): each
+    macro AUROC and Δ that differs by more than its tolerance is named, with both values and both
+    environments (CPU, instruction set, threads, library versions); exit code 4 then.
     """
     from cxrbench.compare import compare_records
+    from cxrbench.reproducibility import check, same_submission
     from cxrbench.results import read_record
 
     a, b = read_record(record_a), read_record(record_b)
+    reproduction = check(a, b) if same_submission(a, b) else None
     comparisons = compare_records(a, b, record_a.parent, record_b.parent, cache_root=cache)
     from cxrbench.presentation import delta_ci, num, p_text, verdict_text
 
@@ -185,6 +195,12 @@ def compare(
         table.add_row(c.eval_set, c.endpoint, delta_ci(c, 4), p_text(c.p_value), num(c.mde), verdict_text(c),
                       ", ".join(up) or "—", ", ".join(down) or "—")
     out.print(table)
+    if reproduction is not None:
+        style = "green" if reproduction.ok else "bold red"
+        for line in reproduction.lines():
+            out.print(f"[{style}]reproduction:[/] {escape(line)}", soft_wrap=True)
+        if not reproduction.ok:
+            raise typer.Exit(EXIT_NOT_REPRODUCED)
 
 
 def register(app: typer.Typer) -> None:

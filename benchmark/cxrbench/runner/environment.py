@@ -35,11 +35,33 @@ def git_sha() -> str | None:
         return None
 
 
+def cpu_model() -> str:
+    """The CPU's model name (`/proc/cpuinfo`; aarch64 kernels name only its implementer and part)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        text = ""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and value.strip():
+            fields.setdefault(key.strip(), value.strip())
+    if "model name" in fields:
+        return fields["model name"]
+    if "CPU implementer" in fields:
+        return f"implementer {fields['CPU implementer']} part {fields.get('CPU part', '?')}"
+    return platform.processor() or "unknown"
+
+
 def hardware() -> dict:
-    found: dict = {"machine": platform.machine(), "cpus": os.cpu_count()}
+    """What decides a run's last bits besides the code: the CPU, the instruction set ATen dispatches
+    to and the thread counts (`docs/reproducibility.md`), and the GPU when there is one."""
+    found: dict = {"machine": platform.machine(), "cpus": os.cpu_count(), "cpu_model": cpu_model(),
+                   "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
     try:
         import torch
 
+        found["isa"] = torch.backends.cpu.get_cpu_capability()
         found["torch_threads"] = torch.get_num_threads()
         if torch.cuda.is_available():
             found["gpu"] = torch.cuda.get_device_name(0)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cxrbench.results import ResultRecord, write_record
+from cxrbench.results import ResultRecord, record_path, write_record
 
 
 def prediction_table(eval_sets, preds, base_preds, labels) -> pd.DataFrame:
@@ -25,11 +25,6 @@ def prediction_table(eval_sets, preds, base_preds, labels) -> pd.DataFrame:
                 f.insert(0, "eval_set", name)
                 frames.append(f)
     return pd.concat(frames, ignore_index=True)
-
-
-def record_path(out_dir: Path, record: ResultRecord) -> Path:
-    task = record.task.name.replace("/", "__")
-    return out_dir / f"{task}@{record.task.version}" / f"{record.submission.name}@{record.submission.version}.json"
 
 
 def _keeps_complete(path: Path) -> bool:

@@ -29,6 +29,7 @@ from cxrbench.leaderboard.store import (
 )
 from cxrbench.data.atomic import atomic_write_bytes as write_atomic
 from cxrbench.data.file_digest import file_sha256
+from cxrbench.reproducibility import check, same_submission
 from cxrbench.results import Comparison, RecordError, ResultRecord, read_predictions, read_record
 
 
@@ -243,8 +244,11 @@ def publish(files: list[Path], store: Path, *, resolve_task: TaskResolver = ship
             report.rejected.append((str(file), str(exc).replace(f"{file}: ", "")))
             continue
         report.published.append(stored.path)
+        peers = [p for p in _peers(stored.record, Path(store)) if p.path != stored.path]
+        report.notes += [f"{stored.entry} on {stored.record.task.name}: a run of the same submission files as the "
+                         f"published {p.entry}{_reproduction(stored.record, p.path, p.record)}"
+                         for p in peers if same_submission(stored.record, p.record)]
         if comparer is not None:
-            peers = [p for p in _peers(stored.record, Path(store)) if p.path != stored.path]
             if peers:
                 try:
                     update_pairwise(stored, peers, comparer)
@@ -270,7 +274,8 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: R
         same = file_sha256(target) == file_sha256(file)
         raise RecordError(f"{record.key} ({record.task.budget}) is already published at {target}"
                           + (" (identical)" if same else
-                             "; records are immutable: remove the old file in a pull request to replace it"))
+                             "; records are immutable: remove the old file in a pull request to replace it"
+                             + _reproduction(record, target)))
     problems += check_store_consistency(record, _peers(record, store))
     if record.predictions_file and (target.parent / record.predictions_file).exists():
         problems.append(f"predictions file name {record.predictions_file!r} is already used in {target.parent}")
@@ -287,6 +292,17 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: R
     write_atomic(target.parent / record.predictions_file, (file.parent / record.predictions_file).read_bytes())
     write_atomic(target, file.read_bytes())
     return StoredRecord(record=record, path=target)
+
+
+def _reproduction(record: ResultRecord, published_file: Path, published: ResultRecord | None = None) -> str:
+    """`; reproduction: ...` (the contract's check against a published run of the same submission), or ''."""
+    try:
+        published = published or read_record(published_file)
+    except RecordError:
+        return ""
+    if not same_submission(record, published):
+        return ""
+    return "; reproduction: " + " | ".join(check(record, published).lines())
 
 
 def _peers(record: ResultRecord, store: Path) -> list[StoredRecord]:

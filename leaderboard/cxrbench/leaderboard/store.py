@@ -17,36 +17,19 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
-from cxrbench.results import Comparison, ResultRecord
+from cxrbench.results import Comparison, record_path, task_folder
+
+__all__ = ["PAIRWISE_FILE", "default_results_dir", "record_path", "task_folder"]  # the layout is results.py's
 
 PAIRWISE_FILE = "pairwise.json"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._@+=-]")
 
 
 def default_results_dir() -> Path:
     """The shipped store (`leaderboard/cxrbench/leaderboard/results/`), or `$CXRBENCH_RESULTS` when set."""
     env = os.environ.get("CXRBENCH_RESULTS")
     return Path(env) if env else Path(__file__).resolve().parent / "results"
-
-
-def _safe(part: str) -> str:
-    return _UNSAFE.sub("_", part.replace("/", "__"))
-
-
-def task_folder(root: Path, record: ResultRecord) -> Path:
-    """The folder of one task (at one version and budget) in the store."""
-    task = record.task
-    short = task.name[len(task.profile) + 1:] if task.name.startswith(task.profile + "/") else task.name
-    return Path(root) / _safe(task.profile) / _safe(task.budget) / f"{_safe(short)}@{task.version}"
-
-
-def record_path(root: Path, record: ResultRecord) -> Path:
-    """Where a record is stored: one file per (task@version, budget, submission@version)."""
-    sub = record.submission
-    return task_folder(root, record) / f"{_safe(sub.name)}@{_safe(sub.version)}.json"
 
 
 def scan(root: Path) -> list[tuple[str, int, int]]:

@@ -80,8 +80,8 @@ class ReferenceGenerator:
         if self.source:
             weights = "+".join(file_sha256(f)[:16] for f in weight_files(self.source))
         s = self.sampler
-        # ddpm's per-step noise became a counter hash (issue 16): its images differ from before
-        noise = ":counter-noise" if s.plan.stochastic else ""
+        # the stochastic sampler's images are those of the integer-exact counter noise (`noise.py`)
+        noise = ":exact-noise" if s.plan.stochastic else ""
         return (f"{self.config.preset}:{weights}:{s.settings.sampler}-{s.steps}:g{s.settings.guidance:g}:"
                 f"{s.device.type}:{str(s.dtype).removeprefix('torch.')}:b{max(s.settings.buckets)}{noise}")
 

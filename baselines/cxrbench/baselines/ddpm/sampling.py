@@ -29,7 +29,7 @@ import torch
 
 from cxrbench.baselines.ddpm.acceleration import check_compile, to_device
 from cxrbench.baselines.ddpm.model import ConditionalUNet
-from cxrbench.baselines.ddpm.noise import counter_normal, image_keys, seed_words
+from cxrbench.baselines.ddpm.noise import counter_normal, image_keys, quantile_table, seed_words
 from cxrbench.baselines.ddpm.schedules import check_steps
 from cxrbench.baselines.ddpm.solvers import apply_step, step_plan
 from cxrbench.errors import ConfigError
@@ -60,9 +60,11 @@ def initial_noise(generators: list[torch.Generator], size: int) -> torch.Tensor:
     return torch.cat([torch.randn((1, 1, size, size), generator=g) for g in generators])
 
 
-def step_noise(keys: torch.Tensor, step: torch.Tensor, pixels: torch.Tensor, size: int) -> torch.Tensor:
-    """DDPM's noise for one step: float32 (N, 1, size, size), a function of (seed, step, pixel)."""
-    return counter_normal(keys, step, pixels).view(-1, 1, size, size)
+def step_noise(keys: torch.Tensor, step: torch.Tensor, pixels: torch.Tensor, size: int,
+               table: torch.Tensor | None = None) -> torch.Tensor:
+    """DDPM's noise for one step: float32 (N, 1, size, size), a function of (seed, step, pixel);
+    `table`: `quantile_table()` already on the device (default: loaded here)."""
+    return counter_normal(keys, step, pixels, table).view(-1, 1, size, size)
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -107,6 +109,7 @@ class Sampler:
         check_compile(mode, self.device)
         self.compile_mode = mode
         self._pixels = to_device(torch.arange(self.config.image_size ** 2, dtype=torch.int64), self.device)
+        self._quantiles = to_device(quantile_table(), self.device)
         self._set_plan(settings.sampler, self.steps)
         # dtype and memory format are final before compiling; `Module.to` casts in place, so a
         # cast works on a copy: two Samplers of one model (fp32 and bf16, the benchmark's fp16
@@ -157,7 +160,7 @@ class Sampler:
     def _step_eager(self, coef, x, v, history, keys, step_id):
         noise = None
         if keys is not None:
-            noise = step_noise(keys, step_id, self._pixels, self.config.image_size)
+            noise = step_noise(keys, step_id, self._pixels, self.config.image_size, self._quantiles)
         return apply_step(self._active, coef, x, v, history, noise)
 
     def bucket(self, n: int) -> int:
