@@ -130,7 +130,7 @@ def test_timm_classifier_fitted_with_the_recipe_through_the_cli(opts, tmp_path):
     out = CliRunner().invoke(app, ["evaluate", str(root), "--task", "byom/classify", "--out", str(opts.out_dir),
                                    "--cache", str(opts.cache_root), "--device", "cpu"])
     assert out.exit_code == 0, out.output
-    path = opts.out_dir / "byom__classify@1" / "tiny-timm-fit@1.json"
+    path = opts.out_dir / "phantom" / "quick" / "byom__classify@1" / "tiny-timm-fit@1.json"
     record = read_record(path)
     assert record.status == "complete", record.errors
     assert record.submission.parameters == sum(t.numel() for t in load_file(root / "model.safetensors").values())

@@ -46,6 +46,7 @@ def audit(
     from rich.progress import Progress
 
     sub = load_submission(submission)
+    sub.sha256()  # hashed once for the replica keys and the audit
     if sub.kind != "generator":
         raise SubmissionError(f"{submission}: the audit is for generators; this is a {sub.kind}")
     spec = get_task(task)

@@ -103,21 +103,14 @@ def split_fingerprints(run: TaskRun) -> dict[str, str]:
 
 def assemble(run: TaskRun, outcomes: dict[str, Outcome]) -> tuple[ResultRecord, pd.DataFrame]:
     """The record and predictions table from the finished jobs (CxrbenchError: the first failure)."""
-    from cxrbench.runner.classify import load_predictions
-
     task = run.task
     for key in run.job_keys():
         if outcomes[key].error:
             raise CxrbenchError(outcomes[key].error)
     run.timer.timings.extend(stage_timings(run, outcomes))
     report = audit_report(run)
-    scored = outcomes[run.keys["score"][0]].value
-
-    def load(entries: dict[int, tuple[str, str]]) -> dict:
-        return {s: load_predictions(run.cache, stage, key, run.eval_sets, task.labels).by_eval_set
-                for s, (stage, key) in entries.items()}
-
-    preds, base_preds = load(run.runs), load(run.base_runs)
+    score = outcomes[run.keys["score"][0]].value
+    scored, preds, base_preds = score.scored, score.preds, score.base_preds
     record = ResultRecord(
         status="complete", task=task_ref(task, run.opts.budget, run.budget), submission=submission_ref(run.sub, task),
         split_fingerprints=split_fingerprints(run), seeds=sorted(preds), environment=environment(run.isolation()),

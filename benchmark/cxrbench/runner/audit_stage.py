@@ -18,11 +18,13 @@ from cxrbench.runner.generate import SyntheticReplica
 
 
 def audit_replica(replica: SyntheticReplica, conditioning: RealSet, eval_sets: dict[str, RealSet], *, profile: str,
-                  cache: Cache, device: str = "cpu") -> tuple[dict, Path]:
-    """The audit report (as a dict) of one synthetic replica, and the folder with its galleries."""
+                  cache: Cache, device: str = "cpu", key: str | None = None) -> tuple[dict, Path]:
+    """The audit report (as a dict) of one synthetic replica, and the folder with its galleries
+    (`key`: the audit's cache key when the caller has it, else computed here)."""
     from cxrbench.audit import FeatureCache, RealImages, audit, reference_classifier, reference_extractor
 
-    key = audit_key(cache, replica.key, conditioning, eval_sets, profile)
+    if key is None:
+        key = audit_key(cache, replica.key, conditioning, eval_sets, profile)
     entry = cache.path("audit", key)
     if not cache.has("audit", key):
         classifier = reference_classifier(profile, device)

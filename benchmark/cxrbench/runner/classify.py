@@ -54,20 +54,25 @@ def _synthetic_labeled(replicas: list[SyntheticReplica], labels: tuple[str, ...]
 
 def reference_run(*, real_train: RealSet | None, synthetic: list[SyntheticReplica], val: RealSet,
                   eval_sets: dict[str, RealSet], labels: tuple[str, ...], recipe_name: str, image_size: int,
-                  train_uncertainty: str, seed: int, cache: Cache, forbidden_ids: np.ndarray,
-                  replicas_of_real: bool = False, device: str = "cpu", train: bool = True) -> Predictions | None:
+                  train_uncertainty: str, seed: int, cache: Cache, forbidden_ids: np.ndarray | None = None,
+                  replicas_of_real: bool = False, device: str = "cpu", train: bool = True,
+                  key: str | None = None) -> Predictions | None:
     """Train the reference recipe once for this exact input and predict every eval set.
 
-    `replicas_of_real`: the synthetic replicas were conditioned on `real_train`'s own rows
-    (supplement tasks), so the replica scheme is re-checked against it. `train=False`: return
-    None instead of training when the run is not cached yet.
+    `forbidden_ids`: image ids no training input may be (default: every eval set's). `replicas_of_real`:
+    the synthetic replicas were conditioned on `real_train`'s own rows (supplement tasks), so the replica
+    scheme is re-checked against it. `train=False`: return None instead of training when the run is not
+    cached yet. `key`: the run's cache key when the caller has it (a planned job), else computed here.
     """
     from cxrbench.baselines.classifier import get_recipe, train_classifier
 
     recipe = get_recipe(recipe_name, image_size=image_size)
-    key = run_key(cache, real_train=real_train, synthetic_keys=[r.key for r in synthetic], val=val,
-                  eval_sets=eval_sets, labels=labels, recipe_name=recipe_name, image_size=image_size, seed=seed,
-                  train_uncertainty=train_uncertainty)
+    if key is None:
+        key = run_key(cache, real_train=real_train, synthetic_keys=[r.key for r in synthetic], val=val,
+                      eval_sets=eval_sets, labels=labels, recipe_name=recipe_name, image_size=image_size, seed=seed,
+                      train_uncertainty=train_uncertainty)
+    if forbidden_ids is None:
+        forbidden_ids = np.concatenate([es.rows["image_id"].astype(str).to_numpy() for es in eval_sets.values()])
     if not cache.has("classifier-run", key):
         if not train:
             return None
@@ -94,7 +99,7 @@ def reference_run(*, real_train: RealSet | None, synthetic: list[SyntheticReplic
 
 def run_key(cache: Cache, *, real_train: RealSet | None, synthetic_keys: list[str], val: RealSet,
             eval_sets: dict[str, RealSet], labels: tuple[str, ...], recipe_name: str, image_size: int, seed: int,
-            train_uncertainty: str, **_) -> str:
+            train_uncertainty: str) -> str:
     """The cache key of one reference-recipe run (`reference_run`'s inputs, replicas by their keys)."""
     from cxrbench.baselines.classifier import get_recipe
 
@@ -121,15 +126,17 @@ FIT_SEED = 0
 
 def submitted_predictions(submission: Submission, *, real_train: RealSet | None, eval_sets: dict[str, RealSet],
                           labels: tuple[str, ...], cache: Cache, limits: Limits, device: str = "cpu",
-                          denied: tuple = (), recipe=None, train_uncertainty: str | None = None) -> Predictions:
+                          denied: tuple = (), recipe=None, train_uncertainty: str | None = None,
+                          key: str | None = None) -> Predictions:
     """A classifier submission's probabilities on each eval set (images only; labels stay here).
 
     `denied`: folders besides the cache that the sandbox must not see (the results folder);
     `recipe`, `train_uncertainty`: the task's reference recipe and training-label policy, offered
     to a submission that fits on `real_train` (a `timm:` block with `fit` trains with them)."""
     fits = real_train is not None and submission.may_fit
-    key = submitted_key(cache, submission=submission, real_train=real_train, eval_sets=eval_sets, labels=labels,
-                        recipe=recipe, train_uncertainty=train_uncertainty)
+    if key is None:
+        key = submitted_key(cache, submission=submission, real_train=real_train, eval_sets=eval_sets, labels=labels,
+                            recipe=recipe, train_uncertainty=train_uncertainty)
     if not cache.has("submitted-predictions", key):
         if submission.manifest.precomputed:
             table = _read_precomputed(submission, labels)
@@ -157,7 +164,7 @@ def submitted_predictions(submission: Submission, *, real_train: RealSet | None,
 
 
 def submitted_key(cache: Cache, *, submission: Submission, real_train: RealSet | None, eval_sets: dict[str, RealSet],
-                  labels: tuple[str, ...], recipe=None, train_uncertainty: str | None = None, **_) -> str:
+                  labels: tuple[str, ...], recipe=None, train_uncertainty: str | None = None) -> str:
     """The cache key of a classifier submission's predictions (with the recipe it fits with, if it fits)."""
     fits = real_train is not None and submission.may_fit
     return cache.key("submitted-predictions", {

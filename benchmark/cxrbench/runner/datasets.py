@@ -22,23 +22,56 @@ from cxrbench.tasking import Budget, DataRef
 #: Columns a generator is conditioned on (no ids, paths or pixels).
 CONDITION_COLUMNS: tuple[str, ...] = PATHOLOGIES + ("age", "sex", "race", "view", "site")
 ROOT_ENV = {"chexpert": "CXRBENCH_CHEXPERT_ROOT", "mimic": "CXRBENCH_MIMIC_ROOT", "csv": "CXRBENCH_CSV"}
+#: folder of the image store root that holds each loaded slice's rows, by content key
+SLICES_FOLDER = "slices"
+
+
+@dataclass(frozen=True)
+class StoredSlice:
+    """Where a slice lives on disk: its rows (parquet) and its pixels (the image store's uint8 file,
+    `count` images of `size` x `size`, in row order)."""
+
+    rows: Path
+    pixels: Path
+    count: int
+    size: int
+
+    def open_pixels(self) -> np.ndarray:
+        return np.memmap(self.pixels, dtype=np.uint8, mode="r", shape=(self.count, self.size, self.size))
 
 
 @dataclass
 class RealSet:
-    """Rows (canonical, with labels) and pixels (uint8 (N, S, S)) of one slice of a source."""
+    """Rows (canonical, with labels) and pixels (uint8 (N, S, S)) of one slice of a source.
+
+    A slice loaded from the image store travels by reference: pickled (to a process pool or a Ray
+    worker) it carries only where its rows and pixels are (`stored`), and the receiving process
+    reads the rows and memory-maps the pixels; no pixel is ever copied into a job."""
 
     ref: DataRef
     rows: pd.DataFrame
     pixels: np.ndarray
     fingerprint: str  # sha256 over the sorted (patient_id, image_id) pairs of this slice (the split's identity)
     content_key: str = ""  # fingerprint + row contents + pixel namespace and size: what cache keys use
+    stored: StoredSlice | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def labels(self, names: tuple[str, ...]) -> np.ndarray:
         return self.rows[list(names)].to_numpy(np.float32)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        if self.stored is not None:
+            del state["rows"], state["pixels"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        stored = state.get("stored")
+        if stored is not None and "rows" not in state:
+            state = {**state, "rows": pd.read_parquet(stored.rows), "pixels": stored.open_pixels()}
+        self.__dict__.update(state)
 
 
 def _source_options(ref: DataRef, budget: Budget) -> dict:
@@ -139,8 +172,23 @@ def load_real_set(ref: DataRef, budget: Budget, store_root: Path, *, max_images:
     if list(arr.image_ids) != part["image_id"].astype(str).tolist():
         raise DataError(f"{ref.key}: image store returned images out of order")
     fingerprint = _slice_fingerprint(part)
-    return RealSet(ref=ref, rows=part, pixels=arr.pixels, fingerprint=fingerprint,
-                   content_key=_content_key(part, fingerprint, source, budget.image_size))
+    content_key = _content_key(part, fingerprint, source, budget.image_size)
+    stored = None
+    if arr.path is not None and len(part):
+        stored = StoredSlice(rows=_stored_rows(Path(store_root), content_key, part), pixels=arr.path,
+                             count=len(part), size=budget.image_size)
+    return RealSet(ref=ref, rows=part, pixels=arr.pixels, fingerprint=fingerprint, content_key=content_key,
+                   stored=stored)
+
+
+def _stored_rows(store_root: Path, content_key: str, rows: pd.DataFrame) -> Path:
+    """The slice's rows as parquet, written once (the content key names exactly these rows)."""
+    from cxrbench.data.atomic import atomic_write
+
+    path = store_root / SLICES_FOLDER / f"{content_key}.parquet"
+    if not path.is_file():
+        atomic_write(path, lambda fh: rows.to_parquet(fh, index=False))
+    return path
 
 
 def condition_rows(rows: pd.DataFrame) -> pd.DataFrame:

@@ -50,6 +50,7 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
     opts = opts or RunOptions()
     console = console or Console(stderr=True)
     sub = load_submission(submission_dir)
+    sub.sha256()  # hashed once: every job's cache key and every record carry this hash
     specs = [get_task(t) for t in tasks] if tasks else default_tasks(sub.kind, opts.profile, opts.budget)
     for spec in specs:
         if (why := kind_mismatch(sub.kind, spec)) is not None:

@@ -73,12 +73,15 @@ def replica_key(submission: Submission, conditioning: RealSet, replica: int, siz
 
 def synthesize(submission: Submission, conditioning: RealSet, replica: int, *, size: int, generation_seed: int,
                cache: Cache, limits: Limits, device: str = "cpu",
-               progress: Callable[[int], None] | None = None, denied: tuple[Path, ...] = ()) -> SyntheticReplica:
+               progress: Callable[[int], None] | None = None, denied: tuple[Path, ...] = (),
+               key: str | None = None) -> SyntheticReplica:
     """Images for one replica, from the cache or from the submission (resuming finished shards).
 
-    `denied`: folders besides the cache that the sandbox must not see (the results folder)."""
+    `denied`: folders besides the cache that the sandbox must not see (the results folder); `key`:
+    the replica's cache key when the caller has it (a planned job), else computed here."""
     table = requests_for(conditioning, replica, generation_seed)
-    key = replica_key(submission, conditioning, replica, size, generation_seed, cache)
+    if key is None:
+        key = replica_key(submission, conditioning, replica, size, generation_seed, cache)
     reused = cache.has("synthetic", key)
     if not reused:
         if submission.manifest.precomputed:

@@ -84,7 +84,11 @@ class TaskRun:
 
     def _job(self, plan: Plan, key: str, stage: str, entry: str | None, what: str, fn, kwargs: dict,
              deps: tuple[str, ...] = ()) -> str:
+        """Add one job; a job that publishes a cache entry is handed its key (`key=`), so it never
+        computes it again."""
         on_gpu = self.opts.device.startswith("cuda") and stage != "score"
+        if entry is not None:
+            kwargs = {**kwargs, "key": key}
         plan.add(Job(key=key, stage=stage, entry=entry, label=f"{self.task.name} · {stage} {what}", fn=fn,
                      kwargs=kwargs, deps=deps, resources=Resources(num_cpus=self.opts.threads or 1,
                                                                   num_gpus=1 if on_gpu else 0),
@@ -162,13 +166,9 @@ class TaskRun:
 
     def plan(self, plan: Plan) -> None:
         """Load the task's data (timed as the `data` stage) and add every job it needs to `plan`."""
-        from cxrbench.runner import jobs
-        from cxrbench.runner.classify import run_key, submitted_key
-        from cxrbench.runner.score_inputs import against_for
-
         task, b = self.task, self.budget
         with self.timer.stage("data"):
-            real_train, val, eval_sets, forbidden = self.data()
+            real_train, val, eval_sets, _ = self.data()
         self.eval_sets, self.real_train, self.val = eval_sets, real_train, val
         replica_keys: dict[int, str] = {}
         self.audit_skipped = None
@@ -177,51 +177,67 @@ class TaskRun:
             _check_disjoint(conditioning, None, eval_sets)
             replica_keys = self.plan_generate(plan, conditioning)
             self.plan_audit(plan, replica_keys[min(replica_keys)], conditioning, eval_sets)
-
-        def synthetic_for(seed: int) -> list[str]:
-            return [replica_keys[r] for r in task.replicas_for_seed(seed)] if replica_keys else []
-
-        common = self.common(val, eval_sets, forbidden)
-        del common["cache"]
         baseline = get_task(task.baseline) if task.baseline else None
         base_train = None
-        if baseline is not None:
-            base_train = self._real(baseline.real_train, b.max_train_images) if baseline.real_train else None
+        if baseline is not None and baseline.real_train is not None:
+            base_train = self._real(baseline.real_train, b.max_train_images)
         self.runs, self.base_runs = {}, {}
         if self.sub.kind == "classifier":
-            from cxrbench.baselines.classifier import get_recipe
-
-            kwargs = dict(submission=self.sub, real_train=real_train, eval_sets=eval_sets, labels=task.labels,
-                          limits=self.limits(b.classifier_timeout_s), device=self.opts.device,
-                          denied=(self.opts.out_dir.resolve(),), train_uncertainty=task.train_uncertainty,
-                          recipe=get_recipe(b.recipe, image_size=b.image_size))
-            key = self._job(plan, submitted_key(self.cache, **kwargs), "predict", "submitted-predictions",
-                            "submission", submitted_predictions, kwargs)
-            self.runs = {0: ("submitted-predictions", key)}
+            self.runs = {0: ("submitted-predictions", self.plan_submitted(plan, real_train))}
             base_train = real_train
         else:
             for seed in self.seeds:
-                run = dict(real_train=real_train, seed=seed, replicas_of_real=task.family == "supplement", **common)
-                synthetic = synthetic_for(seed)
-                key = run_key(self.cache, synthetic_keys=synthetic, **run)
-                self.runs[seed] = ("classifier-run", self._job(
-                    plan, key, "train", "classifier-run", f"seed {seed}", jobs.train,
-                    dict(synthetic_keys=synthetic, synthetic_replicas=task.replicas_for_seed(seed) if synthetic else [],
-                         **run), deps=tuple(synthetic)))
+                synthetic = [replica_keys[r] for r in task.replicas_for_seed(seed)] if replica_keys else []
+                self.runs[seed] = ("classifier-run", self.plan_reference_run(
+                    plan, real_train, seed, synthetic, replicas_of_real=task.family == "supplement"))
         if baseline is not None or self.sub.kind == "classifier":
             for seed in self.seeds:
-                run = dict(real_train=base_train, seed=seed, **common)
-                key = run_key(self.cache, synthetic_keys=[], **run)
-                self.base_runs[seed] = ("classifier-run", self._job(
-                    plan, key, "train", "classifier-run", f"seed {seed} (real-only baseline)", jobs.train,
-                    dict(synthetic_keys=[], **run)))
-        labels_only = {name: jobs.without_pixels(es) for name, es in eval_sets.items()}
-        score_kwargs = dict(eval_sets=labels_only, labels=task.labels, runs=self.runs, base_runs=self.base_runs,
-                            against=against_for(task, b, self.sub.kind), primary_eval_set=task.primary.eval_set,
-                            eligibility=task.eligibility)
+                self.base_runs[seed] = ("classifier-run", self.plan_reference_run(plan, base_train, seed, [],
+                                                                                  baseline=True))
+        self.plan_score(plan)
+
+    def plan_submitted(self, plan: Plan, real_train: RealSet | None) -> str:
+        """The job of a classifier submission's predictions (fitted on `real_train` if it fits)."""
+        from cxrbench.baselines.classifier import get_recipe
+        from cxrbench.runner.classify import submitted_key
+
+        task, b = self.task, self.budget
+        inputs = dict(submission=self.sub, real_train=real_train, eval_sets=self.eval_sets, labels=task.labels,
+                      train_uncertainty=task.train_uncertainty, recipe=get_recipe(b.recipe, image_size=b.image_size))
+        return self._job(plan, submitted_key(self.cache, **inputs), "predict", "submitted-predictions", "submission",
+                         submitted_predictions, dict(limits=self.limits(b.classifier_timeout_s), device=self.opts.device,
+                                                     denied=(self.opts.out_dir.resolve(),), **inputs))
+
+    def plan_reference_run(self, plan: Plan, real_train: RealSet | None, seed: int, synthetic: list[str], *,
+                           replicas_of_real: bool = False, baseline: bool = False) -> str:
+        """The job of one reference-recipe run: `real_train` plus the `synthetic` replicas (keys), one seed.
+        Its eval sets' image ids, which no training input may be, are taken from the eval sets themselves."""
+        from cxrbench.runner import jobs
+        from cxrbench.runner.classify import run_key
+
+        task, b = self.task, self.budget
+        assert self.val is not None, "plan_reference_run before the task's data was loaded"
+        inputs = dict(real_train=real_train, val=self.val, eval_sets=self.eval_sets, labels=task.labels,
+                      recipe_name=b.recipe, image_size=b.image_size, seed=seed, train_uncertainty=task.train_uncertainty)
+        key = run_key(self.cache, synthetic_keys=synthetic, **inputs)
+        what = f"seed {seed} (real-only baseline)" if baseline else f"seed {seed}"
+        replicas = task.replicas_for_seed(seed) if synthetic else []
+        return self._job(plan, key, "train", "classifier-run", what, jobs.train,
+                         dict(synthetic_keys=synthetic, synthetic_replicas=replicas, replicas_of_real=replicas_of_real,
+                              device=self.opts.device, **inputs), deps=tuple(synthetic))
+
+    def plan_score(self, plan: Plan) -> None:
+        """The score job: every number of the record from the finished runs of both arms."""
+        from cxrbench.runner import jobs
+        from cxrbench.runner.score_inputs import against_for
+
+        task = self.task
+        against = against_for(task, self.budget, self.sub.kind)
         deps = tuple(k for _, k in (*self.runs.values(), *self.base_runs.values()))
-        score_key = stable_hash({"score": task.sha256(), "runs": deps, "against": score_kwargs["against"]})
-        self._job(plan, score_key, "score", None, "", jobs.score, score_kwargs, deps=deps)
+        key = stable_hash({"score": task.sha256(), "runs": deps, "against": against})
+        self._job(plan, key, "score", None, "", jobs.score, dict(
+            eval_sets=self.eval_sets, labels=task.labels, runs=self.runs, base_runs=self.base_runs, against=against,
+            primary_eval_set=task.primary.eval_set, eligibility=task.eligibility), deps=deps)
 
     def job_keys(self) -> list[str]:
         return [k for keys in self.keys.values() for k in keys]
