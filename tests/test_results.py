@@ -1,4 +1,4 @@
-"""results.py: schema v3 is additive: v2 records still verify; v3 fields cannot ride on a v2 record."""
+"""results.py: schemas v3 and v4 are additive: older records still verify; newer fields cannot ride on them."""
 
 import json
 import sys
@@ -18,6 +18,7 @@ def _as_v2(record) -> dict:
     for name in ("description", "paper", "links", "parameters", "parameter_files"):
         raw["submission"].pop(name)
     raw.pop("generation")
+    raw.pop("evaluation"), raw.pop("signature")
     raw["schema_version"] = 2
     from cxrbench.results import ResultRecord
 
@@ -51,7 +52,7 @@ def test_v3_record_round_trip_and_its_links_are_checked(tmp_path):
     rec.submission.parameters = 42
     path = write_record(rec, tmp_path / "v3.json")
     back = read_record(path)
-    assert back.schema_version == SCHEMA_VERSION == 3 and back.submission.links == {"code": "https://github.com/a/b"}
+    assert back.schema_version == SCHEMA_VERSION == 4 and back.submission.links == {"code": "https://github.com/a/b"}
     raw = json.loads(path.read_text())
     raw["submission"]["parameters"] = 43  # a v3 field is hashed
     path.write_text(json.dumps(raw))
@@ -60,4 +61,30 @@ def test_v3_record_round_trip_and_its_links_are_checked(tmp_path):
     raw["submission"]["links"] = {"code": "javascript:alert(1)"}
     path.write_text(json.dumps(raw))
     with pytest.raises(RecordError, match=r"link 'code': 'javascript:alert\(1\)' is not a plain http\(s\) URL"):
+        read_record(path)
+
+
+def test_v4_evaluation_is_hashed_and_cannot_ride_on_a_v3_record(tmp_path):
+    rec = make_record("phantom/supplement-100", "noise")
+    path = write_record(rec, tmp_path / "v4.json")
+    raw = json.loads(path.read_text())
+    assert raw["evaluation"] == {"eval_sets": "dev", "evaluator_key": None, "private_eval_sets": {}}
+    assert "signature" not in raw  # an unsigned record carries no signature envelope at all
+    raw["evaluation"]["eval_sets"] = "held-out"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match="content_sha256 does not match"):
+        read_record(path)
+    # a v3 record (no evaluation, hashed without it) still verifies, and cannot claim held-out sets
+    raw = rec.model_dump(mode="json")
+    raw.pop("evaluation"), raw.pop("signature")
+    raw["schema_version"] = 3
+    from cxrbench.results import ResultRecord
+
+    raw["content_sha256"] = ResultRecord.model_validate(raw).compute_sha256()
+    path.write_text(json.dumps(raw))
+    old = read_record(path)
+    assert old.evaluation.eval_sets == "dev" and json.loads(old.to_json()) == raw  # re-written as it was
+    raw["evaluation"] = {"eval_sets": "held-out", "evaluator_key": "f" * 24}
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match="evaluation is set, but schema_version 3 records"):
         read_record(path)

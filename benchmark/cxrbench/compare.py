@@ -29,12 +29,22 @@ def _stack(table: pd.DataFrame, eval_set: str, image_ids: list[str], labels: lis
 
 
 def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: Path, *,
-                    cache_root: Path | None = None) -> list[Comparison]:
-    """Δ (A − B) per eval set, by the same procedure as a record's own comparisons (paired seeds)."""
+                    cache_root: Path | None = None, population=None) -> list[Comparison]:
+    """Δ (A − B) per eval set, by the same procedure as a record's own comparisons (paired seeds).
+    `population` (`cxrbench.trust.populations`): the records' eval population; default dev."""
     from cxrbench.runner.cache import Cache
-    from cxrbench.runner.datasets import load_real_set, pixel_fingerprint, task_refs
+    from cxrbench.runner.datasets import load_eval_set, pixel_fingerprint, task_refs
     from cxrbench.runner.score import compare_on
     from cxrbench.tasking import get_task
+    from cxrbench.trust.populations import EvalPopulation
+
+    population = population or EvalPopulation()
+    for rec in (a, b):
+        if (rec.evaluation.eval_sets, rec.evaluation.evaluator_key) != (population.name, population.fingerprint
+                                                                         if population.held_out else None):
+            raise CxrbenchError(f"{rec.key} was scored on {rec.evaluation.eval_sets} sets"
+                                + (f" of key {rec.evaluation.evaluator_key}" if rec.evaluation.evaluator_key else "")
+                                + f"; records compare only within one eval population")
 
     if (a.task.name, a.task.version, a.task.budget) != (b.task.name, b.task.version, b.task.budget):
         raise CxrbenchError(f"records are for different tasks: {a.task.name}@{a.task.version} ({a.task.budget}) vs "
@@ -66,7 +76,7 @@ def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: 
                                 f"one (pixels fingerprint differs); rerun it with this release")
     out = []
     for name, ref in spec.eval_sets.items():
-        es = load_real_set(ref, budget.for_eval_set(name), store, max_images=budget.max_eval_images)
+        es = population.seal(load_eval_set(name, ref, budget, store, population))
         for rec in (a, b):
             if rec.split_fingerprints.get(name) != es.fingerprint:
                 raise CxrbenchError(f"{rec.key}: eval set {name} fingerprint differs from the local frozen split")

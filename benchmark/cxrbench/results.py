@@ -28,15 +28,20 @@ if TYPE_CHECKING:
 #: every figure; primary / secondary endpoints; label eligibility; minimum detectable effects.
 #: 3 (additive): the submission's description, paper, links and parameter count (counted by cxrbench
 #: from its safetensors headers); the measured cost of generating the synthetic set (`generation`).
-SCHEMA_VERSION = 3
+#: 4 (additive): `evaluation`, the eval populations a record was scored on (public `dev` sets, or
+#: `held-out` sets derived from an evaluator key, named by the key's public fingerprint).
+SCHEMA_VERSION = 4
 #: versions `read_record` accepts. Later versions only add fields (`ADDED_IN`): an older record
 #: reads with their defaults and hashes without them, so it still verifies.
-READABLE_SCHEMAS = (2, 3)
+READABLE_SCHEMAS = (2, 3, 4)
 #: the fields each version added, as (section or None for the record itself, field)
 ADDED_IN: dict[int, tuple[tuple[str | None, str], ...]] = {
     3: (("submission", "description"), ("submission", "paper"), ("submission", "links"),
         ("submission", "parameters"), ("submission", "parameter_files"), (None, "generation")),
+    4: ((None, "evaluation"),),
 }
+#: envelope fields: about the sealed content, never part of it (nor of `content_sha256`)
+ENVELOPE = ("content_sha256", "signature")
 
 
 class RecordError(CxrbenchError):
@@ -267,6 +272,37 @@ class GenerationRun(_Model):
     reused: bool = False  # served from the cache on this record's run (generated earlier, at `generated_at`)
 
 
+class PrivateFingerprint(_Model):
+    """All a record holds of a private eval set: counts and a hash only the key holder can reproduce."""
+
+    n_images: int
+    n_patients: int
+    keyed_sha256: str  # HMAC-SHA256 (key-derived) of its sorted (patient, image) ids
+
+
+class Evaluation(_Model):
+    """Which eval populations the record was scored on (`cxrbench.trust.populations`)."""
+
+    #: `dev`: the public populations, reproducible by anyone; `held-out`: drawn from (phantom) or
+    #: named by (private sets) an evaluator key that never leaves the evaluator
+    eval_sets: Literal["dev", "held-out"] = "dev"
+    evaluator_key: str | None = None  # the key's public fingerprint; the key itself is never recorded
+    private_eval_sets: dict[str, PrivateFingerprint] = {}
+
+
+class RecordSignature(_Model):
+    """The evaluator's ed25519 signature over the sealed record (`cxrbench.trust.signing`).
+
+    `fields` maps each top-level field to the sha256 of its canonical JSON, so a verifier names the
+    field that changed; the signature covers `fields`, `public_key` and `algorithm`."""
+
+    algorithm: Literal["ed25519"] = "ed25519"
+    public_key: str  # raw 32-byte ed25519 public key, base64
+    key_fingerprint: str
+    fields: dict[str, str]
+    signature: str  # base64
+
+
 class StageTiming(_Model):
     stage: str
     seconds: float
@@ -290,9 +326,11 @@ class ResultRecord(_Model):
     timings: list[StageTiming] = []
     generation: list[GenerationRun] = []  # v3; empty when nothing was generated or it was not measured
     errors: list[str] = []
+    evaluation: Evaluation = Field(default_factory=Evaluation)  # v4
     predictions_file: str | None = None  # parquet beside the record: image_id, eval_set, seed, label probs
     predictions_sha256: str | None = None
     content_sha256: str = ""
+    signature: RecordSignature | None = None  # envelope: added after sealing, by the evaluator that computed it
 
     # ----------------------------------------------------------------------------------------
     @property
@@ -307,7 +345,7 @@ class ResultRecord(_Model):
         return None
 
     def compute_sha256(self) -> str:
-        payload = self.model_dump(mode="json", exclude={"content_sha256"})
+        payload = self.model_dump(mode="json", exclude=set(ENVELOPE))
         for section, name in self._later_fields():  # as the record's own version wrote it
             (payload[section] if section else payload).pop(name, None)
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
@@ -326,7 +364,7 @@ class ResultRecord(_Model):
             raise RecordError(f"schema_version {self.schema_version} is not one of the supported {READABLE_SCHEMAS}")
         for section, name in self._later_fields():  # unhashed there, so they must hold their defaults
             model = getattr(self, section) if section else self
-            if getattr(model, name) != type(model).model_fields[name].default:
+            if getattr(model, name) != type(model).model_fields[name].get_default(call_default_factory=True):
                 raise RecordError(f"{'.'.join(filter(None, (section, name)))} is set, but schema_version "
                                   f"{self.schema_version} records have no such field")
         if not self.content_sha256:
@@ -335,7 +373,12 @@ class ResultRecord(_Model):
             raise RecordError("content_sha256 does not match the record's content: it was altered after it was written")
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=False, allow_nan=False) + "\n"
+        payload = self.model_dump(mode="json")
+        if payload["signature"] is None:  # an unsigned record reads as it did before signatures existed
+            del payload["signature"]
+        for section, name in self._later_fields():  # an older record keeps its own version's fields
+            (payload[section] if section else payload).pop(name, None)
+        return json.dumps(payload, indent=2, sort_keys=False, allow_nan=False) + "\n"
 
 
 _UNSAFE_IN_PATH = re.compile(r"[^A-Za-z0-9._@+=-]")
@@ -346,10 +389,14 @@ def _path_part(part: str) -> str:
 
 
 def task_folder(root: Path, record: ResultRecord) -> Path:
-    """The folder of one task (at one version and budget) in a results folder."""
+    """The folder of one task (at one version and budget) and eval population in a results folder:
+    held-out records live one level deeper, in `held-out-<key fingerprint>/` (other test patients)."""
     task = record.task
     short = task.name[len(task.profile) + 1:] if task.name.startswith(task.profile + "/") else task.name
-    return Path(root) / _path_part(task.profile) / _path_part(task.budget) / f"{_path_part(short)}@{task.version}"
+    folder = Path(root) / _path_part(task.profile) / _path_part(task.budget) / f"{_path_part(short)}@{task.version}"
+    if record.evaluation.eval_sets == "held-out":
+        folder = folder / f"held-out-{_path_part(record.evaluation.evaluator_key or 'unknown')}"
+    return folder
 
 
 def record_path(root: Path, record: ResultRecord) -> Path:
@@ -361,9 +408,14 @@ def record_path(root: Path, record: ResultRecord) -> Path:
     return task_folder(root, record) / f"{_path_part(sub.name)}@{_path_part(sub.version)}.json"
 
 
-def write_record(record: ResultRecord, path: Path) -> Path:
-    """Seal and write a record atomically (temp file + fsync + rename)."""
+def write_record(record: ResultRecord, path: Path, *, signer=None) -> Path:
+    """Seal and write a record atomically (temp file + fsync + rename); `signer` (an evaluator key,
+    `cxrbench.trust.keys`) signs it after sealing."""
     record.seal()
+    if signer is not None:
+        from cxrbench.trust.signing import sign_record
+
+        sign_record(record, signer)
     atomic_write_bytes(Path(path), record.to_json().encode())
     return Path(path)
 

@@ -89,6 +89,13 @@ def evaluate(
     unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox",
                                            help="DANGEROUS: run submission code without bubblewrap isolation "
                                                 "(only where bwrap cannot run; records say so, the leaderboard marks them)."),
+    evaluator_key: str = typer.Option(None, "--evaluator-key", envvar="CXRBENCH_EVALUATOR_KEY", show_envvar=True,
+                                      help="Evaluator key file (`cxrbench keys new`): score on the held-out eval sets "
+                                           "it derives and sign the records. Without one: the public dev sets."),
+    eval_sets: str = typer.Option(None, "--eval-sets", help="held-out (the default with a key) or dev (the public "
+                                  "sets; with a key the records are still signed)."),
+    private_evals: Path = typer.Option(None, "--private-evals", help="YAML naming private eval sets on this machine "
+                                       "(eval set: {csv: FILE, mapping: FILE}); needs a key (docs/verification.md)."),
     profile: str = deprecated_profile_option(),
 ) -> None:
     """Score a generator or classifier submission: generate → train → predict → score, per task.
@@ -106,8 +113,12 @@ def evaluate(
     the quick budget → OUT/phantom/quick/supplement-100@<task version>/...); a failed rerun never
     replaces a complete record: it goes to <submission>@<version>.failed.json beside it.
 
+    With an evaluator key the eval sets are held out: drawn from the key (phantom) or read from
+    private CSV sources, never the public dev sets; records carry only the key's public
+    fingerprint and are signed with it (docs/verification.md).
+
     Exit codes: 0 every task complete; 3 at least one task failed (the others still ran; see the
-    records' errors); 2 nothing ran (bad submission, task, or no bubblewrap).
+    records' errors); 2 nothing ran (bad submission, task, key, or no bubblewrap).
 
     Examples:
 
@@ -118,6 +129,8 @@ def evaluate(
       cxrbench evaluate submissions/reference-ddpm -b standard --executor ray   # every GPU of this machine
 
       cxrbench evaluate submissions/reference-ddpm -b standard --executor ray --address auto   # a Ray cluster
+
+      cxrbench evaluate submissions/reference-ddpm --evaluator-key ~/.config/cxrbench/evaluator.key   # held-out
     """
     from cxrbench.runner.evaluate import RunOptions
     from cxrbench.runner.evaluate import evaluate as run_evaluate
@@ -139,9 +152,12 @@ def evaluate(
         raise ConfigError(f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
     if executor != "ray" and (address or ray_workers):
         raise ConfigError("--address and --ray-workers need --executor ray")
+    from cxrbench.trust.populations import population_from_options
+
+    population = population_from_options(evaluator_key, eval_sets, private_evals)
     opts = RunOptions(budget=budget, out_dir=out_dir, cache_root=cache, force=force, device=device,
                       profile=data_profile, threads=threads, jobs=jobs, unsafe_no_sandbox=unsafe_no_sandbox,
-                      executor=executor, address=address, ray_workers=ray_workers)
+                      executor=executor, address=address, ray_workers=ray_workers, population=population)
     if seeds:
         from cxrbench.tasking import get_task
 
@@ -163,13 +179,18 @@ def compare(
     record_a: Path = typer.Argument(..., help="Result record JSON of submission A."),
     record_b: Path = typer.Argument(..., help="Result record JSON of submission B (same task)."),
     cache: Path = typer.Option(None, "--cache", help="Cache folder (default .cxrbench-cache or $CXRBENCH_CACHE)."),
+    evaluator_key: str = typer.Option(None, "--evaluator-key", envvar="CXRBENCH_EVALUATOR_KEY", show_envvar=True,
+                                      help="The key whose held-out sets both records were scored on (their labels "
+                                           "need it)."),
+    private_evals: Path = typer.Option(None, "--private-evals", help="Their private eval sets, as given to evaluate."),
 ) -> None:
     """Paired tests between two submissions on the same task, from their saved predictions.
 
     Re-reads both records' per-image predictions (no retraining) and the task's labels, then
     reports the seed-mean Δ macro AUROC (A − B) per eval set with the same CI, p-value, MDE and
     verdict as `evaluate` (patients and seeds both vary), and per-label tests with Holm correction.
-    Refused when the records differ in task version, eval-set fingerprints, seeds or labels.
+    Refused when the records differ in task version, eval population, eval-set fingerprints,
+    seeds or labels.
 
     Two records of the same submission (same files, task and seeds; e.g. yours and the published
     one) are also checked against the reproducibility contract (docs/reproducibility.md): each
@@ -179,10 +200,14 @@ def compare(
     from cxrbench.compare import compare_records
     from cxrbench.reproducibility import check, same_submission
     from cxrbench.results import read_record
+    from cxrbench.trust.populations import population_from_options
 
     a, b = read_record(record_a), read_record(record_b)
+    held_out = a.evaluation.eval_sets == "held-out"
+    population = population_from_options(evaluator_key if held_out else None, a.evaluation.eval_sets,
+                                         private_evals if held_out else None)
     reproduction = check(a, b) if same_submission(a, b) else None
-    comparisons = compare_records(a, b, record_a.parent, record_b.parent, cache_root=cache)
+    comparisons = compare_records(a, b, record_a.parent, record_b.parent, cache_root=cache, population=population)
     from cxrbench.presentation import delta_ci, num, p_text, verdict_text
 
     table = Table(title=f"{a.submission.name} − {b.submission.name} on {a.task.name}")

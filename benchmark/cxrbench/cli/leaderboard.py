@@ -15,8 +15,18 @@ def publish_cmd(
                                          "or folders to search for them (e.g. runs/)."),
     results: Optional[Path] = typer.Option(None, "--results", help="Store folder (default: the leaderboard's results/)."),
     no_compare: bool = typer.Option(False, "--no-compare", help="Skip the paired tests against other submissions."),
+    evaluator_key: str = typer.Option(None, "--evaluator-key", envvar="CXRBENCH_EVALUATOR_KEY", show_envvar=True,
+                                      help="Evaluator key whose held-out records are rescored here (their labels "
+                                           "need it); without it a trusted signature vouches for them."),
+    private_evals: Path = typer.Option(None, "--private-evals", help="The private eval sets those records were "
+                                       "scored on (as given to `cxrbench evaluate`)."),
 ) -> None:
-    """Validate result records and add them to the leaderboard's store (one JSON per record)."""
+    """Validate result records and add them to the leaderboard's store (one JSON per record).
+
+    Each published record is `verified` (signed by a key in the store's trusted_keys.json and
+    scored on held-out sets) or `self-reported` (everything else); a record whose signature does
+    not verify, or whose baseline arm is not the evaluator's, is refused (docs/verification.md).
+    """
     from rich.console import Console
     from rich.markup import escape
 
@@ -24,12 +34,20 @@ def publish_cmd(
     from cxrbench.leaderboard.publish import publish
     from cxrbench.leaderboard.store import default_results_dir
 
+    from cxrbench.trust.populations import population_from_options
+
     store = results or default_results_dir()
     files = expand_record_paths(records)
-    report = publish(files, store, compare=not no_compare)
+    held = ()
+    if evaluator_key or private_evals:
+        held = (population_from_options(evaluator_key, "held-out", private_evals),)
+    report = publish(files, store, compare=not no_compare, populations=held)
     out = Console(soft_wrap=True)  # long store paths stay on one line
     for path in report.published:
-        out.print(f"[green]published[/] {escape(str(path))}")
+        standing = report.standings[path]
+        colour = "green" if standing.standing == "verified" else "yellow"
+        out.print(f"[green]published[/] {escape(str(path))}: [{colour}]{standing.standing}[/] "
+                  f"({escape(standing.reason)})")
     for note in report.notes:
         out.print(f"[yellow]note:[/] {escape(note)}")
     for src, reason in report.rejected:

@@ -109,6 +109,8 @@ def assemble(run: TaskRun, outcomes: dict[str, Outcome]) -> tuple[ResultRecord, 
             raise CxrbenchError(outcomes[key].error)
     run.timer.timings.extend(stage_timings(run, outcomes))
     report = audit_report(run)
+    if report and run.opts.population.private and isinstance(report.get("leakage"), dict):
+        report["leakage"]["gallery"] = None  # it shows private eval films: withheld (`records.copy_gallery`)
     score = outcomes[run.keys["score"][0]].value
     scored, preds, base_preds = score.scored, score.preds, score.base_preds
     record = ResultRecord(
@@ -116,7 +118,7 @@ def assemble(run: TaskRun, outcomes: dict[str, Outcome]) -> tuple[ResultRecord, 
         split_fingerprints=split_fingerprints(run), seeds=sorted(preds), environment=environment(run.isolation()),
         eval_sets=scored.eval_sets, comparisons=scored.comparisons, subgroups=scored.subgroups,
         subgroup_summaries=scored.subgroup_summaries, audit=report, timings=run.timer.timings,
-        generation=generation_runs(run, outcomes))
+        generation=generation_runs(run, outcomes), evaluation=run.opts.population.record_section(run.eval_sets))
     if report and report.get("leakage_flag"):
         record.status = "failed"
         record.errors.append("test leakage: synthetic images near-duplicate test images (see audit.leakage); "
@@ -130,4 +132,4 @@ def failed_record(run: TaskRun, error: str) -> ResultRecord:
     b = task.budgets.get(opts.budget) or next(iter(task.budgets.values()))
     return ResultRecord(status="failed", task=task_ref(task, opts.budget, b), submission=submission_ref(sub, task),
                         split_fingerprints={}, seeds=list(opts.seeds or b.seeds), environment=environment(run.isolation()),
-                        timings=run.timer.timings, errors=[error])
+                        timings=run.timer.timings, errors=[error], evaluation=opts.population.record_section())

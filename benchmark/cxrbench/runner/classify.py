@@ -127,12 +127,13 @@ FIT_SEED = 0
 def submitted_predictions(submission: Submission, *, real_train: RealSet | None, eval_sets: dict[str, RealSet],
                           labels: tuple[str, ...], cache: Cache, limits: Limits, device: str = "cpu",
                           denied: tuple = (), recipe=None, train_uncertainty: str | None = None,
-                          key: str | None = None) -> Predictions:
+                          pooled: bool = False, key: str | None = None) -> Predictions:
     """A classifier submission's probabilities on each eval set (images only; labels stay here).
 
     `denied`: folders besides the cache that the sandbox must not see (the results folder);
     `recipe`, `train_uncertainty`: the task's reference recipe and training-label policy, offered
-    to a submission that fits on `real_train` (a `timm:` block with `fit` trains with them)."""
+    to a submission that fits on `real_train` (a `timm:` block with `fit` trains with them);
+    `pooled`: held-out sets, shown as one pool in a secret order (`cxrbench.runner.eval_pool`)."""
     fits = real_train is not None and submission.may_fit
     if key is None:
         key = submitted_key(cache, submission=submission, real_train=real_train, eval_sets=eval_sets, labels=labels,
@@ -153,7 +154,7 @@ def submitted_predictions(submission: Submission, *, real_train: RealSet | None,
             fit = None if not fits else {"recipe": recipe.model_dump() if recipe is not None else None,
                                          "uncertainty_policy": train_uncertainty, "seed": FIT_SEED}
             out = _run_classifier(submission, real_train if fits else None, eval_sets, labels, cache, limits, device,
-                                  denied, fit)
+                                  denied, fit, pooled)
         with cache.building("submitted-predictions", key, {"submission": submission.name}) as tmp:
             for name, es in eval_sets.items():
                 _save_probs(tmp / f"{_fname(name)}.parquet", es, out[name], labels)
@@ -176,13 +177,40 @@ def submitted_key(cache: Cache, *, submission: Submission, real_train: RealSet |
 
 
 def _run_classifier(submission, real_train, eval_sets, labels, cache, limits, device, denied,
-                    fit_options: dict | None) -> dict[str, np.ndarray]:
+                    fit_options: dict | None, pooled: bool = False) -> dict[str, np.ndarray]:
+    if pooled:
+        return _run_pooled(submission, real_train, eval_sets, labels, cache, limits, device, denied, fit_options)
     files, shards, names = {}, [], {}
     for i, (name, es) in enumerate(eval_sets.items()):
         shard = f"eval-{i}"
         names[shard] = name
         shards.append({"name": shard})
         files[f"{shard}.images.npy"] = (lambda p, px=es.pixels: np.save(p, np.asarray(px)))
+    return _run_shards(submission, real_train, {s: len(eval_sets[n]) for s, n in names.items()}, files, shards,
+                       labels, cache, limits, device, denied, fit_options, names)
+
+
+def _run_pooled(submission, real_train, eval_sets, labels, cache, limits, device, denied,
+                fit_options: dict | None) -> dict[str, np.ndarray]:
+    """The eval sets as one shuffled pool (`eval_pool`), mapped back per eval set afterwards."""
+    from cxrbench.runner.eval_pool import draw_pool
+
+    pool = draw_pool({name: len(es) for name, es in eval_sets.items()})
+    pixels = {name: es.pixels for name, es in eval_sets.items()}
+    files, shards, counts = {}, [], {}
+    for shard, start, stop in pool.shards():
+        shards.append({"name": shard})
+        counts[shard] = stop - start
+        files[f"{shard}.images.npy"] = (lambda p, a=start, b=stop: np.save(p, pool.images(pixels, a, b)))
+    got = _run_shards(submission, real_train, counts, files, shards, labels, cache, limits, device, denied,
+                      fit_options, {shard: shard for shard in counts}, what="the held-out eval pool")
+    return pool.split(np.concatenate([got[shard] for shard, _, _ in pool.shards()]))
+
+
+def _run_shards(submission, real_train, counts: dict[str, int], files: dict, shards: list[dict], labels, cache,
+                limits, device, denied, fit_options: dict | None, names: dict[str, str],
+                what: str | None = None) -> dict[str, np.ndarray]:
+    """Run the classifier's `predict` on each shard (`counts`: shard → images); outputs by `names[shard]`."""
     fit = real_train is not None
     if fit:
         files["train_images.npy"] = lambda p: np.save(p, np.asarray(real_train.pixels))
@@ -191,19 +219,19 @@ def _run_classifier(submission, real_train, eval_sets, labels, cache, limits, de
 
     def accept(shard: str, probs: np.ndarray) -> None:
         name = names[shard]
-        got[name] = check_probabilities(probs.astype(np.float64), len(eval_sets[name]), len(labels),
-                                        f"{submission.name} {name}")
+        got[name] = check_probabilities(probs.astype(np.float64), counts[shard], len(labels),
+                                        f"{submission.name} {what or name}")
 
     from cxrbench.runner.generate import compile_cache_dir
 
-    outputs = {shard: (("float32", "float64"), (len(eval_sets[name]), len(labels))) for shard, name in names.items()}
+    outputs = {shard: (("float32", "float64"), (counts[shard], len(labels))) for shard in names}
     run_worker(submission,
                {"mode": "predict", "shards": shards, "label_names": list(labels), "fit": fit, **(fit_options or {})},
                files, limits, denied=[cache.root, *denied], outputs=outputs, device=device, on_shard=accept,
                compile_cache=compile_cache_dir(cache, submission))
-    missing = [n for n in eval_sets if n not in got]
+    missing = [n for n in names.values() if n not in got]
     if missing:
-        raise SubmissionError(f"{submission.name}: no predictions came back for {', '.join(missing)}")
+        raise SubmissionError(f"{submission.name}: no predictions came back for {what or ', '.join(missing)}")
     return got
 
 

@@ -8,7 +8,7 @@ classifier) and nothing else leaves.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -74,7 +74,8 @@ class RealSet:
         self.__dict__.update(state)
 
 
-def _source_options(ref: DataRef, budget: Budget) -> dict:
+def _source_options(ref: DataRef, budget: Budget, seed: int | None = None) -> dict:
+    """`seed`: a held-out phantom population's seed (`cxrbench.trust.populations`); None: the public one."""
     if ref.source == "phantom":
         opts = {"site": ref.site or "site-a"}
         # Test splits may come from a larger population: patient k is the same whatever the count and
@@ -82,6 +83,8 @@ def _source_options(ref: DataRef, budget: Budget) -> dict:
         n = budget.n_eval_patients if ref.split == "test" and budget.n_eval_patients else budget.n_patients
         if n:
             opts["n_patients"] = n
+        if seed is not None:
+            opts["seed"] = seed
         return opts
     env = ROOT_ENV.get(ref.source)
     if env is None:
@@ -101,7 +104,7 @@ def _source_rows(source_name: str, options: tuple) -> tuple[object, pd.DataFrame
     return source, source.rows(frontal_only=True)
 
 
-def _slice_fingerprint(rows: pd.DataFrame) -> str:
+def slice_fingerprint_of(rows: pd.DataFrame) -> str:
     from cxrbench.runner.cache import stable_hash
 
     pairs = sorted(zip(rows["patient_id"].astype(str), rows["image_id"].astype(str)))
@@ -145,9 +148,11 @@ def _split_parts(source_name: str, options: tuple, site: str | None) -> tuple[ob
     return source, split_rows(rows)
 
 
-def real_rows(ref: DataRef, budget: Budget, *, max_images: int | None = None) -> tuple[object, pd.DataFrame]:
-    """The source and the rows of `ref`'s frozen split (optionally capped to whole patients), sorted by id."""
-    options = _source_options(ref, budget)
+def real_rows(ref: DataRef, budget: Budget, *, max_images: int | None = None,
+              seed: int | None = None) -> tuple[object, pd.DataFrame]:
+    """The source and the rows of `ref`'s frozen split (optionally capped to whole patients), sorted by id.
+    `seed`: a held-out phantom population's seed (None: the public population)."""
+    options = _source_options(ref, budget, seed)
     source, parts = _split_parts(ref.source, tuple(sorted(options.items())), ref.site)
     part = parts.get(ref.split)
     if part is None or len(part) == 0:
@@ -159,24 +164,28 @@ def real_rows(ref: DataRef, budget: Budget, *, max_images: int | None = None) ->
 
 def slice_fingerprint(ref: DataRef, budget: Budget, *, max_images: int | None = None) -> str:
     """The fingerprint a record carries for this slice, without loading any pixels."""
-    return _slice_fingerprint(real_rows(ref, budget, max_images=max_images)[1])
+    return slice_fingerprint_of(real_rows(ref, budget, max_images=max_images)[1])
 
 
 def load_real_set(ref: DataRef, budget: Budget, store_root: Path, *, max_images: int | None = None,
-                  progress=None) -> RealSet:
+                  progress=None, seed: int | None = None) -> RealSet:
     """Rows of `ref`'s frozen split (optionally capped, whole patients) and their pixels at the task size."""
+    source, part = real_rows(ref, budget, max_images=max_images, seed=seed)
+    return _with_pixels(ref, source, part, budget.image_size, store_root)
+
+
+def _with_pixels(ref: DataRef, source, part: pd.DataFrame, size: int, store_root: Path) -> RealSet:
     from cxrbench.data.image_store import ImageStore
 
-    source, part = real_rows(ref, budget, max_images=max_images)
-    arr = ImageStore(store_root).get(source, part, budget.image_size, on_error="raise")
+    arr = ImageStore(store_root).get(source, part, size, on_error="raise")
     if list(arr.image_ids) != part["image_id"].astype(str).tolist():
         raise DataError(f"{ref.key}: image store returned images out of order")
-    fingerprint = _slice_fingerprint(part)
-    content_key = _content_key(part, fingerprint, source, budget.image_size)
+    fingerprint = slice_fingerprint_of(part)
+    content_key = _content_key(part, fingerprint, source, size)
     stored = None
     if arr.path is not None and len(part):
         stored = StoredSlice(rows=_stored_rows(Path(store_root), content_key, part), pixels=arr.path,
-                             count=len(part), size=budget.image_size)
+                             count=len(part), size=size)
     return RealSet(ref=ref, rows=part, pixels=arr.pixels, fingerprint=fingerprint, content_key=content_key,
                    stored=stored)
 
@@ -189,6 +198,57 @@ def _stored_rows(store_root: Path, content_key: str, rows: pd.DataFrame) -> Path
     if not path.is_file():
         atomic_write(path, lambda fh: rows.to_parquet(fh, index=False))
     return path
+
+
+def with_rows(real: RealSet, rows: pd.DataFrame, fingerprint: str, content_key: str) -> RealSet:
+    """The same pixels under other rows (a held-out set's, with opaque ids): a stored slice gets its
+    own rows file, so it travels to a job by reference as these rows."""
+    stored = real.stored
+    if stored is not None:
+        store_root = stored.rows.parent.parent  # <store>/slices/<key>.parquet
+        stored = replace(stored, rows=_stored_rows(store_root, content_key, rows))
+    return replace(real, rows=rows, fingerprint=fingerprint, content_key=content_key, stored=stored)
+
+
+#: the data reference of a private eval set's rows (a CSV source on the evaluator's machine)
+PRIVATE_REF = DataRef(source="csv", site="private", split="test")
+
+
+def eval_rows(name: str, ref: DataRef, budget: Budget, population) -> tuple[object, pd.DataFrame]:
+    """The source and rows of eval set `name` in `population` (`cxrbench.trust.populations`): the
+    frozen test split, drawn from the held-out phantom population, or a private CSV's rows."""
+    private = population.private_set(name)
+    if private is None:
+        return real_rows(ref, budget.for_eval_set(name), max_images=budget.max_eval_images,
+                         seed=population.phantom_seed(ref))
+    from cxrbench.data.sources import get_source
+    from cxrbench.errors import CxrbenchError
+
+    try:
+        source = get_source("csv", private.csv, mapping=private.mapping)
+        rows = source.rows(frontal_only=True)
+    except CxrbenchError as exc:  # its message may quote rows; they must not reach a record or a log
+        raise DataError(f"private eval set {name}: its CSV source cannot be read ({type(exc).__name__}; details "
+                        f"withheld from records and logs): check it on this machine with `cxrbench data ls csv "
+                        f"--root CSV --mapping MAPPING`") from None
+    if len(rows) == 0:
+        raise DataError(f"private eval set {name}: its CSV source has no frontal images")
+    rows = rows.sort_values("image_id", kind="stable").reset_index(drop=True)
+    return source, _limit_patients(rows, budget.max_eval_images).sort_values("image_id", kind="stable") \
+        .reset_index(drop=True)
+
+
+def load_eval_set(name: str, ref: DataRef, budget: Budget, store_root: Path, population) -> RealSet:
+    """Rows and pixels of eval set `name` in `population`, before `population.seal` (ids still real)."""
+    source, part = eval_rows(name, ref, budget, population)
+    if population.private_set(name) is None:
+        return _with_pixels(ref, source, part, budget.image_size, store_root)
+    try:  # its ref names no hospital: the record shows the site as `private`
+        return _with_pixels(PRIVATE_REF, source, part, budget.image_size, store_root)
+    except DataError:
+        raise DataError(f"private eval set {name}: an image cannot be read (details withheld from records and "
+                        f"logs): check it on this machine with `cxrbench data ls csv --root CSV --mapping "
+                        f"MAPPING`") from None
 
 
 def condition_rows(rows: pd.DataFrame) -> pd.DataFrame:

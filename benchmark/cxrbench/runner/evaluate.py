@@ -29,7 +29,7 @@ from cxrbench.runner.options import RunOptions
 from cxrbench.runner.plan import Plan
 from cxrbench.runner.planning import TaskRun
 from cxrbench.runner.progress import PlanProgress
-from cxrbench.runner.records import copy_gallery, record_path, write_outputs
+from cxrbench.runner.records import EVAL_GALLERY, copy_gallery, record_path, write_outputs
 from cxrbench.submissions import load_submission
 from cxrbench.tasking import TaskSpec, default_tasks, get_task, kind_mismatch
 
@@ -63,6 +63,9 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
             raise ConfigError(f"{why}. Submission code runs only under bubblewrap; install it (`make sandbox`, "
                               f"or apt-get install bubblewrap), or pass --unsafe-no-sandbox to run it without "
                               f"isolation (the records then say so and the leaderboard marks them)")
+    if sub.manifest.entry_point and opts.unsafe_no_sandbox and opts.population.key is not None:
+        raise ConfigError("--unsafe-no-sandbox with an evaluator key is refused: submission code running without "
+                          "isolation could read the key and every held-out label; run it under bubblewrap")
     if sub.manifest.entry_point and opts.unsafe_no_sandbox:
         console.print("[bold red]WARNING: --unsafe-no-sandbox: submission code runs WITHOUT isolation. It can read "
                       "and change anything this user can (the cache, other results, your files). Records say "
@@ -125,9 +128,9 @@ def _finish(run: TaskRun, finished: dict[str, Outcome], console: Console) -> Tas
         console.print(f"[bold red]{spec.name}: failed:[/] {escape(str(exc))}")
         run.cache.discard_partials()
         record, predictions = failed_record(run, str(exc)), None
-    path = write_outputs(run.opts.out_dir, record, predictions)
+    path = write_outputs(run.opts.out_dir, record, predictions, signer=run.opts.population.key)
     if record.status == "failed" and path.name.endswith(".failed.json"):
         console.print(f"[yellow]{spec.name}: the complete record {path.with_name(path.name[:-12] + '.json')} "
                       f"is kept; this failure is in {path.name}[/]")
-    copy_gallery(run.audit_gallery, path)
+    copy_gallery(run.audit_gallery, path, withhold=(EVAL_GALLERY,) if run.opts.population.private else ())
     return TaskOutcome(record, path, spec)

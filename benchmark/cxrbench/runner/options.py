@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from cxrbench.trust.populations import EvalPopulation
 
 
 @dataclass
@@ -29,3 +31,6 @@ class RunOptions:
     #: Ray cluster to join (`auto`, HOST:PORT); None starts a local Ray instance of `ray_workers` CPUs (0 = all)
     address: str | None = None
     ray_workers: int = 0
+    #: the eval populations (public dev sets, or held-out ones from an evaluator key) and the key
+    #: that signs the records (`cxrbench.trust`)
+    population: EvalPopulation = field(default_factory=EvalPopulation)

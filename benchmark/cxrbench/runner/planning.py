@@ -21,7 +21,7 @@ from cxrbench.errors import ConfigError, CxrbenchError, DataError
 from cxrbench.results import StageTiming
 from cxrbench.runner.cache import Cache, stable_hash
 from cxrbench.runner.classify import submitted_predictions
-from cxrbench.runner.datasets import RealSet, load_real_set
+from cxrbench.runner.datasets import RealSet, load_eval_set, load_real_set
 from cxrbench.runner.executors import run_plan
 from cxrbench.runner.generate import synthesize
 from cxrbench.runner.options import RunOptions
@@ -59,7 +59,8 @@ class TaskRun:
         self.error: str | None = None  # why planning failed
         self.audit_skipped: str | None = None
         # set by `plan()`: the task's data, and seed → (cache stage, key) of each arm's runs
-        self.eval_sets: dict[str, RealSet] = {}
+        self.eval_sets: dict[str, RealSet] = {}  # sealed: as they may leave the scorer
+        self.unsealed_eval_sets: dict[str, RealSet] = {}  # real ids, for the disjointness checks
         self.real_train: RealSet | None = None
         self.val: RealSet | None = None
         self.runs: dict[int, tuple[str, str]] = {}
@@ -78,9 +79,8 @@ class TaskRun:
         timeout = b.generator_timeout_s if self.sub.kind == "generator" else b.classifier_timeout_s
         return isolation(self.limits(timeout), self.opts.device)
 
-    def _real(self, ref, max_images=None, eval_set: str | None = None) -> RealSet:
-        budget = self.budget.for_eval_set(eval_set) if eval_set else self.budget
-        return load_real_set(ref, budget, self.store_root, max_images=max_images)
+    def _real(self, ref, max_images=None) -> RealSet:
+        return load_real_set(ref, self.budget, self.store_root, max_images=max_images)
 
     def _job(self, plan: Plan, key: str, stage: str, entry: str | None, what: str, fn, kwargs: dict,
              deps: tuple[str, ...] = ()) -> str:
@@ -148,14 +148,18 @@ class TaskRun:
 
     def data(self) -> tuple[RealSet | None, RealSet, dict[str, RealSet], np.ndarray]:
         """The task's real training rows, validation set and eval sets (checked disjoint by patient),
-        and the eval image ids that no training input may be."""
-        task, b = self.task, self.budget
+        and the eval image ids that no training input may be. Eval sets come from the run's
+        population (`cxrbench.trust.populations`), sealed (held-out: opaque ids) once checked."""
+        task, b, population = self.task, self.budget, self.opts.population
+        population.check_task(task.name, task.eval_sets)
         real_train = self._real(task.real_train, b.max_train_images) if task.real_train else None
         val = self._real(task.val, b.max_val_images)
-        eval_sets = {name: self._real(ref, b.max_eval_images, name) for name, ref in task.eval_sets.items()}
+        eval_sets = {name: load_eval_set(name, ref, b, self.store_root, population)
+                     for name, ref in task.eval_sets.items()}
         _check_disjoint(real_train, val, eval_sets)
+        self.unsealed_eval_sets = eval_sets  # real ids: what the generator's conditioning rows are checked against
         forbidden = np.concatenate([es.rows["image_id"].astype(str).to_numpy() for es in eval_sets.values()])
-        return real_train, val, eval_sets, forbidden
+        return real_train, val, {name: population.seal(es) for name, es in eval_sets.items()}, forbidden
 
     def common(self, val: RealSet, eval_sets: dict[str, RealSet], forbidden: np.ndarray) -> dict:
         """The arguments every reference-recipe run of this task shares (`reference_run(**common, ...)`)."""
@@ -174,7 +178,7 @@ class TaskRun:
         self.audit_skipped = None
         if self.sub.kind == "generator" and task.uses_generator:
             conditioning = self._real(task.conditions_from, b.max_train_images)
-            _check_disjoint(conditioning, None, eval_sets)
+            _check_disjoint(conditioning, None, self.unsealed_eval_sets)
             replica_keys = self.plan_generate(plan, conditioning)
             self.plan_audit(plan, replica_keys[min(replica_keys)], conditioning, eval_sets)
         baseline = get_task(task.baseline) if task.baseline else None
@@ -202,11 +206,16 @@ class TaskRun:
         from cxrbench.runner.classify import submitted_key
 
         task, b = self.task, self.budget
+        if self.opts.population.held_out and self.sub.manifest.precomputed:
+            raise ConfigError(f"{self.sub.name} is a precomputed predictions file: held-out eval images are never "
+                              f"published, so only a classifier's code can score them (evaluate without an "
+                              f"evaluator key for the dev sets)")
         inputs = dict(submission=self.sub, real_train=real_train, eval_sets=self.eval_sets, labels=task.labels,
                       train_uncertainty=task.train_uncertainty, recipe=get_recipe(b.recipe, image_size=b.image_size))
         return self._job(plan, submitted_key(self.cache, **inputs), "predict", "submitted-predictions", "submission",
                          submitted_predictions, dict(limits=self.limits(b.classifier_timeout_s), device=self.opts.device,
-                                                     denied=(self.opts.out_dir.resolve(),), **inputs))
+                                                     denied=(self.opts.out_dir.resolve(),),
+                                                     pooled=self.opts.population.held_out, **inputs))
 
     def plan_reference_run(self, plan: Plan, real_train: RealSet | None, seed: int, synthetic: list[str], *,
                            replicas_of_real: bool = False, baseline: bool = False) -> str:

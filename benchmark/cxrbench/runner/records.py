@@ -37,7 +37,8 @@ def _keeps_complete(path: Path) -> bool:
         return False
 
 
-def write_outputs(out_dir: Path, record: ResultRecord, predictions: pd.DataFrame | None) -> Path:
+def write_outputs(out_dir: Path, record: ResultRecord, predictions: pd.DataFrame | None, *, signer=None) -> Path:
+    """The record (sealed, and signed by `signer`, an evaluator key, when given) and its predictions."""
     from cxrbench.data.atomic import atomic_write
 
     path = record_path(out_dir, record)
@@ -54,14 +55,20 @@ def write_outputs(out_dir: Path, record: ResultRecord, predictions: pd.DataFrame
         atomic_write(ppath, lambda fh: fh.write(data))
         record.predictions_file = ppath.name
         record.predictions_sha256 = hashlib.sha256(data).hexdigest()
-    write_record(record, path)
+    write_record(record, path, signer=signer)
     return path
 
 
-def copy_gallery(gallery: Path | None, record_file: Path) -> None:
+#: the gallery that shows eval images (synthetic films next to their nearest test films)
+EVAL_GALLERY = "leakage.png"
+
+
+def copy_gallery(gallery: Path | None, record_file: Path, *, withhold: tuple[str, ...] = ()) -> None:
     """The audit's PNG galleries beside the record, in `<record stem>.gallery/` (the record names
-    the files relative to that folder, so it never carries a path of this machine)."""
+    the files relative to that folder, so it never carries a path of this machine); `withhold`:
+    galleries left out (a private eval set's films never leave the cache)."""
     import shutil
 
     if gallery is not None and gallery.is_dir():
-        shutil.copytree(gallery, record_file.with_suffix(".gallery"), dirs_exist_ok=True)
+        shutil.copytree(gallery, record_file.with_suffix(".gallery"), dirs_exist_ok=True,
+                        ignore=lambda _, names: [n for n in names if n in withhold])

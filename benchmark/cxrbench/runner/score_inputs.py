@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.results import RecordError, ResultRecord
-from cxrbench.runner.datasets import RealSet, real_rows
+from cxrbench.runner.datasets import RealSet
 from cxrbench.runner.score import Scored, score_task
+from cxrbench.trust.populations import EvalPopulation
 
 #: fields of a record that `score_task` produces, compared in this order
 SCORED_FIELDS = ("eval_sets", "comparisons", "subgroups", "subgroup_summaries")
@@ -34,15 +35,18 @@ def against_for(spec, budget, kind: str) -> str | None:
     return None
 
 
-def label_sets(spec, budget) -> dict[str, RealSet]:
-    """The task's eval sets with rows and labels only (no pixels: scoring never reads them)."""
-    from cxrbench.runner.datasets import _slice_fingerprint
+def label_sets(spec, budget, population: EvalPopulation | None = None) -> dict[str, RealSet]:
+    """The task's eval sets in `population` (default: the dev sets) with rows and labels only (no
+    pixels: scoring never reads them), sealed as the runner sealed them."""
+    from cxrbench.runner.datasets import PRIVATE_REF, eval_rows, slice_fingerprint_of
 
+    population = population or EvalPopulation()
     out = {}
     for name, ref in spec.eval_sets.items():
-        _, rows = real_rows(ref, budget.for_eval_set(name), max_images=budget.max_eval_images)
-        out[name] = RealSet(ref=ref, rows=rows, pixels=np.zeros((len(rows), 0, 0), np.uint8),
-                            fingerprint=_slice_fingerprint(rows))
+        _, rows = eval_rows(name, ref, budget, population)
+        part = RealSet(ref=PRIVATE_REF if population.private_set(name) else ref, rows=rows,
+                       pixels=np.zeros((len(rows), 0, 0), np.uint8), fingerprint=slice_fingerprint_of(rows))
+        out[name] = population.seal(part)
     return out
 
 
@@ -106,13 +110,33 @@ def first_difference(claimed: Any, computed: Any, path: str = "") -> str | None:
     return f"{path}: record {claimed!r}, recomputed {computed!r}"
 
 
-def verify_numbers(record: ResultRecord, table: pd.DataFrame) -> str | None:
-    """None when every scored number of `record` is what its predictions give; else the first difference."""
+def population_for(record: ResultRecord, held: tuple[EvalPopulation, ...] = ()) -> EvalPopulation | None:
+    """The population whose labels score `record`: dev, or the held-out one of its key among `held`
+    (None: its key is not among them, so its numbers cannot be recomputed here)."""
+    ev = record.evaluation
+    if ev.eval_sets == "dev":
+        return EvalPopulation()
+    for population in held:
+        if population.held_out and population.fingerprint == ev.evaluator_key \
+                and sorted(p.name for p in population.private) == sorted(ev.private_eval_sets):
+            return population
+    return None
+
+
+def verify_numbers(record: ResultRecord, table: pd.DataFrame, population: EvalPopulation | None = None) -> str | None:
+    """None when every scored number of `record` is what its predictions give; else the first difference.
+    `population`: the record's own (`population_for`); default dev."""
     from cxrbench.tasking import get_task
 
     spec = get_task(record.task.name)
     budget = spec.budget(record.task.budget)
-    eval_sets = label_sets(spec, budget)
+    population = population or EvalPopulation()
+    if population.name != record.evaluation.eval_sets or (population.held_out and population.fingerprint
+                                                           != record.evaluation.evaluator_key):
+        raise RecordError(f"the record was scored on {record.evaluation.eval_sets} sets"
+                          + (f" of key {record.evaluation.evaluator_key}" if record.evaluation.evaluator_key else "")
+                          + f", not on this {population.name} population")
+    eval_sets = label_sets(spec, budget, population)
     for name, es in eval_sets.items():
         if record.split_fingerprints.get(name) != es.fingerprint:
             return f"split_fingerprints.{name}: the record's eval set is not the local frozen split"
@@ -124,3 +148,21 @@ def verify_numbers(record: ResultRecord, table: pd.DataFrame) -> str | None:
         if (diff := first_difference(claimed, computed, field)) is not None:
             return diff
     return None
+
+
+def arm_macros(record: ResultRecord, table: pd.DataFrame, population: EvalPopulation, model: str) -> dict[str, dict[str, float]]:
+    """eval set → seed → macro AUROC of one arm (`model` rows) of a record's predictions, by the
+    scorer's own `score_eval_set` on the labels of `population` (the reference-arm check)."""
+    from cxrbench.runner.score import score_eval_set, seed_stack
+    from cxrbench.tasking import get_task
+
+    spec = get_task(record.task.name)
+    labels = list(record.task.labels)
+    eval_sets = label_sets(spec, spec.budget(record.task.budget), population)
+    arm = _per_seed(table, model, eval_sets, labels)
+    out: dict[str, dict[str, float]] = {}
+    for name, es in eval_sets.items():
+        if arm:
+            score = score_eval_set(name, es, tuple(labels), seed_stack(arm, name), spec.eligibility)
+            out[name] = {str(s): m for s, m in zip(sorted(arm), score.per_seed_macro_auroc) if m is not None}
+    return out

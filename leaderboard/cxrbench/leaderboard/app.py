@@ -13,7 +13,7 @@ import streamlit as st
 
 from cxrbench.leaderboard import frames
 from cxrbench.leaderboard.loader import load_pairwise, load_tables, store_signature
-from cxrbench.leaderboard.store import default_results_dir, pairwise_files
+from cxrbench.leaderboard.store import TRUSTED_KEYS_FILE, default_results_dir, pairwise_files
 from cxrbench.leaderboard.views import Context, compare, cost, curves, details, overview, submission
 
 PAGES = {
@@ -45,9 +45,11 @@ def _load(root: str, signature: str):
 
 @st.cache_data(ttl=5, show_spinner=False)
 def _signature(root: Path) -> str:
-    """Changes whenever a record or pairwise file does; rescanned at most every 5 s (reruns are cheap)."""
+    """Changes whenever a record, pairwise or trusted-keys file does; rescanned at most every 5 s (reruns are cheap)."""
     stamps = list(store_signature(root))
     stamps += [(p.as_posix(), p.stat().st_mtime_ns) for p in pairwise_files(root)]
+    trusted = root / TRUSTED_KEYS_FILE
+    stamps += [(trusted.as_posix(), trusted.stat().st_mtime_ns)] if trusted.is_file() else []
     return hashlib.sha256(repr(stamps).encode()).hexdigest()
 
 
@@ -73,6 +75,7 @@ def main() -> None:
                 "`cxrbench publish RECORD.json` to add one.")
         return
     opts = frames.options(tables)
+    board = st.sidebar.selectbox("Records", opts["board"], key="board", help=BOARD_HELP)
     st.sidebar.header("Filters")
     profile = st.sidebar.selectbox("Profile", opts["profile"], key="profile")
     budget = st.sidebar.selectbox("Budget", opts["budget"], key="budget")
@@ -80,12 +83,34 @@ def main() -> None:
     eval_sets = st.sidebar.multiselect("Eval sets", opts["eval_set"], default=opts["eval_set"], key="eval_sets")
     search = st.sidebar.text_input("Search submissions", key="search", placeholder="name, e.g. ddpm",
                                    help="Shows only submissions whose name@version contains this text.")
-    filters = frames.Filters(profile=profile, budget=budget, label_set=label_set, eval_sets=tuple(eval_sets),
-                             search=search.strip() or None)
+    filters = frames.Filters(board=board, profile=profile, budget=budget, label_set=label_set,
+                             eval_sets=tuple(eval_sets), search=search.strip() or None)
     st.sidebar.caption(f"{len(tables.records)} published records", help=f"store: {root}")
     ctx = Context(root=root, tables=frames.apply_filters(tables, filters), pairwise=pairwise,
                   filters=filters, eval_sets=frames.eval_set_order(eval_sets), palette=frames.entries(tables))
+    _board_banner(board, tables)
     PAGES[page](ctx)
+
+
+BOARD_HELP = ("Verified: scored on held-out eval sets by an evaluator whose signing key this leaderboard "
+              "trusts; ranked only against records of the same key. Self-reported: everything else (the public "
+              "dev sets anyone can reproduce, unsigned records, keys not trusted here); never ranked with verified "
+              "records. See docs/verification.md.")
+
+
+def _board_banner(board: str, tables) -> None:
+    """Every page says which board it shows, so a self-reported number never reads as a verified one."""
+    rows = tables.records[tables.records["board"] == board]
+    if rows.empty:
+        return
+    if (rows["standing"] == "verified").all():
+        st.success(f"**{board}**: held-out test patients that no submission could see or recompute, scored and "
+                   "signed by a trusted evaluator. Ranked only against records of the same key.")
+    else:
+        reasons = "; ".join(sorted(set(rows["standing_reason"])))
+        st.warning(f"**{board}**: self-reported ({reasons}). Not verified, and never ranked with verified "
+                   "records." + (" Dev sets are public: anyone can reproduce them, and so can a submission."
+                                 if (rows["population"] == "dev").all() else ""))
 
 
 if __name__ == "__main__":  # streamlit runs this file as __main__; importing it renders nothing

@@ -21,6 +21,7 @@ def family_rank(family: str) -> int:
 
 @dataclass(frozen=True)
 class Filters:
+    board: str | None = None  # one standing and eval population (`boards.py`); None: every record
     profile: str | None = None
     budget: str | None = None
     label_set: str | None = None
@@ -30,8 +31,10 @@ class Filters:
 
 def options(tables: Tables) -> dict[str, list[str]]:
     """The values each filter can take in the loaded store."""
+    from cxrbench.leaderboard.boards import boards
+
     r = tables.records
-    return {"profile": sorted(r["profile"].unique()), "budget": sorted(r["budget"].unique()),
+    return {"board": boards(r), "profile": sorted(r["profile"].unique()), "budget": sorted(r["budget"].unique()),
             "label_set": sorted(r["label_set"].unique()), "eval_set": eval_set_order(tables.evals["eval_set"].unique())}
 
 
@@ -42,7 +45,7 @@ def eval_set_order(names) -> list[str]:
 def apply_filters(tables: Tables, f: Filters) -> Tables:
     r = tables.records
     keep = pd.Series(True, index=r.index)
-    for col in ("profile", "budget", "label_set"):
+    for col in ("board", "profile", "budget", "label_set"):
         value = getattr(f, col)
         if value is not None:
             keep &= r[col] == value
@@ -62,7 +65,7 @@ def apply_filters(tables: Tables, f: Filters) -> Tables:
 def scores(tables: Tables) -> pd.DataFrame:
     """One row per record × eval set: the record's identity joined with its macro AUROC and CI."""
     ident = tables.records[["file", "task", "task_version", "family", "ratio", "budget", "entry", "submission",
-                            "kind", "within_bounds", "baseline"]]
+                            "kind", "within_bounds", "baseline", "population"]]
     return tables.evals.merge(ident, on="file", how="inner")
 
 
@@ -89,12 +92,15 @@ def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set:
     sc = sc[(sc["family"] == family) & ~is_generator_baseline(sc)]
     methods: dict[str, str] = {}
     parts = []
-    for (task, version, budget), grp in sc.groupby(["task", "task_version", "budget"], sort=False):
+    # one ranking per eval population: records of other test patients are never ranked together
+    for (task, version, budget, population), grp in sc.groupby(["task", "task_version", "budget", "population"],
+                                                               sort=False):
         on = grp[grp["eval_set"] == rank_eval_set]
         if on.empty:
             continue
         pairs = pairwise[(pairwise["task"] == task) & (pairwise["task_version"] == version)
                          & (pairwise["budget"] == budget) & (pairwise["eval_set"] == rank_eval_set)
+                         & (pairwise["population"] == population)
                          & pairwise["fresh"].astype(bool)] if len(pairwise) else None
         ranked, method = rank_table(on[["entry", "macro_auroc", "ci_low", "ci_high"]], pairs)
         methods[task] = method

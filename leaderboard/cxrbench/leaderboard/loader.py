@@ -25,7 +25,8 @@ from cxrbench.leaderboard.tables import TABLES, Tables, build_tables, concat_tab
 from cxrbench.data.atomic import atomic_write_bytes as write_atomic
 from cxrbench.results import SCHEMA_VERSION, RecordError, ResultRecord, read_record
 
-CACHE_FORMAT = 3  # 2: uncompressed Arrow IPC (feather), memory-mapped on read; 3: v2 comparison and cost columns
+CACHE_FORMAT = 4  # 2: uncompressed Arrow IPC (feather), memory-mapped on read; 3: v2 comparison and cost columns;
+# 4: eval population and signer columns
 MANIFEST = "manifest.json"
 
 
@@ -56,7 +57,9 @@ def default_cache_dir(root: Path) -> Path:
 
 
 def parse_files(root: Path, rels: list[str]) -> tuple[Tables, list[tuple[str, str]]]:
-    """Parse, verify and flatten the given files (no cache)."""
+    """Parse, verify (content hash and signature) and flatten the given files (no cache)."""
+    from cxrbench.trust.signing import check_signature
+
     rows: dict[str, list] = {name: [] for name in TABLES}
     skipped = []
     for rel in rels:
@@ -68,14 +71,24 @@ def parse_files(root: Path, rels: list[str]) -> tuple[Tables, list[tuple[str, st
         except OSError as exc:
             skipped.append((rel, f"cannot read: {exc}"))
             continue
-        for name, part in record_rows(record, rel).items():
+        check = check_signature(record)
+        if check.status == "invalid":
+            skipped.append((rel, f"signature by key {check.fingerprint} does not verify: {check.problem}"))
+            continue
+        for name, part in record_rows(record, rel, check).items():
             rows[name].extend(part)
     return build_tables(rows, skipped), skipped
 
 
 def load_tables(root: Path, *, cache_dir: Path | None | bool = None) -> Tables:
-    """Every record in the store as tables. `cache_dir=False` disables the on-disk cache."""
-    root = Path(root)
+    """Every record in the store as tables, each record's standing judged against the store's
+    trusted keys as they are now (`standing.py`). `cache_dir=False` disables the on-disk cache."""
+    from cxrbench.leaderboard.boards import with_standing
+
+    return with_standing(_load_tables(Path(root), cache_dir), Path(root))
+
+
+def _load_tables(root: Path, cache_dir: Path | None | bool) -> Tables:
     signature = store_signature(root)
     current = {rel: [size, mtime] for rel, size, mtime in signature}
     if cache_dir is False:
@@ -137,7 +150,8 @@ def _write_cache(cache: Path, tables: Tables, files: dict) -> None:
         pass
 
 
-PAIRWISE_COLUMNS = ("task", "task_version", "budget", "eval_set", "a", "b", "delta", "p_value", "method", "fresh")
+PAIRWISE_COLUMNS = ("task", "task_version", "budget", "population", "eval_set", "a", "b", "delta", "p_value",
+                    "method", "fresh")
 
 
 def load_pairwise(root: Path, records: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -148,21 +162,23 @@ def load_pairwise(root: Path, records: pd.DataFrame) -> tuple[pd.DataFrame, list
     """
     from cxrbench.leaderboard.store import pairwise_files, read_pairwise
 
-    sha = {(r.task, r.task_version, r.budget, r.entry): r.content_sha256
-           for r in records[["task", "task_version", "budget", "entry", "content_sha256"]].itertuples(index=False)}
+    sha = {(r.task, r.task_version, r.budget, r.population, r.entry): r.content_sha256
+           for r in records[["task", "task_version", "budget", "population", "entry", "content_sha256"]]
+           .itertuples(index=False)}
     rows, warnings = [], []
     for path in pairwise_files(root):
         rel = path.relative_to(root).as_posix()
         try:
             data = read_pairwise(path)
             task, version, budget = data["task"], int(data["task_version"]), data["budget"]
+            population = data.get("population", "dev")  # written before held-out sets existed: dev
             for pair in data["pairs"]:
-                fresh = (sha.get((task, version, budget, pair["a"])) == pair["a_sha256"]
-                         and sha.get((task, version, budget, pair["b"])) == pair["b_sha256"])
+                fresh = (sha.get((task, version, budget, population, pair["a"])) == pair["a_sha256"]
+                         and sha.get((task, version, budget, population, pair["b"])) == pair["b_sha256"])
                 for c in pair["comparisons"]:
-                    rows.append(dict(task=task, task_version=version, budget=budget, eval_set=c.eval_set,
-                                     a=pair["a"], b=pair["b"], delta=c.delta, p_value=c.p_value,
-                                     method=c.method, fresh=fresh))
+                    rows.append(dict(task=task, task_version=version, budget=budget, population=population,
+                                     eval_set=c.eval_set, a=pair["a"], b=pair["b"], delta=c.delta,
+                                     p_value=c.p_value, method=c.method, fresh=fresh))
         except Exception as exc:  # a malformed pairwise file only costs the paired ranks of one task
             warnings.append(f"{rel}: unreadable pairwise tests ({type(exc).__name__}: {exc})")
     df = pd.DataFrame(rows, columns=list(PAIRWISE_COLUMNS))

@@ -8,6 +8,13 @@ shipped task (version, spec hash, split fingerprints) and with the records alrea
 that task. Accepted records are copied byte for byte; their predictions go beside them. Then the
 new record is compared with every other submission on the same task (paired tests, which need the
 predictions) and the results are stored in the task's `pairwise.json` for the rank intervals.
+
+Who computed a record decides where it stands (`standing.py`): a signature that does not verify
+is refused, naming the field that changed; `verified` needs a trusted signer and held-out sets;
+the rest is `self-reported`. The reference arm (the real-only baseline) must be the evaluator's
+own (`baselines.py`), never whatever the predictions file holds. Held-out records are rescored
+only where the publisher holds their key (`populations`); otherwise a trusted signature vouches
+for them, and an untrusted held-out record is refused (nothing here could check its numbers).
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ from pathlib import Path
 from typing import Callable
 
 from cxrbench.errors import ConfigError, CxrbenchError
+from cxrbench.leaderboard.baselines import check_arm, register_arm
 from cxrbench.leaderboard.loader import read_verified
+from cxrbench.leaderboard.standing import VERIFIED, Standing, standing_of
 from cxrbench.leaderboard.store import (
     PAIRWISE_FILE,
     pairwise_to_json,
@@ -29,8 +38,12 @@ from cxrbench.leaderboard.store import (
 )
 from cxrbench.data.atomic import atomic_write_bytes as write_atomic
 from cxrbench.data.file_digest import file_sha256
+from cxrbench.leaderboard.trusted_keys import read_trusted
 from cxrbench.reproducibility import check, same_submission
 from cxrbench.results import Comparison, RecordError, ResultRecord, read_predictions, read_record
+from cxrbench.trust.baseline_arm import reference_arm
+from cxrbench.trust.populations import EvalPopulation
+from cxrbench.trust.signing import check_signature
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,7 @@ class PublishReport:
     published: list[Path] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (source file, reason)
     notes: list[str] = field(default_factory=list)
+    standings: dict[Path, Standing] = field(default_factory=dict)  # published record → where it stands
 
     @property
     def ok(self) -> bool:
@@ -74,16 +88,16 @@ class PublishReport:
 
 TaskResolver = Callable[[ResultRecord], ExpectedTask]
 Comparer = Callable[[StoredRecord, StoredRecord], list[Comparison]]
-#: (record, its file) -> the first number that its predictions do not reproduce, or None
-Rescorer = Callable[[ResultRecord, Path], "str | None"]
+#: (record, its file, its eval population) -> the first number that its predictions do not reproduce, or None
+Rescorer = Callable[[ResultRecord, Path, EvalPopulation], "str | None"]
 
 
-def recomputed_difference(record: ResultRecord, record_file: Path) -> str | None:
-    """Recompute every scored number from the record's predictions and our own labels
-    (`cxrbench.runner.score_inputs`); the first field that differs, or None."""
+def recomputed_difference(record: ResultRecord, record_file: Path, population: EvalPopulation) -> str | None:
+    """Recompute every scored number from the record's predictions and our own labels of its eval
+    population (`cxrbench.runner.score_inputs`); the first field that differs, or None."""
     from cxrbench.runner.score_inputs import verify_numbers
 
-    return verify_numbers(record, read_predictions(record, Path(record_file).parent))
+    return verify_numbers(record, read_predictions(record, Path(record_file).parent), population)
 
 
 # --------------------------------------------------------------------------------- validation
@@ -102,7 +116,9 @@ def shipped_task(record: ResultRecord) -> ExpectedTask:
 
 
 def check_against_task(record: ResultRecord, expected: ExpectedTask) -> list[str]:
-    """Problems with a record relative to the task it claims (empty list: it agrees)."""
+    """Problems with a record relative to the task it claims (empty list: it agrees). A held-out
+    record's eval sets carry keyed fingerprints: only its training, validation and pixel ones
+    are compared with the shipped (public) fingerprints."""
     t = record.task
     problems = []
     if t.name != expected.name:
@@ -124,7 +140,10 @@ def check_against_task(record: ResultRecord, expected: ExpectedTask) -> list[str
         missing = [e for e in expected.eval_sets if e not in {s.eval_set for s in record.eval_sets}]
         if missing:
             problems.append(f"eval set(s) {missing} of the task are not scored")
+    held_out = record.evaluation.eval_sets == "held-out"
     for key, want in (expected.split_fingerprints or {}).items():
+        if held_out and key in expected.eval_sets:
+            continue
         got = record.split_fingerprints.get(key)
         if key == "pixels" and got != want:
             problems.append("pixels fingerprint " + ("is missing" if got is None else f"is {got[:12]}…")
@@ -192,16 +211,22 @@ def check_store_consistency(record: ResultRecord, peers: list[StoredRecord]) -> 
 
 
 # --------------------------------------------------------------------------------- pairwise tests
-def default_comparer() -> Comparer | None:
-    """`cxrbench.compare.compare_records` adapted to stored records, or None when it does not exist."""
+def default_comparer(populations: tuple[EvalPopulation, ...] = ()) -> Comparer | None:
+    """`cxrbench.compare.compare_records` adapted to stored records, or None when it does not exist.
+    Held-out records are compared on their key's population, when `populations` holds it."""
     try:
         from cxrbench.compare import compare_records
+        from cxrbench.runner.score_inputs import population_for
     except ImportError:
         return None
 
     def compare(a: StoredRecord, b: StoredRecord) -> list[Comparison]:
+        population = population_for(a.record, populations)
+        if population is None:
+            raise CxrbenchError(f"the held-out labels of key {a.record.evaluation.evaluator_key} are not held here "
+                                f"(publish with --evaluator-key to compute paired tests)")
         # each record's predictions sit in its own folder under the name the record gives
-        result = compare_records(a.record, b.record, a.path.parent, b.path.parent)
+        result = compare_records(a.record, b.record, a.path.parent, b.path.parent, population=population)
         return [result] if isinstance(result, Comparison) else list(result)
 
     return compare
@@ -210,8 +235,11 @@ def default_comparer() -> Comparer | None:
 def update_pairwise(new: StoredRecord, peers: list[StoredRecord], compare: Comparer) -> Path:
     """Compare `new` with each peer on the same task and store the results in pairwise.json."""
     path = new.path.parent / PAIRWISE_FILE
+    from cxrbench.leaderboard.standing import population_of
+
     data = read_pairwise(path) or {"task": new.record.task.name, "task_version": new.record.task.version,
-                                   "budget": new.record.task.budget, "pairs": []}
+                                   "budget": new.record.task.budget, "population": population_of(new.record),
+                                   "pairs": []}
     pairs = [p for p in data["pairs"] if new.entry not in (p["a"], p["b"])]
     for peer in peers:
         pairs.append({"a": new.entry, "b": peer.entry, "a_sha256": new.record.content_sha256,
@@ -223,27 +251,29 @@ def update_pairwise(new: StoredRecord, peers: list[StoredRecord], compare: Compa
 
 # --------------------------------------------------------------------------------- publish
 def publish(files: list[Path], store: Path, *, resolve_task: TaskResolver = shipped_task,
-            compare: Comparer | None | bool = True,
-            rescore: Rescorer | None = recomputed_difference) -> PublishReport:
+            compare: Comparer | None | bool = True, rescore: Rescorer | None = recomputed_difference,
+            populations: tuple[EvalPopulation, ...] = ()) -> PublishReport:
     """Validate each record file and copy the good ones into `store`; see the module docstring.
 
     `compare=True` uses `cxrbench.compare` when it exists; pass a function to inject one, or
     False/None to skip the paired tests. `rescore` recomputes the record's numbers from its
-    predictions (None skips that: only for fixtures whose numbers are made up).
+    predictions (None skips that: only for fixtures whose numbers are made up). `populations`:
+    the held-out populations whose keys the publisher holds (their records are rescored too).
     """
     report = PublishReport()
-    comparer = default_comparer() if compare is True else (compare or None)
+    comparer = default_comparer(populations) if compare is True else (compare or None)
     if comparer is None:
         why = "cxrbench.compare is not available" if compare is True else "skipped on request"
         report.notes.append(f"paired tests between submissions were not computed ({why}); the leaderboard "
                             "ranks these tasks by bootstrap-CI overlap")
     for file in map(Path, files):
         try:
-            stored = _publish_one(file, Path(store), resolve_task, rescore)
+            stored, standing = _publish_one(file, Path(store), resolve_task, rescore, populations, report.notes)
         except RecordError as exc:
             report.rejected.append((str(file), str(exc).replace(f"{file}: ", "")))
             continue
         report.published.append(stored.path)
+        report.standings[stored.path] = standing
         peers = [p for p in _peers(stored.record, Path(store)) if p.path != stored.path]
         report.notes += [f"{stored.entry} on {stored.record.task.name}: a run of the same submission files as the "
                          f"published {p.entry}{_reproduction(stored.record, p.path, p.record)}"
@@ -258,8 +288,16 @@ def publish(files: list[Path], store: Path, *, resolve_task: TaskResolver = ship
     return report
 
 
-def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: Rescorer | None) -> StoredRecord:
+def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: Rescorer | None,
+                 populations: tuple[EvalPopulation, ...], notes: list[str]) -> tuple[StoredRecord, Standing]:
     record = read_record(file, verify=True)  # schema version + content hash
+    check = check_signature(record)
+    if check.status == "invalid":
+        raise RecordError(f"signature by key {check.fingerprint} does not verify: {check.problem}")
+    try:
+        standing = standing_of(record, check, read_trusted(store))
+    except ConfigError as exc:
+        raise RecordError(f"the store's trusted keys are unreadable: {exc}") from None
     problems = check_complete(record, file)
     if record.status != "complete":
         raise RecordError("; ".join(problems))
@@ -281,17 +319,45 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: R
         problems.append(f"predictions file name {record.predictions_file!r} is already used in {target.parent}")
     if problems:
         raise RecordError("; ".join(problems))
+    entry = submission_label(record.submission.name, record.submission.version)
+    population: EvalPopulation | None = None  # whose labels score it here (None: not rescored)
     if rescore is not None:
+        from cxrbench.runner.score_inputs import population_for
+
+        population = population_for(record, populations)
+        if population is None and standing.standing != VERIFIED:
+            raise RecordError(f"scored on the held-out sets of key {record.evaluation.evaluator_key}, whose labels are "
+                              f"not held here, and {standing.reason}: nothing could check its numbers")
+        if population is None:
+            notes.append(f"{entry} on {record.task.name}: numbers not recomputed here (held-out labels of key "
+                         f"{record.evaluation.evaluator_key}); its trusted signature vouches for them")
+        else:
+            try:
+                diff = rescore(record, file, population)
+            except (CxrbenchError, OSError, ValueError) as exc:  # unreadable predictions, missing labels
+                diff = f"cannot be recomputed ({exc})"
+            if diff is not None:
+                raise RecordError(f"numbers do not follow from the record's predictions: {diff}")
+    table = read_predictions(record, Path(file).parent)
+    macros = None  # the reference arm's macro AUROC from its predictions, where our labels allow
+    if population is not None and (arm := reference_arm(record)) is not None:
+        from cxrbench.runner.score_inputs import arm_macros
+
         try:
-            diff = rescore(record, file)
-        except (CxrbenchError, OSError, ValueError) as exc:  # unreadable predictions, missing labels
-            diff = f"cannot be recomputed ({exc})"
-        if diff is not None:
-            raise RecordError(f"numbers do not follow from the record's predictions: {diff}")
+            macros = arm_macros(record, table, population, arm[1])
+        except (CxrbenchError, ValueError) as exc:
+            raise RecordError(f"its reference arm cannot be scored ({exc})") from None
+    refusal, note = check_arm(store, record, table, macros)
+    if refusal is not None:
+        raise RecordError(refusal)
+    if note is not None and note not in notes:  # one line per unverified arm, not per record
+        notes.append(note)
     # the predictions keep the name the (sealed) record gives them, beside the record
     write_atomic(target.parent / record.predictions_file, (file.parent / record.predictions_file).read_bytes())
     write_atomic(target, file.read_bytes())
-    return StoredRecord(record=record, path=target)
+    if standing.signer_name is not None:  # signed by a trusted key: its reference arm is the evaluator's own
+        register_arm(store, record, table, entry, macros)
+    return StoredRecord(record=record, path=target), standing
 
 
 def _reproduction(record: ResultRecord, published_file: Path, published: ResultRecord | None = None) -> str:
@@ -306,13 +372,20 @@ def _reproduction(record: ResultRecord, published_file: Path, published: ResultR
 
 
 def _peers(record: ResultRecord, store: Path) -> list[StoredRecord]:
-    """The intact records already published for the same task@version and budget."""
-    out = []
-    for path in record_files(task_folder(store, record)):
+    """The intact records already published for the same task@version, budget and eval population
+    (the dev folder also holds the held-out folders: those are other test patients)."""
+    from cxrbench.leaderboard.standing import population_of
+
+    folder, out = task_folder(store, record), []
+    for path in record_files(folder):
+        if path.parent != folder:
+            continue
         try:
-            out.append(StoredRecord(read_verified(path), path))
+            peer = read_verified(path)
         except RecordError:
             continue
+        if population_of(peer) == population_of(record):
+            out.append(StoredRecord(peer, path))
     return out
 
 

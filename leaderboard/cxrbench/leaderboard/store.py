@@ -6,6 +6,10 @@ Layout (one reviewable JSON file per record, its predictions beside it):
                                                                  <predictions_file named by the record>
                                                                  pairwise.json
 
+Records scored on held-out eval sets (`cxrbench.trust.populations`) live one folder deeper, in
+`<task>@<task version>/held-out-<key fingerprint>/`, beside the dev records of the same task:
+their numbers are about another population, so they get their own `pairwise.json`.
+
 `<task>` is the task name without its `<profile>/` prefix, any other `/` replaced by `__`
 (`phantom/supplement-100` → `phantom/quick/supplement-100@1/`). The budget is part of the path
 because `quick` and `standard` numbers of one task are not comparable. The predictions keep the
@@ -24,6 +28,11 @@ from cxrbench.results import Comparison, record_path, task_folder
 __all__ = ["PAIRWISE_FILE", "default_results_dir", "record_path", "task_folder"]  # the layout is results.py's
 
 PAIRWISE_FILE = "pairwise.json"
+#: the store's trusted public keys (`trusted_keys.py`) and the verified baseline arms (`baselines.py`)
+TRUSTED_KEYS_FILE = "trusted_keys.json"
+BASELINES_FILE = "baselines.json"
+#: JSON files of the store that are not records
+NOT_RECORDS = frozenset({PAIRWISE_FILE, TRUSTED_KEYS_FILE, BASELINES_FILE})
 
 
 def default_results_dir() -> Path:
@@ -33,8 +42,8 @@ def default_results_dir() -> Path:
 
 
 def scan(root: Path) -> list[tuple[str, int, int]]:
-    """(path relative to root, size, mtime_ns) of every record file, sorted; pairwise files and
-    hidden files/folders (temp files of atomic writes) are not records. os.scandir, no Path
+    """(path relative to root, size, mtime_ns) of every record file, sorted; pairwise, trusted-keys and
+    baselines files and hidden files/folders (temp files of atomic writes) are not records. os.scandir, no Path
     objects: the app calls this on every rerun."""
     out: list[tuple[str, int, int]] = []
 
@@ -48,7 +57,7 @@ def scan(root: Path) -> list[tuple[str, int, int]]:
                 continue
             if e.is_dir(follow_symlinks=False):
                 walk(e.path, f"{prefix}{e.name}/")
-            elif e.name.endswith(".json") and e.name != PAIRWISE_FILE:
+            elif e.name.endswith(".json") and e.name not in NOT_RECORDS:
                 st = e.stat()
                 out.append((prefix + e.name, st.st_size, st.st_mtime_ns))
 

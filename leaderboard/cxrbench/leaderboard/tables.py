@@ -12,7 +12,9 @@ from typing import Any
 import pandas as pd
 
 from cxrbench.leaderboard import fields
+from cxrbench.leaderboard.standing import population_of
 from cxrbench.results import ResultRecord
+from cxrbench.trust.signing import SignatureCheck
 
 TABLES = ("records", "evals", "labels", "comparisons", "subgroups", "audit", "timings")
 
@@ -21,7 +23,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                 "budget", "label_set", "baseline", "submission", "submission_version", "entry", "kind",
                 "within_bounds", "bounds_note", "isolated", "created_at", "n_seeds", "total_seconds", "status",
                 "generate_seconds", "generate_cached", "n_synthetic", "device", "measured", "images_per_second",
-                "measured_images", "measured_seconds", "measured_at", "reused", "declared_training_data"),
+                "measured_images", "measured_seconds", "measured_at", "reused", "declared_training_data",
+                "population", "signer_key", "signer"),
     "evals": ("file", "eval_set", "site", "n_images", "n_patients", "macro_auroc", "ci_low", "ci_high",
               "seed_sd", "n_macro_labels"),
     "labels": ("file", "eval_set", "label", "auroc", "ci_low", "ci_high", "n", "n_pos", "delta",
@@ -52,9 +55,10 @@ class Tables:
         return self.records.empty
 
 
-def record_rows(record: ResultRecord, file: str) -> dict[str, list[dict[str, Any]]]:
-    """The rows one record contributes to each table."""
+def record_rows(record: ResultRecord, file: str, signer: SignatureCheck | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The rows one record contributes to each table; `signer`: its checked signature (valid or unsigned)."""
     t, s = record.task, record.submission
+    signed = signer is not None and signer.status == "valid"
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
     rows["records"].append(dict(
         file=file, key=record.key, content_sha256=record.content_sha256, task=t.name, task_version=t.version,
@@ -64,7 +68,9 @@ def record_rows(record: ResultRecord, file: str) -> dict[str, list[dict[str, Any
         # False only for runs with --unsafe-no-sandbox (older records carry no isolation: unknown → True)
         isolated=record.environment.isolation.get("mode") != "none", created_at=record.created_at,
         n_seeds=len(record.seeds), total_seconds=float(sum(x.seconds for x in record.timings)), status=record.status,
-        declared_training_data="; ".join(s.declared_training_data), **fields.generation_cost(record)))
+        declared_training_data="; ".join(s.declared_training_data), **fields.generation_cost(record),
+        population=population_of(record), signer_key=signer.public_key if signed else None,
+        signer=signer.fingerprint if signed else None))
     deltas = {(c.eval_set, d.label): d for c in record.comparisons for d in c.labels}
     for ev in record.eval_sets:
         rows["evals"].append(dict(file=file, eval_set=ev.eval_set, site=ev.site, n_images=ev.n_images,

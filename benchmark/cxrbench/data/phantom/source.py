@@ -59,7 +59,9 @@ class PhantomSource(Source):
         race = ""
         if self.race_mix is not None:
             race = "-race" + hashlib.sha256(json.dumps(self.race_mix, sort_keys=True).encode()).hexdigest()[:12]
-        return f"phantom-v{RENDER_VERSION}-{renderer_digest()}-{self.site}-seed{self.seed}{race}"
+        # a held-out population's seed is a secret (63 bits): folder names carry only its hash
+        seed = f"seed{self.seed}" if self.seed < 2**32 else "seedh" + hashlib.sha256(str(self.seed).encode()).hexdigest()[:16]
+        return f"phantom-v{RENDER_VERSION}-{renderer_digest()}-{self.site}-{seed}{race}"
 
     @property
     def pixel_provenance(self) -> str:
