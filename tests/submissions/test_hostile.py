@@ -229,7 +229,8 @@ def control_results(tmp_path_factory):
     sub.mkdir()
     namespace: dict = {}
     os.environ["CXRBENCH_CHEXPERT_ROOT_PROBE"] = host.token
-    holder = subprocess.Popen(["sleep", "60"])  # another process whose environment holds the token
+    # another process whose environment holds the token (killed below; long enough for a slow scan of /proc)
+    holder = subprocess.Popen(["sleep", "900"])
     try:
         exec(GEN.format(body=textwrap.indent(attempts_body(host, servers[1].getsockname()[1], str(work), str(sub)),
                                              " " * 8)), namespace)
