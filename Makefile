@@ -2,17 +2,17 @@
 PY      ?= python3.11
 VENV    ?= .venv
 BIN     := $(VENV)/bin
-# torch and torchvision are pinned to the releases this machine family keeps on local disk;
-# never let pip resolve a newer torch (that downloads gigabytes).
+# torch and torchvision are pinned to the tested release; never let pip resolve a newer torch
+# (that downloads gigabytes).
 TORCH   := torch==2.14.1 torchvision==0.29.1
 STAMP   := $(VENV)/.installed
 
 .PHONY: demo test test-all bench gpu-check install sandbox clean
 
-# -qq: errors only (pip then still fails the recipe). Plain -q also prints pip's warnings about this
-# machine's local index folders and setuptools' note on editable installs.
+# -qq: errors only (pip then still fails the recipe). Plain -q also prints pip's warnings about local
+# index folders and setuptools' note on editable installs.
 # --no-compile: pip byte-compiles every installed file on one core (a third of torch's install time).
-# This machine sets PYTHONDONTWRITEBYTECODE, so without .pyc files every process would compile its
+# Where the environment sets PYTHONDONTWRITEBYTECODE, every process would compile its
 # imports again (torch + diffusers: ~20 s each). The runtime writes .pyc for what it imports instead
 # (`WRITE_PYC`, Python's default elsewhere): the install's import check and `make demo` itself,
 # instead of compiling all 13,000 files of the runtime ahead; `make test` compiles the whole venv
@@ -43,14 +43,14 @@ sandbox:
 	@command -v bwrap >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null; } \
-	      || echo "note: could not install bubblewrap; submission code will not run (see README, What your code can see)"; \
+	      || echo "note: could not install bubblewrap; submission code will not run (see docs/sandbox.md)"; \
 	  else echo "note: bubblewrap (bwrap) is missing: install it (sudo apt-get install bubblewrap) to run submission code"; fi; }
 
 install: sandbox $(STAMP)
 
 # The positive control: a sandboxed generator whose five per-seed sets take seconds, so the demo fits
-# 10 minutes on 2 cores (8.5 measured, README). The reference DDPM's five sets take ~8 CPU-minutes:
-# `cxrbench evaluate submissions/reference-ddpm-fast -t phantom/supplement-100` is the next command.
+# 10 minutes on 2 cores (docs/performance.md). The reference DDPM's CPU run is the next command:
+# `cxrbench evaluate submissions/reference-ddpm-fast -t phantom/supplement-100`.
 demo: sandbox $(RT_STAMP)
 	$(WRITE_PYC) $(BIN)/cxrbench evaluate submissions/phantom-oracle -t phantom/supplement-100 --budget quick
 

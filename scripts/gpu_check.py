@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`make gpu-check`: everything issue 16 needs from one GPU machine, in one call of < 8 minutes.
+"""`make gpu-check`: everything the GPU paths need checked on one GPU machine, in one call of < 8 minutes.
 
 On a bare GPU machine without network (its Python has torch, pytest and pytest-benchmark but
 not diffusers or pydantic), this
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     budget = Budget(args.budget)
     started = time.monotonic()
-    summary: dict = {"check": "cxrbench gpu-check (issue 16)", "stages": {}}
+    summary: dict = {"check": "cxrbench gpu-check", "stages": {}}
     stages = summary["stages"]
 
     stages["install"] = stage_install(budget)

@@ -6,7 +6,7 @@ The classifier (reference recipe `quick` at 64 px, 12 full epochs, as in
 needs no retraining: each variant re-renders the same test patients (same rows, same seeds) with a
 modified `Site` and scores macro AUROC on them.
 
-    .venv/bin/python scripts/phantom_site_shift.py --n-train 5000 --out /tmp/site_shift.json
+    .venv/bin/python scripts/phantom_site_shift.py --n-train 5000 --out site_shift.json
 """
 
 from __future__ import annotations

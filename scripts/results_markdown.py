@@ -12,15 +12,16 @@ from cxrbench.results import read_record
 
 
 def main(folder: str) -> None:
-    from cxrbench.presentation import delta_ci, delta_short, macro_text, num, p_text, primary, site_name, verdict_text
+    from cxrbench.presentation import (delta_ci, delta_short, macro_text, num, p_text, primary, site_name, trained_on,
+                                       verdict_text)
 
     records = [read_record(p) for p in sorted(Path(folder).rglob("*.json"))
                if not p.name.startswith(".") and p.name != "pairwise.json"]
     records = [r for r in records if r.status == "complete"]
     records.sort(key=lambda r: (r.task.family, r.task.supplement_ratio, r.submission.name))
     print("| task | submission | internal macro AUROC (seed mean ± sd) | Δ primary [95% CI] | p | MDE | verdict "
-          "| external macro AUROC | Δ external |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| generator trained on | external macro AUROC | Δ external |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in records:
         comp = primary(r.comparisons)
         scores = {s.eval_set: s for s in r.eval_sets}
@@ -30,16 +31,18 @@ def main(folder: str) -> None:
         cells = ([delta_ci(comp), p_text(comp.p_value), num(comp.mde), verdict_text(comp)] if comp
                  else ["baseline", "", "", ""])
         print(f"| {r.task.name} | {r.submission.name} | {macro_text(internal)} | " + " | ".join(cells)
-              + f" | {ext_s} | {ext_d} |")
+              + f" | {trained_on(r)['trained_on']} | {ext_s} | {ext_d} |")
     pairwise_tables(Path(folder))
     audits = {r.submission.name: r.audit for r in records if r.audit and "fidelity" in r.audit}
     if audits:
         print()
-        print("| generator | Fréchet distance | precision | recall | adherence (macro AUROC) | memorization flag | leakage flag |")
-        print("|---|---|---|---|---|---|---|")
-        for name, a in sorted(audits.items()):
+        print("| feature space | generator | Fréchet distance | precision | recall | adherence (macro AUROC) "
+              "| memorization flag | leakage flag |")
+        print("|---|---|---|---|---|---|---|---|")
+        # by space: a Fréchet distance compares only with others measured in the same space
+        for name, a in sorted(audits.items(), key=lambda item: (item[1]["feature_space"], item[0])):
             fid, adh = a["fidelity"], a.get("adherence") or {}
-            print(f"| {name} | {num(fid.get('frechet_distance'), 2)} | {num(fid.get('precision'))} | "
+            print(f"| {a['feature_space']} | {name} | {num(fid.get('frechet_distance'), 2)} | {num(fid.get('precision'))} | "
                   f"{num(fid.get('recall'))} | {num(adh.get('macro_auroc'))} | {a['memorization_flag']} | "
                   f"{a['leakage_flag']} |")
 

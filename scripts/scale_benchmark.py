@@ -5,7 +5,7 @@ N of the submission arm and N real-only baselines) run by `--executor ray` with 
 workers, and with --with-local also by `--executor local` in one process. Generation and audit
 are done once beforehand (`prepare`) into a warm cache that every run starts from, so the runs
 time the training jobs. Prints each run's wall time, the 2-worker / 1-worker speed-up, Ray's
-overhead per job, and the load average before and after each run (this machine is shared).
+overhead per job, and the load average before and after each run (the machine may be shared).
 
     .venv/bin/python scripts/scale_benchmark.py prepare                 # the warm cache, any time
     nice -n 0 .venv/bin/python scripts/scale_benchmark.py measure --seeds 4 --out runs/scale.json
@@ -93,7 +93,7 @@ def measure(args) -> dict:
     return result
 
 
-#: the stated per-GPU throughputs (issue 14's figures; not measured here, no GPU was lent):
+#: the stated per-GPU throughputs (not measured: no GPU run yet):
 #: 720k 256-px images in about 4 GPU-hours at 20 DPM-Solver++ steps; ConvNeXt-B on 792k images,
 #: 30 epochs (standard@2), in 2-5 GPU-hours: 3.5 h taken
 GENERATE_IMG_PER_S = 720_000 / (4 * 3600)

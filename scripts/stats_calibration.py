@@ -1,4 +1,4 @@
-"""Calibration and power of cxrbench's inference, by simulation on the phantom (issue 12).
+"""Calibration and power of cxrbench's inference, by simulation on the phantom.
 
 Training is the expensive part, scoring is cheap, so the simulation trains a *pool* of classifier
 runs once per arm and re-uses them. Runs go through the runner's own cached `reference_run` on

@@ -87,23 +87,28 @@ def test_other_submission_files_are_not_a_reproduction():
     assert same_submission(old, old) and not same_submission(old, other)
 
 
-def test_compare_names_the_disagreement_and_exits_4(tmp_path, monkeypatch):
-    import cxrbench.compare
+def test_compare_names_the_disagreement_and_exits_4(tmp_path):
+    """Against a published record, whose predictions stay in the publisher's store: the paired tests
+    are skipped (saying why) and the contract's check decides the exit code."""
     from cxrbench.cli import app
     from cxrbench.results import write_record
 
     old = published()
     a = write_record(rerun(old, EPYC, shift=0.004), tmp_path / "a" / "phantom-oracle@1.json")
-    b = write_record(rerun(old, XEON), tmp_path / "b" / "phantom-oracle@1.json")
-    monkeypatch.setattr(cxrbench.compare, "compare_records", lambda *args, **kwargs: [])  # paired tests: not here
-    result = CliRunner().invoke(app, ["compare", str(a), str(b)], env={"COLUMNS": "300"})
+    result = CliRunner().invoke(app, ["compare", str(a), str(PUBLISHED / "phantom-oracle@1.json")],
+                                env={"COLUMNS": "300"})
     assert result.exit_code == 4, result.output
     text = " ".join(result.output.split())
+    assert "paired tests not computed:" in text and "is missing" in text
     assert "reproduction: internal_test Δ vs phantom/supplement-0 (primary):" in text and "AMD EPYC" in text
-    assert "Intel(R) Xeon(R)" in text and "beyond the 0.002 tolerance" in text
+    assert "CPU model not recorded (x86_64)" in text and "beyond the 0.002 tolerance" in text
     within = write_record(rerun(old, EPYC, shift=0.001), tmp_path / "c" / "phantom-oracle@1.json")
+    b = write_record(rerun(old, XEON), tmp_path / "b" / "phantom-oracle@1.json")
     result = CliRunner().invoke(app, ["compare", str(within), str(b)], env={"COLUMNS": "300"})
-    assert result.exit_code == 0 and "reproduction: within tolerance" in result.output
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0 and "reproduction: within tolerance (largest difference 0.0010" in text
+    delta = next(c.delta for c in old.comparisons if c.endpoint == "primary")
+    assert f"primary Δ {delta + 0.001:+.4f} vs {delta:+.4f}" in text
 
 
 @pytest.mark.parametrize("shift, words", [(0.005, "beyond the 0.002 tolerance"), (0.0005, "within tolerance")])

@@ -1,4 +1,4 @@
-"""results.py: schemas v3 and v4 are additive: older records still verify; newer fields cannot ride on them."""
+"""results.py: schemas v3, v4 and v5 are additive: older records still verify; newer fields cannot ride on them."""
 
 import json
 import sys
@@ -12,19 +12,23 @@ from leaderboard_fixtures import make_record  # noqa: E402
 from cxrbench.results import SCHEMA_VERSION, RecordError, read_record, write_record  # noqa: E402
 
 
-def _as_v2(record) -> dict:
-    """The record as a schema-v2 writer sealed it: no v3 fields, hashed without them."""
-    raw = record.model_dump(mode="json")
-    for name in ("description", "paper", "links", "parameters", "parameter_files"):
-        raw["submission"].pop(name)
-    raw.pop("generation")
-    raw.pop("evaluation"), raw.pop("signature")
-    raw["schema_version"] = 2
-    from cxrbench.results import ResultRecord
+def _as_version(record, version: int) -> dict:
+    """The record as a writer of schema `version` sealed it: no later fields, hashed without them."""
+    from cxrbench.results import ADDED_IN, ResultRecord
 
-    v2 = ResultRecord.model_validate(raw)
-    raw["content_sha256"] = v2.compute_sha256()
+    raw = record.model_dump(mode="json")
+    raw.pop("signature")  # the envelope: never part of the sealed content
+    for added in (fields for v, fields in ADDED_IN.items() if v > version):
+        for section, name in added:
+            (raw[section] if section else raw).pop(name)
+    raw["schema_version"] = version
+    old = ResultRecord.model_validate(raw)
+    raw["content_sha256"] = old.compute_sha256()
     return raw
+
+
+def _as_v2(record) -> dict:
+    return _as_version(record, 2)
 
 
 def test_v2_records_verify_and_cannot_carry_v3_fields(tmp_path):
@@ -52,7 +56,7 @@ def test_v3_record_round_trip_and_its_links_are_checked(tmp_path):
     rec.submission.parameters = 42
     path = write_record(rec, tmp_path / "v3.json")
     back = read_record(path)
-    assert back.schema_version == SCHEMA_VERSION == 4 and back.submission.links == {"code": "https://github.com/a/b"}
+    assert back.schema_version == SCHEMA_VERSION and back.submission.links == {"code": "https://github.com/a/b"}
     raw = json.loads(path.read_text())
     raw["submission"]["parameters"] = 43  # a v3 field is hashed
     path.write_text(json.dumps(raw))
@@ -75,16 +79,40 @@ def test_v4_evaluation_is_hashed_and_cannot_ride_on_a_v3_record(tmp_path):
     with pytest.raises(RecordError, match="content_sha256 does not match"):
         read_record(path)
     # a v3 record (no evaluation, hashed without it) still verifies, and cannot claim held-out sets
-    raw = rec.model_dump(mode="json")
-    raw.pop("evaluation"), raw.pop("signature")
-    raw["schema_version"] = 3
-    from cxrbench.results import ResultRecord
-
-    raw["content_sha256"] = ResultRecord.model_validate(raw).compute_sha256()
+    raw = _as_version(rec, 3)
     path.write_text(json.dumps(raw))
     old = read_record(path)
     assert old.evaluation.eval_sets == "dev" and json.loads(old.to_json()) == raw  # re-written as it was
     raw["evaluation"] = {"eval_sets": "held-out", "evaluator_key": "f" * 24}
     path.write_text(json.dumps(raw))
     with pytest.raises(RecordError, match="evaluation is set, but schema_version 3 records"):
+        read_record(path)
+
+
+def test_v4_records_verify_and_cannot_carry_v5_population_fields(tmp_path):
+    rec = make_record("phantom/supplement-100", "noise")
+    raw = _as_version(rec, 4)
+    path = tmp_path / "v4.json"
+    path.write_text(json.dumps(raw))
+    old = read_record(path)
+    assert old.schema_version == 4 and old.submission.data_group is None and old.task.more_real_data == "separate"
+    raw["submission"]["data_group"] = "task rows"  # unhashed in a v4 record, so refused outright
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match=r"submission.data_group is set, but schema_version 4 records"):
+        read_record(path)
+
+
+def test_v5_population_is_hashed(tmp_path):
+    from cxrbench.training_population import TrainingSource
+
+    rec = make_record("phantom/supplement-100", "noise")
+    rec.submission.training_population = [TrainingSource(data="phantom/site-a/train", patients=712, population=1000)]
+    rec.submission.real_patients, rec.submission.task_real_patients = 712, 712
+    rec.submission.data_group = "task rows"
+    path = write_record(rec, tmp_path / "v5.json")
+    assert read_record(path).submission.training_population[0].patients == 712
+    raw = json.loads(path.read_text())
+    raw["submission"]["data_group"] = "no real data"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match="content_sha256 does not match"):
         read_record(path)

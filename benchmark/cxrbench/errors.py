@@ -29,6 +29,26 @@ class SubmissionError(CxrbenchError):
     """A submission crashed, hung, or returned outputs of the wrong count, shape, dtype or range."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the run (`cxrbench.runner.interrupt`). A KeyboardInterrupt, so no
+    `except Exception` swallows it and every `finally` on the way out runs; exit status 128 + signal.
+    `kept` says what the run leaves behind (filled in on the way out)."""
+
+    def __init__(self, signum: int, kept: str = ""):
+        super().__init__(signum)
+        self.signum, self.kept = signum, kept
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    @property
+    def signal_name(self) -> str:
+        import signal
+
+        return signal.Signals(self.signum).name
+
+
 def printable(text: object) -> str:
     """`text` with every character that is not printable written as a Python escape (`\\x1b`,
     `\\u202e`, `\\udcff`): control characters, line breaks, bidi overrides, lone surrogates (an
@@ -49,11 +69,11 @@ def pydantic_problems(exc, most: int = 3) -> str:
     """A pydantic error as one line a user can act on: `field 'a.b': message; ...`."""
     parts = []
     for e in exc.errors()[:most]:
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        loc = ".".join(str(p) for p in e["loc"])
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown field (typo?)"
-        parts.append(f"field {loc!r}: {msg}")
+        parts.append(f"field {loc!r}: {msg}" if loc else msg)  # a whole-model rule names its fields itself
     more = exc.error_count() - most
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 

@@ -68,3 +68,26 @@ def labels_up_down(c: Comparison) -> str:
     up = sum(1 for lab in c.labels if lab.significant and (lab.delta or 0) > 0)
     down = sum(1 for lab in c.labels if lab.significant and (lab.delta or 0) < 0)
     return f"{up}↑ {down}↓"
+
+
+def trained_on(record) -> dict:
+    """What a record's submission learned from, in words, with its group and ranking group.
+
+    `trained_on`: the declared real patients against the task's own rows (schema 5; for an older
+    record its declared keys); `data_group` as the record says (or "no real data" for an older one
+    that declared none); `rank_group` is "more real data" where the task ranks those apart
+    (`TaskRef.more_real_data`), "" for the main ranking."""
+    from cxrbench.training_population import SEPARATE_GROUP
+
+    s = record.submission
+    group = s.data_group or ("no real data" if not s.declared_training_data else None)
+    if group == "no real data":
+        text = "no real data"
+    elif s.real_patients is not None:
+        own = f" of the task's {s.task_real_patients:,}" if group == "task rows" and s.task_real_patients else ""
+        vs = f"; task rows: {s.task_real_patients:,}" if group == SEPARATE_GROUP and s.task_real_patients else ""
+        text = f"{s.real_patients:,} patients{own} ({group or 'not compared'}{vs})"
+    else:
+        text = f"{', '.join(s.declared_training_data)} (patients not declared)"
+    separate = group == SEPARATE_GROUP and record.task.more_real_data == "separate"
+    return dict(trained_on=text, data_group=group or "", rank_group=SEPARATE_GROUP if separate else "")

@@ -48,6 +48,7 @@ class Reproduction:
     same_setting: bool  # same CPU, ISA, threads and library versions: identical bytes expected
     beyond: list[Difference] = field(default_factory=list)  # figures beyond their tolerance
     largest: Difference | None = None
+    primary: Difference | None = None  # the primary endpoint's Δ of both
 
     @property
     def ok(self) -> bool:
@@ -62,9 +63,10 @@ class Reproduction:
             return [f"different predictions from the same CPU, instruction set, threads and libraries ({env_a}): "
                     "same machine and software should give identical bytes"]
         if not self.beyond:
-            big = self.largest
+            big, first = self.largest, self.primary
             worst = f" (largest difference {big.size:.4f}, {big.figure})" if big else ""
-            return [f"within tolerance{worst}: {env_a} vs {env_b}"]
+            row = f"; primary Δ {first.a:+.4f} vs {first.b:+.4f}" if first else ""
+            return [f"within tolerance{worst}{row}: {env_a} vs {env_b}"]
         return [f"{d.figure}: {d.a:.4f} ({env_a}) vs {d.b:.4f} ({env_b}): differs by {d.size:.4f}, beyond the "
                 f"{d.tolerance:g} tolerance for another CPU, instruction set or thread count" for d in self.beyond]
 
@@ -112,5 +114,6 @@ def check(a: ResultRecord, b: ResultRecord) -> Reproduction:
     diffs = [Difference(name, fa[name], fb[name], AUROC_TOLERANCE) for name in fa if name in fb]
     beyond = [d for d in diffs if d.size > d.tolerance]
     largest = max(diffs, key=lambda d: d.size, default=None)
+    primary = next((d for d in diffs if d.figure.endswith("(primary)")), None)
     same = setting(a.environment) is not None and setting(a.environment) == setting(b.environment)
-    return Reproduction(a, b, identical, same, beyond, largest)
+    return Reproduction(a, b, identical, same, beyond, largest, primary)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cxrbench.data.atomic import atomic_write_bytes
 from cxrbench.errors import CxrbenchError, pydantic_problems
+from cxrbench.training_population import Group, TrainingSource
 from cxrbench.tasking import Family
 
 if TYPE_CHECKING:
@@ -30,15 +31,19 @@ if TYPE_CHECKING:
 #: from its safetensors headers); the measured cost of generating the synthetic set (`generation`).
 #: 4 (additive): `evaluation`, the eval populations a record was scored on (public `dev` sets, or
 #: `held-out` sets derived from an evaluator key, named by the key's public fingerprint).
-SCHEMA_VERSION = 4
+#: 5 (additive): the declared training population (`training_population`, `real_patients`), the
+#: task's own real patients and the group they put the submission in; the task's ranking rule for it.
+SCHEMA_VERSION = 5
 #: versions `read_record` accepts. Later versions only add fields (`ADDED_IN`): an older record
 #: reads with their defaults and hashes without them, so it still verifies.
-READABLE_SCHEMAS = (2, 3, 4)
+READABLE_SCHEMAS = (2, 3, 4, 5)
 #: the fields each version added, as (section or None for the record itself, field)
 ADDED_IN: dict[int, tuple[tuple[str | None, str], ...]] = {
     3: (("submission", "description"), ("submission", "paper"), ("submission", "links"),
         ("submission", "parameters"), ("submission", "parameter_files"), (None, "generation")),
     4: ((None, "evaluation"),),
+    5: (("submission", "training_population"), ("submission", "real_patients"),
+        ("submission", "task_real_patients"), ("submission", "data_group"), ("task", "more_real_data")),
 }
 #: envelope fields: about the sealed content, never part of it (nor of `content_sha256`)
 ENVELOPE = ("content_sha256", "signature")
@@ -66,6 +71,8 @@ class TaskRef(_Model):
     recipe: str  # classifier recipe name@version
     baseline: str | None  # the real-only task this one is compared against
     spec_sha256: str
+    #: v5: rank generators trained on more real patients than the task's own rows apart ("separate")
+    more_real_data: Literal["separate", "together"] = "separate"
 
 
 #: a link a reader may follow: a plain http(s) URL (nothing that could break out of a Markdown link)
@@ -108,6 +115,11 @@ class SubmissionRef(_Model):
     #: tensor elements over the folder's safetensors files, counted by cxrbench (None: no weights shipped)
     parameters: int | None = None
     parameter_files: dict[str, int] = {}
+    # v5: what it learned from (`cxrbench.training_population`), as declared and checked
+    training_population: list[TrainingSource] = []
+    real_patients: int | None = None  # declared real patients, summed over `training_population`
+    task_real_patients: int | None = None  # patients of the real rows the task lets it learn from
+    data_group: Group | None = None  # task rows | more real data | outside bounds | no real data
 
     @field_validator("paper")
     @classmethod

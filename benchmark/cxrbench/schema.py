@@ -35,6 +35,9 @@ PATHOLOGIES: tuple[str, ...] = (
 LABEL_SETS: dict[str, tuple[str, ...]] = {
     "all14": PATHOLOGIES,
     "competition5": ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion"),
+    # what NIH ChestX-ray14 annotates, in CheXpert's names (cxrbench.data.sources.nih.FINDING_TO_LABEL)
+    "nih10": ("No Finding", "Cardiomegaly", "Lung Lesion", "Edema", "Consolidation", "Pneumonia", "Atelectasis",
+              "Pneumothorax", "Pleural Effusion", "Pleural Other"),
 }
 
 META_COLUMNS: tuple[str, ...] = (

@@ -110,7 +110,7 @@ class _TaskDefinition(_Strict):
     conditions_from: DataRef | None  # training rows that condition the generator
     val: DataRef
     eval_sets: dict[str, DataRef]
-    label_set: Literal["all14", "competition5"] = "all14"  # cxrbench.schema.LABEL_SETS
+    label_set: Literal["all14", "competition5", "nih10"] = "all14"  # cxrbench.schema.LABEL_SETS
     scoring_uncertainty: Literal["ignore"] = "ignore"  # the study's policy: drop -1 per label
     train_uncertainty: Literal["ignore", "zeros", "ones"] = "zeros"  # cxrbench.schema.UNCERTAINTY_POLICIES
     generation_seed: int = 0
@@ -123,6 +123,9 @@ class _TaskDefinition(_Strict):
     eligibility: EligibilityRule = EligibilityRule()
     budgets: dict[str, Budget]
     superseded_by: str | None = None
+    #: generators declaring more real patients than the task's own rows: ranked in their own group
+    #: ("separate", the default) or with the rest ("together"); how records are ranked, not scored
+    more_real_data: Literal["separate", "together"] = "separate"
 
 
 class TaskFamilyFile(_TaskDefinition):
@@ -203,7 +206,8 @@ class TaskSpec(_TaskDefinition):
 
     def sha256(self) -> str:
         """Hash of everything in the spec that can change a number in a result."""
-        payload = self.model_dump(mode="json", exclude={"description", "superseded_by"})
+        # ranking rules change no number: outside the hash, like the description
+        payload = self.model_dump(mode="json", exclude={"description", "superseded_by", "more_real_data"})
         if payload["synthetic_sets"] == "shared":  # added after version 3: specs without it keep their hash
             del payload["synthetic_sets"]
         for budget in payload["budgets"].values():  # likewise for budgets without per-set patient counts

@@ -1,4 +1,4 @@
-"""The controls prove the audit (issue #8): on the phantom, in the shipped reference feature space.
+"""The controls prove the audit: on the phantom, in the shipped reference feature space.
 
 oracle = fresh phantom renders of the training conditions; noise = random uint8; copy = the
 training images; test-leak = test images; label-shuffled = renders of shuffled conditions.

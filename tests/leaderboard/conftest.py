@@ -15,7 +15,7 @@ APP = Path(__file__).resolve().parents[2] / "leaderboard" / "cxrbench" / "leader
 @pytest.fixture(scope="session")
 def study_store_template(tmp_path_factory) -> Path:
     """The fixture study (4 generators × 14 tasks, quick budget, all14) plus two standard-budget
-    competition5 records, written once per session."""
+    competition5 records, written once per test run."""
     extra = [make_record(t, "reference-ddpm", budget="standard", label_set="competition5")
              for t in ("phantom/supplement-0", "phantom/supplement-100")]
     return fill_store(tmp_path_factory.mktemp("template") / "results", study_records() + extra)

@@ -36,8 +36,53 @@ def test_overview_shows_mde_and_inconclusive_verdicts():
     internal = comp["eval_set"] == "internal_test"
     tables.comparisons = comp.assign(mde=0.025, verdict=comp["verdict"].where(~internal, "inconclusive"))
     df, _ = frames.overview(tables, pd.DataFrame(columns=["task"]), "supplement", "internal_test")
-    assert list(df.columns[:8]) == frames.OVERVIEW_PRIMARY
+    assert list(df.columns[:len(frames.OVERVIEW_PRIMARY)]) == frames.OVERVIEW_PRIMARY
     assert df["mde"].tolist() == pytest.approx([0.025, 0.025]) and set(df["verdict"]) == {"inconclusive"}
+
+
+def _tables(recs):
+    rows = {}
+    for i, r in enumerate(recs):
+        for name, part in record_rows(r, f"r{i}.json").items():
+            rows.setdefault(name, []).extend(part)
+    return build_tables(rows)
+
+
+def _declare(record, patients: int | None, group: str | None, task_patients: int = 712):
+    from cxrbench.training_population import TrainingSource
+
+    s = record.submission
+    s.training_population = [TrainingSource(data="phantom/site-a/train", patients=patients, population=5000)] \
+        if patients else []
+    s.declared_training_data = ["phantom/site-a/train"] if patients else []
+    s.real_patients, s.task_real_patients, s.data_group = patients, task_patients, group
+    return record.seal()
+
+
+def test_more_real_data_is_ranked_apart_and_every_row_says_what_it_learned_from():
+    recs = [_declare(make_record("phantom/supplement-100", "oracle"), None, "no real data"),
+            _declare(make_record("phantom/supplement-100", "reference-ddpm"), 3561, "more real data"),
+            _declare(make_record("phantom/supplement-100", "noise"), 712, "task rows")]
+    df, methods = frames.overview(_tables(recs), pd.DataFrame(columns=["task"]), "supplement", "internal_test")
+    by_entry = df.set_index("entry")
+    assert by_entry.loc["reference-ddpm@1.0", "group"] == "more real data"
+    assert by_entry.loc["reference-ddpm@1.0", "rank"] == "1"  # ranked alone, not against the oracle
+    assert list(df["entry"])[-1] == "reference-ddpm@1.0"  # after the main group
+    assert set(by_entry.loc[["oracle@1.0", "noise@1.0"], "rank"]) <= {"1", "2", "1–2"}
+    assert by_entry.loc["reference-ddpm@1.0", "trained_on"] == "3,561 patients (more real data; task rows: 712)"
+    assert by_entry.loc["noise@1.0", "trained_on"] == "712 patients of the task's 712 (task rows)"
+    assert by_entry.loc["oracle@1.0", "trained_on"] == "no real data"
+    # a task that ranks them together: one group
+    recs[1].task.more_real_data = "together"
+    df, _ = frames.overview(_tables([r.seal() for r in recs]), pd.DataFrame(columns=["task"]), "supplement",
+                            "internal_test")
+    assert set(df["group"]) == {""}
+
+
+def test_an_older_record_shows_its_declared_keys():
+    rec = make_record("phantom/supplement-100", "noise")  # declares a key, no count (as schema 3 did)
+    assert fields.training_population(rec) == {"trained_on": "phantom/site-a/train (patients not declared)",
+                                               "data_group": "", "rank_group": ""}
 
 
 def test_compare_methods_are_one_line_naming_each_eval_sets_label_count():

@@ -42,14 +42,6 @@ def best_of(fn, rounds: int) -> float:
     return min(times)  # the machine may be shared: the least disturbed round
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_noise_of_one_step(benchmark):
     keys = noise.image_keys(noise.seed_words(np.arange(BATCH)))
     pixels, step, table = torch.arange(SIZE * SIZE), torch.tensor(5), noise.quantile_table()

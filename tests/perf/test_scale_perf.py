@@ -1,7 +1,7 @@
 """Scale-out: 8 phantom training jobs (phantom/supplement-100, 4 seeds) on Ray with 2 workers vs 1,
 and Ray's overhead per job against `--executor local`, all measured in the same run.
 
-Target (issue 14): 2 workers at least 1.6x faster than 1 on a 2-core machine. Takes 10-30 min
+Target: 2 workers at least 1.6x faster than 1 on a 2-core machine. Takes 10-30 min
 (three runs of 8 CPU trainings); on a machine with other load the ratio is not representative:
 extra_info records the load average next to it. Also `scripts/scale_benchmark.py measure`.
 """

@@ -13,12 +13,16 @@ from cxrbench.results import read_record
 from cxrbench.runner.evaluate import evaluate
 
 
+#: what a test submission declares it learned from, by kind
+TRAINED_ON = {"generator": "[{data: phantom/site-a/train, patients: 712, population: 1000}]",
+              "classifier": "[phantom/site-a/train]"}
+
 
 def _sub(tmp_path, name, body, kind="generator", entry="gen:Gen"):
     root = tmp_path / name
     root.mkdir()
     (root / "submission.yaml").write_text(f'name: {name}\nversion: "1"\nkind: {kind}\nentry_point: {entry}\n'
-                                          f'training_data: [phantom/site-a/train]\n')
+                                          f'training_data: {TRAINED_ON[kind]}\n')
     (root / entry.split(":")[0].replace(".", "/")).with_suffix(".py").write_text(body)
     return root
 
@@ -37,6 +41,11 @@ def test_oracle_generator_end_to_end_then_cached(tiny_tasks, run_opts, tmp_path)
     assert all(len(c.labels) == len(c.macro_labels) >= 1 for c in supp.comparisons)
     assert [c.endpoint for c in supp.comparisons] == ["primary", "secondary"]
     assert base.comparisons == [] and base.audit is None
+    # what it learned from, beside what the task's own rows hold: 712 patients against 120 drawn here
+    s = supp.submission
+    assert s.declared_training_data == ["phantom/site-a/train"] and s.real_patients == 712
+    assert 0 < s.task_real_patients < 120 and s.data_group == "more real data"
+    assert supp.task.more_real_data == "separate"
     assert supp.audit["leakage_flag"] is False and supp.audit["fidelity"]["frechet_distance"] > 0
     # the baseline inside the supplement record is the same model as the baseline task's record
     b_int = next(s for s in base.eval_sets if s.eval_set == "internal_test").macro_auroc
@@ -134,7 +143,7 @@ def test_precomputed_generator_and_classifier(tiny_tasks, run_opts, tmp_path):
     images = render(requests[list(CONDITION_COLUMNS)], requests["seed"].to_numpy(), b.image_size)
     for rid, im in zip(requests["request_id"], images):
         Image.fromarray(im).save(gen / "synthetic" / "images" / f"{rid.replace('/', '__')}.png")
-    (gen / "submission.yaml").write_text('name: offline-gen\nversion: "1"\nkind: generator\n'
+    (gen / "submission.yaml").write_text('name: offline-gen\nversion: "1"\nkind: generator\ntraining_data: []\n'
                                          'precomputed: {synthetic: synthetic}\n')
     rec = evaluate(gen, ["tiny/supplement-100"], run_opts)[0].record
     assert rec.status == "complete", rec.errors
@@ -196,7 +205,7 @@ def test_precomputed_generator_as_a_datasets_folder(tiny_tasks, run_opts, tmp_pa
                                     features=datasets.Features({"request_id": datasets.Value("string"),
                                                                 "image": datasets.Image()}))
     ds.save_to_disk(str(sub / "synthetic"))
-    (sub / "submission.yaml").write_text('name: hf-gen\nversion: "1"\nkind: generator\nprecomputed: {synthetic: synthetic}\n')
+    (sub / "submission.yaml").write_text('name: hf-gen\nversion: "1"\nkind: generator\ntraining_data: []\nprecomputed: {synthetic: synthetic}\n')
     run_opts.seeds = [0]
     rec = evaluate(sub, ["tiny/supplement-100"], run_opts)[0].record
     assert rec.status == "complete", rec.errors

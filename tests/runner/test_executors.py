@@ -86,7 +86,7 @@ def _run(tiny, name: str, executor: str, **opts):
     if not sub.exists():
         sub.mkdir()
         (sub / "submission.yaml").write_text('name: oracle\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n'
-                                             'training_data: [phantom/site-a/train]\n')
+                                             'training_data: [{data: phantom/site-a/train, patients: 712, population: 1000}]\n')
         (sub / "gen.py").write_text(ORACLE)
     run_opts = RunOptions(budget="quick", seeds=SEEDS, out_dir=tiny / name / "runs", cache_root=tiny / name / "cache",
                           unsafe_no_sandbox=unavailable_reason() is not None, executor=executor, **opts)

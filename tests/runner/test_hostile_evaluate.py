@@ -54,7 +54,7 @@ def _precomputed_with_bomb(root: Path, requests: pd.DataFrame, bomb_at: str) -> 
                           "img_savename": ["bomb.png" if r == bomb_at else "blank.png" for r in requests["request_id"]]})
     table.to_csv(root / "table.csv", index=False)
     (root / "submission.yaml").write_text(
-        'name: bomb\nversion: "1"\nkind: generator\ntraining_data: [phantom/site-a/train]\n'
+        'name: bomb\nversion: "1"\nkind: generator\ntraining_data: []\n'
         "precomputed: {synthetic: images, table: table.csv}\n")
     return root
 
@@ -105,7 +105,7 @@ def test_malformed_protocol_line_fails_its_task_only(tiny_tasks, tmp_path, cache
     root = tmp_path / "sub"
     root.mkdir()
     (root / "submission.yaml").write_text('name: badline\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n'
-                                          'training_data: [phantom/site-a/train]\n')
+                                          'training_data: []\n')
     # replica 1's seeds: the runner never shows request ids to a generator, so recognise the replica by seed
     replica1 = set(generation_requests(get_task(TASKS[1]), "quick", Cache(cache_root)).query(
         "request_id.str.endswith('#r1')", engine="python")["seed"].tolist())

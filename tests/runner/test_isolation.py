@@ -15,12 +15,16 @@ from cxrbench.submissions import bwrap
 
 ORACLE = "from cxrbench.data.phantom import render\nclass Gen:\n    def generate(self, c, s, size):\n        return render(c, s, size)\n"
 
+#: what a test submission declares it learned from, by kind
+TRAINED_ON = {"generator": "[{data: phantom/site-a/train, patients: 712, population: 1000}]",
+              "classifier": "[phantom/site-a/train]"}
+
 
 def _sub(tmp_path, name, body, kind="generator", entry="gen:Gen"):
     root = tmp_path / name
     root.mkdir()
     (root / "submission.yaml").write_text(f'name: {name}\nversion: "1"\nkind: {kind}\nentry_point: {entry}\n'
-                                          f'training_data: [phantom/site-a/train]\n')
+                                          f'training_data: {TRAINED_ON[kind]}\n')
     (root / f"{entry.split(':')[0]}.py").write_text(body)
     return root
 

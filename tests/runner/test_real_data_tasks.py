@@ -87,7 +87,7 @@ def test_evaluate_a_generator_on_chexpert_end_to_end(chexpert_images_root, tmp_p
     sub = tmp_path / "noise"
     sub.mkdir()
     (sub / "submission.yaml").write_text('name: noise\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n'
-                                         'training_data: [chexpert/all/train]\n')
+                                         'training_data: []\n')
     (sub / "gen.py").write_text(
         "import numpy as np\nclass Gen:\n    def generate(self, c, s, size):\n"
         "        assert set(c['site']) == {'stanford'}\n"
@@ -105,3 +105,56 @@ def test_evaluate_a_generator_on_chexpert_end_to_end(chexpert_images_root, tmp_p
     test_ids = set(datasets.real_rows(get_task("chexpert/supplement-100").eval_sets["internal_test"],
                                       get_task("chexpert/supplement-100").budget("quick"))[1]["image_id"])
     assert len(test_ids) > 50 and {s.eval_set for s in rec.eval_sets} == {"internal_test"}
+
+
+NOISE_GEN = ("import numpy as np\nclass Gen:\n    def generate(self, c, s, size):\n"
+             "        return np.stack([np.random.default_rng(int(x)).integers(0, 256, (size, size), dtype=np.uint8) for x in s])\n")
+
+
+def _noise_submission(tmp_path) -> Path:
+    sub = tmp_path / "noise"
+    sub.mkdir()
+    (sub / "submission.yaml").write_text('name: noise\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n'
+                                         'training_data: []\n')
+    (sub / "gen.py").write_text(NOISE_GEN)
+    return sub
+
+
+@pytest.fixture
+def nih_images_root(tmp_path, monkeypatch) -> Path:
+    """An NIH tree of 250 made-up patients in the release's layout, a stand-in PNG per film."""
+    sys.path.insert(0, str(REPO / "tests" / "data"))
+    from nih_tree import build_nih_tree, nih_table
+
+    root = build_nih_tree(tmp_path / "nih", nih_table(250, seed=5))
+    monkeypatch.setenv("CXRBENCH_NIH_ROOT", str(root))
+    return root
+
+
+def test_nih_tasks_ship_with_their_baselines():
+    sup, syn, cross = get_task("nih/supplement-100"), get_task("nih/synthetic_only-100"), get_task("nih/cross_source-100")
+    assert sup.baseline == syn.baseline == "nih/supplement-0" and cross.baseline == "nih/cross_source-0"
+    assert sup.label_set == "nih10" and len(sup.labels) == 10
+    assert cross.real_train.source == "nih" and cross.conditions_from.source == "chexpert"
+    assert set(cross.eval_sets) == {"internal_test", "external:chexpert"}
+    assert {s.name for s in default_tasks("generator", "nih", "quick")} == {
+        "nih/supplement-0", "nih/supplement-100", "nih/synthetic_only-100", "nih/cross_source-0",
+        "nih/cross_source-100"}
+
+
+def test_evaluate_a_generator_on_nih_end_to_end(nih_images_root, tmp_path):
+    from cxrbench.submissions.bwrap import unavailable_reason
+
+    opts = RunOptions(budget="quick", seeds=[0], out_dir=tmp_path / "runs", cache_root=tmp_path / "cache",
+                      profile="nih", unsafe_no_sandbox=unavailable_reason() is not None)
+    out = evaluate(_noise_submission(tmp_path), ["nih/supplement-0", "nih/supplement-100", "nih/synthetic_only-100"],
+                   opts)
+    assert [o.record.status for o in out] == ["complete"] * 3, [o.record.errors for o in out]
+    rec = read_record(out[1].path)
+    assert rec.task.name == "nih/supplement-100" and rec.task.image_size == 64 and rec.task.label_set == "nih10"
+    assert rec.comparisons and rec.comparisons[0].eval_set == "internal_test"
+    assert {lab.label for lab in rec.eval_sets[0].labels} == set(get_task("nih/supplement-100").labels)
+    assert rec.submission.data_group == "no real data" and "pixels" not in rec.split_fingerprints
+    # the audit needs a real-data feature space on NIH: skipped, saying how to get one
+    assert "no default audit feature space for profile 'nih'" in rec.audit["skipped"]
+    assert read_record(out[2].path).task.family == "synthetic_only"

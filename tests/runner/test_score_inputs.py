@@ -19,7 +19,7 @@ def evaluated(tiny_tasks, run_opts, tmp_path):
     root = tmp_path / "oracle"
     root.mkdir()
     (root / "submission.yaml").write_text('name: oracle\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n'
-                                          'training_data: [phantom/site-a/train]\n')
+                                          'training_data: [{data: phantom/site-a/train, patients: 712, population: 1000}]\n')
     (root / "gen.py").write_text(ORACLE)
     run_opts.seeds = [0, 1]
     out = evaluate(root, ["tiny/supplement-100"], run_opts)[0]

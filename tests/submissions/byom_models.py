@@ -115,11 +115,15 @@ def timm_checkpoint(path: Path, labels=FIVE, channels: int = 1, arch: str = "tes
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
     return path
 
+#: what a test submission declares it learned from, by kind
+TRAINED_ON = {"generator": [{"data": "phantom/site-a/train", "patients": 712, "population": 1000}],
+              "classifier": ["phantom/site-a/train"]}
+
 
 def write_submission(root: Path, name: str, kind: str, block: dict, batch_size: int = 8, **extra) -> Path:
     """A submission.yaml with one zero-code block (`diffusers`, `timm` or `precomputed`)."""
     root.mkdir(parents=True, exist_ok=True)
-    manifest = {"name": name, "version": "1", "kind": kind, "training_data": ["phantom/site-a/train"],
+    manifest = {"name": name, "version": "1", "kind": kind, "training_data": TRAINED_ON[kind],
                 "batch_size": batch_size, **block, **extra}
     (root / "submission.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     return root

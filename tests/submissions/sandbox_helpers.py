@@ -63,7 +63,7 @@ class Gen:
 def make_sub(root: Path, body: str) -> Path:
     """A generator submission whose `generate` runs `body` first."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "submission.yaml").write_text('name: hostile\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n')
+    (root / "submission.yaml").write_text('name: hostile\nversion: "1"\nkind: generator\nentry_point: gen:Gen\ntraining_data: []\n')
     (root / "gen.py").write_text(GEN.format(body=textwrap.indent(textwrap.dedent(body), " " * 8)))
     return root
 

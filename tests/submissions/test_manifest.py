@@ -17,6 +17,7 @@ GOOD = """name: toy
 version: "1"
 kind: generator
 entry_point: gen:Gen
+training_data: []
 """
 
 
@@ -98,7 +99,7 @@ def test_hash_ignores_pycache_and_tracks_content(tmp_path):
     assert load_submission(root).sha256() != h
 
 
-GEN_MANIFEST = 'name: toy\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n'
+GEN_MANIFEST = 'name: toy\nversion: "1"\nkind: generator\nentry_point: gen:Gen\ntraining_data: []\n'
 
 
 @pytest.mark.parametrize("plant, message", [
@@ -181,7 +182,7 @@ def test_reference_weights_preset_counts_cxrbenchs_own_files(tmp_path):
     independent = sum(t.numel() for f in ("unet", "condition_encoder")
                       for t in load_file(folder / f / "diffusion_pytorch_model.safetensors").values())
     assert sub.parameters == independent and all(k.startswith("cxrbench:tiny-32/") for k in sub.parameter_files)
-    with pytest.raises(SubmissionError, match=r"submission.yaml: reference_weights 'huge-1024' is not a cxrbench preset"):
+    with pytest.raises(SubmissionError, match=r"submission.yaml: reference_weights 'huge-1024' is not cxrbench's shipped weights"):
         load_submission(make(tmp_path, GOOD + "reference_weights: huge-1024\n"))
 
 

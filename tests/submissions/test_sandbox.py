@@ -27,7 +27,7 @@ class Gen:
 def generator(tmp_path, body="        pass") -> Path:
     root = tmp_path / "sub"
     root.mkdir(exist_ok=True)
-    (root / "submission.yaml").write_text('name: toy\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n')
+    (root / "submission.yaml").write_text('name: toy\nversion: "1"\nkind: generator\nentry_point: gen:Gen\ntraining_data: []\n')
     (root / "gen.py").write_text(GEN.format(body=body))
     return root
 

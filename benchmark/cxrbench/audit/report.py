@@ -25,7 +25,8 @@ from cxrbench.audit.memorization import SpaceMemorization, calibrate, memorizati
 from cxrbench.errors import DataError
 from cxrbench.schema import PATHOLOGIES
 
-AUDIT_VERSION = "2"  # 2: galleries named by file name, not by an absolute path
+# 2: galleries named by file name, not by an absolute path; 3: the feature space's identity (`space`)
+AUDIT_VERSION = "3"
 
 
 @dataclass
@@ -122,6 +123,9 @@ class AuditReport(BaseModel):
 
     audit_version: str = AUDIT_VERSION
     feature_space: str  # "name@version" of the extractor
+    #: the space's name, version and weights sha256 (`cxrbench.audit.spaces`): figures such as the
+    #: Fréchet distance belong to one space and are never compared across spaces
+    space: dict[str, Any] | None = None
     pixel_space: str
     image_size: int
     n_synthetic: int
@@ -192,6 +196,7 @@ def audit(
     cache: FeatureCache | None = None,
     gallery_dir: str | Path | None = None,
     device=None,
+    space_info: dict[str, Any] | None = None,
 ) -> AuditReport:
     """Audit one synthetic image set against the real training and test images of its task.
 
@@ -201,7 +206,8 @@ def audit(
     memorization (the reference extractor in a real run); pixel space is always measured too.
     `classifier` (with `predict` and `label_names`) gives condition adherence; `truth_labels`
     (N, 14) the rendered truth on the phantom. With `gallery_dir`, PNGs of the closest
-    synthetic/train and synthetic/test pairs are written there.
+    synthetic/train and synthetic/test pairs are written there. `space_info` (the space's name,
+    version, weights sha256) is copied into the report.
     """
     config = config or AuditConfig()
     cache = cache or FeatureCache()
@@ -251,7 +257,7 @@ def audit(
         duplicate_rate=dup_rates, n_duplicate_checked=n_checked,
     )
     return AuditReport(
-        feature_space=feature_space, pixel_space=pixel_space, image_size=int(synthetic_images.shape[1]),
+        feature_space=feature_space, space=space_info, pixel_space=pixel_space, image_size=int(synthetic_images.shape[1]),
         n_synthetic=int(synthetic_images.shape[0]), n_real_train=int(real_train.images.shape[0]),
         n_real_test=int(real_test_images.shape[0]), n_train_patients=int(np.unique(patient_ids.astype(str)).size),
         config=config, leakage_flag=leakage.flag, memorization_flag=memorization.flag, fidelity=fidelity,

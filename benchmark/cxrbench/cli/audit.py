@@ -24,11 +24,16 @@ def audit(
     cache: Path = typer.Option(None, "--cache", help="Cache folder (default .cxrbench-cache or $CXRBENCH_CACHE)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda (nearest neighbours run on the GPU when given)."),
     profile: str = deprecated_profile_option(),
+    features: str = typer.Option(None, "--features", help="Feature space: phantom (the phantom's default), rad-dino "
+                                 "or xrv-densenet (docs/audit.md). FID-style figures are never compared across spaces."),
+    feature_weights: str = typer.Option(None, "--feature-weights", help="The space's weights: a folder (or, for "
+                                        "rad-dino, a hub id in the local Hugging Face cache). Default: "
+                                        "$CXRBENCH_FEATURES_DIR/<space> or ~/.cache/cxrbench/features/<space>."),
 ) -> None:
     """Audit a generator's synthetic images before (or beside) scoring them downstream.
 
-    Generates (or reuses from the cache) the task's first replica, then measures, in the
-    data profile's shipped reference feature space and in pixel space: Fréchet distance and k-NN
+    Generates (or reuses from the cache) the task's first replica, then measures, in a feature
+    space (`--features`; the phantom's shipped reference space by default) and in pixel space: Fréchet distance and k-NN
     precision/recall against the real training images (overall and per finding); adherence
     (AUROC of the reference classifier against the conditioned labels); diversity (feature
     spread, duplicate rate); memorization (nearest real training image, share closer than a
@@ -36,10 +41,13 @@ def audit(
     test images, a hard failure). Galleries of the closest pairs are written as PNGs.
 
     Example: cxrbench audit submissions/phantom-oracle --out runs/audit/oracle
+
+    Example: cxrbench audit submissions/reference-ddpm --features rad-dino --feature-weights microsoft/rad-dino
     """
     from cxrbench.audit import AuditReport, cli_table
     from cxrbench.errors import SubmissionError
     from cxrbench.runner.cache import Cache
+    from cxrbench.runner.datasets import load_eval_set
     from cxrbench.runner.evaluate import RunOptions, TaskRun
     from cxrbench.submissions import load_submission
     from cxrbench.tasking import get_task
@@ -52,17 +60,20 @@ def audit(
     spec = get_task(task)
     if not spec.uses_generator:
         raise typer.BadParameter(f"{task} uses no synthetic images; pick a task with N > 0")
-    opts = RunOptions(budget=resolve_budget(budget, profile), cache_root=cache, device=device)
+    opts = RunOptions(budget=resolve_budget(budget, profile), cache_root=cache, device=device,
+                      audit_features=features, feature_weights=feature_weights)
     with Progress(console=Console(stderr=True)) as progress:
         run = TaskRun(sub, spec, opts, Cache(cache), progress)
         b = run.budget
         conditioning = run._real(spec.conditions_from, b.max_train_images)
-        eval_sets = {name: run._real(ref, b.max_eval_images, name) for name, ref in spec.eval_sets.items()}
+        eval_sets = {name: load_eval_set(name, ref, b, run.store_root, opts.population)
+                     for name, ref in spec.eval_sets.items()}
         replica = run.generate(conditioning)[0]
         report = run.audit(replica, conditioning, eval_sets)
-    if "skipped" in report:
-        out.print(f"[yellow]audit skipped:[/] {escape(str(report['skipped']))}")
-        raise typer.Exit(1)
+    if "skipped" in report:  # no feature space to measure in: a bad request, one line (exit 2)
+        from cxrbench.errors import ConfigError
+
+        raise ConfigError(f"audit not run: {report['skipped']}")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "audit.json").write_text(json.dumps(report, indent=1))
     if run.audit_gallery and run.audit_gallery.is_dir():

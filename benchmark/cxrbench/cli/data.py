@@ -19,7 +19,7 @@ data_app = typer.Typer(
 )
 out = Console(soft_wrap=True)  # long paths and counts stay on one line (tests and logs grep them)
 
-ROOT_HELP = "Dataset folder (chexpert: the folder holding CheXpert-v1.0[-small]/ or train.csv; mimic: the MIMIC-CXR-JPG folder; csv: the CSV file)."
+ROOT_HELP = "Dataset folder (chexpert: the folder holding CheXpert-v1.0[-small]/ or train.csv; mimic: the MIMIC-CXR-JPG folder; nih: the folder holding Data_Entry_2017(_v2020).csv and images/; csv: the CSV file)."
 MAPPING_HELP = "csv source only: the column-mapping YAML (see docs/data.md)."
 DEMO_HELP = "chexpert only: demographics file (CSV or XLSX with PATIENT, PRIMARY_RACE, ...); found automatically if it sits beside train.csv."
 MIMIC_IV_HELP = "mimic only: folder with MIMIC-IV patients.csv(.gz) / admissions.csv(.gz) for age, sex, race."
@@ -112,9 +112,9 @@ def ls(
 
 @data_app.command("verify")
 def verify(
-    source: str = typer.Argument(..., help="Source name: chexpert, mimic, csv, phantom."),
+    source: str = typer.Argument(..., help="Source name: chexpert, mimic, nih, csv, phantom."),
     root: Path = typer.Option(None, "--root", help=ROOT_HELP),
-    scheme: str = typer.Option("cxrbench", "--scheme", help="Split scheme: cxrbench (patient hash) or, for mimic, official."),
+    scheme: str = typer.Option("cxrbench", "--scheme", help="Split scheme: cxrbench (patient hash) or, for mimic and nih, official."),
     split_file: Path = typer.Option(None, "--split-file", help="Verify a split written by `data import-split` instead of the local dataset."),
     fingerprint: Path = typer.Option(None, "--fingerprint", help="Compare against this fingerprint JSON instead of the committed one."),
     strict: bool = typer.Option(False, "--strict", help="Treat a subset (patients or images absent locally) as a failure."),
@@ -132,6 +132,8 @@ def verify(
       cxrbench data verify chexpert --root ~/data/chexpert
 
       cxrbench data verify mimic --root ~/data/mimic-cxr-jpg --scheme official
+
+      cxrbench data verify nih --root ~/data/nih-chestxray14    # also names missing images, another CSV release
 
       cxrbench data verify chexpert --split-file paper.parquet
 
@@ -162,7 +164,13 @@ def verify(
     out.print(f"[bold {colour}]{report.status}[/]: {source} split {scheme!r}")
     for line in report.lines:
         out.print(f"  {line}", markup=False)
-    if report.status == "mismatch" or (strict and report.status != "match"):
+    # a source that knows its published release also names what else differs (CSV release, lists, images)
+    release = src.release_problems() if split_file is None and hasattr(src, "release_problems") else []
+    if release:
+        out.print(f"[bold red]release[/]: {len(release)} difference(s) from the published {source} release")
+        for line in release:
+            out.print(f"  {line}", markup=False)
+    if report.status == "mismatch" or release or (strict and report.status != "match"):
         raise typer.Exit(1)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import typer
@@ -53,6 +55,16 @@ def results_table(records) -> Table:
     return table
 
 
+def population_lines(records) -> list[str]:
+    """What the submission learned from against each task's own real rows, one line per distinct answer."""
+    from cxrbench.presentation import trained_on
+
+    by_text: dict[str, list[str]] = {}
+    for rec in records:
+        by_text.setdefault(trained_on(rec)["trained_on"], []).append(rec.task.name)
+    return [f"trained on: {text} · {', '.join(tasks)}" for text, tasks in by_text.items()]
+
+
 def failures(records) -> list[str]:
     """Every error of every failed record, in full, as plain text lines (printed below the table)."""
     return [f"{rec.task.name} failed: {msg}" for rec in records if rec.status != "complete"
@@ -63,6 +75,14 @@ def failures(records) -> list[str]:
 EXIT_TASK_FAILED = 3
 #: `cxrbench compare` exit status when two records of one submission break the reproducibility contract
 EXIT_NOT_REPRODUCED = 4
+
+
+def resume_command(argv: list[str] | None = None) -> str:
+    """This very command, as a user types it again to resume (without --force, which would recompute)."""
+    import shlex
+
+    args = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--force"]
+    return shlex.join(["cxrbench", *args])
 
 
 def evaluate(
@@ -83,9 +103,13 @@ def evaluate(
                                  "training processes) or ray (Ray tasks; needs `pip install 'cxrbench[ray]'`). "
                                  "Predictions do not depend on it (docs/scale-out.md)."),
     address: str = typer.Option(None, "--address", help="With --executor ray: the Ray cluster to join (auto, or "
-                                "HOST:PORT of its head). Default: start a Ray instance on this machine."),
+                                "HOST:PORT of its head). Default: start a Ray instance on the local machine."),
     ray_workers: int = typer.Option(0, "--ray-workers", help="With --executor ray and no --address: CPUs of the "
                                     "local Ray instance, i.e. CPU jobs at once (0 = all; GPUs are always all)."),
+    features: str = typer.Option(None, "--features", help="The audit's feature space: phantom (the phantom's "
+                                 "default), rad-dino or xrv-densenet (needed on real data; docs/audit.md)."),
+    feature_weights: str = typer.Option(None, "--feature-weights", help="The audit space's weights folder (rad-dino: "
+                                        "or a hub id in the local Hugging Face cache)."),
     unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox",
                                            help="DANGEROUS: run submission code without bubblewrap isolation "
                                                 "(only where bwrap cannot run; records say so, the leaderboard marks them)."),
@@ -118,7 +142,9 @@ def evaluate(
     fingerprint and are signed with it (docs/verification.md).
 
     Exit codes: 0 every task complete; 3 at least one task failed (the others still ran; see the
-    records' errors); 2 nothing ran (bad submission, task, key, or no bubblewrap).
+    records' errors); 2 nothing ran (bad submission, task, key, or no bubblewrap); 130 / 143
+    stopped by SIGINT / SIGTERM: every worker, sandbox and Ray task it started is stopped, the cache
+    keeps only whole entries, and the last line says what was kept and the command that resumes.
 
     Examples:
 
@@ -126,7 +152,7 @@ def evaluate(
 
       cxrbench evaluate submissions/phantom-oracle -t phantom/supplement-300 --seeds 5
 
-      cxrbench evaluate submissions/reference-ddpm -b standard --executor ray   # every GPU of this machine
+      cxrbench evaluate submissions/reference-ddpm -b standard --executor ray   # every GPU of the local machine
 
       cxrbench evaluate submissions/reference-ddpm -b standard --executor ray --address auto   # a Ray cluster
 
@@ -142,8 +168,6 @@ def evaluate(
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if jobs <= 0:
-        import os
-
         jobs = 1 if device != "cpu" else max(1, min(8, (os.cpu_count() or 1) // max(threads, 1)))
     from cxrbench.errors import ConfigError
     from cxrbench.runner.executors import EXECUTORS
@@ -157,16 +181,33 @@ def evaluate(
     population = population_from_options(evaluator_key, eval_sets, private_evals)
     opts = RunOptions(budget=budget, out_dir=out_dir, cache_root=cache, force=force, device=device,
                       profile=data_profile, threads=threads, jobs=jobs, unsafe_no_sandbox=unsafe_no_sandbox,
-                      executor=executor, address=address, ray_workers=ray_workers, population=population)
+                      executor=executor, address=address, ray_workers=ray_workers, population=population,
+                      audit_features=features, feature_weights=feature_weights)
     if seeds:
         from cxrbench.tasking import get_task
 
         # The first N seeds of the budget's list, extended with the next integers.
         first = get_task(task[0]).budget(budget).seeds if task else list(range(8))
         opts.seeds = (list(first) + [s for s in range(1000) if s not in first])[:seeds]
-    outcomes = run_evaluate(submission, task or None, opts)
+    from cxrbench.errors import Interrupted
+    from cxrbench.runner.interrupt import adopt_orphans, resume_line, signals_raise, stop_descendants
+
+    try:
+        with signals_raise():
+            adopt_orphans()
+            outcomes = run_evaluate(submission, task or None, opts)
+    except Interrupted as exc:
+        stop_descendants()  # whatever the executor's own stop left (e.g. agents of a local Ray)
+        Console(stderr=True, soft_wrap=True).print(escape(resume_line(exc, resume_command())), style="bold yellow")
+        # every worker is stopped and the line is out; a job still unwinding in a background thread
+        # (inside torch) must not run into the interpreter's teardown, so leave now
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(exc.exit_code)
     records = [o.record for o in outcomes]
     out.print(results_table(records))
+    for line in population_lines(records):
+        out.print(escape(line), soft_wrap=True)
     for line in failures(records):
         out.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
     for o in outcomes:
@@ -195,11 +236,13 @@ def compare(
     Two records of the same submission (same files, task and seeds; e.g. yours and the published
     one) are also checked against the reproducibility contract (docs/reproducibility.md): each
     macro AUROC and Δ that differs by more than its tolerance is named, with both values and both
-    environments (CPU, instruction set, threads, library versions); exit code 4 then.
+    environments (CPU, instruction set, threads, library versions); exit code 4 then. The paired
+    tests need both predictions files; without one (a published record's stay in the publisher's
+    store) only this check runs.
     """
     from cxrbench.compare import compare_records
     from cxrbench.reproducibility import check, same_submission
-    from cxrbench.results import read_record
+    from cxrbench.results import RecordError, read_record
     from cxrbench.trust.populations import population_from_options
 
     a, b = read_record(record_a), read_record(record_b)
@@ -207,19 +250,27 @@ def compare(
     population = population_from_options(evaluator_key if held_out else None, a.evaluation.eval_sets,
                                          private_evals if held_out else None)
     reproduction = check(a, b) if same_submission(a, b) else None
-    comparisons = compare_records(a, b, record_a.parent, record_b.parent, cache_root=cache, population=population)
+    try:
+        comparisons = compare_records(a, b, record_a.parent, record_b.parent, cache_root=cache, population=population)
+    except RecordError as exc:
+        if reproduction is None:  # two submissions: the paired tests are the point
+            raise
+        # two runs of one submission (a published record's predictions stay in the publisher's store)
+        out.print(f"[dim]paired tests not computed: {escape(str(exc))}[/]", soft_wrap=True)
+        comparisons = []
     from cxrbench.presentation import delta_ci, num, p_text, verdict_text
 
-    table = Table(title=f"{a.submission.name} − {b.submission.name} on {a.task.name}")
-    for col in ("eval set", "endpoint", "Δ macro AUROC [95% CI]", "p", "MDE", "verdict", "labels ↑ (Holm)",
-                "labels ↓ (Holm)"):
-        table.add_column(col)
-    for c in comparisons:
-        up = [lab.label for lab in c.labels if lab.significant and (lab.delta or 0) > 0]
-        down = [lab.label for lab in c.labels if lab.significant and (lab.delta or 0) < 0]
-        table.add_row(c.eval_set, c.endpoint, delta_ci(c, 4), p_text(c.p_value), num(c.mde), verdict_text(c),
-                      ", ".join(up) or "—", ", ".join(down) or "—")
-    out.print(table)
+    if comparisons:
+        table = Table(title=f"{a.submission.name} − {b.submission.name} on {a.task.name}")
+        for col in ("eval set", "endpoint", "Δ macro AUROC [95% CI]", "p", "MDE", "verdict", "labels ↑ (Holm)",
+                    "labels ↓ (Holm)"):
+            table.add_column(col)
+        for c in comparisons:
+            up = [lab.label for lab in c.labels if lab.significant and (lab.delta or 0) > 0]
+            down = [lab.label for lab in c.labels if lab.significant and (lab.delta or 0) < 0]
+            table.add_row(c.eval_set, c.endpoint, delta_ci(c, 4), p_text(c.p_value), num(c.mde), verdict_text(c),
+                          ", ".join(up) or "—", ", ".join(down) or "—")
+        out.print(table)
     if reproduction is not None:
         style = "green" if reproduction.ok else "bold red"
         for line in reproduction.lines():

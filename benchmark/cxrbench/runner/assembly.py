@@ -36,25 +36,23 @@ def task_ref(task: TaskSpec, budget_name: str, budget: Budget) -> TaskRef:
                    budget=budget_name, supplement_ratio=task.supplement_ratio, label_set=task.label_set,
                    labels=list(task.labels), uncertainty_policy=task.scoring_uncertainty,
                    image_size=budget.image_size, recipe=f"{recipe.name}@{recipe.version}",
-                   baseline=task.baseline, spec_sha256=task.sha256())
+                   baseline=task.baseline, spec_sha256=task.sha256(), more_real_data=task.more_real_data)
 
 
-def _allowed_training_data(task: TaskSpec, kind: str) -> list[str]:
-    if kind == "generator":
-        return [task.conditions_from.key] if task.conditions_from else []
-    return [task.real_train.key] if task.real_train else []
+def submission_ref(sub: Submission, task: TaskSpec, budget: Budget | None) -> SubmissionRef:
+    from cxrbench.runner.population import allowed_keys, population_fields
 
-
-def submission_ref(sub: Submission, task: TaskSpec) -> SubmissionRef:
     m = sub.manifest
-    allowed = _allowed_training_data(task, m.kind)
-    outside = [d for d in m.training_data if d not in allowed]
+    allowed = allowed_keys(task, m.kind)
+    keys = m.training_keys
+    outside = [d for d in keys if d not in allowed]
     return SubmissionRef(
         name=m.name, version=m.version, kind=m.kind, sha256=sub.sha256(), authors=m.authors, license=m.license,
-        declared_training_data=m.training_data, training_data_within_bounds=not outside, description=m.description,
+        declared_training_data=keys, training_data_within_bounds=not outside, description=m.description,
         paper=m.paper, links=m.links, parameters=sub.parameters, parameter_files=sub.parameter_files,
         bounds_note=(f"declares training data outside this task's bounds: {', '.join(outside)} "
-                     f"(allowed: {', '.join(allowed) or 'none'})") if outside else None)
+                     f"(allowed: {', '.join(allowed) or 'none'})") if outside else None,
+        **population_fields(keys, m.training_population, m.kind, task, budget))
 
 
 def audit_report(run: TaskRun) -> dict | None:
@@ -114,7 +112,7 @@ def assemble(run: TaskRun, outcomes: dict[str, Outcome]) -> tuple[ResultRecord, 
     score = outcomes[run.keys["score"][0]].value
     scored, preds, base_preds = score.scored, score.preds, score.base_preds
     record = ResultRecord(
-        status="complete", task=task_ref(task, run.opts.budget, run.budget), submission=submission_ref(run.sub, task),
+        status="complete", task=task_ref(task, run.opts.budget, run.budget), submission=submission_ref(run.sub, task, run.budget),
         split_fingerprints=split_fingerprints(run), seeds=sorted(preds), environment=environment(run.isolation()),
         eval_sets=scored.eval_sets, comparisons=scored.comparisons, subgroups=scored.subgroups,
         subgroup_summaries=scored.subgroup_summaries, audit=report, timings=run.timer.timings,
@@ -130,6 +128,6 @@ def failed_record(run: TaskRun, error: str) -> ResultRecord:
     """The record of a task that failed while planning or running: what is known, and why."""
     sub, task, opts = run.sub, run.task, run.opts
     b = task.budgets.get(opts.budget) or next(iter(task.budgets.values()))
-    return ResultRecord(status="failed", task=task_ref(task, opts.budget, b), submission=submission_ref(sub, task),
+    return ResultRecord(status="failed", task=task_ref(task, opts.budget, b), submission=submission_ref(sub, task, b),
                         split_fingerprints={}, seeds=list(opts.seeds or b.seeds), environment=environment(run.isolation()),
                         timings=run.timer.timings, errors=[error], evaluation=opts.population.record_section())

@@ -21,7 +21,8 @@ from cxrbench.tasking import Budget, DataRef
 
 #: Columns a generator is conditioned on (no ids, paths or pixels).
 CONDITION_COLUMNS: tuple[str, ...] = PATHOLOGIES + ("age", "sex", "race", "view", "site")
-ROOT_ENV = {"chexpert": "CXRBENCH_CHEXPERT_ROOT", "mimic": "CXRBENCH_MIMIC_ROOT", "csv": "CXRBENCH_CSV"}
+ROOT_ENV = {"chexpert": "CXRBENCH_CHEXPERT_ROOT", "mimic": "CXRBENCH_MIMIC_ROOT", "nih": "CXRBENCH_NIH_ROOT",
+            "csv": "CXRBENCH_CSV"}
 #: folder of the image store root that holds each loaded slice's rows, by content key
 SLICES_FOLDER = "slices"
 

@@ -22,9 +22,10 @@ from rich.markup import escape
 from cxrbench.errors import ConfigError, CxrbenchError
 from cxrbench.results import ResultRecord
 from cxrbench.runner.assembly import assemble, failed_record
-from cxrbench.runner.cache import Cache
+from cxrbench.runner.cache import Cache, default_root
 from cxrbench.runner.environment import environment
 from cxrbench.runner.executors import Event, Outcome, get_executor, run_plan
+from cxrbench.runner.interrupt import as_interrupted
 from cxrbench.runner.options import RunOptions
 from cxrbench.runner.plan import Plan
 from cxrbench.runner.planning import TaskRun
@@ -77,6 +78,29 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
     executor = get_executor(opts.executor, workers=opts.jobs if opts.executor == "local" else opts.ray_workers,
                             threads=opts.threads or 1, device=opts.device, address=opts.address)
     outcomes: list[TaskOutcome] = []
+    finished: dict[str, Outcome] = {}
+    try:
+        _run(sub, specs, opts, console, executor, outcomes, finished)
+    except KeyboardInterrupt as exc:  # SIGINT / SIGTERM (`cxrbench.runner.interrupt`): the executor has stopped
+        stopped = as_interrupted(exc)
+        stopped.kept = _kept(finished, outcomes, opts)
+        raise stopped from None
+    return outcomes
+
+
+def _kept(finished: dict[str, Outcome], outcomes: list[TaskOutcome], opts: RunOptions) -> str:
+    """What an interrupted run leaves for its rerun, in words."""
+    built = sum(1 for o in finished.values() if not o.cached and o.error is None and o.job.entry is not None)
+    root = Path(opts.cache_root).resolve() if opts.cache_root else default_root()
+    records = f"{len(outcomes)} record(s) under {opts.out_dir}" if outcomes else "no record yet"
+    return (f"{built} job result(s) finished in this run are in the cache {root} (entries are written whole "
+            f"or not at all), {records}")
+
+
+def _run(sub, specs: list[TaskSpec], opts: RunOptions, console: Console, executor, outcomes: list[TaskOutcome],
+         finished: dict[str, Outcome]) -> None:
+    """Plan every task, run the plan, write each record when its jobs are done: into `outcomes`
+    (task order) and `finished` (job key → outcome), which the caller keeps if this is interrupted."""
     with executor:  # connects first: an unreachable cluster fails before anything is computed or written
         cache = Cache(opts.cache_root, force=opts.force,
                       report=lambda msg: console.print(f"[bold yellow]{escape(msg)}[/]"))
@@ -92,7 +116,6 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
             except CxrbenchError as exc:
                 run.error = str(exc)
             runs.append(run)
-        finished: dict[str, Outcome] = {}
         written: set[int] = set()
 
         def write_ready() -> None:
@@ -114,7 +137,7 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
             write_ready()  # tasks that failed while planning
             run_plan(plan, executor, cache, on_event=on_event)
     order = {id(r.task): i for i, r in enumerate(runs)}
-    return sorted(outcomes, key=lambda o: order[id(o.spec)])
+    outcomes.sort(key=lambda o: order[id(o.spec)])
 
 
 def _finish(run: TaskRun, finished: dict[str, Outcome], console: Console) -> TaskOutcome:

@@ -243,7 +243,7 @@ def _precomputed_sources(submission: Submission, table: pd.DataFrame):
                               f"{printable(missing[:3])} (export the requests with `cxrbench tasks requests`)")
     for w in wanted:
         encoded = ds[index[w]]["image"] or {}
-        if not isinstance(encoded.get("bytes"), bytes):  # a path-only entry could name any file of this machine
+        if not isinstance(encoded.get("bytes"), bytes):  # a path-only entry could name any file of the host
             raise SubmissionError(f"{printable(root)}: image of request {printable(w)} is not stored in the "
                                   f"dataset (save it with its bytes, not as a path)")
         yield f"{root} (request {w})", encoded["bytes"]

@@ -34,13 +34,13 @@ def train(*, cache: Cache, key: str, synthetic_keys: list[str], synthetic_replic
 
 
 def audit(*, cache: Cache, key: str, replica_key: str, conditioning: RealSet, eval_sets: dict[str, RealSet],
-          profile: str, device: str) -> None:
+          profile: str, device: str, features: str | None = None, feature_weights: str | None = None) -> None:
     """Audit the first replica (its entry holds report.json and the galleries)."""
     from cxrbench.runner.audit_stage import audit_replica
     from cxrbench.runner.generate import load_replica
 
     audit_replica(load_replica(cache, replica_key, 0), conditioning, eval_sets, profile=profile, cache=cache,
-                  device=device, key=key)
+                  device=device, key=key, features=features, feature_weights=feature_weights)
 
 
 @dataclass

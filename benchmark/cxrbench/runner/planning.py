@@ -113,18 +113,20 @@ class TaskRun:
         return keys
 
     def plan_audit(self, plan: Plan, replica_key: str, conditioning: RealSet, eval_sets: dict[str, RealSet]) -> None:
-        """The generator audit of the first replica; skipped (with the reason) where no reference space ships."""
+        """The generator audit of the first replica; skipped (with the reason) where its feature space has
+        no weights, or the profile no default space."""
         from cxrbench.runner import jobs
         from cxrbench.runner.audit_stage import audit_key
 
+        features, weights = self.opts.audit_features, self.opts.feature_weights
         try:
-            key = audit_key(self.cache, replica_key, conditioning, eval_sets, self.task.profile)
+            key = audit_key(self.cache, replica_key, conditioning, eval_sets, self.task.profile, features, weights)
         except ConfigError as exc:
             self.audit_skipped = str(exc)
             return
         self._job(plan, key, "audit", "audit", "replica 0", jobs.audit, dict(
             replica_key=replica_key, conditioning=conditioning, eval_sets=eval_sets, profile=self.task.profile,
-            device=self.opts.device), deps=(replica_key,))
+            device=self.opts.device, features=features, feature_weights=weights), deps=(replica_key,))
 
     def generate(self, conditioning: RealSet) -> list:
         """The replicas the first seed trains on, generated here (`cxrbench audit`)."""

@@ -65,8 +65,8 @@ EVAL_GALLERY = "leakage.png"
 
 def copy_gallery(gallery: Path | None, record_file: Path, *, withhold: tuple[str, ...] = ()) -> None:
     """The audit's PNG galleries beside the record, in `<record stem>.gallery/` (the record names
-    the files relative to that folder, so it never carries a path of this machine); `withhold`:
-    galleries left out (a private eval set's films never leave the cache)."""
+    the files relative to that folder, so it never carries a path of the machine that wrote it);
+    `withhold`: galleries left out (a private eval set's films never leave the cache)."""
     import shutil
 
     if gallery is not None and gallery.is_dir():

@@ -16,7 +16,8 @@ authors: [Ada Lovelace]
 license: Apache-2.0
 paper: https://arxiv.org/abs/2401.00001          # optional; shown on the leaderboard
 links: {code: https://github.com/ada/my-generator, model card: https://huggingface.co/ada/my-generator}
-training_data: [phantom/site-a/train]
+training_data:                  # required for a generator: the real data it learned from ([] for none)
+  - {data: phantom/site-a/train, patients: 712, images: 1902, population: 1000}
 weights: {weights/model.safetensors: <sha256>}
 ```
 
@@ -33,15 +34,16 @@ import stat
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cxrbench.errors import SubmissionError, load_yaml_model, printable
+from cxrbench.errors import SubmissionError, load_yaml_model, printable, pydantic_problems
 from cxrbench.results import check_links, check_url
 from cxrbench.submissions.condition_mapping import PromptMapping
 from cxrbench.submissions.staging import StagedCopy, hash_files, new_staging_folder
 from cxrbench.submissions.diffusers_block import DiffusersBlock, check_pipeline_folder
 from cxrbench.submissions.timm_block import TimmBlock, check_timm
 from cxrbench.submissions.weights import parameter_counts, reference_parameter_counts
+from cxrbench.training_population import EXAMPLE, TrainingSource, check_data_key, check_declared
 
 MANIFEST = "submission.yaml"
 _ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -96,10 +98,11 @@ class Manifest(BaseModel):
     #: the paper that describes the model (a URL: arXiv, DOI, ...) and named links (code, model card)
     paper: str | None = None
     links: dict[str, str] = {}
-    #: data the generator (or a fitted classifier) learned from, as `source/site/split` keys
-    training_data: list[str] = []
+    #: real data the model learned from: `{data: source/site/split, patients: N, ...}` entries
+    #: (`cxrbench.training_population`); required for a generator; a classifier may give bare keys
+    training_data: list[str | TrainingSource] | None = None
     weights: dict[str, str] = {}  # relative path -> sha256
-    #: a shipped cxrbench weights preset its code loads (e.g. tiny-32), counted into its parameters
+    #: shipped cxrbench weights its code loads (e.g. tiny-32, tiny-32-p1k), counted into its parameters and hash
     reference_weights: str | None = None
     batch_size: int = Field(default=256, ge=1, le=65536)
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -118,6 +121,21 @@ class Manifest(BaseModel):
     def _paper(cls, v: str | None) -> str | None:
         return None if v is None else check_url(v, "paper")  # the record's own rule, so it reads back
 
+    @field_validator("training_data", mode="before")
+    @classmethod
+    def _training_data(cls, v):
+        # item by item, so a problem names its entry (a str | model union would report both branches)
+        if v is None or not isinstance(v, list):
+            return v
+        out = []
+        for i, item in enumerate(v):
+            try:
+                out.append(check_data_key(item) if isinstance(item, str) else TrainingSource.model_validate(item))
+            except (ValueError, ValidationError) as exc:
+                problem = pydantic_problems(exc) if isinstance(exc, ValidationError) else str(exc)
+                raise ValueError(f"entry {i}: {problem}") from None
+        return out
+
     @field_validator("links")
     @classmethod
     def _links(cls, v: dict[str, str]) -> dict[str, str]:
@@ -134,12 +152,31 @@ class Manifest(BaseModel):
             raise ValueError("a diffusers block makes a generator: set kind: generator")
         if self.timm is not None and self.kind != "classifier":
             raise ValueError("a timm block makes a classifier: set kind: classifier")
+        if self.kind == "generator":
+            if self.training_data is None:
+                raise ValueError(f"field 'training_data' is required for a generator: the real data it learned "
+                                 f"from, e.g. {EXAMPLE}")
+            bare = [d for d in self.training_data if isinstance(d, str)]
+            if bare:
+                raise ValueError(f"field 'training_data': {bare[0]!r} gives no patient count; a generator declares "
+                                 f"how many real patients it learned from, e.g. {EXAMPLE}")
         if pre is not None:
             if self.kind == "generator" and pre.predictions:
                 raise ValueError("a generator's precomputed files are `synthetic`, not `predictions`")
             if self.kind == "classifier" and pre.synthetic:
                 raise ValueError("a classifier's precomputed files are `predictions`, not `synthetic`")
         return self
+
+
+    @property
+    def training_keys(self) -> list[str]:
+        """Every declared `source/site/split` key, with or without counts."""
+        return [d if isinstance(d, str) else d.data for d in self.training_data or []]
+
+    @property
+    def training_population(self) -> list[TrainingSource]:
+        """The declared entries that give patient counts."""
+        return [d for d in self.training_data or [] if isinstance(d, TrainingSource)]
 
 
 class Submission:
@@ -335,6 +372,9 @@ def load_submission(path: str | Path) -> Submission:
     for rel, expected in manifest.weights.items():  # read once: the pass that hashes (and stages) the folder
         if (actual := submission.file_sha256(weight_files[rel])) != expected:
             raise SubmissionError(f"{mpath}: sha256 of {rel} is {actual[:12]}…, manifest says {expected[:12]}…")
+    for entry in manifest.training_population:
+        if (why := check_declared(entry)) is not None:
+            raise SubmissionError(f"{mpath}: field 'training_data': {why}")
     counts = parameter_counts(root, files)  # an unreadable header is an error here
     if manifest.reference_weights:
         try:

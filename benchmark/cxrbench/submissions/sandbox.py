@@ -17,13 +17,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from cxrbench.errors import SubmissionError
+from cxrbench.errors import Interrupted, SubmissionError
 from cxrbench.submissions import bwrap
 from cxrbench.submissions.compile_cache import check_in, check_out
 from cxrbench.submissions.limits import Limits, TreeLimits, check_scratch, check_tree, start_time, tree_pids
@@ -159,6 +160,8 @@ def _drive(cmd, env, work: Path, scratch: Path, tree: TreeLimits, limits: Limits
     finally:
         for fd in pass_fds:
             os.close(fd)
+    with _LOCK:
+        _LIVE[proc.pid] = proc
     reader = StreamReader(proc.stdout, proc.stderr)
     seen: set[str] = set()
     members: dict[int, int | None] = {}  # every process seen in the tree (unsandboxed: killed at the end)
@@ -203,6 +206,7 @@ def _drive(cmd, env, work: Path, scratch: Path, tree: TreeLimits, limits: Limits
             raise SubmissionError(f"timed out after {limits.timeout_s:.0f} s (limit set by the task budget)") from None
         check_scratch(limits, scratch)  # what it wrote after the watchdog's last look counts too
     except SubmissionError as exc:
+        _raise_if_stopped(proc)
         tail = reader.stderr_tail(2)
         if "timed out" in str(exc) and tail:
             exc = SubmissionError(f"{exc}; its last output: {' | '.join(t[:200] for t in tail)}")
@@ -210,6 +214,9 @@ def _drive(cmd, env, work: Path, scratch: Path, tree: TreeLimits, limits: Limits
     finally:
         _kill(proc, members)
         reader.close()
+        with _LOCK:
+            _LIVE.pop(proc.pid, None)
+    _raise_if_stopped(proc)
     if proc.returncode != 0:
         tail = reader.stderr_tail()
         if error is None:
@@ -234,6 +241,36 @@ def _hide_arguments(cmd: list[str]) -> tuple[list[str], tuple[int, ...]]:
     os.write(write_fd, blob)
     os.close(write_fd)
     return ["bwrap", "--args", str(read_fd), *cmd[sep:]], (read_fd,)
+
+
+#: the workers this process drives (by pid), for `stop_all_workers`; those it stopped on purpose
+_LIVE: dict[int, subprocess.Popen] = {}
+_STOPPED: set[int] = set()
+_LOCK = threading.Lock()
+
+
+def stop_all_workers() -> int:
+    """Kill every submission worker tree this process is driving (an interrupted run, from any
+    thread); each `run_worker` then raises `Interrupted` instead of blaming the submission.
+    Returns how many were running."""
+    with _LOCK:
+        pids = list(_LIVE)
+        _STOPPED.update(pids)
+    for pid in pids:  # signals only: the thread that drives each worker waits for it
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    return len(pids)
+
+
+def _raise_if_stopped(proc: subprocess.Popen) -> None:
+    with _LOCK:
+        stopped = proc.pid in _STOPPED
+        _STOPPED.discard(proc.pid)
+    if stopped:
+        raise Interrupted(signal.SIGTERM)
 
 
 def _kill(proc: subprocess.Popen, members: dict[int, int | None]) -> None:

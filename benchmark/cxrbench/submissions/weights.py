@@ -34,12 +34,13 @@ def parameter_counts(root: Path, files: list[tuple[Path, str, str]]) -> dict[str
 
 def _shipped_folder(preset: str) -> Path:
     """The shipped weights folder of a reference-DDPM preset; SubmissionError when there is none."""
-    from cxrbench.baselines.ddpm.generator import resolve_weights
+    from cxrbench.baselines.ddpm.generator import resolve_weights, shipped_weights
     from cxrbench.baselines.ddpm.presets import PRESETS
     from cxrbench.errors import ConfigError
 
-    if preset not in PRESETS:
-        raise SubmissionError(f"reference_weights {preset!r} is not a cxrbench preset (presets: {', '.join(PRESETS)})")
+    if preset not in PRESETS and preset not in shipped_weights():
+        raise SubmissionError(f"reference_weights {preset!r} is not cxrbench's shipped weights (shipped: "
+                              f"{', '.join(shipped_weights())}; presets: {', '.join(PRESETS)})")
     try:
         return resolve_weights(preset)
     except ConfigError as exc:

@@ -59,3 +59,12 @@ def label_row(d) -> dict:
     """A per-label delta's numbers."""
     return dict(label=d.label, delta=d.delta, ci_low=d.ci_low, ci_high=d.ci_high, p_value=d.p_value, p_holm=d.p_holm,
                 significant=bool(d.significant))
+
+
+
+def training_population(record) -> dict:
+    """What the submission learned from, as the pages show it beside Δ (`cxrbench.presentation.trained_on`),
+    and the group it is ranked in: "more real data" where the task ranks those apart, "" otherwise."""
+    from cxrbench.presentation import trained_on
+
+    return trained_on(record)

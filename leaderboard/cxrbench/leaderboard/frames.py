@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from cxrbench.leaderboard.ranking import rank_table
+from cxrbench.leaderboard.ranking import CI_OVERLAP, rank_table
 from cxrbench.results import stars
 from cxrbench.leaderboard.tables import TABLES, Tables
 from cxrbench.tasking import FAMILIES
@@ -65,7 +65,7 @@ def apply_filters(tables: Tables, f: Filters) -> Tables:
 def scores(tables: Tables) -> pd.DataFrame:
     """One row per record × eval set: the record's identity joined with its macro AUROC and CI."""
     ident = tables.records[["file", "task", "task_version", "family", "ratio", "budget", "entry", "submission",
-                            "kind", "within_bounds", "baseline", "population"]]
+                            "kind", "within_bounds", "baseline", "population", "trained_on", "rank_group"]]
     return tables.evals.merge(ident, on="file", how="inner")
 
 
@@ -82,8 +82,10 @@ def with_deltas(tables: Tables) -> pd.DataFrame:
 
 
 def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set: str) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Per task of a family: entries with rank intervals on `rank_eval_set`, Δ vs real-only, and the
-    internal − external gap. Returns the table and the ranking method used per task.
+    """Per task of a family: entries with rank intervals on `rank_eval_set`, Δ vs real-only, what each
+    generator learned from, and the internal − external gap. Returns the table and the ranking method
+    used per task. Entries a task ranks apart (`group` "more real data": trained on more real patients
+    than the task's own rows) get rank intervals among themselves only, listed after the rest.
 
     The family's real-only baseline task (N = 0 of supplement / cross_source) is not ranked: no
     generator takes part in it, so its records differ only by chance (see `baseline_levels`).
@@ -92,9 +94,10 @@ def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set:
     sc = sc[(sc["family"] == family) & ~is_generator_baseline(sc)]
     methods: dict[str, str] = {}
     parts = []
-    # one ranking per eval population: records of other test patients are never ranked together
-    for (task, version, budget, population), grp in sc.groupby(["task", "task_version", "budget", "population"],
-                                                               sort=False):
+    # one ranking per eval population (records of other test patients are never ranked together), and
+    # within it per group ("more real data" apart where the task says so)
+    for (task, version, budget, population, group), grp in sc.groupby(
+            ["task", "task_version", "budget", "population", "rank_group"], sort=False):
         on = grp[grp["eval_set"] == rank_eval_set]
         if on.empty:
             continue
@@ -103,7 +106,7 @@ def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set:
                          & (pairwise["population"] == population)
                          & pairwise["fresh"].astype(bool)] if len(pairwise) else None
         ranked, method = rank_table(on[["entry", "macro_auroc", "ci_low", "ci_high"]], pairs)
-        methods[task] = method
+        methods[task] = method if methods.get(task, method) == method else CI_OVERLAP
         internal = grp[grp["eval_set"] == INTERNAL].set_index("entry")["macro_auroc"]
         external = grp[grp["eval_set"] != INTERNAL].groupby("entry")["macro_auroc"].mean()
         extra = on.set_index("entry")
@@ -113,19 +116,20 @@ def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set:
             p=ranked["entry"].map(extra["p"]), marker=ranked["entry"].map(extra["marker"]),
             verdict=ranked["entry"].map(extra["verdict"]),
             internal=ranked["entry"].map(internal), external_mean=ranked["entry"].map(external),
-            within_bounds=ranked["entry"].map(extra["within_bounds"]))
+            within_bounds=ranked["entry"].map(extra["within_bounds"]),
+            trained_on=ranked["entry"].map(extra["trained_on"]), group=group)
         ranked["gap"] = ranked["internal"] - ranked["external_mean"]
         parts.append(ranked)
     cols = OVERVIEW_PRIMARY + OVERVIEW_SECONDARY + ["rank_best", "rank_worst"]
     if not parts:
         return pd.DataFrame(columns=cols), methods
     out = pd.concat(parts, ignore_index=True)[cols]
-    return out.sort_values(["ratio", "task", "rank_best", "macro_auroc"], ascending=[True, True, True, False],
-                           kind="stable").reset_index(drop=True), methods
+    return out.sort_values(["ratio", "task", "group", "rank_best", "macro_auroc"],
+                           ascending=[True, True, True, True, False], kind="stable").reset_index(drop=True), methods
 
 
 #: the overview's columns: the first set is always shown (fits 1,400 px), the second on request
-OVERVIEW_PRIMARY = ["task", "rank", "entry", "macro_auroc", "delta", "mde", "marker", "verdict"]
+OVERVIEW_PRIMARY = ["task", "group", "rank", "entry", "macro_auroc", "delta", "mde", "marker", "verdict", "trained_on"]
 OVERVIEW_SECONDARY = ["ci_low", "ci_high", "p", "internal", "external_mean", "gap", "within_bounds", "ratio", "budget"]
 
 
@@ -221,12 +225,15 @@ def subgroup_gaps(sg: pd.DataFrame) -> pd.DataFrame:
 
 
 def audit(tables: Tables) -> pd.DataFrame:
-    """Generator audit metrics: one row per entry × task, one column per metric."""
-    a = tables.audit.merge(tables.records[["file", "entry", "task", "ratio"]], on="file")
+    """Generator audit metrics: one row per entry × task, one column per metric, sorted by feature
+    space first (a Fréchet distance compares only with others of its own space)."""
+    index = ["feature_space", "entry", "task", "ratio"]
+    recs = tables.records[["file", "entry", "task", "ratio", "feature_space"]].fillna({"feature_space": "?"})
+    a = tables.audit.merge(recs, on="file")
     if a.empty:
-        return pd.DataFrame(columns=["entry", "task", "ratio"])
-    wide = a.pivot_table(index=["entry", "task", "ratio"], columns="metric", values="value", aggfunc="first")
-    return wide.reset_index().sort_values(["entry", "ratio"]).reset_index(drop=True)
+        return pd.DataFrame(columns=index)
+    wide = a.pivot_table(index=index, columns="metric", values="value", aggfunc="first")
+    return wide.reset_index().sort_values(["feature_space", "entry", "ratio"]).reset_index(drop=True)
 
 
 def entries(tables: Tables) -> list[str]:
@@ -247,7 +254,7 @@ def submission_tasks(tables: Tables, entry: str) -> pd.DataFrame:
     d = primary(tables)
     d = d[d["entry"] == entry].sort_values(["family", "ratio"], key=lambda c: c.map(family_rank) if c.name == "family" else c)
     return d[["task", "budget", "eval_set", "macro_auroc", "ci_low", "ci_high", "delta", "mde", "marker", "verdict",
-              "within_bounds"]].reset_index(drop=True)
+              "trained_on", "within_bounds"]].reset_index(drop=True)
 
 
 # The measured generation (when the set was made) first; `generate_seconds`, this record's own stage

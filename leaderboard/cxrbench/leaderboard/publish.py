@@ -338,6 +338,14 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: R
                 diff = f"cannot be recomputed ({exc})"
             if diff is not None:
                 raise RecordError(f"numbers do not follow from the record's predictions: {diff}")
+        from cxrbench.runner.population import population_difference
+
+        try:  # the group a submission is ranked in, from its declaration and our own task rows
+            diff = population_difference(record)
+        except CxrbenchError as exc:
+            diff = f"cannot be recomputed ({exc})"
+        if diff is not None:
+            raise RecordError(f"training population: {diff}")
     table = read_predictions(record, Path(file).parent)
     macros = None  # the reference arm's macro AUROC from its predictions, where our labels allow
     if population is not None and (arm := reference_arm(record)) is not None:

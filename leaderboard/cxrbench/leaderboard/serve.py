@@ -33,7 +33,7 @@ def streamlit_command(address: str, port: int, *extra: str) -> list[str]:
 
 def start(results: Path, address: str, port: int, *extra: str, cache_dir: Path | None = None,
           **popen) -> subprocess.Popen:
-    """Start Streamlit on the store `results` in a new process group (session)."""
+    """Start Streamlit on the store `results` in a new process group."""
     env = {**os.environ, "CXRBENCH_RESULTS": str(results)}
     if cache_dir:
         env[CACHE_ENV] = str(cache_dir)

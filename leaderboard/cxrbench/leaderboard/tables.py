@@ -24,7 +24,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                 "within_bounds", "bounds_note", "isolated", "created_at", "n_seeds", "total_seconds", "status",
                 "generate_seconds", "generate_cached", "n_synthetic", "device", "measured", "images_per_second",
                 "measured_images", "measured_seconds", "measured_at", "reused", "declared_training_data",
-                "population", "signer_key", "signer"),
+                "population", "signer_key", "signer", "trained_on", "data_group", "rank_group", "feature_space"),
     "evals": ("file", "eval_set", "site", "n_images", "n_patients", "macro_auroc", "ci_low", "ci_high",
               "seed_sd", "n_macro_labels"),
     "labels": ("file", "eval_set", "label", "auroc", "ci_low", "ci_high", "n", "n_pos", "delta",
@@ -70,7 +70,9 @@ def record_rows(record: ResultRecord, file: str, signer: SignatureCheck | None =
         n_seeds=len(record.seeds), total_seconds=float(sum(x.seconds for x in record.timings)), status=record.status,
         declared_training_data="; ".join(s.declared_training_data), **fields.generation_cost(record),
         population=population_of(record), signer_key=signer.public_key if signed else None,
-        signer=signer.fingerprint if signed else None))
+        signer=signer.fingerprint if signed else None, **fields.training_population(record),
+        # the audit's figures belong to this space (name@version); never compared across spaces
+        feature_space=(record.audit or {}).get("feature_space")))
     deltas = {(c.eval_set, d.label): d for c in record.comparisons for d in c.labels}
     for ev in record.eval_sets:
         rows["evals"].append(dict(file=file, eval_set=ev.eval_set, site=ev.site, n_images=ev.n_images,

@@ -4,7 +4,7 @@ cold cache). For each sampler on the shipped tiny-32, with buckets (4, 8) compil
 - 0 recompiles across a full run at every bucket (`error_on_recompile`), 0 graph breaks;
 - compiled == eager within |Δ| ≤ 1e-5 (float32 images in [-1, 1]);
 - bf16 within mean |Δ| ≤ 1 and 99th percentile ≤ 4 grey levels of fp32 (uint8 images), the
-  tolerance stated in docs/ddpm.md (measured on this CPU: see the closing note of issue 16).
+  tolerance stated in docs/ddpm.md (measured on a CPU: docs/ddpm.md).
 """
 
 import numpy as np

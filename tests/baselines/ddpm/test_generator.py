@@ -46,7 +46,7 @@ def test_bad_inputs_get_clear_errors(weights_dir, tmp_path):
         gen.generate(table, np.arange(2), 16)
     with pytest.raises(SubmissionError, match="integer"):
         gen.generate(table, np.arange(3) + 0.5, 16)
-    with pytest.raises(ConfigError, match="neither a weights folder nor a preset"):
+    with pytest.raises(ConfigError, match="neither a weights folder nor shipped weights"):
         ReferenceGenerator.from_pretrained("no-such-preset")
     with pytest.raises(ConfigError, match="not a generator weights folder"):
         ReferenceGenerator.from_pretrained(tmp_path)

@@ -44,14 +44,6 @@ def folder_bytes(root):
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_standard_pipeline_folder(tmp_path):
     save_pretrained(random_model(), tmp_path)
     index = json.loads((tmp_path / "model_index.json").read_text())

@@ -1,4 +1,4 @@
-"""The reference conditional DDPM (issue #5): model, condition encoder, training, fast sampler.
+"""The reference conditional DDPM: model, condition encoder, training, fast sampler.
 
 Public entry points: `ReferenceGenerator.from_pretrained(dir_or_preset, device=..., sampler=...,
 steps=..., guidance=...)` and `.generate(conditions, seeds, size)`; `encode_conditions(df)`;

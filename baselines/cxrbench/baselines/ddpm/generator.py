@@ -19,24 +19,29 @@ from cxrbench.errors import ConfigError, SubmissionError
 WEIGHTS_ROOT = Path(__file__).resolve().parents[1] / "weights"
 
 
+def shipped_weights() -> list[str]:
+    """Names of the weights folders cxrbench ships (`weights/<name>/`): an architecture preset's own
+    (`tiny-32`) and further trainings of one (`tiny-32-p1k`: its MODEL_CARD.md says of what)."""
+    return sorted(p.name for p in WEIGHTS_ROOT.iterdir() if is_weights_folder(p)) if WEIGHTS_ROOT.is_dir() else []
+
+
 def resolve_weights(dir_or_preset: str | Path) -> Path:
-    """A weights folder, or a preset name whose shipped weights exist."""
+    """A weights folder, or the name of shipped weights (a preset's, or another shipped folder's)."""
     path = Path(dir_or_preset)
     if is_weights_folder(path):
         return path
     name = str(dir_or_preset)
+    if name in shipped_weights():
+        return WEIGHTS_ROOT / name
     if name in PRESETS:
-        shipped = WEIGHTS_ROOT / name
-        if is_weights_folder(shipped):
-            return shipped
         raise ConfigError(
-            f"no shipped weights for preset {name!r} (looked in {shipped}); train them with "
+            f"no shipped weights for preset {name!r} (looked in {WEIGHTS_ROOT / name}); train them with "
             f"`cxrbench train-generator --preset {name} --out DIR` and pass DIR"
         )
     if path.exists():
         raise ConfigError(f"{path}: not a generator weights folder (no {PIPELINE_INDEX})")
-    raise ConfigError(f"{dir_or_preset!r} is neither a weights folder nor a preset "
-                      f"(presets: {', '.join(PRESETS)})")
+    raise ConfigError(f"{dir_or_preset!r} is neither a weights folder nor shipped weights "
+                      f"(shipped: {', '.join(shipped_weights()) or 'none'}; presets: {', '.join(PRESETS)})")
 
 
 class ReferenceGenerator:

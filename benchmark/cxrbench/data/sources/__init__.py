@@ -13,6 +13,7 @@ SOURCES: dict[str, tuple[str, str]] = {
     "phantom": ("cxrbench.data.phantom:PhantomSource", "procedural CXR phantom, no files needed (site-a/b/c)"),
     "chexpert": ("cxrbench.data.sources.chexpert:CheXpertSource", "CheXpert train.csv/valid.csv (full or -small layout)"),
     "mimic": ("cxrbench.data.sources.mimic:MIMICSource", "MIMIC-CXR-JPG metadata + labels + split (+ MIMIC-IV)"),
+    "nih": ("cxrbench.data.sources.nih:NIHSource", "NIH ChestX-ray14 Data_Entry_2017 CSV + official lists (public)"),
     "csv": ("cxrbench.data.sources.csv_source:CSVSource", "any hospital CSV through a column-mapping YAML"),
 }
 
@@ -33,7 +34,7 @@ def source_class(name: str) -> type[Source]:
 def get_source(name: str, root=None, **options) -> Source:
     """Build a source by name.
 
-    `phantom` takes no root (options: site, n_patients, seed); `chexpert` and `mimic` take the
+    `phantom` takes no root (options: site, n_patients, seed); `chexpert`, `mimic` and `nih` take the
     dataset folder; `csv` takes the CSV file as root and `mapping=` the mapping YAML.
     """
     cls = source_class(name)

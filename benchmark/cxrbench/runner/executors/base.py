@@ -50,6 +50,11 @@ class Executor:
     def close(self) -> None:
         """Release workers (a Ray instance started here is shut down)."""
 
+    def abort(self) -> None:
+        """Stop every job still running, and every process they started, now (an interrupted or
+        failed driver); `close` follows. A job stopped here leaves no cache entry, only its lease
+        (removed, or stale once its owner is gone) and the finished shards a rerun resumes from."""
+
     def accepts(self, job: Job, running: list[Job]) -> bool:
         """Whether `job` may be handed over now, beside the jobs `running` (at most `parallelism`)."""
         return len(running) < self.parallelism
@@ -63,11 +68,19 @@ class Executor:
         raise NotImplementedError
 
     def __enter__(self) -> Executor:
-        self.start()
+        try:
+            self.start()
+        except BaseException:  # an interrupted or failed start releases what it had started
+            self.close()
+            raise
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is not None:
+                self.abort()
+        finally:
+            self.close()
 
 
 #: a job whose reported result does not check out is run once more, then fails with the reason

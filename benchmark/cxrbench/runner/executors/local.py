@@ -8,7 +8,9 @@ training run is seeded and single-process either way."""
 from __future__ import annotations
 
 import queue
+import sys
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -22,10 +24,29 @@ from cxrbench.runner.plan import Job, JobResult, run_job
 POOLED = ("train",)
 
 
+#: seconds an interrupted pool worker gets to unwind (remove its scratch, release its lease) before
+#: it is killed
+GRACE_S = 5.0
+#: seconds the driver waits for an interrupted inline job: a sandboxed one ends within a watchdog
+#: tick once its worker is killed; one computing in this process (an audit) cannot be interrupted
+INLINE_GRACE_S = 2.0
+
+
 def _worker_init(threads: int) -> None:
     import torch
 
+    from cxrbench.runner.interrupt import worker_signals
+
+    worker_signals()
     torch.set_num_threads(threads)
+
+
+def _run_pooled(job: Job, cache: Cache) -> JobResult:
+    """`run_job` in a pool worker: SIGTERM unwinds the job, then ends the process."""
+    from cxrbench.runner.interrupt import worker_job
+
+    with worker_job():
+        return run_job(job, cache)
 
 
 @dataclass(eq=False)
@@ -63,6 +84,9 @@ class _InlineThread:
                 future.set_result(run_job(job, cache))
             except BaseException as exc:  # re-raised by the driver's `result()`, as an inline run would
                 future.set_exception(exc)
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
 
     def close(self) -> None:
         """Cancel what has not started (an interrupted plan); a running job finishes or dies with us."""
@@ -106,7 +130,7 @@ class LocalExecutor(Executor):
     def submit(self, job: Job, cache: Cache) -> _Handle:
         handle = _Handle(job, cache)
         if self.workers > 1 and job.stage in POOLED:
-            handle.future = self._get_pool().submit(run_job, job, cache)
+            handle.future = self._get_pool().submit(_run_pooled, job, cache)
         elif self.workers > 1:
             self._thread = self._thread or _InlineThread()
             handle.future = self._thread.submit(job, cache)
@@ -128,6 +152,20 @@ class LocalExecutor(Executor):
         done, _ = wait_futures([h.future for h in futures], return_when=FIRST_COMPLETED)
         return [(h, h.future.result()) for h in futures if h.future in done]
 
+    def abort(self) -> None:
+        """Kill the sandboxes of running jobs, stop the pool's workers (SIGTERM, then SIGKILL after
+        GRACE_S) and let the inline thread's job unwind."""
+        sandbox = sys.modules.get("cxrbench.submissions.sandbox")
+        if sandbox is not None:
+            sandbox.stop_all_workers()
+        if self._pool is not None:
+            _stop_workers(self._pool)
+            self._pool = None
+        if self._thread is not None:
+            self._thread.close()
+            self._thread.join(INLINE_GRACE_S)
+            self._thread = None
+
     def close(self) -> None:
         if self._thread is not None:
             self._thread.close()
@@ -135,3 +173,19 @@ class LocalExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+
+def _stop_workers(pool) -> None:
+    """Terminate a process pool's workers, running or idle, and wait for them to be gone."""
+    # concurrent.futures has no public handle on its workers before Python 3.14's terminate_workers
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + GRACE_S
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+            process.join(1.0)
+    pool.shutdown(wait=False, cancel_futures=True)

@@ -8,7 +8,9 @@ driver, so on a cluster the cache root must be on a filesystem every node mounts
 
 from __future__ import annotations
 
+import signal
 import socket
+import threading
 from typing import Any
 
 from cxrbench.errors import ConfigError
@@ -46,6 +48,7 @@ class RayExecutor(Executor):
         self.address, self.workers, self.device = address, workers, device
         self._started_here = False
         self._remote = None
+        self._running: set = set()  # object refs of the tasks submitted and not yet waited for
 
     def start(self) -> None:
         try:
@@ -56,31 +59,40 @@ class RayExecutor(Executor):
             check_reachable(self.address)
         # results and errors come back as data; worker logs would only tear the progress view
         options: dict = dict(log_to_driver=False, configure_logging=False)
+        sigterm = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
         try:
             if ray.is_initialized():
-                pass  # a Ray session this process already holds (a notebook, the tests): used, kept
+                pass  # a Ray instance this process is already connected to (a notebook, the tests): used, kept
             elif self.address:
                 ray.init(address=self.address, **options)
             else:
+                self._started_here = True  # before init: an init interrupted half-way is shut down too
                 ray.init(num_cpus=self.workers or None, include_dashboard=False, **options)
-                self._started_here = True
         except ConnectionError as exc:
             raise ConfigError(f"--address {self.address}: cannot connect to Ray ({exc})") from None
+        finally:
+            if sigterm is not None:  # ray.init installs its own SIGTERM handler (sys.exit): the caller's stays
+                signal.signal(signal.SIGTERM, sigterm)
         resources = ray.cluster_resources()
         slots = resources.get("GPU", 0) if self.device == "cuda" else resources.get("CPU", 1)
         self.parallelism = max(1, int(slots))
         self._remote = ray.remote(_on_worker)
 
     def submit(self, job: Job, cache: Cache) -> Any:
-        return self._remote.options(num_cpus=job.resources.num_cpus, num_gpus=job.resources.num_gpus,
-                                    max_retries=MAX_RETRIES, name=job.label[:200]).remote(job, cache)
+        ref = self._remote.options(num_cpus=job.resources.num_cpus, num_gpus=job.resources.num_gpus,
+                                   max_retries=MAX_RETRIES, name=job.label[:200]).remote(job, cache)
+        self._running.add(ref)
+        return ref
 
     def wait(self, handles: list) -> list[tuple[Any, JobResult]]:
         import ray
         from ray.exceptions import RayTaskError
 
-        ready, _ = ray.wait(handles, num_returns=1)
+        ready: list = []
+        while not ready:  # in slices, so a signal reaches this (the main) thread within a second
+            ready, _ = ray.wait(handles, num_returns=1, timeout=1.0)
         more, _ = ray.wait(handles, num_returns=len(handles), timeout=0)
+        self._running.difference_update({*ready, *more})
         out = []
         for ref in {*ready, *more}:
             try:
@@ -91,9 +103,20 @@ class RayExecutor(Executor):
                 out.append((ref, JobResult(key="", error=f"Ray worker lost {MAX_RETRIES + 1} times: {exc}")))
         return out
 
+    def abort(self) -> None:
+        """Cancel the running tasks, killing their worker processes (a sandbox dies with its parent)."""
+        import ray
+
+        for ref in self._running:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 - finished meanwhile, or the cluster is gone: nothing to stop
+                pass
+        self._running.clear()
+
     def close(self) -> None:
         if self._started_here:
             import ray
 
-            ray.shutdown()
             self._started_here = False
+            ray.shutdown()

@@ -75,7 +75,7 @@ def render_audit(ctx: Context) -> None:
                "recorded by `cxrbench evaluate` (the headline numbers of the record's `audit` section; "
                "`name[space]` = measured in that feature space; flags: 1 = raised).")
     df = frames.audit(ctx.tables)
-    metrics = [c for c in df.columns if c not in ("entry", "task", "ratio")]
+    metrics = [c for c in df.columns if c not in ("feature_space", "entry", "task", "ratio")]
     if not metrics:
         st.info("No audit metrics under the current filters.")
         return
@@ -85,6 +85,11 @@ def render_audit(ctx: Context) -> None:
     with c2:
         metric = pick("Metric", metrics, key="audit-metric")
     mine = df[df["task"] == task]
+    spaces = sorted(mine["feature_space"].unique())
+    if len(spaces) > 1:  # a Fréchet distance compares only within one feature space
+        space = pick("Feature space", spaces, key="audit-space")
+        mine = mine[mine["feature_space"] == space]
+    st.caption(f"Feature space: {', '.join(sorted(mine['feature_space'].unique()))}")
     st.altair_chart(charts.metric_chart(mine.dropna(subset=[metric]), metric, ctx.palette), width="stretch")
     table(mine.set_index("entry")[metrics].T.rename_axis("metric").reset_index(),
           f"generator-audit-{task.replace('/', '_')}")

@@ -34,7 +34,10 @@ def render(ctx: Context) -> None:
         "n − the number significantly worse, so submissions whose differences are not significant share ranks. "
         "**delta** is the macro-AUROC change vs the task's real-only baseline (for classifier tasks: the reference "
         "recipe) (markers: * p<0.05, ** p<0.01, *** p<0.001, blank otherwise); **mde** is the smallest Δ the comparison could "
-        "detect, and **verdict** is the record's own (better, worse, no detectable difference, inconclusive). More columns "
+        "detect, and **verdict** is the record's own (better, worse, no detectable difference, inconclusive). "
+        "**trained_on** is the real data the generator declares it learned from, against the task's own real rows; "
+        "**group** *more real data* holds generators that saw more real patients than those rows: they may help "
+        "through those patients rather than through synthesis, so they are ranked among themselves. More columns "
         "(CI, p, internal, external, **gap** = internal − mean external, **within_bounds**) under *More columns*.")
     fallback = sorted(t for t, m in methods.items() if m == CI_OVERLAP)
     if fallback:

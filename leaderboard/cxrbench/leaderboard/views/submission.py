@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from cxrbench.leaderboard import frames
+from cxrbench.leaderboard import fields, frames
 from cxrbench.leaderboard.frames import family_rank
 from cxrbench.leaderboard.loader import read_verified
 from cxrbench.leaderboard.views import Context, pick, plain, table
@@ -26,6 +26,9 @@ def render(ctx: Context) -> None:
     declared = sorted({d for joined in mine["declared_training_data"] for d in str(joined).split("; ") if d})
     st.markdown(f"**{entry}** · {first['kind']} · declared training data: "
                 f"{', '.join(f'`{d}`' for d in declared) or '—'}")
+    if (mine["rank_group"] != "").any():
+        st.info("Trained on more real patients than the task's own rows: ranked apart, in the group "
+                "\"more real data\", on " + ", ".join(mine.loc[mine["rank_group"] != "", "task"]))
     if not mine["within_bounds"].astype(bool).all():
         st.warning("Declared training data is outside the rules of: "
                    + ", ".join(mine.loc[~mine["within_bounds"].astype(bool), "task"]))
@@ -105,6 +108,9 @@ def manifest_markdown(record) -> str:
     lines.append(f"links: {' · '.join(links) or '—'}")
     lines.append(f"parameters: {parameters_text(s)}")
     lines.append(f"declared training data: {plain(', '.join(s.declared_training_data)) or '—'}")
+    for entry in s.training_population:
+        lines.append(f"· {plain(entry.describe())}")
+    lines.append(f"trained on: {plain(fields.training_population(record)['trained_on'])}")
     return "  \n".join(lines)
 
 
