@@ -192,18 +192,19 @@ def evaluate(
     from cxrbench.errors import Interrupted
     from cxrbench.runner.interrupt import adopt_orphans, resume_line, signals_raise, stop_descendants
 
-    try:
-        with signals_raise():
+    with signals_raise():  # inside it, a second signal is ignored while the first one's cleanup runs
+        try:
             adopt_orphans()
             outcomes = run_evaluate(submission, task or None, opts)
-    except Interrupted as exc:
-        stop_descendants()  # whatever the executor's own stop left (e.g. agents of a local Ray)
-        Console(stderr=True, soft_wrap=True).print(escape(resume_line(exc, resume_command())), style="bold yellow")
-        # every worker is stopped and the line is out; a job still unwinding in a background thread
-        # (inside torch) must not run into the interpreter's teardown, so leave now
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(exc.exit_code)
+        except Interrupted as exc:
+            stop_descendants()  # whatever the executor's own stop left (e.g. agents of a local Ray)
+            Console(stderr=True, soft_wrap=True).print(escape(resume_line(exc, resume_command())),
+                                                       style="bold yellow")
+            # every worker is stopped and the line is out; a job still unwinding in a background
+            # thread (inside torch) must not run into the interpreter's teardown, so leave now
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exc.exit_code)
     records = [o.record for o in outcomes]
     out.print(results_table(records))
     for line in population_lines(records):
