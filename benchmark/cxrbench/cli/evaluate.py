@@ -118,7 +118,7 @@ def evaluate(
                                            "it derives and sign the records. Without one: the public dev sets."),
     eval_sets: str = typer.Option(None, "--eval-sets", help="held-out (the default with a key) or dev (the public "
                                   "sets; with a key the records are still signed)."),
-    private_evals: Path = typer.Option(None, "--private-evals", help="YAML naming private eval sets on this machine "
+    private_evals: Path = typer.Option(None, "--private-evals", help="YAML naming private eval sets on the evaluator's machine "
                                        "(eval set: {csv: FILE, mapping: FILE}); needs a key (docs/verification.md)."),
     profile: str = deprecated_profile_option(),
 ) -> None:

@@ -230,7 +230,7 @@ def eval_rows(name: str, ref: DataRef, budget: Budget, population) -> tuple[obje
         rows = source.rows(frontal_only=True)
     except CxrbenchError as exc:  # its message may quote rows; they must not reach a record or a log
         raise DataError(f"private eval set {name}: its CSV source cannot be read ({type(exc).__name__}; details "
-                        f"withheld from records and logs): check it on this machine with `cxrbench data ls csv "
+                        f"withheld from records and logs): check it locally with `cxrbench data ls csv "
                         f"--root CSV --mapping MAPPING`") from None
     if len(rows) == 0:
         raise DataError(f"private eval set {name}: its CSV source has no frontal images")
@@ -248,7 +248,7 @@ def load_eval_set(name: str, ref: DataRef, budget: Budget, store_root: Path, pop
         return _with_pixels(PRIVATE_REF, source, part, budget.image_size, store_root)
     except DataError:
         raise DataError(f"private eval set {name}: an image cannot be read (details withheld from records and "
-                        f"logs): check it on this machine with `cxrbench data ls csv --root CSV --mapping "
+                        f"logs): check it locally with `cxrbench data ls csv --root CSV --mapping "
                         f"MAPPING`") from None
 
 
