@@ -6,7 +6,7 @@ from cxrbench.errors import ConfigError, DataError
 
 
 def test_unknown_source_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="unknown source 'kaggle'; known: phantom, chexpert, mimic, csv"):
+    with pytest.raises(ConfigError, match="unknown source 'kaggle'; known: phantom, chexpert, mimic, nih, csv"):
         get_source("kaggle")
 
 
