@@ -1,6 +1,7 @@
 """Print result records as Markdown tables (the README's results section is pasted from this).
 
-    python scripts/results_markdown.py runs/            # every record under runs/
+    python scripts/results_markdown.py runs/                    # every dev record under runs/
+    python scripts/results_markdown.py runs/ held-out:<key>     # the held-out records of one key
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from pathlib import Path
 from cxrbench.results import read_record
 
 
-def main(folder: str) -> None:
+def main(folder: str, population: str = "dev") -> None:
+    """The records of one eval population (`dev`, or `held-out:<key fingerprint>`): never two mixed."""
+    from cxrbench.leaderboard.standing import population_of
+    from cxrbench.leaderboard.store import record_files
     from cxrbench.presentation import (delta_ci, delta_short, macro_text, num, p_text, primary, site_name, trained_on,
                                        verdict_text)
 
-    records = [read_record(p) for p in sorted(Path(folder).rglob("*.json"))
-               if not p.name.startswith(".") and p.name != "pairwise.json"]
-    records = [r for r in records if r.status == "complete"]
+    records = [read_record(p) for p in record_files(Path(folder))]
+    records = [r for r in records if r.status == "complete" and population_of(r) == population]
     records.sort(key=lambda r: (r.task.family, r.task.supplement_ratio, r.submission.name))
     print("| task | submission | internal macro AUROC (seed mean ± sd) | Δ primary [95% CI] | p | MDE | verdict "
           "| generator trained on | external macro AUROC | Δ external |")
@@ -32,7 +35,7 @@ def main(folder: str) -> None:
                  else ["baseline", "", "", ""])
         print(f"| {r.task.name} | {r.submission.name} | {macro_text(internal)} | " + " | ".join(cells)
               + f" | {trained_on(r)['trained_on']} | {ext_s} | {ext_d} |")
-    pairwise_tables(Path(folder))
+    pairwise_tables(Path(folder), population)
     audits = {r.submission.name: r.audit for r in records if r.audit and "fidelity" in r.audit}
     if audits:
         print()
@@ -47,7 +50,7 @@ def main(folder: str) -> None:
                   f"{a['leakage_flag']} |")
 
 
-def pairwise_tables(folder: Path) -> None:
+def pairwise_tables(folder: Path, population: str = "dev") -> None:
     """Submission vs submission on each task (`pairwise.json`, written by `cxrbench publish`)."""
     import json
 
@@ -62,7 +65,7 @@ def pairwise_tables(folder: Path) -> None:
     print("|---|---|---|---|---|---|")
     for path in files:
         data = json.loads(path.read_text())
-        if data["task"].endswith("-0"):
+        if data.get("population", "dev") != population or data["task"].endswith("-0"):
             continue  # real-only baselines: every generator's record is the same runs
         for pair in data["pairs"]:
             for raw in pair["comparisons"]:
@@ -74,4 +77,4 @@ def pairwise_tables(folder: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "runs")
+    main(sys.argv[1] if len(sys.argv) > 1 else "runs", *sys.argv[2:3])

@@ -193,7 +193,8 @@ class Gen:
 def test_a_generator_leaking_public_test_films_cannot_reach_held_out_ones(tiny_tasks, run_opts, tmp_path, key):
     root = tmp_path / "leaker"
     root.mkdir()
-    (root / "submission.yaml").write_text('name: leaker\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n')
+    (root / "submission.yaml").write_text('name: leaker\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n'
+                                          'training_data: []\n')
     (root / "gen.py").write_text(LEAKER)
     (root / "task.yaml").write_text((tiny_tasks / "tiny.yaml").read_text())
     run_opts.seeds = [0]

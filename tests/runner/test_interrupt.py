@@ -114,7 +114,7 @@ def setup(tmp_path_factory, tiny_tasks_module):
     sub = root / "slow"
     sub.mkdir()
     (sub / "submission.yaml").write_text('name: slow\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n'
-                                         "training_data: [phantom/site-a/train]\n")
+                                         "training_data: []\n")
     (sub / "gen.py").write_text(SLOW)
     reference = _complete(root, "reference", [])
     return root, reference

@@ -115,7 +115,8 @@ def test_a_generators_audit_withholds_the_gallery_of_private_films(tiny_tasks, r
     declared, _, _ = _private_csv(tmp_path / "secure")
     gen = tmp_path / "oracle"
     gen.mkdir()
-    (gen / "submission.yaml").write_text('name: oracle\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n')
+    (gen / "submission.yaml").write_text('name: oracle\nversion: "1"\nkind: generator\nentry_point: gen:Gen\n'
+                                         'training_data: []\n')
     (gen / "gen.py").write_text("from cxrbench.data.phantom import render\nclass Gen:\n"
                                 "    def generate(self, c, s, size):\n        return render(c, s, size)\n")
     run_opts.population = EvalPopulation(key=new_key(tmp_path / "k"), held_out=True,

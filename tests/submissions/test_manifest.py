@@ -32,7 +32,7 @@ def make(tmp_path, manifest: str, files=None) -> Path:
     return root
 
 
-@pytest.mark.parametrize("name", ["reference-ddpm", "reference-ddpm-fast", "phantom-oracle", "noise", "label-shuffled", "reference-classifier"])
+@pytest.mark.parametrize("name", ["reference-ddpm", "reference-ddpm-5k", "reference-ddpm-fast", "phantom-oracle", "noise", "label-shuffled", "reference-classifier"])
 def test_shipped_examples_validate(name):
     sub = load_submission(REPO / "submissions" / name)
     assert sub.name == name and len(sub.sha256()) == 64
@@ -178,34 +178,36 @@ def test_reference_weights_preset_counts_cxrbenchs_own_files(tmp_path):
     from cxrbench.baselines.ddpm.generator import resolve_weights
 
     sub = load_submission(REPO / "submissions" / "reference-ddpm")
-    folder = resolve_weights("tiny-32")
+    name = sub.manifest.reference_weights
+    folder = resolve_weights(name)
     independent = sum(t.numel() for f in ("unet", "condition_encoder")
                       for t in load_file(folder / f / "diffusion_pytorch_model.safetensors").values())
-    assert sub.parameters == independent and all(k.startswith("cxrbench:tiny-32/") for k in sub.parameter_files)
+    assert sub.parameters == independent and all(k.startswith(f"cxrbench:{name}/") for k in sub.parameter_files)
     with pytest.raises(SubmissionError, match=r"submission.yaml: reference_weights 'huge-1024' is not cxrbench's shipped weights"):
         load_submission(make(tmp_path, GOOD + "reference_weights: huge-1024\n"))
 
 
 def test_shipped_weights_a_submission_loads_enter_its_hash(tmp_path, monkeypatch):
-    """New shipped tiny-32 tensors or configs give `reference_weights` entries a new content hash, so
+    """New shipped tensors or configs give `reference_weights` entries a new content hash, so
     images cached from the old weights are never reused; the model card and loss curve do not count."""
     import shutil
 
     from cxrbench.baselines.ddpm import generator
 
-    def digest() -> str:
+    def digest() -> str:  # a fresh load: a loaded submission hashes its files once
         return load_submission(REPO / "submissions" / "reference-ddpm").sha256()
 
+    name = load_submission(REPO / "submissions" / "reference-ddpm").manifest.reference_weights
     before = digest()
     copy = tmp_path / "weights"
     shutil.copytree(generator.WEIGHTS_ROOT, copy)
     monkeypatch.setattr(generator, "WEIGHTS_ROOT", copy)
     assert digest() == before  # the same files elsewhere: the same hash
-    with open(copy / "tiny-32" / "MODEL_CARD.md", "a") as fh:
+    with open(copy / name / "MODEL_CARD.md", "a") as fh:
         fh.write("\nedited\n")
-    (copy / "tiny-32" / "loss.csv").write_text("step,loss\n")
+    (copy / name / "loss.csv").write_text("step,loss\n")
     assert digest() == before
-    config = copy / "tiny-32" / "unet" / "config.json"
+    config = copy / name / "unet" / "config.json"
     config.write_text(config.read_text() + " ")
     assert digest() != before
     assert load_submission(REPO / "submissions" / "noise").manifest.reference_weights is None

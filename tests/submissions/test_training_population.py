@@ -73,7 +73,7 @@ def test_groups_against_the_task_rows():
     assert population_group([own], [own.data], allowed, None) is None
 
 
-@pytest.mark.parametrize("entry", ["reference-ddpm", "reference-ddpm-fast", "label-shuffled"])
+@pytest.mark.parametrize("entry", ["reference-ddpm", "reference-ddpm-5k", "reference-ddpm-fast", "label-shuffled"])
 def test_shipped_ddpm_entries_declare_their_weights_population(entry):
     """A shipped entry's declaration matches the model card of the weights it loads."""
     import re
@@ -82,5 +82,7 @@ def test_shipped_ddpm_entries_declare_their_weights_population(entry):
     (declared,) = sub.manifest.training_population
     card = (REPO / "baselines/cxrbench/baselines/weights" / sub.manifest.reference_weights / "MODEL_CARD.md").read_text()
     assert f"| training images | {declared.images} |" in card
+    patients = re.search(r"^\| training patients \| (\d+) \|$", card, flags=re.M)
+    assert patients is None or int(patients.group(1)) == declared.patients  # cards written since the field exists
     assert re.search(rf"phantom\(n_patients={declared.population}, site='{declared.site}'\)", card)
     assert (declared.patients, declared.images) == phantom_split_size(declared.site, declared.population, "train")

@@ -80,7 +80,8 @@ def train_generator_command(
         env += f", DDP over {dist.world_size} process(es) × {dist.accumulation} accumulation step(s)"
     command = _command_line(ctx)
     card = write_model_card(out, config, n_parameters=count_parameters(model), data=data.description,
-                            data_fingerprint=data.fingerprint, pixels_sha256=data.pixels_sha256, n_images=len(data.images), command=command,
+                            data_fingerprint=data.fingerprint, pixels_sha256=data.pixels_sha256, n_images=len(data.images),
+                            n_patients=data.patients, command=command,
                             settings=settings.model_dump(), final_loss=final, train_seconds=seconds,
                             environment=env)
     typer.echo(f"wrote {out}: a diffusers pipeline folder (CxrDDPMPipeline), {card.name}, {LOSS_FILE}")

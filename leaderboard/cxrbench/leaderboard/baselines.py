@@ -1,11 +1,12 @@
 """The verified reference arms of a store: `baselines.json` at its root (`cxrbench.trust.baseline_arm`).
 
-For each (profile, budget, reference run@task version) and eval population: the digests of the
+For each (budget, reference run@task version) and eval population: the digests of the
 evaluator's own reference arm per (eval set, seed), taken from the first record signed by a
 trusted key, and its macro AUROC per (eval set, seed). A later record's arm passes when its
 digests are the same; when its bytes differ (another CPU, instruction set or thread count:
-`docs/reproducibility.md`), when its macro AUROC, recomputed from its predictions, is within the
-reproducibility tolerance of the evaluator's on every eval set. Anything else is refused, naming
+`docs/reproducibility.md`), when its seed-mean macro AUROC, recomputed from its predictions, is
+within what that setting's noise explains of the evaluator's on every eval set (a paired test over
+the same seeds, `cxrbench.reproducibility.paired_tolerance`). Anything else is refused, naming
 where and by how much: the Δ would be taken against a baseline the evaluator never computed.
 """
 
@@ -19,7 +20,7 @@ import pandas as pd
 from cxrbench.data.atomic import atomic_write_bytes
 from cxrbench.leaderboard.standing import population_of
 from cxrbench.leaderboard.store import BASELINES_FILE
-from cxrbench.reproducibility import AUROC_TOLERANCE
+from cxrbench.reproducibility import AUROC_FLOOR, paired_tolerance
 from cxrbench.results import ResultRecord
 from cxrbench.trust.baseline_arm import arm_differences, arm_digests, reference_arm
 
@@ -28,7 +29,7 @@ ArmMacros = dict[str, dict[str, float]]
 
 
 def _arm_key(record: ResultRecord, arm: str) -> str:
-    return f"{record.task.profile}/{record.task.budget}/{arm}@{record.task.version}"
+    return f"{record.task.budget}/{arm}@{record.task.version}"  # the arm names its task, profile included
 
 
 def read_baselines(store: Path) -> dict:
@@ -42,8 +43,8 @@ def _mean(values) -> float:
 
 
 def _compare_macros(mine: ArmMacros, verified: ArmMacros) -> tuple[list[str], float]:
-    """Eval sets whose seed-mean macro AUROC (over this record's seeds) is beyond the tolerance of
-    the evaluator's, as text; and the largest difference."""
+    """Eval sets whose seed-mean macro AUROC (over this record's seeds) is beyond what the setting's
+    noise explains of the evaluator's on the same seeds, as text; and the largest difference."""
     beyond, largest = [], 0.0
     for eval_set, seeds in sorted(mine.items(), key=lambda kv: (kv[0] != "internal_test", kv[0])):
         theirs = verified.get(eval_set, {})
@@ -51,10 +52,14 @@ def _compare_macros(mine: ArmMacros, verified: ArmMacros) -> tuple[list[str], fl
         if missing:
             beyond.append(f"{eval_set}: seed {missing[0]} is not a run the evaluator made")
             continue
-        a, b = _mean(seeds.values()), _mean(theirs[s] for s in seeds)
-        largest = max(largest, abs(a - b))
-        if abs(a - b) > AUROC_TOLERANCE:
-            beyond.append(f"{eval_set}: macro AUROC {a:.4f} here, {b:.4f} in the evaluator's reference run")
+        order = sorted(seeds, key=int)
+        a, b = [seeds[s] for s in order], [theirs[s] for s in order]
+        gap = abs(_mean(a) - _mean(b))
+        allowed = paired_tolerance(a, b) or AUROC_FLOOR  # one seed: no spread to judge by, the floor
+        largest = max(largest, gap)
+        if gap > allowed:
+            beyond.append(f"{eval_set}: macro AUROC {_mean(a):.4f} here, {_mean(b):.4f} in the evaluator's reference "
+                          f"run (±{allowed:.4f} explained by the setting)")
     return beyond, largest
 
 
@@ -81,10 +86,10 @@ def check_arm(store: Path, record: ResultRecord, table: pd.DataFrame,
     if beyond:
         return (f"its {arm[0]} arm is not the evaluator's reference run ({where} differ from the verified arm set by "
                 f"{verified['from']}; " + "; ".join(beyond)
-                + f"; tolerance ±{AUROC_TOLERANCE}): a Δ must be taken against the evaluator's own baseline"), None
+                + "): a Δ must be taken against the evaluator's own baseline"), None
     return None, (f"reference arm {arm[0]} of {record.submission.name}@{record.submission.version}: other bytes than "
-                  f"the evaluator's ({where}: another CPU, instruction set or thread count), macro AUROC within "
-                  f"±{AUROC_TOLERANCE} of it (largest difference {largest:.4f})")
+                  f"the evaluator's ({where}: another CPU, instruction set or thread count), macro AUROC within the "
+                  f"setting's noise of it (largest difference {largest:.4f})")
 
 
 def register_arm(store: Path, record: ResultRecord, table: pd.DataFrame, entry: str, macros: ArmMacros | None) -> bool:

@@ -347,8 +347,9 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: R
         if diff is not None:
             raise RecordError(f"training population: {diff}")
     table = read_predictions(record, Path(file).parent)
+    arm = reference_arm(record)
     macros = None  # the reference arm's macro AUROC from its predictions, where our labels allow
-    if population is not None and (arm := reference_arm(record)) is not None:
+    if population is not None and arm is not None:
         from cxrbench.runner.score_inputs import arm_macros
 
         try:
@@ -358,13 +359,14 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: R
     refusal, note = check_arm(store, record, table, macros)
     if refusal is not None:
         raise RecordError(refusal)
-    if note is not None and note not in notes:  # one line per unverified arm, not per record
-        notes.append(note)
     # the predictions keep the name the (sealed) record gives them, beside the record
     write_atomic(target.parent / record.predictions_file, (file.parent / record.predictions_file).read_bytes())
     write_atomic(target, file.read_bytes())
-    if standing.signer_name is not None:  # signed by a trusted key: its reference arm is the evaluator's own
-        register_arm(store, record, table, entry, macros)
+    if standing.signer_name is not None and arm is not None and register_arm(store, record, table, entry, macros):
+        # signed by a trusted key: its reference arm is the evaluator's own, and now the verified one
+        note = f"reference arm {arm[0]} ({standing.population}) set from {entry} on {record.task.name}"
+    if note is not None and note not in notes:  # one line per arm, not per record
+        notes.append(note)
     return StoredRecord(record=record, path=target), standing
 
 

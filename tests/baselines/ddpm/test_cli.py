@@ -1,6 +1,7 @@
 """`cxrbench sample` and `cxrbench train-generator` through the CLI."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -54,5 +55,6 @@ def test_train_generator_on_the_phantom_writes_weights_and_card(tmp_path):
     assert result.exit_code == 0, result.output
     card = (out / "MODEL_CARD.md").read_text()
     assert "--n-patients 30" in card and "training split" in card and "sha256" in card
+    assert re.search(r"^\| training patients \| [1-9][0-9]* \|$", card, flags=re.M)
     assert (out / "model_index.json").exists() and (out / "unet" / "diffusion_pytorch_model.safetensors").exists()
     assert (out / "loss.csv").exists()

@@ -78,7 +78,7 @@ def rewrite_card_hashes(directory: str | Path) -> Path:
 
 def write_model_card(directory: str | Path, config: GeneratorConfig, *, n_parameters: int, data: str,
                      data_fingerprint: str, pixels_sha256: str, n_images: int, command: str, settings: dict,
-                     final_loss: float | None, train_seconds: float, environment: str) -> Path:
+                     final_loss: float | None, train_seconds: float, environment: str, n_patients: int = 0) -> Path:
     directory = Path(directory)
     lines = [
         f"# Reference conditional DDPM — `{config.preset}`",
@@ -94,6 +94,7 @@ def write_model_card(directory: str | Path, config: GeneratorConfig, *, n_parame
         f"| parameters | {n_parameters:,} |",
         f"| trained on | {data} |",
         f"| training images | {n_images} |",
+        *([f"| training patients | {n_patients} |"] if n_patients else []),
         f"| data fingerprint | sha256 of sorted training image ids: `{data_fingerprint}` |",
         f"| training pixels sha256 | `{pixels_sha256}` (uint8, row order) |",
         f"| training settings | `{settings}` |",

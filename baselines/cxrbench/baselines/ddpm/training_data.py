@@ -23,6 +23,7 @@ class TrainingData:
     conditions: pd.DataFrame    # condition columns of the same rows
     image_ids: np.ndarray       # str (N,)
     description: str
+    patients: int = 0           # distinct patients of those rows (what a submission declares it learned from)
 
     @property
     def fingerprint(self) -> str:
@@ -60,5 +61,6 @@ def load_training_split(source: str, size: int, *, root: str | None = None, max_
         images=images,
         conditions=train[list(CONDITION_COLUMNS) + ["site"]].reset_index(drop=True),
         image_ids=train["image_id"].astype(str).to_numpy(),
+        patients=int(train["patient_id"].nunique()),
         description=f"{source}({options}) [{src.cache_namespace}] training split, cxrbench scheme, frontal, {len(train)} images at {size}px",
     )
