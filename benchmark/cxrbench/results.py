@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer
 
 from cxrbench.data.atomic import atomic_write_bytes
 from cxrbench.errors import CxrbenchError, pydantic_problems
@@ -319,6 +319,17 @@ class StageTiming(_Model):
     stage: str
     seconds: float
     cached: bool = False
+    #: what happened to the stage's jobs on any node: retries, lease takeovers, corrupt entries,
+    #: entries another worker built. Left out of the JSON when empty, so records written before
+    #: it existed hash as they were written.
+    events: list[str] = []
+
+    @model_serializer(mode="wrap")
+    def _without_empty_events(self, handler):
+        data = handler(self)
+        if not data.get("events"):
+            data.pop("events", None)
+        return data
 
 
 class ResultRecord(_Model):

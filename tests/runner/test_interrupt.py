@@ -13,7 +13,6 @@ process alone (`kill`, `timeout`, Slurm); SIGINT to its whole process group (Ctr
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -26,7 +25,7 @@ import pytest
 
 from cxrbench.results import read_record
 from cxrbench.runner.cache import MARKER, entry_problem
-from cxrbench.runner.lease import stale_reason
+from cxrbench.runner.lease import dead_owner, read_lease
 
 HERE = Path(__file__).parent
 #: a generator that takes a few seconds, so a signal finds its sandbox alive
@@ -162,7 +161,7 @@ def _cache_is_consistent(cache: Path) -> None:
     for marker in cache.rglob(MARKER):  # every visible entry is whole
         assert entry_problem(marker.parent) is None, marker.parent
     for lease in cache.rglob("*.lease"):  # a lease left behind belongs to a dead owner: free to take over
-        assert stale_reason(lease, ttl=3600) is not None, json.loads(lease.read_text())
+        assert dead_owner(read_lease(lease)[0]) is not None, lease.read_text()
 
 
 def _same_record(a, b) -> None:

@@ -8,7 +8,7 @@ import socket
 import time
 
 from cxrbench.runner.cache import Cache
-from cxrbench.runner.lease import lease
+from cxrbench.runner.lease import lease, owner_identity, read_lease
 
 KEY = "ab" + "0" * 62
 
@@ -53,11 +53,11 @@ def _dead_pid() -> int:
 
 def test_a_dead_owners_lease_is_taken_over_at_once(tmp_path):
     path = tmp_path / ".k.lease"
-    path.write_text(json.dumps({"host": socket.gethostname(), "pid": _dead_pid(), "token": "x"}))
+    path.write_text(json.dumps({**owner_identity(), "pid": _dead_pid(), "start": ""}) + "\n0\n")
     said = []
     start = time.perf_counter()
     with lease(path, done=lambda: False, ttl=60, on_wait=said.append) as mine:
-        assert mine and json.loads(path.read_text())["pid"] == os.getpid()
+        assert mine and read_lease(path)[0]["pid"] == os.getpid()
     assert time.perf_counter() - start < 5
     assert "is dead" in said[0] and not path.exists()
 

@@ -171,3 +171,41 @@ def test_a_reference_arm_from_another_machine_passes_within_tolerance(runs):
     report = publish([jitter], store, compare=False)
     assert report.ok, report.rejected
     assert any("other bytes than the evaluator's" in n and "within the setting's noise" in n for n in report.notes), report.notes
+
+
+def _cli(monkeypatch, capsys, *args) -> tuple[int, str]:
+    """`cxrbench ARGS` through the console entry point: (exit status, stdout + stderr)."""
+    import sys
+
+    from cxrbench.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["cxrbench", *map(str, args)])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    out = capsys.readouterr()
+    return exit_.value.code, out.out + out.err
+
+
+def test_arms_only_sets_the_dev_arm_and_the_cli_refuses_the_forged_baseline(runs, monkeypatch, capsys):
+    """An entry published before records were signed gets its dev arm from a signed rerun
+    (`publish --arms-only`, which stores no record); then the forged-baseline upload is refused
+    through the command line, exit status non-zero, the eval set and seed named."""
+    store = _store(runs, "arms-only")
+    code, out = _cli(monkeypatch, capsys, "publish", "--results", store, "--no-compare", "--arms-only",
+                     runs[("dev", "oracle")])
+    assert code == 0, out
+    assert "reference arm tiny/supplement-0 (dev) set from oracle@1 on tiny/supplement-100" in out
+    assert not list(store.rglob("oracle@1.json"))  # no record stored
+    arms = json.loads((store / "baselines.json").read_text())["arms"]
+    assert list(arms["quick/tiny/supplement-0@1"]) == ["dev"]
+    forged, _ = _forge_baseline(runs[("dev", "noise")], runs["tmp"] / "forged-cli", EvalPopulation(),
+                                keep_signature=False)
+    code, out = _cli(monkeypatch, capsys, "publish", "--results", store, "--no-compare", forged)
+    assert code != 0 and "rejected" in out and "tiny/supplement-0 arm is not the evaluator's reference run" in out
+    assert "internal_test seed 0" in out and not list(store.rglob("noise@1.json"))
+    # a second signed run with the same arm only confirms it; an untrusted signer sets nothing
+    report = publish([runs[("dev", "oracle")]], store, compare=False, arms_only=True)
+    assert report.ok and any("is already set; oracle@1 on tiny/supplement-100 matches it" in n for n in report.notes)
+    report = publish([runs[("dev", "oracle")]], _store(runs, "arms-untrusted", trusted=False), compare=False,
+                     arms_only=True)
+    assert not report.ok and "only a record signed by a trusted key sets a reference arm" in report.rejected[0][1]

@@ -76,6 +76,12 @@ class Distributed:
         """How a step is spread (recorded in checkpoints, which resume only under the same one)."""
         return {"world_size": self.world_size, "accumulation": self.accumulation} if self.active else None
 
+    @staticmethod
+    def result_depends_on_process_count(drop_rate: float) -> bool:
+        """Whether a model trained on several processes differs from the one-process model by more
+        than float reduction order: only dropout draws differ (each process draws for its slice)."""
+        return drop_rate > 0
+
     def stream(self) -> tuple[int, ...]:
         """Extra entropy for per-process random draws (dropout); empty for one process."""
         return (self.world_size, self.rank) if self.active else ()
@@ -122,8 +128,21 @@ class Distributed:
         return mine
 
     def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
-        """`model` wrapped for DDP (the same module for one process)."""
-        return self.accelerator.prepare_model(model) if self.active else model
+        """`model` wrapped for DDP, its BatchNorms synchronised over the processes (normalising by the
+        global batch, as one process does); the same module, untouched, for one process."""
+        if not self.active:
+            return model
+        if self.world_size > 1:
+            from cxrbench.baselines.sync_batch_norm import sync_batch_norms
+
+            assert sync_batch_norms(model, self.accelerator.device) is model, "a model that is itself a BatchNorm"
+        return self.accelerator.prepare_model(model)
+
+    def loss_normaliser(self, mask_count: int) -> float:
+        """What one process divides its slice's summed loss by, so that DDP's mean over processes
+        of the accumulated gradients is the gradient of the global batch's mean loss
+        (`mask_count`: the global batch's counted entries)."""
+        return max(mask_count, 1) / (self.world_size * self.accumulation)
 
     def backward(self, loss: torch.Tensor) -> None:
         """Backward of one micro-batch's loss, scaled so that a step's gradient is the global mean."""

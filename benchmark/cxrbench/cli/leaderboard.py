@@ -20,6 +20,9 @@ def publish_cmd(
                                            "need it); without it a trusted signature vouches for them."),
     private_evals: Path = typer.Option(None, "--private-evals", help="The private eval sets those records were "
                                        "scored on (as given to `cxrbench evaluate`)."),
+    arms_only: bool = typer.Option(False, "--arms-only", help="Only set the store's reference arms (baselines.json) "
+                                   "from records signed by a trusted key, e.g. a signed rerun of an entry published "
+                                   "unsigned; the records are not added."),
 ) -> None:
     """Validate result records and add them to the leaderboard's store (one JSON per record).
 
@@ -41,7 +44,7 @@ def publish_cmd(
     held = ()
     if evaluator_key or private_evals:
         held = (population_from_options(evaluator_key, "held-out", private_evals),)
-    report = publish(files, store, compare=not no_compare, populations=held)
+    report = publish(files, store, compare=not no_compare, populations=held, arms_only=arms_only)
     out = Console(soft_wrap=True)  # long store paths stay on one line
     for path in report.published:
         standing = report.standings[path]

@@ -55,6 +55,17 @@ def submission_ref(sub: Submission, task: TaskSpec, budget: Budget | None) -> Su
         **population_fields(keys, m.training_population, m.kind, task, budget))
 
 
+def training_processes(budget: Budget) -> dict:
+    """Each reference run trains in one process; whether another process count (DDP) would give
+    another model beyond float reduction order (`Distributed.result_depends_on_process_count`)."""
+    from cxrbench.baselines.classifier import get_recipe
+    from cxrbench.baselines.distributed import Distributed
+
+    recipe = get_recipe(budget.recipe, image_size=budget.image_size)
+    return {"processes": 1, "result_depends_on_process_count": Distributed.result_depends_on_process_count(
+        recipe.drop_rate)}
+
+
 def audit_report(run: TaskRun) -> dict | None:
     """The audit's report (or why it was skipped); None when the task planned no audit."""
     if run.audit_skipped:
@@ -76,13 +87,15 @@ def generation_runs(run: TaskRun, outcomes: dict[str, Outcome]) -> list[Generati
 
 
 def stage_timings(run: TaskRun, outcomes: dict[str, Outcome]) -> list[StageTiming]:
-    """Seconds per recorded stage, summed over the task's jobs (cached: every job was a cache hit)."""
+    """Seconds per recorded stage, summed over the task's jobs (cached: every job was a cache hit or
+    built by another worker), with what happened to them on any node (retries, lease takeovers, ...)."""
     timings = []
     for stage, planned in _RECORDED_STAGES:
         keys = [k for name in planned for k in run.keys.get(name, [])]
         if keys:
+            events = [f"{run.labels.get(k, k[:12])}: {e}" for k in keys for e in outcomes[k].events]
             timings.append(StageTiming(stage=stage, seconds=round(sum(outcomes[k].seconds for k in keys), 3),
-                                       cached=all(outcomes[k].cached for k in keys)))
+                                       cached=all(outcomes[k].cached for k in keys), events=events))
     return timings
 
 
@@ -113,7 +126,8 @@ def assemble(run: TaskRun, outcomes: dict[str, Outcome]) -> tuple[ResultRecord, 
     scored, preds, base_preds = score.scored, score.preds, score.base_preds
     record = ResultRecord(
         status="complete", task=task_ref(task, run.opts.budget, run.budget), submission=submission_ref(run.sub, task, run.budget),
-        split_fingerprints=split_fingerprints(run), seeds=sorted(preds), environment=environment(run.isolation()),
+        split_fingerprints=split_fingerprints(run), seeds=sorted(preds),
+        environment=environment(run.isolation(), training_processes(run.budget)),
         eval_sets=scored.eval_sets, comparisons=scored.comparisons, subgroups=scored.subgroups,
         subgroup_summaries=scored.subgroup_summaries, audit=report, timings=run.timer.timings,
         generation=generation_runs(run, outcomes), evaluation=run.opts.population.record_section(run.eval_sets))

@@ -13,10 +13,12 @@ cache at all (it runs under bubblewrap, `cxrbench.submissions.bwrap`).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import shutil
+import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +29,7 @@ from typing import Any
 
 from cxrbench.cache_location import default_cache_root
 from cxrbench.data.file_digest import file_sha256
+from cxrbench.errors import ConfigError, CxrbenchError
 from cxrbench.version import __version__
 
 CHECKSUMS = "CHECKSUMS.json"
@@ -59,6 +62,17 @@ def tree_digest(paths: Iterable[str], read: Callable[[str], bytes]) -> str:
     for rel in sorted(chosen, key=lambda p: PurePosixPath(p).parts):
         h.update(rel.encode() + b"\0" + read(rel))
     return h.hexdigest()[:16]
+
+
+def remove_entry(path: Path, why: str) -> None:
+    """Rename an entry aside (`.<name>.<rand>.<why>`), then delete it: a reader sees it whole or
+    not at all. Gone already: nothing to do."""
+    aside = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.{why}"
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def default_root() -> Path:
@@ -107,6 +121,33 @@ def _warn(msg: str) -> None:
     warnings.warn(msg, stacklevel=3)
 
 
+class CorruptEntryError(CxrbenchError):
+    """Two builders of one entry published different contents: one of them is not to be trusted."""
+
+
+#: per thread, the list a running job collects its cache messages in (`collecting`)
+_collector = threading.local()
+
+
+@contextmanager
+def collecting(events: list[str]) -> Iterator[list[str]]:
+    """Route this thread's cache messages (corrupt entries, lease waits and takeovers) into
+    `events` instead of `Cache.report`: a worker hands them to the driver with the job's result."""
+    previous = getattr(_collector, "events", None)
+    _collector.events = events
+    try:
+        yield events
+    finally:
+        _collector.events = previous
+
+
+def _manifest(entry: Path) -> dict | None:
+    try:
+        return json.loads((entry / CHECKSUMS).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 class Cache:
     """Stage outputs by (stage, key). `force=True` recomputes (and replaces) every entry it is asked for.
 
@@ -125,7 +166,21 @@ class Cache:
         self._verified: set[Path] = set()
         self.problems: list[str] = []
         self.report = report or _warn
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.built_by: dict[tuple[str, str], str] = {}  # entries this process waited for: who built them
+        self.identity: str | None = None  # the cache's id (`node_check`), set by the driver for its workers
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cache {self.root} cannot be created ({exc.strerror or exc}): pass --cache with a "
+                              f"writable folder, or set CXRBENCH_CACHE") from None
+
+    def say(self, message: str) -> None:
+        """Report one cache event: into the running job's events on a worker, else to `report`."""
+        events = getattr(_collector, "events", None)
+        if events is not None:
+            events.append(message)
+        else:
+            self.report(message)
 
     def key(self, stage: str, payload: dict) -> str:
         return stable_hash({"stage": stage, "cxrbench": __version__, **payload})
@@ -147,7 +202,7 @@ class Cache:
             return True
         message = f"cache entry {path} is corrupt ({problem}); rebuilding it"
         self.problems.append(message)
-        self.report(message)
+        self.say(message)
         self._discard(path)
         return False
 
@@ -159,12 +214,10 @@ class Cache:
         self._discard(path)
 
     def _discard(self, path: Path) -> None:
-        trash = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.corrupt"
         try:
-            os.replace(path, trash)
+            remove_entry(path, "corrupt")
         except OSError:
-            return
-        shutil.rmtree(trash, ignore_errors=True)
+            pass
 
     @contextmanager
     def building(self, stage: str, key: str, meta: dict | None = None) -> Iterator[Path]:
@@ -177,16 +230,35 @@ class Cache:
             yield tmp
             (tmp / CHECKSUMS).write_text(json.dumps({"files": entry_checksums(tmp)}, indent=1))
             (tmp / MARKER).write_text(json.dumps({"stage": stage, "key": key, **(meta or {})}, default=str))
-            if final.exists():
-                trash = final.parent / f".{key}.{uuid.uuid4().hex[:8]}.old"
-                os.replace(final, trash)
-                shutil.rmtree(trash, ignore_errors=True)
-            os.replace(tmp, final)
+            self._publish(tmp, final)
             self._forced.add(final)
             self._verified.add(final)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+
+    def _publish(self, tmp: Path, final: Path) -> None:
+        """Rename a finished entry into place. An entry found there is replaced under `force` (once per
+        run) or when it is corrupt; one that another builder published meanwhile is kept when its
+        checksums equal these (nothing to do), and a CorruptEntryError names both when they differ."""
+        if final.exists() and ((self.force and final not in self._forced) or entry_problem(final) is not None):
+            remove_entry(final, "old")
+        try:
+            os.rename(tmp, final)  # a directory is never renamed onto a non-empty one: a race is seen here
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        theirs, ours = _manifest(final), _manifest(tmp)
+        if theirs is not None and theirs == ours:
+            self.say(f"cache entry {final} was published by another builder meanwhile, with the same checksums: "
+                     f"kept theirs")
+            return
+        kept = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.conflict"
+        os.replace(tmp, kept)
+        raise CorruptEntryError(f"cache entry {final} was published by another builder with other contents than "
+                                f"this build, kept at {kept} ({_difference(theirs, ours)}): the stage is not "
+                                f"deterministic or one copy is corrupt; compare them, remove the wrong one and rerun")
 
     def meta(self, stage: str, key: str) -> dict:
         """The metadata an entry was built with (`building(meta=...)`); {} when absent or unreadable."""
@@ -240,7 +312,10 @@ class Cache:
                 return True
             return False
 
-        with lease(final.parent / f".{key}.lease", done=done, on_wait=self.report,
+        def built_elsewhere(who: str) -> None:
+            self.built_by[(stage, key)] = who
+
+        with lease(final.parent / f".{key}.lease", done=done, on_wait=self.say, on_built_elsewhere=built_elsewhere,
                    **({"ttl": self.lease_ttl} if self.lease_ttl else {})) as mine:
             yield mine
 
@@ -256,3 +331,13 @@ class Cache:
         path = self.path(stage, key)
         self._forced.add(path)
         self._verified.discard(path)  # verify once more when next used
+
+
+def _difference(theirs: dict | None, ours: dict | None) -> str:
+    """The first file on which two entries' checksums disagree, in words."""
+    if theirs is None:
+        return f"the published one has no readable {CHECKSUMS}"
+    for rel in sorted(set(theirs) | set(ours or {})):
+        if (theirs or {}).get(rel) != (ours or {}).get(rel):
+            return f"{rel} differs"
+    return "their checksums differ"

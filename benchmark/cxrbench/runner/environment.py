@@ -70,8 +70,12 @@ def hardware() -> dict:
     return found
 
 
-def environment(isolation: dict | None = None) -> Environment:
-    """Versions and hardware that produced a record, and how submission code was isolated."""
+def environment(isolation: dict | None = None, training: dict | None = None) -> Environment:
+    """Versions and hardware that produced a record, how submission code was isolated, and
+    (`training`) how many processes trained each reference run and whether that count matters."""
+    found = hardware()
+    if training is not None:
+        found["training"] = training
     return Environment(cxrbench_version=__version__, git_sha=git_sha(), python=sys.version.split()[0],
-                       platform=platform.platform(), libraries=library_versions(), hardware=hardware(),
+                       platform=platform.platform(), libraries=library_versions(), hardware=found,
                        isolation=isolation or {})

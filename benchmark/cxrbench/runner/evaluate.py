@@ -23,6 +23,8 @@ from cxrbench.errors import ConfigError, CxrbenchError
 from cxrbench.results import ResultRecord
 from cxrbench.runner.assembly import assemble, failed_record
 from cxrbench.runner.cache import Cache, default_root
+from cxrbench.runner.cache_usage import record_entries
+from cxrbench.runner.node_check import cache_identity
 from cxrbench.runner.environment import environment
 from cxrbench.runner.executors import Event, Outcome, get_executor, run_plan
 from cxrbench.runner.interrupt import as_interrupted
@@ -31,6 +33,7 @@ from cxrbench.runner.plan import Plan
 from cxrbench.runner.planning import TaskRun
 from cxrbench.runner.progress import PlanProgress
 from cxrbench.runner.records import EVAL_GALLERY, copy_gallery, record_path, write_outputs
+from cxrbench.runner.storage import check_writable, space_warning, storage_failure
 from cxrbench.submissions import load_submission
 from cxrbench.tasking import TaskSpec, default_tasks, get_task, kind_mismatch
 
@@ -103,11 +106,13 @@ def _run(sub, specs: list[TaskSpec], opts: RunOptions, console: Console, executo
     (task order) and `finished` (job key → outcome), which the caller keeps if this is interrupted."""
     with executor:  # connects first: an unreachable cluster fails before anything is computed or written
         cache = Cache(opts.cache_root, force=opts.force,
-                      report=lambda msg: console.print(f"[bold yellow]{escape(msg)}[/]"))
+                      report=lambda msg: console.print(f"[bold yellow]{escape(msg)}[/]", soft_wrap=True))
         if opts.threads and opts.device == "cpu":
             import torch
 
             torch.set_num_threads(opts.threads)
+        check_writable(cache.root)  # a read-only cache: one line before anything is planned
+        cache.identity = cache_identity(cache.root)  # each worker checks it sees this very cache
         plan, runs = Plan(), []
         for spec in specs:
             run = TaskRun(sub, spec, opts, cache)
@@ -115,7 +120,14 @@ def _run(sub, specs: list[TaskSpec], opts: RunOptions, console: Console, executo
                 run.plan(plan)
             except CxrbenchError as exc:
                 run.error = str(exc)
+            except OSError as exc:  # the image store could not be written: this task fails, not the run
+                if (line := storage_failure(exc, cache.root)) is None:
+                    raise
+                run.error = line
             runs.append(run)
+        needed = sum(job.estimate for job in plan if job.entry is not None and not cache.has(job.entry, job.key))
+        if (warning := space_warning(cache.root, needed)) is not None:
+            console.print(f"[bold yellow]warning:[/] {escape(warning)}", soft_wrap=True)
         written: set[int] = set()
 
         def write_ready() -> None:
@@ -148,10 +160,12 @@ def _finish(run: TaskRun, finished: dict[str, Outcome], console: Console) -> Tas
             raise CxrbenchError(run.error)
         record, predictions = assemble(run, finished)
     except CxrbenchError as exc:
-        console.print(f"[bold red]{spec.name}: failed:[/] {escape(str(exc))}")
+        console.print(f"[bold red]{spec.name}: failed:[/] {escape(str(exc))}", soft_wrap=True)  # one line
         run.cache.discard_partials()
         record, predictions = failed_record(run, str(exc)), None
     path = write_outputs(run.opts.out_dir, record, predictions, signer=run.opts.population.key)
+    if record.status == "complete":  # `cxrbench cache gc --keep-published` keeps what it was made from
+        record_entries(run.cache.root, record, run.entries)
     if record.status == "failed" and path.name.endswith(".failed.json"):
         console.print(f"[yellow]{spec.name}: the complete record {path.with_name(path.name[:-12] + '.json')} "
                       f"is kept; this failure is in {path.name}[/]")

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cxrbench.errors import CxrbenchError
-from cxrbench.runner.cache import Cache, entry_problem
+from cxrbench.runner.cache import Cache, collecting, entry_problem
+from cxrbench.runner.node_check import node_problem
+from cxrbench.runner.storage import storage_failure
 
 #: stages in the order a task needs them (progress shows them in this order)
 STAGES = ("generate", "predict", "audit", "train", "score")
@@ -51,6 +53,8 @@ class Job:
     deps: tuple[str, ...] = ()
     resources: Resources = Resources()
     threads: int = 1  # torch CPU threads inside the job
+    estimate: int = 0  # bytes it writes to the cache, estimated when planned (0: not estimated)
+    sandboxed: bool = False  # runs submission code under bubblewrap: a worker checks its node has it
 
 
 @dataclass
@@ -63,6 +67,9 @@ class JobResult:
     error: str | None = None
     seconds: float = 0.0
     worker: str = ""
+    events: list[str] = field(default_factory=list)  # what the worker's cache said (lease takeovers, ...)
+    built_by: str | None = None  # the worker waited for another's lease: who built the entry
+    lost: bool = False  # not the job's fault (its worker or node failed): worth running elsewhere
 
 
 @dataclass
@@ -111,7 +118,10 @@ def run_job(job: Job, cache: Cache, remote: bool = False) -> JobResult:
     """Run one job where this process is (driver, pool process or Ray worker).
 
     A CxrbenchError (bad submission output, a timeout, ...) is the job's result, not a crash:
-    it comes back as `error`, and the job's unfinished scratch folders are removed."""
+    it comes back as `error`, and the job's unfinished scratch folders are removed. So does a
+    cache that cannot be written (full, read-only, I/O error): one line naming the path, the bytes
+    needed and free. What the cache said meanwhile (lease waits and takeovers, corrupt entries)
+    comes back in `events`."""
     start = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     if remote and job.threads:
@@ -120,20 +130,33 @@ def run_job(job: Job, cache: Cache, remote: bool = False) -> JobResult:
             sys.modules["torch"].set_num_threads(job.threads)
     if _fault(job, "kill", remote):
         os.kill(os.getpid(), signal.SIGKILL)
-    try:
-        if job.entry is None:
-            return JobResult(job.key, value=job.fn(cache=cache, **job.kwargs),
-                             seconds=time.perf_counter() - start, worker=worker)
-        with cache.claim(job.entry, job.key) as mine:
-            if mine:
-                job.fn(cache=cache, **job.kwargs)
-    except CxrbenchError as exc:
-        cache.discard_partials()
-        return JobResult(job.key, error=str(exc), seconds=time.perf_counter() - start, worker=worker)
+    events: list[str] = []
+
+    def result(**fields) -> JobResult:
+        return JobResult(job.key, seconds=time.perf_counter() - start, worker=worker, events=events, **fields)
+
+    if remote and (problem := node_problem(cache.root, getattr(cache, "identity", None), job.sandboxed)) is not None:
+        return result(error=problem, lost=True)  # the node's fault, not the job's: run it again
+
+    with collecting(events):
+        try:
+            if job.entry is None:
+                return result(value=job.fn(cache=cache, **job.kwargs))
+            with cache.claim(job.entry, job.key) as mine:
+                if mine:
+                    job.fn(cache=cache, **job.kwargs)
+        except CxrbenchError as exc:
+            cache.discard_partials()
+            return result(error=str(exc))
+        except OSError as exc:
+            if (line := storage_failure(exc, cache.root, job.estimate or None)) is None:
+                raise
+            return result(error=line)  # finished generation shards stay: a rerun with space resumes them
+    built_by = None if mine else cache.built_by.pop((job.entry, job.key), "another worker")
     digest = cache.digest(job.entry, job.key)
     if _fault(job, "wrong-hash", remote):
         digest = "0" * 64
-    return JobResult(job.key, digest=digest, seconds=time.perf_counter() - start, worker=worker)
+    return result(digest=digest, built_by=built_by)
 
 
 def verify(job: Job, result: JobResult, cache: Cache) -> str | None:

@@ -30,6 +30,16 @@ from cxrbench.submissions import Limits, Submission
 from cxrbench.tasking import TaskSpec, get_task
 
 
+# What a job writes to the cache, estimated from what the phantom's quick runs wrote (the
+# free-space check before a run warns against their sum): per condition row besides its pixels
+# (the requests table); per audited image, its pixel features (32 x 32 float32) and reference
+# features; per predicted image besides 8 bytes a label (ids in parquet); the reference weights.
+ROW_BYTES = 64
+AUDIT_FEATURE_BYTES = (32 * 32 + 256) * 4
+PREDICTION_ROW_BYTES = 40
+WEIGHTS_BYTES = 2_000_000
+
+
 @dataclass
 class _Timer:
     timings: list[StageTiming] = field(default_factory=list)
@@ -55,6 +65,8 @@ class TaskRun:
         self.store_root = cache.root / "images"
         self.audit_gallery: Path | None = None
         self.keys: dict[str, list[str]] = {}  # stage → this task's job keys
+        self.labels: dict[str, str] = {}  # job key → what the job does (e.g. "train seed 1")
+        self.entries: list[tuple[str, str]] = []  # (cache stage, key) of every entry its jobs publish
         self.replica_of: dict[str, int] = {}  # generate job key → its replica number
         self.error: str | None = None  # why planning failed
         self.audit_skipped: str | None = None
@@ -83,17 +95,22 @@ class TaskRun:
         return load_real_set(ref, self.budget, self.store_root, max_images=max_images)
 
     def _job(self, plan: Plan, key: str, stage: str, entry: str | None, what: str, fn, kwargs: dict,
-             deps: tuple[str, ...] = ()) -> str:
-        """Add one job; a job that publishes a cache entry is handed its key (`key=`), so it never
-        computes it again."""
+             deps: tuple[str, ...] = (), estimate: int = 0) -> str:
+        """Add one job (`estimate`: bytes it writes to the cache); a job that publishes a cache entry
+        is handed its key (`key=`), so it never computes it again."""
         on_gpu = self.opts.device.startswith("cuda") and stage != "score"
         if entry is not None:
             kwargs = {**kwargs, "key": key}
+        sandboxed = stage in ("generate", "predict") and self.sub.entry_point is not None \
+            and not self.opts.unsafe_no_sandbox
         plan.add(Job(key=key, stage=stage, entry=entry, label=f"{self.task.name} · {stage} {what}", fn=fn,
                      kwargs=kwargs, deps=deps, resources=Resources(num_cpus=self.opts.threads or 1,
                                                                   num_gpus=1 if on_gpu else 0),
-                     threads=self.opts.threads or 1))
+                     threads=self.opts.threads or 1, estimate=estimate, sandboxed=sandboxed))
         self.keys.setdefault(stage, []).append(key)
+        self.labels[key] = f"{stage} {what}".strip()
+        if entry is not None:
+            self.entries.append((entry, key))
         return key
 
     def plan_generate(self, plan: Plan, conditioning: RealSet, replicas: list[int] | None = None) -> dict[int, str]:
@@ -108,7 +125,8 @@ class TaskRun:
             keys[r] = self._job(plan, key, "generate", "synthetic", f"replica {r}", synthesize, dict(
                 submission=self.sub, conditioning=conditioning, replica=r, size=b.image_size,
                 generation_seed=task.generation_seed, limits=self.limits(b.generator_timeout_s),
-                device=self.opts.device, denied=(self.opts.out_dir.resolve(),)))
+                device=self.opts.device, denied=(self.opts.out_dir.resolve(),)),
+                estimate=len(conditioning) * (b.image_size ** 2 + ROW_BYTES))
             self.replica_of[key] = r
         return keys
 
@@ -126,7 +144,8 @@ class TaskRun:
             return
         self._job(plan, key, "audit", "audit", "replica 0", jobs.audit, dict(
             replica_key=replica_key, conditioning=conditioning, eval_sets=eval_sets, profile=self.task.profile,
-            device=self.opts.device, features=features, feature_weights=weights), deps=(replica_key,))
+            device=self.opts.device, features=features, feature_weights=weights), deps=(replica_key,),
+            estimate=(2 * len(conditioning) + sum(map(len, eval_sets.values()))) * AUDIT_FEATURE_BYTES)
 
     def generate(self, conditioning: RealSet) -> list:
         """The replicas the first seed trains on, generated here (`cxrbench audit`)."""
@@ -217,7 +236,8 @@ class TaskRun:
         return self._job(plan, submitted_key(self.cache, **inputs), "predict", "submitted-predictions", "submission",
                          submitted_predictions, dict(limits=self.limits(b.classifier_timeout_s), device=self.opts.device,
                                                      denied=(self.opts.out_dir.resolve(),),
-                                                     pooled=self.opts.population.held_out, **inputs))
+                                                     pooled=self.opts.population.held_out, **inputs),
+                         estimate=self._predictions_bytes())
 
     def plan_reference_run(self, plan: Plan, real_train: RealSet | None, seed: int, synthetic: list[str], *,
                            replicas_of_real: bool = False, baseline: bool = False) -> str:
@@ -235,7 +255,11 @@ class TaskRun:
         replicas = task.replicas_for_seed(seed) if synthetic else []
         return self._job(plan, key, "train", "classifier-run", what, jobs.train,
                          dict(synthetic_keys=synthetic, synthetic_replicas=replicas, replicas_of_real=replicas_of_real,
-                              device=self.opts.device, **inputs), deps=tuple(synthetic))
+                              device=self.opts.device, **inputs), deps=tuple(synthetic),
+                         estimate=self._predictions_bytes() + WEIGHTS_BYTES)
+
+    def _predictions_bytes(self) -> int:
+        return sum(map(len, self.eval_sets.values())) * (PREDICTION_ROW_BYTES + 8 * len(self.task.labels))
 
     def plan_score(self, plan: Plan) -> None:
         """The score job: every number of the record from the finished runs of both arms."""

@@ -19,14 +19,18 @@ from cxrbench.runner.plan import STAGES, Plan
 
 
 def job_line(event: Event, done: int, total: int) -> str:
-    """The log line of one finished, failed or retried job (plain text)."""
+    """The log line of one finished, failed or retried job, or of what a worker's cache said (plain text)."""
     job, outcome = event.job, event.outcome
     if event.kind == "retry":
         return f"[{done}/{total}] {job.label} retried: {event.message}"
+    if event.kind == "note":
+        return f"[{done}/{total}] {job.label}: {event.message}"
     if event.kind == "failed":
         return f"[{done}/{total}] {job.label} failed: {event.message}"
     seconds = outcome.seconds if outcome else 0.0
-    return f"[{done}/{total}] {job.label} done in {seconds:.1f} s" + (" (cached)" if outcome and outcome.cached else "")
+    cached = (f" (cached: built by {outcome.built_by})" if outcome.built_by else " (cached)") \
+        if outcome and outcome.cached else ""
+    return f"[{done}/{total}] {job.label} done in {seconds:.1f} s{cached}"
 
 
 class PlanProgress:
@@ -76,7 +80,9 @@ class PlanProgress:
             self.progress.advance(self.bars[None])
             self.progress.advance(self.bars[job.stage])
         done = sum(v == "finished" for v in self.state.values())
-        if self.log is not None and event.kind in ("done", "failed", "retry"):
+        if self.log is not None and event.kind in ("done", "failed", "retry", "note"):
             self.log(escape(job_line(event, done, self.total)), soft_wrap=True)
+        elif event.kind in ("retry", "note"):  # above the bars: a cluster's events are not hidden by the view
+            self.progress.console.print(f"[yellow]{escape(job_line(event, done, self.total))}[/]", soft_wrap=True)
         for stage, bar in self.bars.items():
             self.progress.update(bar, status=self._status(stage))

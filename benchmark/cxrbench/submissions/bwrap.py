@@ -28,7 +28,6 @@ possible), so its path is visible.
 from __future__ import annotations
 
 import atexit
-import glob
 import os
 import shutil
 import site
@@ -107,9 +106,21 @@ def blanked_files() -> tuple[str, ...]:
 
 
 def cuda_devices() -> list[str]:
-    """The NVIDIA device nodes a CUDA run needs (none on a machine without a GPU)."""
-    return sorted(p for p in glob.glob("/dev/nvidia*") if not os.path.isdir(p)) + \
-        sorted(glob.glob("/dev/nvidia-caps/*"))
+    """The NVIDIA device nodes a CUDA run needs: the control devices and the job's own GPUs
+    (`CUDA_VISIBLE_DEVICES`; all of them when unset); none on a machine without a GPU."""
+    from cxrbench.submissions.gpu_devices import device_nodes
+
+    return device_nodes(os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+def _other_gpus_hidden(gpus: Path) -> list[str]:
+    """Over the driver's GPU listing, only the job's GPUs (an empty listing first, then theirs)."""
+    from cxrbench.submissions.gpu_devices import visible_gpu_folders
+
+    mine = visible_gpu_folders(os.environ.get("CUDA_VISIBLE_DEVICES"), gpus)
+    if mine is None or not gpus.is_dir():
+        return []
+    return ["--tmpfs", str(gpus)] + [a for folder in mine for a in ("--ro-bind", folder, folder)]
 
 
 def command(worker: list[str], *, work: Path, submission: Path, package: Path, compile_cache: Path | None,
@@ -146,6 +157,7 @@ def command(worker: list[str], *, work: Path, submission: Path, package: Path, c
         drv = Path("/proc/driver/nvidia")
         if drv.is_dir():
             args += ["--ro-bind", str(drv), str(drv)]
+            args += _other_gpus_hidden(drv / "gpus")
     args += ["--ro-bind", str(submission), str(SUBMISSION), "--ro-bind", str(package), str(PACKAGE),
              "--bind", str(work), str(WORK), "--bind", str(work / "tmp"), "/tmp"]
     # an installation under /tmp (a clone or venv there) is bound after the private /tmp, on top of it

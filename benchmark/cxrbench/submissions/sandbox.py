@@ -143,6 +143,11 @@ def _environment(limits: Limits, work: Path, compile_cache: Path | None) -> dict
         env["TRITON_CACHE_DIR"] = str(compile_cache / "triton")
     if limits.threads:
         env.update(OMP_NUM_THREADS=str(limits.threads), MKL_NUM_THREADS=str(limits.threads))
+    if "CUDA_VISIBLE_DEVICES" in env and limits.sandboxed:  # only the job's GPUs are in the sandbox: from 0
+        from cxrbench.submissions.gpu_devices import sandbox_visible_devices
+
+        env.update(CUDA_VISIBLE_DEVICES=sandbox_visible_devices(env["CUDA_VISIBLE_DEVICES"]),
+                   CUDA_DEVICE_ORDER="PCI_BUS_ID")
     return env
 
 

@@ -37,6 +37,14 @@ def read_baselines(store: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {"arms": {}}
 
 
+def verified_arm(store: Path, record: ResultRecord) -> dict | None:
+    """The store's verified arm for `record`'s reference arm and eval population (None: none set)."""
+    arm = reference_arm(record)
+    if arm is None:
+        return None
+    return read_baselines(store)["arms"].get(_arm_key(record, arm[0]), {}).get(population_of(record))
+
+
 def _mean(values) -> float:
     values = list(values)
     return sum(values) / len(values)
@@ -70,7 +78,7 @@ def check_arm(store: Path, record: ResultRecord, table: pd.DataFrame,
     arm = reference_arm(record)
     if arm is None:
         return None, None
-    verified = read_baselines(store)["arms"].get(_arm_key(record, arm[0]), {}).get(population_of(record))
+    verified = verified_arm(store, record)
     if verified is None:
         return None, (f"reference arm {arm[0]} ({population_of(record)}) not checked: no record signed by a trusted "
                       f"key has set the verified one in this store yet")

@@ -15,6 +15,8 @@ the rest is `self-reported`. The reference arm (the real-only baseline) must be 
 own (`baselines.py`), never whatever the predictions file holds. Held-out records are rescored
 only where the publisher holds their key (`populations`); otherwise a trusted signature vouches
 for them, and an untrusted held-out record is refused (nothing here could check its numbers).
+`--arms-only` sets the reference arms from trusted signed runs without storing the records (the
+dev arms of entries published before records were signed).
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import pandas as pd
+
 from cxrbench.errors import ConfigError, CxrbenchError
-from cxrbench.leaderboard.baselines import check_arm, register_arm
+from cxrbench.leaderboard.baselines import ArmMacros, check_arm, register_arm
 from cxrbench.leaderboard.loader import read_verified
 from cxrbench.leaderboard.standing import VERIFIED, Standing, standing_of
 from cxrbench.leaderboard.store import (
@@ -252,14 +256,18 @@ def update_pairwise(new: StoredRecord, peers: list[StoredRecord], compare: Compa
 # --------------------------------------------------------------------------------- publish
 def publish(files: list[Path], store: Path, *, resolve_task: TaskResolver = shipped_task,
             compare: Comparer | None | bool = True, rescore: Rescorer | None = recomputed_difference,
-            populations: tuple[EvalPopulation, ...] = ()) -> PublishReport:
+            populations: tuple[EvalPopulation, ...] = (), arms_only: bool = False) -> PublishReport:
     """Validate each record file and copy the good ones into `store`; see the module docstring.
 
     `compare=True` uses `cxrbench.compare` when it exists; pass a function to inject one, or
     False/None to skip the paired tests. `rescore` recomputes the record's numbers from its
     predictions (None skips that: only for fixtures whose numbers are made up). `populations`:
     the held-out populations whose keys the publisher holds (their records are rescored too).
+    `arms_only`: each record, which must be signed by a trusted key, only sets its reference arm in
+    `baselines.json` (a signed rerun of an entry published before it was signed); none is stored.
     """
+    if arms_only:
+        return _set_arms(files, Path(store), resolve_task, rescore, populations)
     report = PublishReport()
     comparer = default_comparer(populations) if compare is True else (compare or None)
     if comparer is None:
@@ -288,8 +296,70 @@ def publish(files: list[Path], store: Path, *, resolve_task: TaskResolver = ship
     return report
 
 
+@dataclass
+class _Checked:
+    """A record that passed every check but the store's, with what storing it needs."""
+
+    record: ResultRecord
+    standing: Standing
+    table: pd.DataFrame  # its predictions
+    macros: ArmMacros | None  # its reference arm's macro AUROC, where our labels allow
+
+
 def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: Rescorer | None,
                  populations: tuple[EvalPopulation, ...], notes: list[str]) -> tuple[StoredRecord, Standing]:
+    checked = _checked(file, store, resolve_task, rescore, populations, notes, in_store=True)
+    record, standing, table, macros = checked.record, checked.standing, checked.table, checked.macros
+    target = record_path(store, record)
+    entry = submission_label(record.submission.name, record.submission.version)
+    arm = reference_arm(record)
+    refusal, note = check_arm(store, record, table, macros)
+    if refusal is not None:
+        raise RecordError(refusal)
+    # the predictions keep the name the (sealed) record gives them, beside the record
+    write_atomic(target.parent / record.predictions_file, (file.parent / record.predictions_file).read_bytes())
+    write_atomic(target, file.read_bytes())
+    if standing.signer_name is not None and arm is not None and register_arm(store, record, table, entry, macros):
+        # signed by a trusted key: its reference arm is the evaluator's own, and now the verified one
+        note = f"reference arm {arm[0]} ({standing.population}) set from {entry} on {record.task.name}"
+    if note is not None and note not in notes:  # one line per arm, not per record
+        notes.append(note)
+    return StoredRecord(record=record, path=target), standing
+
+
+def _set_arms(files: list[Path], store: Path, resolve_task: TaskResolver, rescore: Rescorer | None,
+              populations: tuple[EvalPopulation, ...]) -> PublishReport:
+    """`publish(..., arms_only=True)`: each record's reference arm set in (or checked against)
+    `baselines.json`; a record must be signed by a trusted key, since its arm becomes the evaluator's."""
+    report = PublishReport()
+    for file in map(Path, files):
+        try:
+            checked = _checked(file, store, resolve_task, rescore, populations, report.notes, in_store=False)
+            record, standing = checked.record, checked.standing
+            arm = reference_arm(record)
+            if standing.signer_name is None:
+                raise RecordError(f"only a record signed by a trusted key sets a reference arm; this one is "
+                                  f"{standing.reason}")
+            if arm is None:
+                raise RecordError("it holds no reference arm (the real-only baseline)")
+            refusal, note = check_arm(store, record, checked.table, checked.macros)
+            if refusal is not None:  # an arm already set that this run does not reproduce
+                raise RecordError(refusal)
+            entry = submission_label(record.submission.name, record.submission.version)
+            if register_arm(store, record, checked.table, entry, checked.macros):
+                note = f"reference arm {arm[0]} ({standing.population}) set from {entry} on {record.task.name}"
+            elif note is None:
+                note = f"reference arm {arm[0]} ({standing.population}) is already set; {entry} on {record.task.name} matches it"
+        except RecordError as exc:
+            report.rejected.append((str(file), str(exc).replace(f"{file}: ", "")))
+            continue
+        report.notes.append(note)
+    return report
+
+
+def _checked(file: Path, store: Path, resolve_task: TaskResolver, rescore: Rescorer | None,
+             populations: tuple[EvalPopulation, ...], notes: list[str], *, in_store: bool) -> _Checked:
+    """Every check of a record (`in_store`: also that the store can take it); RecordError naming the problems."""
     record = read_record(file, verify=True)  # schema version + content hash
     check = check_signature(record)
     if check.status == "invalid":
@@ -308,14 +378,14 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: R
     else:
         problems += check_against_task(record, expected)
     target = record_path(store, record)
-    if target.exists():
+    if in_store and target.exists():
         same = file_sha256(target) == file_sha256(file)
         raise RecordError(f"{record.key} ({record.task.budget}) is already published at {target}"
                           + (" (identical)" if same else
                              "; records are immutable: remove the old file in a pull request to replace it"
                              + _reproduction(record, target)))
     problems += check_store_consistency(record, _peers(record, store))
-    if record.predictions_file and (target.parent / record.predictions_file).exists():
+    if in_store and record.predictions_file and (target.parent / record.predictions_file).exists():
         problems.append(f"predictions file name {record.predictions_file!r} is already used in {target.parent}")
     if problems:
         raise RecordError("; ".join(problems))
@@ -356,18 +426,7 @@ def _publish_one(file: Path, store: Path, resolve_task: TaskResolver, rescore: R
             macros = arm_macros(record, table, population, arm[1])
         except (CxrbenchError, ValueError) as exc:
             raise RecordError(f"its reference arm cannot be scored ({exc})") from None
-    refusal, note = check_arm(store, record, table, macros)
-    if refusal is not None:
-        raise RecordError(refusal)
-    # the predictions keep the name the (sealed) record gives them, beside the record
-    write_atomic(target.parent / record.predictions_file, (file.parent / record.predictions_file).read_bytes())
-    write_atomic(target, file.read_bytes())
-    if standing.signer_name is not None and arm is not None and register_arm(store, record, table, entry, macros):
-        # signed by a trusted key: its reference arm is the evaluator's own, and now the verified one
-        note = f"reference arm {arm[0]} ({standing.population}) set from {entry} on {record.task.name}"
-    if note is not None and note not in notes:  # one line per arm, not per record
-        notes.append(note)
-    return StoredRecord(record=record, path=target), standing
+    return _Checked(record, standing, table, macros)
 
 
 def _reproduction(record: ResultRecord, published_file: Path, published: ResultRecord | None = None) -> str:

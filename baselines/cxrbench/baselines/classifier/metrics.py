@@ -21,12 +21,15 @@ def macro_auroc(targets: np.ndarray, scores: np.ndarray) -> tuple[float, np.ndar
     return float(result.macro), result.values
 
 
-def masked_bce(logits, targets):
-    """Mean BCE-with-logits over the entries whose target is not NaN (torch tensors)."""
+def masked_bce(logits, targets, normaliser: float | None = None):
+    """Mean BCE-with-logits over the entries whose target is not NaN (torch tensors); with
+    `normaliser`, their sum divided by it (a DDP slice: `Distributed.loss_normaliser`)."""
     import torch
     import torch.nn.functional as F
 
     mask = ~torch.isnan(targets)
     safe = torch.where(mask, targets, torch.zeros_like(targets))
     loss = F.binary_cross_entropy_with_logits(logits.float(), safe, reduction="none")
+    if normaliser is not None:
+        return (loss * mask).sum() / normaliser
     return (loss * mask).sum() / mask.sum().clamp_min(1)

@@ -135,11 +135,16 @@ def train_classifier(
                     if recipe.label_smoothing > 0:
                         y = y * (1 - recipe.label_smoothing) + 0.5 * recipe.label_smoothing
                     optimizer.zero_grad(set_to_none=True)
+                    # several processes: each slice's loss sum over the global batch's count (the global mean)
+                    normaliser = dist.loss_normaliser(int((~torch.isnan(y)).sum())) if dist.active else None
                     for part in dist.micro_steps(trained, x.shape[0]):
                         with _autocast(device, recipe):
-                            loss = masked_bce(trained(x[part]), y[part])
+                            loss = masked_bce(trained(x[part]), y[part], normaliser)
                         dist.backward(loss)
-                        loss_sum = loss_sum + loss.detach() * x[part].shape[0]  # no per-step host sync
+                        if normaliser is None:
+                            loss_sum = loss_sum + loss.detach() * x[part].shape[0]  # no per-step host sync
+                        else:  # this slice's share of the global batch's mean loss, weighted by the batch
+                            loss_sum = loss_sum + loss.detach() * x.shape[0] / (dist.world_size * dist.accumulation)
                         seen += x[part].shape[0]
                     dist.step_done(model)
                     optimizer.step()
@@ -199,7 +204,8 @@ def train_classifier(
         "epochs_run": state["epoch"],
         "stopped_early": state["epoch"] < recipe.max_epochs,
         "selection": recipe.selection,
-        **({"distributed": dist.layout()} if dist.active else {}),
+        **({"distributed": {**dist.layout(), "result_depends_on_process_count":
+                            Distributed.result_depends_on_process_count(recipe.drop_rate)}} if dist.active else {}),
         "history": state["history"],
         "torch": torch.__version__,
     }

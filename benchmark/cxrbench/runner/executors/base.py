@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cxrbench.runner.cache import Cache
@@ -25,11 +25,14 @@ class Outcome:
     value: Any = None
     seconds: float = 0.0
     attempts: int = 0
+    built_by: str | None = None  # cached because it waited for another worker's lease: who built it
+    events: list[str] = field(default_factory=list)  # retries and what the workers' caches said
 
 
 @dataclass
 class Event:
-    """What the progress view and the log see: kind is queued, started, retry, done or failed."""
+    """What the progress view and the log see: kind is queued, started, retry, note (something a
+    worker's cache said: a lease taken over, a corrupt entry), done or failed."""
 
     kind: str
     job: Job
@@ -85,6 +88,8 @@ class Executor:
 
 #: a job whose reported result does not check out is run once more, then fails with the reason
 ATTEMPTS = 2
+#: a job whose worker was lost (the process died, the node failed its checks) runs this often at most
+LOST_ATTEMPTS = 3
 
 
 def run_plan(plan: Plan, executor: Executor, cache: Cache,
@@ -99,7 +104,14 @@ def run_plan(plan: Plan, executor: Executor, cache: Cache,
     for job in pending:
         emit(Event("queued", job, at=time.time()))
 
+    notes: dict[str, list[str]] = {}  # job key → its retries and its workers' cache events, in order
+
+    def note(job: Job, kind: str, message: str) -> None:
+        notes.setdefault(job.key, []).append(message if kind == "note" else f"retried: {message}")
+        emit(Event(kind, job, message=message, at=time.time()))
+
     def finish(outcome: Outcome) -> None:
+        outcome.events = notes.pop(outcome.job.key, [])
         outcomes[outcome.job.key] = outcome
         emit(Event("failed" if outcome.error else "done", outcome.job, outcome, outcome.error, time.time()))
 
@@ -125,12 +137,22 @@ def run_plan(plan: Plan, executor: Executor, cache: Cache,
             continue
         for handle, result in executor.wait(list(inflight)):
             job, attempt = inflight.pop(handle)
+            for message in result.events:
+                note(job, "note", f"{result.worker}: {message}" if result.worker else message)
+            if result.lost and attempt < LOST_ATTEMPTS:
+                note(job, "retry", result.error or "its worker was lost")
+                inflight[executor.submit(job, cache)] = (job, attempt + 1)
+                continue
             problem = result.error or verify(job, result, cache)
             if problem and result.error is None and job.entry is not None:
                 cache.discard(job.entry, job.key)  # an entry its report does not match is not used
             if problem and result.error is None and attempt < ATTEMPTS:
-                emit(Event("retry", job, message=problem, at=time.time()))
+                note(job, "retry", problem)
                 inflight[executor.submit(job, cache)] = (job, attempt + 1)
+                continue
+            if result.built_by is not None and not problem:  # it waited: the work and its time are another's
+                note(job, "note", f"built by {result.built_by} (waited {result.seconds:.1f} s for its lease)")
+                finish(Outcome(job, cached=True, attempts=attempt, built_by=result.built_by))
                 continue
             finish(Outcome(job, error=problem, value=result.value, seconds=result.seconds, attempts=attempt))
     return outcomes

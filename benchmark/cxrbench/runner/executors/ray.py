@@ -1,8 +1,10 @@
 """The `ray` executor: each job is a Ray Core task declaring its resources (`num_gpus=1` for
 generation, training and audit on CUDA, one CPU otherwise), on a local Ray instance or a cluster.
 
-Ray retries a task whose worker process died (`max_retries`); the driver loop retries once more
-a job whose reported entry does not check out. Workers read and write the same cache as the
+A task whose worker process died (killed, out of memory, node lost) comes back to the driver loop
+as a lost job, which submits it again (`LOST_ATTEMPTS`) and says so in the progress output and the
+record; Ray's own retries stay off, since those would be invisible. The driver loop also retries
+once a job whose reported entry does not check out. Workers read and write the same cache as the
 driver, so on a cluster the cache root must be on a filesystem every node mounts.
 """
 
@@ -21,24 +23,36 @@ from cxrbench.runner.plan import Job, JobResult, run_job
 INSTALL = "--executor ray needs Ray, which is not installed: pip install 'cxrbench[ray]'"
 #: seconds to wait for a Ray head at HOST:PORT before saying it is unreachable
 CONNECT_TIMEOUT_S = 5.0
-#: times Ray reruns a task whose worker process died (killed, out of memory, node lost)
-MAX_RETRIES = 2
 
 
 def _on_worker(job: Job, cache: Cache) -> JobResult:
     return run_job(job, cache, remote=True)
 
 
+#: what an HTTP/2 client sends first (RFC 9113 3.4), then an empty SETTINGS frame
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
 def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
-    """Raise ConfigError unless something listens at HOST:PORT (Ray itself can wait minutes)."""
+    """Raise ConfigError unless a gRPC server (a Ray head's GCS) answers at HOST:PORT: Ray itself
+    retries for minutes against a silent address or another kind of server."""
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
         raise ConfigError(f"--address {address!r}: expected auto or HOST:PORT of a Ray head (e.g. 10.0.0.1:6379)")
     try:
-        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+        conn = socket.create_connection((host, int(port)), timeout=timeout_s)
     except OSError as exc:
         raise ConfigError(f"--address {address}: no Ray head reachable there within {timeout_s:.0f} s ({exc}); "
                           f"start one with `ray start --head --port {port}` or check the address") from None
+    with conn:  # a gRPC server answers the HTTP/2 preface with a SETTINGS frame (type 4)
+        try:
+            conn.sendall(_HTTP2_PREFACE)
+            answer = conn.recv(9)
+        except OSError:
+            answer = b""
+    if len(answer) < 4 or answer[3] != 4:
+        raise ConfigError(f"--address {address}: something listens there, but not a Ray head (no gRPC answer within "
+                          f"{timeout_s:.0f} s); give the head's GCS port (`ray start --head --port PORT`)")
 
 
 class RayExecutor(Executor):
@@ -68,6 +82,7 @@ class RayExecutor(Executor):
             else:
                 self._started_here = True  # before init: an init interrupted half-way is shut down too
                 ray.init(num_cpus=self.workers or None, include_dashboard=False, **options)
+                self._end_with_this_process()
         except ConnectionError as exc:
             raise ConfigError(f"--address {self.address}: cannot connect to Ray ({exc})") from None
         finally:
@@ -78,9 +93,18 @@ class RayExecutor(Executor):
         self.parallelism = max(1, int(slots))
         self._remote = ray.remote(_on_worker)
 
+    def _end_with_this_process(self) -> None:
+        """The Ray instance started here ends with this process: a reaper ends Ray's processes if
+        this one dies without `close()` (SIGKILL, or a signal with no handler)."""
+        import os
+
+        from cxrbench.runner.executors import ray_reaper
+
+        ray_reaper.start(ray_reaper.ray_children(os.getpid()))
+
     def submit(self, job: Job, cache: Cache) -> Any:
         ref = self._remote.options(num_cpus=job.resources.num_cpus, num_gpus=job.resources.num_gpus,
-                                   max_retries=MAX_RETRIES, name=job.label[:200]).remote(job, cache)
+                                   max_retries=0, name=job.label[:200]).remote(job, cache)
         self._running.add(ref)
         return ref
 
@@ -99,8 +123,8 @@ class RayExecutor(Executor):
                 out.append((ref, ray.get(ref)))
             except RayTaskError as exc:  # a bug, not a CxrbenchError: raise it as it was raised
                 raise exc.as_instanceof_cause() from None
-            except ray.exceptions.RayError as exc:  # the worker died on every attempt
-                out.append((ref, JobResult(key="", error=f"Ray worker lost {MAX_RETRIES + 1} times: {exc}")))
+            except ray.exceptions.RayError as exc:  # the worker died: the driver loop runs the job again
+                out.append((ref, JobResult(key="", error=f"its Ray worker was lost ({_first_line(exc)})", lost=True)))
         return out
 
     def abort(self) -> None:
@@ -120,3 +144,13 @@ class RayExecutor(Executor):
 
             self._started_here = False
             ray.shutdown()
+
+
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of a Ray error, cut after its last whole sentence within `limit` characters
+    (Ray's node-death message goes on with advice that would swamp a progress line)."""
+    line = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    if len(line) <= limit:
+        return line
+    cut = line[:limit].rfind(". ")
+    return line[:cut + 1] if cut > 0 else line[:limit]
