@@ -12,7 +12,6 @@ import os
 import py_compile
 import secrets
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -145,31 +144,6 @@ def test_sandbox_names_no_host_folder(tmp_path):
     assert report["cwd"] == "/sandbox/work"
     mount_points = {line.split()[4] for line in report["mountinfo"].splitlines()}
     assert {"/sandbox/submission", "/sandbox/work", "/sandbox/compile-cache"} <= mount_points
-
-
-def test_daemon_does_not_outlive_an_unsandboxed_run(tmp_path):
-    """`--unsafe-no-sandbox`: a double-forked, setsid daemon is killed when its run ends."""
-    marker = f"{secrets.randbelow(10**6)}.{secrets.randbelow(10**6)}"
-    body = f"""
-    if os.fork() == 0:
-        os.setsid()
-        if os.fork() == 0:
-            os.execv("/bin/sleep", ["sleep", "{marker}"])
-        os._exit(0)
-    import time; time.sleep(0.5)
-    """
-    run(make_sub(tmp_path / "sub", body), sandboxed=False)
-    time.sleep(0.3)
-    alive = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if marker.encode() in open(f"/proc/{pid}/cmdline", "rb").read():
-                alive.append(int(pid))
-        except OSError:
-            pass
-    for pid in alive:  # leave no daemon behind, whatever the outcome
-        os.kill(pid, 9)
-    assert alive == []
 
 
 def test_file_names_are_printed_escaped(tmp_path):
