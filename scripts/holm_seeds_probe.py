@@ -17,6 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import stats_calibration as sc
+
 from cxrbench.schema import LABEL_SETS
 from cxrbench.stats.multiplicity import holm
 from cxrbench.stats.seed_patient import eligible_labels, seed_mean_delta

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import numpy as np
-
-from cxrbench.reproducibility import (AUROC_FLOOR, SEED_NOISE_ALPHA, SeedMean, check, describe, figures,
-                                      paired_tolerance, same_submission, tolerance)
+from cxrbench.reproducibility import (
+    AUROC_FLOOR,
+    SEED_NOISE_ALPHA,
+    SeedMean,
+    check,
+    describe,
+    figures,
+    paired_tolerance,
+    same_submission,
+    tolerance,
+)
 from cxrbench.results import read_record
 
 REPO = Path(__file__).resolve().parents[1]
@@ -128,14 +136,13 @@ def test_compare_names_the_disagreement_and_exits_4(tmp_path):
 def test_publish_names_the_reproduction_of_a_published_record(tmp_path, shift, words):
     """A second run of a published submission is refused (records are immutable); the refusal says
     whether the run reproduces the published one, and if not, which figure, values and environments."""
+    import hashlib
     import shutil
+
+    import pandas as pd
 
     from cxrbench.leaderboard.publish import publish
     from cxrbench.results import write_record
-
-    import hashlib
-
-    import pandas as pd
 
     store = tmp_path / "store"
     shutil.copytree(PUBLISHED.parents[2], store)

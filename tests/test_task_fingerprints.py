@@ -1,13 +1,11 @@
 """The committed per-task slice fingerprints are what the current data code produces.
 
 If this fails, the phantom's population, its renderer (the `pixels` fingerprint) or the split code
-changed the data of a shipped task: bump the task's version, rerun
-`python scripts/make_task_fingerprints.py phantom` and re-run the published records.
+changed the data of a shipped task: bump the task's version, rerun `cxrbench tasks fingerprint
+phantom` and re-run the published records.
 """
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from cxrbench.results import read_record
@@ -17,11 +15,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_committed_task_fingerprints_are_current():
-    sys.path.insert(0, str(REPO / "scripts"))
-    from make_task_fingerprints import build
+    from cxrbench.runner.task_fingerprints import task_fingerprints
 
     committed = json.loads((REPO / "tasks" / "cxrbench" / "tasks" / "phantom.fingerprints.json").read_text())
-    assert build("phantom") == committed
+    assert task_fingerprints("phantom") == committed
 
 
 def test_publish_hook_returns_them_and_published_records_match():

@@ -1,10 +1,10 @@
 """Task specs: shipped files validate, expand into ratios, and bad files say what is wrong."""
 
+from pathlib import Path
+
 import pytest
 
 from cxrbench.errors import ConfigError
-from pathlib import Path
-
 from cxrbench.tasking import default_tasks, get_task, load_tasks, parse_task_file
 
 REPO_TASKS = Path(__file__).resolve().parents[1] / "tasks" / "cxrbench" / "tasks"

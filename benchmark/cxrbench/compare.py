@@ -44,7 +44,7 @@ def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: 
                                                                          if population.held_out else None):
             raise CxrbenchError(f"{rec.key} was scored on {rec.evaluation.eval_sets} sets"
                                 + (f" of key {rec.evaluation.evaluator_key}" if rec.evaluation.evaluator_key else "")
-                                + f"; records compare only within one eval population")
+                                + "; records compare only within one eval population")
 
     if (a.task.name, a.task.version, a.task.budget) != (b.task.name, b.task.version, b.task.budget):
         raise CxrbenchError(f"records are for different tasks: {a.task.name}@{a.task.version} ({a.task.budget}) vs "

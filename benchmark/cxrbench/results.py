@@ -15,15 +15,25 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 
 from cxrbench.data.atomic import atomic_write_bytes
 from cxrbench.errors import CxrbenchError, pydantic_problems
-from cxrbench.training_population import Group, TrainingSource
 from cxrbench.tasking import Family
+from cxrbench.training_population import Group, TrainingSource
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from cxrbench.trust.keys import EvaluatorKey
 
 #: 2: one inference procedure (seed mean over training seeds, patients and seeds both varying) behind
 #: every figure; primary / secondary endpoints; label eligibility; minimum detectable effects.
@@ -325,7 +335,7 @@ class StageTiming(_Model):
     events: list[str] = []
 
     @model_serializer(mode="wrap")
-    def _without_empty_events(self, handler):
+    def _without_empty_events(self, handler: SerializerFunctionWrapHandler) -> Any:
         data = handler(self)
         if not data.get("events"):
             data.pop("events", None)
@@ -431,7 +441,7 @@ def record_path(root: Path, record: ResultRecord) -> Path:
     return task_folder(root, record) / f"{_path_part(sub.name)}@{_path_part(sub.version)}.json"
 
 
-def write_record(record: ResultRecord, path: Path, *, signer=None) -> Path:
+def write_record(record: ResultRecord, path: Path, *, signer: EvaluatorKey | None = None) -> Path:
     """Seal and write a record atomically (temp file + fsync + rename); `signer` (an evaluator key,
     `cxrbench.trust.keys`) signs it after sealing."""
     record.seal()

@@ -261,7 +261,7 @@ def get_task(name: str) -> TaskSpec:
     import difflib
 
     close = difflib.get_close_matches(name, list(tasks), n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else f"; see `cxrbench tasks ls`"
+    hint = f"; did you mean {', '.join(close)}?" if close else "; see `cxrbench tasks ls`"
     raise ConfigError(f"unknown task {name!r}{hint}")
 
 
@@ -295,7 +295,7 @@ def default_tasks(kind: str, profile: str, budget: str) -> list[TaskSpec]:
 def split_fingerprints(spec: TaskSpec, budget: str) -> dict[str, str] | None:
     """The committed slice fingerprints a record of `spec` at `budget` must carry, or None if none ship.
 
-    `tasks/cxrbench/tasks/<profile>.fingerprints.json` (made by `scripts/make_task_fingerprints.py`; a test
+    `tasks/cxrbench/tasks/<profile>.fingerprints.json` (made by `cxrbench tasks fingerprint`; a test
     recomputes it) lets `cxrbench publish` reject a record scored on different data.
     """
     import json

@@ -15,7 +15,7 @@ import pytest
 
 from cxrbench.audit.reference import provenance
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "docs" / "experiments"))
 from audit_controls_table import audit_controls  # noqa: E402  (the sets docs/audit.md's table comes from)
 
 

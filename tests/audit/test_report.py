@@ -3,11 +3,10 @@
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
+import toy
 from rich.console import Console
 
-import toy
 from cxrbench.audit import AuditConfig, PixelExtractor, RealImages, audit, cli_table
 from cxrbench.errors import DataError
 from cxrbench.schema import PATHOLOGIES

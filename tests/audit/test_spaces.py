@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from tiny_spaces import tiny_rad_dino, tiny_xrv_densenet
 
 from cxrbench.audit import RealImages, audit
 from cxrbench.audit.spaces import load_space, space_for, space_identity
 from cxrbench.errors import ConfigError
 from cxrbench.schema import PATHOLOGIES
-from tiny_spaces import tiny_rad_dino, tiny_xrv_densenet
 
 pytest.importorskip("transformers")
 

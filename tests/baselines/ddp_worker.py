@@ -24,10 +24,11 @@ def classifier_data():
 def train_both(out: Path, distributed=None, accumulation_runs: tuple[int, ...] = (), resume: bool = False) -> None:
     """Train both models into `out` (files suffixed by the rank); then the DDPM again per accumulation,
     and with `resume` once more stopped half-way and resumed (ddpm-resumed)."""
+    from safetensors.torch import save_file
+
     from cxrbench.baselines.classifier import get_recipe, train_classifier
     from cxrbench.baselines.ddpm.training import TrainSettings, train_generator
     from cxrbench.baselines.distributed import Distributed
-    from safetensors.torch import save_file
 
     rank = distributed.rank if distributed is not None else 0
     train, val = classifier_data()

@@ -7,14 +7,13 @@ import json
 import socket
 from pathlib import Path
 
+import ddp_worker  # tests/baselines is on sys.path (no __init__.py there)
 import numpy as np
 import pytest
 import torch
 
 from cxrbench.baselines.distributed import Distributed
 from cxrbench.errors import ConfigError
-
-import ddp_worker  # tests/baselines is on sys.path (no __init__.py there)
 
 needs_accelerate = pytest.mark.skipif(not __import__("importlib").util.find_spec("accelerate"),
                                       reason="DDP tests need accelerate (pip install 'cxrbench[dist]')")

@@ -4,13 +4,13 @@ import io
 import re
 from pathlib import Path
 
+from leaderboard_fixtures import make_record
 from rich.console import Console
 from typer.testing import CliRunner
 
 from cxrbench.cli import app
 from cxrbench.cli.evaluate import failures, results_table
 from cxrbench.results import ResultRecord
-from leaderboard_fixtures import make_record
 
 
 def render(table, width=120) -> str:
@@ -39,7 +39,6 @@ def test_complete_row_shows_delta_ci_p_and_external_deltas():
     rec = make_record("phantom/supplement-100", "oracle")
     text = render(results_table([rec]), width=200)
     comp = next(c for c in rec.comparisons if c.eval_set == "internal_test")
-    from cxrbench.leaderboard import fields
 
     low, high = comp.ci_low, comp.ci_high
     assert f"{comp.delta:+.3f} [{low:+.3f}, {high:+.3f}]" in text

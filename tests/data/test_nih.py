@@ -14,10 +14,16 @@ import pytest
 from typer.testing import CliRunner
 
 from cxrbench.data.sources import get_source
-from cxrbench.data.sources.nih import (LEFT_OUT, NIH_LABELS, NOT_ANNOTATED, RELEASES_FILE, compare_release,
-                                       release_digests)
+from cxrbench.data.sources.nih import (
+    LEFT_OUT,
+    NIH_LABELS,
+    NOT_ANNOTATED,
+    RELEASES_FILE,
+    compare_release,
+    release_digests,
+)
 from cxrbench.errors import DataError, SchemaError
-from cxrbench.schema import LABEL_SETS, PATHOLOGIES
+from cxrbench.schema import LABEL_SETS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nih_tree import build_nih_tree, nih_table  # noqa: E402
@@ -141,7 +147,6 @@ def test_committed_task_fingerprints_are_the_real_csvs(real_nih_metadata_root, s
     folder.mkdir(parents=True)
     (folder / "train.csv.gz").symlink_to(shared_data / "metadata" / "chexpert_train.csv.gz")
     monkeypatch.setenv("CXRBENCH_CHEXPERT_ROOT", str(tmp_path / "cxr"))
-    sys.path.insert(0, str(REPO / "scripts"))
-    from make_task_fingerprints import build
+    from cxrbench.runner.task_fingerprints import task_fingerprints
 
-    assert build("nih") == json.loads((REPO / "tasks" / "cxrbench" / "tasks" / "nih.fingerprints.json").read_text())
+    assert task_fingerprints("nih") == json.loads((REPO / "tasks" / "cxrbench" / "tasks" / "nih.fingerprints.json").read_text())

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from leaderboard_fixtures import fill_store, make_record, study_records
 
 APP = Path(__file__).resolve().parents[2] / "leaderboard" / "cxrbench" / "leaderboard" / "app.py"

@@ -16,8 +16,8 @@ import pandas as pd
 
 from cxrbench.results import (
     Comparison,
-    EvalSetScore,
     Environment,
+    EvalSetScore,
     LabelDelta,
     LabelScore,
     ResultRecord,

@@ -5,12 +5,12 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
+from leaderboard_fixtures import make_record, store_pair, tamper
 
-from cxrbench.leaderboard.store import record_path
-from cxrbench.results import Verdict, read_record
 from cxrbench.leaderboard.charts import OKABE_ITO
 from cxrbench.leaderboard.frames import OVERVIEW_PRIMARY
-from leaderboard_fixtures import make_record, store_pair, tamper
+from cxrbench.leaderboard.store import record_path
+from cxrbench.results import Verdict, read_record
 
 
 def charts(at):
@@ -341,7 +341,6 @@ def test_one_colour_per_submission_on_every_page_and_thin_whiskers(app_test):
 
 
 def test_compare_page_shows_the_stored_paired_test_either_way_round(app_test, store):
-    from cxrbench.leaderboard import fields
 
     folder = store / "phantom" / "quick" / "supplement-100@1"
     comps = store_pair(folder, read_record(folder / "oracle@1.0.json"), read_record(folder / "noise@1.0.json"))

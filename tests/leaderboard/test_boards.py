@@ -3,10 +3,10 @@ eval population, never ranked together."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from leaderboard_fixtures import make_record
 
 from cxrbench.leaderboard import frames
 from cxrbench.leaderboard.loader import load_tables
@@ -14,7 +14,6 @@ from cxrbench.leaderboard.store import record_path
 from cxrbench.leaderboard.trusted_keys import add_trusted
 from cxrbench.results import Evaluation, write_record
 from cxrbench.trust.keys import new_key
-from leaderboard_fixtures import make_record
 
 TASKS = ("phantom/supplement-0", "phantom/supplement-100")
 VERIFIED = "Verified · held-out sets of the evaluator"

@@ -4,11 +4,11 @@ import os
 from pathlib import Path
 
 import pytest
+from leaderboard_fixtures import make_record, store_pair, tamper
 
 from cxrbench.leaderboard.screenshot import CHROMIUM, chromium, serve
 from cxrbench.leaderboard.store import record_path
 from cxrbench.results import read_record
-from leaderboard_fixtures import make_record, store_pair, tamper
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is absent (apt-get install -y chromium)")
 

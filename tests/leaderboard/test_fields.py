@@ -4,10 +4,10 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+from leaderboard_fixtures import make_record
 
 from cxrbench.leaderboard import fields, frames
 from cxrbench.leaderboard.tables import build_tables, record_rows
-from leaderboard_fixtures import make_record
 
 
 def v2(**kw):

@@ -1,11 +1,11 @@
 import json
 
 import pytest
+from leaderboard_fixtures import fill_store, make_record, tamper
 
 from cxrbench.leaderboard import loader
 from cxrbench.leaderboard.loader import load_tables
 from cxrbench.leaderboard.store import record_files, record_path
-from leaderboard_fixtures import fill_store, make_record, tamper
 
 
 @pytest.fixture

@@ -2,16 +2,15 @@ import json
 import subprocess
 import sys
 
-import pandas as pd
 import pytest
+from leaderboard_fixtures import FAKE_SHA, make_record, tamper, write_evaluated
 
+from cxrbench.leaderboard import frames
 from cxrbench.leaderboard.loader import load_pairwise, load_tables
 from cxrbench.leaderboard.publish import ExpectedTask, publish, shipped_task
-from cxrbench.leaderboard.store import PAIRWISE_FILE, record_path
-from cxrbench.leaderboard import frames
 from cxrbench.leaderboard.ranking import PAIRED
+from cxrbench.leaderboard.store import PAIRWISE_FILE
 from cxrbench.results import Comparison, read_record, write_record
-from leaderboard_fixtures import FAKE_SHA, make_record, tamper, write_evaluated
 
 FINGERPRINTS = {"phantom/site-a/train": "a" * 64, "phantom/site-a/test": "b" * 64}
 

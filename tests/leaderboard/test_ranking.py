@@ -1,6 +1,4 @@
-import numpy as np
 import pandas as pd
-import pytest
 
 from cxrbench.leaderboard.ranking import (
     CI_OVERLAP,

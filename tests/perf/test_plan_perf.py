@@ -17,8 +17,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
 TASK, ENTRY = "phantom/supplement-100", "submissions/phantom-oracle"
 MAX_TRAIN_JOB_BYTES = 1 << 20

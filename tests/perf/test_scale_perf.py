@@ -3,7 +3,7 @@ and Ray's overhead per job against `--executor local`, all measured in the same 
 
 Target: 2 workers at least 1.6x faster than 1 on a 2-core machine. Takes 10-30 min
 (three runs of 8 CPU trainings); on a machine with other load the ratio is not representative:
-extra_info records the load average next to it. Also `scripts/scale_benchmark.py measure`.
+extra_info records the load average next to it. Also `docs/experiments/scale_benchmark.py measure`.
 """
 
 import sys
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("ray", reason="ray is not installed (pip install 'cxrbench[ray]')")
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "docs" / "experiments"))
 
 
 def test_two_ray_workers_vs_one(benchmark, tmp_path):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pytest
 from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 

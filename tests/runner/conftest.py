@@ -64,7 +64,6 @@ def tiny_tasks_module(tmp_path_factory):
 @pytest.fixture
 def run_opts(tmp_path):
     from cxrbench.runner.evaluate import RunOptions
-
     from cxrbench.submissions.bwrap import unavailable_reason
 
     # These tests are about the runner; without bubblewrap (a CI machine lacking the Debian package)

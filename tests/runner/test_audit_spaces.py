@@ -41,8 +41,8 @@ def test_audit_cli_in_a_real_data_space(space, tiny_tasks, tmp_path):
 
 def test_missing_space_weights_stop_the_audit_in_one_line(tiny_tasks, tmp_path, monkeypatch):
     monkeypatch.setenv("CXRBENCH_FEATURES_DIR", str(tmp_path / "nothing"))
-    from cxrbench.runner.evaluate import RunOptions, TaskRun
     from cxrbench.runner.cache import Cache
+    from cxrbench.runner.evaluate import RunOptions, TaskRun
     from cxrbench.submissions import load_submission
     from cxrbench.tasking import get_task
 

@@ -1,8 +1,9 @@
 """Failed runs leave no `.partial` folders in the cache (Cache.discard_partials)."""
 
+from test_evaluate import _sub
+
 from cxrbench.runner.cache import Cache
 from cxrbench.runner.evaluate import evaluate
-from test_evaluate import _sub
 
 HALFWAY = ("from cxrbench.data.phantom import render\nclass Gen:\n    calls = 0\n"
            "    def generate(self, c, s, size):\n        Gen.calls += 1\n"

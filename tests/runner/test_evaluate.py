@@ -6,12 +6,10 @@ import shutil
 
 import numpy as np
 import pytest
-
 from rich.console import Console
 
 from cxrbench.results import read_record
 from cxrbench.runner.evaluate import evaluate
-
 
 #: what a test submission declares it learned from, by kind
 TRAINED_ON = {"generator": "[{data: phantom/site-a/train, patients: 712, population: 1000}]",

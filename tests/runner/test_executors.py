@@ -11,14 +11,14 @@ import os
 from pathlib import Path
 
 import pytest
+from faults import DRIVER_PID_ENV, FAULTS_ENV
 from rich.console import Console
-
-from cxrbench.runner.plan import FAULTS_ENV
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'cxrbench[ray]')")
 
-#: fields of a record that differ between runs of the same inputs
-RUN_DEPENDENT = {"created_at", "timings", "content_sha256"}
+#: fields of a record that differ between runs of the same inputs (`generation`: the measured time of
+#: making the synthetic set, and whether this run made it or found it in the cache)
+RUN_DEPENDENT = {"created_at", "timings", "content_sha256", "generation"}
 SEEDS = [0, 1]
 ORACLE = "from cxrbench.data.phantom import render\nclass Gen:\n    def generate(self, c, s, size):\n        return render(c, s, size)\n"
 
@@ -26,10 +26,17 @@ ORACLE = "from cxrbench.data.phantom import render\nclass Gen:\n    def generate
 @pytest.fixture(scope="module")
 def faults(tmp_path_factory):
     """A folder of armed faults, visible to every Ray worker (set before Ray starts them); the
-    workers can import this folder's modules (the plan-level tests' job functions)."""
+    workers can import this folder's modules (the job functions behind the faults, faults.py);
+    training jobs run behind a `kill` fault of their stage."""
+    import faults as fault_jobs
+
+    from cxrbench.runner import jobs
+
     folder = tmp_path_factory.mktemp("faults")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(FAULTS_ENV, str(folder))
+        mp.setenv(DRIVER_PID_ENV, str(os.getpid()))
+        mp.setattr(jobs, "train", fault_jobs.train)
         mp.setenv("PYTHONPATH", os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
         yield folder

@@ -4,6 +4,7 @@ parquet and the image store's file), never pixels; the worker reopens exactly th
 import pickle
 
 import numpy as np
+from test_evaluate import ORACLE, _sub
 
 from cxrbench.runner.cache import Cache
 from cxrbench.runner.datasets import RealSet
@@ -11,7 +12,6 @@ from cxrbench.runner.evaluate import TaskRun
 from cxrbench.runner.plan import Plan
 from cxrbench.submissions import load_submission
 from cxrbench.tasking import get_task
-from test_evaluate import ORACLE, _sub
 
 
 def _planned(tmp_path, run_opts) -> tuple[TaskRun, Plan]:

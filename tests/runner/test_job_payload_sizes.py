@@ -4,12 +4,13 @@ target is at most 1 MB per job at any size."""
 
 import pickle
 
+from test_evaluate import ORACLE, _sub
+
 from cxrbench.runner.cache import Cache
 from cxrbench.runner.evaluate import TaskRun
 from cxrbench.runner.plan import Plan
 from cxrbench.submissions import load_submission
 from cxrbench.tasking import get_task
-from test_evaluate import ORACLE, _sub
 
 MAX_JOB_BYTES = 1 << 20
 

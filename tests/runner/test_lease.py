@@ -4,7 +4,6 @@ finished entry; a dead or silent owner's lease is taken over."""
 import json
 import multiprocessing
 import os
-import socket
 import time
 
 from cxrbench.runner.cache import Cache

@@ -85,7 +85,7 @@ def test_same_hostname_in_separate_namespaces_waits_for_the_live_lease(tmp_path)
 
 def _mount(source: Path, mount: Path) -> subprocess.Popen:
     mount.mkdir()
-    fs = subprocess.Popen([sys.executable, str(REPO / "scripts" / "delayed_attributes_fs.py"), str(source), str(mount),
+    fs = subprocess.Popen([sys.executable, str(REPO / "tests" / "runner" / "delayed_attributes_fs.py"), str(source), str(mount),
                            "--delay", "3"], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while not os.path.ismount(mount):
@@ -98,7 +98,7 @@ def _mount(source: Path, mount: Path) -> subprocess.Popen:
 
 @pytest.fixture
 def delayed_mtime_mounts(tmp_path):
-    """One folder behind two delayed-attributes FUSE mounts (scripts/delayed_attributes_fs.py): two
+    """One folder behind two delayed-attributes FUSE mounts (tests/runner/delayed_attributes_fs.py): two
     NFS clients, each seeing the other's changes in `stat` only after 3 s."""
     if shutil.which("fusermount3") is None or not os.path.exists("/dev/fuse"):
         pytest.skip("needs FUSE 3 (Debian: fuse3) and /dev/fuse")

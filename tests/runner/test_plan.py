@@ -6,13 +6,14 @@ import time
 from pathlib import Path
 
 import pytest
+from faults import FAULTS_ENV, WrongHashExecutor, kill_if_armed
 from rich.console import Console
 
 from cxrbench.errors import SubmissionError
 from cxrbench.runner.cache import Cache
 from cxrbench.runner.executors import run_plan
 from cxrbench.runner.executors.local import LocalExecutor
-from cxrbench.runner.plan import FAULTS_ENV, Job, Plan
+from cxrbench.runner.plan import Job, Plan
 from cxrbench.runner.progress import PlanProgress
 
 
@@ -20,6 +21,12 @@ def _write(*, cache, key, text, calls):
     calls.append(key)
     with cache.building("thing", key) as tmp:
         (tmp / "value.txt").write_text(text)
+
+
+def _write_train(**kwargs):
+    """`_write` behind a `kill` fault of stage `train` (faults.py)."""
+    kill_if_armed("train")
+    _write(**kwargs)
 
 
 def _crash(*, cache, key, calls, **_):
@@ -35,14 +42,14 @@ def _plan(calls, first=_write):
     plan = Plan()
     a, b = "aa" + "0" * 62, "bb" + "0" * 62
     plan.add(Job(a, "generate", "thing", "job a", first, dict(key=a, text="2", calls=calls)))
-    plan.add(Job(b, "train", "thing", "job b", _write, dict(key=b, text="3", calls=calls), deps=(a,)))
+    plan.add(Job(b, "train", "thing", "job b", _write_train, dict(key=b, text="3", calls=calls), deps=(a,)))
     plan.add(Job("score-key", "score", None, "job score", _sum, dict(keys=[a, b]), deps=(a, b)))
     return plan, a, b
 
 
-def _run(plan, cache, terminal=False):
+def _run(plan, cache, terminal=False, executor=LocalExecutor):
     log = io.StringIO()
-    with LocalExecutor() as ex, PlanProgress(plan, Console(file=log, width=200, force_terminal=terminal)) as view:
+    with executor() as ex, PlanProgress(plan, Console(file=log, width=200, force_terminal=terminal)) as view:
         outcomes = run_plan(plan, ex, cache, on_event=view)
     return outcomes, log.getvalue()
 
@@ -72,7 +79,7 @@ def _run_with_fault(tmp_path, monkeypatch, fault: str):
     (tmp_path / fault).touch()
     calls = []
     plan, a, b = _plan(calls)
-    outcomes, log = _run(plan, Cache(tmp_path / "cache"))
+    outcomes, log = _run(plan, Cache(tmp_path / "cache"), executor=WrongHashExecutor)
     return calls, a, b, outcomes, log
 
 

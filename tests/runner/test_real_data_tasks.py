@@ -63,11 +63,10 @@ def chexpert_metadata_root(shared_data, tmp_path, monkeypatch) -> Path:
 
 
 def test_committed_chexpert_fingerprints_are_what_the_real_metadata_gives(chexpert_metadata_root):
-    sys.path.insert(0, str(REPO / "scripts"))
-    from make_task_fingerprints import build
+    from cxrbench.runner.task_fingerprints import task_fingerprints
 
     committed = json.loads((REPO / "tasks" / "cxrbench" / "tasks" / "chexpert.fingerprints.json").read_text())
-    assert build("chexpert") == committed
+    assert task_fingerprints("chexpert") == committed
     fps = split_fingerprints(get_task("chexpert/supplement-100"), "quick")
     assert set(fps) == {"internal_test", "val", "real_train"}  # no `pixels`: the files are the pixels
 

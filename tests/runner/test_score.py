@@ -3,11 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
+
 from cxrbench.runner.datasets import RealSet
 from cxrbench.runner.score import score_task
 from cxrbench.schema import PATHOLOGIES
 from cxrbench.tasking import DataRef, EligibilityRule
-from sklearn.metrics import roc_auc_score
 
 RULE = EligibilityRule(min_positive_patients=20, min_negative_patients=20)
 
@@ -49,7 +50,7 @@ def test_scores_match_sklearn_and_detect_a_real_improvement(eval_set):
     out, good = _two_arms(eval_set, 2.0, 0.5, n_seeds=5, rng_seed=1)
     es = out.eval_sets[0]
     want = []
-    for j, lab in enumerate(LABELS):
+    for j in range(len(LABELS)):
         keep = np.isin(y[:, j], (0, 1))
         # the estimand is the seed mean of each seed's AUROC (not the AUROC of averaged predictions)
         ref = np.mean([roc_auc_score(y[keep, j], good[s]["internal_test"][keep, j]) for s in range(5)])

@@ -8,7 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cxrbench.stats import (
-    StatsError, benjamini_hochberg, delong, holm, significant_changes,
+    StatsError,
+    benjamini_hochberg,
+    delong,
+    holm,
+    significant_changes,
 )
 
 from .references import have_proc, r_p_adjust

@@ -37,3 +37,14 @@ def test_all_results_are_strict_json():
     s = st.significant_changes(st.delong(y, a, b)).to_dict()
     assert s["n_tested"] == 2 and s["changes"][2]["direction"] == "undefined"
     assert st.auroc(y, a).to_dict()["macro_labels"] == ["label_0", "label_1"]
+
+
+def test_every_exported_function_is_either_product_or_reference():
+    """stats/__init__ says which functions the product calls and which are reference implementations."""
+    import inspect
+
+    import cxrbench.stats as st
+
+    functions = {name for name in st.__all__ if inspect.isfunction(getattr(st, name))}
+    assert set(st.PRODUCT) | set(st.REFERENCE) == functions
+    assert not set(st.PRODUCT) & set(st.REFERENCE)

@@ -8,7 +8,6 @@ per attempt, whether it got through (inside an image, the only thing that comes 
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -19,11 +18,10 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
+from sandbox_helpers import GEN, SIZE, decode_image, make_sub, one_line, require_sandbox, run
 
 from cxrbench.errors import SubmissionError
-from sandbox_helpers import GEN, SIZE, decode_image, make_sub, one_line, require_sandbox, run
 
 
 @pytest.fixture(scope="module", autouse=True)

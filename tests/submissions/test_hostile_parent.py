@@ -7,9 +7,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from sandbox_helpers import make_sub, one_line, require_sandbox, run
 
 from cxrbench.errors import SubmissionError
-from sandbox_helpers import make_sub, one_line, require_sandbox, run
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -2,9 +2,9 @@
 
 import hashlib
 import os
+import shutil
 import socket
 import time
-import shutil
 from pathlib import Path
 
 import pytest

@@ -6,10 +6,10 @@ watchdog), whose messages these tests also check."""
 from pathlib import Path
 
 import pytest
+from sandbox_helpers import SANDBOXED, run_generator
 
 from cxrbench.errors import SubmissionError
 from cxrbench.submissions import Limits
-from sandbox_helpers import SANDBOXED, run_generator
 
 GEN = """
 import numpy as np

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cxrbench.data.preprocess import check_images
 from cxrbench.audit.weights_folder import default_dir, missing_weights, safetensors_digest
+from cxrbench.data.preprocess import check_images
 from cxrbench.errors import ConfigError
 
 NAME = "rad-dino"

@@ -1,6 +1,6 @@
 """The shipped reference feature space: the reference classifier recipe trained on phantom site-a.
 
-`scripts/train_audit_features.py` trains it on the phantom profile's real training split and
+`tools/train_audit_features.py` trains it on the phantom profile's real training split and
 writes it to `weights/<name>/` (model.safetensors + config.json + provenance.json). Its version
 is the provenance version plus the weights' sha256 prefix, so the feature cache can never mix two
 different weight files; the sha256 is checked at load time.
@@ -26,10 +26,10 @@ def reference_dir(profile: str = "phantom") -> Path:
         raise ConfigError(
             f"no reference audit feature space is shipped for profile {profile!r} (only for: "
             f"{', '.join(REFERENCE_SPACES)}); train one on that profile's training split with the recipe in "
-            "scripts/train_audit_features.py and pass it as `extractor`")
+            "tools/train_audit_features.py and pass it as `extractor`")
     path = WEIGHTS_DIR / REFERENCE_SPACES[profile]
     if not (path / "provenance.json").is_file():
-        raise DataError(f"{path}: the reference audit weights are missing (run scripts/train_audit_features.py)")
+        raise DataError(f"{path}: the reference audit weights are missing (run tools/train_audit_features.py)")
     return path
 
 

@@ -53,8 +53,9 @@ def load_space(name: str, *, weights: str | Path | None = None, device: str = "c
         return FeatureSpace(extractor, classifier, info)
     if name == "rad-dino":
         try:
-            from cxrbench.audit.rad_dino import RadDinoExtractor
             import transformers  # noqa: F401
+
+            from cxrbench.audit.rad_dino import RadDinoExtractor
         except ImportError:
             raise ConfigError("feature space 'rad-dino' needs transformers: pip install 'cxrbench[rad-dino]'") from None
         extractor = RadDinoExtractor(weights, device=device)

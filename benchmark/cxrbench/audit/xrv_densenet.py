@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from cxrbench.data.preprocess import check_images
 from cxrbench.audit.weights_folder import default_dir, missing_weights, safetensors_digest
+from cxrbench.data.preprocess import check_images
 from cxrbench.errors import ConfigError
 from cxrbench.schema import PATHOLOGIES
 

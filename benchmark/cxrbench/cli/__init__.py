@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperOption
 
-from cxrbench.version import __version__
 from cxrbench.errors import CxrbenchError
+from cxrbench.version import __version__
 
 app = typer.Typer(
     name="cxrbench",

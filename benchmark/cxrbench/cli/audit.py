@@ -44,6 +44,8 @@ def audit(
 
     Example: cxrbench audit submissions/reference-ddpm --features rad-dino --feature-weights microsoft/rad-dino
     """
+    from rich.progress import Progress
+
     from cxrbench.audit import AuditReport, cli_table
     from cxrbench.errors import SubmissionError
     from cxrbench.runner.cache import Cache
@@ -51,7 +53,6 @@ def audit(
     from cxrbench.runner.evaluate import RunOptions, TaskRun
     from cxrbench.submissions import load_submission
     from cxrbench.tasking import get_task
-    from rich.progress import Progress
 
     sub = load_submission(submission)
     sub.sha256()  # hashed once for the replica keys and the audit

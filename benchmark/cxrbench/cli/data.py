@@ -174,6 +174,26 @@ def verify(
         raise typer.Exit(1)
 
 
+@data_app.command("fingerprint")
+def fingerprint_cmd(
+    shared: Path = typer.Option(..., "--shared", help="Folder holding metadata/chexpert_train.csv.gz (the real "
+                                "CheXpert train.csv) and paper-splits/ (the study's published split lists)."),
+) -> None:
+    """Remake the committed split fingerprints (tasks/cxrbench/tasks/fingerprints/) from the real
+    metadata: CheXpert's patient-hash split and the study's CheXpert and MIMIC-CXR lists.
+
+    A maintainer's command: the metadata cannot ship, only counts, hashes and compact patient-id
+    ranges are written. `cxrbench data verify` checks a user's copy against these files.
+    """
+    from cxrbench.data.fingerprint import committed_path
+    from cxrbench.data.reference_fingerprints import reference_fingerprints
+
+    for fp in reference_fingerprints(shared):
+        path = committed_path(fp.source, fp.scheme)
+        fp.save(path)
+        out.print(f"{path.name}: patients {fp.patients} images {fp.images} sha256 {fp.sha256[:16]}…")
+
+
 @data_app.command("import-split")
 def import_split(
     lists: list[str] = typer.Argument(..., help="SPLIT=FILE pairs, e.g. train=cxp_tr.csv.gz test=cxp_ts.csv.gz."),

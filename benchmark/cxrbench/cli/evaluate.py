@@ -13,7 +13,6 @@ from rich.table import Table
 
 from cxrbench.cli._budget import budget_option, deprecated_profile_option, resolve_budget
 
-
 ORDER = 1
 out = Console(width=None if Console().is_terminal else 160)
 
@@ -24,7 +23,15 @@ def results_table(records) -> Table:
     A failed task's row says so; its messages are not cut into a cell but listed by `failures()`.
     """
     from cxrbench.presentation import (
-        delta_ci, delta_short, labels_up_down, macro_text, num, p_text, primary, site_name, verdict_text,
+        delta_ci,
+        delta_short,
+        labels_up_down,
+        macro_text,
+        num,
+        p_text,
+        primary,
+        site_name,
+        verdict_text,
     )
 
     table = Table(title="cxrbench results: macro AUROC, mean over classifier seeds (± sd); Δ vs the real-only "

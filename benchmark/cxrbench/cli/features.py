@@ -28,11 +28,13 @@ def fetch(
 
     target = out_dir or default_dir(space)
     if space == "rad-dino":
-        from cxrbench.audit.rad_dino import HUB_ID, fetch as fetch_rad_dino
+        from cxrbench.audit.rad_dino import HUB_ID
+        from cxrbench.audit.rad_dino import fetch as fetch_rad_dino
 
         fetch_rad_dino(target, source or HUB_ID)
     elif space == "xrv-densenet":
-        from cxrbench.audit.xrv_densenet import DEFAULT_WEIGHTS, fetch as fetch_xrv
+        from cxrbench.audit.xrv_densenet import DEFAULT_WEIGHTS
+        from cxrbench.audit.xrv_densenet import fetch as fetch_xrv
 
         fetch_xrv(target, source or DEFAULT_WEIGHTS)
     else:

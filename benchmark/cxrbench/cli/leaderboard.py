@@ -36,7 +36,6 @@ def publish_cmd(
     from cxrbench.errors import CxrbenchError
     from cxrbench.leaderboard.publish import publish
     from cxrbench.leaderboard.store import default_results_dir
-
     from cxrbench.trust.populations import population_from_options
 
     store = results or default_results_dir()
@@ -76,12 +75,19 @@ def expand_record_paths(paths: List[Path]) -> List[Path]:
     return out
 
 
+leaderboard_app = typer.Typer(help="The leaderboard: `cxrbench leaderboard` serves it; `export` writes its tables.")
+
+
+@leaderboard_app.callback(invoke_without_command=True)
 def leaderboard_cmd(
+    ctx: typer.Context,
     results: Optional[Path] = typer.Option(None, "--results", help="Store folder (default: the leaderboard's results/)."),
     port: int = typer.Option(0, "--port", help="Port on 127.0.0.1 (default: a free one)."),
     address: str = typer.Option("127.0.0.1", "--address", help="Address to listen on."),
 ) -> None:
     """Launch the Streamlit leaderboard on the published records (Ctrl-C or SIGTERM stops it)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from cxrbench.leaderboard import serve
     from cxrbench.leaderboard.store import default_results_dir
 
@@ -91,6 +97,28 @@ def leaderboard_cmd(
     raise typer.Exit(serve.run(store, address, port))
 
 
+@leaderboard_app.command("export")
+def export_cmd(
+    folder: Optional[Path] = typer.Argument(None, help="Records to tabulate: a store or a runs folder (default: the "
+                                            "leaderboard's results/)."),
+    markdown: bool = typer.Option(False, "--markdown", help="Markdown tables (the only format so far)."),
+    population: str = typer.Option("dev", "--population", help="Whose eval sets: dev, or held-out:<key fingerprint> "
+                                   "(the records of one population, never two mixed)."),
+) -> None:
+    """Print the records' tables: one row per complete record (primary Δ with CI, p, MDE, verdict,
+    external sites), the submission-vs-submission comparisons and the generator audits.
+
+    Example: cxrbench leaderboard export --markdown > results.md
+    """
+    from cxrbench.errors import ConfigError
+    from cxrbench.leaderboard.markdown import results_markdown
+    from cxrbench.leaderboard.store import default_results_dir
+
+    if not markdown:
+        raise ConfigError("choose a format: --markdown")
+    typer.echo(results_markdown(folder or default_results_dir(), population), nl=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command("publish")(publish_cmd)
-    app.command("leaderboard")(leaderboard_cmd)
+    app.add_typer(leaderboard_app, name="leaderboard")

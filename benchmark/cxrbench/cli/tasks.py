@@ -135,5 +135,37 @@ def export(
         out.print(f"{done.requests} generation requests → {escape(str(out_dir / REQUESTS_FILE))}", soft_wrap=True)
 
 
+@tasks_app.command("fingerprint")
+def fingerprint(
+    profile: str = typer.Argument("phantom", help="Data profile whose tasks to fingerprint: phantom or chexpert."),
+    check: bool = typer.Option(False, "--check", help="Only compare with the shipped file; exit 1 when it differs."),
+) -> None:
+    """Remake tasks/cxrbench/tasks/<profile>.fingerprints.json: the slice fingerprints every record
+    of the profile's tasks must carry (`cxrbench publish` refuses a record scored on other data).
+
+    Only ids enter a fingerprint, so this needs no pixels; chexpert needs CXRBENCH_CHEXPERT_ROOT (a
+    root holding only CheXpert-v1.0-small/train.csv(.gz) is enough). A changed file means a task's
+    data changed: bump the task's version.
+
+    Examples:
+
+      cxrbench tasks fingerprint phantom
+
+      CXRBENCH_CHEXPERT_ROOT=/data/chexpert cxrbench tasks fingerprint chexpert --check
+    """
+    from cxrbench.data.atomic import atomic_write_text
+    from cxrbench.runner.task_fingerprints import shipped_path, task_fingerprints, to_json
+
+    text, path = to_json(task_fingerprints(profile)), shipped_path(profile)
+    if check:
+        same = path.is_file() and path.read_text() == text
+        out.print(f"{escape(str(path))}: {'current' if same else '[red]differs from the data code[/]'}")
+        if not same:
+            raise typer.Exit(1)
+        return
+    atomic_write_text(path, text)
+    out.print(f"wrote {escape(str(path))}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(tasks_app, name="tasks")

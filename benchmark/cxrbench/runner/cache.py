@@ -164,6 +164,8 @@ class Cache:
         self.force = force
         self._forced: set[Path] = set()
         self._verified: set[Path] = set()
+        self._cleared: set[Path] = set()  # scratch folders `force` has emptied once already
+        self._scratches: set[Path] = set()  # scratch folders handed out (removed by `discard_partials`)
         self.problems: list[str] = []
         self.report = report or _warn
         self.built_by: dict[tuple[str, str], str] = {}  # entries this process waited for: who built them
@@ -271,11 +273,11 @@ class Cache:
     def scratch(self, stage: str, key: str) -> Path:
         """A persistent work-in-progress folder for a stage that resumes piecewise (e.g. generation shards)."""
         path = self.root / stage / key[:2] / f".{key}.partial"
-        if self.force and self.path(stage, key) not in self._forced and path.exists() and not getattr(self, "_cleared", {}).get(path):
+        if self.force and self.path(stage, key) not in self._forced and path.exists() and path not in self._cleared:
             shutil.rmtree(path, ignore_errors=True)
-            self.__dict__.setdefault("_cleared", {})[path] = True
+            self._cleared.add(path)
         path.mkdir(parents=True, exist_ok=True)
-        self.__dict__.setdefault("_scratches", set()).add(path)
+        self._scratches.add(path)
         return path
 
     def discard_partials(self) -> list[Path]:
@@ -286,7 +288,8 @@ class Cache:
         shards, and the rerun resumes from them.
         """
         gone = []
-        for path in sorted(self.__dict__.pop("_scratches", set())):
+        scratches, self._scratches = self._scratches, set()
+        for path in sorted(scratches):
             if path.exists():
                 shutil.rmtree(path, ignore_errors=True)
                 gone.append(path)

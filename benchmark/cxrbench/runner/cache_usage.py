@@ -88,7 +88,7 @@ def record_entries(root: Path, record, job_entries: Iterable[tuple[str, str]]) -
 def published_entries(root: Path, record_files: Iterable[Path]) -> set[tuple[str, str]]:
     """The entries behind the records in `record_files` (matched to the cache's indexes by the records'
     content or predictions sha256)."""
-    published = set()
+    published: set[str] = set()
     for file in record_files:
         try:
             data = json.loads(Path(file).read_text())
@@ -96,7 +96,7 @@ def published_entries(root: Path, record_files: Iterable[Path]) -> set[tuple[str
             continue
         if isinstance(data, dict):
             published.update(d for d in (data.get("content_sha256"), data.get("predictions_sha256")) if d)
-    keep = set()
+    keep: set[tuple[str, str]] = set()
     for index in sorted((Path(root) / RECORDS_FOLDER).glob("*.json")):
         try:
             data = json.loads(index.read_text())
@@ -138,7 +138,7 @@ def plan_gc(root: Path, keep: set[tuple[str, str]] | None) -> list[Removal]:
     root = Path(root)
     out = []
     for stage, key, path in entries(root) if keep is not None else ():
-        if stage in KEPT or (stage, key) in keep or _lease_held(path.parent / f".{key}.lease"):
+        if stage in KEPT or (stage, key) in (keep or ()) or _lease_held(path.parent / f".{key}.lease"):
             continue
         out.append(Removal(path, directory_bytes(path), f"{stage} entry not behind a published record"))
     busy = any(_lease_held(p) for p in root.glob("*/*/.*.lease"))

@@ -24,10 +24,10 @@ from cxrbench.results import ResultRecord
 from cxrbench.runner.assembly import assemble, failed_record
 from cxrbench.runner.cache import Cache, default_root
 from cxrbench.runner.cache_usage import record_entries
-from cxrbench.runner.node_check import cache_identity
 from cxrbench.runner.environment import environment
 from cxrbench.runner.executors import Event, Outcome, get_executor, run_plan
 from cxrbench.runner.interrupt import as_interrupted
+from cxrbench.runner.node_check import cache_identity
 from cxrbench.runner.options import RunOptions
 from cxrbench.runner.plan import Plan
 from cxrbench.runner.planning import TaskRun

@@ -27,8 +27,8 @@ from cxrbench.results import GenerationRun
 from cxrbench.runner.cache import Cache, code_digest
 from cxrbench.runner.datasets import CONDITION_COLUMNS, RealSet, condition_rows
 from cxrbench.submissions import Limits, Submission, run_worker
-from cxrbench.submissions.protocol import load_shard
 from cxrbench.submissions.adapters.images import resize_images
+from cxrbench.submissions.protocol import load_shard
 
 
 @dataclass

@@ -154,7 +154,7 @@ def _try_create(path: Path, owner: dict) -> int | None:
     return fd
 
 
-def _break(path: Path, seen: tuple) -> bool:
+def _break(path: Path, seen: tuple | None) -> bool:
     """Move a stale lease aside; if what was moved is not the lease judged stale (its owner beat
     once more, or someone else took it over in between), put it back. True when it was broken."""
     if read_lease(path) != seen:  # double check, just before the move

@@ -13,7 +13,6 @@ trusts that report.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import sys
 import time
@@ -93,27 +92,6 @@ class Plan:
         return len(self.jobs)
 
 
-# Test hook: where CXRBENCH_TEST_FAULTS names a folder (tests only; it is read in every worker, so
-# Ray workers started before a test see it too), a file `<kind>-<stage>` in it arms one fault of
-# that kind for the next job of that stage, and `<kind>-<stage>.always` for every one. Kinds:
-# `kill` (the worker SIGKILLs itself; never in the driver) and `wrong-hash` (it reports a bad digest).
-FAULTS_ENV = "CXRBENCH_TEST_FAULTS"
-
-
-def _fault(job: Job, kind: str, remote: bool) -> bool:
-    folder = os.environ.get(FAULTS_ENV)
-    if not folder or (kind == "kill" and not remote):
-        return False
-    armed = os.path.join(folder, f"{kind}-{job.stage}")
-    if os.path.exists(f"{armed}.always"):
-        return True
-    try:
-        os.rename(armed, f"{armed}.fired")  # atomic: one attempt of one worker fires it
-    except OSError:
-        return False
-    return True
-
-
 def run_job(job: Job, cache: Cache, remote: bool = False) -> JobResult:
     """Run one job where this process is (driver, pool process or Ray worker).
 
@@ -128,14 +106,12 @@ def run_job(job: Job, cache: Cache, remote: bool = False) -> JobResult:
         os.environ["OMP_NUM_THREADS"] = str(job.threads)  # read when torch starts its thread pool
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(job.threads)
-    if _fault(job, "kill", remote):
-        os.kill(os.getpid(), signal.SIGKILL)
     events: list[str] = []
 
     def result(**fields) -> JobResult:
         return JobResult(job.key, seconds=time.perf_counter() - start, worker=worker, events=events, **fields)
 
-    if remote and (problem := node_problem(cache.root, getattr(cache, "identity", None), job.sandboxed)) is not None:
+    if remote and (problem := node_problem(cache.root, cache.identity, job.sandboxed)) is not None:
         return result(error=problem, lost=True)  # the node's fault, not the job's: run it again
 
     with collecting(events):
@@ -154,8 +130,6 @@ def run_job(job: Job, cache: Cache, remote: bool = False) -> JobResult:
             return result(error=line)  # finished generation shards stay: a rerun with space resumes them
     built_by = None if mine else cache.built_by.pop((job.entry, job.key), "another worker")
     digest = cache.digest(job.entry, job.key)
-    if _fault(job, "wrong-hash", remote):
-        digest = "0" * 64
     return result(digest=digest, built_by=built_by)
 
 

@@ -29,7 +29,6 @@ from cxrbench.runner.plan import Job, Plan, Resources
 from cxrbench.submissions import Limits, Submission
 from cxrbench.tasking import TaskSpec, get_task
 
-
 # What a job writes to the cache, estimated from what the phantom's quick runs wrote (the
 # free-space check before a run warns against their sum): per condition row besides its pixels
 # (the requests table); per audited image, its pixel features (32 x 32 float32) and reference

@@ -24,7 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from cxrbench.results import (
-    Comparison, EvalSetScore, ExcludedLabel, LabelDelta, LabelScore, SubgroupScore, SubgroupSummary,
+    Comparison,
+    EvalSetScore,
+    ExcludedLabel,
+    LabelDelta,
+    LabelScore,
+    SubgroupScore,
+    SubgroupSummary,
 )
 from cxrbench.runner.datasets import RealSet
 from cxrbench.stats.seed_patient import ALPHA

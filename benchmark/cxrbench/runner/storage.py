@@ -73,7 +73,7 @@ def check_writable(root: Path) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        what = STORAGE_ERRORS.get(exc.errno, exc.strerror or str(exc))
+        what = STORAGE_ERRORS.get(exc.errno or 0, exc.strerror or str(exc))
         raise ConfigError(f"cache {root} cannot be written ({what}): every stage is stored there; pass --cache "
                           f"with a writable folder, or set CXRBENCH_CACHE") from None
 

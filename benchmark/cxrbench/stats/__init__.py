@@ -2,13 +2,20 @@
 seed × patient inference behind every reported figure (`seed_patient`).
 
 Pure functions on arrays; no I/O. Results are frozen dataclasses with `to_dict()`.
+
+What the product calls (`PRODUCT`): `auroc`, the seed × patient procedure (`seed_mean`,
+`seed_mean_delta`, `eligible_labels`, `design_mde` through `design`), `holm` and `age_band`.
+The rest (`REFERENCE`) is never called by `cxrbench evaluate`, `compare` or `publish`: DeLong, the
+clustered bootstraps, per-seed aggregates, subgroup reports and the other multiplicity corrections
+are kept as independent implementations that tests/stats checks the product's procedure against,
+and for analyses of saved predictions by hand (docs/stats.md).
 """
 
 from cxrbench.stats.auroc import AurocResult, LabelAuroc, auroc
 from cxrbench.stats.bootstrap import (
     AurocBootstrap,
-    BootstrapResult,
     BootstrapLabelDelta,
+    BootstrapResult,
     LabelInterval,
     bootstrap_auroc,
     paired_bootstrap,
@@ -21,7 +28,14 @@ from cxrbench.stats.delong import (
     delong_ci,
 )
 from cxrbench.stats.errors import StatsError
-from cxrbench.stats.seeds import SeedAggregate, aggregate_seeds
+from cxrbench.stats.multiplicity import (
+    ChangeSummary,
+    LabelChange,
+    adjust,
+    benjamini_hochberg,
+    holm,
+    significant_changes,
+)
 from cxrbench.stats.seed_patient import (
     Eligibility,
     Estimate,
@@ -31,6 +45,7 @@ from cxrbench.stats.seed_patient import (
     seed_mean,
     seed_mean_delta,
 )
+from cxrbench.stats.seeds import SeedAggregate, aggregate_seeds
 from cxrbench.stats.subgroups import (
     AGE_BANDS,
     AttributeReport,
@@ -38,14 +53,6 @@ from cxrbench.stats.subgroups import (
     SubgroupReport,
     age_band,
     subgroup_auroc,
-)
-from cxrbench.stats.multiplicity import (
-    ChangeSummary,
-    LabelChange,
-    adjust,
-    benjamini_hochberg,
-    holm,
-    significant_changes,
 )
 
 __all__ = [
@@ -86,3 +93,9 @@ __all__ = [
     "paired_bootstrap",
     "significant_changes",
 ]
+
+#: what the product's scoring calls
+PRODUCT = ("auroc", "seed_mean", "seed_mean_delta", "eligible_labels", "design_mde", "holm", "age_band")
+#: reference implementations: checked against in tests/stats, not called by the product
+REFERENCE = ("delong", "delong_ci", "bootstrap_auroc", "paired_bootstrap", "aggregate_seeds", "subgroup_auroc",
+             "adjust", "benjamini_hochberg", "significant_changes")

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from cxrbench.stats.errors import StatsError
 
@@ -13,7 +14,7 @@ from cxrbench.stats.errors import StatsError
 ALLOWED_LABELS = (0.0, 1.0, -1.0)
 
 
-def as_labels(y_true, *, name: str = "y_true") -> tuple[np.ndarray, bool]:
+def as_labels(y_true: ArrayLike, *, name: str = "y_true") -> tuple[np.ndarray, bool]:
     """Return labels as float64 (N, L) and whether the input was 1-D.
 
     Raises StatsError for a shape other than (N,) or (N, L) or a value outside {0, 1, -1, NaN}.
@@ -36,7 +37,7 @@ def as_labels(y_true, *, name: str = "y_true") -> tuple[np.ndarray, bool]:
     return y, one_d
 
 
-def as_scores(y_score, shape: tuple[int, int], *, name: str = "y_score") -> np.ndarray:
+def as_scores(y_score: ArrayLike, shape: tuple[int, int], *, name: str = "y_score") -> np.ndarray:
     """Return scores as float64 with `shape` (the labels' shape); 1-D accepted for one label.
 
     Raises StatsError for a shape mismatch or a NaN / infinite score (a model must score every image).
@@ -59,7 +60,7 @@ def as_scores(y_score, shape: tuple[int, int], *, name: str = "y_score") -> np.n
     return s
 
 
-def label_names(labels: Sequence[str] | None, n_labels: int, y_true=None) -> tuple[str, ...]:
+def label_names(labels: Sequence[str] | None, n_labels: int, y_true: ArrayLike | None = None) -> tuple[str, ...]:
     """Names for the label columns: given, else a DataFrame's columns, else `label_0`, `label_1`, ..."""
     if labels is None and y_true is not None and hasattr(y_true, "columns"):
         labels = [str(c) for c in y_true.columns]
@@ -75,7 +76,7 @@ def label_names(labels: Sequence[str] | None, n_labels: int, y_true=None) -> tup
     return names
 
 
-def as_groups(ids, n: int, *, name: str = "patient_ids") -> tuple[np.ndarray, int]:
+def as_groups(ids: ArrayLike, n: int, *, name: str = "patient_ids") -> tuple[np.ndarray, int]:
     """Integer codes 0..G-1 (in sorted id order, so row order never matters) and G.
 
     Raises StatsError for a length other than `n` or a missing id.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import fields
+from typing import Any
 
 import numpy as np
 
@@ -14,13 +15,13 @@ class Record:
 
     _exported: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict:
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.compare}
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.compare}  # type: ignore[arg-type]  # a dataclass mixin
         out.update({name: getattr(self, name) for name in self._exported})
-        return jsonable(out)
+        return {name: jsonable(value) for name, value in out.items()}
 
 
-def jsonable(value):
+def jsonable(value: Any) -> Any:
     """Plain JSON types: NaN/inf become None (the result's `reason` field says why)."""
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}

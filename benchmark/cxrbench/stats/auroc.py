@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from cxrbench.stats._inputs import as_labels, as_scores, label_names
 from cxrbench.stats._ranks import midranks_sorted
@@ -86,7 +87,7 @@ def auc_from_ranks(positive: np.ndarray, scores: np.ndarray) -> float:
     return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
-def auroc(y_true, y_score, *, labels: Sequence[str] | None = None) -> AurocResult:
+def auroc(y_true: ArrayLike, y_score: ArrayLike, *, labels: Sequence[str] | None = None) -> AurocResult:
     """AUROC per label and macro over the labels present.
 
     `y_true`: (N,) or (N, L) of 1 / 0 / -1 / NaN; rows with -1 or NaN are dropped per label.

@@ -16,7 +16,11 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from cxrbench.stats._inputs import (
-    as_groups, as_labels, as_scores, check_confidence, label_names,
+    as_groups,
+    as_labels,
+    as_scores,
+    check_confidence,
+    label_names,
 )
 from cxrbench.stats._record import Record
 from cxrbench.stats._weighted import WeightedAuc, patient_count_blocks, within_cluster_h

@@ -10,10 +10,11 @@ models (denominators m - 1 and n - 1, as pROC). Labels are looped with this kern
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import ndtr, ndtri
 
 from cxrbench.stats._inputs import as_labels, as_scores, check_confidence, label_names
@@ -101,11 +102,11 @@ class DelongTable(Record):
     def __len__(self) -> int:
         return len(self.comparisons)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[DelongComparison]:
         return iter(self.comparisons)
 
 
-def structural_components(positive: np.ndarray, scores: np.ndarray):
+def structural_components(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """AUROCs and DeLong structural components of K models on one label (Sun & Xu).
 
     `positive`: bool (n,) with both classes present; `scores`: (K, n).
@@ -140,10 +141,11 @@ def structural_components(positive: np.ndarray, scores: np.ndarray):
 def delong_covariance(v10: np.ndarray, v01: np.ndarray) -> np.ndarray:
     """DeLong covariance matrix (K, K) of the K AUROCs: S10 / m + S01 / n."""
     m, n = v10.shape[1], v01.shape[1]
-    return np.atleast_2d(np.cov(v10)) / m + np.atleast_2d(np.cov(v01)) / n
+    covariance: np.ndarray = np.atleast_2d(np.cov(v10)) / m + np.atleast_2d(np.cov(v01)) / n
+    return covariance
 
 
-def _label_rows(y: np.ndarray, j: int):
+def _label_rows(y: np.ndarray, j: int) -> tuple[np.ndarray, np.ndarray]:
     scored = (y[:, j] == 0) | (y[:, j] == 1)
     positive = y[scored, j] == 1
     return scored, positive
@@ -155,7 +157,8 @@ def _variance_reason(n_pos: int, n_neg: int) -> str | None:
     return None
 
 
-def delong_ci(y_true, y_score, *, labels: Sequence[str] | None = None, confidence: float = 0.95):
+def delong_ci(y_true: ArrayLike, y_score: ArrayLike, *, labels: Sequence[str] | None = None,
+              confidence: float = 0.95) -> AurocInterval | tuple[AurocInterval, ...]:
     """One model's AUROC with DeLong variance and normal CI (clipped to [0, 1], as pROC).
 
     1-D labels → one AurocInterval; (N, L) labels → a tuple of L AurocIntervals.
@@ -185,7 +188,7 @@ def delong_ci(y_true, y_score, *, labels: Sequence[str] | None = None, confidenc
     return out[0] if one_d else tuple(out)
 
 
-def _compare(name, positive, scores_ab, confidence, zq) -> DelongComparison:
+def _compare(name: str, positive: np.ndarray, scores_ab: np.ndarray, confidence: float, zq: float) -> DelongComparison:
     n_pos = int(positive.sum())
     n_neg = int(positive.shape[0] - n_pos)
     nan = float("nan")
@@ -218,8 +221,8 @@ def _compare(name, positive, scores_ab, confidence, zq) -> DelongComparison:
                             confidence, n_pos, n_neg, reason)
 
 
-def delong(y_true, score_a, score_b, *, labels: Sequence[str] | None = None,
-           confidence: float = 0.95):
+def delong(y_true: ArrayLike, score_a: ArrayLike, score_b: ArrayLike, *, labels: Sequence[str] | None = None,
+           confidence: float = 0.95) -> DelongComparison | DelongTable:
     """DeLong's paired test of two models scored on the same images, per label.
 
     `delta` = auc_a − auc_b: pass the submission as `score_a` and the baseline as `score_b`.

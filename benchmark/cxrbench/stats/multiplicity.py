@@ -8,10 +8,12 @@ NaN p-values (undefined labels) are kept as NaN and do not count among the m tes
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from cxrbench.stats._record import Record
 from cxrbench.stats.errors import StatsError
@@ -19,7 +21,7 @@ from cxrbench.stats.errors import StatsError
 METHODS = ("holm", "bh")
 
 
-def _as_p(p_values) -> np.ndarray:
+def _as_p(p_values: ArrayLike) -> np.ndarray:
     p = np.array(p_values, dtype=np.float64).reshape(-1)
     bad = np.isfinite(p) & ((p < 0) | (p > 1)) | np.isinf(p)
     if bad.any():
@@ -27,7 +29,7 @@ def _as_p(p_values) -> np.ndarray:
     return p
 
 
-def _step(p_values, adjust_sorted) -> np.ndarray:
+def _step(p_values: ArrayLike, adjust_sorted: Callable[[np.ndarray, int], np.ndarray]) -> np.ndarray:
     """Apply `adjust_sorted(ascending p, m)` to the non-NaN p-values; NaN stays NaN."""
     p = _as_p(p_values)
     out = np.full(p.shape, np.nan)
@@ -38,18 +40,18 @@ def _step(p_values, adjust_sorted) -> np.ndarray:
     return out
 
 
-def holm(p_values) -> np.ndarray:
+def holm(p_values: ArrayLike) -> np.ndarray:
     """Holm's step-down adjusted p-values (same as R's `p.adjust(method = "holm")`)."""
     return _step(p_values, lambda p, m: np.maximum.accumulate((m - np.arange(m)) * p))
 
 
-def benjamini_hochberg(p_values) -> np.ndarray:
+def benjamini_hochberg(p_values: ArrayLike) -> np.ndarray:
     """Benjamini–Hochberg step-up adjusted p-values (R's `p.adjust(method = "BH")`)."""
     return _step(p_values, lambda p, m: np.minimum.accumulate(
         (m / np.arange(1, m + 1) * p)[::-1])[::-1])
 
 
-def adjust(p_values, method: str = "holm") -> np.ndarray:
+def adjust(p_values: ArrayLike, method: str = "holm") -> np.ndarray:
     """Adjusted p-values by `method`: `holm` or `bh` (Benjamini–Hochberg)."""
     if method == "holm":
         return holm(p_values)
@@ -91,8 +93,8 @@ class ChangeSummary(Record):
         return sum(c.direction != "undefined" for c in self.changes)
 
 
-def significant_changes(labels, deltas=None, p_values=None, *, method: str = "holm",
-                        alpha: float = 0.05) -> ChangeSummary:
+def significant_changes(labels: Any, deltas: ArrayLike | None = None, p_values: ArrayLike | None = None, *,
+                        method: str = "holm", alpha: float = 0.05) -> ChangeSummary:
     """Adjust per-label p-values and say which labels improved or worsened at level `alpha`.
 
     Pass label names with `deltas` (Δ = submission − baseline) and `p_values`, or one result that
@@ -105,6 +107,9 @@ def significant_changes(labels, deltas=None, p_values=None, *, method: str = "ho
         names = [r.label for r in rows]
         deltas = [r.delta for r in rows]
         p_values = [r.p_value for r in rows]
+    elif deltas is None or p_values is None:
+        raise StatsError("significant_changes: give deltas and p_values with the label names, or one result "
+                         "that has them per label (a DelongTable or a BootstrapResult)")
     else:
         names = [str(x) for x in labels] if isinstance(labels, Sequence) else list(labels)
     d = np.array(deltas, dtype=np.float64).reshape(-1)

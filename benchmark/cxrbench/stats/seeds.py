@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import stdtrit  # Student t quantile (light import)
 
 from cxrbench.stats._inputs import check_confidence
@@ -31,7 +32,7 @@ class SeedAggregate(Record):
     reason: str | None = None  # why sd and the CI are NaN (one seed), else None
 
 
-def aggregate_seeds(values, *, confidence: float = 0.95) -> SeedAggregate:
+def aggregate_seeds(values: ArrayLike, *, confidence: float = 0.95) -> SeedAggregate:
     """Mean, sd and t-based CI of a metric measured once per training seed."""
     confidence = check_confidence(confidence)
     v = np.array(values, dtype=np.float64).reshape(-1)

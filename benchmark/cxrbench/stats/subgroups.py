@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from cxrbench.stats._inputs import check_confidence
 from cxrbench.stats._record import Record
@@ -30,7 +32,7 @@ AGE_BANDS = ((0.0, 40.0, "<40"), (40.0, 60.0, "40-60"), (60.0, 80.0, "60-80"),
 UNKNOWN = "unknown"
 
 
-def age_band(age) -> np.ndarray:
+def age_band(age: ArrayLike) -> np.ndarray:
     """Age band names (`<40`, `40-60`, `60-80`, `>=80`, `unknown`) for ages in years."""
     a = pd.to_numeric(pd.Series(np.asarray(age, dtype=object)), errors="coerce").to_numpy(float)
     out = np.full(a.shape, UNKNOWN, dtype=object)
@@ -93,12 +95,13 @@ class SubgroupReport(Record):
         raise KeyError(attribute)
 
 
-def _group_order(name: str):
+def _group_order(name: str) -> tuple[bool, int, str]:
     bands = [b[2] for b in AGE_BANDS]
     return (name == UNKNOWN, bands.index(name) if name in bands else -1, name)
 
 
-def _group_columns(metadata, attributes, n) -> dict[str, np.ndarray]:
+def _group_columns(metadata: pd.DataFrame | Mapping[str, Any], attributes: Sequence[str] | None,
+                   n: int) -> dict[str, np.ndarray]:
     cols = metadata if isinstance(metadata, Mapping) else {c: metadata[c] for c in metadata.columns}
     explicit = attributes is not None
     wanted = ATTRIBUTES if attributes is None else tuple(attributes)
@@ -120,8 +123,9 @@ def _group_columns(metadata, attributes, n) -> dict[str, np.ndarray]:
     return out
 
 
-def subgroup_auroc(y_true, y_score, metadata, *, attributes: Sequence[str] | None = None,
-                   labels: Sequence[str] | None = None, patient_ids=None,
+def subgroup_auroc(y_true: ArrayLike, y_score: ArrayLike, metadata: pd.DataFrame | Mapping[str, Any], *,
+                   attributes: Sequence[str] | None = None, labels: Sequence[str] | None = None,
+                   patient_ids: ArrayLike | None = None,
                    n_replicates: int = 1000, seed: int = 0,
                    confidence: float = 0.95) -> SubgroupReport:
     """AUROC per label and macro within each group of each attribute.
@@ -156,8 +160,8 @@ def subgroup_auroc(y_true, y_score, metadata, *, attributes: Sequence[str] | Non
             if a != attr:
                 continue
             mask = subsets[s]
-            per_label = delong_ci(prep.y[mask], prep.scores[0, mask], labels=prep.names,
-                                  confidence=confidence)
+            per_label = cast(tuple[AurocInterval, ...],  # (N, L) labels: one interval per label
+                             delong_ci(prep.y[mask], prep.scores[0, mask], labels=prep.names, confidence=confidence))
             missing = [per_label[j].label for j in macro_idx if np.isnan(per_label[j].auc)]
             reason = (f"no AUROC in this group for {', '.join(missing)}" if missing else None)
             macro = float("nan") if missing else float(np.mean([per_label[j].auc for j in macro_idx]))

@@ -15,6 +15,7 @@ import glob
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 from cxrbench.errors import ConfigError
 
@@ -87,6 +88,10 @@ def visible_gpu_folders(visible: str | None, proc: str | Path = "/proc/driver/nv
     return None if chosen is None else [str(Path(proc) / g.bus_id) for g in chosen]
 
 
+@overload
+def sandbox_visible_devices(visible: str) -> str: ...
+@overload
+def sandbox_visible_devices(visible: None) -> None: ...
 def sandbox_visible_devices(visible: str | None) -> str | None:
     """`CUDA_VISIBLE_DEVICES` inside the sandbox: its GPUs are the only ones there, numbered from 0."""
     if visible is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -10,7 +11,7 @@ import pandas as pd
 AUROC = alt.Scale(zero=False)
 #: Okabe & Ito's colour-blind-safe palette (yellow last: faint on white)
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"]
-WHISKER = dict(strokeWidth=1.2, opacity=0.85)  # CIs as thin lines, no caps
+WHISKER: dict[str, Any] = dict(strokeWidth=1.2, opacity=0.85)  # CIs as thin lines, no caps
 
 
 def entry_color(domain: list[str], title: str = "submission") -> alt.Color:

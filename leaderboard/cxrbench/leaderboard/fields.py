@@ -36,7 +36,7 @@ def generation_cost(record) -> dict:
     n_synthetic = int(per_replica * ratio / 100) if per_replica and ratio else None
     stage_seconds = float(sum(t.seconds for t in gen)) if gen else None
     cached = bool(gen) and all(t.cached for t in gen)
-    runs = getattr(record, "generation", None) or []
+    runs = record.generation
     if runs:
         images, seconds = sum(r.images for r in runs), sum(r.seconds for r in runs)
         measured = images > 0 and seconds > 0

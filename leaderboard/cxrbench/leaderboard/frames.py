@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from cxrbench.leaderboard.ranking import CI_OVERLAP, rank_table
-from cxrbench.results import stars
 from cxrbench.leaderboard.tables import TABLES, Tables
+from cxrbench.results import stars
 from cxrbench.tasking import FAMILIES
 
 INTERNAL = "internal_test"

@@ -19,10 +19,9 @@ import pandas as pd
 from pyarrow import feather
 
 from cxrbench.cache_location import cache_from_env
-from cxrbench.leaderboard import fields
+from cxrbench.data.atomic import atomic_write_bytes as write_atomic
 from cxrbench.leaderboard.store import scan
 from cxrbench.leaderboard.tables import TABLES, Tables, build_tables, concat_tables, record_rows
-from cxrbench.data.atomic import atomic_write_bytes as write_atomic
 from cxrbench.results import SCHEMA_VERSION, RecordError, ResultRecord, read_record
 
 CACHE_FORMAT = 4  # 2: uncompressed Arrow IPC (feather), memory-mapped on read; 3: v2 comparison and cost columns;

@@ -27,6 +27,8 @@ from typing import Callable
 
 import pandas as pd
 
+from cxrbench.data.atomic import atomic_write_bytes as write_atomic
+from cxrbench.data.file_digest import file_sha256
 from cxrbench.errors import ConfigError, CxrbenchError
 from cxrbench.leaderboard.baselines import ArmMacros, check_arm, register_arm
 from cxrbench.leaderboard.loader import read_verified
@@ -40,8 +42,6 @@ from cxrbench.leaderboard.store import (
     submission_label,
     task_folder,
 )
-from cxrbench.data.atomic import atomic_write_bytes as write_atomic
-from cxrbench.data.file_digest import file_sha256
 from cxrbench.leaderboard.trusted_keys import read_trusted
 from cxrbench.reproducibility import check, same_submission
 from cxrbench.results import Comparison, RecordError, ResultRecord, read_predictions, read_record
@@ -110,13 +110,9 @@ def shipped_task(record: ResultRecord) -> ExpectedTask:
     from cxrbench import tasking
 
     spec = tasking.get_task(record.task.name)
-    fingerprints = None
-    hook = getattr(tasking, "split_fingerprints", None)  # the integrator's shipped fingerprints, if any
-    if hook is not None:
-        fingerprints = hook(spec, record.task.budget)
     return ExpectedTask(name=spec.name, version=spec.version, spec_sha256=spec.sha256(),
                         eval_sets=tuple(spec.eval_sets), labels=tuple(spec.labels),
-                        split_fingerprints=fingerprints, family=spec.family)
+                        split_fingerprints=tasking.split_fingerprints(spec, record.task.budget), family=spec.family)
 
 
 def check_against_task(record: ResultRecord, expected: ExpectedTask) -> list[str]:
@@ -215,14 +211,11 @@ def check_store_consistency(record: ResultRecord, peers: list[StoredRecord]) -> 
 
 
 # --------------------------------------------------------------------------------- pairwise tests
-def default_comparer(populations: tuple[EvalPopulation, ...] = ()) -> Comparer | None:
-    """`cxrbench.compare.compare_records` adapted to stored records, or None when it does not exist.
-    Held-out records are compared on their key's population, when `populations` holds it."""
-    try:
-        from cxrbench.compare import compare_records
-        from cxrbench.runner.score_inputs import population_for
-    except ImportError:
-        return None
+def default_comparer(populations: tuple[EvalPopulation, ...] = ()) -> Comparer:
+    """`cxrbench.compare.compare_records` adapted to stored records. Held-out records are compared on
+    their key's population, when `populations` holds it."""
+    from cxrbench.compare import compare_records
+    from cxrbench.runner.score_inputs import population_for
 
     def compare(a: StoredRecord, b: StoredRecord) -> list[Comparison]:
         population = population_for(a.record, populations)
@@ -230,8 +223,7 @@ def default_comparer(populations: tuple[EvalPopulation, ...] = ()) -> Comparer |
             raise CxrbenchError(f"the held-out labels of key {a.record.evaluation.evaluator_key} are not held here "
                                 f"(publish with --evaluator-key to compute paired tests)")
         # each record's predictions sit in its own folder under the name the record gives
-        result = compare_records(a.record, b.record, a.path.parent, b.path.parent, population=population)
-        return [result] if isinstance(result, Comparison) else list(result)
+        return compare_records(a.record, b.record, a.path.parent, b.path.parent, population=population)
 
     return compare
 
@@ -259,8 +251,8 @@ def publish(files: list[Path], store: Path, *, resolve_task: TaskResolver = ship
             populations: tuple[EvalPopulation, ...] = (), arms_only: bool = False) -> PublishReport:
     """Validate each record file and copy the good ones into `store`; see the module docstring.
 
-    `compare=True` uses `cxrbench.compare` when it exists; pass a function to inject one, or
-    False/None to skip the paired tests. `rescore` recomputes the record's numbers from its
+    `compare=True` uses `cxrbench.compare`; pass a function to inject one, or False/None
+    to skip the paired tests. `rescore` recomputes the record's numbers from its
     predictions (None skips that: only for fixtures whose numbers are made up). `populations`:
     the held-out populations whose keys the publisher holds (their records are rescored too).
     `arms_only`: each record, which must be signed by a trusted key, only sets its reference arm in
@@ -271,8 +263,7 @@ def publish(files: list[Path], store: Path, *, resolve_task: TaskResolver = ship
     report = PublishReport()
     comparer = default_comparer(populations) if compare is True else (compare or None)
     if comparer is None:
-        why = "cxrbench.compare is not available" if compare is True else "skipped on request"
-        report.notes.append(f"paired tests between submissions were not computed ({why}); the leaderboard "
+        report.notes.append("paired tests between submissions were not computed (skipped on request); the leaderboard "
                             "ranks these tasks by bootstrap-CI overlap")
     for file in map(Path, files):
         try:

@@ -26,8 +26,8 @@ def rank_intervals(entries: Iterable[str], better: set[tuple[str, str]]) -> dict
     n = len(entries)
     out = {}
     for e in entries:
-        beaten_by = sum(1 for w, l in better if l == e and w in entries)
-        beats = sum(1 for w, l in better if w == e and l in entries)
+        beaten_by = sum(1 for winner, loser in better if loser == e and winner in entries)
+        beats = sum(1 for winner, loser in better if winner == e and loser in entries)
         out[e] = (1 + beaten_by, n - beats)
     return out
 

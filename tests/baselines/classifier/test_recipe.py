@@ -35,6 +35,8 @@ def test_unknown_preset_and_backbone_are_clear_errors():
 
 
 def test_recipe_is_frozen():
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="frozen"):
         get_recipe("quick").lr = 1.0
     assert isinstance(get_recipe("quick"), Recipe)

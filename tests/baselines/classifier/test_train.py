@@ -1,11 +1,16 @@
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from cxrbench.baselines.classifier import (
-    LabeledImages, TrainedClassifier, get_recipe, macro_auroc, read_predictions, supplement,
-    train_classifier, write_predictions,
+    LabeledImages,
+    TrainedClassifier,
+    get_recipe,
+    macro_auroc,
+    read_predictions,
+    supplement,
+    train_classifier,
+    write_predictions,
 )
 from cxrbench.errors import DataError
 

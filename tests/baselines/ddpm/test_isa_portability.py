@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from golden import assert_images_close
 
 from .shipped_samples import CASES, goldens, name, step_noise

@@ -6,8 +6,15 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from cxrbench.baselines.ddpm.model import (CONFIG_FILE, PIPELINE_WEIGHTS, WEIGHTS_FILE, count_parameters, load_pretrained,
-                                           save_pretrained, write_config)
+from cxrbench.baselines.ddpm.model import (
+    CONFIG_FILE,
+    PIPELINE_WEIGHTS,
+    WEIGHTS_FILE,
+    count_parameters,
+    load_pretrained,
+    save_pretrained,
+    write_config,
+)
 from cxrbench.baselines.ddpm.presets import PRESETS, get_preset
 from cxrbench.errors import ConfigError
 

@@ -3,13 +3,11 @@
 import numpy as np
 import pytest
 import torch
-
-from cxrbench.baselines.ddpm.conditioning import encode_conditions
 from diffusers.schedulers import scheduling_ddpm
 
+from cxrbench.baselines.ddpm.conditioning import encode_conditions
 from cxrbench.baselines.ddpm.noise import image_keys, seed_words
-from cxrbench.baselines.ddpm.sampling import (Sampler, SamplerSettings, image_generators, initial_noise,
-                                              step_noise)
+from cxrbench.baselines.ddpm.sampling import Sampler, SamplerSettings, image_generators, initial_noise, step_noise
 from cxrbench.baselines.ddpm.schedules import sampler_scheduler
 from cxrbench.errors import ConfigError
 

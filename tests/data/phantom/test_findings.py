@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.ndimage import binary_erosion, gaussian_filter
+from scipy.ndimage import gaussian_filter
 
 from cxrbench.data.phantom import render
 from cxrbench.data.phantom.render import UNCERTAIN_DRAWN, attenuation

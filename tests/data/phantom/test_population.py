@@ -118,6 +118,6 @@ def test_sample_conditions_are_condition_rows():
 
 def test_committed_figures_are_what_the_script_derives(shared_data, tmp_path):
     out = tmp_path / "stats.json"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "derive_phantom_stats.py"), "--out", str(out)],
+    subprocess.run([sys.executable, str(REPO / "tools" / "derive_phantom_stats.py"), "--out", str(out)],
                    check=True, capture_output=True)
     assert json.loads(out.read_text()) == json.loads(STATS_PATH.read_text())

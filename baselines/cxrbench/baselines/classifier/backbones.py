@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from cxrbench.errors import ConfigError
@@ -27,7 +26,7 @@ SMALL_WIDTHS: dict[str, tuple[int, ...]] = {"cxr_small": (32, 64, 128, 256), "cx
 
 
 def _small_cnn(name: str, num_classes: int, drop_rate: float) -> nn.Module:
-    from timm.models.byobnet import ByobNet, ByoBlockCfg, ByoModelCfg
+    from timm.models.byobnet import ByoBlockCfg, ByobNet, ByoModelCfg
 
     # 3x3 stride-2 stem, four basic-block stages: 32 px -> 16 -> 16 -> 8 -> 4 -> 2, then pooled.
     widths = SMALL_WIDTHS[name]

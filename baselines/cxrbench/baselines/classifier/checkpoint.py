@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from cxrbench.data.atomic import atomic_write_bytes
 from cxrbench.baselines.classifier.recipe import Recipe
+from cxrbench.data.atomic import atomic_write_bytes
 from cxrbench.errors import ConfigError
 
 CHECKPOINT_FILE = "checkpoint.safetensors"

@@ -26,7 +26,11 @@ from cxrbench.baselines.classifier.augment import augment, mixup
 from cxrbench.baselines.classifier.backbones import create_backbone
 from cxrbench.baselines.classifier.checkpoint import load_checkpoint, save_checkpoint
 from cxrbench.baselines.classifier.data import (
-    LabeledImages, check_forbidden, check_label_names, check_trainable, training_targets,
+    LabeledImages,
+    check_forbidden,
+    check_label_names,
+    check_trainable,
+    training_targets,
 )
 from cxrbench.baselines.classifier.loader import BatchLoader
 from cxrbench.baselines.classifier.metrics import macro_auroc, masked_bce

@@ -10,7 +10,13 @@ import pandas as pd
 import torch
 
 from cxrbench.baselines.ddpm.conditioning import encode_conditions
-from cxrbench.baselines.ddpm.model import PIPELINE_INDEX, ConditionalUNet, is_weights_folder, load_pretrained, weight_files
+from cxrbench.baselines.ddpm.model import (
+    PIPELINE_INDEX,
+    ConditionalUNet,
+    is_weights_folder,
+    load_pretrained,
+    weight_files,
+)
 from cxrbench.baselines.ddpm.presets import PRESETS
 from cxrbench.baselines.ddpm.sampling import Sampler, SamplerSettings
 from cxrbench.errors import ConfigError, SubmissionError

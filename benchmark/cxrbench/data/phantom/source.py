@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 import json
 import re
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd

@@ -8,7 +8,7 @@ from cxrbench.leaderboard import compare_frames
 from cxrbench.leaderboard.loader import read_verified
 from cxrbench.leaderboard.store import PAIRWISE_FILE, read_pairwise
 from cxrbench.leaderboard.views import Context, pick, table
-from cxrbench.leaderboard.views.details import first_with_synthetic, _task_order
+from cxrbench.leaderboard.views.details import _task_order, first_with_synthetic
 
 
 @st.cache_data(show_spinner="Comparing the stored predictions…", max_entries=32)

@@ -12,9 +12,9 @@ Leakage is audited against site-a's test split only (the runner also uses the ot
 The real validation split, audited the same way, gives the floor / ceiling (n differs: FD is
 biased upward at small n).
 
-    OMP_NUM_THREADS=1 python scripts/ddpm_quality_vs_nfe.py --weights tiny-32 \
+    OMP_NUM_THREADS=1 python docs/experiments/ddpm_quality_vs_nfe.py --weights tiny-32 \
         --runs ddim:200,ddim:10,dpmpp-2m:10,unipc:10 --out docs/ddpm_quality_tiny32.json
-    python scripts/ddpm_quality_vs_nfe.py --table docs/ddpm_quality_tiny32.json   # the docs/ddpm.md table
+    python docs/experiments/ddpm_quality_vs_nfe.py --table docs/ddpm_quality_tiny32.json   # the docs/ddpm.md table
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Bytes a planned job carries to its worker, and the driver's memory after planning, at any image size.
 
-    python scripts/job_payload.py --size 32  --cache CACHE      # the real phantom image store
-    python scripts/job_payload.py --size 256 --cache CACHE --synthetic-store
+    python docs/experiments/job_payload.py --size 32  --cache CACHE      # the real phantom image store
+    python docs/experiments/job_payload.py --size 256 --cache CACHE --synthetic-store
 
 Plans one task (default phantom/supplement-100, quick budget, submission phantom-oracle) exactly
 as `evaluate` does and pickles every job as an executor sends it. `--synthetic-store` fills the

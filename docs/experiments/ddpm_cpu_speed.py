@@ -1,6 +1,6 @@
 """Time the shipped tiny-32 generator on a CPU the way the demo uses it.
 
-    python scripts/ddpm_cpu_speed.py --n 256 --configs dpmpp-2m:10:float32:1,dpmpp-2m:10:bfloat16:1
+    python docs/experiments/ddpm_cpu_speed.py --n 256 --configs dpmpp-2m:10:float32:1,dpmpp-2m:10:bfloat16:1
 Prints images/s and the extrapolated seconds for 2,000 images for each sampler:steps:dtype:threads.
 """
 

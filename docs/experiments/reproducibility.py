@@ -5,8 +5,8 @@ differ between machines and runs — CPU thread count, and the vector instructio
 dispatches to (`ATEN_CPU_CAPABILITY`, e.g. default vs avx2: other rounding in convolutions) —
 each in a fresh process, and prints the internal-test macro AUROC of each and the spread.
 
-    python scripts/reproducibility.py                  # the table of docs/reproducibility.md
-    python scripts/reproducibility.py --one 2 avx2     # (internal) one setting: threads, capability
+    python docs/experiments/reproducibility.py                  # the table of docs/reproducibility.md
+    python docs/experiments/reproducibility.py --one 2 avx2     # (internal) one setting: threads, capability
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Loader-only vs training-step throughput (images/s) of the classifier recipe, per backbone and size.
 
-    nice -n 10 .venv/bin/python scripts/classifier_throughput.py --threads 1
+    nice -n 10 .venv/bin/python docs/experiments/classifier_throughput.py --threads 1
 
 Prints one JSON line per case: loader img/s (gather + scale + resize + augment), step img/s
 (forward + backward + optimizer + EMA), and their ratio (> 1 = not input-bound).

@@ -1,7 +1,7 @@
 """A FUSE passthrough that serves file attributes (mtime, size) from a cache for DELAY seconds,
 as an NFS client does within `acregmax`: a stand-in for a shared NFS cache where none can be mounted.
 
-    python scripts/delayed_attributes_fs.py SOURCE MOUNTPOINT --delay 3     # foreground; Ctrl-C or
+    python tests/runner/delayed_attributes_fs.py SOURCE MOUNTPOINT --delay 3     # foreground; Ctrl-C or
     fusermount3 -u MOUNTPOINT                                                # unmount it
 
 One mount is one NFS client: mount SOURCE once per node. Changes made through a mount are seen

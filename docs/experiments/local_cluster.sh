@@ -2,12 +2,12 @@
 # A two-node Ray cluster on one Linux machine, for trying the cluster path end to end (root only):
 # each node has its own network namespace (veth to a bridge) and its own mount of the shared
 # cache: an NFS export where the kernel has an NFS client, else the delayed-attributes FUSE
-# passthrough (scripts/delayed_attributes_fs.py), one mount per node, as two NFS clients.
+# passthrough (tests/runner/delayed_attributes_fs.py), one mount per node, as two NFS clients.
 #
-#   scripts/local_cluster.sh up   BASE            # nodes cx-a (head, 10.231.0.1) and cx-b (10.231.0.2)
-#   scripts/local_cluster.sh run  BASE -- cxrbench evaluate ... --executor ray --address 10.231.0.1:6379 --cache BASE/cache
-#   scripts/local_cluster.sh kill BASE cx-b       # kill -9 every process of node cx-b (a node lost)
-#   scripts/local_cluster.sh down BASE
+#   docs/experiments/local_cluster.sh up   BASE            # nodes cx-a (head, 10.231.0.1) and cx-b (10.231.0.2)
+#   docs/experiments/local_cluster.sh run  BASE -- cxrbench evaluate ... --executor ray --address 10.231.0.1:6379 --cache BASE/cache
+#   docs/experiments/local_cluster.sh kill BASE cx-b       # kill -9 every process of node cx-b (a node lost)
+#   docs/experiments/local_cluster.sh down BASE
 #
 # BASE is a folder for the shared data (BASE/shared, mounted at BASE/cache on every node) and the
 # nodes' logs. CPUS_PER_NODE (default 1) and NFS_SERVER (HOST:/EXPORT, optional) are read from the
@@ -44,7 +44,7 @@ node_up() {
         if [ -n "${NFS_SERVER:-}" ]; then
             mount -t nfs -o lookupcache=positive "$NFS_SERVER" "$base/cache"
         else
-            "$python" "$here/delayed_attributes_fs.py" "$base/shared" "$base/cache" --delay 3 \
+            "$python" "$here/../../tests/runner/delayed_attributes_fs.py" "$base/shared" "$base/cache" --delay 3 \
                 > "$base/$node.fuse.log" 2>&1 &
         fi
         echo $$ > "$base/$node.mount.pid"

@@ -2,11 +2,11 @@
 one acquisition setting changed at a time.
 
 The classifier (reference recipe `quick` at 64 px, 12 full epochs, as in
-`scripts/phantom_learning_curve.py`) sees site-a only, so changing how an external site is drawn
+`docs/experiments/phantom_learning_curve.py`) sees site-a only, so changing how an external site is drawn
 needs no retraining: each variant re-renders the same test patients (same rows, same seeds) with a
 modified `Site` and scores macro AUROC on them.
 
-    .venv/bin/python scripts/phantom_site_shift.py --n-train 5000 --out site_shift.json
+    .venv/bin/python docs/experiments/phantom_site_shift.py --n-train 5000 --out site_shift.json
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from phantom_learning_curve import labeled, macro_auroc, patient_slice  # noqa: E402
 
 from cxrbench.baselines.classifier import get_recipe, train_classifier  # noqa: E402
-from cxrbench.data.phantom import PhantomSource  # noqa: E402
-from cxrbench.data.phantom import acquisition  # noqa: E402
+from cxrbench.data.phantom import PhantomSource, acquisition  # noqa: E402
 from cxrbench.data.phantom import sites as S  # noqa: E402
 
 

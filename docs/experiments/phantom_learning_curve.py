@@ -6,7 +6,7 @@ scores macro AUROC (sklearn, 14 labels, uncertain labels dropped per label, blan
 on held-out patients of site-a (internal) and of site-b and site-c (external). Writes the plot
 and the numbers:
 
-    nice -n 10 .venv/bin/python scripts/phantom_learning_curve.py \
+    nice -n 10 .venv/bin/python docs/experiments/phantom_learning_curve.py \
         --out docs/img/phantom_learning_curve.png
 
 Patients are disjoint between training, validation and test sets (split by patient number).
@@ -31,7 +31,7 @@ from cxrbench.baselines.classifier import LabeledImages, get_recipe, train_class
 from cxrbench.data.phantom import PhantomSource
 from cxrbench.schema import PATHOLOGIES
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def macro_auroc(labels: np.ndarray, scores: np.ndarray) -> tuple[float, dict[str, float]]:
@@ -149,7 +149,7 @@ def main() -> None:
 
 def write_outputs(args, recipe, tests, val, results) -> None:
     summary = {
-        "command": "scripts/phantom_learning_curve.py " + " ".join(
+        "command": "docs/experiments/phantom_learning_curve.py " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("out",)),
         "recipe": {**recipe.identity(), "backbone": recipe.backbone, "max_epochs": recipe.max_epochs,
                    "epoch_images": recipe.epoch_images, "patience": recipe.patience},

@@ -1,5 +1,5 @@
 """Side-by-side picture: real phantom training images (top) and tiny-32 samples for the same
-condition rows (bottom), upscaled 4x. `python scripts/ddpm_sample_grid.py --out docs/img/ddpm_tiny32_samples.png`"""
+condition rows (bottom), upscaled 4x. `python docs/experiments/ddpm_sample_grid.py --out docs/img/ddpm_tiny32_samples.png`"""
 
 import argparse
 

@@ -5,8 +5,8 @@ The audit's fixed feature space is the penultimate layer of the reference classi
 profile's real training split (site-a, `cxrbench` patient-hash split) and nothing else: no
 validation-split image is trained on (it only picks the epoch) and no test-split image is seen.
 
-    .venv/bin/python scripts/train_audit_features.py            # the shipped weights
-    .venv/bin/python scripts/train_audit_features.py --help
+    .venv/bin/python tools/train_audit_features.py            # the shipped weights
+    .venv/bin/python tools/train_audit_features.py --help
 
 Deterministic for a given torch build on a CPU. Writes model.safetensors + config.json (the
 classifier's own format) and provenance.json (data, split sizes, validation / internal-test
@@ -23,7 +23,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     provenance = {
         "feature_space": "phantom-site-a",
         "version": args.version,
-        "script": "scripts/train_audit_features.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "script": "tools/train_audit_features.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "data": {"source": "phantom", "site": "site-a", "n_patients": args.n_patients, "phantom_seed": 0,
                  "split_scheme": "cxrbench", "trained_on": "train", "early_stopping_on": "val",
                  "n_train": len(train), "n_val": len(val), "n_test": len(test), "image_size": args.size},

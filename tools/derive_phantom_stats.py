@@ -5,7 +5,7 @@ Frontal/Lateral, AP/PA + 14 labels) and writes the small table of figures the ph
 from, `benchmark/cxrbench/data/phantom/chexpert_stats.json`. Only aggregate figures are written (pattern
 counts, rates, histograms); no row of the source file is copied. Run:
 
-    .venv/bin/python scripts/derive_phantom_stats.py [--csv PATH] [--out PATH]
+    .venv/bin/python tools/derive_phantom_stats.py [--csv PATH] [--out PATH]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Node (j, k), for octave j = 0..32 and k = 0..2^6, sits at the two-sided tail pro
 q = 2^j (1 + k / 2^6) / 2^33 and holds round(2^21 Φ⁻¹(1 − q/2)) = round(2^21 √2 erfc⁻¹(q)),
 computed with mpmath at 40 significant digits (pure Python: the same integers on every machine).
 
-    python scripts/normal_quantiles.py            # rewrites the shipped table
+    python tools/normal_quantiles.py            # rewrites the shipped table
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ def table() -> torch.Tensor:
                         dtype=torch.int64)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=QUANTILES_FILE)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     save_file({"magnitude": table()}, str(args.out), metadata={
         "definition": f"round(2^{FRACTION_BITS} * sqrt(2) * erfcinv(2^j * (1 + k/2^{NODE_BITS}) / 2^{OCTAVES}))",
         "digits": str(DIGITS)})

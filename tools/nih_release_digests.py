@@ -1,7 +1,7 @@
 """Write benchmark/cxrbench/data/sources/nih_releases.json: the column digests of NIH ChestX-ray14's
 Data_Entry_2017_v2020.csv, against which `cxrbench data verify nih` names what a local CSV changes.
 
-    python scripts/nih_release_digests.py [PATH/Data_Entry_2017_v2020.csv(.gz)]
+    python tools/nih_release_digests.py [PATH/Data_Entry_2017_v2020.csv(.gz)]
 
 Default input: the copy torchxrayvision 1.5.7 ships in its package data (`pip install torchxrayvision`).
 tests/data/test_nih.py recomputes it from that copy.
@@ -22,7 +22,7 @@ def bundled_csv() -> str:
 
 
 def build(path: str) -> dict:
-    return {"name": "Data_Entry_2017_v2020", "made_by": "scripts/nih_release_digests.py",
+    return {"name": "Data_Entry_2017_v2020", "made_by": "tools/nih_release_digests.py",
             "digests": release_digests(read_table(path))}
 
 

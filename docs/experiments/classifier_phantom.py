@@ -5,8 +5,8 @@ the test splits of site-b and site-c. Macro AUROC is the scorer's (`cxrbench.sta
 -1 and blank rows dropped per label); training uses the task's uncertainty policy (`zeros`,
 as the phantom tasks say). Prints one JSON line per seed and a summary:
 
-    nice -n 10 .venv/bin/python scripts/classifier_phantom.py --seeds 0 1 2 --threads 1
-    nice -n 10 .venv/bin/python scripts/classifier_phantom.py --seeds 0 1 2 --oracle-ratio 300
+    nice -n 10 .venv/bin/python docs/experiments/classifier_phantom.py --seeds 0 1 2 --threads 1
+    nice -n 10 .venv/bin/python docs/experiments/classifier_phantom.py --seeds 0 1 2 --oracle-ratio 300
 
 `--oracle-ratio N` supplements with the phantom renderer itself as an oracle generator (fresh
 seeds, the training rows' conditions, replica scheme checked by `supplement`): the upper bound

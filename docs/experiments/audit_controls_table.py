@@ -1,7 +1,7 @@
 """Print the audit controls table of docs/audit.md: the fixture of tests/audit/test_controls.py
 (phantom seed 11, 32 px), audited in the shipped reference space and in pixel space.
 
-    OMP_NUM_THREADS=1 .venv/bin/python scripts/audit_controls_table.py
+    OMP_NUM_THREADS=1 .venv/bin/python docs/experiments/audit_controls_table.py
 """
 
 from __future__ import annotations

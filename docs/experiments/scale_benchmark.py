@@ -7,13 +7,13 @@ are done once beforehand (`prepare`) into a warm cache that every run starts fro
 time the training jobs. Prints each run's wall time, the 2-worker / 1-worker speed-up, Ray's
 overhead per job, and the load average before and after each run (the machine may be shared).
 
-    .venv/bin/python scripts/scale_benchmark.py prepare                 # the warm cache, any time
-    nice -n 0 .venv/bin/python scripts/scale_benchmark.py measure --seeds 4 --out runs/scale.json
+    .venv/bin/python docs/experiments/scale_benchmark.py prepare                 # the warm cache, any time
+    nice -n 0 .venv/bin/python docs/experiments/scale_benchmark.py measure --seeds 4 --out runs/scale.json
 
 `project`: the standard budget's job matrix for one generator on chexpert/supplement (every ratio)
 at a stated per-GPU throughput, scheduled greedily in plan order on 1, 8 and 64 GPUs.
 
-    .venv/bin/python scripts/scale_benchmark.py project
+    .venv/bin/python docs/experiments/scale_benchmark.py project
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import shutil
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _evaluate(cache: Path, out: Path, seeds: int, executor: str, workers: int) -> dict:
