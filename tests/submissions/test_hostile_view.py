@@ -14,8 +14,8 @@ import secrets
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
+from sandbox_helpers import GEN, SIZE, decode_image, make_sub, one_line, packing, require_sandbox, run, run_generator
 
 import cxrbench
 import cxrbench.baselines
@@ -23,7 +23,6 @@ import cxrbench.leaderboard
 import cxrbench.tasks
 from cxrbench.errors import SubmissionError
 from cxrbench.submissions import Limits, load_submission
-from sandbox_helpers import GEN, SIZE, decode_image, make_sub, one_line, packing, require_sandbox, run, run_generator
 
 HERE = "os.path.dirname(os.path.abspath(__file__))"  # the submission folder as its code sees it
 

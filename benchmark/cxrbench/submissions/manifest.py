@@ -39,8 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cxrbench.errors import SubmissionError, load_yaml_model, printable, pydantic_problems
 from cxrbench.results import check_links, check_url
 from cxrbench.submissions.condition_mapping import PromptMapping
-from cxrbench.submissions.staging import StagedCopy, hash_files, new_staging_folder
 from cxrbench.submissions.diffusers_block import DiffusersBlock, check_pipeline_folder
+from cxrbench.submissions.staging import StagedCopy, hash_files, new_staging_folder
 from cxrbench.submissions.timm_block import TimmBlock, check_timm
 from cxrbench.submissions.weights import parameter_counts, reference_parameter_counts
 from cxrbench.training_population import EXAMPLE, TrainingSource, check_data_key, check_declared

@@ -7,7 +7,7 @@ flagged by the registered pixel distance and by plain pixel space (the check bef
 generators' first replicas, from the cache or generated, give the false positives at the same
 thresholds.
 
-    OMP_NUM_THREADS=1 .venv/bin/python scripts/leakage_evasions.py \\
+    OMP_NUM_THREADS=1 .venv/bin/python docs/experiments/leakage_evasions.py \\
         --generator submissions/phantom-oracle --generator submissions/reference-ddpm-fast
 """
 
