@@ -85,20 +85,21 @@ def _candidates(q: torch.Tensor, r: torch.Tensor, m: int, k: int, query_groups, 
     ref_desc = _descriptor(r, m, 0, 0)
     shifts = range(-m, m + 1)  # every whole shift: among many alike films one moved by a pixel is no
     # longer its source's nearest coarse descriptor
-    dist, idx = [], []
+    dists: list[np.ndarray] = []
+    ids: list[np.ndarray] = []
     for flip in FLIPS:
         flipped = _flip(q, flip)
         for dy in shifts:
             variants = np.concatenate([_descriptor(flipped, m, dy, dx) for dx in shifts])
             d, i = nearest_neighbours(variants, ref_desc, k, query_groups=_tile(query_groups, len(shifts)),
                                       reference_groups=reference_groups, device=device)
-            dist += np.split(d, len(shifts))
-            idx += np.split(i, len(shifts))
-    dist, idx = np.concatenate(dist, axis=1), np.concatenate(idx, axis=1)  # (Q, variants x k)
+            dists += np.split(d, len(shifts))
+            ids += np.split(i, len(shifts))
+    dist, idx = np.concatenate(dists, axis=1), np.concatenate(ids, axis=1)  # (Q, variants x k)
     order = np.argsort(dist, axis=1, kind="stable")
     out = np.full((q.shape[0], k), -1, dtype=np.int64)
-    for row, (ranked, ids) in enumerate(zip(order, idx)):
-        unique = list(dict.fromkeys(int(i) for i in ids[ranked] if i >= 0))[:k]
+    for row, (ranked, found) in enumerate(zip(order, idx)):
+        unique = list(dict.fromkeys(int(i) for i in found[ranked] if i >= 0))[:k]
         out[row, :len(unique)] = unique
     return out
 
