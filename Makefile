@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 TORCH   := torch==2.14.1 torchvision==0.29.1
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test test-all bench lint gpu-check install sandbox clean
+.PHONY: demo test test-all bench bench-scale lint gpu-check install sandbox clean
 
 # -qq: errors only (pip then still fails the recipe). Plain -q also prints pip's warnings about local
 # index folders and setuptools' note on editable installs.
@@ -75,8 +75,14 @@ lint: $(STAMP)
 	PYTHONPATH=$(ROOTS_PATH) $(BIN)/lint-imports
 	$(BIN)/python -m pytest --collect-only -q -m '' >/dev/null
 
+# The sampler table (images/s, ms/step, TFLOP/s, fraction of peak, speed-up over the study's recipe)
+# is printed last; `--benchmark-json=FILE` keeps every figure (extra_info) for `pytest-benchmark compare`.
 bench: $(STAMP)
-	$(BIN)/python -m pytest -q -m perf tests/perf --benchmark-columns=min,mean,median,stddev,rounds
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m 'perf and not scale' tests/perf --benchmark-columns=min,mean,rounds $(BENCH_ARGS)
+
+# Ray scale-out: 8 training jobs on 2 workers vs 1 (10-30 min on 2 cores)
+bench-scale: $(STAMP)
+	$(BIN)/python -m pytest -q -m scale tests/perf --benchmark-columns=min,mean,rounds $(BENCH_ARGS)
 
 # One call on a CUDA machine: the GPU tests, the sampler benchmark and the loop's host-traffic
 # test, one JSON summary (gpu-check.json); < 8 min. Runs anywhere: without CUDA the GPU stages

@@ -14,13 +14,14 @@ from cxrbench.results import SCHEMA_VERSION, RecordError, read_record, write_rec
 
 def _as_version(record, version: int) -> dict:
     """The record as a writer of schema `version` sealed it: no later fields, hashed without them."""
-    from cxrbench.results import ADDED_IN, ResultRecord
+    from cxrbench.results import ADDED_IN, ResultRecord, later_parts
 
     raw = record.model_dump(mode="json")
     raw.pop("signature")  # the envelope: never part of the sealed content
     for added in (fields for v, fields in ADDED_IN.items() if v > version):
         for section, name in added:
-            (raw[section] if section else raw).pop(name)
+            for part in later_parts(raw, section):
+                part.pop(name)
     raw["schema_version"] = version
     old = ResultRecord.model_validate(raw)
     raw["content_sha256"] = old.compute_sha256()
@@ -116,3 +117,32 @@ def test_v5_population_is_hashed(tmp_path):
     path.write_text(json.dumps(raw))
     with pytest.raises(RecordError, match="content_sha256 does not match"):
         read_record(path)
+
+
+def test_v6_fields_of_list_items_cannot_ride_on_a_v5_record(tmp_path):
+    """`generation[].set_images` (v6) lives in each item of a list: a v5 record holds none of it."""
+    raw = _as_version(make_record("phantom/supplement-300", "noise"), 5)
+    path = tmp_path / "v5.json"
+    path.write_text(json.dumps(raw))
+    old = read_record(path)
+    assert [g.set_images for g in old.generation] == [None, None, None] and old.scored_labels == []
+    assert json.loads(old.to_json()) == raw  # re-written as it was
+    raw["generation"][1]["set_images"] = 1902
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match=r"generation\[\].set_images is set, but schema_version 5 records"):
+        read_record(path)
+
+
+def test_v6_scored_labels_and_smoke_limit_are_hashed(tmp_path):
+    rec = make_record("phantom/supplement-100", "noise")
+    rec.scored_labels, rec.smoke_limit = list(rec.task.labels[:3]), 40
+    path = write_record(rec, tmp_path / "v6.json")
+    back = read_record(path)
+    assert back.schema_version == SCHEMA_VERSION == 6 and back.labels == list(rec.task.labels[:3])
+    for field, value in (("scored_labels", []), ("smoke_limit", None)):
+        raw = json.loads(path.read_text())
+        raw[field] = value
+        path.write_text(json.dumps(raw))
+        with pytest.raises(RecordError, match="content_sha256 does not match"):
+            read_record(path)
+        path.write_text(back.to_json())

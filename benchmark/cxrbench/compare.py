@@ -56,9 +56,14 @@ def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: 
                             f"{b.submission.name}: {b.seeds}); rerun one with the other's seeds")
     if a.task.labels != b.task.labels:
         raise CxrbenchError(f"records score different label sets ({a.task.label_set} vs {b.task.label_set})")
+    # classifiers scored on different subsets of the task's labels compare on the labels both predict
+    labels = [lab for lab in a.labels if lab in b.labels]
+    if not labels:
+        raise CxrbenchError(f"the records share no scored label ({a.submission.name}: {', '.join(a.labels)}; "
+                            f"{b.submission.name}: {', '.join(b.labels)})")
     for sa in a.eval_sets:
         sb = next((x for x in b.eval_sets if x.eval_set == sa.eval_set), None)
-        if sb is not None and sa.macro_labels != sb.macro_labels:
+        if sb is not None and [x for x in sa.macro_labels if x in labels] != [x for x in sb.macro_labels if x in labels]:
             raise CxrbenchError(f"{sa.eval_set}: the records' macros use different eligible labels "
                                 f"({len(sa.macro_labels)} vs {len(sb.macro_labels)}); they were scored on other data")
     spec = get_task(a.task.name)
@@ -66,7 +71,6 @@ def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: 
         raise CxrbenchError(f"{a.task.name}: the shipped task (version {spec.version}) differs from the records' "
                             f"(version {a.task.version}); rerun them")
     budget = spec.budget(a.task.budget)
-    labels = list(spec.labels)
     pa, pb = read_predictions(a, folder_a), read_predictions(b, folder_b)
     store = Cache(cache_root).root / "images"
     pixels = pixel_fingerprint(task_refs(spec), budget)

@@ -70,6 +70,15 @@ def labels_up_down(c: Comparison) -> str:
     return f"{up}↑ {down}↓"
 
 
+def duration(seconds: float) -> str:
+    """`45 s`, `12 min`, `3.4 h`: a time for a reader, to the precision an estimate deserves."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def trained_on(record) -> dict:
     """What a record's submission learned from, in words, with its group and ranking group.
 

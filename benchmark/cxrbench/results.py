@@ -43,10 +43,13 @@ if TYPE_CHECKING:
 #: `held-out` sets derived from an evaluator key, named by the key's public fingerprint).
 #: 5 (additive): the declared training population (`training_population`, `real_patients`), the
 #: task's own real patients and the group they put the submission in; the task's ranking rule for it.
-SCHEMA_VERSION = 5
+#: 6 (additive): `scored_labels`, the labels a classifier was scored on (those of the task's it
+#: predicts); `generation[].set_images`, the size of a generated replica (a resumed run measures only
+#: its part); `smoke_limit`, the images per set of a `--limit` smoke test (never publishable).
+SCHEMA_VERSION = 6
 #: versions `read_record` accepts. Later versions only add fields (`ADDED_IN`): an older record
 #: reads with their defaults and hashes without them, so it still verifies.
-READABLE_SCHEMAS = (2, 3, 4, 5)
+READABLE_SCHEMAS = (2, 3, 4, 5, 6)
 #: the fields each version added, as (section or None for the record itself, field)
 ADDED_IN: dict[int, tuple[tuple[str | None, str], ...]] = {
     3: (("submission", "description"), ("submission", "paper"), ("submission", "links"),
@@ -54,7 +57,30 @@ ADDED_IN: dict[int, tuple[tuple[str | None, str], ...]] = {
     4: ((None, "evaluation"),),
     5: (("submission", "training_population"), ("submission", "real_patients"),
         ("submission", "task_real_patients"), ("submission", "data_group"), ("task", "more_real_data")),
+    6: ((None, "scored_labels"), ("generation[]", "set_images"), (None, "smoke_limit")),
 }
+
+
+def later_parts(record: Any, section: str | None) -> list[Any]:
+    """Where a field of `ADDED_IN` lives in `record` (a model or its JSON dict): the record itself,
+    one section, or each item of a list section (`generation[]`)."""
+    def get(obj: Any, name: str) -> Any:  # a section an even older version lacks is already gone from the JSON
+        return obj.get(name) if isinstance(obj, dict) else getattr(obj, name)
+
+    if section is None:
+        return [record]
+    part = get(record, section.removesuffix("[]"))
+    return [] if part is None else list(part) if section.endswith("[]") else [part]
+
+
+def drop_later_fields(record: "ResultRecord", payload: dict[str, Any]) -> dict[str, Any]:
+    """`payload` (the record as JSON) without the fields its schema version does not have."""
+    for section, name in record._later_fields():
+        for part in later_parts(payload, section):
+            part.pop(name, None)
+    return payload
+
+
 #: envelope fields: about the sealed content, never part of it (nor of `content_sha256`)
 ENVELOPE = ("content_sha256", "signature")
 
@@ -287,6 +313,7 @@ class GenerationRun(_Model):
 
     replica: int
     images: int  # images the measured run generated (a run resumed after a crash counts only its own)
+    set_images: int | None = None  # v6: images in the replica (more than `images` when the run resumed)
     seconds: float  # wall time of the submission's process for them, model loading included
     images_per_second: float
     device: str  # "GPU <name>" or "CPU (<n> thread(s))"
@@ -360,6 +387,11 @@ class ResultRecord(_Model):
     generation: list[GenerationRun] = []  # v3; empty when nothing was generated or it was not measured
     errors: list[str] = []
     evaluation: Evaluation = Field(default_factory=Evaluation)  # v4
+    #: v6: the labels it was scored on, in the task's order: the task's, or those of them a classifier
+    #: predicts (empty in older records: the task's)
+    scored_labels: list[str] = []
+    #: v6: `--limit N`: a smoke test on N images per set (its numbers mean nothing; never publishable)
+    smoke_limit: int | None = None
     predictions_file: str | None = None  # parquet beside the record: image_id, eval_set, seed, label probs
     predictions_sha256: str | None = None
     content_sha256: str = ""
@@ -371,6 +403,11 @@ class ResultRecord(_Model):
         """One record per (task@version, submission@version)."""
         return f"{self.task.name}@{self.task.version}::{self.submission.name}@{self.submission.version}"
 
+    @property
+    def labels(self) -> list[str]:
+        """The labels this record was scored on (its predictions table holds one column for each)."""
+        return list(self.scored_labels or self.task.labels)
+
     def macro(self, eval_set: str) -> float | None:
         for s in self.eval_sets:
             if s.eval_set == eval_set:
@@ -378,9 +415,7 @@ class ResultRecord(_Model):
         return None
 
     def compute_sha256(self) -> str:
-        payload = self.model_dump(mode="json", exclude=set(ENVELOPE))
-        for section, name in self._later_fields():  # as the record's own version wrote it
-            (payload[section] if section else payload).pop(name, None)
+        payload = drop_later_fields(self, self.model_dump(mode="json", exclude=set(ENVELOPE)))  # as its version wrote it
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -396,10 +431,10 @@ class ResultRecord(_Model):
         if self.schema_version not in READABLE_SCHEMAS:
             raise RecordError(f"schema_version {self.schema_version} is not one of the supported {READABLE_SCHEMAS}")
         for section, name in self._later_fields():  # unhashed there, so they must hold their defaults
-            model = getattr(self, section) if section else self
-            if getattr(model, name) != type(model).model_fields[name].get_default(call_default_factory=True):
-                raise RecordError(f"{'.'.join(filter(None, (section, name)))} is set, but schema_version "
-                                  f"{self.schema_version} records have no such field")
+            for model in later_parts(self, section):
+                if getattr(model, name) != type(model).model_fields[name].get_default(call_default_factory=True):
+                    raise RecordError(f"{'.'.join(filter(None, (section, name)))} is set, but schema_version "
+                                      f"{self.schema_version} records have no such field")
         if not self.content_sha256:
             raise RecordError("record has no content_sha256 (it was never sealed)")
         if self.compute_sha256() != self.content_sha256:
@@ -409,8 +444,7 @@ class ResultRecord(_Model):
         payload = self.model_dump(mode="json")
         if payload["signature"] is None:  # an unsigned record reads as it did before signatures existed
             del payload["signature"]
-        for section, name in self._later_fields():  # an older record keeps its own version's fields
-            (payload[section] if section else payload).pop(name, None)
+        drop_later_fields(self, payload)  # an older record keeps its own version's fields
         return json.dumps(payload, indent=2, sort_keys=False, allow_nan=False) + "\n"
 
 

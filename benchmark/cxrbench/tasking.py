@@ -24,6 +24,7 @@ from cxrbench.schema import LABEL_SETS
 Family = Literal["supplement", "synthetic_only", "cross_source", "real_only"]
 FAMILIES: tuple[str, ...] = get_args(Family)
 SyntheticSets = Literal["shared", "per_seed"]
+LabelSetName = Literal["all14", "competition5", "nih10"]  # the names of cxrbench.schema.LABEL_SETS
 ALLOWED_RATIOS = (0, 100, 200, 300, 500, 1000)
 
 
@@ -110,7 +111,7 @@ class _TaskDefinition(_Strict):
     conditions_from: DataRef | None  # training rows that condition the generator
     val: DataRef
     eval_sets: dict[str, DataRef]
-    label_set: Literal["all14", "competition5", "nih10"] = "all14"  # cxrbench.schema.LABEL_SETS
+    label_set: LabelSetName = "all14"  # cxrbench.schema.LABEL_SETS
     scoring_uncertainty: Literal["ignore"] = "ignore"  # the study's policy: drop -1 per label
     train_uncertainty: Literal["ignore", "zeros", "ones"] = "zeros"  # cxrbench.schema.UNCERTAINTY_POLICIES
     generation_seed: int = 0
@@ -134,6 +135,9 @@ class TaskFamilyFile(_TaskDefinition):
     name: str  # e.g. phantom/supplement
     ratios: list[int]
     baseline_family: str | None = None  # family file whose ratio-0 task is the real-only baseline
+    #: the same tasks scored on other label sets, named `<task>-<label set>` (phantom/classify-competition5,
+    #: phantom/supplement-100-competition5); not run by default (`cxrbench evaluate -t NAME`)
+    label_set_variants: list[LabelSetName] = []
 
     @field_validator("ratios")
     @classmethod
@@ -145,6 +149,8 @@ class TaskFamilyFile(_TaskDefinition):
 
     @model_validator(mode="after")
     def _family_rules(self) -> "TaskFamilyFile":
+        if self.label_set in self.label_set_variants:
+            raise ValueError(f"label_set_variants repeats the family's own label set {self.label_set!r}")
         if "internal_test" not in self.eval_sets:
             raise ValueError("eval_sets must include 'internal_test'")
         if self.family in ("supplement", "cross_source") and self.real_train is None:
@@ -175,6 +181,8 @@ class TaskSpec(_TaskDefinition):
     name: str  # phantom/supplement-100
     supplement_ratio: int
     baseline: str | None  # name of the real-only task compared against; None for a baseline itself
+    #: the task this one is a label-set variant of (`label_set_variants`); variants are not run by default
+    variant_of: str | None = None
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -206,8 +214,8 @@ class TaskSpec(_TaskDefinition):
 
     def sha256(self) -> str:
         """Hash of everything in the spec that can change a number in a result."""
-        # ranking rules change no number: outside the hash, like the description
-        payload = self.model_dump(mode="json", exclude={"description", "superseded_by", "more_real_data"})
+        # ranking rules and the variant a task is of change no number: outside the hash, like the description
+        payload = self.model_dump(mode="json", exclude={"description", "superseded_by", "more_real_data", "variant_of"})
         if payload["synthetic_sets"] == "shared":  # added after version 3: specs without it keep their hash
             del payload["synthetic_sets"]
         for budget in payload["budgets"].values():  # likewise for budgets without per-set patient counts
@@ -219,13 +227,16 @@ class TaskSpec(_TaskDefinition):
 def _expand(fam: TaskFamilyFile) -> list[TaskSpec]:
     specs = []
     for ratio in fam.ratios:
-        base = fam.model_dump(exclude={"ratios", "name", "baseline_family"})
+        base = fam.model_dump(exclude={"ratios", "name", "baseline_family", "label_set_variants"})
         if fam.family == "real_only":
             name, baseline = fam.name, None
         else:
             name = f"{fam.name}-{ratio}"
             baseline = None if ratio == 0 else f"{fam.baseline_family or fam.name}-0"
         specs.append(TaskSpec(name=name, supplement_ratio=ratio, baseline=baseline, **base))
+        for label_set in fam.label_set_variants:
+            specs.append(TaskSpec(**{**base, "label_set": label_set}, name=f"{name}-{label_set}", supplement_ratio=ratio,
+                                  baseline=baseline and f"{baseline}-{label_set}", variant_of=name))
     return specs
 
 
@@ -279,7 +290,7 @@ def default_tasks(kind: str, profile: str, budget: str) -> list[TaskSpec]:
     """The tasks `cxrbench evaluate` runs when none is named, for a submission kind."""
     out = []
     for spec in load_tasks().values():
-        if spec.profile != profile or spec.superseded_by:
+        if spec.profile != profile or spec.superseded_by or spec.variant_of:
             continue
         b = spec.budgets.get(budget)
         if b is None:

@@ -10,13 +10,25 @@ def test_ls_cuts_no_data_reference_at_140_columns():
     out = CliRunner().invoke(app, ["tasks", "ls"], env={"COLUMNS": "140"})
     assert out.exit_code == 0, out.output
     assert "…" not in out.output
-    lines = out.output.splitlines()
-    assert max(len(line) for line in lines) <= 140
+    assert max(len(line) for line in out.output.splitlines()) <= 140
+    wide = CliRunner().invoke(app, ["tasks", "ls"], env={"COLUMNS": "240"}).output.splitlines()
     for spec in load_tasks().values():
-        row = next(line for line in lines if line.split() and line.split()[0] == spec.name)
+        row = next(line for line in wide if line.split() and line.split()[0] == spec.name)
         for ref in (spec.real_train, spec.conditions_from):
             if ref is not None:
                 assert f" {ref.key} " in row, (spec.name, row)
+        assert f"{spec.label_set} ({len(spec.labels)})" in row  # the label set, as the docs say
+        b = spec.budgets["quick"]
+        if spec.uses_generator or spec.family == "real_only":  # the timeouts, as the docs say
+            assert f"quick {b.generator_timeout_s}/{b.classifier_timeout_s}" in row, row
+
+
+def test_show_lists_the_labels_and_timeouts():
+    out = CliRunner().invoke(app, ["tasks", "show", "phantom/classify-competition5"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert ("labels (competition5, 5): Atelectasis, Cardiomegaly, Consolidation, Edema, Pleural Effusion"
+            in out.output)
+    assert "timeouts quick: generator 1800 s, classifier 600 s, memory 16 GB" in out.output
 
 
 def test_ls_never_cuts_even_when_narrow():

@@ -18,6 +18,7 @@ from cxrbench.results import (
     Comparison,
     Environment,
     EvalSetScore,
+    GenerationRun,
     LabelDelta,
     LabelScore,
     ResultRecord,
@@ -96,7 +97,8 @@ def make_record(task_name: str, submission: str = "reference-ddpm", *, version: 
             delta = macro - base_macro
             p = float(min(1.0, np.exp(-abs(delta) * 400)))
             deltas = [LabelDelta(label=ls.label, auroc=ls.auroc, baseline_auroc=ls.auroc - delta,
-                                 delta=delta, p_value=p, p_holm=min(1.0, p * 14), significant=p * 14 < 0.05)
+                                 delta=delta, ci_low=delta - 0.02, ci_high=delta + 0.02, p_value=p,
+                                 p_holm=min(1.0, p * 14), significant=p * 14 < 0.05)
                       for ls in labels]
             comparisons.append(Comparison(eval_set=ev, against=task.baseline, delta=delta, ci_low=delta - 0.01,
                                           ci_high=delta + 0.01, p_value=p, mde=0.015, significant=p < 0.05,
@@ -139,6 +141,12 @@ def make_record(task_name: str, submission: str = "reference-ddpm", *, version: 
         audit=audit,
         timings=[StageTiming(stage=s, seconds=float(t)) for s, t in
                  (("generate", 40.0), ("train", 120.0), ("predict", 5.0), ("score", 2.0))],
+        # the synthetic set's generation, measured when it was made: 40 s for the task's replicas
+        generation=[GenerationRun(replica=r, images=1902, seconds=40.0 / (task.supplement_ratio // 100), set_images=1902,
+                                  images_per_second=1902 * (task.supplement_ratio // 100) / 40.0, device="CPU (1 thread)",
+                                  generated_at="2026-11-30T09:00:00+00:00")
+                    for r in range(task.supplement_ratio // 100)]
+        if task.supplement_ratio else [],
         predictions_file=None, predictions_sha256=None,
     ).seal()
 

@@ -7,7 +7,8 @@ from typing import get_args
 import pytest
 from leaderboard_fixtures import make_record, store_pair, tamper
 
-from cxrbench.leaderboard.charts import OKABE_ITO
+from cxrbench.leaderboard import charts as charts_module
+from cxrbench.leaderboard.charts import PALETTE, entry_colour
 from cxrbench.leaderboard.frames import OVERVIEW_PRIMARY
 from cxrbench.leaderboard.store import record_path
 from cxrbench.results import Verdict, read_record
@@ -29,7 +30,8 @@ def test_overview_ranks_as_intervals_with_ci_fallback_note(app_test, store):
     at = app_test()
     assert at.sidebar.radio(key="page").value == "Overview"
     df = at.dataframe[0].value
-    assert list(df.columns) == OVERVIEW_PRIMARY  # fits 1,400 px; the rest behind "More columns"
+    # fits 1,400 px; the rest behind "More columns"; no generator is ranked apart, so no column of blank groups
+    assert list(df.columns) == [c for c in OVERVIEW_PRIMARY if c != "group"]
     assert set(df["task"]) == {f"phantom/supplement-{n}" for n in (100, 200, 300, 500, 1000)}  # N = 0 not ranked
     baseline = [m.value for m in at.markdown if "Real-only baseline" in m.value]
     assert baseline and "phantom/supplement-0" in baseline[0] and "internal_test 0.7" in baseline[0]
@@ -45,7 +47,7 @@ def test_overview_ranks_as_intervals_with_ci_fallback_note(app_test, store):
     assert not at.exception and len(at.dataframe[0].value) == 20
     at.multiselect(key="overview-columns").set_value(["gap", "within_bounds"]).run()
     df = at.dataframe[0].value
-    assert list(df.columns) == OVERVIEW_PRIMARY + ["gap", "within_bounds"]
+    assert list(df.columns) == [c for c in OVERVIEW_PRIMARY if c != "group"] + ["gap", "within_bounds"]
     assert df["gap"].notna().all()
 
 
@@ -77,7 +79,13 @@ def test_filters_budget_label_set_and_eval_sets(app_test):
 
 def test_delta_page_marks_p_values(app_test):
     at = app_test("delta")
-    df = at.dataframe[0].value
+    main, df = at.dataframe[0].value, at.dataframe[1].value
+    assert list(main.columns) == ["task", "entry", "eval_set", "delta", "delta_ci_low", "delta_ci_high", "p", "marker",
+                                 "verdict"]
+    spec = charts(at)[0]  # a panel per family x eval set with comparisons, each scaled to its own data
+    assert spec["resolve"]["scale"]["y"] == "independent" and spec["facet"]["field"] == "panel"
+    panels = {row["panel"] for row in chart_rows(at)}
+    assert panels == {f"{f} · {e}" for f, e in df[["family", "eval_set"]].drop_duplicates().itertuples(index=False)}
     assert df["against"].isin(["phantom/supplement-0", "phantom/cross_source-0"]).all()
     assert not df["task"].str.endswith("-0").any()  # baselines are not compared with themselves
     assert set(df["marker"]) <= {"", "*", "**", "***"} and "***" in set(df["marker"])
@@ -91,7 +99,7 @@ def test_synthetic_only_page(app_test):
     df = at.dataframe[0].value
     assert set(df["ratio"]) == {100, 200, 300, 500, 1000}
     row = df[(df["entry"] == "oracle@1.0") & (df["ratio"] == 1000) & (df["eval_set"] == "internal_test")].iloc[0]
-    assert row["real_only"] == pytest.approx(row["synthetic_only"] - row["delta_vs_real_only"])
+    assert row["real_only"] == pytest.approx(row["synthetic_only"] - row["delta"])
     assert row["verdict"] in get_args(Verdict)  # the record's own verdict, one vocabulary everywhere
     assert charts(at)
 
@@ -104,12 +112,28 @@ def test_cross_source_page(app_test):
 
 
 def test_per_label_page(app_test):
+    """The main table answers per label: Δ with its CI and Holm-adjusted p; the AUROC matrix is below."""
     at = app_test("labels")
-    wide = at.dataframe[0].value
+    main = at.dataframe[0].value
+    assert list(main.columns) == ["label", "entry", "delta", "delta_ci_low", "delta_ci_high", "p_holm", "marker", "auroc"]
+    compared = main.dropna(subset=["delta"])  # supplement-100 rows: every label has its Δ and CI
+    assert len(compared) and (compared["delta_ci_low"] <= compared["delta"]).all()
+    assert (compared["delta"] <= compared["delta_ci_high"]).all()
+    wide = at.dataframe[1].value
     assert len(wide) == 14 and {"oracle@1.0", "noise@1.0", "reference-ddpm@1.0", "label-shuffle@1.0"} <= set(wide.columns)
     at.selectbox(key="labels-task").set_value("phantom/supplement-300").run()
-    long = at.dataframe[1].value
+    long = at.dataframe[0].value
     assert long["p_holm"].notna().all() and set(long["marker"]) <= {"", "*", "**", "***"}
+
+
+def test_age_bands_in_order(app_test):
+    at = app_test("subgroups")
+    at.selectbox(key="subgroups-attribute").set_value("age_band").run()
+    sg = at.dataframe[-1].value
+    assert list(dict.fromkeys(sg["group"])) == ["18-40", "40-60", "60-80", "80+"]
+    from cxrbench.leaderboard.frames import group_order
+
+    assert sorted([">=80", "40-60", "<40", "60-80"], key=group_order) == ["<40", "40-60", "60-80", ">=80"]
 
 
 def test_subgroups_page(app_test):
@@ -156,7 +180,8 @@ def test_submission_page_shows_hashes_environment_timings(app_test, store):
 def test_submission_page_at_a_glance_tasks_training_data_audit_and_cost(app_test):
     at = app_test("submission")
     at.selectbox(key="submission-entry").set_value("noise@1.0").run()
-    tasks = at.dataframe[0].value
+    main, tasks = at.dataframe[0].value, at.dataframe[1].value  # the table that fits 1,400 px; every column
+    assert list(main.columns[:6]) == ["task", "eval_set", "delta", "delta_ci_low", "delta_ci_high", "p"]
     assert len(tasks) == 14 and set(tasks["budget"]) == {"quick"}  # every task it was scored on
     assert tasks["task"].iloc[0] == "phantom/supplement-0" and {"delta", "mde", "marker", "verdict"} <= set(tasks.columns)
     assert any("declared training data: `phantom/site-a/train`" in m.value for m in at.markdown)
@@ -194,7 +219,9 @@ def test_submission_page_shows_parameters_links_and_a_reused_sets_measured_cost(
     assert r"Smooth \*noise\* \[not a link\]\(https://evil\.example\)" in text  # the submitter's text, inert
     assert ("5,706 synthetic images in 57.1 s on GPU NVIDIA H200: **100 images/s**, 0.0158 GPU-hours for the task "
             "(measured when the set was generated on 2026-11-30; this record reused it from the cache)") in text
-    cost = app_test("cost").dataframe[0].value
+    at = app_test("cost")
+    at.selectbox(key="cost-task").set_value("phantom/supplement-300").run()
+    cost = at.dataframe[1].value  # every column (the first table: those that fit 1,400 px)
     row = cost[(cost["entry"] == "noise@1.0") & (cost["task"] == "phantom/supplement-300")].iloc[0]
     assert row["measured"] and row["reused"] and row["images_per_second"] == pytest.approx(100.0)
     # the measured rate and time lead; this record's own (cached, ~0 s) stage comes last
@@ -205,8 +232,13 @@ def test_submission_page_shows_parameters_links_and_a_reused_sets_measured_cost(
 
 def test_utility_vs_cost_page(app_test):
     at = app_test("cost")
-    df = at.dataframe[0].value
-    assert df["measured"].all() and not df["task"].str.endswith("-0").any()
+    assert at.selectbox(key="cost-task").value == "phantom/supplement-100"  # one task at a time: one axis
+    assert list(at.dataframe[0].value.columns[:7]) == ["entry", "delta", "delta_ci_low", "delta_ci_high", "p", "marker",
+                                                       "verdict"]
+    assert set(at.dataframe[1].value["task"]) == {"phantom/supplement-100"}
+    at.selectbox(key="cost-task").set_value("phantom/supplement-1000").run()
+    df = at.dataframe[1].value
+    assert df["measured"].all() and set(df["task"]) == {"phantom/supplement-1000"}
     row = df[(df["entry"] == "oracle@1.0") & (df["task"] == "phantom/supplement-1000")].iloc[0]
     assert row["n_synthetic"] == 19020 and row["images_per_second"] == pytest.approx(19020 / 40)
     assert row["eval_set"] == "internal_test"
@@ -222,12 +254,24 @@ def test_utility_vs_cost_page_says_when_nothing_was_measured(app_test, store):
     for path in store.rglob("*.json"):
         if path.name != "pairwise.json":
             rec = read_record(path)
-            for t in rec.timings:
-                t.cached = t.cached or t.stage == "generate"
+            rec.generation = []  # sets cached before cxrbench stored the measurement
             write_record(rec.seal(), path)
     at = app_test("cost")
-    assert any("carries a measured generation time" in i.value for i in at.info) and not charts(at)
-    assert not at.dataframe[0].value["measured"].any()
+    assert any("carries a generation time measured by generation" in i.value for i in at.info) and not charts(at)
+
+
+def test_a_precomputed_set_is_not_plotted_as_generation_speed(app_test, store):
+    """A precomputed synthetic set's generate stage times reading its files, not generating them."""
+    from cxrbench.results import write_record
+
+    path = record_path(store, make_record("phantom/supplement-100", "noise"))
+    rec = read_record(path)
+    rec.generation, rec.environment.isolation = [], {"mode": "no submission code"}
+    write_record(rec.seal(), path)
+    at = app_test("cost")
+    df = at.dataframe[0].value
+    assert not df.set_index("entry").loc["noise@1.0", "measured"]
+    assert "noise@1.0" not in {row["entry"] for row in chart_rows(at)}
 
 
 def test_empty_store(tmp_path, monkeypatch):
@@ -304,7 +348,7 @@ def test_subgroups_and_per_label_default_to_a_task_with_synthetic_images(app_tes
     assert at.selectbox(key="subgroups-task").value == "phantom/supplement-100"
     at = app_test("labels")
     assert at.selectbox(key="labels-task").value == "phantom/supplement-100"
-    wide = at.dataframe[0].value.set_index("label")
+    wide = at.dataframe[1].value.set_index("label")
     assert wide.nunique(axis=1).max() > 1  # columns differ (on supplement-0 they would not)
 
 
@@ -337,7 +381,14 @@ def test_one_colour_per_submission_on_every_page_and_thin_whiskers(app_test):
                 if mark["type"] == "rule" and "strokeDash" not in mark and mark.get("color") != "gray":
                     assert mark["strokeWidth"] <= 1.5
     assert set(seen) == {"oracle@1.0", "reference-ddpm@1.0", "label-shuffle@1.0", "noise@1.0"}
-    assert len(set(seen.values())) == 4 and set(seen.values()) <= set(OKABE_ITO)
+    assert set(seen.values()) <= set(PALETTE) and all(seen[e] == entry_colour(e) for e in seen)
+
+
+def test_colours_hash_from_the_entry_so_a_new_record_recolours_nobody():
+    before = {e: entry_colour(e) for e in ("noise@1", "phantom-oracle@1", "reference-ddpm@0.3")}
+    domain = sorted([*before, "new-a@1", "new-b@2"])  # the scale any page builds, two more entries in the store
+    scale = charts_module.entry_color(domain).to_dict()["scale"]
+    assert {e: c for e, c in zip(scale["domain"], scale["range"]) if e in before} == before
 
 
 def test_compare_page_shows_the_stored_paired_test_either_way_round(app_test, store):
@@ -346,6 +397,9 @@ def test_compare_page_shows_the_stored_paired_test_either_way_round(app_test, st
     comps = store_pair(folder, read_record(folder / "oracle@1.0.json"), read_record(folder / "noise@1.0.json"))
     at = app_test("compare")
     assert at.selectbox(key="compare-task").value == "phantom/supplement-100"
+    # it opens on the two entries with the best primary macro AUROC of the task
+    assert (at.selectbox(key="compare-a").value, at.selectbox(key="compare-b").value) == ("oracle@1.0",
+                                                                                          "reference-ddpm@1.0")
     at.selectbox(key="compare-a").set_value("oracle@1.0").run()
     at.selectbox(key="compare-b").set_value("noise@1.0").run()
     per_set, per_label = at.dataframe[0].value.set_index("eval_set"), at.dataframe[1].value
@@ -385,10 +439,12 @@ def test_compare_page_computes_with_cxrbench_compare_when_nothing_is_stored(app_
     at.selectbox(key="compare-task").set_value("phantom/supplement-200").run()
     at.selectbox(key="compare-a").set_value("oracle@1.0").run()
     at.selectbox(key="compare-b").set_value("reference-ddpm@1.0").run()
-    assert any("No paired test of these two records is stored" in i.value for i in at.info) and not at.dataframe
+    assert any("No paired test of these two records is stored" in i.value for i in at.info)
+    scores = at.dataframe[0].value  # their own scores (not paired) until the paired test is asked for
+    assert len(at.dataframe) == 1 and set(scores["entry"]) == {"oracle@1.0", "reference-ddpm@1.0"}
     at.button(key="compare-compute").click().run()
     assert not at.exception and calls == [("oracle", "reference-ddpm", folder)]
-    assert set(at.dataframe[0].value["eval_set"]) == {c.eval_set for c in oracle.comparisons}
+    assert set(at.dataframe[1].value["eval_set"]) == {c.eval_set for c in oracle.comparisons}
 
 
 def test_every_page_marks_a_record_run_without_the_sandbox(store):

@@ -27,8 +27,8 @@ def test_app_renders_tables_and_charts_in_chromium(store, tmp_path):
     """On the fixture store: Overview shows its table (and a warning for one tampered record, not an
     exception box); the curve and audit pages draw their charts; the compare page its two tables."""
     tamper(record_path(store, make_record("phantom/supplement-300", "noise")))
-    folder = store / "phantom" / "quick" / "supplement-100@1"
-    store_pair(folder, read_record(folder / "oracle@1.0.json"), read_record(folder / "noise@1.0.json"))
+    folder = store / "phantom" / "quick" / "supplement-100@1"  # compare opens on its top two: their stored test
+    store_pair(folder, read_record(folder / "oracle@1.0.json"), read_record(folder / "reference-ddpm@1.0.json"))
     with serve(store, cache_dir=tmp_path / "cache") as url:
         dom, state = chromium(url, screenshot=tmp_path / "overview.png")
         assert state["tables"] >= 1 and state["exceptions"] == 0, state
@@ -42,6 +42,32 @@ def test_app_renders_tables_and_charts_in_chromium(store, tmp_path):
             assert title in dom and "Traceback" not in dom
     for page in ("overview", "curve", "audit", "compare"):
         assert _is_png_of_a_page(tmp_path / f"{page}.png"), page
+
+
+def test_every_page_fits_1400_by_1000_without_an_exception(store, tmp_path):
+    """Each page at 1400 x 1000 px: it renders (a table, or the page's own notice), shows no exception
+    box (the test fails with the exception's message), and its main table, the first one on the page,
+    does not scroll sideways: what a reader needs is on screen."""
+    from cxrbench.leaderboard.app import SLUGS
+
+    folder = store / "phantom" / "quick" / "supplement-100@1"
+    store_pair(folder, read_record(folder / "oracle@1.0.json"), read_record(folder / "noise@1.0.json"))
+    problems = []
+    with serve(store, cache_dir=tmp_path / "cache") as url:
+        for slug in SLUGS:
+            shot = tmp_path / f"{slug}.png"
+            dom, state = chromium(f"{url}/?page={slug}", screenshot=shot, size=(1400, 1000))
+            if state.get("exceptions"):
+                problems.append(f"{slug}: exception: {' | '.join(state['exception_text'])}")
+            elif "Traceback" in dom:
+                problems.append(f"{slug}: a traceback is on the page")
+            if not state.get("tables"):
+                problems.append(f"{slug}: no table rendered")
+            elif state["overflow"] and state["overflow"][0] > 1:
+                problems.append(f"{slug}: the main table scrolls {state['overflow'][0]} px sideways at 1400 px")
+            if not _is_png_of_a_page(shot):
+                problems.append(f"{slug}: blank screenshot")
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.skipif(not os.environ.get("CXRBENCH_UPDATE_SCREENSHOTS"),

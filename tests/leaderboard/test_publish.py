@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 from leaderboard_fixtures import FAKE_SHA, make_record, tamper, write_evaluated
 
@@ -159,7 +160,60 @@ def test_failing_comparer_keeps_record_and_notes_it(evaluated, tmp_path):
 
     report = run(evaluated, tmp_path / "store", compare=broken)
     assert report.ok and len(report.published) == 2
-    assert any("paired tests failed (RuntimeError: predictions unreadable)" in n for n in report.notes)
+    assert ("noise@1.0 on phantom/supplement-100: 0 of 1 paired tests computed and stored; not computed (vs "
+            "oracle@1.0: RuntimeError: predictions unreadable); only those 1 pair(s) are ranked by bootstrap-CI "
+            "overlap, every other pair of the task by its stored paired test") in report.notes
+
+
+def test_two_new_records_keep_every_stored_pair_and_every_published_rank(evaluated, tmp_path):
+    """Publishing two new records into a copy of the store: each new pair whose predictions are there is
+    computed, the one whose peer's predictions are missing is named with the reason, every stored pair
+    stays as it was, and the published entries keep their ranks (their pairs are still decided by paired
+    tests; only the uncomputed pair falls back to CI overlap)."""
+    import shutil
+
+    from cxrbench.leaderboard.ranking import partly_paired
+
+    def needs_predictions(a, b):
+        for rec in (a, b):
+            if not rec.predictions.is_file():
+                raise FileNotFoundError(f"{rec.predictions.name} is missing")
+        return fake_compare(a, b)
+
+    store = tmp_path / "store"
+    third = write_evaluated(make_record("phantom/supplement-100", "reference-ddpm"), tmp_path / "runs" / "ref")
+    assert run(evaluated + [third], store, compare=needs_predictions).ok
+    folder = store / "phantom" / "quick" / "supplement-100@1"
+    before = json.loads((folder / PAIRWISE_FILE).read_text())["pairs"]
+    tables = load_tables(store, cache_dir=False)
+    ranks_before, methods = frames.overview(tables, load_pairwise(store, tables.records)[0], "supplement",
+                                            "internal_test")
+    assert methods == {"phantom/supplement-100": PAIRED}
+
+    copy = tmp_path / "copy"
+    shutil.copytree(store, copy)
+    (copy / "phantom" / "quick" / "supplement-100@1" / "noise@1.0.predictions.parquet").unlink()
+    new = [write_evaluated(make_record("phantom/supplement-100", g, seed=3), tmp_path / "runs" / g)
+           for g in ("diffusion-a", "diffusion-b")]
+    report = run(new, copy, compare=needs_predictions)
+    assert report.ok and len(report.published) == 2
+    after = json.loads((copy / "phantom" / "quick" / "supplement-100@1" / PAIRWISE_FILE).read_text())["pairs"]
+    assert all(pair in after for pair in before)  # every stored paired test, unchanged
+    names = {frozenset((p["a"], p["b"])) for p in after}
+    assert frozenset(("diffusion-a@1.0", "oracle@1.0")) in names and frozenset(("diffusion-b@1.0", "diffusion-a@1.0")) in names
+    assert not any("noise@1.0" in pair and "diffusion" in " ".join(pair) for pair in map(tuple, names))
+    assert report.notes[-1].startswith("diffusion-b@1.0 on phantom/supplement-100: 3 of 4 paired tests computed and "
+                                       "stored; not computed (vs noise@1.0: FileNotFoundError: "
+                                       "noise@1.0.predictions.parquet is missing)")
+    tables = load_tables(copy, cache_dir=False)
+    everything, methods = frames.overview(tables, load_pairwise(copy, tables.records)[0], "supplement", "internal_test")
+    assert methods == {"phantom/supplement-100": partly_paired(2, 10)}
+    from cxrbench.leaderboard.tables import TABLES, Tables
+
+    files = set(tables.records.loc[tables.records["entry"].isin(set(ranks_before["entry"])), "file"])
+    published = Tables(**{n: getattr(tables, n)[getattr(tables, n)["file"].isin(files)] for n in TABLES})
+    ranks_after, _ = frames.overview(published, load_pairwise(copy, tables.records)[0], "supplement", "internal_test")
+    pd.testing.assert_frame_equal(ranks_after[["entry", "rank"]], ranks_before[["entry", "rank"]])
 
 
 def test_shipped_task_resolver_uses_tasking(tmp_path):

@@ -3,6 +3,7 @@ import pandas as pd
 from cxrbench.leaderboard.ranking import (
     CI_OVERLAP,
     PAIRED,
+    partly_paired,
     rank_intervals,
     rank_table,
     wins_from_pairwise,
@@ -36,5 +37,9 @@ def test_rank_table_prefers_complete_pairwise_and_falls_back_to_ci():
                           "p_value": [0.001, 0.001, 0.001]})
     ranked, method = rank_table(scores, pairs)
     assert method == PAIRED and list(ranked["rank"]) == ["1", "2", "3"]
-    ranked, method = rank_table(scores, pairs.iloc[:2])  # one pair missing: not used
-    assert method == CI_OVERLAP
+    # one pair missing: that pair alone falls back to CI overlap (b and c's CIs do not overlap), the
+    # others keep their paired tests, and the method says how many fell back
+    ranked, method = rank_table(scores, pairs.iloc[:2])
+    assert method == partly_paired(1, 3) and list(ranked["rank"]) == ["1", "2", "3"]
+    ranked, method = rank_table(scores, pairs.iloc[[1, 2]])  # a vs b not stored: their CIs overlap, a tie
+    assert method == partly_paired(1, 3) and list(ranked["rank"]) == ["1–2", "1–2", "3"]

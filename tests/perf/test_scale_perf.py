@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("ray", reason="ray is not installed (pip install 'cxrbench[ray]')")
+pytestmark = pytest.mark.scale  # `make bench-scale`: 10-30 min, not part of `make bench`
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "docs" / "experiments"))
 
 

@@ -73,11 +73,18 @@ def test_oracle_generator_end_to_end_then_cached(tiny_tasks, run_opts, tmp_path)
 
 
 def test_crashing_generator_fails_its_task_only(tiny_tasks, run_opts, tmp_path):
+    """A generator that fails every replica ends its tasks as failed before any training: the
+    baseline runs only they needed are never started, and the log says the error once per job."""
     sub = _sub(tmp_path, "crashy", "class Gen:\n    def generate(self, c, s, size):\n        raise RuntimeError('boom')\n")
-    out = evaluate(sub, ["tiny/supplement-100", "tiny/supplement-200"], run_opts)
+    log = io.StringIO()
+    out = evaluate(sub, ["tiny/supplement-100", "tiny/supplement-200"], run_opts, console=Console(file=log, width=300))
     assert [o.record.status for o in out] == ["failed", "failed"]
     assert "RuntimeError: boom" in out[0].record.errors[0]
     assert json.loads(out[1].path.read_text())["status"] == "failed"
+    assert not list((run_opts.cache_root / "classifier-run").glob("*/*")), "a baseline was trained"
+    text = log.getvalue()
+    assert " train " not in text and "real-only baseline" not in text, text
+    assert text.count("boom") <= 2 + 2, text  # the first failed replica's line and each task's failure line
 
 
 def test_nan_predictions_from_a_classifier_are_refused(tiny_tasks, run_opts, tmp_path):

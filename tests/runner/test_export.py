@@ -47,3 +47,42 @@ def test_export_generator_task_adds_the_requests(tiny_tasks, tmp_path):
     pd.testing.assert_frame_equal(got, expected)
     assert spec.replicas == 2 and len(got) == 2 * len(conditioning)
     assert (out / "eval_images.parquet").is_file()
+
+
+def test_requests_with_prompts_then_a_table_of_another_template_is_refused_before_training(tiny_tasks, run_opts,
+                                                                                          tmp_path):
+    """`tasks requests --prompts` writes each request's prompt; a `key: prompt` table whose prompts follow
+    another template is refused when the task is planned (nothing trains), naming the template it uses."""
+    from cxrbench.runner.evaluate import evaluate
+    from cxrbench.submissions.condition_mapping import DEFAULT_TEMPLATE, PromptMapping, prompts
+
+    out = tmp_path / "export"
+    res = CliRunner().invoke(app, ["tasks", "requests", "tiny/supplement-100", "--out", str(out), "--prompts",
+                                   "--template", "{findings}", "--cache", str(run_opts.cache_root)],
+                             env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    got = pd.read_parquet(out / "requests.parquet")
+    assert list(got.columns[:3]) == ["request_id", "seed", "prompt"]
+    assert got["prompt"].tolist() == prompts(got, PromptMapping(template="{findings}"))
+    assert "prompts under '{findings}'" in res.output
+    bad = CliRunner().invoke(app, ["tasks", "requests", "tiny/supplement-100", "--out", str(out), "--template", "x"])
+    assert bad.exit_code != 0 and "add --prompts" in str(bad.exception)
+
+    # a CheXGenBench-style table written with the default (report-style) template ...
+    root = tmp_path / "table"
+    (root / "images").mkdir(parents=True)
+    report = prompts(got, PromptMapping(template=DEFAULT_TEMPLATE))
+    for i in range(len(got)):
+        Image.fromarray(np.full((32, 32), i % 250, np.uint8)).save(root / "images" / f"{i}.png")
+    pd.DataFrame({"prompt": report, "img_savename": [f"{i}.png" for i in range(len(got))]}).to_csv(
+        root / "prompt_INFO.csv", index=False)
+    (root / "submission.yaml").write_text(
+        'name: tabled\nversion: "1"\nkind: generator\ntraining_data: []\n'
+        'precomputed: {synthetic: images, table: prompt_INFO.csv, key: prompt, prompt: {template: "{findings}"}}\n')
+    # ... declared as matched under "{findings}": refused while planning, before any job runs
+    record = evaluate(root, ["tiny/supplement-100"], run_opts)[0].record
+    assert record.status == "failed"
+    message = record.errors[0]
+    assert "none of its" in message and "under template '{findings}'" in message
+    assert f"seems to use {{template: {DEFAULT_TEMPLATE!r}}}" in message
+    assert not list((run_opts.cache_root / "classifier-run").glob("*/*"))

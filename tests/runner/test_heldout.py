@@ -28,8 +28,9 @@ import numpy as np
 class Cheat:
     def __init__(self, submission_dir):
         self.dir = Path(submission_dir)
+        self.answers = None  # rendered once, looked up for every shard
 
-    def predict(self, images):
+    def _answers(self, size):
         from cxrbench.runner.datasets import real_rows
         from cxrbench.tasking import get_task, parse_task_file
 
@@ -42,9 +43,15 @@ class Cheat:
         for name, ref in spec.eval_sets.items():
             source, rows = real_rows(ref, budget.for_eval_set(name), max_images=budget.max_eval_images)
             labels = (rows[list(spec.labels)].to_numpy() == 1).astype(float)
-            for pixels, label in zip(source.load_batch(rows, images.shape[1]), labels):
+            for pixels, label in zip(source.load_batch(rows, size), labels):
                 answers[pixels.tobytes()] = label
-        out = np.full((len(images), len(spec.labels)), 0.5)
+        return answers, len(spec.labels)
+
+    def predict(self, images):
+        if self.answers is None:
+            self.answers = self._answers(images.shape[1])
+        answers, n_labels = self.answers
+        out = np.full((len(images), n_labels), 0.5)
         matched = 0
         for i, image in enumerate(images):
             hit = answers.get(np.ascontiguousarray(image).tobytes())
@@ -55,12 +62,16 @@ class Cheat:
 '''
 
 
-@pytest.fixture
-def cheat(tiny_tasks, tmp_path):
-    root = tmp_path / "cheat"
+def _cheat_folder(root, task="tiny/classify"):
     root.mkdir()
     (root / "submission.yaml").write_text('name: cheat\nversion: "1"\nkind: classifier\nentry_point: cheat:Cheat\n')
-    (root / "cheat.py").write_text(CHEAT)
+    (root / "cheat.py").write_text(CHEAT.replace('"tiny/classify"', f'"{task}"'))
+    return root
+
+
+@pytest.fixture
+def cheat(tiny_tasks, tmp_path):
+    root = _cheat_folder(tmp_path / "cheat")
     (root / "task.yaml").write_text((tiny_tasks / "tiny-classify.yaml").read_text())
     return root
 
@@ -104,6 +115,20 @@ def test_cheat_learns_nothing_on_held_out_sets(tiny_tasks, run_opts, cheat, key)
     assert rows["patient_id"].str.match(r"^p-[0-9a-f]{24}$").all()
 
 
+@pytest.mark.slow  # the shipped task: ~25,000 eval films rendered twice, one reference training (~20 min on 2 cores)
+def test_cheat_learns_nothing_on_the_shipped_phantom_classify(run_opts, tmp_path, key):
+    from cxrbench.submissions.bwrap import unavailable_reason
+
+    if unavailable_reason() is not None:
+        pytest.skip(f"held-out runs need the sandbox: {unavailable_reason()}")
+    run_opts.seeds, run_opts.population = [0], EvalPopulation(key=key, held_out=True)
+    out = evaluate(_cheat_folder(tmp_path / "cheat", "phantom/classify"), ["phantom/classify"], run_opts)[0]
+    rec, rows = _submission_rows(out.path)
+    assert rec.status == "complete", rec.errors
+    assert [s.macro_auroc for s in rec.eval_sets] == [0.5, 0.5, 0.5]  # every answer is the 0.5 of "not found"
+    assert (rows[list(rec.task.labels)].to_numpy() == 0.5).all() and len(rows) > 20_000
+
+
 def test_held_out_populations_differ_by_key_and_keep_training_rows(tiny_tasks, tmp_path):
     from cxrbench.runner.datasets import eval_rows, real_rows
     from cxrbench.tasking import get_task
@@ -142,7 +167,7 @@ def test_precomputed_classifier_cannot_score_held_out_sets(tiny_tasks, run_opts,
     root.mkdir()
     (root / "submission.yaml").write_text('name: pre\nversion: "1"\nkind: classifier\n'
                                           'precomputed: {predictions: p.csv}\n')
-    (root / "p.csv").write_text("image_id\n")
+    (root / "p.csv").write_text("image_id,Cardiomegaly\n")  # a valid table: the key is what is refused
     run_opts.population = EvalPopulation(key=key, held_out=True)
     rec = evaluate(root, ["tiny/classify"], run_opts)[0].record
     assert rec.status == "failed" and "held-out eval images are never published" in rec.errors[0]

@@ -34,9 +34,15 @@ budgets:
   quick: {image_size: 32, recipe: quick, seeds: [0], n_patients: 60, max_train_images: 32,
           generator_timeout_s: 300, classifier_timeout_s: 300}
 """
+# the classifier task scores all 14 labels, and its `-competition5` variant the CheXpert competition's five
 CLASSIFY = (TASK.replace("name: byom/supplement", "name: byom/classify").replace("family: supplement", "family: real_only")
             .replace("ratios: [0, 100]", "ratios: [0]")
-            .replace("conditions_from: {source: phantom, site: site-a, split: train}", "conditions_from: null"))
+            .replace("conditions_from: {source: phantom, site: site-a, split: train}", "conditions_from: null")
+            .replace("label_set: competition5", "label_set: all14\nlabel_set_variants: [competition5]"))
+#: torchxrayvision's 18 outputs in its own order (xrv.datasets.default_pathologies)
+XRV = ["Atelectasis", "Consolidation", "Infiltration", "Pneumothorax", "Edema", "Emphysema", "Fibrosis", "Effusion",
+       "Pneumonia", "Pleural_Thickening", "Cardiomegaly", "Nodule", "Mass", "Hernia", "Lung Lesion", "Fracture",
+       "Lung Opacity", "Enlarged Cardiomediastinum"]
 
 
 @pytest.fixture(scope="module")
@@ -103,13 +109,66 @@ def test_text_to_image_pipeline(opts, tmp_path):
 
 
 def test_timm_classifier(opts, tmp_path):
+    """A head of the competition's five labels: scored on the `-competition5` task, and on the five of
+    the 14-label task it predicts (the baseline's predictions cut to the same five)."""
     root = tmp_path / "timm"
     timm_checkpoint(root / "model.safetensors", labels=FIVE[::-1])  # the head's own order
     write_submission(root, "tiny-timm", "classifier", {"timm": {
         "architecture": "test_resnet", "checkpoint": "model.safetensors", "labels": FIVE[::-1],
         "input_size": 32, "channels": 1, "mean": [0.5], "std": [0.25]}})
+    records = {o.record.task.name: _complete(o) for o in evaluate(root, ["byom/classify-competition5", "byom/classify"],
+                                                                   opts)}
+    five, of14 = records["byom/classify-competition5"], records["byom/classify"]
+    assert five.submission.name == "tiny-timm" and five.task.labels == five.scored_labels == FIVE
+    assert len(of14.task.labels) == 14 and of14.scored_labels == [n for n in PATHOLOGIES if n in FIVE]
+    table = pd.read_parquet(opts.out_dir / "phantom" / "quick" / "byom__classify@1" / "tiny-timm@1.predictions.parquet")
+    assert [c for c in table.columns if c in PATHOLOGIES] == of14.scored_labels
+    assert {lab.label for ev in of14.eval_sets for lab in ev.labels} <= set(FIVE)
+
+
+def test_torchxrayvision_style_classifier_scored_on_its_intersection(opts, tmp_path):
+    """18 outputs under torchxrayvision's names, read through the shipped label map: scored on the 11
+    CheXpert labels they predict, in the task's order; 'Effusion' is Pleural Effusion."""
+    root = tmp_path / "xrv"
+    timm_checkpoint(root / "model.safetensors", labels=XRV)
+    write_submission(root, "tiny-xrv", "classifier", {"timm": {
+        "architecture": "test_resnet", "checkpoint": "model.safetensors", "labels": XRV, "label_map": "torchxrayvision",
+        "input_size": 32, "channels": 1, "mean": [0.5], "std": [0.25]}})
     record = _complete(evaluate(root, ["byom/classify"], opts)[0])
-    assert record.submission.name == "tiny-timm"
+    missing = {"No Finding", "Pleural Other", "Support Devices"}
+    assert record.scored_labels == [n for n in PATHOLOGIES if n not in missing]
+    assert record.comparisons[0].macro_labels and set(record.comparisons[0].macro_labels) <= set(record.scored_labels)
+    # the same probabilities as the head's outputs, read by name
+    from cxrbench.submissions.adapters.timm_classifier import TimmClassifier
+
+    clf = TimmClassifier(root, label_names=["Pleural Effusion", "Cardiomegaly"])
+    assert clf.columns == [XRV.index("Effusion"), XRV.index("Cardiomegaly")]
+
+
+def test_precomputed_predictions_with_their_own_column_names(opts, tmp_path):
+    """A predictions file whose columns are torchxrayvision's names (a subset, plus one it does not
+    score): renamed by the map, scored on the labels it has; the record names them."""
+    from cxrbench.runner.cache import Cache
+    from cxrbench.runner.export import export_task
+    from cxrbench.tasking import get_task
+
+    export = tmp_path / "export"
+    export_task(get_task("byom/classify"), "quick", export, Cache(opts.cache_root))
+    ids = pd.read_parquet(export / "eval_images.parquet")["image_id"]
+    rng = np.random.default_rng(0)
+    columns = ["Effusion", "Cardiomegaly", "Hernia", "Edema"]
+    table = pd.DataFrame(rng.random((len(ids), len(columns))), columns=columns)
+    table.insert(0, "image_id", ids.to_numpy())
+    root = tmp_path / "pre"
+    root.mkdir()
+    table.to_parquet(root / "preds.parquet")
+    write_submission(root, "tiny-pre", "classifier",
+                     {"precomputed": {"predictions": "preds.parquet", "label_map": "torchxrayvision"}})
+    record = _complete(evaluate(root, ["byom/classify"], opts)[0])
+    assert record.scored_labels == ["Cardiomegaly", "Edema", "Pleural Effusion"]
+    saved = pd.read_parquet(opts.out_dir / "phantom" / "quick" / "byom__classify@1" / "tiny-pre@1.predictions.parquet")
+    mine = saved.query("model == 'submission'").set_index("image_id")
+    np.testing.assert_allclose(mine.loc[ids, "Pleural Effusion"], table["Effusion"], rtol=1e-6)
 
 
 def test_timm_classifier_fitted_with_the_recipe_through_the_cli(opts, tmp_path):
@@ -184,3 +243,21 @@ def test_precomputed_chexgenbench_table_matched_by_prompt(opts, tmp_path):
         expected.append(by_prompt[text][seen.get(text, 0)])
         seen[text] = seen.get(text, 0) + 1
     assert images[:, 16, 16].tolist() == expected
+
+
+def test_timm_classifier_by_hub_id_runs_in_the_sandbox(opts, tmp_path, monkeypatch):
+    """`architecture: hf-hub:org/name@revision` from a local Hub cache (offline): the parent resolves the
+    snapshot before the sandbox starts, the sandbox sees it read-only, the record is complete."""
+    from hub_cache import add_snapshot, timm_hub_folder
+
+    cache = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    timm_checkpoint(tmp_path / "src.safetensors", labels=FIVE)
+    commit = add_snapshot(cache, "cxr-lab/tiny-resnet", timm_hub_folder(tmp_path / "src", tmp_path / "src.safetensors",
+                                                                        "test_resnet", len(FIVE)))
+    root = tmp_path / "hub-timm"
+    write_submission(root, "tiny-hub-timm", "classifier", {"timm": {
+        "architecture": f"hf-hub:cxr-lab/tiny-resnet@{commit}", "labels": FIVE, "input_size": 32, "channels": 1}})
+    record = _complete(evaluate(root, ["byom/classify-competition5"], opts)[0])
+    assert any(name.startswith(f"hf://cxr-lab/tiny-resnet@{commit[:12]}/") for name in record.submission.parameter_files)

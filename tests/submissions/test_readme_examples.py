@@ -26,8 +26,8 @@ def examples() -> dict[str, dict]:
     return {b["name"]: b for b in blocks if isinstance(b, dict) and ("diffusers" in b or "timm" in b)}
 
 
-def test_the_readme_has_the_five_examples():
-    assert set(examples()) == {"my-ddpm", "my-class-ddpm", "my-t2i", "my-timm", "my-timm-fit"}
+def test_the_readme_has_the_six_examples():
+    assert set(examples()) == {"my-ddpm", "my-class-ddpm", "my-t2i", "my-timm", "my-timm-fit", "my-xrv"}
 
 
 @pytest.mark.parametrize("name", ["my-ddpm", "my-class-ddpm", "my-t2i"])
@@ -67,6 +67,19 @@ def test_timm_example_predicts(tmp_path):
     _, block = _timm_example(tmp_path, "my-timm")
     probs = TimmClassifier(tmp_path, label_names=block["labels"]).predict(np.zeros((3, 32, 32), np.uint8))
     assert probs.shape == (3, 5) and ((probs > 0) & (probs < 1)).all()
+
+
+def test_label_mapped_example_is_scored_on_the_chexpert_labels_it_predicts(tmp_path):
+    from cxrbench.schema import LABEL_SETS, PATHOLOGIES
+    from cxrbench.submissions.adapters.timm_classifier import TimmClassifier
+
+    sub, block = _timm_example(tmp_path, "my-xrv")
+    assert len(block["labels"]) == 18 and block["label_map"] == "torchxrayvision"
+    assert sub.scored_labels("phantom/classify-competition5", LABEL_SETS["competition5"]) == LABEL_SETS["competition5"]
+    assert len(sub.scored_labels("phantom/classify", PATHOLOGIES)) == 11
+    clf = TimmClassifier(tmp_path, label_names=["Pleural Effusion"])
+    assert clf.columns == [block["labels"].index("Effusion")]
+    assert clf.predict(np.zeros((2, 32, 32), np.uint8)).shape == (2, 1)
 
 
 def test_timm_fit_example_fits_with_the_recipe_then_predicts(tmp_path):

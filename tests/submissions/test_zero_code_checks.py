@@ -176,16 +176,39 @@ def test_timm_pickle_checkpoint_and_bad_labels(tmp_path):
     timm_checkpoint(tmp_path / "model.safetensors")
     shutil.copy(tmp_path / "model.safetensors", tmp_path / "model.pth")
     fails(timm_sub(tmp_path, checkpoint="model.pth"), r"model.pth: the checkpoint must be safetensors")
-    fails(timm_sub(tmp_path, labels=FIVE + ["Pneumonitis"]), r"field 'timm.labels': .*'Pneumonitis' is not a cxrbench label")
+    timm_checkpoint(tmp_path / "model.safetensors", labels=FIVE + ["x"])
+    fails(timm_sub(tmp_path, labels=FIVE + ["Pleural Efusion"]),
+          r"field 'timm': output 'Pleural Efusion' is not a cxrbench label; closest: Pleural Effusion")
+    fails(timm_sub(tmp_path, labels=FIVE + ["Effusion"], label_map={"Effusion": "Pleural Efusion"}),
+          r"field 'timm.label_map': label_map maps 'Effusion' to 'Pleural Efusion', which is not a cxrbench label; "
+          r"closest: Pleural Effusion")
+    fails(timm_sub(tmp_path, labels=FIVE + ["Effusion"], label_map={"Efusion": "Pleural Effusion"}),
+          r"label_map names 'Efusion', which is not an output; closest: Effusion")
+    fails(timm_sub(tmp_path, labels=FIVE + ["Effusion"], label_map={"Effusion": "Edema"}),
+          r"outputs 'Edema' and 'Effusion' both predict 'Edema'")
+    fails(timm_sub(tmp_path, labels=FIVE + ["x"], label_map="torchxrayvison"),
+          r"unknown label map 'torchxrayvison'; shipped: torchxrayvision; closest: torchxrayvision")
+    timm_checkpoint(tmp_path / "model.safetensors", labels=FIVE)
+    fails(timm_sub(tmp_path, labels=["Hernia", "Mass", "Nodule", "Emphysema", "Fibrosis"]),
+          r"none of the outputs \(Hernia, Mass, Nodule, Emphysema, Fibrosis\) is a cxrbench label")
     fails(timm_sub(tmp_path, mean=[0.5, 0.5], std=[0.2, 0.2]), r"field 'timm': .*mean has 2 value")
 
 
-def test_timm_head_missing_a_task_label(tmp_path):
+def test_timm_head_scored_on_the_task_labels_it_predicts(tmp_path):
+    """A head of five labels on a 14-label task: scored on those five, in the task's order; a task of
+    none of its labels is one line before anything runs."""
+    from cxrbench.schema import LABEL_SETS
     from cxrbench.submissions.adapters.timm_classifier import TimmClassifier
 
     timm_checkpoint(tmp_path / "model.safetensors")
+    sub = load_submission(timm_sub(tmp_path, labels=FIVE[::-1]))
+    assert sub.scored_labels("phantom/classify", PATHOLOGIES) == tuple(n for n in PATHOLOGIES if n in FIVE)
+    with pytest.raises(SubmissionError, match=r"zero-timm predicts none of task t's labels \(Fracture\); it predicts "
+                                              r"Pleural Effusion, Edema"):
+        sub.scored_labels("t", ("Fracture",))
+    assert sub.scored_labels("t", LABEL_SETS["competition5"]) == tuple(FIVE)
     timm_sub(tmp_path)
-    with pytest.raises(ValueError, match="lack the task label 'Pneumothorax'"):
+    with pytest.raises(ValueError, match="predict no 'Pneumothorax'"):
         TimmClassifier(tmp_path, label_names=FIVE + ["Pneumothorax"])
     clf = TimmClassifier(tmp_path, label_names=FIVE[::-1])
     images = np.random.default_rng(0).integers(0, 255, (3, 40, 40), dtype=np.uint8)
@@ -206,15 +229,17 @@ def test_timm_fit_fields(tmp_path):
           r"timm.architecture 'resnet1000x' is not a model timm")
 
 
-def test_timm_head_missing_a_task_label_stops_evaluate_before_anything_runs(tmp_path):
+def test_timm_head_predicting_none_of_the_task_labels_stops_evaluate_before_anything_runs(tmp_path):
     from cxrbench.runner.evaluate import RunOptions, evaluate
 
     timm_checkpoint(tmp_path / "model.safetensors")
-    root = timm_sub(tmp_path, fit={})
+    others = ["No Finding", "Lung Lesion", "Pneumothorax", "Fracture", "Support Devices"]
+    root = timm_sub(tmp_path, fit={}, labels=others)
     opts = RunOptions(out_dir=tmp_path / "runs", cache_root=tmp_path / "cache")
-    with pytest.raises(SubmissionError, match=r"submission.yaml: field 'timm.labels' lacks 'No Finding', a label of "
-                                              r"task phantom/classify \(the head predicts Atelectasis, ") as info:
-        evaluate(root, ["phantom/classify"], opts)
+    with pytest.raises(SubmissionError, match=r"submission.yaml: zero-timm predicts none of task "
+                                              r"phantom/classify-competition5's labels \(Atelectasis, .*\); it "
+                                              r"predicts No Finding, Lung Lesion, ") as info:
+        evaluate(root, ["phantom/classify-competition5"], opts)
     assert "\n" not in str(info.value) and not (tmp_path / "runs").exists() and not (tmp_path / "cache").exists()
 
 

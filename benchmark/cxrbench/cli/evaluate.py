@@ -62,6 +62,29 @@ def results_table(records) -> Table:
     return table
 
 
+def dry_run_table(plan) -> Table:
+    """The plan of `evaluate --dry-run`: per stage, jobs, cached jobs, jobs to run and their estimated CPU time."""
+    from cxrbench.presentation import duration
+
+    tasks = ", ".join(name for name, _ in plan.tasks)
+    table = Table(title=f"plan: {plan.submission} · {plan.budget} budget · {len(plan.tasks)} task(s): {tasks}")
+    for col in ("stage", "jobs", "cached", "to run", "estimated CPU time"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+
+    def estimate(todo: int, seconds: float, unknown: int) -> str:
+        known = todo - unknown
+        parts = ([duration(seconds)] if known else []) + ([f"{unknown} job(s) not estimated"] if unknown else [])
+        return " + ".join(parts) or "—"
+
+    for st in plan.stages:
+        table.add_row(st.stage, str(st.jobs), str(st.cached), str(st.jobs - st.cached),
+                      estimate(st.jobs - st.cached, st.cpu_seconds, st.unknown))
+    total = [sum(getattr(s, f) for s in plan.stages) for f in ("jobs", "cached", "unknown")]
+    table.add_row("total", str(total[0]), str(total[1]), str(total[0] - total[1]),
+                  estimate(total[0] - total[1], plan.cpu_seconds, total[2]), style="bold")
+    return table
+
+
 def population_lines(records) -> list[str]:
     """What the submission learned from against each task's own real rows, one line per distinct answer."""
     from cxrbench.presentation import trained_on
@@ -107,7 +130,7 @@ def evaluate(
                              "(0 = one per CPU core on a CPU, 1 on a GPU). Predictions do not depend on it."),
     data_profile: str = typer.Option("phantom", "--data", help="Data profile: phantom (default), chexpert, mimic, csv."),
     executor: str = typer.Option("local", "--executor", help="Who runs the jobs: local (this process; --jobs "
-                                 "training processes) or ray (Ray tasks; needs `pip install 'cxrbench[ray]'`). "
+                                 "training processes) or ray (Ray tasks; needs `pip install 'cxrbench\\[ray]'`). "
                                  "Predictions do not depend on it (docs/scale-out.md)."),
     address: str = typer.Option(None, "--address", help="With --executor ray: the Ray cluster to join (auto, or "
                                 "HOST:PORT of its head). Default: start a Ray instance on the local machine."),
@@ -127,6 +150,11 @@ def evaluate(
                                   "sets; with a key the records are still signed)."),
     private_evals: Path = typer.Option(None, "--private-evals", help="YAML naming private eval sets on the evaluator's machine "
                                        "(eval set: {csv: FILE, mapping: FILE}); needs a key (docs/verification.md)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the submission, tasks and budget, print the plan "
+                                 "(jobs per stage, how many are cached, estimated CPU time) and exit; nothing runs."),
+    limit: int = typer.Option(None, "--limit", help="Smoke test: at most N images per set (whole patients). The "
+                              "records say so (smoke_limit), go to <submission>@<version>.smoke.json and are never "
+                              "publishable."),
     profile: str = deprecated_profile_option(),
 ) -> None:
     """Score a generator or classifier submission: generate → train → predict → score, per task.
@@ -165,44 +193,35 @@ def evaluate(
 
       cxrbench evaluate submissions/reference-ddpm --evaluator-key ~/.config/cxrbench/evaluator.key   # held-out
     """
-    from cxrbench.runner.evaluate import RunOptions
-    from cxrbench.runner.evaluate import evaluate as run_evaluate
-
     budget = resolve_budget(budget, profile)
 
-    if device == "auto":
-        import torch
+    from cxrbench.api import run, run_options
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if jobs <= 0:
-        jobs = 1 if device != "cpu" else max(1, min(8, (os.cpu_count() or 1) // max(threads, 1)))
-    from cxrbench.errors import ConfigError
-    from cxrbench.runner.executors import EXECUTORS
+    opts = run_options(tasks=task, budget=budget, seeds=seeds, out=out_dir, cache=cache, force=force, device=device,
+                       threads=threads, jobs=jobs, data=data_profile, executor=executor, address=address,
+                       ray_workers=ray_workers, unsafe_no_sandbox=unsafe_no_sandbox, limit=limit,
+                       evaluator_key=evaluator_key, eval_sets=eval_sets, private_evals=private_evals,
+                       features=features, feature_weights=feature_weights)
+    if dry_run:
+        from cxrbench.runner.dry_run import dry_run as plan_only
 
-    if executor not in EXECUTORS:
-        raise ConfigError(f"--executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
-    if executor != "ray" and (address or ray_workers):
-        raise ConfigError("--address and --ray-workers need --executor ray")
-    from cxrbench.trust.populations import population_from_options
-
-    population = population_from_options(evaluator_key, eval_sets, private_evals)
-    opts = RunOptions(budget=budget, out_dir=out_dir, cache_root=cache, force=force, device=device,
-                      profile=data_profile, threads=threads, jobs=jobs, unsafe_no_sandbox=unsafe_no_sandbox,
-                      executor=executor, address=address, ray_workers=ray_workers, population=population,
-                      audit_features=features, feature_weights=feature_weights)
-    if seeds:
-        from cxrbench.tasking import get_task
-
-        # The first N seeds of the budget's list, extended with the next integers.
-        first = get_task(task[0]).budget(budget).seeds if task else list(range(8))
-        opts.seeds = (list(first) + [s for s in range(1000) if s not in first])[:seeds]
+        plan = plan_only(submission, task or None, opts)
+        out.print(dry_run_table(plan))
+        for note in plan.notes:
+            out.print(f"[dim]{escape(note)}[/]", soft_wrap=True)
+        for name, error in plan.tasks:
+            if error:
+                out.print(f"[bold red]error:[/] {escape(name)}: {escape(error)}", soft_wrap=True)
+        if any(error for _, error in plan.tasks):
+            raise typer.Exit(EXIT_TASK_FAILED)
+        return
     from cxrbench.errors import Interrupted
     from cxrbench.runner.interrupt import adopt_orphans, resume_line, signals_raise, stop_descendants
 
     with signals_raise():  # inside it, a second signal is ignored while the first one's cleanup runs
         try:
             adopt_orphans()
-            outcomes = run_evaluate(submission, task or None, opts)
+            outcomes = run(submission, task or None, opts)
         except Interrupted as exc:
             stop_descendants()  # whatever the executor's own stop left (e.g. agents of a local Ray)
             Console(stderr=True, soft_wrap=True).print(escape(resume_line(exc, resume_command())),

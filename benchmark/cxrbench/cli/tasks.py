@@ -29,14 +29,18 @@ def ls(profile: str = typer.Option(None, "--data", help="Only tasks of this data
 def tasks_table(specs) -> Table:
     """One row per task. No cell is ever cut with '…': on a terminal too narrow for the table a
     value wraps onto the next line instead."""
-    table = Table(title="cxrbench tasks", box=box.SIMPLE_HEAD, pad_edge=False)
-    # family and N% are spelled by the task's name (<profile>/<family>-<N>)
-    for col in ("task", "v", "real train", "conditions from", "eval sets", "budgets"):
-        table.add_column(col, overflow="fold", no_wrap=col in ("task", "v"))
+    table = Table(title="cxrbench tasks (budgets with their timeouts in seconds: generator/classifier)", box=box.SIMPLE_HEAD,
+                  pad_edge=False)
+    # family and N% are spelled by the task's name (<profile>/<family>-<N>[-<label set>])
+    for col in ("task", "v", "labels", "real train", "conditions from", "eval sets", "budgets"):
+        table.add_column(col, overflow="fold", no_wrap=col in ("task", "v", "labels"))
     for spec in specs:
-        table.add_row(spec.name, str(spec.version), _ref(spec.real_train), _ref(spec.conditions_from),
+        table.add_row(spec.name, str(spec.version), f"{spec.label_set} ({len(spec.labels)})", _ref(spec.real_train),
+                      _ref(spec.conditions_from),
                       " ".join("internal" if n == "internal_test" else n.replace("external:", "") for n in spec.eval_sets),
-                      " ".join(spec.budgets))
+                      " ".join(f"{name} {b.generator_timeout_s}/{b.classifier_timeout_s}"
+                               if spec.uses_generator or spec.family == "real_only" else name
+                               for name, b in spec.budgets.items()))
     return table
 
 
@@ -61,6 +65,10 @@ def show(name: str = typer.Argument(..., help="Task name, e.g. phantom/supplemen
     spec = get_task(name)
     out.print(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False), markup=False, highlight=False)
     out.print(f"sha256: {spec.sha256()}")
+    out.print(f"labels ({spec.label_set}, {len(spec.labels)}): {', '.join(spec.labels)}", soft_wrap=True)
+    for budget_name, b in spec.budgets.items():
+        out.print(f"timeouts {budget_name}: generator {b.generator_timeout_s} s, classifier {b.classifier_timeout_s} s, "
+                  f"memory {b.memory_limit_gb:g} GB")
     p = spec.primary
     out.print(f"primary endpoint: {p.estimand} of {p.metric} on {p.eval_set} (other eval sets and per-label: secondary)")
     for budget in spec.budgets:
@@ -85,24 +93,48 @@ def requests(
     out_dir: Path = typer.Option(..., "--out", help="Folder to write requests.parquet into."),
     budget: str = budget_option("Budget (sets the image size and data size)."),
     cache: Path = typer.Option(None, "--cache", help="Cache folder."),
+    with_prompts: bool = typer.Option(False, "--prompts", help="Also write each request's prompt (column `prompt`), "
+                                      "the text a `key: prompt` table (CheXGenBench layout) is matched by."),
+    template: str = typer.Option(None, "--template", help="Prompt template (with --prompts; default: the report "
+                                 "style, '{view} chest radiograph of a {patient}. {findings}'); fields as in "
+                                 "submissions/README.md."),
+    uncertain_as: str = typer.Option("possible", "--uncertain-as", help="With --prompts: uncertain (-1) labels read "
+                                     "as possible (default), positive or negative."),
+    no_negatives: bool = typer.Option(False, "--no-negatives", help="With --prompts: leave absent findings out "
+                                      "(no 'No pneumothorax.')."),
     profile: str = deprecated_profile_option(),
 ) -> None:
-    """Export the generation requests of a task (request_id, seed, condition columns).
+    """Export the generation requests of a task (request_id, seed, condition columns; with --prompts, each prompt).
 
     An offline generator answers them with `images/<request_id>.png` (with '/' in the id written
-    as '__') or a datasets folder, declared as `precomputed: {synthetic: ...}` in its manifest.
-    `cxrbench tasks export` writes these and the eval images.
+    as '__') or a datasets folder, declared as `precomputed: {synthetic: ...}` in its manifest;
+    a text-to-image model run elsewhere answers each `prompt` and declares its table with
+    `key: prompt` and the same template. `cxrbench tasks export` writes these and the eval images.
     """
+    from pydantic import ValidationError
+
+    from cxrbench.errors import ConfigError, pydantic_problems
     from cxrbench.runner.cache import Cache
     from cxrbench.runner.export import REQUESTS_FILE, write_requests
+    from cxrbench.submissions.condition_mapping import DEFAULT_TEMPLATE, PromptMapping
     from cxrbench.tasking import get_task
 
     spec = get_task(name)
     if not spec.uses_generator:
         raise typer.BadParameter(f"{name} uses no synthetic images (ratio 0)")
+    if not with_prompts and (template or no_negatives or uncertain_as != "possible"):
+        raise ConfigError("--template, --uncertain-as and --no-negatives shape the prompts: add --prompts")
+    mapping = None
+    if with_prompts:
+        try:
+            mapping = PromptMapping(template=template or DEFAULT_TEMPLATE, uncertain_as=uncertain_as,
+                                    mention_negatives=not no_negatives)
+        except ValidationError as exc:
+            raise ConfigError(f"--template / --uncertain-as: {pydantic_problems(exc)}") from None
     budget = resolve_budget(budget, profile)
-    n = write_requests(spec, budget, out_dir, Cache(cache))
-    out.print(f"{n} requests ({spec.replicas} per training row, {spec.budget(budget).image_size} px) → "
+    n = write_requests(spec, budget, out_dir, Cache(cache), mapping)
+    what = f", prompts under {mapping.template!r}" if mapping else ""
+    out.print(f"{n} requests ({spec.replicas} per training row, {spec.budget(budget).image_size} px{escape(what)}) → "
               f"{escape(str(out_dir / REQUESTS_FILE))}", soft_wrap=True)
 
 

@@ -115,8 +115,8 @@ def split_fingerprints(run: TaskRun) -> dict[str, str]:
 def assemble(run: TaskRun, outcomes: dict[str, Outcome]) -> tuple[ResultRecord, pd.DataFrame]:
     """The record and predictions table from the finished jobs (CxrbenchError: the first failure)."""
     task = run.task
-    for key in run.job_keys():
-        if outcomes[key].error:
+    for key in run.job_keys():  # the first failure in plan order (a generation before the runs it feeds)
+        if key in outcomes and outcomes[key].error:
             raise CxrbenchError(outcomes[key].error)
     run.timer.timings.extend(stage_timings(run, outcomes))
     report = audit_report(run)
@@ -130,12 +130,13 @@ def assemble(run: TaskRun, outcomes: dict[str, Outcome]) -> tuple[ResultRecord, 
         environment=environment(run.isolation(), training_processes(run.budget)),
         eval_sets=scored.eval_sets, comparisons=scored.comparisons, subgroups=scored.subgroups,
         subgroup_summaries=scored.subgroup_summaries, audit=report, timings=run.timer.timings,
-        generation=generation_runs(run, outcomes), evaluation=run.opts.population.record_section(run.eval_sets))
+        generation=generation_runs(run, outcomes), evaluation=run.opts.population.record_section(run.eval_sets),
+        scored_labels=list(run.scored_labels), smoke_limit=run.opts.limit)
     if report and report.get("leakage_flag"):
         record.status = "failed"
         record.errors.append("test leakage: synthetic images near-duplicate test images (see audit.leakage); "
                              "a generator that reproduces test images cannot be scored")
-    return record, prediction_table(run.eval_sets, preds, base_preds, task.labels)
+    return record, prediction_table(run.eval_sets, preds, base_preds, run.scored_labels)
 
 
 def failed_record(run: TaskRun, error: str) -> ResultRecord:
@@ -144,4 +145,5 @@ def failed_record(run: TaskRun, error: str) -> ResultRecord:
     b = task.budgets.get(opts.budget) or next(iter(task.budgets.values()))
     return ResultRecord(status="failed", task=task_ref(task, opts.budget, b), submission=submission_ref(sub, task, b),
                         split_fingerprints={}, seeds=list(opts.seeds or b.seeds), environment=environment(run.isolation()),
-                        timings=run.timer.timings, errors=[error], evaluation=opts.population.record_section())
+                        timings=run.timer.timings, errors=[error], evaluation=opts.population.record_section(),
+                        smoke_limit=opts.limit)

@@ -228,7 +228,7 @@ def _run_shards(submission, real_train, counts: dict[str, int], files: dict, sha
     run_worker(submission,
                {"mode": "predict", "shards": shards, "label_names": list(labels), "fit": fit, **(fit_options or {})},
                files, limits, denied=[cache.root, *denied], outputs=outputs, device=device, on_shard=accept,
-               compile_cache=compile_cache_dir(cache, submission))
+               compile_cache=compile_cache_dir(cache, submission), hub=submission.hub)
     missing = [n for n in names.values() if n not in got]
     if missing:
         raise SubmissionError(f"{submission.name}: no predictions came back for {what or ', '.join(missing)}")
@@ -241,7 +241,14 @@ def _read_precomputed(submission: Submission, labels: tuple[str, ...]) -> pd.Dat
         table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     except Exception as exc:  # noqa: BLE001 - any reader failure is the file's fault
         raise SubmissionError(f"{path}: cannot read predictions ({exc})") from None
-    missing = [c for c in ("image_id", *labels) if c not in table.columns]
+    if "image_id" not in table.columns:
+        raise SubmissionError(f"{path}: no image_id column; need image_id and one column per label it predicts")
+    columns = [c for c in table.columns if c != "image_id"]
+    # its own column names read as the cxrbench labels they predict (`label_map`)
+    predicted = dict(zip(columns, submission.predicted_labels()))
+    table = table[["image_id", *(c for c, label in predicted.items() if label)]].rename(
+        columns={c: label for c, label in predicted.items() if label})
+    missing = [c for c in labels if c not in table.columns]
     if missing:
         raise SubmissionError(f"{path}: missing column(s) {missing}; need image_id and one column per label")
     if table["image_id"].duplicated().any():

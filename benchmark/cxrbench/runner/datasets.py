@@ -169,20 +169,24 @@ def slice_fingerprint(ref: DataRef, budget: Budget, *, max_images: int | None = 
 
 
 def load_real_set(ref: DataRef, budget: Budget, store_root: Path, *, max_images: int | None = None,
-                  progress=None, seed: int | None = None) -> RealSet:
-    """Rows of `ref`'s frozen split (optionally capped, whole patients) and their pixels at the task size."""
+                  progress=None, seed: int | None = None, pixels: bool = True) -> RealSet:
+    """Rows of `ref`'s frozen split (optionally capped, whole patients) and their pixels at the task size
+    (`pixels=False`: none are rendered or decoded; the rows, fingerprint and content key are the same)."""
     source, part = real_rows(ref, budget, max_images=max_images, seed=seed)
-    return _with_pixels(ref, source, part, budget.image_size, store_root)
+    return _with_pixels(ref, source, part, budget.image_size, store_root, pixels)
 
 
-def _with_pixels(ref: DataRef, source, part: pd.DataFrame, size: int, store_root: Path) -> RealSet:
+def _with_pixels(ref: DataRef, source, part: pd.DataFrame, size: int, store_root: Path, pixels: bool = True) -> RealSet:
     from cxrbench.data.image_store import ImageStore
 
+    fingerprint = slice_fingerprint_of(part)
+    content_key = _content_key(part, fingerprint, source, size)
+    if not pixels:
+        return RealSet(ref=ref, rows=part, pixels=np.empty((0, size, size), np.uint8), fingerprint=fingerprint,
+                       content_key=content_key)
     arr = ImageStore(store_root).get(source, part, size, on_error="raise")
     if list(arr.image_ids) != part["image_id"].astype(str).tolist():
         raise DataError(f"{ref.key}: image store returned images out of order")
-    fingerprint = slice_fingerprint_of(part)
-    content_key = _content_key(part, fingerprint, source, size)
     stored = None
     if arr.path is not None and len(part):
         stored = StoredSlice(rows=_stored_rows(Path(store_root), content_key, part), pixels=arr.path,
@@ -239,13 +243,14 @@ def eval_rows(name: str, ref: DataRef, budget: Budget, population) -> tuple[obje
         .reset_index(drop=True)
 
 
-def load_eval_set(name: str, ref: DataRef, budget: Budget, store_root: Path, population) -> RealSet:
+def load_eval_set(name: str, ref: DataRef, budget: Budget, store_root: Path, population,
+                  pixels: bool = True) -> RealSet:
     """Rows and pixels of eval set `name` in `population`, before `population.seal` (ids still real)."""
     source, part = eval_rows(name, ref, budget, population)
     if population.private_set(name) is None:
-        return _with_pixels(ref, source, part, budget.image_size, store_root)
+        return _with_pixels(ref, source, part, budget.image_size, store_root, pixels)
     try:  # its ref names no hospital: the record shows the site as `private`
-        return _with_pixels(PRIVATE_REF, source, part, budget.image_size, store_root)
+        return _with_pixels(PRIVATE_REF, source, part, budget.image_size, store_root, pixels)
     except DataError:
         raise DataError(f"private eval set {name}: an image cannot be read (details withheld from records and "
                         f"logs): check it locally with `cxrbench data ls csv --root CSV --mapping "

@@ -34,11 +34,11 @@ from cxrbench.runner.planning import TaskRun
 from cxrbench.runner.progress import PlanProgress
 from cxrbench.runner.records import EVAL_GALLERY, copy_gallery, record_path, write_outputs
 from cxrbench.runner.storage import check_writable, space_warning, storage_failure
-from cxrbench.submissions import load_submission
+from cxrbench.submissions import Submission, load_submission
 from cxrbench.tasking import TaskSpec, default_tasks, get_task, kind_mismatch
 
 # the names callers have imported from here since before the split
-__all__ = ["RunOptions", "TaskOutcome", "TaskRun", "environment", "evaluate", "record_path"]
+__all__ = ["RunOptions", "TaskOutcome", "TaskRun", "environment", "evaluate", "plan_tasks", "prepare", "record_path"]
 
 
 @dataclass
@@ -48,18 +48,21 @@ class TaskOutcome:
     spec: TaskSpec | None = None
 
 
-def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: RunOptions | None = None,
-             console: Console | None = None) -> list[TaskOutcome]:
-    """Run a submission over tasks (default: its kind's tasks at the budget); write and return records."""
-    opts = opts or RunOptions()
-    console = console or Console(stderr=True)
+def prepare(submission_dir: str | Path, tasks: list[str] | None, opts: RunOptions,
+            console: Console) -> tuple[Submission, list[TaskSpec]]:
+    """Check the submission, its tasks and what its code needs to run (one line each, before anything
+    runs); the submission (hashed once) and its tasks, baselines first."""
     sub = load_submission(submission_dir)
     sub.sha256()  # hashed once: every job's cache key and every record carry this hash
     specs = [get_task(t) for t in tasks] if tasks else default_tasks(sub.kind, opts.profile, opts.budget)
     for spec in specs:
         if (why := kind_mismatch(sub.kind, spec)) is not None:
             raise ConfigError(f"{sub.name} is a {sub.kind}: {why}")
-        sub.check_task_labels(spec.name, spec.labels)
+        spec.budget(opts.budget)  # ConfigError: the task has no such budget
+        if sub.kind == "classifier":
+            sub.scored_labels(spec.name, spec.labels)  # predicts none of them: one line before anything runs
+    if opts.limit is not None and opts.limit < 10:
+        raise ConfigError(f"--limit {opts.limit}: give at least 10 images per set")
     if sub.entry_point and not opts.unsafe_no_sandbox:  # own code or a diffusers/timm adapter
         from cxrbench.submissions.bwrap import unavailable_reason
 
@@ -77,7 +80,34 @@ def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: R
     if not specs:
         raise CxrbenchError(f"no {opts.profile} tasks with a {opts.budget!r} budget for a {sub.kind} submission")
     # Baselines first, so their (shared, cached) runs come before the tasks that compare with them.
-    specs.sort(key=lambda s: (s.supplement_ratio, s.name))
+    return sub, sorted(specs, key=lambda s: (s.supplement_ratio, s.name))
+
+
+def plan_tasks(sub: Submission, specs: list[TaskSpec], opts: RunOptions, cache: Cache,
+               *, pixels: bool = True) -> tuple[Plan, list[TaskRun]]:
+    """One plan for every task (a task that cannot be planned keeps its error in `TaskRun.error`).
+    `pixels=False`: rows only, no image is rendered or decoded (`--dry-run`: the same job keys)."""
+    plan, runs = Plan(), []
+    for spec in specs:
+        run = TaskRun(sub, spec, opts, cache, pixels=pixels)
+        try:
+            run.plan(plan)
+        except CxrbenchError as exc:
+            run.error = str(exc)
+        except OSError as exc:  # the image store could not be written: this task fails, not the run
+            if (line := storage_failure(exc, cache.root)) is None:
+                raise
+            run.error = line
+        runs.append(run)
+    return plan, runs
+
+
+def evaluate(submission_dir: str | Path, tasks: list[str] | None = None, opts: RunOptions | None = None,
+             console: Console | None = None) -> list[TaskOutcome]:
+    """Run a submission over tasks (default: its kind's tasks at the budget); write and return records."""
+    opts = opts or RunOptions()
+    console = console or Console(stderr=True)
+    sub, specs = prepare(submission_dir, tasks, opts, console)
     executor = get_executor(opts.executor, workers=opts.jobs if opts.executor == "local" else opts.ray_workers,
                             threads=opts.threads or 1, device=opts.device, address=opts.address)
     outcomes: list[TaskOutcome] = []
@@ -113,29 +143,25 @@ def _run(sub, specs: list[TaskSpec], opts: RunOptions, console: Console, executo
             torch.set_num_threads(opts.threads)
         check_writable(cache.root)  # a read-only cache: one line before anything is planned
         cache.identity = cache_identity(cache.root)  # each worker checks it sees this very cache
-        plan, runs = Plan(), []
-        for spec in specs:
-            run = TaskRun(sub, spec, opts, cache)
-            try:
-                run.plan(plan)
-            except CxrbenchError as exc:
-                run.error = str(exc)
-            except OSError as exc:  # the image store could not be written: this task fails, not the run
-                if (line := storage_failure(exc, cache.root)) is None:
-                    raise
-                run.error = line
-            runs.append(run)
+        plan, runs = plan_tasks(sub, specs, opts, cache)
         needed = sum(job.estimate for job in plan if job.entry is not None and not cache.has(job.entry, job.key))
         if (warning := space_warning(cache.root, needed)) is not None:
             console.print(f"[bold yellow]warning:[/] {escape(warning)}", soft_wrap=True)
         written: set[int] = set()
+        cancelled: set[str] = set()  # jobs no task still running needs (`run_plan` does not start them)
 
         def write_ready() -> None:
-            """Write each task's record as soon as its last job finished (a long plan keeps them coming)."""
+            """Write each task's record as soon as its last job finished, or as soon as one of its jobs
+            failed (it cannot complete: a failed generator ends its task before any training); then
+            the jobs only finished tasks needed are not started."""
             for i, run in enumerate(runs):
-                if i not in written and (run.error is not None or all(k in finished for k in run.job_keys())):
+                keys = run.job_keys()
+                if i not in written and (run.error is not None or all(k in finished for k in keys)
+                                         or any(finished[k].error for k in keys if k in finished)):
                     written.add(i)
                     outcomes.append(_finish(run, finished, console))
+            live = {k for i, run in enumerate(runs) if i not in written for k in run.job_keys()}
+            cancelled.update(k for i in written for k in runs[i].job_keys() if k not in finished and k not in live)
 
         view = PlanProgress(plan, console, title=f"{sub.name} · {len(specs)} task(s) · {executor.name}")
 
@@ -147,7 +173,7 @@ def _run(sub, specs: list[TaskSpec], opts: RunOptions, console: Console, executo
 
         with view:
             write_ready()  # tasks that failed while planning
-            run_plan(plan, executor, cache, on_event=on_event)
+            run_plan(plan, executor, cache, on_event=on_event, cancelled=cancelled)
     order = {id(r.task): i for i, r in enumerate(runs)}
     outcomes.sort(key=lambda o: order[id(o.spec)])
 

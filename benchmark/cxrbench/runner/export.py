@@ -20,6 +20,7 @@ import pandas as pd
 from cxrbench.runner.cache import Cache
 from cxrbench.runner.datasets import load_real_set
 from cxrbench.runner.generate import requests_for
+from cxrbench.submissions.condition_mapping import PromptMapping, prompts
 from cxrbench.tasking import TaskSpec
 
 REQUESTS_FILE = "requests.parquet"
@@ -38,17 +39,23 @@ def file_name(image_id: str) -> str:
     return image_id.replace("/", "__")
 
 
-def generation_requests(spec: TaskSpec, budget_name: str, cache: Cache) -> pd.DataFrame:
+def generation_requests(spec: TaskSpec, budget_name: str, cache: Cache, prompt: PromptMapping | None = None) -> pd.DataFrame:
     """Every request of the task's synthetic set: one per conditioning row and replica (with
-    `synthetic_sets: per_seed`, the replicas of every seed of the budget)."""
+    `synthetic_sets: per_seed`, the replicas of every seed of the budget). `prompt`: also each
+    request's prompt under that mapping (column `prompt`), the text a `key: prompt` table is matched by."""
     b = spec.budget(budget_name)
-    conditioning = load_real_set(spec.conditions_from, b, cache.root / "images", max_images=b.max_train_images)
-    return pd.concat([requests_for(conditioning, r, spec.generation_seed) for r in spec.replicas_for_seeds(b.seeds)],
-                     ignore_index=True)
+    conditioning = load_real_set(spec.conditions_from, b, cache.root / "images", max_images=b.max_train_images,
+                                 pixels=False)  # condition rows only: no image is rendered
+    table = pd.concat([requests_for(conditioning, r, spec.generation_seed) for r in spec.replicas_for_seeds(b.seeds)],
+                      ignore_index=True)
+    if prompt is not None:
+        table.insert(2, "prompt", prompts(table, prompt))
+    return table
 
 
-def write_requests(spec: TaskSpec, budget_name: str, out_dir: Path, cache: Cache) -> int:
-    table = generation_requests(spec, budget_name, cache)
+def write_requests(spec: TaskSpec, budget_name: str, out_dir: Path, cache: Cache,
+                   prompt: PromptMapping | None = None) -> int:
+    table = generation_requests(spec, budget_name, cache, prompt)
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out_dir / REQUESTS_FILE, index=False)
     return len(table)

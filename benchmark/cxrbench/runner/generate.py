@@ -110,7 +110,7 @@ def _measured(meta: dict, replica: int, reused: bool) -> GenerationRun | None:
     from pydantic import ValidationError
 
     try:
-        return GenerationRun(replica=replica, reused=reused, **meta["generation"])
+        return GenerationRun(replica=replica, reused=reused, set_images=meta.get("n"), **meta["generation"])
     except (KeyError, TypeError, ValidationError):
         return None
 
@@ -153,7 +153,7 @@ def _run_generator(submission: Submission, table: pd.DataFrame, size: int, key: 
         run_worker(submission, request,
                    {"conditions.parquet": lambda p: table.to_parquet(p)}, limits,
                    denied=[cache.root, *denied], outputs=outputs, device=device, on_shard=accept,
-                   compile_cache=compile_cache_dir(cache, submission))
+                   compile_cache=compile_cache_dir(cache, submission), hub=submission.hub)
         seconds = time.perf_counter() - started
         images = len(table) - done
         meta["generation"] = {"images": images, "seconds": round(seconds, 3),

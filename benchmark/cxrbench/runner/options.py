@@ -34,6 +34,9 @@ class RunOptions:
     #: the eval populations (public dev sets, or held-out ones from an evaluator key) and the key
     #: that signs the records (`cxrbench.trust`)
     population: EvalPopulation = field(default_factory=EvalPopulation)
+    #: `--limit N`: a smoke test on at most N images per set (whole patients), records marked
+    #: `smoke_limit` and written beside real ones (never publishable)
+    limit: int | None = None
     #: the audit's feature space (`cxrbench.audit.spaces`; None: the profile's default) and its weights
     audit_features: str | None = None
     feature_weights: str | None = None

@@ -52,6 +52,10 @@ class Job:
     deps: tuple[str, ...] = ()
     resources: Resources = Resources()
     threads: int = 1  # torch CPU threads inside the job
+    #: jobs it waits for without needing their entries: it starts once one of them succeeded, and is
+    #: not run when all failed (a generator task's baseline runs wait for its first synthetic replica,
+    #: so a generator that fails ends its task before any training)
+    after: tuple[str, ...] = ()
     estimate: int = 0  # bytes it writes to the cache, estimated when planned (0: not estimated)
     sandboxed: bool = False  # runs submission code under bubblewrap: a worker checks its node has it
 
@@ -78,11 +82,14 @@ class Plan:
     jobs: dict[str, Job] = field(default_factory=dict)
 
     def add(self, job: Job) -> str:
-        """Add a job (a job already planned under the same key is the same work: kept once)."""
-        missing = [d for d in job.deps if d not in self.jobs]
+        """Add a job (a job already planned under the same key is the same work: kept once; it waits
+        for the jobs any of its planners waits for, and for nothing if one of them does not wait)."""
+        missing = [d for d in (*job.deps, *job.after) if d not in self.jobs]
         if missing:
             raise ValueError(f"{job.label}: depends on job(s) not in the plan: {missing}")
-        self.jobs.setdefault(job.key, job)
+        planned = self.jobs.setdefault(job.key, job)
+        if planned is not job:
+            planned.after = tuple(dict.fromkeys(planned.after + job.after)) if planned.after and job.after else ()
         return job.key
 
     def __iter__(self) -> Iterator[Job]:

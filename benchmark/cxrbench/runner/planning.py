@@ -27,7 +27,7 @@ from cxrbench.runner.generate import synthesize
 from cxrbench.runner.options import RunOptions
 from cxrbench.runner.plan import Job, Plan, Resources
 from cxrbench.submissions import Limits, Submission
-from cxrbench.tasking import TaskSpec, get_task
+from cxrbench.tasking import Budget, TaskSpec, get_task
 
 # What a job writes to the cache, estimated from what the phantom's quick runs wrote (the
 # free-space check before a run warns against their sum): per condition row besides its pixels
@@ -56,10 +56,15 @@ class TaskRun:
     """Everything one (task, submission) needs: `plan()` adds its jobs to a plan;
     `cxrbench.runner.assembly.assemble` builds the record from their cache entries."""
 
-    def __init__(self, sub: Submission, task: TaskSpec, opts: RunOptions, cache: Cache, progress: Progress | None = None):
+    def __init__(self, sub: Submission, task: TaskSpec, opts: RunOptions, cache: Cache, progress: Progress | None = None,
+                 *, pixels: bool = True):
         self.sub, self.task, self.opts, self.cache = sub, task, opts, cache
-        self.budget = task.budget(opts.budget)
+        self.pixels = pixels  # False: rows only (a dry run plans the same jobs without rendering an image)
+        self.budget = smoke_budget(task.budget(opts.budget), opts.limit)
         self.seeds = list(opts.seeds or self.budget.seeds)
+        #: the labels this run is scored on: the task's, or those of them a classifier predicts
+        self.scored_labels: tuple[str, ...] = (sub.scored_labels(task.name, task.labels) if sub.kind == "classifier"
+                                               else task.labels)
         self.timer = _Timer()
         self.store_root = cache.root / "images"
         self.audit_gallery: Path | None = None
@@ -91,19 +96,19 @@ class TaskRun:
         return isolation(self.limits(timeout), self.opts.device)
 
     def _real(self, ref, max_images=None) -> RealSet:
-        return load_real_set(ref, self.budget, self.store_root, max_images=max_images)
+        return load_real_set(ref, self.budget, self.store_root, max_images=max_images, pixels=self.pixels)
 
     def _job(self, plan: Plan, key: str, stage: str, entry: str | None, what: str, fn, kwargs: dict,
-             deps: tuple[str, ...] = (), estimate: int = 0) -> str:
-        """Add one job (`estimate`: bytes it writes to the cache); a job that publishes a cache entry
-        is handed its key (`key=`), so it never computes it again."""
+             deps: tuple[str, ...] = (), after: tuple[str, ...] = (), estimate: int = 0) -> str:
+        """Add one job (`estimate`: bytes it writes to the cache; `after`: see `Job.after`); a job that
+        publishes a cache entry is handed its key (`key=`), so it never computes it again."""
         on_gpu = self.opts.device.startswith("cuda") and stage != "score"
         if entry is not None:
             kwargs = {**kwargs, "key": key}
         sandboxed = stage in ("generate", "predict") and self.sub.entry_point is not None \
             and not self.opts.unsafe_no_sandbox
         plan.add(Job(key=key, stage=stage, entry=entry, label=f"{self.task.name} · {stage} {what}", fn=fn,
-                     kwargs=kwargs, deps=deps, resources=Resources(num_cpus=self.opts.threads or 1,
+                     kwargs=kwargs, deps=deps, after=after, resources=Resources(num_cpus=self.opts.threads or 1,
                                                                   num_gpus=1 if on_gpu else 0),
                      threads=self.opts.threads or 1, estimate=estimate, sandboxed=sandboxed))
         self.keys.setdefault(stage, []).append(key)
@@ -174,7 +179,7 @@ class TaskRun:
         population.check_task(task.name, task.eval_sets)
         real_train = self._real(task.real_train, b.max_train_images) if task.real_train else None
         val = self._real(task.val, b.max_val_images)
-        eval_sets = {name: load_eval_set(name, ref, b, self.store_root, population)
+        eval_sets = {name: load_eval_set(name, ref, b, self.store_root, population, pixels=self.pixels)
                      for name, ref in task.eval_sets.items()}
         _check_disjoint(real_train, val, eval_sets)
         self.unsealed_eval_sets = eval_sets  # real ids: what the generator's conditioning rows are checked against
@@ -199,6 +204,7 @@ class TaskRun:
         if self.sub.kind == "generator" and task.uses_generator:
             conditioning = self._real(task.conditions_from, b.max_train_images)
             _check_disjoint(conditioning, None, self.unsealed_eval_sets)
+            self.check_prompt_table(conditioning)
             replica_keys = self.plan_generate(plan, conditioning)
             self.plan_audit(plan, replica_keys[min(replica_keys)], conditioning, eval_sets)
         baseline = get_task(task.baseline) if task.baseline else None
@@ -216,9 +222,24 @@ class TaskRun:
                     plan, real_train, seed, synthetic, replicas_of_real=task.family == "supplement"))
         if baseline is not None or self.sub.kind == "classifier":
             for seed in self.seeds:
-                self.base_runs[seed] = ("classifier-run", self.plan_reference_run(plan, base_train, seed, [],
-                                                                                  baseline=True))
+                # a generator task's baseline waits for its first synthetic replica (`Job.after`)
+                self.base_runs[seed] = ("classifier-run", self.plan_reference_run(
+                    plan, base_train, seed, [], baseline=True, after=tuple(replica_keys.values())))
         self.plan_score(plan)
+
+    def check_prompt_table(self, conditioning: RealSet) -> None:
+        """A precomputed table matched by prompt (`key: prompt`) must read at least one request's prompt:
+        refused here, before any job of the task runs, naming the template it seems to use."""
+        pre = self.sub.manifest.precomputed
+        if pre is None or pre.table is None or pre.key != "prompt":
+            return
+        from cxrbench.runner.generate import requests_for
+        from cxrbench.submissions.manifest import MANIFEST
+        from cxrbench.submissions.synthetic_table import check_prompts_match
+
+        replica = self.task.replicas_for_seed(self.seeds[0])[0]
+        check_prompts_match(self.sub.root, pre, requests_for(conditioning, replica, self.task.generation_seed),
+                            self.sub.root / MANIFEST)
 
     def plan_submitted(self, plan: Plan, real_train: RealSet | None) -> str:
         """The job of a classifier submission's predictions (fitted on `real_train` if it fits)."""
@@ -230,7 +251,7 @@ class TaskRun:
             raise ConfigError(f"{self.sub.name} is a precomputed predictions file: held-out eval images are never "
                               f"published, so only a classifier's code can score them (evaluate without an "
                               f"evaluator key for the dev sets)")
-        inputs = dict(submission=self.sub, real_train=real_train, eval_sets=self.eval_sets, labels=task.labels,
+        inputs = dict(submission=self.sub, real_train=real_train, eval_sets=self.eval_sets, labels=self.scored_labels,
                       train_uncertainty=task.train_uncertainty, recipe=get_recipe(b.recipe, image_size=b.image_size))
         return self._job(plan, submitted_key(self.cache, **inputs), "predict", "submitted-predictions", "submission",
                          submitted_predictions, dict(limits=self.limits(b.classifier_timeout_s), device=self.opts.device,
@@ -239,7 +260,8 @@ class TaskRun:
                          estimate=self._predictions_bytes())
 
     def plan_reference_run(self, plan: Plan, real_train: RealSet | None, seed: int, synthetic: list[str], *,
-                           replicas_of_real: bool = False, baseline: bool = False) -> str:
+                           replicas_of_real: bool = False, baseline: bool = False,
+                           after: tuple[str, ...] = ()) -> str:
         """The job of one reference-recipe run: `real_train` plus the `synthetic` replicas (keys), one seed.
         Its eval sets' image ids, which no training input may be, are taken from the eval sets themselves."""
         from cxrbench.runner import jobs
@@ -254,7 +276,7 @@ class TaskRun:
         replicas = task.replicas_for_seed(seed) if synthetic else []
         return self._job(plan, key, "train", "classifier-run", what, jobs.train,
                          dict(synthetic_keys=synthetic, synthetic_replicas=replicas, replicas_of_real=replicas_of_real,
-                              device=self.opts.device, **inputs), deps=tuple(synthetic),
+                              device=self.opts.device, **inputs), deps=tuple(synthetic), after=after,
                          estimate=self._predictions_bytes() + WEIGHTS_BYTES)
 
     def _predictions_bytes(self) -> int:
@@ -270,11 +292,19 @@ class TaskRun:
         deps = tuple(k for _, k in (*self.runs.values(), *self.base_runs.values()))
         key = stable_hash({"score": task.sha256(), "runs": deps, "against": against})
         self._job(plan, key, "score", None, "", jobs.score, dict(
-            eval_sets=self.eval_sets, labels=task.labels, runs=self.runs, base_runs=self.base_runs, against=against,
+            eval_sets=self.eval_sets, labels=self.scored_labels, runs=self.runs, base_runs=self.base_runs, against=against,
             primary_eval_set=task.primary.eval_set, eligibility=task.eligibility), deps=deps)
 
     def job_keys(self) -> list[str]:
         return [k for keys in self.keys.values() for k in keys]
+
+
+def smoke_budget(budget: Budget, limit: int | None) -> Budget:
+    """`budget` with every set capped at `limit` images, whole patients (`--limit`; None: as it is)."""
+    if limit is None:
+        return budget
+    caps = {f: min(limit, getattr(budget, f) or limit) for f in ("max_train_images", "max_val_images", "max_eval_images")}
+    return budget.model_copy(update=caps)
 
 
 def _noop(**_) -> None:

@@ -73,14 +73,15 @@ class PlanProgress:
             self.state[ident] = event.kind
             if event.kind == "started":
                 self.first_start.setdefault(job.stage, event.at or time.time())
-        elif event.kind in ("done", "failed"):
+        elif event.kind in ("done", "failed", "cancelled"):  # cancelled: not needed any more (no line of its own)
             self.state[ident] = "finished"
             if event.outcome is not None and not event.outcome.cached and event.kind == "done":
                 self.worked[job.stage] += 1
             self.progress.advance(self.bars[None])
             self.progress.advance(self.bars[job.stage])
         done = sum(v == "finished" for v in self.state.values())
-        if self.log is not None and event.kind in ("done", "failed", "retry", "note"):
+        dependent = event.kind == "failed" and str(event.message or "").startswith("not run:")  # its cause has a line
+        if self.log is not None and event.kind in ("done", "failed", "retry", "note") and not dependent:
             self.log(escape(job_line(event, done, self.total)), soft_wrap=True)
         elif event.kind in ("retry", "note"):  # above the bars: a cluster's events are not hidden by the view
             self.progress.console.print(f"[yellow]{escape(job_line(event, done, self.total))}[/]", soft_wrap=True)

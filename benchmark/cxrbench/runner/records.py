@@ -42,7 +42,9 @@ def write_outputs(out_dir: Path, record: ResultRecord, predictions: pd.DataFrame
     from cxrbench.data.atomic import atomic_write
 
     path = record_path(out_dir, record)
-    if record.status == "failed" and _keeps_complete(path):
+    if record.smoke_limit is not None:  # a smoke test never stands where a real record does
+        path = path.with_suffix(".smoke.json")
+    elif record.status == "failed" and _keeps_complete(path):
         path = path.with_suffix(".failed.json")  # beside the good record, which stays
     if predictions is not None:
         ppath = path.with_suffix(".predictions.parquet")

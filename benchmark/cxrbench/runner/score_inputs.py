@@ -69,7 +69,7 @@ def _per_seed(table: pd.DataFrame, model: str, eval_sets: dict[str, RealSet],
 def rescore(record: ResultRecord, table: pd.DataFrame, eval_sets: dict[str, RealSet], *, against: str | None,
             primary_eval_set: str, eligibility) -> Scored:
     """`score_task` on the record's own predictions and our labels."""
-    labels = list(record.task.labels)
+    labels = record.labels
     missing = [c for c in ("eval_set", "image_id", "model", "seed", *labels) if c not in table.columns]
     if missing:
         raise RecordError(f"predictions file lacks column(s) {missing}")
@@ -157,7 +157,7 @@ def arm_macros(record: ResultRecord, table: pd.DataFrame, population: EvalPopula
     from cxrbench.tasking import get_task
 
     spec = get_task(record.task.name)
-    labels = list(record.task.labels)
+    labels = record.labels
     eval_sets = label_sets(spec, spec.budget(record.task.budget), population)
     arm = _per_seed(table, model, eval_sets, labels)
     out: dict[str, dict[str, float]] = {}

@@ -12,6 +12,7 @@ Inside, the process sees (and nothing else; `README.md`, "What your code can see
 | `/sandbox/work` (= `$HOME`, cwd) | the inputs it may see, its output shards | read-write, private |
 | `/tmp` | part of the private scratch | read-write |
 | `/sandbox/compile-cache` | this submission's compile cache (`TORCHINDUCTOR_CACHE_DIR`), in the scratch | read-write |
+| `/sandbox/hub/models--org--name` | the Hub cache folder of a model its manifest names by Hub id (`hub.py`) | read-only |
 | `/proc`, `/dev` | its own PID namespace's proc; null, zero, random, urandom, tty (+ `/dev/nvidia*` on CUDA) | |
 
 New user, mount, PID, IPC, UTS, network (loopback only) and cgroup namespaces; uid/gid 65534
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,6 +45,7 @@ SUBMISSION = SANDBOX / "submission"
 WORK = SANDBOX / "work"
 COMPILE_CACHE = SANDBOX / "compile-cache"
 PACKAGE = SANDBOX / "python"  # holds the cxrbench package; the sandbox's PYTHONPATH
+HUB = SANDBOX / "hub"
 UID = 65534  # "nobody": no files of the host belong to it
 
 #: What libraries read from /etc (dynamic loader, time zone, locale, TLS roots); no accounts.
@@ -124,11 +127,12 @@ def _other_gpus_hidden(gpus: Path) -> list[str]:
 
 
 def command(worker: list[str], *, work: Path, submission: Path, package: Path, compile_cache: Path | None,
-            device: str, shm_bytes: int, env: dict[str, str], empty: Path) -> list[str]:
+            device: str, shm_bytes: int, env: dict[str, str], empty: Path,
+            mounts: Sequence[tuple[str, str]] = ()) -> list[str]:
     """The full argv: `bwrap <options> -- <worker...>`; `env` becomes the whole environment inside.
 
     `submission`, `package` and `compile_cache` are the copies to mount; `empty` an empty file that
-    blanks the editable install's files."""
+    blanks the editable install's files; `mounts` the (host, inside) Hub snapshots to bind read-only."""
     args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--uid", str(UID), "--gid", str(UID), "--hostname", "sandbox", "--clearenv"]
     for top in SYSTEM_DIRS:
@@ -166,6 +170,8 @@ def command(worker: list[str], *, work: Path, submission: Path, package: Path, c
     args += _blanks(roots, under_tmp, empty, late=True)
     if compile_cache is not None:
         args += ["--bind", str(compile_cache), str(COMPILE_CACHE)]
+    for host, inside in mounts:  # the Hub snapshots a manifest names, read-only
+        args += ["--ro-bind", host, inside]
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]
     # the root itself is a tmpfs: read-only, or it would be unbounded memory to write into

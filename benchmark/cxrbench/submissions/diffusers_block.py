@@ -3,7 +3,8 @@
 ```yaml
 kind: generator
 diffusers:
-  pipeline: pipeline              # a folder written by DiffusionPipeline.save_pretrained (safetensors)
+  pipeline: pipeline              # a folder written by DiffusionPipeline.save_pretrained (safetensors),
+                                  # or a Hub id: hf://org/name@revision (`hub.py`)
   scheduler: DDIMScheduler        # optional: a diffusers scheduler class, built from the folder's config
   steps: 50
   guidance_scale: 1.0             # diffusers' convention: 1 = no classifier-free guidance
@@ -88,6 +89,13 @@ class DiffusersBlock(BaseModel):
     conditioning: Conditioning
     output: OutputMapping = OutputMapping()
 
+    @field_validator("pipeline")
+    @classmethod
+    def _hub_id(cls, v: str) -> str:
+        from cxrbench.submissions.hub import checked
+
+        return checked(v)  # ValueError: not org/name@revision
+
     @field_validator("conditioning", mode="before")
     @classmethod
     def _mode_shorthand(cls, value):
@@ -149,10 +157,11 @@ def _is_weighted(library: str, class_name: str) -> bool:
     return isinstance(cls, type) and issubclass(cls, torch.nn.Module)
 
 
-def check_pipeline_folder(root: Path, block: DiffusersBlock, manifest_path: Path) -> Path:
-    """Check a submission's pipeline folder against its block; SubmissionError names the fault."""
-    folder = (root / block.pipeline).resolve()
-    if folder != root and root not in folder.parents:
+def check_pipeline_folder(root: Path, block: DiffusersBlock, manifest_path: Path, snapshot=None) -> Path:
+    """Check a submission's pipeline folder (or the Hub snapshot `snapshot` its `pipeline` id resolved
+    to, `hub.py`) against its block; SubmissionError names the fault."""
+    folder = snapshot.folder if snapshot is not None else (root / block.pipeline).resolve()
+    if snapshot is None and folder != root and root not in folder.parents:
         raise SubmissionError(f"{manifest_path}: diffusers.pipeline {block.pipeline!r} points outside the submission "
                               f"(copy the pipeline folder into the submission: the sandbox sees nothing else)")
     if not folder.is_dir():

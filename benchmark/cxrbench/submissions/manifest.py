@@ -38,11 +38,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cxrbench.errors import SubmissionError, load_yaml_model, printable, pydantic_problems
 from cxrbench.results import check_links, check_url
+from cxrbench.schema import PATHOLOGIES
 from cxrbench.submissions.condition_mapping import PromptMapping
 from cxrbench.submissions.diffusers_block import DiffusersBlock, check_pipeline_folder
+from cxrbench.submissions.hub import HubSnapshot, is_hub_id, parse, resolve
+from cxrbench.submissions.label_map import LabelMapField, check_label_map, closest, output_labels, scored_labels
 from cxrbench.submissions.staging import StagedCopy, hash_files, new_staging_folder
 from cxrbench.submissions.timm_block import TimmBlock, check_timm
-from cxrbench.submissions.weights import parameter_counts, reference_parameter_counts
+from cxrbench.submissions.weights import hub_parameter_counts, parameter_counts, reference_parameter_counts
 from cxrbench.training_population import EXAMPLE, TrainingSource, check_data_key, check_declared
 
 MANIFEST = "submission.yaml"
@@ -58,8 +61,10 @@ class Precomputed(BaseModel):
     #: `images/<request_id>.png`, or a Hugging Face `datasets` folder with `request_id`, `image`;
     #: with `table`, the folder the table's image paths are relative to.
     synthetic: str | None = None
-    #: classifier: a parquet with `image_id` + one probability column per label.
+    #: classifier: a parquet (or CSV) with `image_id` + one probability column per label it predicts
+    #: (cxrbench names, or its own through `label_map`)
     predictions: str | None = None
+    label_map: LabelMapField = None
     #: generator: a CheXGenBench-style CSV/parquet of one row per image (a prompt or a request id,
     #: and an image path), matched to the requests by `key` (`synthetic_table.py`)
     table: str | None = None
@@ -71,8 +76,15 @@ class Precomputed(BaseModel):
     #: generator: resize stored images to the task's size (longest side, padded square); none = must match
     resize: Literal["none", "bilinear", "bicubic", "area", "nearest"] = "none"
 
+    @field_validator("label_map")
+    @classmethod
+    def _label_map(cls, v: LabelMapField) -> LabelMapField:
+        return check_label_map(v)
+
     @model_validator(mode="after")
     def _table(self) -> "Precomputed":
+        if self.label_map is not None and not self.predictions:
+            raise ValueError("precomputed.label_map names the columns of precomputed.predictions; give the predictions")
         if self.table is not None and not self.synthetic:
             raise ValueError("precomputed.table needs precomputed.synthetic (the folder its image paths are relative to)")
         if self.table is None and (self.key != "request_id" or self.prompt is not None or self.key_column):
@@ -101,6 +113,9 @@ class Manifest(BaseModel):
     #: real data the model learned from: `{data: source/site/split, patients: N, ...}` entries
     #: (`cxrbench.training_population`); required for a generator; a classifier may give bare keys
     training_data: list[str | TrainingSource] | None = None
+    #: classifier with an entry_point: the cxrbench labels its `predict` can return (default: all 14);
+    #: a task scores it on those among its own, in the task's order (`label_names`)
+    labels: list[str] | None = None
     weights: dict[str, str] = {}  # relative path -> sha256
     #: shipped cxrbench weights its code loads (e.g. tiny-32, tiny-32-p1k), counted into its parameters and hash
     reference_weights: str | None = None
@@ -120,6 +135,17 @@ class Manifest(BaseModel):
     @classmethod
     def _paper(cls, v: str | None) -> str | None:
         return None if v is None else check_url(v, "paper")  # the record's own rule, so it reads back
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            if not v:
+                raise ValueError("labels is empty; list the cxrbench labels the classifier predicts")
+            unknown = [n for n in v if n not in PATHOLOGIES]
+            if unknown:
+                raise ValueError(f"{unknown[0]!r} is not a cxrbench label{closest(unknown[0], PATHOLOGIES)}")
+        return v
 
     @field_validator("training_data", mode="before")
     @classmethod
@@ -152,6 +178,9 @@ class Manifest(BaseModel):
             raise ValueError("a diffusers block makes a generator: set kind: generator")
         if self.timm is not None and self.kind != "classifier":
             raise ValueError("a timm block makes a classifier: set kind: classifier")
+        if self.labels is not None and not (self.kind == "classifier" and self.entry_point):
+            raise ValueError("labels is for a classifier's entry_point (a timm block lists timm.labels; precomputed "
+                             "predictions are read by their columns)")
         if self.kind == "generator":
             if self.training_data is None:
                 raise ValueError(f"field 'training_data' is required for a generator: the real data it learned "
@@ -183,10 +212,12 @@ class Submission:
     """A validated submission directory."""
 
     def __init__(self, root: Path, manifest: Manifest, parameter_files: dict[str, int] | None = None,
-                 files: list[tuple[Path, str, str]] | None = None):
+                 files: list[tuple[Path, str, str]] | None = None, hub: dict[str, HubSnapshot] | None = None):
         self.root = root
         self.manifest = manifest
         self.files = files  # `submission_files(root)`, as listed when it was loaded
+        #: {block field: its Hub id resolved to a local snapshot} (`hub.py`), resolved by `load_submission`
+        self.hub = dict(hub or {})
         self._digest: str | None = None
         self._file_digests: dict[str, str] = {}
         self._staged: StagedCopy | None = None
@@ -223,12 +254,34 @@ class Submission:
             return m.timm.fit is not None
         return bool(m.entry_point)
 
-    def check_task_labels(self, task: str, labels) -> None:
-        """SubmissionError (one line) when a `timm:` head does not predict one of a task's labels."""
-        block = self.manifest.timm
-        if block is not None and (missing := block.missing_label(labels)) is not None:
-            raise SubmissionError(f"{self.root / MANIFEST}: field 'timm.labels' lacks {missing!r}, a label of task "
-                                  f"{task} (the head predicts {', '.join(block.labels)})")
+    def predicted_labels(self) -> list[str | None]:
+        """The cxrbench label each output of a classifier predicts (None: not scored): its timm head's
+        outputs, its precomputed predictions' columns (both through their label map), or the labels
+        its entry point declares (default all 14). A generator: every label."""
+        m = self.manifest
+        if m.kind == "generator":
+            return list(PATHOLOGIES)
+        if m.timm is not None:
+            return m.timm.predicted()
+        if m.precomputed is not None and m.precomputed.predictions:
+            path = self.root / m.precomputed.predictions
+            columns = [c for c in prediction_columns(path) if c != "image_id"]
+            try:
+                return output_labels(columns, m.precomputed.label_map)
+            except ValueError as exc:
+                raise SubmissionError(f"{path}: {exc}") from None
+        return list(m.labels or PATHOLOGIES)
+
+    def scored_labels(self, task: str, labels) -> tuple[str, ...]:
+        """The labels of task `task` (`labels`, its label set) this submission is scored on: those it
+        predicts, in the task's order. SubmissionError (one line) when it predicts none of them."""
+        predicted = self.predicted_labels()
+        scored = scored_labels(labels, predicted)
+        if not scored:
+            mine = ", ".join(n for n in predicted if n) or "nothing"
+            raise SubmissionError(f"{self.root / MANIFEST}: {self.name} predicts none of task {task}'s labels "
+                                  f"({', '.join(labels)}); it predicts {mine}")
+        return scored
 
     @property
     def runs_code(self) -> bool:
@@ -275,12 +328,33 @@ class Submission:
 
             for name, digest in reference_weights_digest(self.manifest.reference_weights):
                 h.update(f"{name}\0{digest}\0".encode())
+        for field, snapshot in sorted(self.hub.items()):  # a Hub id counts by its commit and its files
+            h.update(f"{field}\0".encode())
+            snapshot.update(h)
         return h.hexdigest(), own
+
+    def folder_of(self, field: str, value: str) -> Path:
+        """The folder a block's field names: its Hub snapshot, or the folder inside the submission."""
+        return self.hub[field].folder if field in self.hub else (self.root / value).resolve()
 
 
 #: caps on what `evaluate` hashes and shows the sandbox
 MAX_FILES = 20_000
 MAX_BYTES = 64 << 30
+
+
+def prediction_columns(path: Path) -> list[str]:
+    """The column names of a predictions file (parquet: its schema; CSV: its header), without reading rows."""
+    try:
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        import pandas as pd
+
+        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    except Exception as exc:  # noqa: BLE001 - any reader failure is the file's fault
+        raise SubmissionError(f"{path}: cannot read predictions ({exc})") from None
 
 
 def submission_files(root: Path) -> list[tuple[Path, str, str]]:
@@ -349,10 +423,13 @@ def load_submission(path: str | Path) -> Submission:
             raise SubmissionError(f"{mpath}: precomputed path {rel!r} points outside the submission directory")
         if not target.exists():
             raise SubmissionError(f"{mpath}: precomputed path {rel!r} does not exist")
+    hub = resolve_hub_ids(manifest, mpath)  # before any check reads a folder, and before any sandbox starts
     if manifest.diffusers is not None:
-        check_pipeline_folder(root, manifest.diffusers, mpath)
+        check_pipeline_folder(root, manifest.diffusers, mpath, hub.get("diffusers.pipeline"))
     if manifest.timm is not None:
-        check_timm(root, manifest.timm, mpath)
+        check_timm(root, manifest.timm, mpath, hub.get("timm.architecture"))
+    submission = Submission(root, manifest, hub=hub)
+    submission.predicted_labels()  # a predictions file's columns against its label map, before anything runs
     if manifest.precomputed and manifest.precomputed.table:
         from cxrbench.submissions.synthetic_table import read_table
 
@@ -368,7 +445,7 @@ def load_submission(path: str | Path) -> Submission:
             raise SubmissionError(f"{mpath}: declared weights file {rel!r} is missing")
         if not wpath.name.endswith(".safetensors"):
             raise SubmissionError(f"{mpath}: weights file {rel!r} must be safetensors (pickles are never loaded)")
-    submission = Submission(root, manifest, None, files)
+    submission = Submission(root, manifest, None, files, hub)
     for rel, expected in manifest.weights.items():  # read once: the pass that hashes (and stages) the folder
         if (actual := submission.file_sha256(weight_files[rel])) != expected:
             raise SubmissionError(f"{mpath}: sha256 of {rel} is {actual[:12]}…, manifest says {expected[:12]}…")
@@ -376,6 +453,7 @@ def load_submission(path: str | Path) -> Submission:
         if (why := check_declared(entry)) is not None:
             raise SubmissionError(f"{mpath}: field 'training_data': {why}")
     counts = parameter_counts(root, files)  # an unreadable header is an error here
+    counts.update(hub_parameter_counts(hub))
     if manifest.reference_weights:
         try:
             counts.update(reference_parameter_counts(manifest.reference_weights))
@@ -383,3 +461,18 @@ def load_submission(path: str | Path) -> Submission:
             raise SubmissionError(f"{mpath}: {exc}") from None
     submission.parameter_files = counts
     return submission
+
+
+def resolve_hub_ids(manifest: Manifest, manifest_path: Path) -> dict[str, HubSnapshot]:
+    """Each Hub id of a block (`hf://...`, `hf-hub:...`) as a local snapshot; SubmissionError, one line
+    naming the field, the id and its revision, when it cannot be had."""
+    fields = {"diffusers.pipeline": manifest.diffusers.pipeline if manifest.diffusers else None,
+              "timm.architecture": manifest.timm.architecture if manifest.timm else None}
+    out = {}
+    for field, value in fields.items():
+        if is_hub_id(value):
+            try:
+                out[field] = resolve(parse(value))
+            except SubmissionError as exc:
+                raise SubmissionError(f"{manifest_path}: field {field!r}: {exc}") from None
+    return out

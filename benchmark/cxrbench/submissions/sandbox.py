@@ -63,6 +63,7 @@ def run_worker(
     on_shard: Callable[[str, np.ndarray], None] | None = None,
     on_event: Callable[[dict], None] | None = None,
     compile_cache: Path | None = None,
+    hub: dict | None = None,
 ) -> None:
     """Run one worker to completion; `on_shard(name, array)` receives each checked output shard.
 
@@ -72,11 +73,15 @@ def run_worker(
     exact shape; `denied` (the cache, the results folder) must lie outside everything the sandbox
     sees; `compile_cache` is where this submission's compile cache is kept between runs
     (`compile_cache.py`). Raises SubmissionError (one line) for anything the submission does wrong.
+
+    `hub`: {block field: Hub snapshot} (`Submission.hub`): each snapshot's cache folder is shown
+    read-only, and the worker is told where each id's snapshot is (`request["hub"]`: id -> folder).
     """
     if limits.sandboxed and (why := bwrap.unavailable_reason()):
         raise SubmissionError(f"{why}; submission code does not run unsandboxed unless you pass "
                               f"--unsafe-no-sandbox")
     staged = submission.staged()
+    hub_ids = _hub_ids(submission, hub or {})
     with tempfile.TemporaryDirectory(prefix="cxrbench-sandbox-") as tmp:
         run_dir = Path(tmp)
         work = run_dir / "work"
@@ -84,9 +89,10 @@ def run_worker(
         (work / "out").mkdir()
         for name, writer in files.items():
             writer(work / name)
+        mounts = [(str(repo), str(bwrap.HUB / repo.name)) for repo in sorted({r for r, _ in hub_ids.values()})]
         if limits.sandboxed:
             package = bwrap.staged_package()
-            visible = bwrap.visible_roots(submission.root, staged, run_dir, package)
+            visible = bwrap.visible_roots(submission.root, staged, run_dir, package) + [host for host, _ in mounts]
             for d in denied:
                 if (clash := bwrap.overlaps(Path(d), visible)) is not None:
                     raise SubmissionError(f"{d} would be visible to the submission (it overlaps {clash}); "
@@ -101,9 +107,11 @@ def run_worker(
             sub_in, work_in, cc_in = staged, work, cache_here
             allowed_read = bwrap.python_roots() + [f for fs in bwrap.package_folders().values() for f in fs] + \
                 UNSANDBOXED_READ
+        inside = dict(mounts) if limits.sandboxed else {host: host for host, _ in mounts}
         req = dict(request)
         req.update(submission_dir=str(sub_in), entry_point=submission.entry_point, device=device,
-                   allowed_read=allowed_read + ([str(cc_in)] if cc_in else []),
+                   hub={value: str(Path(inside[str(repo)]) / rel) for value, (repo, rel) in hub_ids.items()},
+                   allowed_read=allowed_read + list(inside.values()) + ([str(cc_in)] if cc_in else []),
                    allowed_write=["/dev/null", "/dev/shm", str(work_in)] + ([str(cc_in)] if cc_in else []),
                    denied=[] if limits.sandboxed else [str(d) for d in denied])
         (work / "request.json").write_text(json.dumps(req))
@@ -118,7 +126,8 @@ def run_worker(
                 empty.touch(mode=0o444)
                 env["PYTHONPATH"] = str(bwrap.PACKAGE)
                 cmd = bwrap.command(worker, work=work, submission=staged, package=bwrap.staged_package(),
-                                    compile_cache=cache_here, device=device, shm_bytes=shm, env=env, empty=empty)
+                                    compile_cache=cache_here, device=device, shm_bytes=shm, env=env, empty=empty,
+                                    mounts=mounts)
                 popen_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # finds bwrap; not passed inside
             else:
                 cmd = (["unshare", "--net", "--"] if not limits.network and _unshare_works() else []) + worker
@@ -128,6 +137,18 @@ def run_worker(
         finally:
             tree.close()
             check_in(cache_here, compile_cache, keep=succeeded)
+
+
+def _hub_ids(submission: Submission, hub: dict) -> dict[str, tuple[Path, Path]]:
+    """{Hub id as the manifest writes it: (its repository's cache folder, the snapshot inside it)}. The
+    whole repository folder is shown: the snapshot's files are links into its `blobs/`."""
+    manifest = submission.manifest
+    out = {}
+    for field, snapshot in hub.items():
+        block, name = field.split(".")
+        repo = snapshot.folder.parent.parent  # <cache>/models--org--name/snapshots/<commit>
+        out[getattr(getattr(manifest, block), name)] = (repo, snapshot.folder.relative_to(repo))
+    return out
 
 
 def _environment(limits: Limits, work: Path, compile_cache: Path | None) -> dict[str, str]:

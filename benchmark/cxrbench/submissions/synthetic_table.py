@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.errors import SubmissionError, printable
-from cxrbench.submissions.condition_mapping import prompts
+from cxrbench.submissions.condition_mapping import DEFAULT_TEMPLATE, PromptMapping, prompts
 
 
 def read_table(root: Path, pre, manifest_path: Path) -> pd.DataFrame:
@@ -87,6 +87,46 @@ def table_paths(root: Path, pre, requests: pd.DataFrame, manifest_path: Path) ->
             raise SubmissionError(f"{where}: image path {rel!r} (request {rid}) points outside the submission directory")
         paths.append(path)
     return paths
+
+
+#: templates a prompt table is tried against when none of its prompts reads as a request's (the
+#: default report style, the findings alone, and the lists of findings)
+CANDIDATE_TEMPLATES = (DEFAULT_TEMPLATE, "{findings}", "{positive}", "Chest radiograph. {findings}",
+                       "{view} chest radiograph. {findings}", "A chest X-ray of a {patient}. {findings}")
+
+
+def check_prompts_match(root: Path, pre, requests: pd.DataFrame, manifest_path: Path) -> None:
+    """SubmissionError (one line) when not one of the table's prompts is the prompt of a request
+    (`key: prompt`), naming the template the table's prompts seem to follow, if any of the
+    candidates (and uncertainty / negative settings) reads more of them."""
+    table = read_table(root, pre, manifest_path)
+    have = set(table["_key"])
+    wanted = prompts(requests, pre.prompt)
+    if have & set(wanted):
+        return
+    guess = guess_template(requests, have)
+    hint = (f"; the table seems to use {guess[0]} ({guess[1]} of the first {len(requests)} requests' prompts match "
+            f"it): set precomputed.prompt to that") if guess else "; no template cxrbench knows reads its prompts"
+    raise SubmissionError(f"{root / pre.table}: none of its {len(have)} prompt(s) is the prompt of a request under "
+                          f"template {pre.prompt.template!r} (request {requests['request_id'].iloc[0]} reads "
+                          f"{wanted[0]!r}; the table's first prompt is {printable(table['_key'].iloc[0][:120])!r}){hint}. "
+                          f"Export the task's prompts with `cxrbench tasks requests TASK --prompts --template ...`")
+
+
+def guess_template(requests: pd.DataFrame, have: set[str], most: int = 200) -> tuple[str, int] | None:
+    """(the prompt settings, as manifest text, that read most of `requests`' prompts from `have`, how many), or None."""
+    rows = requests.head(most)
+    best = None
+    for template in CANDIDATE_TEMPLATES:
+        for uncertain_as in ("possible", "positive", "negative"):
+            for negatives in (True, False):
+                mapping = PromptMapping(template=template, uncertain_as=uncertain_as, mention_negatives=negatives)
+                hits = sum(p in have for p in prompts(rows, mapping))
+                if hits and (best is None or hits > best[1]):
+                    extra = (f", uncertain_as: {uncertain_as}" if uncertain_as != "possible" else "") + \
+                            (", mention_negatives: false" if not negatives else "")
+                    best = (f"{{template: {template!r}{extra}}}", hits)
+    return best
 
 
 #: a stored image may be at most this many times the task's size on a side; anything larger (a PNG

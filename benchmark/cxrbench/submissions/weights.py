@@ -67,3 +67,11 @@ def reference_weights_digest(preset: str) -> list[tuple[str, str]]:
     return [(f"cxrbench:{preset}/{path.relative_to(folder).as_posix()}", file_sha256(path))
             for path in sorted(folder.rglob("*")) if path.is_file() and path.suffix in (".json", ".safetensors")
             and ".checkpoint" not in path.parts]  # tensors and configs; not the card or the loss curve
+
+
+def hub_parameter_counts(snapshots: dict) -> dict[str, int]:
+    """{`hf://<repo>@<commit>/<file>`: tensor elements} of the `.safetensors` files of Hub snapshots
+    (`Submission.hub`): a Hub model counts like weights shipped in the folder."""
+    return {f"hf://{snap.ref.repo_id}@{snap.commit[:12]}/{rel.as_posix()}":
+            sum(math.prod(shape) for shape in header_shapes(snap.folder / rel).values())
+            for snap in snapshots.values() for rel in snap.files() if rel.suffix == ".safetensors"}

@@ -57,14 +57,16 @@ def _install_guard(allowed_read: list[str], allowed_write: list[str], denied: li
     sys.addaudithook(hook)
 
 
-def _load_entry(submission_dir: Path, entry_point: str, device: str, label_names: list[str] | None = None):
+def _load_entry(submission_dir: Path, entry_point: str, device: str, label_names: list[str] | None = None,
+                hub: dict[str, str] | None = None):
     module_name, cls_name = entry_point.split(":")
     sys.path.insert(0, str(submission_dir))
     module = importlib.import_module(module_name)
     cls = getattr(module, cls_name, None)
     if cls is None:
         raise AttributeError(f"entry point {entry_point!r}: module {module_name!r} has no attribute {cls_name!r}")
-    return cls(**_accepted(cls, {"submission_dir": submission_dir, "device": device, "label_names": label_names}))
+    return cls(**_accepted(cls, {"submission_dir": submission_dir, "device": device, "label_names": label_names,
+                                 "hub": hub or {}}))
 
 
 def _accepted(fn, offered: dict) -> dict:
@@ -101,7 +103,7 @@ def run(workdir: Path) -> None:
     _install_guard(req["allowed_read"] + [str(workdir), str(sub_dir)], [str(workdir)] + req["allowed_write"],
                    req["denied"])
     os.chdir(workdir)
-    obj = _load_entry(sub_dir, req["entry_point"], req["device"], req.get("label_names"))
+    obj = _load_entry(sub_dir, req["entry_point"], req["device"], req.get("label_names"), req.get("hub"))
     out = workdir / "out"
     out.mkdir(exist_ok=True)
     mode = req["mode"]

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from cxrbench.results import ENVELOPE, RecordSignature, ResultRecord
+from cxrbench.results import ENVELOPE, RecordSignature, ResultRecord, drop_later_fields
 from cxrbench.trust.keys import EvaluatorKey, public_fingerprint
 
 
@@ -26,9 +26,7 @@ def _canonical(value) -> bytes:
 
 def field_digests(record: ResultRecord) -> dict[str, str]:
     """sha256 of each top-level field's canonical JSON (the signature envelope left out)."""
-    payload = record.model_dump(mode="json")
-    for section, name in record._later_fields():  # as the record's own schema version holds it
-        (payload[section] if section else payload).pop(name, None)
+    payload = drop_later_fields(record, record.model_dump(mode="json"))  # as its own schema version holds it
     return {name: hashlib.sha256(_canonical(value)).hexdigest()
             for name, value in payload.items() if name not in ENVELOPE or name == "content_sha256"}
 

@@ -82,7 +82,7 @@ def check_arm(store: Path, record: ResultRecord, table: pd.DataFrame,
     if verified is None:
         return None, (f"reference arm {arm[0]} ({population_of(record)}) not checked: no record signed by a trusted "
                       f"key has set the verified one in this store yet")
-    differ = arm_differences(arm_digests(table, arm[1], list(record.task.labels)), verified["digests"])
+    differ = arm_differences(arm_digests(table, arm[1], record.labels), verified["digests"])
     if not differ:
         return None, None
     where = f"{differ[0]}" + (f" and {len(differ) - 1} more" if len(differ) > 1 else "")
@@ -112,6 +112,6 @@ def register_arm(store: Path, record: ResultRecord, table: pd.DataFrame, entry: 
         return False
     slot[population] = {"from": f"{entry} on {record.task.name}", "record_sha256": record.content_sha256,
                         "macro_auroc": macros or {},
-                        "digests": arm_digests(table, arm[1], list(record.task.labels))}
+                        "digests": arm_digests(table, arm[1], record.labels)}
     atomic_write_bytes(Path(store) / BASELINES_FILE, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
     return True

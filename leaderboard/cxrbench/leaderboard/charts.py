@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -9,16 +10,24 @@ import altair as alt
 import pandas as pd
 
 AUROC = alt.Scale(zero=False)
-#: Okabe & Ito's colour-blind-safe palette (yellow last: faint on white)
-OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"]
+#: Okabe & Ito's colour-blind-safe palette (yellow left out: faint on white)
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000"]
+#: the colours an entry may get: Okabe & Ito's, then Paul Tol's muted scheme (also colour-blind safe)
+PALETTE = OKABE_ITO + ["#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
+                       "#AA4499"]
 WHISKER: dict[str, Any] = dict(strokeWidth=1.2, opacity=0.85)  # CIs as thin lines, no caps
 
 
+def entry_colour(entry: str) -> str:
+    """An entry's colour, from a hash of its name@version: the same on every page, in every store, and
+    unchanged by any record published after it (a position in a sorted list would shift)."""
+    return PALETTE[int(hashlib.sha256(entry.encode()).hexdigest()[:8], 16) % len(PALETTE)]
+
+
 def entry_color(domain: list[str], title: str = "submission") -> alt.Color:
-    """One colour per submission on every page: `domain` is every entry in the store (sorted), not
-    only the ones a page shows, so filtering never recolours anyone."""
-    palette = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(domain))]
-    return alt.Color("entry:N", title=title, scale=alt.Scale(domain=list(domain), range=palette))
+    """One colour per submission on every page, `entry_colour` of each entry of `domain`."""
+    return alt.Color("entry:N", title=title, scale=alt.Scale(domain=list(domain),
+                                                             range=[entry_colour(e) for e in domain]))
 
 
 def _ratio_axis(df: pd.DataFrame) -> alt.X:
@@ -60,8 +69,15 @@ def eval_set_sort(df: pd.DataFrame) -> list[str]:
 
 
 def delta_chart(deltas: pd.DataFrame, domain: list[str] | None = None) -> alt.FacetChart:
-    """Δ macro AUROC vs real-only with CIs; significant points filled."""
-    df = deltas.assign(ratio_label=deltas["ratio"].astype(str), significant=deltas["p"] < 0.05)
+    """Δ macro AUROC vs real-only with CIs; significant points filled. One panel per task family × eval
+    set that has comparisons (no empty panels), each with its own y scale (+0.008 and +0.032 must not
+    look alike because another panel spans −0.3 … +0.2); the legend below the panels."""
+    from cxrbench.leaderboard.frames import family_rank
+
+    df = deltas.assign(ratio_label=deltas["ratio"].astype(str), significant=deltas["p"] < 0.05,
+                       panel=deltas["family"] + " · " + deltas["eval_set"])
+    sets = eval_set_sort(df)
+    order = sorted(df["panel"].unique(), key=lambda p: (family_rank(p.split(" · ")[0]), sets.index(p.split(" · ")[1])))
     color = entry_color(domain or sorted(df["entry"].unique()))
     base = alt.Chart().encode(x=_ratio_axis(df), xOffset="entry:N", color=color)
     layers = [
@@ -73,13 +89,15 @@ def delta_chart(deltas: pd.DataFrame, domain: list[str] | None = None) -> alt.Fa
             tooltip=["entry", "task", "eval_set", alt.Tooltip("delta:Q", format="+.4f"),
                      alt.Tooltip("p:Q", format=".2g"), "marker"]),
     ]
-    return alt.layer(*layers, data=df).properties(width=170, height=200).facet(
-        column=alt.Column("eval_set:N", title=None, sort=eval_set_sort(df)), row=alt.Row("family:N", title=None))
+    return (alt.layer(*layers, data=df).properties(width=230, height=200)
+            .facet(facet=alt.Facet("panel:N", title=None, sort=order), columns=3)
+            .resolve_scale(y="independent").configure_legend(orient="bottom", columns=4))
 
 
-def subgroup_chart(sg: pd.DataFrame, domain: list[str] | None = None) -> alt.LayerChart:
-    """Macro AUROC per subgroup and entry, with CIs."""
-    base = alt.Chart(sg).encode(x=alt.X("group:N", title=None, axis=alt.Axis(labelAngle=0)), xOffset="entry:N",
+def subgroup_chart(sg: pd.DataFrame, domain: list[str] | None = None, order: list[str] | None = None) -> alt.LayerChart:
+    """Macro AUROC per subgroup and entry, with CIs; groups in `order` (age bands by age)."""
+    base = alt.Chart(sg).encode(x=alt.X("group:N", title=None, sort=order, axis=alt.Axis(labelAngle=0)),
+                                xOffset="entry:N",
                                 color=entry_color(domain or sorted(sg["entry"].unique())))
     return alt.layer(
         base.mark_point(filled=True, size=60).encode(

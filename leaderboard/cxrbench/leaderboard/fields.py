@@ -48,7 +48,10 @@ def generation_cost(record) -> dict:
     hw = record.environment.hardware or {}
     gpu = hw.get("gpu")  # the runner records torch.cuda.get_device_name(0) when a GPU was used
     device = f"GPU {gpu}" if gpu else f"CPU ({hw['cpus']} cores)" if hw.get("cpus") else "CPU"
-    measured = bool(not cached and stage_seconds and n_synthetic)
+    # A generate stage measures generation only in a schema-v2 record of a generator that ran: from v3 on
+    # a generation is measured into `generation`, and a precomputed set's stage times reading files
+    generated = record.schema_version < 3 and record.environment.isolation.get("mode") != "no submission code"
+    measured = bool(generated and not cached and stage_seconds and n_synthetic)
     return dict(generate_seconds=stage_seconds, generate_cached=cached, n_synthetic=n_synthetic, device=device,
                 measured=measured, images_per_second=n_synthetic / stage_seconds if measured else None,
                 measured_images=n_synthetic if measured else None, measured_seconds=stage_seconds if measured else None,

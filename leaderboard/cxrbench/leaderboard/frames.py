@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
 
-from cxrbench.leaderboard.ranking import CI_OVERLAP, rank_table
+from cxrbench.leaderboard.ranking import rank_table
 from cxrbench.leaderboard.tables import TABLES, Tables
+from cxrbench.presentation import VERDICT_WORDS
 from cxrbench.results import stars
 from cxrbench.tasking import FAMILIES
 
@@ -77,7 +79,7 @@ def with_deltas(tables: Tables) -> pd.DataFrame:
     out = sc.merge(comp[["file", "eval_set", "against", "endpoint", "delta", "delta_ci_low", "delta_ci_high", "mde",
                          "p", "verdict", "stars", "n_significant_labels"]], on=["file", "eval_set"], how="left")
     out["marker"] = out["stars"].fillna("")
-    out["verdict"] = out["verdict"].fillna("")
+    out["verdict"] = out["verdict"].fillna("").map(lambda v: VERDICT_WORDS.get(v, v))  # in words, never `no_detectable…`
     return out.drop(columns=["stars"])
 
 
@@ -106,13 +108,15 @@ def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set:
                          & (pairwise["population"] == population)
                          & pairwise["fresh"].astype(bool)] if len(pairwise) else None
         ranked, method = rank_table(on[["entry", "macro_auroc", "ci_low", "ci_high"]], pairs)
-        methods[task] = method if methods.get(task, method) == method else CI_OVERLAP
+        # a task ranked in several groups says each group's method, exactly (never a blanket fallback)
+        methods[task] = method if methods.get(task, method) == method else f"{methods[task]}; {group or 'main'}: {method}"
         internal = grp[grp["eval_set"] == INTERNAL].set_index("entry")["macro_auroc"]
         external = grp[grp["eval_set"] != INTERNAL].groupby("entry")["macro_auroc"].mean()
         extra = on.set_index("entry")
         ranked = ranked.assign(
             task=task, ratio=int(grp["ratio"].iloc[0]), budget=budget,
             delta=ranked["entry"].map(extra["delta"]), mde=ranked["entry"].map(extra["mde"]),
+            delta_ci_low=ranked["entry"].map(extra["delta_ci_low"]), delta_ci_high=ranked["entry"].map(extra["delta_ci_high"]),
             p=ranked["entry"].map(extra["p"]), marker=ranked["entry"].map(extra["marker"]),
             verdict=ranked["entry"].map(extra["verdict"]),
             internal=ranked["entry"].map(internal), external_mean=ranked["entry"].map(external),
@@ -129,8 +133,11 @@ def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set:
 
 
 #: the overview's columns: the first set is always shown (fits 1,400 px), the second on request
-OVERVIEW_PRIMARY = ["task", "group", "rank", "entry", "macro_auroc", "delta", "mde", "marker", "verdict", "trained_on"]
-OVERVIEW_SECONDARY = ["ci_low", "ci_high", "p", "internal", "external_mean", "gap", "within_bounds", "ratio", "budget"]
+#: what the Overview shows (fits 1,400 px without scrolling sideways); the rest under "More columns"
+OVERVIEW_PRIMARY = ["task", "group", "rank", "entry", "delta", "delta_ci_low", "delta_ci_high", "p", "marker",
+                    "verdict", "macro_auroc"]
+OVERVIEW_SECONDARY = ["mde", "trained_on", "ci_low", "ci_high", "internal", "external_mean", "gap", "within_bounds",
+                      "ratio", "budget"]
 
 
 def is_generator_baseline(df: pd.DataFrame) -> pd.Series:
@@ -179,9 +186,9 @@ def synthetic_vs_real(tables: Tables) -> pd.DataFrame:
     sup = d[d["family"] == "supplement"][["entry", "ratio", "eval_set", "macro_auroc"]]
     out = syn.merge(sup.rename(columns={"macro_auroc": "real_plus_synthetic"}),
                     on=["entry", "ratio", "eval_set"], how="left")
-    out = out.rename(columns={"macro_auroc": "synthetic_only", "delta": "delta_vs_real_only"})
-    out["real_only"] = out["synthetic_only"] - out["delta_vs_real_only"]
-    cols = ["entry", "ratio", "eval_set", "synthetic_only", "ci_low", "ci_high", "real_only", "delta_vs_real_only",
+    out = out.rename(columns={"macro_auroc": "synthetic_only"})  # `delta`: vs the real-only baseline
+    out["real_only"] = out["synthetic_only"] - out["delta"]
+    cols = ["entry", "ratio", "eval_set", "synthetic_only", "ci_low", "ci_high", "real_only", "delta",
             "delta_ci_low", "delta_ci_high", "p", "marker", "verdict", "real_plus_synthetic"]
     return out[cols].sort_values(["eval_set", "entry", "ratio"], key=_eval_set_key).reset_index(drop=True)
 
@@ -193,22 +200,35 @@ def deltas(tables: Tables, family: str | None = None) -> pd.DataFrame:
     if family:
         d = d[d["family"] == family]
     cols = ["task", "family", "ratio", "entry", "eval_set", "against", "macro_auroc", "delta", "delta_ci_low",
-            "delta_ci_high", "p", "marker", "n_significant_labels"]
+            "delta_ci_high", "p", "marker", "verdict", "n_significant_labels"]
     return d[cols].sort_values(["family", "ratio", "entry", "eval_set"], key=_eval_set_key).reset_index(drop=True)
 
 
 def per_label(tables: Tables, task: str, eval_set: str) -> pd.DataFrame:
-    """AUROC per label × entry on one task and eval set, with Δ vs real-only and Holm p-values."""
+    """Per label × entry on one task and eval set: Δ AUROC vs real-only with its CI and Holm-adjusted p
+    (over the labels of the eval set; the marker is its stars), then the AUROC with its CI."""
     r = tables.records[tables.records["task"] == task][["file", "entry"]]
     lab = tables.labels[tables.labels["eval_set"] == eval_set].merge(r, on="file")
     lab = lab.assign(marker=[stars(p) for p in lab["p_holm"]])
-    return lab[["label", "entry", "auroc", "ci_low", "ci_high", "n", "n_pos", "delta", "p_holm", "marker"]]
+    return lab[["label", "entry", "delta", "delta_ci_low", "delta_ci_high", "p_holm", "marker", "auroc", "ci_low",
+                "ci_high", "n", "n_pos"]]
+
+
+def group_order(group: str) -> tuple:
+    """Subgroups in their natural order: age bands by age (`<40`, `40-60`, `60-80`, `>=80`), others by name."""
+    digits = re.search(r"\d+", str(group))
+    if digits is None:
+        return (1, str(group))
+    start = int(digits.group())
+    return (0, start - 0.5 if str(group).startswith("<") else start, str(group))
 
 
 def subgroups(tables: Tables, task: str, eval_set: str, attribute: str) -> pd.DataFrame:
     r = tables.records[tables.records["task"] == task][["file", "entry"]]
     sg = tables.subgroups[(tables.subgroups["eval_set"] == eval_set) & (tables.subgroups["attribute"] == attribute)]
-    return sg.merge(r, on="file")[["entry", "group", "n", "n_pos", "macro_auroc", "ci_low", "ci_high"]]
+    out = sg.merge(r, on="file")[["entry", "group", "n", "n_pos", "macro_auroc", "ci_low", "ci_high"]]
+    return out.sort_values(["group", "entry"], key=lambda c: c.map(group_order) if c.name == "group" else c,
+                           kind="stable").reset_index(drop=True)
 
 
 def subgroup_gaps(sg: pd.DataFrame) -> pd.DataFrame:
@@ -253,15 +273,15 @@ def submission_tasks(tables: Tables, entry: str) -> pd.DataFrame:
     """Every task one submission was scored on, with its primary-endpoint result."""
     d = primary(tables)
     d = d[d["entry"] == entry].sort_values(["family", "ratio"], key=lambda c: c.map(family_rank) if c.name == "family" else c)
-    return d[["task", "budget", "eval_set", "macro_auroc", "ci_low", "ci_high", "delta", "mde", "marker", "verdict",
-              "trained_on", "within_bounds"]].reset_index(drop=True)
+    return d[["task", "budget", "eval_set", "macro_auroc", "ci_low", "ci_high", "delta", "delta_ci_low", "delta_ci_high",
+              "p", "mde", "marker", "verdict", "trained_on", "within_bounds"]].reset_index(drop=True)
 
 
 # The measured generation (when the set was made) first; `generate_seconds`, this record's own stage
 # (about 0 s when the set came from the cache), last, so a reused set never reads as free.
 COST_COLUMNS = ["entry", "task", "ratio", "budget", "n_synthetic", "images_per_second", "measured_seconds",
                 "device", "device_hours", "measured_at", "reused", "measured", "measured_images",
-                "eval_set", "delta", "delta_ci_low", "delta_ci_high", "marker", "generate_seconds"]
+                "eval_set", "delta", "delta_ci_low", "delta_ci_high", "p", "marker", "verdict", "generate_seconds"]
 
 
 def costs(tables: Tables) -> pd.DataFrame:

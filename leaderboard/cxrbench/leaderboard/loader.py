@@ -24,8 +24,8 @@ from cxrbench.leaderboard.store import scan
 from cxrbench.leaderboard.tables import TABLES, Tables, build_tables, concat_tables, record_rows
 from cxrbench.results import SCHEMA_VERSION, RecordError, ResultRecord, read_record
 
-CACHE_FORMAT = 4  # 2: uncompressed Arrow IPC (feather), memory-mapped on read; 3: v2 comparison and cost columns;
-# 4: eval population and signer columns
+CACHE_FORMAT = 5  # 2: uncompressed Arrow IPC (feather), memory-mapped on read; 3: v2 comparison and cost columns;
+# 4: eval population and signer columns; 5: per-label Δ CIs, generation cost measured by generation only
 MANIFEST = "manifest.json"
 
 
@@ -184,5 +184,5 @@ def load_pairwise(root: Path, records: pd.DataFrame) -> tuple[pd.DataFrame, list
     stale = df[~df["fresh"].astype(bool)] if len(df) else df
     if len(stale):
         warnings.append(f"{stale[['a', 'b']].drop_duplicates().shape[0]} stored pairwise test(s) are stale "
-                        f"(a record changed since); their tasks are ranked by CI overlap")
+                        f"(a record changed since); those pairs are ranked by CI overlap")
     return df, warnings

@@ -159,6 +159,9 @@ def check_against_task(record: ResultRecord, expected: ExpectedTask) -> list[str
 
 def check_complete(record: ResultRecord, record_file: Path) -> list[str]:
     """Problems that make a record incomplete: failed status, unscored eval sets or labels, no predictions."""
+    if record.smoke_limit is not None:
+        return [f"a smoke test (`cxrbench evaluate --limit {record.smoke_limit}`: at most {record.smoke_limit} images "
+                f"per set) is never published; rerun without --limit"]
     if record.status != "complete":  # the rest would only list the consequences
         return [f"status is {record.status!r}" + (f": {record.errors[0]}" if record.errors else "")]
     problems = []
@@ -172,9 +175,12 @@ def check_complete(record: ResultRecord, record_file: Path) -> list[str]:
         if ev.macro_auroc is None:
             problems.append(f"eval set {ev.eval_set!r} has no macro AUROC")
         scored = {lab.label for lab in ev.labels}
-        missing = [lab for lab in record.task.labels if lab not in scored]
+        missing = [lab for lab in record.labels if lab not in scored]
         if missing:
             problems.append(f"eval set {ev.eval_set!r} lacks label scores for {missing}")
+    foreign = [lab for lab in record.scored_labels if lab not in record.task.labels]
+    if foreign:
+        problems.append(f"scored on {foreign}, not labels of task {record.task.name}")
     if record.task.baseline:
         compared = {c.eval_set for c in record.comparisons if c.against == record.task.baseline}
         missing = [ev.eval_set for ev in record.eval_sets if ev.eval_set not in compared]
@@ -228,8 +234,9 @@ def default_comparer(populations: tuple[EvalPopulation, ...] = ()) -> Comparer:
     return compare
 
 
-def update_pairwise(new: StoredRecord, peers: list[StoredRecord], compare: Comparer) -> Path:
-    """Compare `new` with each peer on the same task and store the results in pairwise.json."""
+def update_pairwise(new: StoredRecord, peers: list[StoredRecord], compare: Comparer) -> list[tuple[str, str]]:
+    """Compare `new` with each peer on the same task and add the results to the task's pairwise.json,
+    keeping every stored pair; a pair that cannot be computed is left out. Returns (peer, why) for those."""
     path = new.path.parent / PAIRWISE_FILE
     from cxrbench.leaderboard.standing import population_of
 
@@ -237,12 +244,26 @@ def update_pairwise(new: StoredRecord, peers: list[StoredRecord], compare: Compa
                                    "budget": new.record.task.budget, "population": population_of(new.record),
                                    "pairs": []}
     pairs = [p for p in data["pairs"] if new.entry not in (p["a"], p["b"])]
+    failed = []
     for peer in peers:
+        try:
+            comparisons = compare(new, peer)
+        except Exception as exc:  # noqa: BLE001 - one pair's failure (a missing predictions file) costs that pair only
+            failed.append((peer.entry, f"{type(exc).__name__}: {exc}"))
+            continue
         pairs.append({"a": new.entry, "b": peer.entry, "a_sha256": new.record.content_sha256,
-                      "b_sha256": peer.record.content_sha256, "comparisons": compare(new, peer)})
+                      "b_sha256": peer.record.content_sha256, "comparisons": comparisons})
     data["pairs"] = pairs
     write_atomic(path, pairwise_to_json(data).encode())
-    return path
+    return failed
+
+
+def fallback_note(new: StoredRecord, peers: list[StoredRecord], failed: list[tuple[str, str]]) -> str:
+    """Exactly which paired tests of a newly published record could not be computed, and why."""
+    why = "; ".join(f"vs {peer}: {reason}" for peer, reason in failed)
+    return (f"{new.entry} on {new.record.task.name}: {len(peers) - len(failed)} of {len(peers)} paired tests computed "
+            f"and stored; not computed ({why}); only those {len(failed)} pair(s) are ranked by bootstrap-CI overlap, "
+            f"every other pair of the task by its stored paired test")
 
 
 # --------------------------------------------------------------------------------- publish
@@ -277,13 +298,10 @@ def publish(files: list[Path], store: Path, *, resolve_task: TaskResolver = ship
         report.notes += [f"{stored.entry} on {stored.record.task.name}: a run of the same submission files as the "
                          f"published {p.entry}{_reproduction(stored.record, p.path, p.record)}"
                          for p in peers if same_submission(stored.record, p.record)]
-        if comparer is not None:
-            if peers:
-                try:
-                    update_pairwise(stored, peers, comparer)
-                except Exception as exc:  # the record stays published; the ranks fall back to CIs
-                    report.notes.append(f"{stored.entry} on {stored.record.task.name}: paired tests failed "
-                                        f"({type(exc).__name__}: {exc}); ranks fall back to CI overlap")
+        if comparer is not None and peers:
+            failed = update_pairwise(stored, peers, comparer)
+            if failed:  # the record stays published; only its uncomputed pairs fall back to CI overlap
+                report.notes.append(fallback_note(stored, peers, failed))
     return report
 
 
@@ -360,7 +378,7 @@ def _checked(file: Path, store: Path, resolve_task: TaskResolver, rescore: Resco
     except ConfigError as exc:
         raise RecordError(f"the store's trusted keys are unreadable: {exc}") from None
     problems = check_complete(record, file)
-    if record.status != "complete":
+    if record.status != "complete" or record.smoke_limit is not None:
         raise RecordError("; ".join(problems))
     try:
         expected = resolve_task(record)

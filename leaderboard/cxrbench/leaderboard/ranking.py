@@ -2,8 +2,9 @@
 
 A submission's best possible rank is 1 + the number of submissions significantly better than it;
 its worst is n − the number significantly worse. "Significantly" comes from the stored paired
-tests (Holm-corrected within one task × eval set) or, when those are absent, from
-non-overlapping bootstrap CIs (a cruder, conservative rule the pages label as such).
+tests (Holm-corrected within one task × eval set) or, for a pair whose test is not stored, from
+non-overlapping bootstrap CIs (a cruder, conservative rule the pages label as such, counting the
+pairs it decided).
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from cxrbench.stats.seed_patient import ALPHA
 
 PAIRED = "paired tests, Holm-corrected"
 CI_OVERLAP = "bootstrap-CI overlap (no paired tests stored)"
+
+
+def partly_paired(missing: int, pairs: int) -> str:
+    """The method of a task whose paired tests cover some of its pairs: exactly how many fell back."""
+    return (f"{PAIRED}; {missing} of {pairs} pair(s) by bootstrap-CI overlap (no current paired test stored for "
+            f"them)")
 
 
 def rank_intervals(entries: Iterable[str], better: set[tuple[str, str]]) -> dict[str, tuple[int, int]]:
@@ -60,20 +67,22 @@ def rank_table(scores: pd.DataFrame, pairs: pd.DataFrame | None) -> tuple[pd.Dat
     """Add `rank` (interval text), `rank_best`, `rank_worst` to one task × eval set's scores.
 
     `scores`: entry, macro_auroc, ci_low, ci_high. `pairs`: the stored paired tests for this task ×
-    eval set (a, b, delta, p_value), used only when they cover every pair of entries shown.
-    Returns the table sorted by best rank then score, and the method used.
+    eval set (a, b, delta, p_value). Each pair of entries shown is decided by its paired test
+    (Holm-corrected over the stored pairs) where one is stored, by CI overlap where none is: a new
+    entry whose pairs are not all computed never changes how the others are ranked against each other.
+    Returns the table sorted by best rank then score, and the method used (`PAIRED`, `CI_OVERLAP`, or
+    `partly_paired`, which counts the pairs that fell back).
     """
     entries = list(scores["entry"])
-    method = CI_OVERLAP
-    wins = None
-    if pairs is not None and not pairs.empty:
-        covered = {frozenset(p) for p in pairs[["a", "b"]].itertuples(index=False)}
-        needed = {frozenset((a, b)) for i, a in enumerate(entries) for b in entries[i + 1:]}
-        if needed <= covered:
-            inside = pairs[pairs["a"].isin(entries) & pairs["b"].isin(entries)]
-            wins, method = wins_from_pairwise(inside), PAIRED
-    if wins is None:
-        wins = wins_from_ci(scores)
+    needed = {frozenset((a, b)) for i, a in enumerate(entries) for b in entries[i + 1:]}
+    inside = (pairs[pairs["a"].isin(entries) & pairs["b"].isin(entries) & (pairs["a"] != pairs["b"])]
+              if pairs is not None and not pairs.empty else pd.DataFrame(columns=["a", "b", "delta", "p_value"]))
+    covered = {frozenset(p) for p in inside[["a", "b"]].itertuples(index=False)} & needed
+    wins = wins_from_pairwise(inside) if covered else set()
+    missing = needed - covered
+    if missing:
+        wins |= {(winner, loser) for winner, loser in wins_from_ci(scores) if frozenset((winner, loser)) in missing}
+    method = PAIRED if not missing else CI_OVERLAP if not covered else partly_paired(len(missing), len(needed))
     ranks = rank_intervals(entries, wins)
     out = scores.copy()
     out["rank_best"] = [ranks[e][0] for e in entries]

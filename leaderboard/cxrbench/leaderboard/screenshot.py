@@ -54,6 +54,10 @@ READY_JS = """JSON.stringify({
   tables: document.querySelectorAll('[data-testid="stDataFrame"], [data-testid="stTable"]').length,
   charts: document.querySelectorAll('[data-testid="stVegaLiteChart"], .vega-embed').length,
   exceptions: document.querySelectorAll('[data-testid="stException"]').length,
+  exception_text: Array.from(document.querySelectorAll('[data-testid="stException"]')).map(e => e.innerText.slice(0, 400)),
+  // per table of the main area: how many pixels it would scroll sideways (0: it fits)
+  overflow: Array.from(document.querySelectorAll('[data-testid="stMain"] [data-testid="stDataFrame"]')).map(t => {
+    const s = t.querySelector('.dvn-scroller'); return s ? s.scrollWidth - s.clientWidth : 0; }),
   empty: document.body.innerText.includes('No published records'),
   running: !!document.querySelector('[data-testid="stStatusWidget"]')
 })"""

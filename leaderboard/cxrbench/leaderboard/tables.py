@@ -27,8 +27,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                 "population", "signer_key", "signer", "trained_on", "data_group", "rank_group", "feature_space"),
     "evals": ("file", "eval_set", "site", "n_images", "n_patients", "macro_auroc", "ci_low", "ci_high",
               "seed_sd", "n_macro_labels"),
-    "labels": ("file", "eval_set", "label", "auroc", "ci_low", "ci_high", "n", "n_pos", "delta",
-               "p_value", "p_holm", "significant"),
+    "labels": ("file", "eval_set", "label", "auroc", "ci_low", "ci_high", "n", "n_pos", "delta", "delta_ci_low",
+               "delta_ci_high", "p_value", "p_holm", "significant"),
     "comparisons": ("file", "eval_set", "against", "endpoint", "delta", "ci_low", "ci_high", "p_value", "mde",
                     "verdict", "stars", "method", "n_significant_labels"),
     "subgroups": ("file", "eval_set", "attribute", "group", "n", "n_pos", "macro_auroc", "ci_low", "ci_high"),
@@ -83,6 +83,7 @@ def record_rows(record: ResultRecord, file: str, signer: SignatureCheck | None =
             rows["labels"].append(dict(
                 file=file, eval_set=ev.eval_set, label=lab.label, auroc=lab.auroc, ci_low=lab.ci_low,
                 ci_high=lab.ci_high, n=lab.n, n_pos=lab.n_pos, delta=d.delta if d else None,
+                delta_ci_low=d.ci_low if d else None, delta_ci_high=d.ci_high if d else None,
                 p_value=d.p_value if d else None, p_holm=d.p_holm if d else None,
                 significant=bool(d.significant) if d else False))
     for c in record.comparisons:

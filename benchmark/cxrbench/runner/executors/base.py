@@ -92,11 +92,20 @@ ATTEMPTS = 2
 LOST_ATTEMPTS = 3
 
 
+#: the error of a job that was not started because nothing needed it any more
+NOT_NEEDED = "not run: every task that needed it had already failed"
+
+
 def run_plan(plan: Plan, executor: Executor, cache: Cache,
-             on_event: Callable[[Event], None] | None = None) -> dict[str, Outcome]:
+             on_event: Callable[[Event], None] | None = None,
+             cancelled: set[str] | None = None) -> dict[str, Outcome]:
     """Run every job of `plan` whose entry is not cached, dependencies first; an outcome per key.
 
-    A failed job fails the jobs that depend on it (they are not run) but not the others."""
+    A failed job fails the jobs that depend on it (they are not run) but not the others. A job
+    with `after` starts once one of those has succeeded, and is not run when all of them failed.
+    `cancelled`: keys the caller may add to while the plan runs (from `on_event`); such a job, not
+    yet started, ends with `NOT_NEEDED` (event kind `cancelled`)."""
+    cancelled = cancelled if cancelled is not None else set()
     emit = on_event or (lambda e: None)
     outcomes: dict[str, Outcome] = {}
     pending = list(plan)
@@ -110,16 +119,29 @@ def run_plan(plan: Plan, executor: Executor, cache: Cache,
         notes.setdefault(job.key, []).append(message if kind == "note" else f"retried: {message}")
         emit(Event(kind, job, message=message, at=time.time()))
 
-    def finish(outcome: Outcome) -> None:
+    def finish(outcome: Outcome, kind: str | None = None) -> None:
         outcome.events = notes.pop(outcome.job.key, [])
         outcomes[outcome.job.key] = outcome
-        emit(Event("failed" if outcome.error else "done", outcome.job, outcome, outcome.error, time.time()))
+        emit(Event(kind or ("failed" if outcome.error else "done"), outcome.job, outcome, outcome.error, time.time()))
+
+    def gate(job: Job) -> str | None:
+        """`ok` once one of `job.after` succeeded, `failed` when all failed, None while waiting."""
+        if not job.after or any(a in outcomes and not outcomes[a].error for a in job.after):
+            return "ok"
+        return "failed" if all(a in outcomes for a in job.after) else None
 
     while pending or inflight:
+        for job in [j for j in pending if j.key in cancelled]:
+            pending.remove(job)
+            finish(Outcome(job, error=NOT_NEEDED), "cancelled")
         for job in list(pending):
             if len(inflight) >= executor.parallelism:
                 break
-            if any(d not in outcomes for d in job.deps):
+            if any(d not in outcomes for d in job.deps) or (waiting := gate(job)) is None:
+                continue
+            if waiting == "failed":
+                pending.remove(job)
+                finish(Outcome(job, error=NOT_NEEDED), "cancelled")
                 continue
             failed = next((outcomes[d] for d in job.deps if outcomes[d].error), None)
             cached = failed is None and job.entry is not None and cache.has(job.entry, job.key)

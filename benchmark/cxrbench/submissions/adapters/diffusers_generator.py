@@ -49,11 +49,13 @@ def load_pipeline(folder: Path, block: DiffusersBlock, device: str):
 
 
 class DiffusersGenerator:
-    def __init__(self, submission_dir: Path, device: str = "cpu") -> None:
+    def __init__(self, submission_dir: Path, device: str = "cpu", hub: dict[str, str] | None = None) -> None:
         manifest, self.block = read_block(Path(submission_dir), "diffusers")
         self.batch_size = manifest.batch_size
         self.device = torch.device(device)
-        self.pipe = load_pipeline(Path(submission_dir) / self.block.pipeline, self.block, device)
+        # a Hub id's snapshot, where the runner showed it (`hub`: id -> folder); else the folder in the submission
+        folder = Path((hub or {}).get(self.block.pipeline) or Path(submission_dir) / self.block.pipeline)
+        self.pipe = load_pipeline(folder, self.block, device)
 
     def generate(self, conditions: pd.DataFrame, seeds: np.ndarray, size: int) -> np.ndarray:
         n = len(conditions)

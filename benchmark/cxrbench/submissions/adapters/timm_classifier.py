@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from cxrbench.submissions.adapters import read_block
-from cxrbench.submissions.timm_block import build_model
+from cxrbench.submissions.timm_block import HUB_WEIGHTS, build_model, hub_architecture
 
 #: the sandbox has no validation split. The recipe's fixed-length `final` selection only logs it and
 #: catches divergence: it monitors up to this many training images (evenly spaced, all of a small set).
@@ -61,28 +61,39 @@ class BlockInput(nn.Module):
 
 
 class TimmClassifier:
-    def __init__(self, submission_dir: Path, device: str = "cpu", label_names: list[str] | None = None) -> None:
+    def __init__(self, submission_dir: Path, device: str = "cpu", label_names: list[str] | None = None,
+                 hub: dict[str, str] | None = None) -> None:
         manifest, self.block = read_block(Path(submission_dir), "timm")
         self.root = Path(submission_dir)
+        #: a `hf-hub:` architecture's snapshot (config.json + model.safetensors), where the runner showed it
+        self.hub_folder = Path(hub[self.block.architecture]) if self.block.from_hub and hub else None
+        if self.block.from_hub and self.hub_folder is None:
+            raise ValueError(f"timm.architecture {self.block.architecture}: the runner showed no snapshot of it")
         self.batch_size = manifest.batch_size
         self.device = torch.device(device)
-        head = self.block.labels
-        self.label_names = list(label_names) if label_names is not None else head
-        if (missing := self.block.missing_label(self.label_names)) is not None:
-            raise ValueError(f"timm.labels (the head's outputs) lack the task label {missing!r}: the head predicts "
-                             f"{', '.join(head)}")
-        self.columns = [head.index(n) for n in self.label_names]
+        predicted = self.block.predicted()
+        self.label_names = (list(label_names) if label_names is not None
+                            else [n for n in predicted if n is not None])
+        missing = [n for n in self.label_names if n not in predicted]
+        if missing:
+            raise ValueError(f"timm.labels (the head's outputs) predict no {missing[0]!r}: the head predicts "
+                             f"{', '.join(n for n in predicted if n)}")
+        self.columns = [self.block.output_of(n) for n in self.label_names]
         self.activation = self.block.activation
-        self.model = self._model() if self.block.checkpoint is not None else None
+        self.model = self._model() if self.block.checkpoint is not None or self.hub_folder is not None else None
 
     def _model(self, **create_defaults) -> BlockInput:
         """The block's model with its checkpoint loaded (timm's random init for fit.init: random)."""
         from safetensors.torch import load_file
 
-        model = build_model(self.block, **create_defaults)
-        if self.block.checkpoint is not None and (self.block.fit is None or self.block.fit.init == "checkpoint"):
-            model.load_state_dict(load_file(str(self.root / self.block.checkpoint)), strict=True)
-        mean, std = self.block.normalisation(getattr(model, "pretrained_cfg", {}) or {})
+        model = build_model(self.block, folder=self.hub_folder, **create_defaults)
+        checkpoint = (self.hub_folder / HUB_WEIGHTS if self.hub_folder is not None
+                      else self.root / self.block.checkpoint if self.block.checkpoint is not None else None)
+        if checkpoint is not None and (self.block.fit is None or self.block.fit.init == "checkpoint"):
+            model.load_state_dict(load_file(str(checkpoint)), strict=True)
+        pretrained_cfg = (hub_architecture(self.hub_folder)[1] if self.hub_folder is not None
+                          else getattr(model, "pretrained_cfg", {}) or {})
+        mean, std = self.block.normalisation(pretrained_cfg)
         return BlockInput(model, self.block.channels, mean, std).eval().to(self.device)
 
     def fit(self, images: np.ndarray, labels: np.ndarray, label_names: list[str], recipe: dict | None = None,
@@ -126,7 +137,7 @@ class TimmClassifier:
     def _fitted_head(self, model: BlockInput, names: tuple[str, ...]) -> BlockInput:
         """The head cut to the task's labels in the task's order (the checkpoint's rows kept)."""
         old = model.get_classifier()
-        rows = [self.block.labels.index(n) for n in names]
+        rows = [self.block.output_of(n) for n in names]
         if rows == list(range(len(self.block.labels))):
             return model
         model.model.reset_classifier(len(rows))

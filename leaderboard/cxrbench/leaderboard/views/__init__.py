@@ -29,11 +29,42 @@ def download(df: pd.DataFrame, name: str, label: str = "Download CSV") -> None:
                        key=f"download-{name}")
 
 
-def table(df: pd.DataFrame, name: str, **kwargs) -> None:
-    """Show a table with 4-decimal AUROCs and a CSV download of exactly what is shown."""
-    config = {c: st.column_config.NumberColumn(format="%.1f" if c.endswith("seconds") else "%.4f")
-              for c in df.columns if df[c].dtype.kind == "f" and c not in ("p", "p_holm", "p_value")}
-    config.update({c: st.column_config.NumberColumn(format="%.2g") for c in ("p", "p_holm", "p_value") if c in df})
+#: columns a reader needs to answer "which generator helps, by how much, how sure": always on the left,
+#: pinned there when a table scrolls sideways
+PINNED = ("task", "rank", "entry", "label", "eval_set", "group", "delta", "delta_ci_low", "delta_ci_high", "p",
+          "p_holm", "marker", "verdict")
+P_VALUES = ("p", "p_holm", "p_value")
+
+
+def is_count(column: str) -> bool:
+    """Columns that hold counts (images, patients, labels, ranks): shown as integers, never `1902.0000`."""
+    return (column in ("n", "n_pos", "records", "ratio", "rank_best", "rank_worst", "n_seeds")
+            or column.startswith("n_") or column.endswith("_images"))
+
+
+def table(df: pd.DataFrame, name: str, main: list[str] | None = None, **kwargs) -> None:
+    """Show a table (4-decimal AUROCs, integer counts, the `PINNED` columns first and pinned) and a CSV
+    download of exactly what is shown. `main`: only those columns (chosen to fit 1,400 px without
+    scrolling sideways), and every column under an "All columns" expander below."""
+    if main is not None:
+        table(df[[c for c in main if c in df.columns]], name, **kwargs)
+        with st.expander("All columns"):
+            table(df, f"{name}-all", **kwargs)
+        return
+    first = [c for c in df.columns if c in PINNED]
+    df = df[first + [c for c in df.columns if c not in PINNED]]
+    config: dict = {}
+    for c in df.columns:
+        if is_count(c) and df[c].dtype.kind in "fiu":
+            fmt = "%d"
+        elif c in P_VALUES:
+            fmt = "%.2g"
+        elif df[c].dtype.kind == "f":
+            fmt = "%.1f" if c.endswith(("seconds", "per_second")) else "%.4f"  # times and rates: 0.1 is enough
+        else:
+            fmt = None
+        config[c] = (st.column_config.NumberColumn(format=fmt, pinned=c in first) if fmt
+                     else st.column_config.Column(pinned=c in first))
     st.dataframe(df, hide_index=True, column_config=config, width="stretch", **kwargs)
     download(df, name)
 
@@ -41,6 +72,11 @@ def table(df: pd.DataFrame, name: str, **kwargs) -> None:
 def plain(text) -> str:
     """Submitter-written text shown as itself in Markdown (no links, emphasis or headings of its own)."""
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$])", r"\\\1", str(text))
+
+
+def code(text) -> str:
+    """Submitter-written text as a Markdown code span (shown verbatim: no backslash escapes inside one)."""
+    return "`" + str(text).replace("`", "'") + "`"
 
 
 def pick(label: str, values: list, key: str, index: int = 0):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cxrbench.leaderboard import compare_frames
+from cxrbench.leaderboard import compare_frames, frames
 from cxrbench.leaderboard.loader import read_verified
 from cxrbench.leaderboard.store import PAIRWISE_FILE, read_pairwise
 from cxrbench.leaderboard.views import Context, pick, table
@@ -20,6 +20,15 @@ def _computed(file_a: str, file_b: str, sha_a: str, sha_b: str) -> list:
 
     a, b = read_verified(Path(file_a)), read_verified(Path(file_b))
     return list(compare_records(a, b, Path(file_a).parent, Path(file_b).parent))
+
+
+def top_two(ctx: Context, records) -> tuple[str, str]:
+    """The two entries with the highest primary-endpoint macro AUROC among `records` (one task, one budget)."""
+    best = frames.primary(ctx.tables)
+    best = best[best["file"].isin(set(records["file"]))].sort_values(["macro_auroc", "entry"], ascending=[False, True])
+    ranked = list(dict.fromkeys(best["entry"]))
+    entries = sorted(records["entry"].unique())
+    return (ranked + entries)[0], next(e for e in ranked[1:] + entries if e != (ranked + entries)[0])
 
 
 def render(ctx: Context) -> None:
@@ -41,9 +50,7 @@ def render(ctx: Context) -> None:
     rows = mine.set_index("entry")
     sha = rows["content_sha256"].to_dict()
     pairwise = read_pairwise((ctx.root / rows["file"].iloc[0]).parent / PAIRWISE_FILE)
-    # start on a pair whose paired test is stored, when there is one
-    first = next(((p["a"], p["b"]) for p in pairwise.get("pairs", []) if p["a"] in sha and p["b"] in sha
-                  and compare_frames.stored_pair(pairwise, p["a"], p["b"], sha)), (entries[0], entries[1]))
+    first = top_two(ctx, mine)  # the question a reader opens it with: the best two, and how sure
     with c2:
         a = pick("Submission A", entries, key="compare-a", index=entries.index(first[0]))
     others = [e for e in entries if e != a]
@@ -63,7 +70,12 @@ def render(ctx: Context) -> None:
         st.caption(f"From the task's `{PAIRWISE_FILE}`, computed by `cxrbench publish`.")
     else:
         flipped = False
-        st.info("No paired test of these two records is stored (or a record changed since).")
+        st.info("No paired test of these two records is stored (or a record changed since). Their own scores "
+                "are below; the paired Δ, which decides significance, is computed on request.")
+        scores = frames.scores(ctx.tables)
+        scores = scores[scores["file"].isin({rows.loc[a, "file"], rows.loc[b, "file"]})]
+        table(scores[["entry", "eval_set", "macro_auroc", "ci_low", "ci_high"]].sort_values(
+            ["eval_set", "entry"], key=frames._eval_set_key), f"compare-scores-{a}-{b}".replace("/", "_"))
         if not st.button("Compute from the stored predictions", key="compare-compute"):
             return
         try:

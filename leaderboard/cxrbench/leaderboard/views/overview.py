@@ -33,12 +33,13 @@ def render(ctx: Context) -> None:
         "**rank** is an interval: best rank = 1 + the number of submissions significantly better, worst = "
         "n − the number significantly worse, so submissions whose differences are not significant share ranks. "
         "**delta** is the macro-AUROC change vs the task's real-only baseline (for classifier tasks: the reference "
-        "recipe) (markers: * p<0.05, ** p<0.01, *** p<0.001, blank otherwise); **mde** is the smallest Δ the comparison could "
-        "detect, and **verdict** is the record's own (better, worse, no detectable difference, inconclusive). "
-        "**trained_on** is the real data the generator declares it learned from, against the task's own real rows; "
-        "**group** *more real data* holds generators that saw more real patients than those rows: they may help "
-        "through those patients rather than through synthesis, so they are ranked among themselves. More columns "
-        "(CI, p, internal, external, **gap** = internal − mean external, **within_bounds**) under *More columns*.")
+        "recipe), with its 95% CI (**delta_ci_low** … **delta_ci_high**) and **p** (markers: * p<0.05, ** p<0.01, "
+        "*** p<0.001); **verdict** is the record's own (better, worse, no detectable difference, inconclusive). "
+        "**group** *more real data* holds generators that saw more real patients than the task's own real rows: "
+        "they may help through those patients rather than through synthesis, so they are ranked among themselves. "
+        "Under *More columns*: **mde**, the smallest Δ the comparison could detect; **trained_on**, the real data "
+        "the generator declares it learned from, against the task's own real rows; the macro AUROC's CI, internal, "
+        "external, **gap** = internal − mean external, **within_bounds**.")
     fallback = sorted(t for t, m in methods.items() if m == CI_OVERLAP)
     if fallback:
         st.warning(f"Ranked by {CI_OVERLAP} for {len(fallback)} task(s): {', '.join(fallback)}. "
@@ -46,11 +47,15 @@ def render(ctx: Context) -> None:
     paired = sorted(t for t, m in methods.items() if m == PAIRED)
     if paired:
         st.caption(f"Ranked by {PAIRED} (α = 0.05): {', '.join(paired)}.")
+    for task, method in sorted((t, m) for t, m in methods.items() if m not in (PAIRED, CI_OVERLAP)):
+        st.caption(f"{task}: ranked by {method}.")
     outside = sorted(set(df.loc[~df["within_bounds"].astype(bool), "entry"]))
     if outside:
         st.warning(f"Declared training data outside the task's rules: {', '.join(outside)} (see its Submission page).")
     with st.expander("More columns"):
         extra = st.multiselect("Also show", frames.OVERVIEW_SECONDARY, default=[], key="overview-columns",
                                label_visibility="collapsed")
-    table(df[frames.OVERVIEW_PRIMARY + [c for c in frames.OVERVIEW_SECONDARY if c in extra]],
-          f"overview-{family}-{rank_on.replace(':', '_')}")
+    shown = frames.OVERVIEW_PRIMARY + [c for c in frames.OVERVIEW_SECONDARY if c in extra]
+    if not df["group"].astype(bool).any():  # no generator ranked apart: a column of blanks only costs width
+        shown.remove("group")
+    table(df[shown], f"overview-{family}-{rank_on.replace(':', '_')}")

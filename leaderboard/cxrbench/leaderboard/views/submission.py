@@ -9,7 +9,7 @@ import streamlit as st
 from cxrbench.leaderboard import fields, frames
 from cxrbench.leaderboard.frames import family_rank
 from cxrbench.leaderboard.loader import read_verified
-from cxrbench.leaderboard.views import Context, pick, plain, table
+from cxrbench.leaderboard.views import Context, code, pick, plain, table
 from cxrbench.results import RecordError
 
 
@@ -33,7 +33,7 @@ def render(ctx: Context) -> None:
         st.warning("Declared training data is outside the rules of: "
                    + ", ".join(mine.loc[~mine["within_bounds"].astype(bool), "task"]))
     st.subheader(f"Scored on {len(mine)} task(s)")
-    table(frames.submission_tasks(ctx.tables, entry), f"tasks-{entry}")
+    table(frames.submission_tasks(ctx.tables, entry), f"tasks-{entry}", main=SUBMISSION_TASKS_MAIN)
     task = pick("Record", list(mine["task"] + " (" + mine["budget"] + ")"), key="submission-task")
     row = mine.iloc[list(mine["task"] + " (" + mine["budget"] + ")").index(task)]
     try:  # one record in full, read on demand (and re-verified: it may have changed since the load)
@@ -99,7 +99,7 @@ def parameters_text(s) -> str:
 def manifest_markdown(record) -> str:
     """The submission's manifest as a reader needs it first: who, what, links, size, training data."""
     s = record.submission
-    lines = [f"**{plain(s.name)}** @ `{plain(s.version)}` · {s.kind}"]
+    lines = [f"**{plain(s.name)}** @ {code(s.version)} · {s.kind}"]
     if s.description:
         lines.append(plain(s.description))
     lines.append(f"authors: {plain(', '.join(s.authors)) or '—'} · license: {plain(s.license or '—')}")
@@ -111,6 +111,9 @@ def manifest_markdown(record) -> str:
     for entry in s.training_population:
         lines.append(f"· {plain(entry.describe())}")
     lines.append(f"trained on: {plain(fields.training_population(record)['trained_on'])}")
+    if record.scored_labels and record.scored_labels != record.task.labels:
+        lines.append(f"scored on {len(record.scored_labels)} of the task's {len(record.task.labels)} labels (the ones "
+                     f"it predicts): {plain(', '.join(record.scored_labels))}")
     return "  \n".join(lines)
 
 
@@ -130,3 +133,8 @@ def cost_markdown(c) -> str:
              else f"(timed on {done:,} of them: {c['measured_seconds']:.1f} s)")
     return (f"{n:,} synthetic images {timed} on {c['device']}: **{c['images_per_second']:.3g} images/s**, "
             f"{c['device_hours']:.3g} {kind}-hours for the task ({how}).")
+
+
+#: what the submission page's task table shows first (fits 1,400 px); every column under "All columns"
+SUBMISSION_TASKS_MAIN = ["task", "eval_set", "delta", "delta_ci_low", "delta_ci_high", "p", "marker", "verdict",
+                         "macro_auroc"]
