@@ -303,7 +303,8 @@ def _kill(proc: subprocess.Popen, members: dict[int, int | None]) -> None:
     """Kill the worker's whole tree: its process group and (under bwrap) its PID namespace; without
     bubblewrap also every process seen in its tree (a daemon leaves the group and the tree, but the
     worker is its subreaper while it lives: the watchdog saw it)."""
-    for pid, started in list(members.items()) + [(p, start_time(p)) for p in tree_pids(proc.pid)[1:]]:
+    tree = list(members.items()) + [(p, start_time(p)) for p in tree_pids(proc.pid)[1:]]
+    for pid, started in tree:
         if pid != proc.pid and started is not None and start_time(pid) == started:  # the same process, not a reused pid
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -318,6 +319,41 @@ def _kill(proc: subprocess.Popen, members: dict[int, int | None]) -> None:
     except ProcessLookupError:
         pass
     proc.wait()
+    _reap_adopted([(pid, started) for pid, started in tree if pid != proc.pid and started is not None])
+
+
+def _reap_adopted(tree: list[tuple[int, int]], wait_s: float = 1.0) -> None:
+    """Collect the exit of each killed tree member that was re-parented to this process (the driver
+    is its descendants' subreaper, `adopt_orphans`: bwrap's namespace child outlives a killed bwrap
+    by a moment, then stays a zombie of the driver for every sandbox ever killed). Only a process
+    still named by its pid and start time, and a child of this process, is waited for."""
+    deadline = time.monotonic() + wait_s
+    left = list(tree)
+    while left and time.monotonic() < deadline:
+        pending = []
+        for pid, started in left:
+            state, ppid = _state_and_parent(pid)
+            if state is None or start_time(pid) != started:
+                continue  # gone (its parent collected it), or a reused pid
+            if state == "Z" and ppid == os.getpid():
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+                continue
+            pending.append((pid, started))  # still dying, or its parent (a member) not yet gone
+        left = pending
+        if left:
+            time.sleep(0.02)
+
+
+def _state_and_parent(pid: int) -> tuple[str | None, int | None]:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return fields[0].decode(), int(fields[1])
+    except (OSError, ValueError, IndexError):
+        return None, None
 
 
 _UNSHARE: bool | None = None
