@@ -64,3 +64,51 @@ def test_limit_is_a_smoke_test_never_published(tiny_tasks, run_opts, tmp_path):
         from cxrbench.api import run_options
 
         run_options(limit=3, device="cpu")
+
+
+def test_dry_run_starts_no_job_and_names_the_rates_it_estimates_from(tiny_tasks, tmp_path, monkeypatch):
+    """Nothing is trained or generated; the training estimate is the recipe's rates (timed once per
+    machine, then read from the cache) times the images the plan trains and scores, and the plan says so."""
+    import cxrbench.runner.evaluate as evaluate_module
+    import cxrbench.runner.planning as planning
+    from cxrbench.runner import step_rates
+    from cxrbench.runner.executors.local import LocalExecutor
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the dry run started a job")
+
+    for owner, name in ((planning, "run_plan"), (evaluate_module, "run_plan"), (evaluate_module, "get_executor"),
+                        (LocalExecutor, "submit")):
+        monkeypatch.setattr(owner, name, refuse)
+    timed = []
+
+    def fake_timing(recipe, device, threads):
+        timed.append((recipe.name, threads))
+        return 100.0, 1000.0
+
+    monkeypatch.setattr(step_rates, "time_recipe", fake_timing)
+    sub, cache, out_dir = _oracle(tmp_path), tmp_path / "cache", tmp_path / "runs"
+    argv = ["evaluate", str(sub), "-t", "tiny/supplement-100", "--dry-run", "--cache", str(cache),
+            "--out", str(out_dir), "--unsafe-no-sandbox", "--device", "cpu"]
+    first = CliRunner().invoke(app, argv, env={"COLUMNS": "200"})
+    assert first.exit_code == 0, first.output
+    assert "estimated CPU time" in first.output and "100.0 images/s per training step" in first.output
+    assert "timed now" in first.output and timed == [("quick", 1)]
+    second = CliRunner().invoke(app, argv, env={"COLUMNS": "200"})
+    assert second.exit_code == 0 and timed == [("quick", 1)], second.output  # read from the cache
+    assert "100.0 images/s per training step" in second.output and "kept in the cache" in second.output
+    assert CliRunner().invoke(app, [*argv, "--threads", "2"]).exit_code == 0 and timed[-1] == ("quick", 2)
+    assert CliRunner().invoke(app, [*argv, "--force"]).exit_code == 0 and len(timed) == 3
+    assert not out_dir.exists() and not list(cache.rglob("*.u8")) and not (cache / "synthetic").exists()
+
+    # the estimate is the measured rate's: half the rate, twice the training time
+    from cxrbench.api import dry_run as api_dry_run
+
+    def train_seconds(rates: tuple[float, float]) -> float:
+        monkeypatch.setattr(step_rates, "time_recipe", lambda recipe, device, threads: rates)
+        plan = api_dry_run(sub, ["tiny/supplement-100"], cache=cache, out=out_dir, device="cpu",
+                           unsafe_no_sandbox=True, force=True)
+        return next(s.cpu_seconds for s in plan.stages if s.stage == "train")
+
+    slow, fast = train_seconds((50.0, 500.0)), train_seconds((100.0, 1000.0))
+    assert fast > 0 and slow == pytest.approx(2 * fast)

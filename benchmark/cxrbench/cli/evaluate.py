@@ -207,6 +207,8 @@ def evaluate(
 
         plan = plan_only(submission, task or None, opts)
         out.print(dry_run_table(plan))
+        for source in plan.sources:
+            out.print(f"[dim]estimate · {escape(source)}[/]", soft_wrap=True)
         for note in plan.notes:
             out.print(f"[dim]{escape(note)}[/]", soft_wrap=True)
         for name, error in plan.tasks:

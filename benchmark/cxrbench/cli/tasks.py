@@ -19,28 +19,37 @@ tasks_app = typer.Typer(help="Tasks: list them, show one, export what an offline
 
 
 @tasks_app.command("ls")
-def ls(profile: str = typer.Option(None, "--data", help="Only tasks of this data profile (phantom, chexpert, ...).")) -> None:
-    """List every shipped task with its version, data, eval sets and budgets."""
+def ls(profile: str = typer.Option(None, "--data", help="Only tasks of this data profile (phantom, chexpert, ...)."),
+       wide: bool = typer.Option(False, "--wide", "-w", help="Also the data each task trains on, draws its "
+                                 "conditions from and evaluates on (needs ~160 columns).")) -> None:
+    """List every shipped task with its version, label set and budgets (with their timeouts); `--wide`
+    adds its data references and eval sets."""
     from cxrbench.tasking import load_tasks
 
-    out.print(tasks_table([spec for spec in load_tasks().values() if not profile or spec.profile == profile]))
+    out.print(tasks_table([spec for spec in load_tasks().values() if not profile or spec.profile == profile],
+                          wide=wide))
 
 
-def tasks_table(specs) -> Table:
-    """One row per task. No cell is ever cut with '…': on a terminal too narrow for the table a
-    value wraps onto the next line instead."""
+def tasks_table(specs, *, wide: bool = False) -> Table:
+    """One row per task; the default columns fit 80 characters. No cell is ever cut with '…': on a
+    terminal too narrow for the table a value wraps onto the next line instead."""
     table = Table(title="cxrbench tasks (budgets with their timeouts in seconds: generator/classifier)", box=box.SIMPLE_HEAD,
-                  pad_edge=False)
+                  show_edge=False, pad_edge=False, collapse_padding=True)
     # family and N% are spelled by the task's name (<profile>/<family>-<N>[-<label set>])
-    for col in ("task", "v", "labels", "real train", "conditions from", "eval sets", "budgets"):
+    columns = ("task", "v", "labels", "real train", "conditions from", "eval sets", "budgets") if wide else \
+        ("task", "v", "labels", "budgets")
+    for col in columns:
         table.add_column(col, overflow="fold", no_wrap=col in ("task", "v", "labels"))
     for spec in specs:
+        budgets = [f"{name} {b.generator_timeout_s}/{b.classifier_timeout_s}"
+                   if spec.uses_generator or spec.family == "real_only" else name for name, b in spec.budgets.items()]
+        if not wide:  # one budget a line keeps the table within 80 columns
+            table.add_row(spec.name, str(spec.version), spec.label_set, "\n".join(budgets))
+            continue
         table.add_row(spec.name, str(spec.version), f"{spec.label_set} ({len(spec.labels)})", _ref(spec.real_train),
                       _ref(spec.conditions_from),
                       " ".join("internal" if n == "internal_test" else n.replace("external:", "") for n in spec.eval_sets),
-                      " ".join(f"{name} {b.generator_timeout_s}/{b.classifier_timeout_s}"
-                               if spec.uses_generator or spec.family == "real_only" else name
-                               for name, b in spec.budgets.items()))
+                      " ".join(budgets))
     return table
 
 

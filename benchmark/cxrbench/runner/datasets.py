@@ -108,7 +108,8 @@ def _source_rows(source_name: str, options: tuple) -> tuple[object, pd.DataFrame
 def slice_fingerprint_of(rows: pd.DataFrame) -> str:
     from cxrbench.runner.cache import stable_hash
 
-    pairs = sorted(zip(rows["patient_id"].astype(str), rows["image_id"].astype(str)))
+    # lists first: iterating a pyarrow-backed column yields one scalar at a time (seconds on 100k rows)
+    pairs = sorted(zip(rows["patient_id"].astype(str).tolist(), rows["image_id"].astype(str).tolist()))
     return stable_hash(pairs)
 
 

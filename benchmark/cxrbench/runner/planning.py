@@ -327,11 +327,11 @@ def _check_disjoint(train: RealSet | None, val: RealSet | None, eval_sets: dict[
     for part_name, part in (("training", train), ("validation", val)):
         if part is None:
             continue
-        patients = set(part.rows["patient_id"].astype(str))
+        patients = set(part.rows["patient_id"].astype(str).unique().tolist())  # lists: not arrow scalars
         for name, es in eval_sets.items():
             if es.ref.source != part.ref.source:
                 continue
-            shared = patients & set(es.rows["patient_id"].astype(str))
+            shared = patients & set(es.rows["patient_id"].astype(str).unique().tolist())
             if shared:
                 raise DataError(f"{len(shared)} patient(s) of eval set {name} are in the {part_name} data "
                                 f"(e.g. {sorted(shared)[0]}): the split is not patient-level")
