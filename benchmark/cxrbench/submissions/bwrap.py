@@ -170,8 +170,8 @@ def command(worker: list[str], *, work: Path, submission: Path, package: Path, c
     args += _blanks(roots, under_tmp, empty, late=True)
     if compile_cache is not None:
         args += ["--bind", str(compile_cache), str(COMPILE_CACHE)]
-    for host, inside in mounts:  # the Hub snapshots a manifest names, read-only
-        args += ["--ro-bind", host, inside]
+    for repo_folder, inside in mounts:  # the Hub snapshots a manifest names, read-only
+        args += ["--ro-bind", repo_folder, inside]
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]
     # the root itself is a tmpfs: read-only, or it would be unbounded memory to write into
