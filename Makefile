@@ -77,10 +77,13 @@ lint: $(STAMP)
 
 # The sampler table (images/s, ms/step, TFLOP/s, fraction of peak, speed-up over the study's recipe)
 # is printed last; `--benchmark-json=FILE` keeps every figure (extra_info) for `pytest-benchmark compare`.
+# A few minutes on 2 cores (docs/performance.md); the heavy cases are marked `scale`.
 bench: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m 'perf and not scale' tests/perf --benchmark-columns=min,mean,rounds $(BENCH_ARGS)
 
-# Ray scale-out: 8 training jobs on 2 workers vs 1 (10-30 min on 2 cores)
+# The heavy benchmarks (15-40 min on 2 cores): Ray scale-out (8 training jobs on 2 workers vs 1), the
+# standard-256 recipe, full-size JPEGs, 256 px phantom films, the audit's 100k x 10k neighbours,
+# planning a task in fresh processes and whole DDPM samplings with the exact noise
 bench-scale: $(STAMP)
 	$(BIN)/python -m pytest -q -m scale tests/perf --benchmark-columns=min,mean,rounds $(BENCH_ARGS)
 

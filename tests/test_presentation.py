@@ -21,7 +21,16 @@ def test_delta_is_printed_with_the_ci_of_its_own_test():
 
 
 def test_verdicts():
-    assert verdict(0.03, 0.001, 0.01) == "better" and verdict(-0.03, 0.001, 0.01) == "worse"
-    assert verdict(0.01, 0.2, 0.015) == "no_detectable_difference"
-    assert verdict(0.01, 0.2, 0.034) == "inconclusive" and verdict(0.01, 0.2, None) == "inconclusive"
+    assert verdict(0.03, 0.001, 0.01) == ("better", None) and verdict(-0.03, 0.001, 0.01) == ("worse", None)
+    assert verdict(0.01, 0.2, 0.015) == ("no_detectable_difference", None)
+    assert verdict(0.01, 0.2, 0.034) == ("inconclusive", None)
+    assert verdict(0.01, 0.2, None, "zero variance") == ("inconclusive", "zero variance")
     assert verdict_text(_comp(verdict="inconclusive", mde=0.034)) == "inconclusive (MDE 0.034)"
+
+
+def test_a_verdict_without_a_test_says_why_on_every_surface():
+    """No p-value (too few seeds): inconclusive with the record's reason, never a star."""
+    reason = "too few seeds (1); use ≥ 3, ≥ 5 for per-label tests"
+    assert verdict(0.05, None, None, reason) == ("inconclusive", reason)
+    comp = _comp(p_value=None, ci_low=None, ci_high=None, mde=None, verdict="inconclusive", verdict_reason=reason)
+    assert verdict_text(comp) == f"inconclusive: {reason}" and comp.stars == "" and p_text(comp.p_value) == "—"

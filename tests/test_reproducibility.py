@@ -120,7 +120,7 @@ def test_compare_names_the_disagreement_and_exits_4(tmp_path):
                                 env={"COLUMNS": "300"})
     assert result.exit_code == 4, result.output
     text = " ".join(result.output.split())
-    assert "paired tests not computed:" in text and "is missing" in text
+    assert "paired tests not computed:" in text and "regenerate them first: cxrbench reproduce" in text
     assert "reproduction: internal_test Δ vs phantom/supplement-0 (primary):" in text and "AMD EPYC" in text
     assert "CPU model not recorded (x86_64)" in text and "that seed noise explains" in text
     within = write_record(rerun(old, EPYC, shift=0.001), tmp_path / "c" / "phantom-oracle@1.json")

@@ -1,4 +1,4 @@
-"""results.py: schemas v3, v4 and v5 are additive: older records still verify; newer fields cannot ride on them."""
+"""results.py: schema versions are additive: older records still verify; later fields cannot ride on them."""
 
 import json
 import sys
@@ -57,7 +57,7 @@ def test_v3_record_round_trip_and_its_links_are_checked(tmp_path):
     rec.submission.parameters = 42
     path = write_record(rec, tmp_path / "v3.json")
     back = read_record(path)
-    assert back.schema_version == SCHEMA_VERSION and back.submission.links == {"code": "https://github.com/a/b"}
+    assert back.schema_version == SCHEMA_VERSION >= 3 and back.submission.links == {"code": "https://github.com/a/b"}
     raw = json.loads(path.read_text())
     raw["submission"]["parameters"] = 43  # a v3 field is hashed
     path.write_text(json.dumps(raw))
@@ -66,6 +66,24 @@ def test_v3_record_round_trip_and_its_links_are_checked(tmp_path):
     raw["submission"]["links"] = {"code": "javascript:alert(1)"}
     path.write_text(json.dumps(raw))
     with pytest.raises(RecordError, match=r"link 'code': 'javascript:alert\(1\)' is not a plain http\(s\) URL"):
+        read_record(path)
+
+
+def test_v6_records_verify_and_cannot_carry_v7_fields(tmp_path):
+    """v7 added a field to every comparison (`verdict_reason`): a v6 record hashes without it, and a v6
+    record that carries one is refused."""
+    rec = make_record("phantom/supplement-100", "noise")
+    assert rec.comparisons
+    raw = _as_version(rec, 6)
+    assert all("verdict_reason" not in c for c in raw["comparisons"]) and "fits" not in raw["submission"]
+    path = tmp_path / "v6.json"
+    path.write_text(json.dumps(raw))
+    old = read_record(path)
+    assert old.schema_version == 6 and all(c.verdict_reason is None for c in old.comparisons)
+    assert json.loads(old.to_json()) == raw  # re-written as it was
+    raw["comparisons"][0]["verdict_reason"] = "too few seeds (1); use ≥ 3, ≥ 5 for per-label tests"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RecordError, match=r"comparisons\[\].verdict_reason is set, but schema_version 6 records"):
         read_record(path)
 
 
@@ -138,7 +156,7 @@ def test_v6_scored_labels_and_smoke_limit_are_hashed(tmp_path):
     rec.scored_labels, rec.smoke_limit = list(rec.task.labels[:3]), 40
     path = write_record(rec, tmp_path / "v6.json")
     back = read_record(path)
-    assert back.schema_version == SCHEMA_VERSION == 6 and back.labels == list(rec.task.labels[:3])
+    assert back.schema_version == SCHEMA_VERSION == 7 and back.labels == list(rec.task.labels[:3])
     for field, value in (("scored_labels", []), ("smoke_limit", None)):
         raw = json.loads(path.read_text())
         raw[field] = value

@@ -118,24 +118,27 @@ def test_primary_endpoint_must_name_an_eval_set(tmp_path):
         parse_task_file(path)
 
 
-def test_quick_phantom_design_meets_its_target_mde():
-    """The quick budget is sized by the power analysis: its design MDE is at most its target (0.02)."""
+def test_quick_phantom_design_mde_is_the_power_of_the_reported_test():
+    """The design MDE is the Δ that the reported t-test (S − 1 = 4 degrees of freedom at 5 seeds)
+    detects with 80 % power at the measured components: 0.0208 for the quick budget (8,011 internal
+    test patients), just above its 0.02 target, so `tasks show` flags it (6 seeds would give 0.0184)."""
     from cxrbench.runner.design import budget_design
 
     for name in ("phantom/supplement-100", "phantom/synthetic_only-100", "phantom/cross_source-100"):
         d = budget_design(get_task(name), "quick")
         assert d.test_patients > 7500 and d.seeds == 5 and not d.extrapolated
-        assert d.mde is not None and d.meets_target, (name, d)
+        assert d.mde == pytest.approx(0.0208, abs=3e-4) and d.meets_target is False, (name, d)
 
 
-def test_standard_phantom_design_meets_its_target_at_the_extrapolated_variance():
+def test_standard_phantom_design_at_the_extrapolated_variance():
     """Version 5 sized the standard budget (12 seeds, ~40,000 internal test patients) on the quick
-    recipe's components, the only ones measured: its design says so (extrapolated) and meets 0.01."""
+    recipe's components, the only ones measured: its design says so (extrapolated), and the power
+    of the reported test puts its MDE at 0.0100, on its 0.01 target (13 seeds would give 0.0096)."""
     from cxrbench.runner.design import budget_design
 
     d = budget_design(get_task("phantom/supplement-100"), "standard")
     assert d.test_patients > 35000 and d.seeds == 12 and d.extrapolated
-    assert d.mde is not None and d.mde <= 0.01 and d.meets_target, d
+    assert d.mde == pytest.approx(0.0100, abs=2e-4), d
 
 
 def test_eval_patients_draws_one_eval_set_from_a_larger_population(tmp_path):

@@ -16,22 +16,40 @@ from cxrbench.errors import CxrbenchError
 from cxrbench.results import Comparison, RecordError, ResultRecord, read_predictions
 
 
-def _stack(table: pd.DataFrame, eval_set: str, image_ids: list[str], labels: list[str]) -> np.ndarray:
+def _arm(table: pd.DataFrame, eval_set: str, labels: list[str], fixed: bool):
+    """The submission's per-seed predictions on one eval set, labelled by image id and seed (each seed
+    put in the first seed's image order by id; `compare_on` then aligns the arm with the eval set)."""
+    from cxrbench.stats.arms import Arm, check_ids
+
     part = table[(table["model"] == "submission") & (table["eval_set"] == eval_set)]
-    stacks = []
-    for _, seed_part in part.groupby("seed", sort=True):
-        seed_part = seed_part.set_index("image_id")
-        missing = set(image_ids) - set(seed_part.index)
-        if missing:
-            raise RecordError(f"predictions for {eval_set} miss {len(missing)} image(s), e.g. {sorted(missing)[0]}")
-        stacks.append(seed_part.loc[image_ids, labels].to_numpy(np.float64))
-    return np.stack(stacks)
+    seeds = sorted(int(s) for s in part["seed"].unique())
+    if not seeds:
+        raise RecordError(f"predictions hold no row of the submission on {eval_set}")
+    ids, stacks = part.loc[part["seed"] == seeds[0], "image_id"].astype(str).to_numpy(), []
+    for seed in seeds:
+        rows = part[part["seed"] == seed]
+        seed_ids = rows["image_id"].astype(str).to_numpy()
+        check_ids(seed_ids, f"predictions for {eval_set}, seed {seed}")
+        position = pd.Index(seed_ids).get_indexer(pd.Index(ids))
+        if (position < 0).any() or len(seed_ids) != len(ids):
+            other = ids[position < 0] if (position < 0).any() else seed_ids[~pd.Index(seed_ids).isin(ids)]
+            raise RecordError(f"predictions for {eval_set}: seed {seed} and seed {seeds[0]} differ in image "
+                              f"{str(other[0])!r}")
+        stacks.append(rows[labels].to_numpy(np.float64)[position])
+    return Arm(np.stack(stacks), ids, tuple(seeds), fixed=fixed)
+
+
+def _fixed(record: ResultRecord) -> bool:
+    """A frozen classifier's record: one fixed model (no training-seed variance)."""
+    return record.submission.kind == "classifier" and not record.submission.fits
 
 
 def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: Path, *,
-                    cache_root: Path | None = None, population=None) -> list[Comparison]:
+                    cache_root: Path | None = None, population=None,
+                    files: tuple[Path, Path] | None = None) -> list[Comparison]:
     """Δ (A − B) per eval set, by the same procedure as a record's own comparisons (paired seeds).
-    `population` (`cxrbench.trust.populations`): the records' eval population; default dev."""
+    `population` (`cxrbench.trust.populations`): the records' eval population; default dev.
+    `files`: the records' paths, for the command that regenerates absent predictions."""
     from cxrbench.runner.cache import Cache
     from cxrbench.runner.datasets import load_eval_set, pixel_fingerprint, task_refs
     from cxrbench.runner.score import compare_on
@@ -66,12 +84,23 @@ def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: 
         if sb is not None and [x for x in sa.macro_labels if x in labels] != [x for x in sb.macro_labels if x in labels]:
             raise CxrbenchError(f"{sa.eval_set}: the records' macros use different eligible labels "
                                 f"({len(sa.macro_labels)} vs {len(sb.macro_labels)}); they were scored on other data")
+    absent = [str(f) for rec, folder, f in ((a, folder_a, files[0] if files else None),
+                                             (b, folder_b, files[1] if files else None))
+              if rec.predictions_file and not (Path(folder) / rec.predictions_file).is_file()]
+    if absent:
+        raise RecordError(f"the per-image predictions of {len(absent)} record(s) are not beside them (published records "
+                          f"ship without them); regenerate them first: cxrbench reproduce {' '.join(absent)}"
+                          if files else f"predictions missing beside {len(absent)} record(s): run `cxrbench reproduce`")
     spec = get_task(a.task.name)
     if spec.version != a.task.version or spec.sha256() != a.task.spec_sha256:
         raise CxrbenchError(f"{a.task.name}: the shipped task (version {spec.version}) differs from the records' "
                             f"(version {a.task.version}); rerun them")
     budget = spec.budget(a.task.budget)
-    pa, pb = read_predictions(a, folder_a), read_predictions(b, folder_b)
+    from cxrbench.reproduce import within_contract
+
+    # a file `cxrbench reproduce` regenerated on another machine: accepted within the reproducibility contract
+    pa = read_predictions(a, folder_a, regenerated=lambda table: within_contract(a, table))
+    pb = read_predictions(b, folder_b, regenerated=lambda table: within_contract(b, table))
     store = Cache(cache_root).root / "images"
     pixels = pixel_fingerprint(task_refs(spec), budget)
     for rec in (a, b):
@@ -84,9 +113,7 @@ def compare_records(a: ResultRecord, b: ResultRecord, folder_a: Path, folder_b: 
         for rec in (a, b):
             if rec.split_fingerprints.get(name) != es.fingerprint:
                 raise CxrbenchError(f"{rec.key}: eval set {name} fingerprint differs from the local frozen split")
-        ids = es.rows["image_id"].astype(str).tolist()
-        out.append(compare_on(name, es, tuple(labels), _stack(pa, name, ids, labels), _stack(pb, name, ids, labels),
+        out.append(compare_on(name, es, tuple(labels), _arm(pa, name, labels, _fixed(a)), _arm(pb, name, labels, _fixed(b)),
                               against=f"{b.submission.name}@{b.submission.version}", rule=spec.eligibility,
-                              paired_seeds=len(a.seeds) > 1,
                               endpoint="primary" if name == spec.primary.eval_set else "secondary"))
     return out

@@ -41,10 +41,20 @@ def delta_short(c: Comparison, digits: int = 3) -> str:
     return "—" if c.delta is None else num(c.delta, digits, True) + c.stars
 
 
+def verdict_label(verdict: str | None, reason: str | None = None, mde: float | None = None) -> str:
+    """`better`, `inconclusive (MDE 0.034)`, `inconclusive: too few seeds (1); use ≥ 3, ...`: what a
+    reader may conclude, with the record's own reason when there is no test."""
+    if not verdict:
+        return ""
+    word = VERDICT_WORDS.get(verdict, verdict)
+    if reason:
+        return f"{word}: {reason}"
+    return f"{word} (MDE {num(mde)})" if verdict in ("inconclusive", "no_detectable_difference") else word
+
+
 def verdict_text(c: Comparison) -> str:
-    """`better`, `inconclusive (MDE 0.034)`: what a reader may conclude from the comparison."""
-    word = VERDICT_WORDS.get(c.verdict, c.verdict)
-    return f"{word} (MDE {num(c.mde)})" if c.verdict in ("inconclusive", "no_detectable_difference") else word
+    """A comparison's verdict as every surface prints it (`verdict_label`)."""
+    return verdict_label(c.verdict, c.verdict_reason, c.mde)
 
 
 def macro_text(s: EvalSetScore) -> str:

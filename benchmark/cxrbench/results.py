@@ -31,6 +31,8 @@ from cxrbench.tasking import Family
 from cxrbench.training_population import Group, TrainingSource
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
 
     from cxrbench.trust.keys import EvaluatorKey
@@ -46,11 +48,16 @@ if TYPE_CHECKING:
 #: 6 (additive): `scored_labels`, the labels a classifier was scored on (those of the task's it
 #: predicts); `generation[].set_images`, the size of a generated replica (a resumed run measures only
 #: its part); `smoke_limit`, the images per set of a `--limit` smoke test (never publishable).
-SCHEMA_VERSION = 6
+#: 7 (additive): why a comparison's verdict is what it is (`verdict_reason`: no test with too few
+#: seeds, zero variance); whether the benchmark trained a classifier submission per seed (`fits`).
+#: Comparisons of version-7 records test at the seed spread's degrees of freedom, with an MDE from
+#: the test's power (docs/stats.md); earlier records used Welch–Satterthwaite and (t + t)·se.
+SCHEMA_VERSION = 7
 #: versions `read_record` accepts. Later versions only add fields (`ADDED_IN`): an older record
 #: reads with their defaults and hashes without them, so it still verifies.
-READABLE_SCHEMAS = (2, 3, 4, 5, 6)
-#: the fields each version added, as (section or None for the record itself, field)
+READABLE_SCHEMAS = (2, 3, 4, 5, 6, 7)
+#: the fields each version added, as (section or None for the record itself, field); a section
+#: ending in "[]" is a list whose every item gained the field
 ADDED_IN: dict[int, tuple[tuple[str | None, str], ...]] = {
     3: (("submission", "description"), ("submission", "paper"), ("submission", "links"),
         ("submission", "parameters"), ("submission", "parameter_files"), (None, "generation")),
@@ -58,6 +65,7 @@ ADDED_IN: dict[int, tuple[tuple[str | None, str], ...]] = {
     5: (("submission", "training_population"), ("submission", "real_patients"),
         ("submission", "task_real_patients"), ("submission", "data_group"), ("task", "more_real_data")),
     6: ((None, "scored_labels"), ("generation[]", "set_images"), (None, "smoke_limit")),
+    7: (("comparisons[]", "verdict_reason"), ("submission", "fits")),
 }
 
 
@@ -156,6 +164,9 @@ class SubmissionRef(_Model):
     real_patients: int | None = None  # declared real patients, summed over `training_population`
     task_real_patients: int | None = None  # patients of the real rows the task lets it learn from
     data_group: Group | None = None  # task rows | more real data | outside bounds | no real data
+    #: v6: a classifier that the benchmark trains on the task's real rows, once per classifier seed
+    #: (False: a frozen classifier, one fixed model, or a generator)
+    fits: bool = False
 
     @field_validator("paper")
     @classmethod
@@ -235,6 +246,7 @@ class LabelDelta(_Model):
 
 
 Verdict = Literal["better", "worse", "no_detectable_difference", "inconclusive"]
+Endpoint = Literal["primary", "secondary"]
 
 
 def stars(p: float | None) -> str:
@@ -249,7 +261,7 @@ class Comparison(_Model):
 
     eval_set: str
     against: str  # task or submission the delta is taken against
-    endpoint: Literal["primary", "secondary"] = "secondary"
+    endpoint: Endpoint = "secondary"
     metric: str = "macro_auroc"
     estimand: str = "seed_mean_delta"
     delta: float | None  # seed-mean macro AUROC of A − of B
@@ -264,6 +276,8 @@ class Comparison(_Model):
     alpha: float = 0.05
     significant: bool = False
     verdict: Verdict = "inconclusive"
+    #: v4: why, when that is not the test itself: no test (too few seeds, zero variance), no eligible label
+    verdict_reason: str | None = None
     n_seeds: int = 0
     n_seeds_against: int = 0
     paired_seeds: bool = False
@@ -511,9 +525,13 @@ def read_record(path: Path, *, verify: bool = True) -> ResultRecord:
     return record
 
 
-def read_predictions(record: ResultRecord, folder: Path) -> "pd.DataFrame":
+def read_predictions(record: ResultRecord, folder: Path, *,
+                     regenerated: "Callable[[pd.DataFrame], str | None] | None" = None) -> "pd.DataFrame":
     """The per-image predictions table a record names (in `folder`, beside the record), checked
-    against the sha256 the record carries; RecordError when it is missing or altered."""
+    against the sha256 the record carries; RecordError when it is missing or altered.
+
+    `regenerated(table) -> str | None`: accepts a file whose sha256 differs (predictions that
+    `cxrbench reproduce` regenerated) when it returns None: the first difference otherwise."""
     import io
 
     import pandas as pd
@@ -522,8 +540,14 @@ def read_predictions(record: ResultRecord, folder: Path) -> "pd.DataFrame":
         raise RecordError(f"{record.key}: record has no predictions file (failed run?)")
     path = Path(folder) / record.predictions_file
     if not path.is_file():
-        raise RecordError(f"{path}: predictions file named by {record.key} is missing")
+        raise RecordError(f"{path}: predictions file named by {record.key} is missing; regenerate it with "
+                          f"`cxrbench reproduce {path.parent / (path.name.removesuffix('.predictions.parquet') + '.json')}`")
     data = path.read_bytes()
+    table = pd.read_parquet(io.BytesIO(data))
     if record.predictions_sha256 and hashlib.sha256(data).hexdigest() != record.predictions_sha256:
-        raise RecordError(f"{path}: sha256 does not match the record (altered or from another run)")
-    return pd.read_parquet(io.BytesIO(data))
+        if regenerated is None:
+            raise RecordError(f"{path}: sha256 does not match the record (altered or from another run)")
+        if (diff := regenerated(table)) is not None:
+            raise RecordError(f"{path}: sha256 does not match the record, and the file does not give its numbers "
+                              f"({diff}); regenerate it with `cxrbench reproduce`")
+    return table

@@ -59,3 +59,15 @@ def test_help_names_the_record_path_the_runner_writes(tmp_path):
                 .replace("<task version>", str(rec.task.version)).replace("<submission>", rec.submission.name)
                 .replace("<version>", rec.submission.version))
     assert record_path(tmp_path, rec) == tmp_path / Path(expected)
+
+
+def test_a_row_without_a_test_shows_the_reason_and_no_p_value():
+    rec = make_record("phantom/supplement-100", "oracle")
+    reason = "too few seeds (1); use ≥ 3, ≥ 5 for per-label tests"
+    for c in rec.comparisons:
+        c.p_value, c.ci_low, c.ci_high, c.mde, c.verdict, c.verdict_reason = None, None, None, None, "inconclusive", reason
+        for lab in c.labels:
+            lab.p_value, lab.p_holm, lab.significant = None, None, False
+    text = " ".join(render(results_table([rec]), width=400).split())
+    assert "inconclusive: too few seeds (1); use ≥ 3, ≥ 5 for per-label tests" in text
+    assert "*" not in text.split("***")[-1]  # no star after the title's legend

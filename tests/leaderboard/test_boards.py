@@ -99,3 +99,7 @@ def test_app_shows_one_board_at_a_time_and_says_which(keyed_store):
     at.sidebar.selectbox(key="board").set_value(DEV).run()
     assert any(DEV in w.value and "never ranked with verified" in w.value for w in at.warning)
     assert not at.success
+    linked = AppTest.from_file(str(app), default_timeout=60)
+    linked.query_params["board"] = "self-reported"  # a link (or a screenshot) opens on the board it names
+    linked.run()
+    assert not linked.exception and linked.sidebar.selectbox(key="board").value == DEV

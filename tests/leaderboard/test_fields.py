@@ -97,3 +97,20 @@ def test_compare_methods_are_one_line_naming_each_eval_sets_label_count():
         "t-test; paired seeds (8 vs 8); macro over the eligible labels (internal_test 12, external:site-b 13) "
         "with ≥ 20 positive; Holm",
         "another procedure"]
+
+
+def test_a_verdict_without_a_test_shows_its_reason_on_the_leaderboard():
+    """Too few seeds: the record's reason travels with its verdict to every page (one computation)."""
+    from cxrbench.leaderboard import compare_frames
+
+    reason = "too few seeds (2); use ≥ 3, ≥ 5 for per-label tests"
+    rec = make_record("phantom/supplement-100", "oracle")
+    for c in rec.comparisons:
+        c.p_value, c.ci_low, c.ci_high, c.mde, c.verdict, c.verdict_reason = None, None, None, None, "inconclusive", reason
+    rows = record_rows(rec, "r.json")
+    tables = build_tables(rows)
+    df = frames.with_deltas(tables)
+    assert set(df.loc[df["delta"].notna(), "verdict"]) == {f"inconclusive: {reason}"}
+    assert set(df.loc[df["delta"].notna(), "marker"]) == {""}
+    shown = compare_frames.eval_set_table(rec.comparisons)
+    assert set(shown["verdict"]) == {f"inconclusive: {reason}"} and shown["stars"].eq("").all()

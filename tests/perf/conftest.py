@@ -1,5 +1,5 @@
 """Every test in tests/perf is a pytest-benchmark suite: marked `perf`, run by `make bench` (the
-scale-out suite, marked `scale` as well, by `make bench-scale`). The sampler suites' tables are
+heavy ones, the Ray scale-out and the full-size cases, marked `scale` as well, by `make bench-scale`). The sampler suites' tables are
 printed last (`sampler_table.py`)."""
 
 import pytest

@@ -44,6 +44,7 @@ def timed(fn, *args, **kwargs):
     return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
+@pytest.mark.scale  # ~3 min of CPU with its sklearn baseline: `make bench-scale`
 def test_nearest_neighbours_100k_x_10k(benchmark, features):
     pytest.importorskip("sklearn")
     queries, references = features

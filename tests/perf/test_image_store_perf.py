@@ -39,7 +39,8 @@ class JpegFolder(Source):
         return self.folder / row["image_id"]
 
 
-@pytest.fixture(scope="module", params=list(RESOLUTIONS))
+@pytest.fixture(scope="module", params=[pytest.param(r, marks=pytest.mark.scale) if r == "chexpert-full" else r
+                                        for r in RESOLUTIONS])  # full-size JPEGs: `make bench-scale`
 def source(request, tmp_path_factory):
     height, width, n_images = RESOLUTIONS[request.param]
     folder = tmp_path_factory.mktemp(request.param)

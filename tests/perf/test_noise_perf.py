@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 import torch
 
 from cxrbench.baselines.ddpm import noise, sampling
@@ -56,6 +57,7 @@ def test_noise_of_one_step(benchmark):
     assert ratio < 4  # integer interpolation beside a hash that both share
 
 
+@pytest.mark.scale  # 8 sampling runs of 64 images: `make bench-scale`; the sampler table times the network
 def test_ddpm_sampling_with_the_exact_noise(benchmark, monkeypatch):
     from cxrbench.baselines.ddpm.generator import WEIGHTS_ROOT
     from cxrbench.baselines.ddpm.model import load_pretrained

@@ -23,7 +23,7 @@ def conditions():
     return sample_conditions(max(BATCH.values()), site="site-a", seed=0)
 
 
-@pytest.mark.parametrize("size", [64, 256, 32])
+@pytest.mark.parametrize("size", [64, pytest.param(256, marks=pytest.mark.scale), 32])  # 256 px: `make bench-scale`
 def test_render_speed(benchmark, conditions, size):
     n = BATCH[size]
     cond, seeds = conditions.iloc[:n].reset_index(drop=True), np.arange(n, dtype=np.int64)

@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 TASK, ENTRY = "phantom/supplement-100", "submissions/phantom-oracle"
 MAX_TRAIN_JOB_BYTES = 1 << 20
@@ -24,6 +26,8 @@ MAX_TRAIN_JOB_BYTES = 1 << 20
 CHILD = r"""
 import json, pickle, sys, time
 from pathlib import Path
+
+import pytest
 
 from cxrbench.runner.cache import Cache
 from cxrbench.runner.evaluate import RunOptions, TaskRun
@@ -50,6 +54,7 @@ def plan_in_fresh_process(cache_root: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.scale  # renders a task's films, then plans it 3 times in fresh processes: `make bench-scale`
 def test_plan_to_first_training_job(benchmark, tmp_path_factory):
     cache_root = tmp_path_factory.mktemp("plan-cache")
     plan_in_fresh_process(cache_root)  # renders the phantom films into the image store once

@@ -61,6 +61,9 @@ def test_oracle_generator_end_to_end_then_cached(tiny_tasks, run_opts, tmp_path)
     log = io.StringIO()
     again = evaluate(sub, ["tiny/supplement-100"], run_opts, console=Console(file=log, width=200))[0].record
     assert "tiny/supplement-100 · generate replica 0 done in" in log.getvalue() and "(cached)" in log.getvalue()
+    # two seeds: it runs, but says before it starts that no significance will be reported, and why
+    assert "WARNING: 2 classifier seed(s): tiny/supplement-100 will report Δ without a p-value" in log.getvalue()
+    assert all(c.p_value is None and c.verdict_reason.startswith("too few seeds (2)") for c in supp.comparisons)
     assert all(t.cached for t in again.timings if t.stage in ("generate", "train+predict"))
     assert again.eval_sets == supp.eval_sets and again.comparisons == supp.comparisons
     # what generating the set cost is measured when it is made and carried by the record that reuses it

@@ -112,3 +112,92 @@ def test_single_class_label_is_undefined_not_half(eval_set):
     edema = out.eval_sets[0].labels[1]
     assert edema.auroc is None and "positive" in edema.undefined_reason
     assert out.comparisons == []
+
+
+def _arms(eval_set, n_seeds, strength_a=1.5, strength_b=1.0, rng_seed=5):
+    from cxrbench.stats.arms import Arm
+
+    rng = np.random.default_rng(rng_seed)
+    y = eval_set.labels(LABELS)
+    ids = eval_set.rows["image_id"].astype(str).to_numpy()
+    a = np.stack([informative(y, strength_a, rng) for _ in range(n_seeds)])
+    b = np.stack([informative(y, strength_b, rng) for _ in range(n_seeds)])
+    return Arm(a, ids, tuple(range(n_seeds))), Arm(b, ids, tuple(range(n_seeds)))
+
+
+def test_arms_are_aligned_by_image_id_and_seed_not_by_position(eval_set):
+    from cxrbench.runner.score import compare_on
+    from cxrbench.stats.arms import Arm
+
+    a, b = _arms(eval_set, 5)
+    ref = compare_on("internal_test", eval_set, LABELS, a, b, "baseline", rule=RULE)
+    rows = np.random.default_rng(0).permutation(len(a.image_ids))
+    seeds = [3, 0, 4, 1, 2]
+    shuffled = Arm(b.scores[seeds][:, rows], b.image_ids[rows], tuple(seeds))
+    got = compare_on("internal_test", eval_set, LABELS, a, shuffled, "baseline", rule=RULE)
+    assert got.model_dump() == ref.model_dump()
+    assert ref.paired_seeds and ref.verdict == "better"
+
+
+def test_arms_that_disagree_are_one_error_naming_the_id(eval_set):
+    from cxrbench.runner.score import compare_on
+    from cxrbench.stats import StatsError
+    from cxrbench.stats.arms import Arm
+
+    a, b = _arms(eval_set, 3)
+    ids = b.image_ids.copy()
+    ids[7] = "stranger"
+    with pytest.raises(StatsError, match=r"arm B: no prediction for image 'i0007' of the eval set"):
+        compare_on("internal_test", eval_set, LABELS, a, Arm(b.scores, ids, b.seeds), "x", rule=RULE)
+    ids[7] = ids[8]
+    with pytest.raises(StatsError, match=r"arm B: image id 'i0008' appears twice \(rows 7 and 8\)"):
+        compare_on("internal_test", eval_set, LABELS, a, Arm(b.scores, ids, b.seeds), "x", rule=RULE)
+    with pytest.raises(StatsError, match=r"arm A: image ids of shape \(599,\) for scores of shape \(3, 600, 3\)"):
+        compare_on("internal_test", eval_set, LABELS, Arm(a.scores, a.image_ids[1:], a.seeds), b, "x", rule=RULE)
+    extra = Arm(np.concatenate([b.scores, b.scores[:, :1]], axis=1), np.append(b.image_ids, "i9999"), b.seeds)
+    with pytest.raises(StatsError, match=r"arm B: image 'i9999' is not in the eval set"):
+        compare_on("internal_test", eval_set, LABELS, a, extra, "x", rule=RULE)
+    nan = b.scores.copy()
+    nan[1, 42, 2] = np.nan
+    with pytest.raises(StatsError, match=r"arm B: non-finite score nan for image 'i0042', label 'Pleural Effusion', "
+                                         r"seed 1"):
+        compare_on("internal_test", eval_set, LABELS, a, Arm(nan, b.image_ids, b.seeds), "x", rule=RULE)
+
+
+@pytest.mark.parametrize("n_seeds", [1, 2])
+def test_too_few_seeds_carry_no_p_value_stars_or_holm_flags(eval_set, n_seeds):
+    from cxrbench.presentation import labels_up_down, verdict_text
+
+    out, _ = _two_arms(eval_set, 2.0, 0.5, n_seeds=n_seeds, rng_seed=1)
+    comp = out.comparisons[0]
+    reason = f"too few seeds ({n_seeds}); use ≥ 3, ≥ 5 for per-label tests"
+    assert comp.delta > 0.1 and comp.p_value is None and comp.ci_low is None and comp.mde is None
+    assert comp.stars == "" and not comp.significant and comp.significant_labels == []
+    assert all(d.p_value is None and d.p_holm is None and not d.significant for d in comp.labels)
+    assert comp.verdict == "inconclusive" and comp.verdict_reason == reason
+    assert f"no test: {reason}" in comp.method and verdict_text(comp) == f"inconclusive: {reason}"
+    assert labels_up_down(comp) == "—"
+
+
+def test_identical_predictions_are_inconclusive_not_no_difference(eval_set):
+    y = eval_set.labels(LABELS)
+    rng = np.random.default_rng(9)
+    preds = {s: {"internal_test": informative(y, 1.0, rng)} for s in range(5)}
+    out = score_task(eval_sets={"internal_test": eval_set}, labels=LABELS, preds=preds, base_preds=preds,
+                     against="baseline", primary_eval_set="internal_test", eligibility=RULE)
+    comp = out.comparisons[0]
+    assert comp.delta == 0 and comp.p_value is None and comp.mde is None
+    assert comp.verdict == "inconclusive" and "zero variance" in comp.verdict_reason
+
+
+def test_a_frozen_classifier_is_one_fixed_model_and_the_record_says_so(eval_set):
+    y = eval_set.labels(LABELS)
+    rng = np.random.default_rng(10)
+    frozen = {0: {"internal_test": informative(y, 2.0, rng)}}
+    recipe = {s: {"internal_test": informative(y, 1.0, rng)} for s in range(5)}
+    out = score_task(eval_sets={"internal_test": eval_set}, labels=LABELS, preds=frozen, base_preds=recipe,
+                     against="recipe", primary_eval_set="internal_test", eligibility=RULE, fixed_submission=True)
+    comp = out.comparisons[0]
+    assert not comp.paired_seeds and comp.n_seeds == 1 and comp.n_seeds_against == 5
+    assert comp.verdict == "better" and comp.dof == 4 and "arm A is one fixed model" in comp.method
+    assert all(d.p_holm is not None for d in comp.labels)  # the recipe arm has 5 seeds: Holm flags hold

@@ -70,3 +70,18 @@ def test_first_difference_names_paths():
         "r.a[x].p: record 0.5, recomputed 0.6"
     assert "2 entries" in first_difference([1, 2], [1])
     assert first_difference({"s": True}, {"s": False}) == ".s: record True, recomputed False"
+
+
+def test_predictions_are_matched_by_image_id_not_row_order(evaluated):
+    """A shuffled predictions table gives the record's numbers; a repeated image id is named."""
+    import pandas as pd
+
+    from cxrbench.results import RecordError, read_record
+    from cxrbench.runner.score_inputs import verify_numbers
+
+    rec = read_record(evaluated)
+    table = pd.read_parquet(evaluated.parent / rec.predictions_file)
+    assert verify_numbers(rec, table.sample(frac=1.0, random_state=0)) is None
+    repeated = pd.concat([table, table.iloc[:1]])
+    with pytest.raises(RecordError, match=r"image id '.*' appears twice"):
+        verify_numbers(rec, repeated)

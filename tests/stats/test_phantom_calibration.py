@@ -1,6 +1,6 @@
 """The committed calibration of the reported tests on the phantom meets the bar it was run for.
 
-`docs/img/stats_calibration.json` is written by `scripts/stats_calibration.py analyse` (pools of
+`docs/img/stats_calibration.json` is written by `docs/experiments/phantom_calibration.py analyse` (pools of
 real classifier runs, fresh phantom patients; docs/stats.md). Re-running it must keep every
 reported test's rejection rate under a true null within 2.5-7.5 % at alpha = 0.05, and the
 oracle must separate from real-only data.

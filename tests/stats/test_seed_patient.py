@@ -115,3 +115,83 @@ def test_bad_input_is_one_clear_error():
         seed_mean_delta(y, a, a[:2], patients, labels=LABELS, eligible=[True] * 3, paired_seeds=True)
     with pytest.raises(StatsError, match="no eligible label"):
         seed_mean(y, a, patients, labels=LABELS, eligible=[False] * 3)
+
+
+def test_too_few_seeds_give_no_test():
+    """A trained arm with fewer than 3 seeds: no p, CI or MDE, and the reason (its seed variance has < 2 dof)."""
+    rng = np.random.default_rng(11)
+    y, patients, disease, pe = _design(rng)
+    for s in (1, 2):
+        a, b = _arm(rng, disease, pe, s, skill=1.5), _arm(rng, disease, pe, s)
+        res = seed_mean_delta(y, a, b, patients, labels=LABELS, eligible=[True] * 3, paired_seeds=s > 1)
+        for e in (res.macro, *res.per_label.values()):
+            assert np.isnan(e.p_value) and np.isnan(e.ci_low) and np.isnan(e.mde) and np.isnan(e.se)
+            assert e.reason.startswith(f"too few seeds ({s}); use ≥ 3, ≥ 5 for per-label tests")
+            assert e.estimate > 0  # the estimate itself is still reported
+    a, b = _arm(rng, disease, pe, 3), _arm(rng, disease, pe, 3)
+    assert np.isfinite(seed_mean_delta(y, a, b, patients, labels=LABELS, eligible=[True] * 3,
+                                       paired_seeds=True).macro.p_value)
+
+
+def test_degrees_of_freedom_never_exceed_the_seed_spread():
+    rng = np.random.default_rng(12)
+    y, patients, disease, pe = _design(rng)
+    a, b = _arm(rng, disease, pe, 5, skill=1.3), _arm(rng, disease, pe, 5)
+    paired = seed_mean_delta(y, a, b, patients, labels=LABELS, eligible=[True] * 3, paired_seeds=True)
+    assert paired.macro.var_test > 0  # a test part, yet it adds no degrees of freedom
+    assert all(e.dof == 4 for e in (paired.macro, *paired.per_label.values()))
+    unpaired = seed_mean_delta(y, a, b[:4], patients, labels=LABELS, eligible=[True] * 3, paired_seeds=False)
+    assert all(3 <= e.dof <= 7 for e in (unpaired.macro, *unpaired.per_label.values()))
+
+
+def test_a_fixed_model_has_no_seed_part_and_is_tested_against_the_recipes_seeds():
+    rng = np.random.default_rng(13)
+    y, patients, disease, pe = _design(rng)
+    frozen, recipe = _arm(rng, disease, pe, 1, skill=1.4), _arm(rng, disease, pe, 5)
+    res = seed_mean_delta(y, frozen, recipe, patients, labels=LABELS, eligible=[True] * 3, paired_seeds=False,
+                          fixed_a=True)
+    assert np.isfinite(res.macro.p_value) and res.macro.dof == 4 and "one fixed model" in res.macro.reason
+    # the same single run as a trained arm: too few seeds
+    trained = seed_mean_delta(y, frozen, recipe, patients, labels=LABELS, eligible=[True] * 3, paired_seeds=False)
+    assert np.isnan(trained.macro.p_value) and "too few seeds (1)" in trained.macro.reason
+    with pytest.raises(StatsError, match="fixed model but has 5 sets"):
+        seed_mean_delta(y, recipe, recipe, patients, labels=LABELS, eligible=[True] * 3, paired_seeds=False,
+                        fixed_a=True)
+
+
+def test_identical_predictions_have_zero_variance_and_no_test():
+    rng = np.random.default_rng(14)
+    y, patients, disease, pe = _design(rng)
+    a = _arm(rng, disease, pe, 5)
+    res = seed_mean_delta(y, a, a.copy(), patients, labels=LABELS, eligible=[True] * 3, paired_seeds=True)
+    for e in (res.macro, *res.per_label.values()):
+        assert e.estimate == 0 and np.isnan(e.p_value) and np.isnan(e.mde) and "zero variance" in e.reason
+
+
+def test_a_constant_eligible_label_is_undefined_not_an_error():
+    rng = np.random.default_rng(15)
+    y, patients, disease, pe = _design(rng)
+    y[:, 1] = np.where(np.isnan(y[:, 1]), np.nan, 0.0)
+    a, b = _arm(rng, disease, pe, 5, skill=1.5), _arm(rng, disease, pe, 5)
+    res = seed_mean_delta(y, a, b, patients, labels=LABELS, eligible=[True] * 3, paired_seeds=True)
+    assert np.isnan(res.per_label["b"].estimate) and "needs both classes" in res.per_label["b"].reason
+    assert np.isnan(res.macro.estimate) and np.isnan(res.macro.mde) and "macro undefined" in res.macro.reason
+    assert np.isfinite(res.per_label["a"].p_value)
+
+
+def test_shape_errors_name_the_array_and_both_shapes():
+    rng = np.random.default_rng(16)
+    y, patients, disease, pe = _design(rng)
+    a = _arm(rng, disease, pe, 3)
+    with pytest.raises(StatsError, match=r"stack_b: shape \(3, 899, 3\) does not match .*\(900, 3\)"):
+        seed_mean_delta(y, a, a[:, 1:], patients, labels=LABELS, eligible=[True] * 3, paired_seeds=True)
+    with pytest.raises(StatsError, match=r"stack_a: shape \(900, 3\) does not match"):
+        seed_mean_delta(y, a[0], a, patients, labels=LABELS, eligible=[True] * 3, paired_seeds=False)
+    with pytest.raises(StatsError, match=r"patient_ids: expected 900 ids .* got shape \(899,\)"):
+        seed_mean_delta(y, a, a, patients[1:], labels=LABELS, eligible=[True] * 3, paired_seeds=True)
+    with pytest.raises(StatsError, match=r"eligible: shape \(2,\) does not match the labels' 3"):
+        seed_mean_delta(y, a, a, patients, labels=LABELS, eligible=[True] * 2, paired_seeds=True)
+    bad = a.copy()
+    bad[2, 17, 1] = np.inf
+    with pytest.raises(StatsError, match=r"stack_b\[seed 2\]: non-finite score inf at row 17, label 1"):
+        seed_mean_delta(y, a, bad, patients, labels=LABELS, eligible=[True] * 3, paired_seeds=True)

@@ -187,13 +187,19 @@ def test_timm_classifier_fitted_with_the_recipe_through_the_cli(opts, tmp_path):
         "input_size": 32, "channels": 1, "mean": [0.5], "std": [0.25], "fit": {"init": "checkpoint"}}})
     assert sorted(p.name for p in root.iterdir()) == ["model.safetensors", "submission.yaml"]
     out = CliRunner().invoke(app, ["evaluate", str(root), "--task", "byom/classify", "--out", str(opts.out_dir),
-                                   "--cache", str(opts.cache_root), "--device", "cpu"])
+                                   "--cache", str(opts.cache_root), "--device", "cpu", "--seeds", "3"])
     assert out.exit_code == 0, out.output
     path = opts.out_dir / "phantom" / "quick" / "byom__classify@1" / "tiny-timm-fit@1.json"
     record = read_record(path)
     assert record.status == "complete", record.errors
     assert record.submission.parameters == sum(t.numel() for t in load_file(root / "model.safetensors").values())
-    fitted = pd.read_parquet(path.with_suffix(".predictions.parquet")).query("model == 'submission'")
+    # fitted on every seed of the recipe it is compared with, and paired with it seed by seed
+    assert record.submission.fits and record.seeds == [0, 1, 2]
+    comp = record.comparisons[0]
+    assert comp.paired_seeds and (comp.n_seeds, comp.n_seeds_against) == (3, 3) and comp.dof == 2
+    table = pd.read_parquet(path.with_suffix(".predictions.parquet"))
+    fitted = table.query("model == 'submission' and seed == 0")
+    assert table.query("model == 'submission'")["seed"].nunique() == 3
 
     # the same block without fit scores the checkpoint as it is: different predictions
     write_submission(root, "tiny-timm-fit", "classifier", {"timm": {
@@ -202,6 +208,9 @@ def test_timm_classifier_fitted_with_the_recipe_through_the_cli(opts, tmp_path):
     plain = evaluate(root, ["byom/classify"], opts)[0]
     as_shipped = pd.read_parquet(plain.path.with_suffix(".predictions.parquet")).query("model == 'submission'")
     assert fitted["image_id"].tolist() == as_shipped["image_id"].tolist()
+    # a frozen classifier is one fixed model, and its record says so
+    assert not plain.record.submission.fits and plain.record.seeds == [0]
+    assert "arm A is one fixed model (a frozen classifier)" in plain.record.comparisons[0].method
     assert np.abs(fitted[FIVE].to_numpy() - as_shipped[FIVE].to_numpy()).max() > 1e-3
 
 

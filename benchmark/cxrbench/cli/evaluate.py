@@ -260,7 +260,8 @@ def compare(
     reports the seed-mean Δ macro AUROC (A − B) per eval set with the same CI, p-value, MDE and
     verdict as `evaluate` (patients and seeds both vary), and per-label tests with Holm correction.
     Refused when the records differ in task version, eval population, eval-set fingerprints,
-    seeds or labels.
+    seeds or labels. Published records ship without their predictions: `cxrbench reproduce
+    RECORD...` regenerates them.
 
     Two records of the same submission (same files, task and seeds; e.g. yours and the published
     one) are also checked against the reproducibility contract (docs/reproducibility.md): each
@@ -280,7 +281,8 @@ def compare(
                                          private_evals if held_out else None)
     reproduction = check(a, b) if same_submission(a, b) else None
     try:
-        comparisons = compare_records(a, b, record_a.parent, record_b.parent, cache_root=cache, population=population)
+        comparisons = compare_records(a, b, record_a.parent, record_b.parent, cache_root=cache, population=population,
+                                      files=(record_a, record_b))
     except RecordError as exc:
         if reproduction is None:  # two submissions: the paired tests are the point
             raise
@@ -308,6 +310,43 @@ def compare(
             raise typer.Exit(EXIT_NOT_REPRODUCED)
 
 
+def reproduce(
+    records: list[Path] = typer.Argument(..., help="Result record JSON file(s), e.g. a published record."),
+    submission: Path = typer.Option(None, "--submission", help="The submission folder (default: submissions/<name>, "
+                                    "checked against the record's sha256)."),
+    cache: Path = typer.Option(None, "--cache", help="Cache folder (default .cxrbench-cache or $CXRBENCH_CACHE)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Reference-classifier runs trained at once."),
+    unsafe_no_sandbox: bool = typer.Option(False, "--unsafe-no-sandbox", help="DANGEROUS: run submission code "
+                                           "without bubblewrap isolation."),
+) -> None:
+    """Regenerate a record's per-image predictions from its task, submission and seeds, and check them.
+
+    Reruns `evaluate` for exactly the record's task (version and spec hash), submission (content hash),
+    budget and classifier seeds, then accepts the predictions under the reproducibility contract
+    (docs/reproducibility.md): their sha256 is the record's, or, on another CPU, instruction set,
+    thread count or library build, every macro AUROC and Δ is within its tolerance. They are
+    written beside the record, where `cxrbench compare` finds them. Takes as long as the original
+    run (training, and generation for a generator).
+
+    Example:
+
+      cxrbench reproduce leaderboard/cxrbench/leaderboard/results/phantom/quick/supplement-100@5/noise@1.json
+    """
+    from cxrbench.reproduce import reproduce as run_reproduce
+
+    if len(records) > 1 and submission is not None:
+        from cxrbench.errors import ConfigError
+
+        raise ConfigError("--submission names one folder: give one record with it")
+    for record in records:
+        done = run_reproduce(record, submission=submission, cache_root=cache, device=device, jobs=jobs,
+                             unsafe_no_sandbox=unsafe_no_sandbox)
+        out.print(f"{escape(str(record))}: {done.note}; predictions written to {escape(str(done.predictions))}",
+                  soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate)
     app.command("compare")(compare)
+    app.command("reproduce")(reproduce)

@@ -39,7 +39,7 @@ def task_ref(task: TaskSpec, budget_name: str, budget: Budget) -> TaskRef:
                    baseline=task.baseline, spec_sha256=task.sha256(), more_real_data=task.more_real_data)
 
 
-def submission_ref(sub: Submission, task: TaskSpec, budget: Budget | None) -> SubmissionRef:
+def submission_ref(sub: Submission, task: TaskSpec, budget: Budget | None, fits: bool = False) -> SubmissionRef:
     from cxrbench.runner.population import allowed_keys, population_fields
 
     m = sub.manifest
@@ -49,7 +49,7 @@ def submission_ref(sub: Submission, task: TaskSpec, budget: Budget | None) -> Su
     return SubmissionRef(
         name=m.name, version=m.version, kind=m.kind, sha256=sub.sha256(), authors=m.authors, license=m.license,
         declared_training_data=keys, training_data_within_bounds=not outside, description=m.description,
-        paper=m.paper, links=m.links, parameters=sub.parameters, parameter_files=sub.parameter_files,
+        paper=m.paper, links=m.links, parameters=sub.parameters, parameter_files=sub.parameter_files, fits=fits,
         bounds_note=(f"declares training data outside this task's bounds: {', '.join(outside)} "
                      f"(allowed: {', '.join(allowed) or 'none'})") if outside else None,
         **population_fields(keys, m.training_population, m.kind, task, budget))
@@ -125,7 +125,8 @@ def assemble(run: TaskRun, outcomes: dict[str, Outcome]) -> tuple[ResultRecord, 
     score = outcomes[run.keys["score"][0]].value
     scored, preds, base_preds = score.scored, score.preds, score.base_preds
     record = ResultRecord(
-        status="complete", task=task_ref(task, run.opts.budget, run.budget), submission=submission_ref(run.sub, task, run.budget),
+        status="complete", task=task_ref(task, run.opts.budget, run.budget),
+        submission=submission_ref(run.sub, task, run.budget, fits=run.fits),
         split_fingerprints=split_fingerprints(run), seeds=sorted(preds),
         environment=environment(run.isolation(), training_processes(run.budget)),
         eval_sets=scored.eval_sets, comparisons=scored.comparisons, subgroups=scored.subgroups,

@@ -120,24 +120,27 @@ def load_predictions(cache: Cache, stage: str, key: str, eval_sets: dict[str, Re
     return Predictions(out, key, cached)
 
 
-#: the seed a fitting classifier submission gets (its one run is recorded as seed 0)
-FIT_SEED = 0
+def fits_on(submission: Submission, real_train: RealSet | None) -> bool:
+    """Whether the benchmark trains this classifier on the task's real rows (then once per classifier
+    seed, like the recipe it is compared with); otherwise it is one fixed model."""
+    return real_train is not None and submission.may_fit
 
 
 def submitted_predictions(submission: Submission, *, real_train: RealSet | None, eval_sets: dict[str, RealSet],
                           labels: tuple[str, ...], cache: Cache, limits: Limits, device: str = "cpu",
                           denied: tuple = (), recipe=None, train_uncertainty: str | None = None,
-                          pooled: bool = False, key: str | None = None) -> Predictions:
+                          seed: int = 0, pooled: bool = False, key: str | None = None) -> Predictions:
     """A classifier submission's probabilities on each eval set (images only; labels stay here).
 
     `denied`: folders besides the cache that the sandbox must not see (the results folder);
     `recipe`, `train_uncertainty`: the task's reference recipe and training-label policy, offered
     to a submission that fits on `real_train` (a `timm:` block with `fit` trains with them);
-    `pooled`: held-out sets, shown as one pool in a secret order (`cxrbench.runner.eval_pool`)."""
-    fits = real_train is not None and submission.may_fit
+    `seed`: the classifier seed it fits with (a fixed model ignores it); `pooled`: held-out sets, shown
+    as one pool in a secret order (`cxrbench.runner.eval_pool`)."""
+    fits = fits_on(submission, real_train)
     if key is None:
         key = submitted_key(cache, submission=submission, real_train=real_train, eval_sets=eval_sets, labels=labels,
-                            recipe=recipe, train_uncertainty=train_uncertainty)
+                            recipe=recipe, train_uncertainty=train_uncertainty, seed=seed)
     if not cache.has("submitted-predictions", key):
         if submission.manifest.precomputed:
             table = _read_precomputed(submission, labels)
@@ -152,7 +155,7 @@ def submitted_predictions(submission: Submission, *, real_train: RealSet | None,
                                                 f"{submission.name} {name}")
         else:
             fit = None if not fits else {"recipe": recipe.model_dump() if recipe is not None else None,
-                                         "uncertainty_policy": train_uncertainty, "seed": FIT_SEED}
+                                         "uncertainty_policy": train_uncertainty, "seed": seed}
             out = _run_classifier(submission, real_train if fits else None, eval_sets, labels, cache, limits, device,
                                   denied, fit, pooled)
         with cache.building("submitted-predictions", key, {"submission": submission.name}) as tmp:
@@ -165,14 +168,14 @@ def submitted_predictions(submission: Submission, *, real_train: RealSet | None,
 
 
 def submitted_key(cache: Cache, *, submission: Submission, real_train: RealSet | None, eval_sets: dict[str, RealSet],
-                  labels: tuple[str, ...], recipe=None, train_uncertainty: str | None = None) -> str:
-    """The cache key of a classifier submission's predictions (with the recipe it fits with, if it fits)."""
-    fits = real_train is not None and submission.may_fit
+                  labels: tuple[str, ...], recipe=None, train_uncertainty: str | None = None, seed: int = 0) -> str:
+    """The cache key of a classifier submission's predictions (with the recipe and seed it fits with, if it fits)."""
+    fits = fits_on(submission, real_train)
     return cache.key("submitted-predictions", {
         "submission": submission.sha256(), "eval": {k: v.content_key for k, v in sorted(eval_sets.items())},
         "real_train": real_train.content_key if real_train is not None else None, "labels": list(labels),
         "fit": {"recipe": recipe.identity() if recipe is not None else None, "train_uncertainty": train_uncertainty,
-                "seed": FIT_SEED, "code": code_digest("cxrbench.baselines.classifier")} if fits else None,
+                "seed": seed, "code": code_digest("cxrbench.baselines.classifier")} if fits else None,
     })
 
 
@@ -268,6 +271,10 @@ def _save_probs(path, eval_set: RealSet, probs: np.ndarray, labels: tuple[str, .
 
 def _load_probs(path, eval_set: RealSet, labels: tuple[str, ...]) -> np.ndarray:
     table = pd.read_parquet(path)
-    if table["image_id"].tolist() != eval_set.rows["image_id"].astype(str).tolist():
-        raise SubmissionError(f"{path}: cached predictions do not match the eval set's images (stale cache?)")
+    cached, wanted = table["image_id"].astype(str).to_numpy(), eval_set.rows["image_id"].astype(str).to_numpy()
+    if cached.shape != wanted.shape or (cached != wanted).any():
+        first = int(np.argmax(cached != wanted)) if cached.shape == wanted.shape else min(len(cached), len(wanted))
+        raise SubmissionError(f"{path}: cached predictions do not match the eval set's images (stale cache?): "
+                              f"row {first} is {cached[first] if first < len(cached) else 'missing'!r}, the eval set's "
+                              f"{wanted[first] if first < len(wanted) else 'nothing'!r}")
     return table[list(labels)].to_numpy(np.float64)

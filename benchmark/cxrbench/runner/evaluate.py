@@ -135,6 +135,8 @@ def _run(sub, specs: list[TaskSpec], opts: RunOptions, console: Console, executo
     """Plan every task, run the plan, write each record when its jobs are done: into `outcomes`
     (task order) and `finished` (job key → outcome), which the caller keeps if this is interrupted."""
     with executor:  # connects first: an unreachable cluster fails before anything is computed or written
+        if (warning := few_seeds_warning(sub, specs, opts)) is not None:  # before anything runs
+            console.print(f"[bold yellow]WARNING: {escape(warning)}[/]")
         cache = Cache(opts.cache_root, force=opts.force,
                       report=lambda msg: console.print(f"[bold yellow]{escape(msg)}[/]", soft_wrap=True))
         if opts.threads and opts.device == "cpu":
@@ -197,3 +199,18 @@ def _finish(run: TaskRun, finished: dict[str, Outcome], console: Console) -> Tas
                       f"is kept; this failure is in {path.name}[/]")
     copy_gallery(run.audit_gallery, path, withhold=(EVAL_GALLERY,) if run.opts.population.private else ())
     return TaskOutcome(record, path, spec)
+
+
+def few_seeds_warning(sub, specs: list[TaskSpec], opts: RunOptions) -> str | None:
+    """Why no significance will be reported, when a task compares arms trained on too few seeds."""
+    from cxrbench.stats.seed_patient import MIN_SEEDS, MIN_SEEDS_LABEL_TESTS
+
+    few = [spec.name for spec in specs if (spec.baseline or (sub.kind == "classifier" and spec.real_train))
+           and len(opts.seeds or spec.budget(opts.budget).seeds) < MIN_SEEDS]
+    if not few:
+        return None
+    n = len(opts.seeds or specs[0].budget(opts.budget).seeds)
+    return (f"{n} classifier seed(s): {', '.join(few)} will report Δ without a p-value, stars or Holm flags "
+            f"(verdict inconclusive). The spread over fewer than {MIN_SEEDS} training seeds estimates their "
+            f"variance with under 2 degrees of freedom, too few for a test that holds its level; use --seeds "
+            f"{MIN_SEEDS} or more ({MIN_SEEDS_LABEL_TESTS} for per-label tests).")

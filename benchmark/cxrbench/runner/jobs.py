@@ -55,7 +55,7 @@ class ScoreOutput:
 
 def score(*, cache: Cache, eval_sets: dict[str, RealSet], labels: tuple[str, ...], runs: dict[int, tuple[str, str]],
           base_runs: dict[int, tuple[str, str]], against: str | None, primary_eval_set: str,
-          eligibility: EligibilityRule) -> ScoreOutput:
+          eligibility: EligibilityRule, fixed_submission: bool = False) -> ScoreOutput:
     """Every number of a record from the finished predictions (`runs`: seed → (cache stage, key))."""
     from cxrbench.runner.classify import load_predictions
     from cxrbench.runner.score import score_task
@@ -66,7 +66,7 @@ def score(*, cache: Cache, eval_sets: dict[str, RealSet], labels: tuple[str, ...
 
     preds, base_preds = by_seed(runs), by_seed(base_runs)
     scored = score_task(eval_sets=eval_sets, labels=labels, preds=preds, base_preds=base_preds, against=against,
-                        primary_eval_set=primary_eval_set, eligibility=eligibility)
+                        primary_eval_set=primary_eval_set, eligibility=eligibility, fixed_submission=fixed_submission)
     return ScoreOutput(scored, _as_stored(preds), _as_stored(base_preds))
 
 

@@ -20,7 +20,7 @@ from rich.progress import Progress
 from cxrbench.errors import ConfigError, CxrbenchError, DataError
 from cxrbench.results import StageTiming
 from cxrbench.runner.cache import Cache, stable_hash
-from cxrbench.runner.classify import submitted_predictions
+from cxrbench.runner.classify import fits_on, submitted_predictions
 from cxrbench.runner.datasets import RealSet, load_eval_set, load_real_set
 from cxrbench.runner.executors import run_plan
 from cxrbench.runner.generate import synthesize
@@ -74,6 +74,7 @@ class TaskRun:
         self.replica_of: dict[str, int] = {}  # generate job key → its replica number
         self.error: str | None = None  # why planning failed
         self.audit_skipped: str | None = None
+        self.fits = False  # a classifier the benchmark trains per seed (set by `plan`)
         # set by `plan()`: the task's data, and seed → (cache stage, key) of each arm's runs
         self.eval_sets: dict[str, RealSet] = {}  # sealed: as they may leave the scorer
         self.unsealed_eval_sets: dict[str, RealSet] = {}  # real ids, for the disjointness checks
@@ -213,7 +214,10 @@ class TaskRun:
             base_train = self._real(baseline.real_train, b.max_train_images)
         self.runs, self.base_runs = {}, {}
         if self.sub.kind == "classifier":
-            self.runs = {0: ("submitted-predictions", self.plan_submitted(plan, real_train))}
+            # a fitted classifier is trained on every seed of the recipe it is compared with; a frozen one is one model
+            self.fits = fits_on(self.sub, real_train)
+            for seed in (self.seeds if self.fits else [0]):
+                self.runs[seed] = ("submitted-predictions", self.plan_submitted(plan, real_train, seed))
             base_train = real_train
         else:
             for seed in self.seeds:
@@ -241,8 +245,8 @@ class TaskRun:
         check_prompts_match(self.sub.root, pre, requests_for(conditioning, replica, self.task.generation_seed),
                             self.sub.root / MANIFEST)
 
-    def plan_submitted(self, plan: Plan, real_train: RealSet | None) -> str:
-        """The job of a classifier submission's predictions (fitted on `real_train` if it fits)."""
+    def plan_submitted(self, plan: Plan, real_train: RealSet | None, seed: int = 0) -> str:
+        """The job of a classifier submission's predictions (fitted on `real_train` with `seed` if it fits)."""
         from cxrbench.baselines.classifier import get_recipe
         from cxrbench.runner.classify import submitted_key
 
@@ -252,8 +256,10 @@ class TaskRun:
                               f"published, so only a classifier's code can score them (evaluate without an "
                               f"evaluator key for the dev sets)")
         inputs = dict(submission=self.sub, real_train=real_train, eval_sets=self.eval_sets, labels=self.scored_labels,
-                      train_uncertainty=task.train_uncertainty, recipe=get_recipe(b.recipe, image_size=b.image_size))
-        return self._job(plan, submitted_key(self.cache, **inputs), "predict", "submitted-predictions", "submission",
+                      train_uncertainty=task.train_uncertainty, recipe=get_recipe(b.recipe, image_size=b.image_size),
+                      seed=seed)
+        return self._job(plan, submitted_key(self.cache, **inputs), "predict", "submitted-predictions",
+                         f"submission seed {seed}" if self.fits else "submission",
                          submitted_predictions, dict(limits=self.limits(b.classifier_timeout_s), device=self.opts.device,
                                                      denied=(self.opts.out_dir.resolve(),),
                                                      pooled=self.opts.population.held_out, **inputs),
@@ -293,7 +299,8 @@ class TaskRun:
         key = stable_hash({"score": task.sha256(), "runs": deps, "against": against})
         self._job(plan, key, "score", None, "", jobs.score, dict(
             eval_sets=self.eval_sets, labels=self.scored_labels, runs=self.runs, base_runs=self.base_runs, against=against,
-            primary_eval_set=task.primary.eval_set, eligibility=task.eligibility), deps=deps)
+            primary_eval_set=task.primary.eval_set, eligibility=task.eligibility,
+            fixed_submission=self.sub.kind == "classifier" and not self.fits), deps=deps)
 
     def job_keys(self) -> list[str]:
         return [k for keys in self.keys.values() for k in keys]

@@ -19,6 +19,8 @@ import pandas as pd
 from cxrbench.results import RecordError, ResultRecord
 from cxrbench.runner.datasets import RealSet
 from cxrbench.runner.score import Scored, score_task
+from cxrbench.stats import StatsError
+from cxrbench.stats.arms import Arm, align
 from cxrbench.trust.populations import EvalPopulation
 
 #: fields of a record that `score_task` produces, compared in this order
@@ -58,11 +60,12 @@ def _per_seed(table: pd.DataFrame, model: str, eval_sets: dict[str, RealSet],
         out[int(seed)] = {}
         for name, es in eval_sets.items():
             rows = seed_part[seed_part["eval_set"] == name]
-            ids = es.rows["image_id"].astype(str).tolist()
-            if rows["image_id"].astype(str).tolist() != ids:
-                raise RecordError(f"predictions of {model} seed {seed} on {name} do not list the eval set's "
-                                  f"{len(ids)} images in order ({len(rows)} rows)")
-            out[int(seed)][name] = rows[labels].to_numpy(np.float64)
+            arm = Arm(rows[labels].to_numpy(np.float64)[None], rows["image_id"].astype(str).to_numpy(), (int(seed),))
+            try:  # by image id, never by row position
+                out[int(seed)][name] = align(arm, es.rows["image_id"].astype(str).to_numpy(), labels,
+                                             name=f"predictions of {model} seed {seed} on {name}")[0]
+            except StatsError as exc:
+                raise RecordError(str(exc)) from None
     return out
 
 
@@ -80,16 +83,17 @@ def rescore(record: ResultRecord, table: pd.DataFrame, eval_sets: dict[str, Real
     if sorted(preds) != sorted(record.seeds):
         raise RecordError(f"predictions hold seeds {sorted(preds)}, the record says {sorted(record.seeds)}")
     return score_task(eval_sets=eval_sets, labels=tuple(labels), preds=preds, base_preds=base, against=against,
-                      primary_eval_set=primary_eval_set, eligibility=eligibility)
+                      primary_eval_set=primary_eval_set, eligibility=eligibility,
+                      fixed_submission=record.submission.kind == "classifier" and not record.submission.fits)
 
 
-def first_difference(claimed: Any, computed: Any, path: str = "") -> str | None:
+def first_difference(claimed: Any, computed: Any, path: str = "", tolerance: float = TOLERANCE) -> str | None:
     """The first place two JSON-like values differ, as `path: record X, recomputed Y` (None: equal)."""
     if isinstance(claimed, dict) and isinstance(computed, dict):
         for key in list(claimed) + [k for k in computed if k not in claimed]:
             if key not in claimed or key not in computed:
                 return f"{path}.{key}: present in only one of record and recomputation"
-            if (diff := first_difference(claimed[key], computed[key], f"{path}.{key}")) is not None:
+            if (diff := first_difference(claimed[key], computed[key], f"{path}.{key}", tolerance)) is not None:
                 return diff
         return None
     if isinstance(claimed, list) and isinstance(computed, list):
@@ -99,13 +103,13 @@ def first_difference(claimed: Any, computed: Any, path: str = "") -> str | None:
             tag = next((a[k] for k in ("eval_set", "label", "group") if isinstance(a, dict) and k in a), i)
             if isinstance(a, dict) and "attribute" in a:
                 tag = f"{a.get('eval_set')}/{a['attribute']}/{a.get('group', '')}".rstrip("/")
-            if (diff := first_difference(a, b, f"{path}[{tag}]")) is not None:
+            if (diff := first_difference(a, b, f"{path}[{tag}]", tolerance)) is not None:
                 return diff
         return None
     if isinstance(claimed, bool) or isinstance(computed, bool) or not (
             isinstance(claimed, (int, float)) and isinstance(computed, (int, float))):
         return None if claimed == computed else f"{path}: record {claimed!r}, recomputed {computed!r}"
-    if math.isclose(float(claimed), float(computed), rel_tol=TOLERANCE, abs_tol=TOLERANCE):
+    if math.isclose(float(claimed), float(computed), rel_tol=tolerance, abs_tol=tolerance):
         return None
     return f"{path}: record {claimed!r}, recomputed {computed!r}"
 

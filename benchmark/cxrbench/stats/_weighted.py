@@ -122,17 +122,31 @@ def patient_count_blocks(n_patients: int, n_replicates: int, seed: int) -> Itera
 
 
 def within_cluster_h(pos_patients, pos_scores, neg_patients, neg_scores, n_patients) -> np.ndarray:
-    """Σ H(s_i − s_j) over positive i and negative j of the same patient, per patient (P,)."""
+    """Σ H(s_i − s_j) over positive i and negative j of the same patient, per patient: (P,), or (K, P)
+    for the scores of K models ((K, m) and (K, n))."""
+    pos_scores, neg_scores = np.asarray(pos_scores), np.asarray(neg_scores)
+    many = pos_scores.ndim == 2
+    pos_scores, neg_scores = np.atleast_2d(pos_scores), np.atleast_2d(neg_scores)
+    k_models = pos_scores.shape[0]
     per_neg = np.bincount(neg_patients, minlength=n_patients)
     start = np.cumsum(per_neg) - per_neg
     neg_order = np.argsort(neg_patients, kind="stable")
     reps = per_neg[pos_patients]
     total = int(reps.sum())
     if total == 0:
-        return np.zeros(n_patients)
+        out = np.zeros((k_models, n_patients))
+        return out if many else out[0]
     pi = np.repeat(np.arange(pos_patients.shape[0]), reps)
     offset = np.arange(total) - np.repeat(np.cumsum(reps) - reps, reps)
     nj = neg_order[start[pos_patients[pi]] + offset]
-    d = pos_scores[pi] - neg_scores[nj]
+    d = pos_scores[:, pi] - neg_scores[:, nj]
     h = (d > 0) + 0.5 * (d == 0)
-    return np.bincount(pos_patients[pi], weights=h, minlength=n_patients)
+    out = per_model_bincount(pos_patients[pi], h, n_patients)
+    return out if many else out[0]
+
+
+def per_model_bincount(groups: np.ndarray, weights: np.ndarray, n_groups: int) -> np.ndarray:
+    """(K, G) sums of (K, n) `weights` by the shared group index `groups` (n,): one bincount for all K."""
+    k_models = weights.shape[0]
+    index = (np.arange(k_models)[:, None] * n_groups + groups[None, :]).ravel()
+    return np.bincount(index, weights=weights.ravel(), minlength=k_models * n_groups).reshape(k_models, n_groups)

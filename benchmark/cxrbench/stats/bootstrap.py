@@ -23,7 +23,7 @@ from cxrbench.stats._inputs import (
     label_names,
 )
 from cxrbench.stats._record import Record
-from cxrbench.stats._weighted import WeightedAuc, patient_count_blocks, within_cluster_h
+from cxrbench.stats._weighted import WeightedAuc, patient_count_blocks, per_model_bincount, within_cluster_h
 from cxrbench.stats.auroc import undefined_reason
 from cxrbench.stats.delong import structural_components
 from cxrbench.stats.errors import StatsError
@@ -97,10 +97,12 @@ class _Prepared:
     n_neg: np.ndarray
 
 
-def prepare(y_true, score_list, patient_ids, labels) -> _Prepared:
-    """Validate labels, K models' scores and patient ids; find the labels with both classes."""
+def prepare(y_true, score_list, patient_ids, labels, *, score_names: Sequence[str] | None = None) -> _Prepared:
+    """Validate labels, K models' scores and patient ids; find the labels with both classes.
+    `score_names`: how an error names each model's scores (default `scores[k]`)."""
     y, _ = as_labels(y_true)
-    scores = np.stack([as_scores(s, y.shape, name=f"scores[{k}]") for k, s in enumerate(score_list)])
+    names = list(score_names) if score_names is not None else [f"scores[{k}]" for k in range(len(score_list))]
+    scores = np.stack([as_scores(s, y.shape, name=n) for n, s in zip(names, score_list)])
     patients, n_patients = as_groups(patient_ids, y.shape[0])
     names = label_names(labels, y.shape[1], y_true)
     n_pos = (y == 1).sum(axis=0)
@@ -174,15 +176,12 @@ def jackknife_aurocs(prep: _Prepared) -> tuple[np.ndarray, np.ndarray]:
         s = prep.scores[:, scored, j]
         auc, v10, v01 = structural_components(positive, s)
         full[:, j] = auc
-        for k in range(k_models):
-            u = auc[k] * m * n
-            u_left = (u - np.bincount(pos_p, weights=n * v10[k], minlength=prep.n_patients)
-                      - np.bincount(neg_p, weights=m * v01[k], minlength=prep.n_patients)
-                      + within_cluster_h(pos_p, s[k, positive], neg_p, s[k, ~positive],
-                                         prep.n_patients))
-            denom = m_left * n_left
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[k, j] = np.where(denom > 0, u_left / np.where(denom > 0, denom, 1), np.nan)
+        u_left = ((auc * m * n)[:, None] - per_model_bincount(pos_p, n * v10, prep.n_patients)
+                  - per_model_bincount(neg_p, m * v01, prep.n_patients)
+                  + within_cluster_h(pos_p, s[:, positive], neg_p, s[:, ~positive], prep.n_patients))
+        denom = m_left * n_left
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[:, j] = np.where(denom > 0, u_left / np.where(denom > 0, denom, 1), np.nan)
     return full, out
 
 

@@ -75,7 +75,10 @@ def main() -> None:
                 "`cxrbench publish RECORD.json` to add one.")
         return
     opts = frames.options(tables)
-    board = st.sidebar.selectbox("Records", opts["board"], key="board", help=BOARD_HELP)
+    # ?board=self-reported (a prefix of a board's name) opens on that board: links and screenshots
+    wanted = str(st.query_params.get("board", "")).lower()
+    first = next((i for i, name in enumerate(opts["board"]) if wanted and name.lower().startswith(wanted)), 0)
+    board = st.sidebar.selectbox("Records", opts["board"], index=first, key="board", help=BOARD_HELP)
     st.sidebar.header("Filters")
     profile = st.sidebar.selectbox("Profile", opts["profile"], key="profile")
     budget = st.sidebar.selectbox("Budget", opts["budget"], key="budget")

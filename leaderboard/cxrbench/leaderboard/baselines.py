@@ -113,5 +113,9 @@ def register_arm(store: Path, record: ResultRecord, table: pd.DataFrame, entry: 
     slot[population] = {"from": f"{entry} on {record.task.name}", "record_sha256": record.content_sha256,
                         "macro_auroc": macros or {},
                         "digests": arm_digests(table, arm[1], record.labels)}
-    atomic_write_bytes(Path(store) / BASELINES_FILE, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+    write_baselines(store, data)
     return True
+
+
+def write_baselines(store: Path, data: dict) -> None:
+    atomic_write_bytes(Path(store) / BASELINES_FILE, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())

@@ -46,6 +46,9 @@ def _orient(row: dict, flipped: bool) -> dict:
 def eval_set_table(comparisons, flipped: bool = False) -> pd.DataFrame:
     """One row per eval set: Δ (A − B) with CI, MDE, p, stars and verdict."""
     rows = [_orient(fields.row(c), flipped) for c in comparisons]
+    for row in rows:  # a verdict without a test carries its reason (never flipped: it is always inconclusive)
+        if row.get("verdict_reason"):
+            row["verdict"] = f"{row['verdict']}: {row['verdict_reason']}"
     return pd.DataFrame(rows, columns=EVAL_COLUMNS + ["against", "method"])[EVAL_COLUMNS]
 
 

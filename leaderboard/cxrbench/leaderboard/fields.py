@@ -1,8 +1,9 @@
 """The one place that reads a Comparison's numbers (for the leaderboard and the CLI tables).
 
-Record schema v2 and v3 (v3 adds the measured generation cost, read by `generation_cost`): `delta`,
-`ci_low`, `ci_high`, `p_value`, `mde`, `verdict`, `stars`, `endpoint`, all computed once by the score
-stage; nothing here recomputes a statistic or a star.
+Record schema v2 to v7 (v3 adds the measured generation cost, read by `generation_cost`; v7 the
+`verdict_reason` of a comparison without a test): `delta`, `ci_low`, `ci_high`, `p_value`, `mde`,
+`verdict`, `stars`, `endpoint`, all computed once by the score stage; nothing here recomputes a
+statistic or a star.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ def verdict_words(c) -> str:
 def row(c) -> dict:
     """A comparison's numbers under the leaderboard's column names (the record's own stars and verdict)."""
     return dict(eval_set=c.eval_set, against=c.against, endpoint=c.endpoint, delta=c.delta, ci_low=c.ci_low,
-                ci_high=c.ci_high, p_value=c.p_value, mde=c.mde, verdict=c.verdict or "", stars=c.stars,
-                method=c.method)
+                ci_high=c.ci_high, p_value=c.p_value, mde=c.mde, verdict=c.verdict or "",
+                verdict_reason=getattr(c, "verdict_reason", None), stars=c.stars, method=c.method)
 
 
 def generation_cost(record) -> dict:

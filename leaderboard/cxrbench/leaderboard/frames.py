@@ -77,10 +77,13 @@ def with_deltas(tables: Tables) -> pd.DataFrame:
     sc = scores(tables)
     comp = tables.comparisons.rename(columns={"ci_low": "delta_ci_low", "ci_high": "delta_ci_high", "p_value": "p"})
     out = sc.merge(comp[["file", "eval_set", "against", "endpoint", "delta", "delta_ci_low", "delta_ci_high", "mde",
-                         "p", "verdict", "stars", "n_significant_labels"]], on=["file", "eval_set"], how="left")
+                         "p", "verdict", "verdict_reason", "stars", "n_significant_labels"]], on=["file", "eval_set"],
+                   how="left")
     out["marker"] = out["stars"].fillna("")
-    out["verdict"] = out["verdict"].fillna("").map(lambda v: VERDICT_WORDS.get(v, v))  # in words, never `no_detectable…`
-    return out.drop(columns=["stars"])
+    # in words, never `no_detectable…`; the record's reason travels with its verdict (no test: too few seeds, zero variance)
+    words = out["verdict"].fillna("").map(lambda v: VERDICT_WORDS.get(v, v))
+    out["verdict"] = [f"{v}: {r}" if isinstance(r, str) and r else v for v, r in zip(words, out["verdict_reason"])]
+    return out.drop(columns=["stars", "verdict_reason"])
 
 
 def overview(tables: Tables, pairwise: pd.DataFrame, family: str, rank_eval_set: str) -> tuple[pd.DataFrame, dict[str, str]]:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cxrbench.stats.multiplicity import holm
-from cxrbench.stats.seed_patient import ALPHA
+from cxrbench.stats.power import ALPHA
 
 PAIRED = "paired tests, Holm-corrected"
 CI_OVERLAP = "bootstrap-CI overlap (no paired tests stored)"

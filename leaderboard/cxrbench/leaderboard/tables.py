@@ -30,7 +30,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "labels": ("file", "eval_set", "label", "auroc", "ci_low", "ci_high", "n", "n_pos", "delta", "delta_ci_low",
                "delta_ci_high", "p_value", "p_holm", "significant"),
     "comparisons": ("file", "eval_set", "against", "endpoint", "delta", "ci_low", "ci_high", "p_value", "mde",
-                    "verdict", "stars", "method", "n_significant_labels"),
+                    "verdict", "verdict_reason", "stars", "method", "n_significant_labels"),
     "subgroups": ("file", "eval_set", "attribute", "group", "n", "n_pos", "macro_auroc", "ci_low", "ci_high"),
     "audit": ("file", "metric", "value"),
     "timings": ("file", "stage", "seconds", "cached"),

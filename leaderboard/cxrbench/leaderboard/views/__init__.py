@@ -42,14 +42,16 @@ def is_count(column: str) -> bool:
             or column.startswith("n_") or column.endswith("_images"))
 
 
-def table(df: pd.DataFrame, name: str, main: list[str] | None = None, **kwargs) -> None:
+def table(df: pd.DataFrame, name: str, main: list[str] | None = None, number_format: str | None = None,
+          **kwargs) -> None:
     """Show a table (4-decimal AUROCs, integer counts, the `PINNED` columns first and pinned) and a CSV
     download of exactly what is shown. `main`: only those columns (chosen to fit 1,400 px without
-    scrolling sideways), and every column under an "All columns" expander below."""
+    scrolling sideways), and every column under an "All columns" expander below. `number_format`:
+    one format for every other number (a table whose rows, not columns, hold one quantity each)."""
     if main is not None:
-        table(df[[c for c in main if c in df.columns]], name, **kwargs)
+        table(df[[c for c in main if c in df.columns]], name, number_format=number_format, **kwargs)
         with st.expander("All columns"):
-            table(df, f"{name}-all", **kwargs)
+            table(df, f"{name}-all", number_format=number_format, **kwargs)
         return
     first = [c for c in df.columns if c in PINNED]
     df = df[first + [c for c in df.columns if c not in PINNED]]
@@ -59,6 +61,8 @@ def table(df: pd.DataFrame, name: str, main: list[str] | None = None, **kwargs) 
             fmt = "%d"
         elif c in P_VALUES:
             fmt = "%.2g"
+        elif number_format and df[c].dtype.kind in "fiu":
+            fmt = number_format
         elif df[c].dtype.kind == "f":
             fmt = "%.1f" if c.endswith(("seconds", "per_second")) else "%.4f"  # times and rates: 0.1 is enough
         else:

@@ -99,5 +99,6 @@ def render_audit(ctx: Context) -> None:
         mine = mine[mine["feature_space"] == space]
     st.caption(f"Feature space: {', '.join(sorted(mine['feature_space'].unique()))}")
     st.altair_chart(charts.metric_chart(mine.dropna(subset=[metric]), metric, ctx.palette), width="stretch")
+    # one row per metric (rates, distances, counts): 4 significant digits shows each, 1902 as 1902
     table(mine.set_index("entry")[metrics].T.rename_axis("metric").reset_index(),
-          f"generator-audit-{task.replace('/', '_')}")
+          f"generator-audit-{task.replace('/', '_')}", number_format="%.4g")

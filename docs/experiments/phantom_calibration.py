@@ -1,4 +1,10 @@
-"""Calibration and power of cxrbench's inference, by simulation on the phantom.
+"""Calibration and power of cxrbench's inference on pools of real phantom classifier runs.
+
+The figures of docs/stats.md's phantom sections. The release's calibration table is simulated
+(tools/stats_calibration.py, an independent generative model); this one re-uses trained runs,
+so it sees the phantom's own seed and set-to-set variance. Its committed results
+(docs/img/stats_calibration*.json) were measured with the procedure of their time (Welch–
+Satterthwaite degrees of freedom); `analyse` re-runs them with the current one.
 
 Training is the expensive part, scoring is cheap, so the simulation trains a *pool* of classifier
 runs once per arm and re-uses them. Runs go through the runner's own cached `reference_run` on
@@ -23,8 +29,8 @@ from a site's pool without replacement and S seeds per arm, then runs the report
     power     oracle vs real; and a graded effect: probabilities blended λ·oracle run +
               (1 − λ)·an independent real run, against real (detection rate vs the pool's Δ)
 
-    python scripts/stats_calibration.py train --real-seeds 12 --arm-seeds 6    # resumable
-    python scripts/stats_calibration.py analyse --reps 200 --out docs/img/stats_calibration.json
+    python docs/experiments/phantom_calibration.py train --real-seeds 12 --arm-seeds 6    # resumable
+    python docs/experiments/phantom_calibration.py analyse --reps 200 --out docs/img/stats_calibration.json
 
 Repetitions share pool patients and runs (P of a pool of ~4x P patients; S of ~2-5x S runs), so
 they are not independent: the Monte Carlo error of a rejection rate is somewhat above the
@@ -86,8 +92,6 @@ def train(args) -> None:
     from cxrbench.tasking import get_task
 
     torch.set_num_threads(1)
-    if args.baselines_at:
-        _pin_baselines_digest(args.baselines_at, args.arms.split(","))
     out = Path(args.pools)
     out.mkdir(parents=True, exist_ok=True)
     pools = {}
@@ -134,34 +138,6 @@ def train(args) -> None:
             np.savez(path, **{site: model.predict(px).astype(np.float32) for site, px in pools.items()})
             print(f"{arm} seed {seed}: {time.perf_counter() - started:.1f} s (run {preds.key[:12]}, "
                   f"{'cached' if preds.cached else 'trained'})", flush=True)
-
-
-def _pin_baselines_digest(commit: str, arms: list[str]) -> None:
-    """Replica keys get `code_digest("cxrbench.baselines")` as of `commit` (the digest of its Python files and
-    shipped weights, read from git). Only for arms whose generator imports nothing from cxrbench.baselines."""
-    import subprocess
-
-    from cxrbench.runner import generate
-    from cxrbench.runner.cache import code_digest, tree_digest
-
-    for arm in arms:
-        folder, _ = arm_spec(arm)
-        if folder is None:  # real-only: no synthetic set
-            continue
-        code = "".join(p.read_text() for p in Path(folder).glob("*.py"))
-        if "cxrbench.baselines" in code or "reference_weights" in (Path(folder) / "submission.yaml").read_text():
-            raise SystemExit(f"--baselines-at: arm {arm} ({folder}) loads cxrbench.baselines; its sets must be regenerated")
-    git = lambda *a: subprocess.run(["git", *a], check=True, capture_output=True).stdout
-    # the package's folder at that commit: baselines/cxrbench/baselines/, or baselines/ before the namespace layout
-    root = "baselines/cxrbench/baselines"
-    listed = git("ls-tree", "-r", "--name-only", commit, root).decode().splitlines()
-    if not listed:
-        root = "baselines"
-        listed = git("ls-tree", "-r", "--name-only", commit, root).decode().splitlines()
-    pinned = tree_digest([p.removeprefix(f"{root}/") for p in listed],
-                         lambda rel: git("show", f"{commit}:{root}/{rel}"))
-    generate.code_digest = lambda package: pinned if package == "cxrbench.baselines" else code_digest(package)
-    print(f"replica keys use cxrbench.baselines as of {commit}: {pinned} (today {code_digest('cxrbench.baselines')})")
 
 
 def _load(pools: Path, arm: str, site: str) -> np.ndarray:
@@ -291,7 +267,7 @@ def analyse(args) -> dict:
     pools, labels = Path(args.pools), LABEL_SETS[LABELS_SET]
     rng = np.random.default_rng(args.seed)
     S = args.seeds
-    out: dict = {"made_by": "scripts/stats_calibration.py analyse", "reps": args.reps, "patients": args.patients,
+    out: dict = {"made_by": "docs/experiments/phantom_calibration.py analyse", "reps": args.reps, "patients": args.patients,
                  "external_patients": args.external_patients,
                  "seeds": S, "generator_seeds": args.generator_seeds, "alpha": 0.05, "blend": args.blend, "tests": {}}
     for site in args.sites.split(","):
@@ -398,7 +374,7 @@ def analyse(args) -> dict:
         design = {"oracle@site-a": "phantom-oracle vs real-only", "null-generators@site-a": "noise set vs noise set",
                   "null-seeds@site-a": "real-only vs real-only"}[key]
         s_design = args.generator_seeds if key.startswith("null-generators") else S
-        table = {"made_by": "scripts/stats_calibration.py analyse --components-out",
+        table = {"made_by": "docs/experiments/phantom_calibration.py analyse --components-out",
                  "note": "variance components of the primary Δ (per-seed scale) measured on phantom/supplement-100 "
                          "at the quick budget; the design with the largest MDE of those simulated",
                  "budgets": {"quick": {"recipe": "quick@3", "design": f"{design}, paired seeds, measured with {s_design} seeds",
@@ -420,7 +396,7 @@ def table(args) -> None:
     print("| design | eval set | primary (macro) rejection | CI excludes 0 ⇔ p < α | per-label rejection, pooled "
           "(min–max) | any label after Holm | mean Δ | pool Δ | mean MDE |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for key, e in data["tests"].items():
+    for e in data["tests"].values():
         pool = "—" if e["pool_delta"] is None else f"{e['pool_delta']:+.4f}"
         print(f"| {e['design']} | {e['site']} | {pct(e['macro_rejection_rate'])} ± {100 * e['macro_rejection_se']:.1f} "
               f"| {'yes' if e['ci_and_p_agree'] else 'NO'} | {pct(e['per_label_pooled_rate'])} "
@@ -453,10 +429,6 @@ def main(argv=None) -> None:
     t.add_argument("--arm-seeds", type=int, default=8)
     t.add_argument("--arms", default="oracle,noise-g0,noise-g1")
     t.add_argument("--sites", default="site-a,site-b,site-c", help="the fresh pools each run predicts")
-    t.add_argument("--baselines-at", default=None, metavar="COMMIT",
-                   help="key the noise and oracle sets by cxrbench.baselines as of COMMIT: their generators never "
-                        "load it (the replica key includes it for generators that may), so the runs trained before "
-                        "a weights change are found again instead of retrained")
     t.add_argument("--pool-patients", default="", help="fresh patients per pool, e.g. site-a=40000 "
                    f"(default {', '.join(f'{k}={v}' for k, v in POOL_PATIENTS.items())})")
     a = sub.add_parser("analyse", help="repetitions of the reported tests on the pools")

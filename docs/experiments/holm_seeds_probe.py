@@ -3,10 +3,10 @@
 Null designs: real vs real with S seeds per arm (only training seeds differ: `S`) and a noise
 set per seed (`setsS`: 2·S distinct noise sets per repetition, seed s paired across the arms);
 per label, the rejection rate at 0.05 and at 0.05/12 (Holm's first threshold), and the primary
-(macro) rejection rate. Reads the pools `scripts/stats_calibration.py train` wrote
+(macro) rejection rate. Reads the pools `docs/experiments/phantom_calibration.py train` wrote
 (runs/calibration).
 
-    python scripts/holm_seeds_probe.py REPS OUT.json 4,5,6,8,sets4
+    python docs/experiments/holm_seeds_probe.py REPS OUT.json 4,5,6,8,sets4
 """
 import json
 import sys
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-import stats_calibration as sc
+import phantom_calibration as sc
 
 from cxrbench.schema import LABEL_SETS
 from cxrbench.stats.multiplicity import holm
