@@ -58,4 +58,6 @@ def render(ctx: Context) -> None:
     shown = frames.OVERVIEW_PRIMARY + [c for c in frames.OVERVIEW_SECONDARY if c in extra]
     if not df["group"].astype(bool).any():  # no generator ranked apart: a column of blanks only costs width
         shown.remove("group")
+    if df["task"].nunique() == 1:  # one task, named by the ranking line above: its column would only cost width
+        shown.remove("task")
     table(df[shown], f"overview-{family}-{rank_on.replace(':', '_')}")
