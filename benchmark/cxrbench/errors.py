@@ -4,7 +4,13 @@ from __future__ import annotations
 
 
 class CxrbenchError(Exception):
-    """Base class: the CLI prints these as one clear line instead of a traceback."""
+    """Base class: the CLI prints these as one clear line instead of a traceback.
+
+    The message is made `printable` here, once for every error: it names files and echoes text a
+    submission chose, and ends up on a terminal and in records."""
+
+    def __init__(self, message: object = "", *args: object):
+        super().__init__(printable(message), *args)
 
 
 class DataError(CxrbenchError):

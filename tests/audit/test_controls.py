@@ -1,7 +1,8 @@
 """The controls prove the audit: on the phantom, in the shipped reference feature space.
 
 oracle = fresh phantom renders of the training conditions; noise = random uint8; copy = the
-training images; test-leak = test images; label-shuffled = renders of shuffled conditions.
+training images; test-leak = test images (test-leak-shifted: moved by one pixel); label-shuffled =
+renders of shuffled conditions.
 The oracle must have the best fidelity and adherence and noise the worst; copy must be flagged for
 memorization, test-leak for leakage, and neither flag may fire on the oracle or noise.
 """
@@ -68,6 +69,17 @@ def test_test_leak_flagged(phantom):
     assert phantom["test_leak"].leakage_flag
     for name in ("oracle", "noise", "copy", "label_shuffled"):
         assert not phantom[name].leakage_flag, name
+        assert all(space.n_near_duplicate == 0 for space in phantom[name].leakage.spaces), name
+
+
+def test_test_films_shifted_by_one_pixel_are_flagged(phantom):
+    """Plain distances miss test films moved by one pixel; the registered comparison finds every one."""
+    from cxrbench.audit.leakage import REGISTERED_SPACE
+
+    shifted = phantom["test_leak_shifted"]
+    assert shifted.leakage_flag
+    found = {space.space: space.n_near_duplicate for space in shifted.leakage.spaces}
+    assert found[REGISTERED_SPACE] == shifted.n_synthetic, found
 
 
 def test_conditional_fidelity_catches_ignored_conditions(phantom):

@@ -445,3 +445,21 @@ def test_compare_page_computes_with_cxrbench_compare_when_nothing_is_stored(app_
     at.button(key="compare-compute").click().run()
     assert not at.exception and calls == [("oracle", "reference-ddpm", folder)]
     assert set(at.dataframe[1].value["eval_set"]) == {c.eval_set for c in oracle.comparisons}
+
+
+def test_every_page_marks_a_record_run_without_the_sandbox(store):
+    """A record run with --unsafe-no-sandbox (isolation mode: none): every page names its entry."""
+    from leaderboard_fixtures import fill_store
+    from streamlit.testing.v1 import AppTest
+
+    record = make_record("phantom/supplement-100", "unboxed")
+    record.environment.isolation = {"mode": "none", "reason": "--unsafe-no-sandbox"}
+    fill_store(store, [record.seal()])
+    app = Path(__file__).resolve().parents[2] / "leaderboard" / "cxrbench" / "leaderboard" / "app.py"
+    for slug in ("overview", "delta", "curve", "synthetic", "cross-source", "labels", "subgroups", "audit",
+                 "compare", "cost", "submission"):
+        at = AppTest.from_file(str(app), default_timeout=60)
+        at.query_params["page"] = slug
+        at.run()
+        assert not at.exception, (slug, [e.value for e in at.exception])
+        assert any("mode: none" in w.value and "unboxed@1.0" in w.value for w in at.warning), slug

@@ -111,7 +111,7 @@ def test_resume_after_a_kill_reuses_finished_shards(tiny_tasks, run_opts, tmp_pa
 
     calls = []
     real_run = gen_mod.run_worker
-    monkeypatch.setattr(gen_mod, "run_worker", lambda *a, **k: (calls.append(len(a[2]["shards"])), real_run(*a, **k))[1])
+    monkeypatch.setattr(gen_mod, "run_worker", lambda *a, **k: (calls.append(len(a[1]["shards"])), real_run(*a, **k))[1])
     rec = evaluate(sub, ["tiny/supplement-100"], run_opts)[0].record
     assert rec.status == "complete" and len(calls) == 1
     total_shards = calls[0]

@@ -30,13 +30,13 @@ def require_sandbox() -> None:
 
 
 def run_generator(root: Path, *, n: int, size: int, limits: Limits, denied=(),
-                  compile_cache: Path | None = None) -> dict[str, np.ndarray]:
+                  compile_cache: Path | None = None, submission=None) -> dict[str, np.ndarray]:
     """Ask for one shard `s0` of `n` images of `size`; return the checked shards that came back."""
-    sub = load_submission(root)
+    sub = submission or load_submission(root)
     table = pd.DataFrame({"request_id": [f"r{i}" for i in range(n)], "seed": np.arange(n, dtype=np.int64),
                           "age": np.full(n, 50.0)})
     got: dict[str, np.ndarray] = {}
-    run_worker(sub.root, sub.manifest.entry_point, {"mode": "generate", "size": size, "shards": [{"name": "s0", "start": 0, "stop": n}]},
+    run_worker(sub, {"mode": "generate", "size": size, "shards": [{"name": "s0", "start": 0, "stop": n}]},
                {"conditions.parquet": lambda p: table.to_parquet(p)}, limits, denied=list(denied),
                outputs={"s0": (("uint8",), (n, size, size))}, on_shard=lambda name, a: got.__setitem__(name, a),
                compile_cache=compile_cache)
@@ -86,7 +86,11 @@ def decode_image(image: np.ndarray) -> dict:
     return json.loads(image.reshape(-1).tobytes().rstrip(b"\0"))
 
 
-#: a body ends with this to return `report` (a JSON-able dict) inside its image
+def packing(body: str) -> str:
+    """`body`, then return the dict `report` it built (JSON) inside the image (`decode_image` reads it)."""
+    return textwrap.dedent(body) + PACK_JSON
+
+
 PACK_JSON = """
 blob = json.dumps(report).encode()
 img = np.zeros((len(seeds), size, size), np.uint8)

@@ -16,8 +16,10 @@ from cxrbench.submissions.limits import Limits, TreeLimits, cgroup_parent
 def _cmd(tmp_path, device="cpu", compile_cache=None):
     (tmp_path / "work" / "tmp").mkdir(parents=True, exist_ok=True)
     (tmp_path / "sub").mkdir(exist_ok=True)
+    (tmp_path / "empty").touch()
     return bwrap.command(["python", "-m", "w"], work=tmp_path / "work", submission=tmp_path / "sub",
-                         compile_cache=compile_cache, device=device, shm_bytes=1 << 26, env={"HOME": "/sandbox/work"})
+                         package=tmp_path / "pkg", compile_cache=compile_cache, device=device, shm_bytes=1 << 26,
+                         env={"HOME": "/sandbox/work"}, empty=tmp_path / "empty")
 
 
 def _pairs(cmd, flag):
@@ -32,7 +34,7 @@ def test_namespaces_privileges_and_view(tmp_path):
     assert "--share-net" not in cmd
     ro = {dest for _, dest in _pairs(cmd, "--ro-bind")}
     rw = {dest for _, dest in _pairs(cmd, "--bind")}
-    assert "/sandbox/submission" in ro and rw == {"/sandbox/work", "/tmp"}
+    assert {"/sandbox/submission", "/sandbox/python"} <= ro and rw == {"/sandbox/work", "/tmp"}
     assert not any(d in ro for d in ("/etc", "/etc/shadow", "/etc/passwd", "/root", "/home", "/var", "/"))
     assert cmd[cmd.index("--remount-ro") + 1] == "/"
     assert "--dev-bind" not in cmd  # no device nodes of the host on a CPU run
@@ -62,7 +64,7 @@ def test_an_installation_under_tmp_is_bound_over_the_private_tmp(tmp_path, monke
 
 
 def test_cache_inside_the_view_is_detected(tmp_path):
-    visible = bwrap.visible_roots(tmp_path / "sub", tmp_path / "work", None)
+    visible = bwrap.visible_roots(tmp_path / "sub", tmp_path / "work")
     assert bwrap.overlaps(tmp_path / "sub" / "cache", visible) == str(tmp_path / "sub")
     assert bwrap.overlaps(tmp_path, visible) is not None  # a folder holding a visible one
     assert bwrap.overlaps(tmp_path / "elsewhere", visible) is None

@@ -227,7 +227,8 @@ def control_results(tmp_path_factory):
     sub.mkdir()
     namespace: dict = {}
     os.environ["CXRBENCH_CHEXPERT_ROOT_PROBE"] = host.token
-    holder = subprocess.Popen(["sleep", "60"])  # another process whose environment holds the token
+    # another process whose environment holds the token (killed below; long enough for a slow scan of /proc)
+    holder = subprocess.Popen(["sleep", "900"])
     try:
         exec(GEN.format(body=textwrap.indent(attempts_body(host, servers[1].getsockname()[1], str(work), str(sub)),
                                              " " * 8)), namespace)
@@ -302,7 +303,9 @@ def test_fork_bomb_is_stopped(tmp_path):
     assert time.monotonic() - start < 15
 
 
-def test_daemon_does_not_outlive_the_run(tmp_path):
+@pytest.mark.parametrize("sandboxed", [True, False], ids=["sandbox", "unsafe-no-sandbox"])
+def test_daemon_does_not_outlive_the_run(tmp_path, sandboxed):
+    """A double-forked, setsid daemon is killed when its run ends, with or without the sandbox."""
     marker = f"{secrets.randbelow(10**6)}.{secrets.randbelow(10**6)}"
     body = f"""
     if os.fork() == 0:
@@ -312,9 +315,12 @@ def test_daemon_does_not_outlive_the_run(tmp_path):
         os._exit(0)
     import time; time.sleep(0.5)
     """
-    run(make_sub(tmp_path / "sub", body))
+    run(make_sub(tmp_path / "sub", body), sandboxed=sandboxed)
     time.sleep(0.3)
-    assert _host_processes_with(marker) == []
+    alive = _host_processes_with(marker)
+    for pid in alive:  # leave no daemon behind, whatever the outcome
+        os.kill(pid, 9)
+    assert alive == []
 
 
 def test_memory_fan_out_is_stopped(tmp_path):

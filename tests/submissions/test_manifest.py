@@ -93,9 +93,10 @@ def test_hash_ignores_pycache_and_tracks_content(tmp_path):
     h = sub.sha256()
     (root / "__pycache__").mkdir()
     (root / "__pycache__" / "gen.cpython-311.pyc").write_bytes(b"x")
-    assert sub.sha256() == h
+    assert load_submission(root).sha256() == h
     (root / "gen.py").write_text("class Gen:\n    x = 1\n")
-    assert sub.sha256() != h
+    assert sub.sha256() == h  # computed once per loaded submission: what it ran with
+    assert load_submission(root).sha256() != h
 
 
 GEN_MANIFEST = 'name: toy\nversion: "1"\nkind: generator\nentry_point: gen:Gen\ntraining_data: []\n'
@@ -193,18 +194,20 @@ def test_shipped_weights_a_submission_loads_enter_its_hash(tmp_path, monkeypatch
 
     from cxrbench.baselines.ddpm import generator
 
-    sub = load_submission(REPO / "submissions" / "reference-ddpm")
-    name = sub.manifest.reference_weights
-    before = sub.sha256()
+    def digest() -> str:  # a fresh load: a loaded submission hashes its files once
+        return load_submission(REPO / "submissions" / "reference-ddpm").sha256()
+
+    name = load_submission(REPO / "submissions" / "reference-ddpm").manifest.reference_weights
+    before = digest()
     copy = tmp_path / "weights"
     shutil.copytree(generator.WEIGHTS_ROOT, copy)
     monkeypatch.setattr(generator, "WEIGHTS_ROOT", copy)
-    assert sub.sha256() == before  # the same files elsewhere: the same hash
+    assert digest() == before  # the same files elsewhere: the same hash
     with open(copy / name / "MODEL_CARD.md", "a") as fh:
         fh.write("\nedited\n")
     (copy / name / "loss.csv").write_text("step,loss\n")
-    assert sub.sha256() == before
+    assert digest() == before
     config = copy / name / "unet" / "config.json"
     config.write_text(config.read_text() + " ")
-    assert sub.sha256() != before
+    assert digest() != before
     assert load_submission(REPO / "submissions" / "noise").manifest.reference_weights is None

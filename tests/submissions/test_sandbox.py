@@ -100,3 +100,45 @@ def test_sandbox_sees_only_condition_columns(tmp_path, secret):
     body = ("        assert list(conditions.columns) == ['age'], list(conditions.columns)\n"
             "        import os; assert sorted(os.listdir('.')) == ['conditions.parquet', 'out', 'request.json', 'tmp'], os.listdir('.')")
     run(generator(tmp_path, body), secret)
+
+
+ZOMBIES = """
+import os, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+import sandbox_helpers as h
+from cxrbench.errors import SubmissionError
+from cxrbench.runner.interrupt import adopt_orphans
+
+assert adopt_orphans()
+root = h.make_sub(Path(sys.argv[1]), "import time; time.sleep(60)")
+for _ in range(2):
+    try:
+        h.run(root, timeout=2)
+    except SubmissionError:
+        pass
+mine = []
+for entry in os.scandir("/proc"):
+    if entry.name.isdigit():
+        try:
+            fields = open(f"/proc/{entry.name}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] == "Z":
+            mine.append(entry.name)
+print("zombies", len(mine))
+"""
+
+
+def test_a_killed_sandbox_leaves_no_zombie_in_the_driver(tmp_path):
+    """The driver reaps its orphaned descendants (`adopt_orphans`): each sandbox killed at its
+    timeout would otherwise leave bubblewrap's namespace child behind as the driver's zombie."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "zombies.py"
+    script.write_text(ZOMBIES)
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "sub"), str(Path(__file__).parent)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "zombies 0", out.stdout

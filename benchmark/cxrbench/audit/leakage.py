@@ -4,6 +4,9 @@ A generator may learn only from the training split. A synthetic image closer to 
 the near-duplicate threshold (calibrated on real pairs of different patients, see
 `memorization.calibrate`) means test images reached the generator, and any downstream score trained
 on that synthetic set is inflated. It is a hard failure: the record and the screen flag it.
+
+Beside the feature spaces, the registered pixel distance (`cxrbench.audit.registered`) looks for
+test films handed back shifted, mirrored, or with another brightness, contrast or added noise.
 """
 
 from __future__ import annotations
@@ -12,7 +15,11 @@ import numpy as np
 from pydantic import BaseModel
 
 from cxrbench.audit.memorization import Calibration, ClosePair, closest_pairs
-from cxrbench.audit.neighbours import nearest_neighbours
+from cxrbench.audit.neighbours import nearest_neighbours, subsample
+from cxrbench.audit.registered import SIDE, registered_nearest
+
+#: the registered comparison's name and version in reports (a changed comparison changes the version)
+REGISTERED_SPACE = f"registered-pixels-{SIDE}@1"
 
 
 class SpaceLeakage(BaseModel):
@@ -42,4 +49,37 @@ def leakage_in_space(
         space=calibration.space, near_duplicate_threshold=calibration.near_duplicate_threshold,
         n_near_duplicate=int(leaked.sum()), share_near_duplicate=float(leaked.mean()),
         median_nearest_distance=float(np.median(dist)), closest=closest_pairs(dist, idx, n_closest),
+    )
+
+
+def registered_leakage(
+    synthetic_images: np.ndarray,
+    train_images: np.ndarray,
+    patient_ids: np.ndarray,
+    test_images: np.ndarray,
+    *,
+    duplicate_quantile: float,
+    duplicate_factor: float,
+    max_queries: int,
+    max_shift_px: int,
+    seed: int = 0,
+    n_closest: int = 16,
+    device=None,
+) -> SpaceLeakage:
+    """Near-copies of test films after the best shift and mirror, by the registered pixel distance.
+
+    Its threshold is calibrated as the feature spaces' are (`memorization.calibrate`: the same
+    quantile and factor), on the registered distance from up to `max_queries` real training films
+    to their nearest film of another patient."""
+    codes = np.unique(np.asarray(patient_ids).astype(str), return_inverse=True)[1]
+    queries = subsample(train_images.shape[0], max_queries, seed)
+    calibration, _ = registered_nearest(np.asarray(train_images[queries]), train_images, max_shift_px=max_shift_px,
+                                        query_groups=codes[queries], reference_groups=codes, device=device)
+    threshold = duplicate_factor * float(np.quantile(calibration.astype(np.float64), duplicate_quantile))
+    dist, idx = registered_nearest(synthetic_images, test_images, max_shift_px=max_shift_px, device=device)
+    leaked = dist < threshold
+    return SpaceLeakage(
+        space=REGISTERED_SPACE, near_duplicate_threshold=threshold, n_near_duplicate=int(leaked.sum()),
+        share_near_duplicate=float(leaked.mean()), median_nearest_distance=float(np.median(dist)),
+        closest=closest_pairs(dist, idx, n_closest),
     )

@@ -20,13 +20,14 @@ from cxrbench.audit.adherence import FindingAUROC, auroc_per_finding, macro
 from cxrbench.audit.diversity import duplicate_rate, spread_ratio
 from cxrbench.audit.features import FeatureCache, FeatureExtractor, PixelExtractor, check_images
 from cxrbench.audit.fidelity import frechet_distance, precision_recall_coverage
-from cxrbench.audit.leakage import SpaceLeakage, leakage_in_space
+from cxrbench.audit.leakage import SpaceLeakage, leakage_in_space, registered_leakage
 from cxrbench.audit.memorization import SpaceMemorization, calibrate, memorization_in_space, save_gallery
 from cxrbench.errors import DataError
 from cxrbench.schema import PATHOLOGIES
 
-# 2: galleries named by file name, not by an absolute path; 3: the feature space's identity (`space`)
-AUDIT_VERSION = "3"
+# 2: galleries named by file name, not by an absolute path; 3: the feature space's identity (`space`);
+# 4: leakage also by the registered pixel distance (shifted, mirrored, noisy copies of test films)
+AUDIT_VERSION = "4"
 
 
 @dataclass
@@ -63,6 +64,11 @@ class AuditConfig(BaseModel):
     # ... or when the share of near-duplicates of training images exceeds this
     near_duplicate_tolerance: float = Field(0.01, ge=0, le=1)
     leakage_tolerance: int = Field(0, ge=0)  # flag when more near-duplicates of test images than this
+    leakage_max_shift_px: int = Field(4, ge=1)  # registered leakage: test films moved up to this far are found
+    max_registered_queries: int = 2000  # real films whose registered other-patient neighbour calibrates it
+    # fewer real training films than this (a `--limit` smoke run): the registered threshold, a 0.1 %
+    # quantile of their other-patient distances, would be their minimum, inflated; the check is not run
+    min_registered_films: int = Field(200, ge=2)
     max_duplicate_queries: int = 10_000
     max_calibration_queries: int = 20_000  # real images whose other-patient neighbour calibrates the thresholds
     n_closest: int = 16
@@ -241,6 +247,16 @@ def audit(
     tick = time.perf_counter()
     memorization, leakage, dup_rates, n_checked = _privacy(spaces, patient_ids, config, device)
     seconds["memorization_leakage"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    if real_train.images.shape[0] >= config.min_registered_films:
+        registered = registered_leakage(
+            synthetic_images, real_train.images, patient_ids, real_test_images,
+            duplicate_quantile=config.duplicate_quantile, duplicate_factor=config.duplicate_factor,
+            max_queries=config.max_registered_queries, max_shift_px=config.leakage_max_shift_px, seed=config.seed,
+            n_closest=config.n_closest, device=device)
+        leakage.spaces.append(registered)
+        leakage.flag = leakage.flag or registered.n_near_duplicate > config.leakage_tolerance
+        seconds["registered_leakage"] = time.perf_counter() - tick
     if gallery_dir is not None:
         pix = list(spaces).index(pixel_space)
         memorization.gallery = save_gallery(

@@ -55,7 +55,7 @@ def audit(
     from cxrbench.tasking import get_task
 
     sub = load_submission(submission)
-    sub.pin()  # hashed once for the replica keys and the audit
+    sub.sha256()  # hashed once for the replica keys and the audit
     if sub.kind != "generator":
         raise SubmissionError(f"{submission}: the audit is for generators; this is a {sub.kind}")
     spec = get_task(task)

@@ -228,7 +228,7 @@ def _run_shards(submission, real_train, counts: dict[str, int], files: dict, sha
     from cxrbench.runner.generate import compile_cache_dir
 
     outputs = {shard: (("float32", "float64"), (counts[shard], len(labels))) for shard in names}
-    run_worker(submission.root, submission.entry_point,
+    run_worker(submission,
                {"mode": "predict", "shards": shards, "label_names": list(labels), "fit": fit, **(fit_options or {})},
                files, limits, denied=[cache.root, *denied], outputs=outputs, device=device, on_shard=accept,
                compile_cache=compile_cache_dir(cache, submission), hub=submission.hub)

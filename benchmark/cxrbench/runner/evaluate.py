@@ -53,7 +53,7 @@ def prepare(submission_dir: str | Path, tasks: list[str] | None, opts: RunOption
     """Check the submission, its tasks and what its code needs to run (one line each, before anything
     runs); the submission (hashed once) and its tasks, baselines first."""
     sub = load_submission(submission_dir)
-    sub.pin()  # hashed once: every job's cache key and every record carry this hash
+    sub.sha256()  # hashed once: every job's cache key and every record carry this hash
     specs = [get_task(t) for t in tasks] if tasks else default_tasks(sub.kind, opts.profile, opts.budget)
     for spec in specs:
         if (why := kind_mismatch(sub.kind, spec)) is not None:

@@ -150,7 +150,7 @@ def _run_generator(submission: Submission, table: pd.DataFrame, size: int, key: 
         request = {"mode": "generate", "size": size, "shards": todo}
         outputs = {s["name"]: (("uint8",), (s["stop"] - s["start"], size, size)) for s in todo}
         started = time.perf_counter()
-        run_worker(submission.root, submission.entry_point, request,
+        run_worker(submission, request,
                    {"conditions.parquet": lambda p: table.to_parquet(p)}, limits,
                    denied=[cache.root, *denied], outputs=outputs, device=device, on_shard=accept,
                    compile_cache=compile_cache_dir(cache, submission), hub=submission.hub)

@@ -84,7 +84,7 @@ class HubSnapshot:
         h.update(f"hub\0{self.ref.repo_id}\0{self.commit}\0".encode())
         for rel in self.files():
             h.update(str(rel).encode() + b"\0")
-            update_with_file(h, self.folder / rel, error=SubmissionError)
+            update_with_file(h, self.folder / rel)
             h.update(b"\0")
 
     def digest(self) -> str:

@@ -6,7 +6,8 @@
   plus a tree-wide proportional-set-size watchdog;
 - processes: RLIMIT_NPROC (the kernel ignores it for uid 0, so under root the watchdog counts the
   tree) or the cgroup's `pids.max`;
-- file size: RLIMIT_FSIZE per file, and the watchdog caps the scratch folder's total size.
+- file size: RLIMIT_FSIZE per file, and the watchdog caps the scratch folder's total size and its
+  number of files and folders (work folder, /tmp and the compile cache are all in it).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ class Limits:
     threads: int | None = None  # OMP/MKL threads for the submission's process (None: inherit)
     max_processes: int = 64
     max_file_gb: float = 8  # any one file the submission writes
-    max_scratch_gb: float = 32  # everything it writes (scratch folder, /tmp and /dev/shm tmpfs)
+    max_scratch_gb: float = 32  # everything it writes (scratch folder, /tmp, compile cache and /dev/shm tmpfs)
+    max_scratch_files: int = 10_000  # files and folders in the scratch folder (an inode flood stops here)
     #: False only with `--unsafe-no-sandbox`: the code then runs without bubblewrap
     sandboxed: bool = True
 
@@ -110,7 +112,8 @@ class TreeLimits:
             procs = "watchdog" if self.root_user else "rlimit"
         return {"memory_limit": memory, "memory_gb": self.limits.memory_gb, "process_limit": procs,
                 "max_processes": self.limits.max_processes, "max_file_gb": self.limits.max_file_gb,
-                "max_scratch_gb": self.limits.max_scratch_gb, "timeout_s": self.limits.timeout_s}
+                "max_scratch_gb": self.limits.max_scratch_gb, "max_scratch_files": self.limits.max_scratch_files,
+                "timeout_s": self.limits.timeout_s}
 
     def preexec(self) -> None:
         """Child side, after fork and before exec: join the cgroup, set the per-process rlimits."""
@@ -169,13 +172,25 @@ def proportional_memory(pid: int) -> int:
         return 0
 
 
-def folder_bytes(path: Path) -> int:
-    """Allocated bytes under a folder (sparse files count what they occupy), never following links."""
-    total, todo = 0, [str(path)]
+def start_time(pid: int) -> int | None:
+    """When a process started (clock ticks since boot): with its pid, it names one process, never a later one."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+        return int(stat[stat.rindex(b")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def folder_usage(path: Path) -> tuple[int, int]:
+    """(allocated bytes, entries) under a folder: sparse files count what they occupy, links are
+    never followed, every file, folder and link is one entry."""
+    total, entries, todo = 0, 0, [str(path)]
     while todo:
         try:
             with os.scandir(todo.pop()) as it:
                 for entry in it:
+                    entries += 1
                     try:
                         st = entry.stat(follow_symlinks=False)
                     except OSError:
@@ -185,7 +200,7 @@ def folder_bytes(path: Path) -> int:
                         todo.append(entry.path)
         except OSError:
             continue
-    return total
+    return total, entries
 
 
 def check_tree(tree: TreeLimits, root_pid: int, scratch: Path) -> None:
@@ -201,7 +216,15 @@ def check_tree(tree: TreeLimits, root_pid: int, scratch: Path) -> None:
             if used > lim.memory_bytes:
                 raise SubmissionError(f"process tree used {used / (1 << 30):.1f} GB; the memory limit is "
                                       f"{lim.memory_gb:g} GB (the whole process tree was killed)")
-    written = folder_bytes(scratch)
+    check_scratch(lim, scratch)
+
+
+def check_scratch(lim: Limits, scratch: Path) -> None:
+    """SubmissionError when the scratch folder (work, /tmp, compile cache) holds more than the limits."""
+    written, entries = folder_usage(scratch)
     if written > lim.max_scratch_gb * (1 << 30):
-        raise SubmissionError(f"wrote {written / (1 << 30):.1f} GB to its scratch folder; the limit is "
-                              f"{lim.max_scratch_gb:g} GB")
+        raise SubmissionError(f"wrote {written / (1 << 30):.2f} GB to its scratch folder (work, /tmp, compile "
+                              f"cache); the limit is {lim.max_scratch_gb:g} GB")
+    if entries > lim.max_scratch_files:
+        raise SubmissionError(f"made {entries} files and folders in its scratch folder (work, /tmp, compile "
+                              f"cache); the limit is {lim.max_scratch_files}")

@@ -36,14 +36,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cxrbench.data.file_digest import file_sha256, update_with_file
-from cxrbench.errors import SubmissionError, load_yaml_model, pydantic_problems
+from cxrbench.errors import SubmissionError, load_yaml_model, printable, pydantic_problems
 from cxrbench.results import check_links, check_url
 from cxrbench.schema import PATHOLOGIES
 from cxrbench.submissions.condition_mapping import PromptMapping
 from cxrbench.submissions.diffusers_block import DiffusersBlock, check_pipeline_folder
 from cxrbench.submissions.hub import HubSnapshot, is_hub_id, parse, resolve
 from cxrbench.submissions.label_map import LabelMapField, check_label_map, closest, output_labels, scored_labels
+from cxrbench.submissions.staging import StagedCopy, hash_files, new_staging_folder
 from cxrbench.submissions.timm_block import TimmBlock, check_timm
 from cxrbench.submissions.weights import hub_parameter_counts, parameter_counts, reference_parameter_counts
 from cxrbench.training_population import EXAMPLE, TrainingSource, check_data_key, check_declared
@@ -212,14 +212,17 @@ class Submission:
     """A validated submission directory."""
 
     def __init__(self, root: Path, manifest: Manifest, parameter_files: dict[str, int] | None = None,
-                 hub: dict[str, HubSnapshot] | None = None):
+                 files: list[tuple[Path, str, str]] | None = None, hub: dict[str, HubSnapshot] | None = None):
         self.root = root
         self.manifest = manifest
+        self.files = files  # `submission_files(root)`, as listed when it was loaded
         #: {block field: its Hub id resolved to a local snapshot} (`hub.py`), resolved by `load_submission`
         self.hub = dict(hub or {})
+        self._digest: str | None = None
+        self._file_digests: dict[str, str] = {}
+        self._staged: StagedCopy | None = None
         #: {relative path: tensor elements} of its safetensors files, counted by `load_submission`
         self.parameter_files = dict(parameter_files or {})
-        self._pinned_sha256: str | None = None
 
     @property
     def parameters(self) -> int | None:
@@ -280,28 +283,46 @@ class Submission:
                                   f"({', '.join(labels)}); it predicts {mine}")
         return scored
 
-    def pin(self) -> str:
-        """Hash the folder now and answer every later `sha256()` with that hash: one evaluation hashes
-        the submission once, and every cache key and record of it carries the same hash."""
-        self._pinned_sha256 = None
-        self._pinned_sha256 = self.sha256()
-        return self._pinned_sha256
+    @property
+    def runs_code(self) -> bool:
+        """Whether code runs in the sandbox for it (its own, or the adapter of a diffusers / timm block)."""
+        return self.entry_point is not None
 
     def sha256(self) -> str:
         """Content hash over every file in the directory (paths and bytes), caches excluded, and over
-        the shipped weights named by `reference_weights` (the pinned hash, once `pin()` was called).
+        the shipped weights named by `reference_weights`; computed once per object.
 
-        Symlinks inside the folder count by their target's path, never followed; see `submission_files`."""
-        if self._pinned_sha256 is not None:
-            return self._pinned_sha256
+        Symlinks inside the folder count by their target's path, never followed; see `submission_files`.
+        For a submission whose code runs, the same pass makes the copy the sandbox mounts (`staged`)."""
+        if self._digest is None:
+            copy = new_staging_folder() if self.runs_code else None
+            self._digest, self._file_digests = self._hash(copy)
+            self._staged = StagedCopy(copy) if copy is not None else None
+        return self._digest
+
+    def staged(self) -> Path:
+        """The folder the sandbox mounts: exactly the hashed files. Made with the hash; made again (and
+        checked against it) in a process that cannot see the first copy (a Ray worker elsewhere)."""
+        digest = self.sha256()
+        if self._staged is None or not self._staged.root.is_dir():
+            copy = new_staging_folder()
+            staged = StagedCopy(copy)  # removed with it, also when the check below fails
+            if self._hash(copy)[0] != digest:
+                raise SubmissionError(f"{printable(self.root)}: its files changed since the submission was hashed; "
+                                      f"evaluate it again")
+            self._staged = staged
+        return self._staged.root
+
+    def file_sha256(self, rel: str) -> str:
+        """The sha256 of one declared weights file, from the hashing pass (no second read)."""
+        self.sha256()
+        return self._file_digests[rel]
+
+    def _hash(self, copy_to: Path | None) -> tuple[str, dict[str, str]]:
         h = hashlib.sha256()
-        for rel, kind, target in submission_files(self.root):
-            h.update(str(rel).encode() + b"\0")
-            if kind == "link":
-                h.update(b"->" + target.encode())
-            else:
-                update_with_file(h, self.root / rel, regular_only=True, error=SubmissionError)
-            h.update(b"\0")
+        files = self.files if self.files is not None else submission_files(self.root)
+        declared = tuple((self.root / rel).resolve().relative_to(self.root).as_posix() for rel in self.manifest.weights)
+        own = hash_files(self.root, files, h, copy_to=copy_to, digests_of=declared)
         if self.manifest.reference_weights:  # shipped weights its code loads count like its own files
             from cxrbench.submissions.weights import reference_weights_digest
 
@@ -310,7 +331,7 @@ class Submission:
         for field, snapshot in sorted(self.hub.items()):  # a Hub id counts by its commit and its files
             h.update(f"{field}\0".encode())
             snapshot.update(h)
-        return h.hexdigest()
+        return h.hexdigest(), own
 
     def folder_of(self, field: str, value: str) -> Path:
         """The folder a block's field names: its Hub snapshot, or the folder inside the submission."""
@@ -413,16 +434,20 @@ def load_submission(path: str | Path) -> Submission:
         from cxrbench.submissions.synthetic_table import read_table
 
         read_table(root, manifest.precomputed, mpath)
-    for rel, expected in manifest.weights.items():
+    listed = {rel.as_posix() for rel, kind, _ in files if kind == "file"}
+    weight_files = {}  # declared path -> the hashed file it is
+    for rel in manifest.weights:
         wpath = (root / rel).resolve()
         if root not in wpath.parents:
             raise SubmissionError(f"{mpath}: weights path {rel!r} points outside the submission directory")
-        if not wpath.is_file():
+        weight_files[rel] = wpath.relative_to(root).as_posix()
+        if not wpath.is_file() or weight_files[rel] not in listed:
             raise SubmissionError(f"{mpath}: declared weights file {rel!r} is missing")
         if not wpath.name.endswith(".safetensors"):
             raise SubmissionError(f"{mpath}: weights file {rel!r} must be safetensors (pickles are never loaded)")
-        actual = file_sha256(wpath, regular_only=True, error=SubmissionError)
-        if actual != expected:
+    submission = Submission(root, manifest, None, files, hub)
+    for rel, expected in manifest.weights.items():  # read once: the pass that hashes (and stages) the folder
+        if (actual := submission.file_sha256(weight_files[rel])) != expected:
             raise SubmissionError(f"{mpath}: sha256 of {rel} is {actual[:12]}…, manifest says {expected[:12]}…")
     for entry in manifest.training_population:
         if (why := check_declared(entry)) is not None:
@@ -434,7 +459,8 @@ def load_submission(path: str | Path) -> Submission:
             counts.update(reference_parameter_counts(manifest.reference_weights))
         except SubmissionError as exc:
             raise SubmissionError(f"{mpath}: {exc}") from None
-    return Submission(root, manifest, counts, hub)
+    submission.parameter_files = counts
+    return submission
 
 
 def resolve_hub_ids(manifest: Manifest, manifest_path: Path) -> dict[str, HubSnapshot]:

@@ -26,7 +26,9 @@ import numpy as np
 
 from cxrbench.errors import Interrupted, SubmissionError
 from cxrbench.submissions import bwrap
-from cxrbench.submissions.limits import Limits, TreeLimits, check_tree
+from cxrbench.submissions.compile_cache import check_in, check_out
+from cxrbench.submissions.limits import Limits, TreeLimits, check_scratch, check_tree, start_time, tree_pids
+from cxrbench.submissions.manifest import Submission
 from cxrbench.submissions.protocol import StreamReader, load_shard, parse_event
 
 __all__ = ["Limits", "check_probabilities", "isolation", "run_worker"]
@@ -50,8 +52,7 @@ def isolation(limits: Limits, device: str) -> dict:
 
 
 def run_worker(
-    submission_dir: Path,
-    entry_point: str,
+    submission: Submission,
     request: dict,
     files: dict[str, Callable[[Path], None]],
     limits: Limits,
@@ -66,43 +67,49 @@ def run_worker(
 ) -> None:
     """Run one worker to completion; `on_shard(name, array)` receives each checked output shard.
 
+    The worker runs `submission.entry_point` from the copy of exactly its hashed files
+    (`Submission.staged`). `files` maps file names in the scratch directory to writers (what the
+    submission may see); `outputs` names every shard the worker may return with its dtype(s) and
+    exact shape; `denied` (the cache, the results folder) must lie outside everything the sandbox
+    sees; `compile_cache` is where this submission's compile cache is kept between runs
+    (`compile_cache.py`). Raises SubmissionError (one line) for anything the submission does wrong.
+
     `hub`: {block field: Hub snapshot} (`Submission.hub`): each snapshot's cache folder is shown
     read-only, and the worker is told where each id's snapshot is (`request["hub"]`: id -> folder).
-
-    `files` maps file names in the scratch directory to writers (what the submission may see);
-    `outputs` names every shard the worker may return with its dtype(s) and exact shape;
-    `denied` (the cache, the results folder) must lie outside everything the sandbox sees;
-    `compile_cache` is this submission's own persistent folder (mounted read-write).
-    Raises SubmissionError (one line) for anything the submission does wrong.
     """
     if limits.sandboxed and (why := bwrap.unavailable_reason()):
         raise SubmissionError(f"{why}; submission code does not run unsandboxed unless you pass "
                               f"--unsafe-no-sandbox")
-    hub_ids = _hub_ids(submission_dir, hub or {})
+    staged = submission.staged()
+    hub_ids = _hub_ids(submission, hub or {})
     with tempfile.TemporaryDirectory(prefix="cxrbench-sandbox-") as tmp:
-        work = Path(tmp) / "work"
+        run_dir = Path(tmp)
+        work = run_dir / "work"
         (work / "tmp").mkdir(parents=True)
         (work / "out").mkdir()
         for name, writer in files.items():
             writer(work / name)
-        if compile_cache is not None:
-            compile_cache.mkdir(parents=True, exist_ok=True)
         mounts = [(str(repo), str(bwrap.HUB / repo.name)) for repo in sorted({r for r, _ in hub_ids.values()})]
         if limits.sandboxed:
-            visible = bwrap.visible_roots(submission_dir, work, None) + [host for host, _ in mounts]
+            package = bwrap.staged_package()
+            visible = bwrap.visible_roots(submission.root, staged, run_dir, package) + [host for host, _ in mounts]
             for d in denied:
                 if (clash := bwrap.overlaps(Path(d), visible)) is not None:
                     raise SubmissionError(f"{d} would be visible to the submission (it overlaps {clash}); "
                                           f"keep the cache and results outside the submission and Python folders")
+        cache_here = check_out(compile_cache, run_dir)
+        if limits.sandboxed:
             sub_in, work_in = bwrap.SUBMISSION, bwrap.WORK
-            cc_in = bwrap.COMPILE_CACHE if compile_cache is not None else None
-            allowed_read = bwrap.python_roots() + ["/usr", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev"]
+            cc_in = bwrap.COMPILE_CACHE if cache_here is not None else None
+            allowed_read = bwrap.python_roots() + [str(bwrap.PACKAGE), "/usr", "/lib", "/lib64", "/etc", "/proc",
+                                                   "/sys", "/dev"]
         else:
-            sub_in, work_in, cc_in = submission_dir, work, compile_cache
-            allowed_read = bwrap.python_roots() + UNSANDBOXED_READ
+            sub_in, work_in, cc_in = staged, work, cache_here
+            allowed_read = bwrap.python_roots() + [f for fs in bwrap.package_folders().values() for f in fs] + \
+                UNSANDBOXED_READ
         inside = dict(mounts) if limits.sandboxed else {host: host for host, _ in mounts}
         req = dict(request)
-        req.update(submission_dir=str(sub_in), entry_point=entry_point, device=device,
+        req.update(submission_dir=str(sub_in), entry_point=submission.entry_point, device=device,
                    hub={value: str(Path(inside[str(repo)]) / rel) for value, (repo, rel) in hub_ids.items()},
                    allowed_read=allowed_read + list(inside.values()) + ([str(cc_in)] if cc_in else []),
                    allowed_write=["/dev/null", "/dev/shm", str(work_in)] + ([str(cc_in)] if cc_in else []),
@@ -111,29 +118,31 @@ def run_worker(
         env = _environment(limits, work_in, cc_in)
         worker = [sys.executable, "-m", "cxrbench.submissions.worker", str(work_in)]
         tree = TreeLimits(limits, device)
+        succeeded = False
         try:
             if limits.sandboxed:
                 shm = max(64 << 20, limits.memory_bytes // 4)
-                cmd = bwrap.command(worker, work=work, submission=submission_dir, compile_cache=compile_cache,
-                                    device=device, shm_bytes=shm, env=env, mounts=mounts)
-                popen_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+                empty = run_dir / "empty"
+                empty.touch(mode=0o444)
+                env["PYTHONPATH"] = str(bwrap.PACKAGE)
+                cmd = bwrap.command(worker, work=work, submission=staged, package=bwrap.staged_package(),
+                                    compile_cache=cache_here, device=device, shm_bytes=shm, env=env, empty=empty,
+                                    mounts=mounts)
+                popen_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # finds bwrap; not passed inside
             else:
                 cmd = (["unshare", "--net", "--"] if not limits.network and _unshare_works() else []) + worker
                 popen_env = env
-            _drive(cmd, popen_env, work, tree, limits, outputs, submission_dir.name, on_shard, on_event)
+            _drive(cmd, popen_env, work, run_dir, tree, limits, outputs, submission.root.name, on_shard, on_event)
+            succeeded = True
         finally:
             tree.close()
+            check_in(cache_here, compile_cache, keep=succeeded)
 
 
-def _hub_ids(submission_dir: Path, hub: dict) -> dict[str, tuple[Path, Path]]:
+def _hub_ids(submission: Submission, hub: dict) -> dict[str, tuple[Path, Path]]:
     """{Hub id as the manifest writes it: (its repository's cache folder, the snapshot inside it)}. The
     whole repository folder is shown: the snapshot's files are links into its `blobs/`."""
-    from cxrbench.errors import load_yaml_model
-    from cxrbench.submissions.manifest import MANIFEST, Manifest
-
-    if not hub:
-        return {}
-    manifest = load_yaml_model(submission_dir / MANIFEST, Manifest, SubmissionError)
+    manifest = submission.manifest
     out = {}
     for field, snapshot in hub.items():
         block, name = field.split(".")
@@ -144,9 +153,12 @@ def _hub_ids(submission_dir: Path, hub: dict) -> dict[str, tuple[Path, Path]]:
 
 def _environment(limits: Limits, work: Path, compile_cache: Path | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in ENV_KEEP}
-    env.update(PATH=SANDBOX_PATH, HOME=str(work), TMPDIR=str(work / "tmp"), USER="sandbox", LOGNAME="sandbox", PYTHONDONTWRITEBYTECODE="1",
-               PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
-               MPLCONFIGDIR=str(work / "tmp"),
+    # no bytecode is written: the submission's copy holds none but its hashed files, and Python
+    # reads the installation's own (a private PYTHONPYCACHEPREFIX would recompile every library
+    # module, torch included, in every run)
+    env.update(PATH=SANDBOX_PATH, HOME=str(work), TMPDIR=str(work / "tmp"), USER="sandbox", LOGNAME="sandbox",
+               PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+               HF_DATASETS_OFFLINE="1", MPLCONFIGDIR=str(work / "tmp"),
                TORCHINDUCTOR_CACHE_DIR=str(compile_cache if compile_cache else work / "tmp" / "inductor"))
     if compile_cache is not None:
         env["TRITON_CACHE_DIR"] = str(compile_cache / "triton")
@@ -160,9 +172,11 @@ def _environment(limits: Limits, work: Path, compile_cache: Path | None) -> dict
     return env
 
 
-def _drive(cmd, env, work: Path, tree: TreeLimits, limits: Limits, outputs: OutputSpec, who: str,
+def _drive(cmd, env, work: Path, scratch: Path, tree: TreeLimits, limits: Limits, outputs: OutputSpec, who: str,
            on_shard, on_event) -> None:
-    """Start the worker, read its events until it exits or a limit is hit; kill the tree on any exit."""
+    """Start the worker, read its events until it exits or a limit is hit; kill the tree on any exit.
+
+    `scratch` holds everything the run may write (work folder, /tmp, compile cache): the watchdog's quota."""
     start = time.monotonic()
     cmd, pass_fds = _hide_arguments(cmd)
     try:
@@ -176,6 +190,7 @@ def _drive(cmd, env, work: Path, tree: TreeLimits, limits: Limits, outputs: Outp
         _LIVE[proc.pid] = proc
     reader = StreamReader(proc.stdout, proc.stderr)
     seen: set[str] = set()
+    members: dict[int, int | None] = {}  # every process seen in the tree (unsandboxed: killed at the end)
     error = None
     next_watch = start
     exited_at = None
@@ -189,7 +204,9 @@ def _drive(cmd, env, work: Path, tree: TreeLimits, limits: Limits, outputs: Outp
             if now - start > limits.timeout_s:
                 raise SubmissionError(f"timed out after {limits.timeout_s:.0f} s (limit set by the task budget)")
             if now >= next_watch and exited_at is None:
-                check_tree(tree, proc.pid, work)
+                if not limits.sandboxed:
+                    members.update((p, start_time(p)) for p in tree_pids(proc.pid) if p not in members)
+                check_tree(tree, proc.pid, scratch)
                 next_watch = now + WATCH_EVERY_S
             lines = reader.poll(min(WATCH_EVERY_S, max(0.0, limits.timeout_s - (now - start))))
             if not reader.open:
@@ -204,7 +221,7 @@ def _drive(cmd, env, work: Path, tree: TreeLimits, limits: Limits, outputs: Outp
                     if on_shard:
                         on_shard(msg["name"], array)
                 elif msg["event"] == "error":
-                    error = msg["error"][:2000]
+                    error = msg["error"]
             if not reader.open:
                 break
         # streams closed: the worker is exiting; wait for it within what is left of the deadline
@@ -213,6 +230,7 @@ def _drive(cmd, env, work: Path, tree: TreeLimits, limits: Limits, outputs: Outp
             proc.wait(timeout=max(0.5, left))
         except subprocess.TimeoutExpired:
             raise SubmissionError(f"timed out after {limits.timeout_s:.0f} s (limit set by the task budget)") from None
+        check_scratch(limits, scratch)  # what it wrote after the watchdog's last look counts too
     except SubmissionError as exc:
         _raise_if_stopped(proc)
         tail = reader.stderr_tail(2)
@@ -220,7 +238,7 @@ def _drive(cmd, env, work: Path, tree: TreeLimits, limits: Limits, outputs: Outp
             exc = SubmissionError(f"{exc}; its last output: {' | '.join(t[:200] for t in tail)}")
         raise SubmissionError(f"{who}: {exc}") from None
     finally:
-        _kill(proc)
+        _kill(proc, members)
         reader.close()
         with _LOCK:
             _LIVE.pop(proc.pid, None)
@@ -281,8 +299,17 @@ def _raise_if_stopped(proc: subprocess.Popen) -> None:
         raise Interrupted(signal.SIGTERM)
 
 
-def _kill(proc: subprocess.Popen) -> None:
-    """Kill the worker's whole tree: its process group and (under bwrap) its PID namespace."""
+def _kill(proc: subprocess.Popen, members: dict[int, int | None]) -> None:
+    """Kill the worker's whole tree: its process group and (under bwrap) its PID namespace; without
+    bubblewrap also every process seen in its tree (a daemon leaves the group and the tree, but the
+    worker is its subreaper while it lives: the watchdog saw it)."""
+    tree = list(members.items()) + [(p, start_time(p)) for p in tree_pids(proc.pid)[1:]]
+    for pid, started in tree:
+        if pid != proc.pid and started is not None and start_time(pid) == started:  # the same process, not a reused pid
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -292,6 +319,41 @@ def _kill(proc: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     proc.wait()
+    _reap_adopted([(pid, started) for pid, started in tree if pid != proc.pid and started is not None])
+
+
+def _reap_adopted(tree: list[tuple[int, int]], wait_s: float = 1.0) -> None:
+    """Collect the exit of each killed tree member that was re-parented to this process (the driver
+    is its descendants' subreaper, `adopt_orphans`: bwrap's namespace child outlives a killed bwrap
+    by a moment, then stays a zombie of the driver for every sandbox ever killed). Only a process
+    still named by its pid and start time, and a child of this process, is waited for."""
+    deadline = time.monotonic() + wait_s
+    left = list(tree)
+    while left and time.monotonic() < deadline:
+        pending = []
+        for pid, started in left:
+            state, ppid = _state_and_parent(pid)
+            if state is None or start_time(pid) != started:
+                continue  # gone (its parent collected it), or a reused pid
+            if state == "Z" and ppid == os.getpid():
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+                continue
+            pending.append((pid, started))  # still dying, or its parent (a member) not yet gone
+        left = pending
+        if left:
+            time.sleep(0.02)
+
+
+def _state_and_parent(pid: int) -> tuple[str | None, int | None]:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return fields[0].decode(), int(fields[1])
+    except (OSError, ValueError, IndexError):
+        return None, None
 
 
 _UNSHARE: bool | None = None

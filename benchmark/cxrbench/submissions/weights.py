@@ -61,10 +61,10 @@ def reference_weights_digest(preset: str) -> list[tuple[str, str]]:
     """(`cxrbench:<preset>/<file>`, sha256) of the tensors and configs of a shipped weights folder a
     submission's code loads: they enter the submission's content hash, so new shipped weights never meet images
     cached from the old ones."""
-    import hashlib
+    from cxrbench.data.file_digest import file_sha256
 
     folder = _shipped_folder(preset)
-    return [(f"cxrbench:{preset}/{path.relative_to(folder).as_posix()}", hashlib.sha256(path.read_bytes()).hexdigest())
+    return [(f"cxrbench:{preset}/{path.relative_to(folder).as_posix()}", file_sha256(path))
             for path in sorted(folder.rglob("*")) if path.is_file() and path.suffix in (".json", ".safetensors")
             and ".checkpoint" not in path.parts]  # tensors and configs; not the card or the loss curve
 

@@ -147,15 +147,42 @@ def run(workdir: Path) -> None:
     _emit(event="done")
 
 
+def _adopt_orphans() -> None:
+    """Become the subreaper of the submission's processes: a daemon (double fork, setsid) stays in
+    this process's tree, where the parent's watchdog sees it and `_end_descendants` ends it."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _end_descendants() -> None:
+    """Kill every process the submission left behind (unsandboxed runs have no PID namespace to end them)."""
+    import signal
+
+    from cxrbench.submissions.limits import tree_pids
+
+    for pid in tree_pids(os.getpid())[1:]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def main() -> None:
     workdir = Path(sys.argv[1])
     _open_protocol()
+    _adopt_orphans()
     try:
         run(workdir)
     except BaseException as exc:  # report every failure, then exit non-zero
         (workdir / "error.txt").write_text(f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}")
         _emit(event="error", error=f"{type(exc).__name__}: {exc}")
+        _end_descendants()
         sys.exit(3)
+    _end_descendants()
 
 
 if __name__ == "__main__":

@@ -92,6 +92,7 @@ def main() -> None:
     ctx = Context(root=root, tables=frames.apply_filters(tables, filters), pairwise=pairwise,
                   filters=filters, eval_sets=frames.eval_set_order(eval_sets), palette=frames.entries(tables))
     _board_banner(board, tables)
+    _isolation_banner(ctx.tables.records)
     PAGES[page](ctx)
 
 
@@ -114,6 +115,14 @@ def _board_banner(board: str, tables) -> None:
         st.warning(f"**{board}**: self-reported ({reasons}). Not verified, and never ranked with verified "
                    "records." + (" Dev sets are public: anyone can reproduce them, and so can a submission."
                                  if (rows["population"] == "dev").all() else ""))
+
+
+def _isolation_banner(records) -> None:
+    """Every page that may show a record whose code ran without the sandbox names its entries."""
+    entries = sorted(set(records.loc[~records["isolated"].astype(bool), "entry"]))
+    if entries:
+        st.warning(f"Isolation mode: none for {', '.join(entries)}: run with --unsafe-no-sandbox, so the "
+                   "submission's code could read and change anything on the machine that scored it.")
 
 
 if __name__ == "__main__":  # streamlit runs this file as __main__; importing it renders nothing
