@@ -118,7 +118,7 @@ def main() -> None:
 
     def check(images: np.ndarray) -> tuple[int, int]:
         registered = registered_leakage(
-            images, train, patients, test, duplicate_quantile=config.duplicate_quantile,
+            images, train, test, duplicate_quantile=config.duplicate_quantile,
             duplicate_factor=config.duplicate_factor, max_queries=config.max_registered_queries,
             max_shift_px=config.leakage_max_shift_px, seed=config.seed)
         plain = leakage_in_space(pixel(images), test_pixels, pixel_cal)

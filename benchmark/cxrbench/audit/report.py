@@ -26,8 +26,9 @@ from cxrbench.errors import DataError
 from cxrbench.schema import PATHOLOGIES
 
 # 2: galleries named by file name, not by an absolute path; 3: the feature space's identity (`space`);
-# 4: leakage also by the registered pixel distance (shifted, mirrored, noisy copies of test films)
-AUDIT_VERSION = "4"
+# 4: leakage also by the registered pixel distance (shifted, mirrored, noisy copies of test films);
+# 5: that distance's threshold calibrated on training films against the test films themselves
+AUDIT_VERSION = "5"
 
 
 @dataclass
@@ -65,9 +66,9 @@ class AuditConfig(BaseModel):
     near_duplicate_tolerance: float = Field(0.01, ge=0, le=1)
     leakage_tolerance: int = Field(0, ge=0)  # flag when more near-duplicates of test images than this
     leakage_max_shift_px: int = Field(4, ge=1)  # registered leakage: test films moved up to this far are found
-    max_registered_queries: int = 2000  # real films whose registered other-patient neighbour calibrates it
+    max_registered_queries: int = 2000  # real training films whose registered nearest test film calibrates it
     # fewer real training films than this (a `--limit` smoke run): the registered threshold, a 0.1 %
-    # quantile of their other-patient distances, would be their minimum, inflated; the check is not run
+    # quantile of their distances to the test films, would be their minimum, inflated; the check is not run
     min_registered_films: int = Field(200, ge=2)
     max_duplicate_queries: int = 10_000
     max_calibration_queries: int = 20_000  # real images whose other-patient neighbour calibrates the thresholds
@@ -250,7 +251,7 @@ def audit(
     tick = time.perf_counter()
     if real_train.images.shape[0] >= config.min_registered_films:
         registered = registered_leakage(
-            synthetic_images, real_train.images, patient_ids, real_test_images,
+            synthetic_images, real_train.images, real_test_images,
             duplicate_quantile=config.duplicate_quantile, duplicate_factor=config.duplicate_factor,
             max_queries=config.max_registered_queries, max_shift_px=config.leakage_max_shift_px, seed=config.seed,
             n_closest=config.n_closest, device=device)
